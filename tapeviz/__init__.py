@@ -1,0 +1,19 @@
+"""tapeviz: tape-based reverse-mode autodiff on numpy, with TensorFlow's GradientTape API.
+
+``import tapeviz as tf`` runs TensorFlow GradientTape code; gradient rules arrive through pluggy
+plugins (see ``tapeviz.core.hookspecs``).
+"""
+__version__ = "0.1.0"
+
+from tapeviz.core.dtypes import (  # noqa: E402
+    DType, as_dtype, bool_ as bool, double, float16, float32, float64, half, int8, int16, int32, int64, uint8,
+)
+from tapeviz.core.errors import GradientRuleError, InvalidArgumentError, OpError  # noqa: E402
+from tapeviz.core.tensor import Tensor, TensorShape, Variable, convert_to_tensor  # noqa: E402
+from tapeviz.core.tape import GradientTape, UnconnectedGradients  # noqa: E402
+from tapeviz.core.custom_gradient import custom_gradient  # noqa: E402
+from tapeviz.core.register import NotDifferentiable, RegisterGradient, no_gradient  # noqa: E402
+from tapeviz.core.registry import CheckCase  # noqa: E402
+from tapeviz.ops import operators as _operators  # noqa: E402,F401  (installs +, *, @, ... on tensors)
+from tapeviz.ops.math_ops import *  # noqa: E402,F401,F403
+from tapeviz.ops.array_ops import *  # noqa: E402,F401,F403

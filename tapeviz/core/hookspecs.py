@@ -1,0 +1,37 @@
+"""The plugin hooks of tapeviz (pluggy project name ``tapeviz``).
+
+Every gradient rule reaches tapeviz through these hooks, the built-in ones included. A plugin is a
+module (or object) with ``@hookimpl``-marked functions; third-party packages expose theirs through
+the entry-point group ``tapeviz``::
+
+    [project.entry-points.tapeviz]
+    cube = "tapeviz_cube.plugin"
+"""
+import pluggy
+
+hookspec = pluggy.HookspecMarker("tapeviz")
+hookimpl = pluggy.HookimplMarker("tapeviz")
+
+
+@hookspec
+def register_gradients(register):
+    """Register gradient rules, not-differentiable op types and new op types.
+
+    Called once per process, the first time a gradient is needed (or ``tapeviz plugins`` runs);
+    the result is cached. ``register`` offers:
+
+    - ``register(op_type, grad_fn, *, checks=(), override=False)``: ``grad_fn(op, *output_grads)``
+      returns one gradient (a Tensor, or None) per input of the op, computed with tapeviz ops so
+      that higher orders work. ``checks`` is a sequence of ``tapeviz.CheckCase`` that let
+      ``tapeviz check`` verify the rule against finite differences. ``override=True`` replaces a
+      rule another plugin registered; without it, registering a taken op type is an error.
+    - ``register.not_differentiable(op_type)``: the op passes no gradient (argmax, comparisons).
+      Not for ops whose gradient has simply not been written: those must have no entry, so that a
+      path through them raises LookupError.
+    - ``register.op(op_type, forward, grad_fn=None, *, checks=())``: a new op type;
+      ``forward(*numpy_inputs, **attrs)`` computes its value and it becomes callable as
+      ``tapeviz.raw_ops.<op_type>(*inputs, **attrs)``.
+
+    A plugin's registrations apply all together or, if its hook raises, not at all: the plugin is
+    then listed as broken and everything else keeps working.
+    """

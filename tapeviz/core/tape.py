@@ -1,0 +1,252 @@
+"""GradientTape: records ops on watched tensors and runs the backward pass, as tf.GradientTape does."""
+import enum
+import warnings
+
+import numpy as np
+
+from . import nest, registry
+from .backward import backward
+from .context import state
+from .dtypes import FLOATING_NUMPY
+from .tensor import Tensor, Variable, convert_to_tensor
+
+
+class UnconnectedGradients(enum.Enum):
+    """What ``gradient`` returns for a source no path reaches: None (the default) or zeros."""
+
+    NONE = "none"
+    ZERO = "zero"
+
+
+_NON_PERSISTENT_USED = ("A non-persistent GradientTape can only be used to compute one set of gradients "
+                        "(or jacobians)")
+
+
+class GradientTape:
+    """Records operations for automatic differentiation (``with GradientTape() as tape: ...``)."""
+
+    def __init__(self, persistent=False, watch_accessed_variables=True):
+        self._persistent = persistent
+        self._watch_accessed_variables = watch_accessed_variables
+        self._recording = False
+        self._warned_inefficient = False
+        self._new_tape()
+
+    def _new_tape(self):
+        self._ids = set()          # ids of watched tensors and of outputs of recorded ops
+        self._ops = []             # recorded Operations, in execution order
+        self._watched_variables = {}
+        self._used = False
+
+    # Context management -------------------------------------------------------------------------
+    def __enter__(self):
+        if self._recording:
+            raise ValueError("Tape is still recording, This can happen if you try to re-enter an "
+                             "already-active tape.")
+        self._push()
+        return self
+
+    def __exit__(self, *exc_info):
+        if self._recording:
+            self._pop()
+
+    def _push(self):
+        state.tapes.append(self)
+        self._recording = True
+
+    def _pop(self):
+        state.tapes.remove(self)
+        self._recording = False
+
+    def stop_recording(self):
+        """A context in which ops are not recorded on this tape."""
+        return _StopRecording(self)
+
+    def reset(self):
+        """Forget everything recorded so far, as if the context were exited and entered anew."""
+        recording = self._recording
+        if recording:
+            self._pop()
+        self._new_tape()
+        if recording:
+            self._push()
+
+    # Watching -----------------------------------------------------------------------------------
+    def watch(self, tensor):
+        """Record ops on ``tensor`` (a Tensor, a Variable, or a nested structure of them)."""
+        for item in nest.flatten(tensor):
+            if isinstance(item, Variable):
+                self._watch_variable(item)
+                dtype = item.dtype
+            elif isinstance(item, Tensor):
+                self._ids.add(item._id)
+                dtype = item.dtype
+            else:
+                raise ValueError(f"Passed in object {item!r} of type {type(item).__name__!r}, not tapeviz.Tensor "
+                                 "or tapeviz.Variable; convert it first with tapeviz.constant(...).")
+            if not dtype.is_floating:
+                warnings.warn(f"The dtype of the watched tensor must be floating (e.g. tapeviz.float32), got "
+                              f"{dtype!r}", stacklevel=2)
+
+    def _watch_variable(self, variable):
+        if variable._id not in self._watched_variables:
+            self._watched_variables[variable._id] = variable
+            self._ids.add(variable._id)
+
+    def watched_variables(self):
+        """The variables this tape watches, in order of their creation."""
+        return tuple(self._watched_variables[key] for key in sorted(self._watched_variables))
+
+    # Differentiation ----------------------------------------------------------------------------
+    def _start_gradient(self):
+        if self._used:
+            raise RuntimeError(_NON_PERSISTENT_USED)
+        if self._recording:
+            if not self._persistent:
+                self._pop()
+            elif not self._warned_inefficient:
+                self._warned_inefficient = True
+                warnings.warn("Calling GradientTape.gradient on a persistent tape inside its context is "
+                              "significantly less efficient than calling it outside the context (it causes "
+                              "the gradient ops to be recorded on the tape, leading to increased CPU and "
+                              "memory usage). Only call GradientTape.gradient inside the context if you "
+                              "actually want to trace the gradient in order to compute higher order "
+                              "derivatives.", stacklevel=3)
+        registry.ensure_loaded()
+
+    def _finish(self):
+        if not self._persistent:
+            self._used = True
+            self._ops = []  # a non-persistent tape frees what it holds after its one use
+
+    def gradient(self, target, sources, output_gradients=None,
+                 unconnected_gradients=UnconnectedGradients.NONE):
+        """The gradient of (the sum of) ``target`` with respect to each of ``sources``, in their structure."""
+        self._start_gradient()
+        if target is None:
+            raise TypeError("Argument `target` should be a list or nested structure of Tensors, Variables or "
+                            "CompositeTensors to be differentiated, but received None.")
+        unconnected = _unconnected_option(unconnected_gradients)
+        targets = [_as_target(t) for t in nest.flatten(target)]
+        flat_sources = [_as_source(s) for s in nest.flatten(sources)]
+        if output_gradients is None:
+            seeds = [Tensor(np.ones_like(t._value)) for t in targets]
+        else:
+            seeds = [Tensor(np.ones_like(t._value)) if g is None else convert_to_tensor(g, dtype=t.dtype)
+                     for t, g in zip(targets, nest.flatten(output_gradients))]
+        results = self._gradients(targets, seeds, flat_sources, unconnected)
+        self._finish()
+        return nest.pack_sequence_as(sources, results)
+
+    def _gradients(self, targets, seeds, sources, unconnected):
+        source_ids = {s._id for s in sources if s._id in self._ids and _is_floating(s)}
+        targets_seeds = [(t, s) for t, s in zip(targets, seeds) if t._value.dtype in FLOATING_NUMPY]
+        grads = backward(self._ops, [t for t, _ in targets_seeds], [s for _, s in targets_seeds], source_ids)
+        results = []
+        for source in sources:
+            grad = grads.get(source._id) if source._id in source_ids else None
+            if grad is None and unconnected is UnconnectedGradients.ZERO:
+                grad = Tensor(np.zeros_like(_value(source)))
+            results.append(grad)
+        return results
+
+    def jacobian(self, target, sources, unconnected_gradients=UnconnectedGradients.NONE,
+                 parallel_iterations=None, experimental_use_pfor=True):
+        """d target[i...] / d source[j...] for each source, shaped ``target.shape + source.shape``."""
+        from tapeviz.ops import array_ops
+
+        self._start_gradient()
+        unconnected = _unconnected_option(unconnected_gradients)
+        target = _as_target(target)
+        flat_sources = [_as_source(s) for s in nest.flatten(sources)]
+        size = target._value.size
+        rows = [[] for _ in flat_sources]
+        for index in range(size):
+            seed = np.zeros(size, dtype=target._value.dtype)
+            seed[index] = 1
+            grads = self._gradients([target], [Tensor(seed.reshape(target._value.shape))], flat_sources,
+                                    UnconnectedGradients.ZERO)
+            for row, grad in zip(rows, grads):
+                row.append(grad)
+        results = []
+        for source, row in zip(flat_sources, rows):
+            shape = tuple(target._value.shape) + tuple(_value(source).shape)
+            if not self._connected(target, source) and unconnected is UnconnectedGradients.NONE:
+                results.append(None)
+            elif size == 0:
+                results.append(Tensor(np.zeros(shape, dtype=_value(source).dtype)))
+            else:
+                results.append(array_ops.reshape(array_ops.stack(row), shape))
+        self._finish()
+        return nest.pack_sequence_as(sources, results)
+
+    def _connected(self, target, source):
+        if source._id not in self._ids or not _is_floating(source):
+            return False
+        from .backward import reachable_ops
+        _, reachable = reachable_ops(self._ops, {source._id})
+        return target._id in reachable
+
+    def batch_jacobian(self, target, source, unconnected_gradients=UnconnectedGradients.NONE,
+                       parallel_iterations=None, experimental_use_pfor=True):
+        """Per-example jacobians: result[b, y..., x...] = d target[b, y...] / d source[b, x...]."""
+        from tapeviz.ops import array_ops
+
+        target, source_t = _as_target(target), _as_source(source)
+        t_shape, s_shape = target._value.shape, _value(source_t).shape
+        if len(t_shape) < 1 or len(s_shape) < 1 or t_shape[0] != s_shape[0]:
+            raise ValueError(f"Need first dimension of target shape ({list(t_shape)}) and source shape "
+                             f"({list(s_shape)}) to match.")
+        if len(t_shape) < 2 or len(s_shape) < 2:
+            raise ValueError(f"batch_jacobian needs target and source of rank 2 or more; got target shape "
+                             f"{list(t_shape)} and source shape {list(s_shape)}.")
+        full = self.jacobian(target, source, unconnected_gradients)
+        if full is None:
+            return None
+        batch = t_shape[0]
+        return array_ops.stack([full[(b,) + (slice(None),) * (len(t_shape) - 1) + (b,)] for b in range(batch)])
+
+
+class _StopRecording:
+    def __init__(self, tape):
+        self._tape = tape
+
+    def __enter__(self):
+        if not self._tape._recording:
+            raise RuntimeError("Trying to stop recording a tape which is not recording.")
+        self._index = state.tapes.index(self._tape)
+        self._tape._pop()
+
+    def __exit__(self, *exc_info):
+        state.tapes.insert(self._index, self._tape)
+        self._tape._recording = True
+
+
+def _unconnected_option(value):
+    try:
+        return UnconnectedGradients(value.value if isinstance(value, UnconnectedGradients) else value)
+    except ValueError:
+        raise ValueError(f"Unknown value for unconnected_gradients: {value!r}") from None
+
+
+def _value(item):
+    return item._value if isinstance(item, Tensor) else item._snapshot._value
+
+
+def _is_floating(item):
+    return _value(item).dtype in FLOATING_NUMPY
+
+
+def _as_target(item):
+    if isinstance(item, Variable):
+        return item._snapshot
+    if isinstance(item, Tensor):
+        return item
+    raise TypeError(f"Argument `target` should hold Tensors or Variables, got {type(item).__name__}: {item!r}.")
+
+
+def _as_source(item):
+    if isinstance(item, (Tensor, Variable)):
+        return item
+    raise TypeError(f"Gradient sources must be Tensors or Variables, got {type(item).__name__}: {item!r}. "
+                    "Create the value with tapeviz.constant or tapeviz.Variable and watch it.")

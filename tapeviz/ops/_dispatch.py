@@ -1,0 +1,72 @@
+"""How public op functions turn their arguments into tensors and run: the shared front half of every op."""
+import numpy as np
+
+from tapeviz.core.execute import execute
+from tapeviz.core.tensor import Tensor, Variable, convert_like, convert_to_tensor
+
+# TF's names for dtypes in its "expected to be a float tensor" messages.
+_TF_KIND_NAMES = {"float32": "float", "float64": "double", "float16": "half"}
+
+
+def as_tensor(x):
+    """One input as a Tensor: tensors pass, variables are read, anything else converted (float -> float32)."""
+    kind = type(x)
+    if kind is Tensor:
+        return x
+    if kind is Variable:
+        return x._read()
+    return convert_to_tensor(x)
+
+
+def binary_inputs(op_type, x, y):
+    """Both operands as Tensors of one dtype: a Python or numpy operand takes the tensor's dtype."""
+    kind_x, kind_y = type(x), type(y)
+    if kind_x is Tensor or kind_x is Variable:
+        if kind_x is Variable:
+            x = x._read()
+        y = y if kind_y is Tensor else convert_like(y, x)
+    elif kind_y is Tensor or kind_y is Variable:
+        if kind_y is Variable:
+            y = y._read()
+        x = convert_like(x, y)
+    else:
+        x = convert_to_tensor(x)
+        y = convert_like(y, x)
+    dx, dy = x._value.dtype, y._value.dtype
+    if dx is not dy and dx != dy:
+        raise TypeError(
+            f"cannot compute {op_type} as input #1(zero-based) was expected to be a "
+            f"{_TF_KIND_NAMES.get(dx.name, dx.name)} tensor but is a {_TF_KIND_NAMES.get(dy.name, dy.name)} tensor. "
+            f"Cast one operand with tapeviz.cast(..., tapeviz.{dx.name}) so both have one dtype."
+        )
+    return x, y
+
+
+def binary(op_type, forward):
+    """An element-wise op of two operands with numpy broadcasting."""
+    def op(x, y, name=None):
+        x, y = binary_inputs(op_type, x, y)
+        return execute(op_type, forward, (x, y))
+    op.__name__ = op_type
+    op.__doc__ = f"Element-wise {op_type} (recorded as op type ``{op_type}``)."
+    return op
+
+
+def unary(op_type, forward):
+    """An element-wise op of one operand."""
+    def op(x, name=None):
+        return execute(op_type, forward, (as_tensor(x),))
+    op.__name__ = op_type
+    op.__doc__ = f"Element-wise {op_type} (recorded as op type ``{op_type}``)."
+    return op
+
+
+def floating_only(op_type, x):
+    """Refuse integer input to ops that TF defines only for floating types (sin, exp, ...)."""
+    if x._value.dtype.kind != "f":
+        raise TypeError(f"{op_type} needs a floating-point tensor, got {x.dtype.name}; "
+                        f"cast it first with tapeviz.cast(x, tapeviz.float32).")
+
+
+def np_value(x):
+    return np.asarray(x._value)

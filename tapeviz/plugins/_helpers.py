@@ -1,0 +1,45 @@
+"""Helpers that gradient rules share; plugin authors may use them too."""
+import numpy as np
+
+from tapeviz.core.registry import CheckCase
+
+
+def unbroadcast(grad, shape):
+    """Sum ``grad`` down to ``shape``: the gradient of numpy broadcasting, the one place it is undone."""
+    from tapeviz.ops import array_ops
+
+    grad_shape = grad._value.shape
+    if grad_shape == tuple(shape):
+        return grad
+    extra = len(grad_shape) - len(shape)
+    axes = tuple(range(extra)) + tuple(i + extra for i, n in enumerate(shape) if n == 1 and grad_shape[i + extra] != 1)
+    if axes:
+        grad = array_ops.reduce_sum(grad, axis=axes)
+    return array_ops.reshape(grad, shape) if grad._value.shape != tuple(shape) else grad
+
+
+def skips(op, index):
+    """True when nobody needs the gradient of input ``index`` (TF's ``skip_input_indices``)."""
+    return index in op.skip_input_indices
+
+
+def randn(*shape, seed=0, low=None, high=None):
+    """Float64 check inputs: reproducible normal samples, or uniform in [low, high)."""
+    rng = np.random.default_rng(seed + 7919 * len(shape) + sum(shape))
+    if low is not None:
+        return rng.uniform(low, high, size=shape)
+    return rng.standard_normal(shape)
+
+
+# Shapes every element-wise binary rule is checked at: equal shapes, scalar, and both broadcast directions.
+BINARY_SHAPES = [((3,), (3,)), ((2, 3), ()), ((2, 3), (3,)), ((2, 1), (1, 3)), ((), (4,))]
+UNARY_SHAPES = [(), (4,), (2, 3)]
+
+
+def binary_cases(fn, low=None, high=None):
+    return [CheckCase(fn, (randn(*a, seed=1, low=low, high=high), randn(*b, seed=2, low=low, high=high)),
+                      name=f"{a} with {b}") for a, b in BINARY_SHAPES]
+
+
+def unary_cases(fn, low=None, high=None):
+    return [CheckCase(fn, (randn(*shape, seed=3, low=low, high=high),), name=str(shape)) for shape in UNARY_SHAPES]
