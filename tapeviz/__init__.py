@@ -14,6 +14,9 @@ from tapeviz.core.tape import GradientTape, UnconnectedGradients  # noqa: E402
 from tapeviz.core.custom_gradient import custom_gradient  # noqa: E402
 from tapeviz.core.register import NotDifferentiable, RegisterGradient, no_gradient  # noqa: E402
 from tapeviz.core.registry import CheckCase  # noqa: E402
-from tapeviz.ops import operators as _operators  # noqa: E402,F401  (installs +, *, @, ... on tensors)
 from tapeviz.ops.math_ops import *  # noqa: E402,F401,F403
 from tapeviz.ops.array_ops import *  # noqa: E402,F401,F403
+from tapeviz.ops.reduction_ops import *  # noqa: E402,F401,F403
+from tapeviz.ops.linalg_ops import *  # noqa: E402,F401,F403
+from tapeviz.ops.nn_ops import *  # noqa: E402,F401,F403
+from tapeviz.ops.random_ops import *  # noqa: E402,F401,F403

@@ -7,6 +7,8 @@ from tapeviz.core.tensor import Tensor, convert_to_tensor
 
 from ._dispatch import as_tensor
 
+__all__ = ["constant", "reshape", "stack", "reduce_sum", "ones", "zeros"]
+
 
 def constant(value, dtype=None, shape=None, name=None):
     """A constant tensor; Python floats become float32 and ints int32 unless ``dtype`` says otherwise."""

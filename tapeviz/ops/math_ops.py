@@ -7,6 +7,11 @@ import numpy as np
 from tapeviz.core.execute import execute
 
 from ._dispatch import as_tensor, binary, binary_inputs, unary
+from .operators import install, install_unary
+
+__all__ = ["add", "subtract", "multiply", "divide", "truediv", "realdiv", "floordiv", "floormod", "mod", "maximum",
+           "minimum", "squared_difference", "pow", "negative", "abs", "sign", "exp", "log", "sin", "cos",
+           "reciprocal"]
 
 add = binary("AddV2", np.add)
 subtract = binary("Sub", np.subtract)
@@ -45,3 +50,14 @@ cos = unary("Cos", np.cos)
 def reciprocal(x, name=None):
     x = as_tensor(x)
     return execute("Reciprocal", np.reciprocal, (x,))
+
+
+install("add", add)
+install("sub", subtract)
+install("mul", multiply)
+install("truediv", divide)
+install("floordiv", floordiv)
+install("mod", floormod)
+install("pow", pow)
+install_unary("neg", negative)
+install_unary("abs", abs)

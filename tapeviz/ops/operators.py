@@ -1,7 +1,9 @@
-"""Python operators on Tensors and Variables (``+``, ``*``, ``@``, ``[]``, ``<``, ...), each recorded as its op."""
+"""Installs Python operators (``+``, ``*``, ``@``, ``[]``, ``<``, ...) on Tensor and Variable.
+
+Each ops module installs the operators of its own ops, so this file knows no op.
+"""
 from tapeviz.core.tensor import Tensor, Variable
 
-from . import math_ops
 
 
 def _reflected(fn):
@@ -20,13 +22,3 @@ def install_unary(name, fn):
     for cls in (Tensor, Variable):
         setattr(cls, f"__{name}__", lambda self, fn=fn: fn(self))
 
-
-install("add", math_ops.add)
-install("sub", math_ops.subtract)
-install("mul", math_ops.multiply)
-install("truediv", math_ops.divide)
-install("floordiv", math_ops.floordiv)
-install("mod", math_ops.floormod)
-install("pow", math_ops.pow)
-install_unary("neg", math_ops.negative)
-install_unary("abs", math_ops.abs)
