@@ -1,0 +1,139 @@
+"""Finite-difference checks of gradient rules, for tapeviz's own tests and for plugin authors.
+
+Each registered rule carries ``CheckCase``s (how to run its op, and where). A check compares the
+rule's first derivatives, and its second derivatives through nested tapes, with central
+differences in float64 along random directions (as HIPS autograd's ``check_grads`` does)::
+
+    from tapeviz.testing import check_gradients
+    assert all(r.passed for r in check_gradients(plugin="my_plugin"))
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from tapeviz.core import registry
+from tapeviz.core.tape import GradientTape
+from tapeviz.core.tensor import Tensor
+
+EPS = 1e-6
+RTOL = 1e-5
+ATOL = 1e-6
+
+
+@dataclass
+class CheckResult:
+    op_type: str
+    plugin: str
+    case: str
+    order: int
+    passed: bool
+    detail: str = ""
+
+    def __str__(self):
+        status = "ok  " if self.passed else "FAIL"
+        return f"{status} {self.op_type} [{self.case}] order {self.order}" + (f": {self.detail}" if self.detail else "")
+
+
+def registered_rules(plugin=None, op_types=None):
+    """The gradient Registrations to check, optionally only one plugin's or some op types."""
+    registry.ensure_loaded()
+    regs = [r for r in registry.registrations.values() if r.kind == "gradient"]
+    if plugin is not None:
+        regs = [r for r in regs if r.plugin == plugin]
+    if op_types is not None:
+        wanted = set(op_types)
+        regs = [r for r in regs if r.op_type in wanted]
+    return sorted(regs, key=lambda r: r.op_type)
+
+
+def check_gradients(op_types=None, plugin=None, order=2, seed=0):
+    """Check the registered rules (all, one plugin's, or some op types); one CheckResult per case and order."""
+    results = []
+    for reg in registered_rules(plugin, op_types):
+        if not reg.checks:
+            results.append(CheckResult(reg.op_type, reg.plugin, "-", 1, False,
+                                       "no CheckCase registered: pass checks=[CheckCase(...)] with the rule"))
+            continue
+        for number, case in enumerate(reg.checks):
+            name = case.name or f"case {number}"
+            for result_order in range(1, (order if case.second_order else 1) + 1):
+                try:
+                    detail = _check_case(reg.op_type, case, result_order, seed + number)
+                except Exception as error:  # a crashing rule is a failed check, not a crashed checker
+                    detail = f"raised {type(error).__name__}: {error}"
+                results.append(CheckResult(reg.op_type, reg.plugin, name, result_order, detail == "", detail))
+    return results
+
+
+def _tensors(arrays):
+    return [Tensor(np.array(a)) for a in arrays]
+
+
+def _outputs(result):
+    return list(result) if isinstance(result, (list, tuple)) else [result]
+
+
+def _check_case(op_type, case, order, seed):
+    """"" if the rule's derivatives of the given order match central differences, else what differs.
+
+    Order 1 checks d/dt sum(fn(x + t*u) * w); order 2 checks d/dt <grad(x + t*u), v>, where the
+    gradient is the rule's own. Seeds go in as ``output_gradients``, so no other rule is involved.
+    """
+    rng = np.random.default_rng(seed)
+    arrays = [np.array(a) for a in case.inputs]
+    floating = [i for i, a in enumerate(arrays) if a.dtype.kind == "f"]
+    fn = case.fn
+
+    def first(a, outer=None):
+        xs = _tensors(a)
+        for i in floating:
+            if outer is not None:
+                outer.watch(xs[i])
+        with GradientTape() as tape:
+            tape.watch([xs[i] for i in floating])
+            outputs = _outputs(fn(*xs))
+        weights = [Tensor(w.astype(o._value.dtype)) for o, w in zip(outputs, output_weights)]
+        grads = tape.gradient(outputs, [xs[i] for i in floating], output_gradients=weights)
+        return xs, tape, grads
+
+    probe_xs = _tensors(arrays)
+    with GradientTape() as probe:
+        probe.watch([probe_xs[i] for i in floating])
+        probe_outputs = _outputs(fn(*probe_xs))
+    if op_type not in {op.type for op in probe._ops}:
+        return f"the check case never runs an op of type {op_type}"
+    output_weights = [rng.standard_normal(np.shape(o._value)) for o in probe_outputs]
+    v = [rng.standard_normal(arrays[i].shape) for i in floating]
+
+    if order == 1:
+        def value(a):
+            return sum(float(np.sum(np.asarray(o._value, np.float64) * w))
+                       for o, w in zip(_outputs(fn(*_tensors(a))), output_weights))
+
+        grads = first(arrays)[2]
+    else:
+        def value(a):
+            return sum(float(np.sum(np.asarray(g._value, np.float64) * vi))
+                       for g, vi in zip(first(a)[2], v) if g is not None)
+
+        with GradientTape() as outer:
+            xs, _, inner = first(arrays, outer)
+        pairs = [(g, Tensor(vi.astype(g._value.dtype))) for g, vi in zip(inner, v) if g is not None]
+        if pairs:
+            grads = outer.gradient([g for g, _ in pairs], [xs[i] for i in floating],
+                                   output_gradients=[s for _, s in pairs])
+        else:
+            grads = [None] * len(floating)
+
+    for i, g in zip(floating, grads):
+        if g is not None and np.shape(g._value) != arrays[i].shape:
+            return f"gradient of input {i} has shape {np.shape(g._value)}, input has {arrays[i].shape}"
+    for _ in range(2):
+        direction = {i: rng.standard_normal(arrays[i].shape) for i in floating}
+        moved = [[a + t * direction[i] if i in direction else a for i, a in enumerate(arrays)] for t in (EPS, -EPS)]
+        numeric = (value(moved[0]) - value(moved[1])) / (2 * EPS)
+        exact = sum(float(np.sum(np.asarray(g._value, np.float64) * direction[i]))
+                    for i, g in zip(floating, grads) if g is not None)
+        if not np.isclose(exact, numeric, rtol=RTOL, atol=ATOL):
+            return f"directional derivative {exact:.9g} (rule) vs {numeric:.9g} (finite differences)"
+    return ""
