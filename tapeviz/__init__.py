@@ -21,3 +21,4 @@ from tapeviz.ops.reduction_ops import *  # noqa: E402,F401,F403
 from tapeviz.ops.linalg_ops import *  # noqa: E402,F401,F403
 from tapeviz.ops.nn_ops import *  # noqa: E402,F401,F403
 from tapeviz.ops.random_ops import *  # noqa: E402,F401,F403
+from tapeviz import keras  # noqa: E402,F401

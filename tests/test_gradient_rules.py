@@ -35,21 +35,28 @@ def test_every_differentiable_rule_is_checked_at_second_order():
     assert all(found == {1, 2} for found in orders.values()), orders
 
 
-def test_checker_catches_a_wrong_rule():
-    """The checker itself: a rule off by a factor must fail, at first and at second order."""
-    def forward(x):
-        return np.sin(x)
-
+@pytest.mark.parametrize("rule, expected", [
+    # Off by a factor: wrong at first order (its own derivative is consistent with it).
+    (lambda op, g: g * tv.cos(op.inputs[0]) * 1.5, [False, True]),
+    # Right values computed outside the tape: right at first order, wrong at second.
+    (lambda op, g: g * tv.constant(np.cos(op.inputs[0].numpy())), [True, False]),
+])
+def test_checker_catches_a_wrong_rule(rule, expected):
     registrar = Registrar("test-wrong-rule")
-    registrar.op("WrongSin", forward, lambda op, g: g * tv.cos(op.inputs[0]) * 1.5,
+    registrar.op("WrongSin", np.sin, rule,
                  checks=[tv.CheckCase(lambda x: tv.raw_ops.WrongSin(x), (np.array([0.3, -1.2]),))])
     registrar.commit(PluginInfo("test-wrong-rule", "", "test"))
     try:
         results = check_gradients(op_types=["WrongSin"])
-        assert [r.passed for r in results] == [False, False]
+        assert [r.passed for r in results] == expected
     finally:
-        for table in (registry.registrations, registry.gradient_functions, registry.forward_functions):
-            table.pop("WrongSin", None)
+        _forget("WrongSin")
+
+
+def _forget(op_type):
+    for table in (registry.registrations, registry.gradient_functions, registry.forward_functions,
+                  registry.op_definitions):
+        table.pop(op_type, None)
 
 
 def test_checker_reports_a_case_that_never_runs_its_op():
@@ -61,5 +68,4 @@ def test_checker_reports_a_case_that_never_runs_its_op():
         results = check_gradients(op_types=["NeverRun"])
         assert results and all("never runs an op of type NeverRun" in r.detail for r in results)
     finally:
-        for table in (registry.registrations, registry.gradient_functions, registry.forward_functions):
-            table.pop("NeverRun", None)
+        _forget("NeverRun")

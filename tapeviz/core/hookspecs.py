@@ -30,7 +30,8 @@ def register_gradients(register):
       path through them raises LookupError.
     - ``register.op(op_type, forward, grad_fn=None, *, checks=())``: a new op type;
       ``forward(*numpy_inputs, **attrs)`` computes its value and it becomes callable as
-      ``tapeviz.raw_ops.<op_type>(*inputs, **attrs)``.
+      ``tapeviz.raw_ops.<op_type>(*inputs, **attrs)``. With ``grad_fn`` it also registers the
+      rule; without, the op has none yet (declare it ``not_differentiable`` if it has none at all).
 
     A plugin's registrations apply all together or, if its hook raises, not at all: the plugin is
     then listed as broken and everything else keeps working.

@@ -58,18 +58,20 @@ class Registrar:
 
     def op(self, op_type, forward, grad_fn=None, *, checks=()):
         _check_op_type(op_type)
-        if op_type in registry.forward_functions or any(r.forward and r.op_type == op_type for r, _ in self.staged):
-            raise KeyError(f"Op type '{op_type}' already exists; plugins may add new op types only.")
-        kind = "gradient" if grad_fn is not None else "not_differentiable"
-        self._stage(Registration(op_type, self.plugin, location_of(forward), grad_fn=grad_fn, forward=forward,
-                                 checks=tuple(checks), kind=kind), False)
+        if op_type in registry.forward_functions:
+            raise KeyError(f"Op type '{op_type}' already exists ({registry.op_definitions[op_type].describe()}); "
+                           "plugins may add new op types only, under a name of their own.")
+        self._stage(Registration(op_type, self.plugin, location_of(forward), forward=forward, kind="forward"), False)
+        if grad_fn is not None:
+            self(op_type, grad_fn, checks=checks)
 
     def _stage(self, reg, override):
         for staged, _ in self.staged:
-            if staged.op_type == reg.op_type:
+            if staged.op_type == reg.op_type and (staged.kind == "forward") == (reg.kind == "forward"):
                 raise KeyError(f"Plugin '{self.plugin}' registers op type '{reg.op_type}' twice "
                                f"({staged.location} and {reg.location}).")
-        registry.check_free(reg, override)
+        if reg.kind != "forward":
+            registry.check_free(reg, override)
         self.staged.append((reg, override))
 
     def commit(self, info):
@@ -77,9 +79,10 @@ class Registrar:
             registry.add(reg, override)
             if reg.overrides is not None:
                 info.overrides.append(reg.op_type)
-            if reg.forward is not None:
+            if reg.kind == "forward":
                 info.new_ops.append(reg.op_type)
-            (info.op_types if reg.kind == "gradient" else info.not_differentiable).append(reg.op_type)
+            else:
+                (info.op_types if reg.kind == "gradient" else info.not_differentiable).append(reg.op_type)
 
 
 def _check_op_type(op_type):
@@ -136,3 +139,15 @@ def load_one(info, plugin):
     except Exception:
         plugin_manager.unregister(plugin)
         raise
+
+
+def reload():
+    """Forget every registration and load the plugins again (after installing a plugin, or in tests).
+
+    Rules registered by scripts with ``RegisterGradient`` are forgotten too.
+    """
+    for table in (registry.gradient_functions, registry.not_differentiable, registry.forward_functions,
+                  registry.registrations, registry.op_definitions):
+        table.clear()
+    plugins.clear()
+    load()

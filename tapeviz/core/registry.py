@@ -11,6 +11,7 @@ gradient_functions = {}   # op type -> grad_fn(op, *output_grads)
 not_differentiable = {}   # op type -> Registration
 forward_functions = {}    # op type -> forward(*numpy_values, **attrs), for plugin-defined ops
 registrations = {}        # op type -> Registration (gradient rules)
+op_definitions = {}       # op type -> Registration (plugin-defined forward functions)
 _loaded = False
 
 
@@ -38,7 +39,7 @@ class Registration:
     forward: Optional[Callable] = None
     checks: tuple = ()
     overrides: Optional["Registration"] = None
-    kind: str = "gradient"   # "gradient" or "not_differentiable"
+    kind: str = "gradient"   # "gradient", "not_differentiable", or "forward" (a plugin's new op)
     extra: dict = field(default_factory=dict)
 
     def describe(self):
@@ -93,6 +94,10 @@ def check_free(reg, override=False):
 
 def add(reg, override=False):
     """Install one Registration, refusing to take an op type already taken unless it overrides."""
+    if reg.kind == "forward":
+        forward_functions[reg.op_type] = reg.forward
+        op_definitions[reg.op_type] = reg
+        return
     reg.overrides = check_free(reg, override)
     table = registrations if reg.kind == "gradient" else not_differentiable
     registrations.pop(reg.op_type, None)
@@ -101,5 +106,3 @@ def add(reg, override=False):
     table[reg.op_type] = reg
     if reg.kind == "gradient":
         gradient_functions[reg.op_type] = reg.grad_fn
-    if reg.forward is not None:
-        forward_functions[reg.op_type] = reg.forward

@@ -1,0 +1,2 @@
+"""The small slice of Keras that TensorFlow autodiff tutorials use: ``keras.layers.Dense``."""
+from . import activations, initializers, layers  # noqa: F401
