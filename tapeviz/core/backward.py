@@ -38,36 +38,43 @@ def backward(ops, targets, seeds, source_ids):
             grads[target._id] = _add(grads[target._id], seed) if target._id in grads else seed
     rules, not_differentiable = registry.gradient_functions, registry.not_differentiable
     for op in reversed(relevant):
-        out_grads = [grads.pop(out._id, None) if out._id not in source_ids else grads.get(out._id)
-                     for out in op.outputs]
-        if all(g is None for g in out_grads):
-            continue
+        outputs = op.outputs
+        if len(outputs) == 1:  # the common case, kept lean: this loop runs once per recorded op
+            out_id = outputs[0]._id
+            grad = grads.get(out_id) if out_id in source_ids else grads.pop(out_id, None)
+            if grad is None:
+                continue
+            out_grads = (grad,)
+        else:
+            out_grads = [grads.get(o._id) if o._id in source_ids else grads.pop(o._id, None) for o in outputs]
+            if all(g is None for g in out_grads):
+                continue
+            out_grads = [Tensor(np.zeros_like(o._value)) if g is None else g for g, o in zip(out_grads, outputs)]
         rule = op.grad_fn or rules.get(op.type)
         if rule is None:
             if op.type in not_differentiable:
                 continue
             raise registry.missing_rule_error(op.type)
-        if len(out_grads) > 1 and None in out_grads:
-            out_grads = [Tensor(np.zeros_like(out._value)) if g is None else g
-                         for g, out in zip(out_grads, op.outputs)]
         op._reachable = reachable
         try:
             in_grads = rule(op, *out_grads)
         finally:
             op._reachable = None
-        if type(in_grads) is not list and type(in_grads) is not tuple:
+        inputs = op.inputs
+        if type(in_grads) is not tuple and type(in_grads) is not list:
             in_grads = (in_grads,)
-        if len(in_grads) != len(op.inputs):
-            raise _rule_error(op, f"returned {len(in_grads)} gradients for {len(op.inputs)} inputs")
-        for t, g in zip(op.inputs, in_grads):
+        if len(in_grads) != len(inputs):
+            raise _rule_error(op, f"returned {len(in_grads)} gradients for {len(inputs)} inputs")
+        for t, g in zip(inputs, in_grads):
             if g is None or t._id not in reachable:
                 continue
             if type(g) is not Tensor:
                 raise _rule_error(op, f"returned a {type(g).__name__}, not a Tensor or None")
             value, expected = g._value, t._value
-            if value.shape != expected.shape or value.dtype is not expected.dtype and value.dtype != expected.dtype:
-                raise _rule_error(op, f"returned a gradient of {value.dtype}{list(value.shape)} for an input of "
-                                      f"{expected.dtype}{list(expected.shape)}")
+            if value.dtype is not expected.dtype or value.shape != expected.shape:
+                if value.dtype != expected.dtype or value.shape != expected.shape:
+                    raise _rule_error(op, f"returned a gradient of {value.dtype}{list(value.shape)} for an input "
+                                          f"of {expected.dtype}{list(expected.shape)}")
             previous = grads.get(t._id)
             grads[t._id] = g if previous is None else _add(previous, g)
     return grads

@@ -50,10 +50,10 @@ def execute(op_type, forward, inputs, attrs=None):
         else:
             value = forward(*[t._value for t in inputs], **attrs)
     except (ValueError, IndexError) as error:
-        raise _invalid_argument(op_type, inputs, error) from None
+        raise invalid_argument(op_type, inputs, error) from None
     output = Tensor(value)
     if state.tapes:
-        record(op_type, inputs, (output,), attrs)
+        record(op_type, tuple(inputs), (output,), attrs)
     return output
 
 
@@ -62,10 +62,10 @@ def execute_multi(op_type, forward, inputs, attrs=None):
     try:
         values = forward(*[t._value for t in inputs], **(attrs or _NO_ATTRS))
     except (ValueError, IndexError) as error:
-        raise _invalid_argument(op_type, inputs, error) from None
+        raise invalid_argument(op_type, inputs, error) from None
     outputs = [Tensor(v) for v in values]
     if state.tapes:
-        record(op_type, inputs, tuple(outputs), attrs)
+        record(op_type, tuple(inputs), tuple(outputs), attrs)
     return outputs
 
 
@@ -77,7 +77,7 @@ def record(op_type, inputs, outputs, attrs, grad_fn=None):
         for t in inputs:
             if t._id in ids and t._value.dtype in FLOATING_NUMPY:
                 if op is None:
-                    op = Operation(op_type, tuple(inputs), outputs, attrs or _NO_ATTRS, grad_fn)
+                    op = Operation(op_type, inputs, outputs, attrs or _NO_ATTRS, grad_fn)
                 tape._ops.append(op)
                 for out in outputs:
                     ids.add(out._id)
@@ -85,6 +85,6 @@ def record(op_type, inputs, outputs, attrs, grad_fn=None):
     return op
 
 
-def _invalid_argument(op_type, inputs, error):
+def invalid_argument(op_type, inputs, error):
     shapes = ", ".join(f"{t._value.dtype}{list(t._value.shape)}" for t in inputs)
     return InvalidArgumentError(f"{op_type} cannot run on inputs ({shapes}): {error}")

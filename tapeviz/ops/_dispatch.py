@@ -1,7 +1,8 @@
 """How public op functions turn their arguments into tensors and run: the shared front half of every op."""
 import numpy as np
 
-from tapeviz.core.execute import execute
+from tapeviz.core.context import state
+from tapeviz.core.execute import execute, invalid_argument, record
 from tapeviz.core.tensor import Tensor, Variable, convert_like, convert_to_tensor
 
 # TF's names for dtypes in its "expected to be a float tensor" messages.
@@ -42,11 +43,19 @@ def binary_inputs(op_type, x, y):
     return x, y
 
 
+# binary() and unary() inline execute(): they are the hottest paths in the library.
 def binary(op_type, forward):
     """An element-wise op of two operands with numpy broadcasting."""
     def op(x, y, name=None):
-        x, y = binary_inputs(op_type, x, y)
-        return execute(op_type, forward, (x, y))
+        if type(x) is not Tensor or type(y) is not Tensor or x._value.dtype is not y._value.dtype:
+            x, y = binary_inputs(op_type, x, y)
+        try:
+            output = Tensor(forward(x._value, y._value))
+        except ValueError as error:
+            raise invalid_argument(op_type, (x, y), error) from None
+        if state.tapes:
+            record(op_type, (x, y), (output,), None)
+        return output
     op.__name__ = op_type
     op.__doc__ = f"Element-wise {op_type} (recorded as op type ``{op_type}``)."
     return op
@@ -55,7 +64,12 @@ def binary(op_type, forward):
 def unary(op_type, forward):
     """An element-wise op of one operand."""
     def op(x, name=None):
-        return execute(op_type, forward, (as_tensor(x),))
+        if type(x) is not Tensor:
+            x = as_tensor(x)
+        output = Tensor(forward(x._value))
+        if state.tapes:
+            record(op_type, (x,), (output,), None)
+        return output
     op.__name__ = op_type
     op.__doc__ = f"Element-wise {op_type} (recorded as op type ``{op_type}``)."
     return op

@@ -11,14 +11,14 @@ def _reflected(fn):
 
 
 def install(name, fn, reflected=True):
-    """Make ``fn`` the ``__name__`` operator (and ``__rname__``) of Tensor and Variable."""
+    """Make ``fn(x, y)`` the ``__name__`` operator (and ``__rname__``) of Tensor and Variable."""
     for cls in (Tensor, Variable):
-        setattr(cls, f"__{name}__", lambda self, other, fn=fn: fn(self, other))
+        setattr(cls, f"__{name}__", fn)  # fn(self, other) directly: one call less per operator
         if reflected:
             setattr(cls, f"__r{name}__", _reflected(fn))
 
 
 def install_unary(name, fn):
     for cls in (Tensor, Variable):
-        setattr(cls, f"__{name}__", lambda self, fn=fn: fn(self))
+        setattr(cls, f"__{name}__", fn)
 
