@@ -1,7 +1,8 @@
-"""Per-thread recording state: which tapes are recording and who wants to hear of variable reads.
+"""Recording state: which tapes record in this thread, and who observes the run.
 
 Tapes are thread-local, as in TensorFlow: an op run in one thread is never recorded by a tape
-opened in another.
+opened in another. Observers (the inspection recorder) are process-wide and see every op; with
+none installed, observing costs the hot path one empty-list test.
 """
 import threading
 
@@ -13,6 +14,13 @@ class _ThreadState(threading.local):
 
 
 state = _ThreadState()
+observers = []  # objects with the methods of tapeviz.inspection.recorder.Recorder; mutated in place
+
+
+def notify(event, *args):
+    """Tell every observer of ``event`` (callers test ``if observers:`` first, to stay cheap)."""
+    for observer in observers:
+        getattr(observer, event)(*args)
 
 
 def variable_accessed(variable):
@@ -21,5 +29,7 @@ def variable_accessed(variable):
         for tape in state.tapes:
             if tape._watch_accessed_variables:
                 tape._watch_variable(variable)
+                if observers:
+                    notify("watched", tape, variable, "accessed variable")
     for watcher in state.variable_watchers:
         watcher(variable)

@@ -3,7 +3,7 @@ import functools
 import inspect
 
 from . import nest
-from .context import state
+from .context import observers, state
 from .execute import record
 from .tensor import Tensor, convert_to_tensor
 
@@ -57,7 +57,7 @@ def custom_gradient(f=None):
                                  f"inputs of {f.__name__}; it must return one per input.")
             return [None if g is None else convert_to_tensor(g) for g in grads + var_grads]
 
-        if state.tapes:
+        if state.tapes or observers:
             record("CustomGradient", recorded_inputs, outputs, {"function": f.__name__}, grad_fn=rule)
         return nest.pack_sequence_as(result, list(outputs))
 

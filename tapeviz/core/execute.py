@@ -3,7 +3,7 @@
 This is the per-op hot path. It does no registry look-up and calls no plugin: gradient rules are
 found only when a tape runs backwards.
 """
-from .context import state
+from .context import observers, state
 from .dtypes import FLOATING_NUMPY
 from .errors import InvalidArgumentError
 from .tensor import Tensor
@@ -52,7 +52,7 @@ def execute(op_type, forward, inputs, attrs=None):
     except (ValueError, IndexError) as error:
         raise invalid_argument(op_type, inputs, error) from None
     output = Tensor(value)
-    if state.tapes:
+    if state.tapes or observers:
         record(op_type, tuple(inputs), (output,), attrs)
     return output
 
@@ -64,7 +64,7 @@ def execute_multi(op_type, forward, inputs, attrs=None):
     except (ValueError, IndexError) as error:
         raise invalid_argument(op_type, inputs, error) from None
     outputs = [Tensor(v) for v in values]
-    if state.tapes:
+    if state.tapes or observers:
         record(op_type, tuple(inputs), tuple(outputs), attrs)
     return outputs
 
@@ -72,6 +72,7 @@ def execute_multi(op_type, forward, inputs, attrs=None):
 def record(op_type, inputs, outputs, attrs, grad_fn=None):
     """Add the op to every recording tape that watches one of its floating inputs (TF's ShouldRecord)."""
     op = None
+    recorded_on = [] if observers else None
     for tape in state.tapes:
         ids = tape._ids
         for t in inputs:
@@ -81,7 +82,12 @@ def record(op_type, inputs, outputs, attrs, grad_fn=None):
                 tape._ops.append(op)
                 for out in outputs:
                     ids.add(out._id)
+                if recorded_on is not None:
+                    recorded_on.append(tape)
                 break
+    if observers:
+        for observer in observers:
+            observer.op_executed(op_type, inputs, outputs, attrs or _NO_ATTRS, op, recorded_on)
     return op
 
 

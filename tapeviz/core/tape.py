@@ -6,7 +6,7 @@ import numpy as np
 
 from . import nest, registry
 from .backward import backward
-from .context import state
+from .context import notify, observers, state
 from .dtypes import FLOATING_NUMPY
 from .tensor import Tensor, Variable, convert_to_tensor
 
@@ -31,6 +31,8 @@ class GradientTape:
         self._recording = False
         self._warned_inefficient = False
         self._new_tape()
+        if observers:
+            notify("tape_created", self)
 
     def _new_tape(self):
         self._ids = set()          # ids of watched tensors and of outputs of recorded ops
@@ -53,10 +55,14 @@ class GradientTape:
     def _push(self):
         state.tapes.append(self)
         self._recording = True
+        if observers:
+            notify("tape_entered", self)
 
     def _pop(self):
         state.tapes.remove(self)
         self._recording = False
+        if observers:
+            notify("tape_exited", self)
 
     def stop_recording(self):
         """A context in which ops are not recorded on this tape."""
@@ -68,6 +74,8 @@ class GradientTape:
         if recording:
             self._pop()
         self._new_tape()
+        if observers:
+            notify("tape_reset", self)
         if recording:
             self._push()
 
@@ -84,6 +92,8 @@ class GradientTape:
             else:
                 raise ValueError(f"Passed in object {item!r} of type {type(item).__name__!r}, not tapeviz.Tensor "
                                  "or tapeviz.Variable; convert it first with tapeviz.constant(...).")
+            if observers:
+                notify("watched", self, item, "watch")
             if not dtype.is_floating:
                 warnings.warn(f"The dtype of the watched tensor must be floating (e.g. tapeviz.float32), got "
                               f"{dtype!r}", stacklevel=2)
@@ -135,6 +145,10 @@ class GradientTape:
             seeds = [Tensor(np.ones_like(t._value)) if g is None else convert_to_tensor(g, dtype=t.dtype)
                      for t, g in zip(targets, nest.flatten(output_gradients))]
         results = self._gradients(targets, seeds, flat_sources, unconnected)
+        if observers:
+            notify("gradient_computed", self, "gradient", targets, flat_sources,
+                   {"unconnected_gradients": unconnected.name, "output_gradients": output_gradients is not None},
+                   results)
         self._finish()
         return nest.pack_sequence_as(sources, results)
 
@@ -177,6 +191,9 @@ class GradientTape:
                 results.append(Tensor(np.zeros(shape, dtype=_value(source).dtype)))
             else:
                 results.append(array_ops.reshape(array_ops.stack(row), shape))
+        if observers:
+            notify("gradient_computed", self, "jacobian", [target], flat_sources,
+                   {"unconnected_gradients": unconnected.name}, results)
         self._finish()
         return nest.pack_sequence_as(sources, results)
 
@@ -215,11 +232,16 @@ class _StopRecording:
         if not self._tape._recording:
             raise RuntimeError("Trying to stop recording a tape which is not recording.")
         self._index = state.tapes.index(self._tape)
-        self._tape._pop()
+        state.tapes.remove(self._tape)
+        self._tape._recording = False
+        if observers:
+            notify("recording_paused", self._tape)
 
     def __exit__(self, *exc_info):
         state.tapes.insert(self._index, self._tape)
         self._tape._recording = True
+        if observers:
+            notify("recording_resumed", self._tape)
 
 
 def _unconnected_option(value):

@@ -9,7 +9,7 @@ import itertools
 import numpy as np
 
 from . import dtypes
-from .context import state, variable_accessed
+from .context import notify, observers, state, variable_accessed
 
 _next_id = itertools.count(1).__next__
 _INT32 = np.iinfo(np.int32)
@@ -72,10 +72,14 @@ class _TensorLike:
         return self._value_for_read().ndim
 
     def numpy(self):
+        if observers:
+            notify("tensor_converted", self, "numpy")
         value = self._value_for_read()
         return value[()] if value.ndim == 0 else value
 
     def __array__(self, dtype=None, copy=None):
+        if observers:
+            notify("tensor_converted", self, "numpy array")
         value = np.asarray(self._value_for_read())
         return value if dtype is None else value.astype(dtype)
 
@@ -91,12 +95,18 @@ class _TensorLike:
         return (self[i] for i in range(len(self)))
 
     def __bool__(self):
+        if observers:
+            notify("tensor_converted", self, "bool")
         return bool(self._value_for_read())
 
     def __float__(self):
+        if observers:
+            notify("tensor_converted", self, "float")
         return float(self._value_for_read())
 
     def __int__(self):
+        if observers:
+            notify("tensor_converted", self, "int")
         return int(self._value_for_read())
 
     def __index__(self):
@@ -164,6 +174,8 @@ class Variable(_TensorLike):
         self._snapshot = _snapshot(np.array(value) if isinstance(value, np.ndarray) else value, self._id)
         self._name = (name or "Variable") + ":0"
         self._trainable = bool(trainable)
+        if observers:
+            notify("variable_created", self)
 
     @property
     def name(self):
@@ -188,6 +200,24 @@ class Variable(_TensorLike):
     read_value = value
 
     def assign(self, value, read_value=True):
+        self._set(value)
+        if observers:
+            notify("variable_assigned", self, value, "assign")
+        return self
+
+    def assign_add(self, delta, read_value=True):
+        self._set(self._snapshot._value + convert_to_tensor(delta, dtype=self.dtype)._value)
+        if observers:
+            notify("variable_assigned", self, delta, "assign_add")
+        return self
+
+    def assign_sub(self, delta, read_value=True):
+        self._set(self._snapshot._value - convert_to_tensor(delta, dtype=self.dtype)._value)
+        if observers:
+            notify("variable_assigned", self, delta, "assign_sub")
+        return self
+
+    def _set(self, value):
         new = convert_to_tensor(value, dtype=self.dtype)._value
         old = self._snapshot._value
         if new.shape != old.shape:
@@ -197,13 +227,6 @@ class Variable(_TensorLike):
             )
         # A new snapshot, not an in-place write: tensors read earlier keep the values they had.
         self._snapshot = _snapshot(np.array(new) if isinstance(new, np.ndarray) else new, self._id)
-        return self
-
-    def assign_add(self, delta, read_value=True):
-        return self.assign(self._snapshot._value + convert_to_tensor(delta, dtype=self.dtype)._value)
-
-    def assign_sub(self, delta, read_value=True):
-        return self.assign(self._snapshot._value - convert_to_tensor(delta, dtype=self.dtype)._value)
 
     def __str__(self):
         return self.__repr__()

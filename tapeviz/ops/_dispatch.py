@@ -1,7 +1,7 @@
 """How public op functions turn their arguments into tensors and run: the shared front half of every op."""
 import numpy as np
 
-from tapeviz.core.context import state
+from tapeviz.core.context import observers, state
 from tapeviz.core.execute import execute, invalid_argument, record
 from tapeviz.core.tensor import Tensor, Variable, convert_like, convert_to_tensor
 
@@ -53,7 +53,7 @@ def binary(op_type, forward):
             output = Tensor(forward(x._value, y._value))
         except ValueError as error:
             raise invalid_argument(op_type, (x, y), error) from None
-        if state.tapes:
+        if state.tapes or observers:
             record(op_type, (x, y), (output,), None)
         return output
     op.__name__ = op_type
@@ -67,7 +67,7 @@ def unary(op_type, forward):
         if type(x) is not Tensor:
             x = as_tensor(x)
         output = Tensor(forward(x._value))
-        if state.tapes:
+        if state.tapes or observers:
             record(op_type, (x,), (output,), None)
         return output
     op.__name__ = op_type
