@@ -22,3 +22,10 @@ from tapeviz.ops.linalg_ops import *  # noqa: E402,F401,F403
 from tapeviz.ops.nn_ops import *  # noqa: E402,F401,F403
 from tapeviz.ops.random_ops import *  # noqa: E402,F401,F403
 from tapeviz import keras  # noqa: E402,F401
+from tapeviz.inspection.recorder import record  # noqa: E402,F401
+
+import os as _os  # noqa: E402
+
+if _os.environ.get("TAPEVIZ_RECORD"):
+    from tapeviz.inspection.recorder import record_from_environment as _record_from_environment
+    _record_from_environment()

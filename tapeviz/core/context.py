@@ -18,9 +18,18 @@ observers = []  # objects with the methods of tapeviz.inspection.recorder.Record
 
 
 def notify(event, *args):
-    """Tell every observer of ``event`` (callers test ``if observers:`` first, to stay cheap)."""
-    for observer in observers:
-        getattr(observer, event)(*args)
+    """Tell every observer of ``event`` (callers test ``if observers:`` first, to stay cheap).
+
+    An observer that fails is removed with a warning: inspecting a run must never break it.
+    """
+    for observer in list(observers):
+        try:
+            getattr(observer, event)(*args)
+        except Exception as error:  # noqa: BLE001 - the user's program matters more than the recording
+            import warnings
+            observers.remove(observer)
+            warnings.warn(f"tapeviz stopped recording this run: the recorder failed on {event}: "
+                          f"{type(error).__name__}: {error}", RuntimeWarning, stacklevel=3)
 
 
 def variable_accessed(variable):

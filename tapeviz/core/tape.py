@@ -164,6 +164,14 @@ class GradientTape:
             results.append(grad)
         return results
 
+    def explain(self, target, source):
+        """Why ``gradient(target, source)`` is None on this tape: an Explanation, or None if connected.
+
+        Sees the whole run when recording (``tapeviz.record()``, ``tapeviz run``), else the tape alone.
+        """
+        from tapeviz.inspection.recorder import explain_tape
+        return explain_tape(self, target, source)
+
     def jacobian(self, target, sources, unconnected_gradients=UnconnectedGradients.NONE,
                  parallel_iterations=None, experimental_use_pfor=True):
         """d target[i...] / d source[j...] for each source, shaped ``target.shape + source.shape``."""
