@@ -196,7 +196,13 @@ def cmd_gui(args):
 
 def main(argv=None):
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Everything after "--" belongs to the script, even words that look like tapeviz options.
+    script_args = argv[argv.index("--") + 1:] if "--" in argv else []
+    argv = argv[:argv.index("--")] if "--" in argv else argv
     args = parser.parse_args(argv)
+    if hasattr(args, "args"):
+        args.args = list(args.args) + script_args
     try:
         return args.handler(args)
     except UserError as error:

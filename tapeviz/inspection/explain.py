@@ -88,15 +88,13 @@ def explain(run, tape_id, target_id, source_id, before_seq=None):
         if target_id in live:
             return None
         blockers = [op for op in recorded_path if not _passes_gradient(run, op)]
-        return Explanation(
-            "NOT_DIFFERENTIABLE", f"Every recorded path from {src} to {tgt} crosses an op that passes no gradient: "
-            + ", ".join(sorted({op.type for op in blockers})) + ".",
-            "Use a differentiable formulation on the path (e.g. a smooth approximation instead of round/argmax/"
-            "comparisons), remove the stop_gradient, or register a gradient for the op with RegisterGradient.",
-            [_evidence(f"{op.type} ({op.rule if op.rule != 'plugin' else 'stop_gradient'})", op) for op in blockers])
+        return _not_differentiable(blockers, src, tgt)
 
     full_path = _path_ops(all_ops, source_id, target_id)
     if full_path:
+        blockers = [op for op in full_path if op.rule == "not differentiable" or op.type == "StopGradient"]
+        if blockers:
+            return _not_differentiable(blockers, src, tgt)
         not_floating = [op for op in full_path if any(not run.tensors[o].floating for o in op.outputs)]
         if not_floating:
             op = not_floating[0]
@@ -123,6 +121,15 @@ def explain(run, tape_id, target_id, source_id, before_seq=None):
     if stateful is not None:
         return stateful
     return _no_path(run, tape_id, all_ops, source_id, target_id, src, tgt, before_seq)
+
+
+def _not_differentiable(blockers, src, tgt):
+    return Explanation(
+        "NOT_DIFFERENTIABLE", f"Every path from {src} to {tgt} crosses an op that passes no gradient: "
+        + ", ".join(sorted({op.type for op in blockers})) + ".",
+        "Use a differentiable formulation on the path (e.g. a smooth approximation instead of round/argmax/"
+        "comparisons), remove the stop_gradient, or register a gradient for the op with RegisterGradient.",
+        [_evidence(f"{op.type} passes no gradient", op) for op in blockers[:5]])
 
 
 def _unwatched_source(run, tape, source, source_id, src, all_ops):

@@ -1,0 +1,136 @@
+"""The tapeviz command: output, JSON, exit codes and errors without tracebacks."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+SCRIPT = textwrap.dedent("""
+    import sys
+    import tapeviz as tf
+    x = tf.Variable(2.0, name="x")
+    c = tf.constant(3.0)
+    with tf.GradientTape() as tape:
+        y = x * c
+    print("grads:", tape.gradient(y, [x, c]))
+    sys.exit(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
+""")
+
+
+def tapeviz(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "tapeviz", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=300, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+
+
+@pytest.fixture
+def script(tmp_path):
+    path = tmp_path / "script.py"
+    path.write_text(SCRIPT)
+    return path
+
+
+def test_run_passes_output_through_and_summarizes(script, tmp_path):
+    out = tmp_path / "run.tapeviz"
+    done = tapeviz("run", str(script), "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "grads: [<tapeviz.Tensor: shape=(), dtype=float32, numpy=3.0>, None]" in done.stdout
+    assert "1 tapes" in done.stdout and "watches Variable 'x:0' (accessed variable)" in done.stdout
+    assert "[SOURCE_NOT_WATCHED]" in done.stdout and "fix: Call tape.watch(x)" in done.stdout
+    assert out.exists() and "saved" in done.stderr
+
+
+def test_run_passes_the_exit_status_and_script_arguments(script):
+    done = tapeviz("run", str(script), "-q", "--", "3")
+    assert done.returncode == 3 and "tapeviz:" not in done.stdout
+
+
+def test_run_of_a_crashing_script_keeps_its_tapes(tmp_path):
+    crash = tmp_path / "crash.py"
+    crash.write_text("import tapeviz as tf\nx = tf.Variable(1.0)\nwith tf.GradientTape() as t:\n    y = x * 2.0\n"
+                     "t.gradient(y, x)\nraise RuntimeError('boom')\n")
+    out = tmp_path / "crash.tapeviz"
+    done = tapeviz("run", str(crash), "-o", str(out))
+    assert done.returncode == 1
+    assert "RuntimeError: boom" in done.stderr and "Traceback" in done.stderr
+    shown = json.loads(tapeviz("show", str(out), "--json").stdout)
+    assert len(shown["calls"]) == 1 and "RuntimeError" in shown["meta"]["error"]
+
+
+def test_show_and_explain_json(script, tmp_path):
+    out = tmp_path / "run.tapeviz"
+    tapeviz("run", str(script), "-q", "-o", str(out))
+    shown = json.loads(tapeviz("show", str(out), "--json").stdout)
+    assert shown["tapes"][0]["op_types"] == ["Mul"] and shown["variables"][0]["name"] == "x:0"
+    assert [r["is_none"] for r in shown["calls"][0]["results"]] == [False, True]
+    explained = json.loads(tapeviz("explain", str(out), "--json").stdout)
+    (none,) = explained["nones"]
+    assert none["explanation"]["code"] == "SOURCE_NOT_WATCHED" and none["location"]["line"] == 8
+
+
+def test_explain_runs_a_script_directly(script):
+    done = tapeviz("explain", str(script))
+    assert done.returncode == 0 and "SOURCE_NOT_WATCHED" in done.stdout and "tapes," not in done.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (("show", "missing.tapeviz"), "Cannot open tape file"),
+    (("run", "missing.py"), "no such script"),
+    (("explain", "missing.tapeviz"), "Cannot open tape file"),
+    (("check", "--plugin", "nosuch"), "no plugin named 'nosuch'"),
+    (("check", "--op", "NoSuchOp"), "no gradient rule registered for NoSuchOp"),
+])
+def test_user_mistakes_exit_2_without_traceback(args, message, tmp_path):
+    done = tapeviz(*args, cwd=tmp_path)
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_damaged_tape_file_is_a_user_error(tmp_path):
+    bad = tmp_path / "bad.tapeviz"
+    bad.write_bytes(b"not a zip")
+    done = tapeviz("show", str(bad))
+    assert done.returncode == 2 and "not a readable tape file" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_help_everywhere():
+    for command in ([], ["run"], ["show"], ["explain"], ["plugins"], ["check"], ["gui"]):
+        done = tapeviz(*command, "--help")
+        assert done.returncode == 0 and "usage: tapeviz" in done.stdout
+
+
+def test_plugins_lists_builtin_rules():
+    done = tapeviz("plugins")
+    assert done.returncode == 0 and "tapeviz.math_grad" in done.stdout and "Sin" in done.stdout
+    table = json.loads(tapeviz("plugins", "--json").stdout)["plugins"]
+    math = next(p for p in table if p["name"] == "tapeviz.math_grad")
+    assert math["source"] == "built-in" and not math["broken"] and "Mul" in math["gradients"]
+
+
+def test_check_one_op_passes_with_progress():
+    done = tapeviz("check", "--op", "Sin", "--op", "Mul")
+    assert done.returncode == 0
+    assert "[1/2] pass Mul" in done.stdout and "[2/2] pass Sin" in done.stdout
+    assert done.stdout.strip().endswith("2 passed, 0 failed")
+
+
+def test_check_fails_with_a_wrong_rule(tmp_path):
+    plugin_dir = tmp_path / "wrongplugin"
+    dist = tmp_path / "wrongplugin-0.1.dist-info"
+    plugin_dir.mkdir()
+    dist.mkdir()
+    (plugin_dir / "__init__.py").write_text(textwrap.dedent("""
+        import numpy as np
+        import tapeviz as tv
+        from tapeviz.core.hookspecs import hookimpl
+
+        @hookimpl
+        def register_gradients(register):
+            register.op("Twice", lambda x: 2 * x, lambda op, g: g * 3.0,
+                        checks=[tv.CheckCase(lambda x: tv.raw_ops.Twice(x), (np.array([1.0, 2.0]),))])
+    """))
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: wrongplugin\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[tapeviz]\nwrong = wrongplugin\n")
+    done = subprocess.run([sys.executable, "-m", "tapeviz", "check", "--plugin", "wrong"], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert done.returncode == 1 and "FAIL Twice" in done.stdout and "0 passed, 1 failed" in done.stdout
