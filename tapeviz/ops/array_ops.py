@@ -1,15 +1,30 @@
-"""Shape and layout ops (reshape, stack, ...) and tensor creation, under TensorFlow's op-type names."""
+"""Shape, layout and selection ops (reshape, concat, slicing, gather, where, cast, ...) and tensor creation.
+
+Forward computations only, under TensorFlow's op-type names; every gradient rule lives in
+``tapeviz.plugins.array_grad``. Creation ops make plain constants: nothing to differentiate.
+"""
+import builtins
+import operator
+
 import numpy as np
 
 from tapeviz.core import dtypes
-from tapeviz.core.execute import execute
-from tapeviz.core.tensor import Tensor, convert_to_tensor
+from tapeviz.core.execute import execute, execute_multi
+from tapeviz.core.tensor import Tensor, Variable, convert_like, convert_to_tensor
 
-from ._dispatch import as_tensor
+from ._dispatch import as_tensor, binary_inputs
+from .operators import install
+from .reduction_ops import reduce_sum  # noqa: F401 - lived here first; core and plugins import it from here
 
-__all__ = ["constant", "reshape", "stack", "reduce_sum", "ones", "zeros"]
+__all__ = ["constant", "reshape", "stack", "unstack", "concat", "split", "squeeze", "expand_dims", "transpose",
+           "tile", "broadcast_to", "gather", "where", "cast", "identity", "stop_gradient", "clip_by_value",
+           "ones", "zeros", "ones_like", "zeros_like", "fill", "eye", "linspace", "range", "shape", "size", "rank",
+           "newaxis"]
+
+newaxis = None
 
 
+# Layout ---------------------------------------------------------------------------------------------
 def constant(value, dtype=None, shape=None, name=None):
     """A constant tensor; Python floats become float32 and ints int32 unless ``dtype`` says otherwise."""
     tensor = convert_to_tensor(value, dtype=dtype)
@@ -28,29 +43,334 @@ def constant(value, dtype=None, shape=None, name=None):
 
 
 def reshape(tensor, shape, name=None):
-    shape = tuple(int(n) for n in np.asarray(shape).reshape(-1))
-    return execute("Reshape", np.reshape, (as_tensor(tensor),), {"shape": shape})
+    return execute("Reshape", np.reshape, (as_tensor(tensor),), {"shape": _dims(shape)})
+
+
+def _pack(*xs, axis):
+    return np.stack(xs, axis=axis)
 
 
 def stack(values, axis=0, name=None):
-    tensors = [as_tensor(v) for v in values]
-    return execute("Pack", lambda *xs, axis: np.stack(xs, axis=axis), tuple(tensors), {"axis": axis})
+    return execute("Pack", _pack, _same_dtype("Pack", values), {"axis": axis})
 
 
-def reduce_sum(input_tensor, axis=None, keepdims=False, name=None):
-    axis = tuple(axis) if isinstance(axis, (list, tuple)) else axis
-    return execute("Sum", np.sum, (as_tensor(input_tensor),), {"axis": axis, "keepdims": keepdims})
+def _unpack(x, axis):
+    return tuple(np.moveaxis(x, axis, 0))
 
 
+def unstack(value, num=None, axis=0, name=None):
+    value = as_tensor(value)
+    if not value.ndim:
+        raise ValueError("unstack needs a tensor of rank >= 1, got a scalar.")
+    return execute_multi("Unpack", _unpack, (value,), {"axis": axis})
+
+
+def _concat(*xs, axis):
+    return np.concatenate(xs, axis=axis)
+
+
+def concat(values, axis, name=None):
+    return execute("ConcatV2", _concat, _same_dtype("ConcatV2", values), {"axis": int(axis)})
+
+
+def _split(x, size_splits, axis):
+    return np.split(x, np.cumsum(size_splits)[:-1], axis=axis)
+
+
+def split(value, num_or_size_splits, axis=0, num=None, name=None):
+    """Split into ``n`` equal parts (op Split) or parts of the given sizes, one may be -1 (op SplitV)."""
+    value, axis = as_tensor(value), int(axis)
+    dim = value.shape[axis]
+    if isinstance(num_or_size_splits, (int, np.integer)):
+        n = int(num_or_size_splits)
+        if n <= 0 or dim % n:
+            raise ValueError(f"Number of ways to split should evenly divide the split dimension, but got split_dim "
+                             f"{axis} (size = {dim}) and num_split {n}.")
+        return execute_multi("Split", _split, (value,), {"size_splits": (dim // n,) * n, "axis": axis})
+    sizes = [int(s) for s in np.asarray(num_or_size_splits).reshape(-1)]
+    if sizes.count(-1) == 1:
+        sizes[sizes.index(-1)] = dim - (sum(sizes) + 1)
+    if sum(sizes) != dim or builtins.min(sizes) < 0:
+        raise ValueError(f"Determined shape must either match input shape along split_dim exactly if fully "
+                         f"specified, or be less than the size of the input along split_dim if not fully "
+                         f"specified: sizes {list(num_or_size_splits)} for dimension {axis} of size {dim}.")
+    return execute_multi("SplitV", _split, (value,), {"size_splits": tuple(sizes), "axis": axis})
+
+
+def squeeze(input, axis=None, name=None):  # noqa: A002 - TF's name
+    x = as_tensor(input)
+    if axis is not None:
+        axis = tuple(_axes(axis))
+        for a in axis:
+            if not -x.ndim <= a < x.ndim or x.shape[a] != 1:
+                raise ValueError(f"Can not squeeze dim[{a}], expected a dimension of 1, got "
+                                 f"{x.shape[a] if -x.ndim <= a < x.ndim else 'no such dimension'} "
+                                 f"(input shape {list(x.shape)}).")
+    return execute("Squeeze", np.squeeze, (x,), {"axis": axis})
+
+
+def expand_dims(input, axis, name=None):  # noqa: A002 - TF's name
+    return execute("ExpandDims", np.expand_dims, (as_tensor(input),), {"axis": int(axis)})
+
+
+def transpose(a, perm=None, conjugate=False, name=None):
+    a = as_tensor(a)
+    perm = tuple(builtins.range(a.ndim - 1, -1, -1)) if perm is None else _dims(perm)
+    if sorted(p % builtins.max(a.ndim, 1) for p in perm) != list(builtins.range(a.ndim)):
+        raise ValueError(f"transpose expects perm to be a permutation of 0..{a.ndim - 1} for a tensor of shape "
+                         f"{list(a.shape)}, got {list(perm)}.")
+    return execute("Transpose", np.transpose, (a,), {"axes": perm})
+
+
+def tile(input, multiples, name=None):  # noqa: A002 - TF's name
+    x, multiples = as_tensor(input), _dims(multiples)
+    if len(multiples) != x.ndim:
+        raise ValueError(f"Expected multiples argument to be a vector of length {x.ndim} but got length "
+                         f"{len(multiples)} (input shape {list(x.shape)}).")
+    return execute("Tile", np.tile, (x,), {"reps": multiples})
+
+
+def _broadcast_to(x, shape):
+    return np.broadcast_to(x, shape).copy()  # a copy: a read-only view would surprise .numpy() users
+
+
+def broadcast_to(input, shape, name=None):  # noqa: A002 - TF's name
+    return execute("BroadcastTo", _broadcast_to, (as_tensor(input),), {"shape": _dims(shape)})
+
+
+# Selection --------------------------------------------------------------------------------------------
+def _gather(params, indices, axis):
+    size = params.shape[axis]
+    bad = (indices < 0) | (indices >= size)
+    if np.any(bad):
+        where_bad = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise IndexError(f"indices{list(where_bad)} = {indices[where_bad]} is not in [0, {size})")
+    return np.take(params, indices, axis=axis)
+
+
+def gather(params, indices, validate_indices=None, axis=None, batch_dims=0, name=None):
+    """params[..., indices, ...] along ``axis`` (default 0), as tf.gather; indices are ints in [0, size)."""
+    params, indices = as_tensor(params), as_tensor(indices)
+    if indices.dtype.is_floating or indices.dtype.is_bool:
+        raise TypeError(f"gather needs integer indices, got {indices.dtype.name}; cast them with "
+                        "tapeviz.cast(indices, tapeviz.int32).")
+    if batch_dims:
+        raise NotImplementedError("gather with batch_dims != 0 is not supported yet; gather per batch "
+                                  "element and stack the results.")
+    axis = 0 if axis is None else int(axis) % builtins.max(params.ndim, 1)
+    return execute("GatherV2", _gather, (params, indices), {"axis": axis})
+
+
+def _scatter_add(grad, indices, axis, shape):
+    out = np.zeros(shape, grad.dtype)
+    np.add.at(out, (builtins.slice(None),) * axis + (indices,), grad)  # add.at: repeated indices accumulate
+    return out
+
+
+def gather_grad(grad, indices, axis, shape):
+    """Scatter-add ``grad`` into zeros of ``shape`` at ``indices`` along ``axis``: GatherV2's gradient."""
+    return execute("GatherV2Grad", _scatter_add, (grad, indices), {"axis": axis, "shape": tuple(shape)})
+
+
+def _strided_slice(x, key):
+    return x[key]
+
+
+def _index(value, what):
+    if value is None:
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"Only integers, slices (`:`), ellipsis (`...`), tapeviz.newaxis (`None`) and scalar "
+                        f"int32/int64 tensors are valid indices, got {value!r} as {what}. To pick elements by a "
+                        "list of indices use tapeviz.gather.") from None
+
+
+def _key(key):
+    """A numpy basic-indexing key (ints, slices, None, ...) for a TF-style index: what StridedSlice takes."""
+    items = key if isinstance(key, tuple) else (key,)
+    out = []
+    for item in items:
+        if item is None or item is Ellipsis:
+            out.append(item)
+        elif isinstance(item, builtins.slice):
+            out.append(builtins.slice(_index(item.start, "a slice start"), _index(item.stop, "a slice stop"),
+                                      _index(item.step, "a slice step")))
+        else:
+            out.append(_index(item, "an index"))
+    return tuple(out)
+
+
+def _getitem(tensor, key):
+    tensor = as_tensor(tensor)
+    return execute("StridedSlice", _strided_slice, (tensor,), {"key": _key(key)})
+
+
+def _strided_slice_grad(grad, shape, key):
+    out = np.zeros(shape, grad.dtype)
+    out[key] = grad
+    return out
+
+
+def strided_slice_grad(grad, shape, key):
+    """``grad`` written into zeros of ``shape`` at ``key``: StridedSlice's gradient."""
+    return execute("StridedSliceGrad", _strided_slice_grad, (grad,), {"shape": tuple(shape), "key": key})
+
+
+def where(condition, x=None, y=None, name=None):
+    """``x`` where ``condition`` else ``y`` (broadcasting; op SelectV2); with one argument, the true indices."""
+    condition = as_tensor(condition)
+    if not condition.dtype.is_bool:
+        raise TypeError(f"where needs a bool condition, got {condition.dtype.name}; compare first, e.g. "
+                        "tapeviz.where(x > 0, x, y).")
+    if x is None and y is None:
+        return Tensor(np.argwhere(condition._value).astype(np.int64))
+    if x is None or y is None:
+        raise ValueError("x and y must both be non-None or both be None.")
+    x, y = binary_inputs("SelectV2", x, y)
+    return execute("SelectV2", np.where, (condition, x, y))
+
+
+def _clip(t, lo, hi):
+    out = np.minimum(np.maximum(t, lo), hi)
+    if out.shape != np.shape(t):
+        raise ValueError(f"clip_value_min and clip_value_max must broadcast to t's shape {list(np.shape(t))}, "
+                         f"but they broadcast it to {list(out.shape)}.")
+    return out
+
+
+def clip_by_value(t, clip_value_min, clip_value_max, name=None):
+    t, lo = binary_inputs("ClipByValue", t, clip_value_min)
+    t, hi = binary_inputs("ClipByValue", t, clip_value_max)
+    return execute("ClipByValue", _clip, (t, lo, hi))
+
+
+# Dtypes and the identity ------------------------------------------------------------------------------------
+def _cast(x, SrcT, DstT):  # noqa: N803 - TF's attribute names
+    return x.astype(DstT)
+
+
+def cast(x, dtype, name=None):
+    """``x`` in ``dtype`` (floats to ints truncate toward zero); the same tensor if it has that dtype already."""
+    x, dtype = as_tensor(x), dtypes.as_dtype(dtype)
+    if x.dtype is dtype:
+        return x
+    return execute("Cast", _cast, (x,), {"SrcT": x.dtype.name, "DstT": dtype.name})
+
+
+def identity(input, name=None):  # noqa: A002 - TF's name
+    return execute("Identity", np.asarray, (as_tensor(input),))
+
+
+def stop_gradient(input, name=None):  # noqa: A002 - TF's name
+    """The same value, through which no gradient flows."""
+    return execute("StopGradient", np.asarray, (as_tensor(input),))
+
+
+# Creation (constants: no op is recorded) ---------------------------------------------------------------------
 def ones(shape, dtype=dtypes.float32, name=None):
-    return Tensor(np.ones(_shape(shape), dtype=dtypes.as_dtype(dtype).name))
+    return Tensor(np.ones(_dims(shape), dtype=dtypes.as_dtype(dtype).name))
 
 
 def zeros(shape, dtype=dtypes.float32, name=None):
-    return Tensor(np.zeros(_shape(shape), dtype=dtypes.as_dtype(dtype).name))
+    return Tensor(np.zeros(_dims(shape), dtype=dtypes.as_dtype(dtype).name))
 
 
-def _shape(shape):
+def ones_like(input, dtype=None, name=None):  # noqa: A002 - TF's name
+    value = as_tensor(input)._value
+    return Tensor(np.ones(value.shape, dtype=dtypes.as_dtype(dtype).name if dtype else value.dtype))
+
+
+def zeros_like(input, dtype=None, name=None):  # noqa: A002 - TF's name
+    value = as_tensor(input)._value
+    return Tensor(np.zeros(value.shape, dtype=dtypes.as_dtype(dtype).name if dtype else value.dtype))
+
+
+def fill(dims, value, name=None):
+    value = as_tensor(value)._value
+    return Tensor(np.full(_dims(dims), value, dtype=value.dtype))
+
+
+def eye(num_rows, num_columns=None, batch_shape=None, dtype=dtypes.float32, name=None):
+    matrix = np.eye(int(num_rows), None if num_columns is None else int(num_columns), dtype=dtypes.as_dtype(dtype).name)
+    if batch_shape is not None:
+        matrix = np.broadcast_to(matrix, _dims(batch_shape) + matrix.shape).copy()
+    return Tensor(matrix)
+
+
+def linspace(start, stop, num, name=None, axis=0):
+    """``num`` evenly spaced values from ``start`` to ``stop`` inclusive; floats only, as in TensorFlow."""
+    start, stop = as_tensor(start), as_tensor(stop)
+    if not start.dtype.is_floating or start.dtype is not stop.dtype or start.ndim or stop.ndim:
+        raise TypeError(f"linspace needs scalar floating start and stop of one dtype, got {start.dtype.name}"
+                        f"{list(start.shape)} and {stop.dtype.name}{list(stop.shape)}; write them as floats, e.g. "
+                        f"tapeviz.linspace(0.0, 1.0, {int(num)}).")
+    num, dtype = int(num), start._value.dtype
+    start, stop = start._value[()], stop._value[()]
+    # TF's arithmetic, in the tensors' dtype: start + delta * i between the exact end points.
+    delta = (stop - start) / dtype.type(builtins.max(num - 1, 1))
+    inner = start + delta * np.arange(1, builtins.max(num - 1, 1), dtype=dtype)
+    return Tensor(np.concatenate([[start], inner, [stop]]).astype(dtype)[:num])
+
+
+def range(start, limit=None, delta=1, dtype=None, name=None):  # noqa: A001 - TF's name
+    """[start, limit) in steps of ``delta``; ints give int32 and floats float32 unless ``dtype`` is given."""
+    if limit is None:
+        start, limit = 0, start
+    values = [as_tensor(v)._value for v in (start, limit, delta)]
+    if dtype is None:
+        inferred = [v.dtype for v in values if v.dtype.kind == "f"] or [v.dtype for v in values]
+        dtype = builtins.max(inferred, key=lambda d: d.itemsize)
+    dtype = np.dtype(dtypes.as_dtype(dtype).name)
+    start, limit, delta = (v.astype(dtype)[()] for v in values)
+    if delta == 0 or (limit - start) * delta < 0:
+        relation = "start <= limit when delta > 0" if delta > 0 else "start >= limit when delta < 0"
+        raise ValueError(f"Requires {relation}: {start}/{limit}" if delta else "Requires delta != 0")
+    # TF's element count and values: start + i * delta in the output dtype (numpy's arange accumulates).
+    count = int(np.ceil(np.abs((limit - start) / delta)))
+    return Tensor((start + np.arange(count, dtype=dtype) * delta).astype(dtype))
+
+
+def shape(input, out_type=dtypes.int32, name=None):  # noqa: A002 - TF's name
+    return Tensor(np.array(as_tensor(input)._value.shape, dtype=dtypes.as_dtype(out_type).name))
+
+
+def size(input, out_type=dtypes.int32, name=None):  # noqa: A002 - TF's name
+    return Tensor(np.array(as_tensor(input)._value.size, dtype=dtypes.as_dtype(out_type).name))
+
+
+def rank(input, name=None):  # noqa: A002 - TF's name
+    return Tensor(np.int32(as_tensor(input)._value.ndim))
+
+
+# Helpers ------------------------------------------------------------------------------------------------------
+def _dims(shape):
+    """A shape (list, tuple, int or 1-D tensor) as a tuple of Python ints."""
     if isinstance(shape, Tensor):
-        shape = shape.numpy()
-    return tuple(int(n) for n in np.asarray(shape).reshape(-1)) if np.ndim(shape) else (int(shape),)
+        shape = shape._value
+    return tuple(int(n) for n in np.asarray(shape).reshape(-1))
+
+
+def _axes(axis):
+    return [int(a) for a in np.asarray(axis).reshape(-1)]
+
+
+def _same_dtype(op_type, values):
+    """The values as tensors of one dtype: Python values take the first tensor's dtype, as in TF."""
+    values = list(values)
+    if not values:
+        raise ValueError(f"{op_type} needs at least one tensor, got an empty list.")
+    like = next((as_tensor(v) for v in values if isinstance(v, (Tensor, Variable))), None)
+    tensors = tuple(as_tensor(v) if like is None else convert_like(v, like) for v in values)
+    first = tensors[0].dtype
+    for i, t in enumerate(tensors):
+        if t.dtype is not first:
+            raise TypeError(f"{op_type} needs tensors of one dtype, but input 0 is {first.name} and input {i} is "
+                            f"{t.dtype.name}; cast them with tapeviz.cast first.")
+    return tensors
+
+
+_shape = _dims  # the old name, kept for callers outside this module
+
+install("getitem", _getitem, reflected=False)

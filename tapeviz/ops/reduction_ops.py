@@ -1,2 +1,123 @@
-"""(being written)"""
-__all__ = []
+"""Reductions (sum, mean, max, ...) and arg-reductions, under TensorFlow's op-type names.
+
+``axis`` is None (all axes), an int or a list/tuple of ints, negative counting from the end;
+``keepdims`` keeps reduced axes with length 1. Gradient rules live in ``tapeviz.plugins.reduction_grad``.
+"""
+import numpy as np
+
+from tapeviz.core import dtypes
+from tapeviz.core.execute import execute
+from tapeviz.core.tensor import Tensor
+
+from ._dispatch import as_tensor
+
+__all__ = ["reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod", "reduce_logsumexp",
+           "reduce_all", "reduce_any", "argmax", "argmin"]
+
+
+def _axis(axis):
+    """None, or a tuple of ints: one form for attrs, so rules need not handle ints and lists apart."""
+    if axis is None:
+        return None
+    if isinstance(axis, Tensor):
+        axis = axis._value
+    return tuple(int(a) for a in np.asarray(axis).reshape(-1))
+
+
+def _numeric(op_type, x):
+    x = as_tensor(x)
+    if x.dtype.is_bool:
+        raise TypeError(f"{op_type} needs a numeric tensor, got bool; cast it first with "
+                        f"tapeviz.cast(x, tapeviz.int32) (or use reduce_any / reduce_all).")
+    return x
+
+
+def _sum(x, axis, keepdims):
+    return np.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype)  # dtype: numpy would widen int32 to int64
+
+
+def reduce_sum(input_tensor, axis=None, keepdims=False, name=None):
+    x = _numeric("Sum", input_tensor)
+    return execute("Sum", _sum, (x,), {"axis": _axis(axis), "keepdims": bool(keepdims)})
+
+
+def _mean(x, axis, keepdims):
+    if x.dtype.kind == "f":
+        return np.mean(x, axis=axis, keepdims=keepdims)
+    total = np.sum(x, axis=axis, keepdims=keepdims, dtype=np.int64)
+    count = max(x.size // max(np.size(total), 1), 1)
+    return (np.sign(total) * (np.abs(total) // count)).astype(x.dtype)  # integer mean truncates toward zero, as TF
+
+
+def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
+    x = _numeric("Mean", input_tensor)
+    return execute("Mean", _mean, (x,), {"axis": _axis(axis), "keepdims": bool(keepdims)})
+
+
+def reduce_max(input_tensor, axis=None, keepdims=False, name=None):
+    return execute("Max", np.max, (as_tensor(input_tensor),), {"axis": _axis(axis), "keepdims": bool(keepdims)})
+
+
+def reduce_min(input_tensor, axis=None, keepdims=False, name=None):
+    return execute("Min", np.min, (as_tensor(input_tensor),), {"axis": _axis(axis), "keepdims": bool(keepdims)})
+
+
+def _prod(x, axis, keepdims):
+    return np.prod(x, axis=axis, keepdims=keepdims, dtype=x.dtype)
+
+
+def reduce_prod(input_tensor, axis=None, keepdims=False, name=None):
+    x = _numeric("Prod", input_tensor)
+    return execute("Prod", _prod, (x,), {"axis": _axis(axis), "keepdims": bool(keepdims)})
+
+
+def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None):
+    """log(sum(exp(x))) without overflow, composed as TF composes it (so every order of gradient follows)."""
+    from . import math_ops
+
+    x = as_tensor(input_tensor)
+    axis = _axis(axis)
+    peak = np.max(x._value, axis=axis, keepdims=True)
+    # The shift is a constant (TF wraps it in stop_gradient); infinite maxima shift by 0 to avoid inf - inf.
+    shift = Tensor(np.where(np.isfinite(peak), peak, 0).astype(x._value.dtype))
+    total = reduce_sum(math_ops.exp(math_ops.subtract(x, shift)), axis=axis, keepdims=True)
+    result = math_ops.add(math_ops.log(total), shift)
+    if keepdims:
+        return result
+    from .array_ops import reshape
+    return reshape(result, np.sum(x._value, axis=axis).shape)
+
+
+def _boolean(op_type, x):
+    x = as_tensor(x)
+    if not x.dtype.is_bool:
+        raise TypeError(f"{op_type} needs a bool tensor, got {x.dtype.name}; compare first (e.g. x > 0).")
+    return x
+
+
+def reduce_all(input_tensor, axis=None, keepdims=False, name=None):
+    return execute("All", np.all, (_boolean("All", input_tensor),), {"axis": _axis(axis), "keepdims": bool(keepdims)})
+
+
+def reduce_any(input_tensor, axis=None, keepdims=False, name=None):
+    return execute("Any", np.any, (_boolean("Any", input_tensor),), {"axis": _axis(axis), "keepdims": bool(keepdims)})
+
+
+def _arg(reducer):
+    def forward(x, axis, output_type):
+        return reducer(x, axis=axis).astype(output_type)
+    return forward
+
+
+_argmax, _argmin = _arg(np.argmax), _arg(np.argmin)
+
+
+def argmax(input, axis=None, output_type=dtypes.int64, name=None):  # noqa: A002 - TF's name
+    """The index of the largest value along ``axis`` (0 when None, as in TF); the first one on ties."""
+    attrs = {"axis": 0 if axis is None else int(axis), "output_type": dtypes.as_dtype(output_type).name}
+    return execute("ArgMax", _argmax, (as_tensor(input),), attrs)
+
+
+def argmin(input, axis=None, output_type=dtypes.int64, name=None):  # noqa: A002 - TF's name
+    attrs = {"axis": 0 if axis is None else int(axis), "output_type": dtypes.as_dtype(output_type).name}
+    return execute("ArgMin", _argmin, (as_tensor(input),), attrs)

@@ -1,0 +1,57 @@
+"""Gradient rules for matrix multiplication (MatMul, and BatchMatMulV2 for batched operands).
+
+An operand nobody differentiates (an MLP's input batch) gets no gradient computed at all.
+"""
+from tapeviz.core.hookspecs import hookimpl
+from tapeviz.core.registry import CheckCase
+from tapeviz.ops.linalg_ops import matmul
+
+from ._helpers import randn, skips, unbroadcast
+
+
+def _grads(op, grad, ta, tb):
+    """TF's _MatMulGrad: each operand's gradient as one product, with transposes as flags (no copies)."""
+    a, b = op.inputs
+    grad_a = grad_b = None
+    if not skips(op, 0):
+        grad_a = (matmul(b, grad, transpose_a=True, transpose_b=True) if ta and tb else
+                  matmul(b, grad, transpose_b=True) if ta else
+                  matmul(grad, b, transpose_b=not tb))
+    if not skips(op, 1):
+        grad_b = (matmul(grad, a, transpose_a=True, transpose_b=True) if ta and tb else
+                  matmul(grad, a, transpose_a=True) if tb else
+                  matmul(a, grad, transpose_a=not ta))
+    return grad_a, grad_b
+
+
+def _matmul_grad(op, grad):
+    return _grads(op, grad, op.attrs["transpose_a"], op.attrs["transpose_b"])
+
+
+def _batch_matmul_grad(op, grad):
+    # Batch dimensions broadcast, so each gradient is summed back down to its operand's shape.
+    grad_a, grad_b = _grads(op, grad, op.attrs["adj_x"], op.attrs["adj_y"])
+    a, b = op.inputs
+    return (None if grad_a is None else unbroadcast(grad_a, a._value.shape),
+            None if grad_b is None else unbroadcast(grad_b, b._value.shape))
+
+
+def _cases(a_shape, b_shape):
+    def swap(shape):
+        return shape[:-2] + (shape[-1], shape[-2])
+
+    cases = []
+    for ta in (False, True):
+        for tb in (False, True):
+            inputs = (randn(*(swap(a_shape) if ta else a_shape)), randn(*(swap(b_shape) if tb else b_shape), seed=1))
+            cases.append(CheckCase(lambda a, b, ta=ta, tb=tb: matmul(a, b, transpose_a=ta, transpose_b=tb), inputs,
+                                   name=f"{a_shape} @ {b_shape}, transpose_a={ta}, transpose_b={tb}"))
+    return cases
+
+
+@hookimpl
+def register_gradients(register):
+    register("MatMul", _matmul_grad, checks=_cases((2, 3), (3, 4)) + _cases((1, 3), (3, 1)))
+    register("BatchMatMulV2", _batch_matmul_grad, checks=_cases((2, 2, 3), (2, 3, 4)) + [
+        CheckCase(lambda a, b: matmul(a, b), (randn(2, 1, 2, 3), randn(3, 3, 2, seed=1)), name="broadcast batch"),
+        CheckCase(lambda a, b: matmul(a, b), (randn(2, 3), randn(4, 3, 2, seed=1)), name="matrix @ batch")])
