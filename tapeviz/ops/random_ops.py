@@ -1,2 +1,87 @@
-"""(being written)"""
+"""Random tensors from numpy Generators, reproducible after ``tapeviz.random.set_seed``.
+
+As in TF, the global seed and an op's ``seed`` together fix a sequence: after ``set_seed(s)`` the
+same calls give the same values; an op seed gives its own stream. The bits are numpy's, not TF's.
+Public under ``tapeviz.random`` (TF's top level has no random functions).
+"""
+import numpy as np
+
+from tapeviz.core import dtypes
+from tapeviz.core.tensor import Tensor
+
+from .array_ops import _dims
+
 __all__ = []
+
+_DEFAULT_SEED = 87654321  # TF's DEFAULT_GRAPH_SEED: the global seed of ops given only an op seed
+_state = {"seed": None, "generator": np.random.default_rng(), "op_generators": {}}
+
+
+def set_seed(seed):
+    """Reset the global seed: the random ops that follow repeat their values from the start."""
+    _state["seed"] = None if seed is None else int(seed)
+    _state["generator"] = np.random.default_rng(seed)
+    _state["op_generators"] = {}
+
+
+def get_seed():
+    return _state["seed"]
+
+
+def _generator(seed):
+    if seed is None:
+        return _state["generator"]
+    generators = _state["op_generators"]
+    if seed not in generators:
+        global_seed = _DEFAULT_SEED if _state["seed"] is None else _state["seed"]
+        generators[seed] = np.random.default_rng([global_seed, int(seed)])
+    return generators[seed]
+
+
+def _float_dtype(op, dtype):
+    dtype = dtypes.as_dtype(dtype)
+    if not dtype.is_floating:
+        raise TypeError(f"random.{op} makes floating tensors, got dtype {dtype.name}; draw floats and cast, or "
+                        "use random.uniform with integer minval and maxval.")
+    return dtype.name
+
+
+def uniform(shape, minval=0, maxval=None, dtype=dtypes.float32, seed=None, name=None):
+    """Uniform in [minval, maxval): maxval defaults to 1 for floats; integers need both bounds."""
+    rng, dtype, shape = _generator(seed), dtypes.as_dtype(dtype), _dims(shape)
+    if dtype.is_integer:
+        if maxval is None:
+            raise ValueError(f"Must specify maxval for integer dtype {dtype.name}.")
+        return Tensor(rng.integers(int(minval), int(maxval), size=shape, dtype=dtype.name))
+    name = _float_dtype("uniform", dtype)
+    wide = np.float64 if name == "float64" else np.float32  # TF's arithmetic: u * (max - min) + min, in dtype
+    low, high = wide(minval), wide(1.0 if maxval is None else maxval)
+    return Tensor((rng.random(shape, dtype=wide) * (high - low) + low).astype(name))
+
+
+def normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, name=None):
+    dtype = _float_dtype("normal", dtype)
+    return Tensor((float(mean) + float(stddev) * _generator(seed).standard_normal(_dims(shape))).astype(dtype))
+
+
+def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, name=None):
+    """Normal samples, redrawn until within two standard deviations of the mean (as TF's)."""
+    dtype, rng = _float_dtype("truncated_normal", dtype), _generator(seed)
+    values = rng.standard_normal(_dims(shape))
+    outside = np.abs(values) > 2
+    while outside.any():
+        values[outside] = rng.standard_normal(int(outside.sum()))
+        outside = np.abs(values) > 2
+    return Tensor((float(mean) + float(stddev) * values).astype(dtype))
+
+
+def shuffle(value, seed=None, name=None):
+    """``value`` with its first dimension randomly permuted."""
+    from ._dispatch import as_tensor
+    value = as_tensor(value)._value
+    return Tensor(value[_generator(seed).permutation(len(value))] if value.ndim else value)
+
+
+# TF exposes these as tf.random.*; importing the namespace here makes ``tapeviz.random`` exist as soon
+# as tapeviz imports its ops.
+import tapeviz.random  # noqa: E402,F401

@@ -1,0 +1,20 @@
+"""``tapeviz.linalg``, as ``tf.linalg``: matmul, norm, eye, matrix_transpose, trace."""
+from tapeviz.ops.array_ops import eye, transpose
+from tapeviz.ops.linalg_ops import matmul, norm
+from tapeviz.ops.reduction_ops import reduce_sum
+
+__all__ = ["matmul", "norm", "eye", "matrix_transpose", "trace"]
+
+
+def matrix_transpose(a, name=None, conjugate=False):
+    """Swap the last two dimensions."""
+    rank = len(a.shape)
+    if rank < 2:
+        raise ValueError(f"matrix_transpose needs a tensor of rank >= 2, got shape {list(a.shape)}.")
+    return transpose(a, list(range(rank - 2)) + [rank - 1, rank - 2])
+
+
+def trace(x, name=None):
+    """Sum of the main diagonal of the last two dimensions; composed from ops that have gradients."""
+    rows, cols = x.shape[-2:]
+    return reduce_sum(x * eye(rows, cols, dtype=x.dtype), axis=(-2, -1))

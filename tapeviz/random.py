@@ -1,0 +1,4 @@
+"""``tapeviz.random``, as ``tf.random``: set_seed, uniform, normal, truncated_normal, shuffle."""
+from tapeviz.ops.random_ops import get_seed, normal, set_seed, shuffle, truncated_normal, uniform
+
+__all__ = ["set_seed", "get_seed", "uniform", "normal", "truncated_normal", "shuffle"]
