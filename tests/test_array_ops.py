@@ -41,6 +41,19 @@ def test_layout_ops_match_numpy(fn, expected):
     np.testing.assert_array_equal(out.numpy(), expected)
 
 
+def test_pad_reverse_slice_boolean_mask_one_hot():
+    x = tv.constant(X[0])
+    np.testing.assert_array_equal(tv.pad(x, [[1, 0], [0, 2]], constant_values=-1.0).numpy(),
+                                  np.pad(X[0], [[1, 0], [0, 2]], constant_values=-1))
+    np.testing.assert_array_equal(tv.reverse(x, [-1]).numpy(), X[0, :, ::-1])
+    np.testing.assert_array_equal(tv.slice(x, [1, 1], [-1, 2]).numpy(), X[0, 1:, 1:3])
+    np.testing.assert_array_equal(tv.boolean_mask(x, [True, False, True]).numpy(), X[0, [0, 2]])
+    (g,) = grad_of(lambda t: tv.boolean_mask(t, tv.constant(X[0] > 4)), X[0])
+    np.testing.assert_array_equal(g.numpy(), (X[0] > 4).astype(np.float32))
+    np.testing.assert_array_equal(tv.one_hot([0, 2, 5], 3).numpy(), [[1, 0, 0], [0, 0, 1], [0, 0, 0]])
+    assert tv.one_hot([1], 2, on_value=5, off_value=-1).numpy().tolist() == [[-1, 5]]
+
+
 def test_unstack_and_split():
     parts = tv.unstack(tv.constant(X), axis=1)
     assert len(parts) == 3 and all(np.array_equal(p.numpy(), X[:, i]) for i, p in enumerate(parts))

@@ -17,7 +17,7 @@ from .operators import install
 from .reduction_ops import reduce_sum  # noqa: F401 - lived here first; core and plugins import it from here
 
 __all__ = ["constant", "reshape", "stack", "unstack", "concat", "split", "squeeze", "expand_dims", "transpose",
-           "tile", "broadcast_to", "gather", "where", "cast", "identity", "stop_gradient", "clip_by_value",
+           "tile", "broadcast_to", "pad", "reverse", "slice", "gather", "boolean_mask", "one_hot", "where", "cast", "identity", "stop_gradient", "clip_by_value",
            "ones", "zeros", "ones_like", "zeros_like", "fill", "eye", "linspace", "range", "shape", "size", "rank",
            "newaxis"]
 
@@ -138,6 +138,36 @@ def broadcast_to(input, shape, name=None):  # noqa: A002 - TF's name
     return execute("BroadcastTo", _broadcast_to, (as_tensor(input),), {"shape": _dims(shape)})
 
 
+def _pad(x, paddings, constant_values):
+    return np.pad(x, paddings, constant_values=constant_values)
+
+
+def pad(tensor, paddings, mode="CONSTANT", constant_values=0, name=None):
+    """``tensor`` with ``paddings[i] = [before, after]`` entries added around dimension i (mode CONSTANT)."""
+    x = as_tensor(tensor)
+    if str(mode).upper() != "CONSTANT":
+        raise NotImplementedError(f"pad mode {mode!r} is not supported yet; only 'CONSTANT' is.")
+    pairs = np.asarray(paddings._value if isinstance(paddings, Tensor) else paddings, dtype=np.int64)
+    if pairs.shape != (x.ndim, 2) or np.any(pairs < 0):
+        raise ValueError(f"paddings must be {x.ndim} non-negative [before, after] pairs for a tensor of shape "
+                         f"{list(x.shape)}, got {pairs.tolist()}.")
+    attrs = {"paddings": tuple(map(tuple, pairs.tolist())), "constant_values": constant_values}
+    return execute("PadV2", _pad, (x,), attrs)
+
+
+def reverse(tensor, axis, name=None):
+    """``tensor`` with the order of entries along each of ``axis`` reversed (a strided slice with step -1)."""
+    x = as_tensor(tensor)
+    axes = {a % builtins.max(x.ndim, 1) for a in _axes(axis)}
+    return _getitem(x, tuple(builtins.slice(None, None, -1 if i in axes else None) for i in builtins.range(x.ndim)))
+
+
+def slice(input_, begin, size, name=None):  # noqa: A001 - TF's name
+    """The block starting at ``begin`` of extent ``size`` (-1: to the end), as a strided slice."""
+    begin, size = _dims(begin), _dims(size)
+    return _getitem(input_, tuple(builtins.slice(b, None if n == -1 else b + n) for b, n in zip(begin, size)))
+
+
 # Selection --------------------------------------------------------------------------------------------
 def _gather(params, indices, axis):
     size = params.shape[axis]
@@ -159,6 +189,31 @@ def gather(params, indices, validate_indices=None, axis=None, batch_dims=0, name
                                   "element and stack the results.")
     axis = 0 if axis is None else int(axis) % builtins.max(params.ndim, 1)
     return execute("GatherV2", _gather, (params, indices), {"axis": axis})
+
+
+def boolean_mask(tensor, mask, axis=None, name=None):
+    """The entries of ``tensor`` where ``mask`` (shaped like its leading dimensions) is True, as one
+    flattened first dimension; composed of reshape and gather, which carry the gradient."""
+    tensor, mask = as_tensor(tensor), as_tensor(mask)
+    if not mask.dtype.is_bool or tuple(tensor.shape[:mask.ndim]) != tuple(mask.shape) or not mask.ndim:
+        raise ValueError(f"boolean_mask needs a bool mask of rank >= 1 shaped like the tensor's leading "
+                         f"dimensions; got mask {mask.dtype.name}{list(mask.shape)} for tensor {list(tensor.shape)}.")
+    if axis:
+        raise NotImplementedError("boolean_mask with axis != 0 is not supported yet; transpose first.")
+    flat = reshape(tensor, (-1,) + tuple(tensor.shape[mask.ndim:]))
+    return gather(flat, Tensor(np.flatnonzero(mask._value).astype(np.int64)))
+
+
+def one_hot(indices, depth, on_value=None, off_value=None, axis=-1, dtype=None, name=None):
+    """A constant with ``on_value`` at each index along a new axis of length ``depth``; out-of-range
+    indices give rows of ``off_value``."""
+    indices = as_tensor(indices)._value
+    dtype = dtypes.as_dtype(dtype or (as_tensor(on_value).dtype if on_value is not None else dtypes.float32))
+    on = 1 if on_value is None else on_value
+    off = 0 if off_value is None else off_value
+    hot = np.expand_dims(indices, -1) == np.arange(int(depth))
+    values = np.where(hot, on, off).astype(dtype.name)
+    return Tensor(np.moveaxis(values, -1, axis) if axis != -1 else values)
 
 
 def _scatter_add(grad, indices, axis, shape):

@@ -28,6 +28,11 @@ def _tile_grad(op, grad):
     return A.reduce_sum(split, axis=tuple(range(0, 2 * len(shape), 2)))
 
 
+def _pad_grad(op, grad):
+    shape = op.inputs[0]._value.shape
+    return grad[tuple(slice(before, before + n) for (before, _), n in zip(op.get_attr("paddings"), shape))]
+
+
 def _concat_grad(op, grad):
     axis = op.get_attr("axis")
     return A.split(grad, [t._value.shape[axis] for t in op.inputs], axis=axis)
@@ -88,6 +93,9 @@ def register_gradients(register):
         CheckCase(lambda x: A.broadcast_to(x, (2, 3)), (randn(3),), name="(3,) to (2, 3)"),
         CheckCase(lambda x: A.broadcast_to(x, (2, 4, 3)), (randn(4, 1),), name="(4, 1) to (2, 4, 3)"),
         CheckCase(lambda x: A.broadcast_to(x, (2,)), (randn(),), name="scalar")])
+    register("PadV2", _pad_grad, checks=[
+        CheckCase(lambda x: A.pad(x, [[1, 2], [0, 1]], constant_values=3.0), (randn(2, 3),), name="(2, 3)"),
+        CheckCase(lambda x: A.pad(x, [[2, 0]]), (randn(2),), name="vector")])
     register("Pack", lambda op, grad: A.unstack(grad, axis=op.get_attr("axis")), checks=[
         CheckCase(lambda x, y: A.stack([x, y]), (randn(3), randn(3, seed=1)), name="axis 0"),
         CheckCase(lambda x, y: A.stack([x, y, x], axis=-1), (randn(2, 3), randn(2, 3, seed=1)), name="axis -1")])
