@@ -9,6 +9,7 @@ import operator
 import numpy as np
 
 from tapeviz.core import dtypes
+from tapeviz.core.errors import InvalidArgumentError
 from tapeviz.core.execute import execute, execute_multi
 from tapeviz.core.tensor import Tensor, Variable, convert_like, convert_to_tensor
 
@@ -61,7 +62,7 @@ def _unpack(x, axis):
 def unstack(value, num=None, axis=0, name=None):
     value = as_tensor(value)
     if not value.ndim:
-        raise ValueError("unstack needs a tensor of rank >= 1, got a scalar.")
+        raise InvalidArgumentError("Unpack: unstack needs a tensor of rank >= 1, got a scalar (shape []).")
     return execute_multi("Unpack", _unpack, (value,), {"axis": axis})
 
 
@@ -84,14 +85,14 @@ def split(value, num_or_size_splits, axis=0, num=None, name=None):
     if isinstance(num_or_size_splits, (int, np.integer)):
         n = int(num_or_size_splits)
         if n <= 0 or dim % n:
-            raise ValueError(f"Number of ways to split should evenly divide the split dimension, but got split_dim "
+            raise InvalidArgumentError(f"Split: Number of ways to split should evenly divide the split dimension, but got split_dim "
                              f"{axis} (size = {dim}) and num_split {n}.")
         return execute_multi("Split", _split, (value,), {"size_splits": (dim // n,) * n, "axis": axis})
     sizes = [int(s) for s in np.asarray(num_or_size_splits).reshape(-1)]
     if sizes.count(-1) == 1:
         sizes[sizes.index(-1)] = dim - (sum(sizes) + 1)
     if sum(sizes) != dim or builtins.min(sizes) < 0:
-        raise ValueError(f"Determined shape must either match input shape along split_dim exactly if fully "
+        raise InvalidArgumentError(f"SplitV: Determined shape must either match input shape along split_dim exactly if fully "
                          f"specified, or be less than the size of the input along split_dim if not fully "
                          f"specified: sizes {list(num_or_size_splits)} for dimension {axis} of size {dim}.")
     return execute_multi("SplitV", _split, (value,), {"size_splits": tuple(sizes), "axis": axis})
@@ -103,7 +104,7 @@ def squeeze(input, axis=None, name=None):  # noqa: A002 - TF's name
         axis = tuple(_axes(axis))
         for a in axis:
             if not -x.ndim <= a < x.ndim or x.shape[a] != 1:
-                raise ValueError(f"Can not squeeze dim[{a}], expected a dimension of 1, got "
+                raise InvalidArgumentError(f"Squeeze: Can not squeeze dim[{a}], expected a dimension of 1, got "
                                  f"{x.shape[a] if -x.ndim <= a < x.ndim else 'no such dimension'} "
                                  f"(input shape {list(x.shape)}).")
     return execute("Squeeze", np.squeeze, (x,), {"axis": axis})
@@ -117,7 +118,7 @@ def transpose(a, perm=None, conjugate=False, name=None):
     a = as_tensor(a)
     perm = tuple(builtins.range(a.ndim - 1, -1, -1)) if perm is None else _dims(perm)
     if sorted(p % builtins.max(a.ndim, 1) for p in perm) != list(builtins.range(a.ndim)):
-        raise ValueError(f"transpose expects perm to be a permutation of 0..{a.ndim - 1} for a tensor of shape "
+        raise InvalidArgumentError(f"Transpose: perm must be a permutation of 0..{a.ndim - 1} for a tensor of shape "
                          f"{list(a.shape)}, got {list(perm)}.")
     return execute("Transpose", np.transpose, (a,), {"axes": perm})
 
@@ -125,7 +126,7 @@ def transpose(a, perm=None, conjugate=False, name=None):
 def tile(input, multiples, name=None):  # noqa: A002 - TF's name
     x, multiples = as_tensor(input), _dims(multiples)
     if len(multiples) != x.ndim:
-        raise ValueError(f"Expected multiples argument to be a vector of length {x.ndim} but got length "
+        raise InvalidArgumentError(f"Tile: Expected multiples argument to be a vector of length {x.ndim} but got length "
                          f"{len(multiples)} (input shape {list(x.shape)}).")
     return execute("Tile", np.tile, (x,), {"reps": multiples})
 
