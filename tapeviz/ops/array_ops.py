@@ -118,8 +118,8 @@ def transpose(a, perm=None, conjugate=False, name=None):
     a = as_tensor(a)
     perm = tuple(builtins.range(a.ndim - 1, -1, -1)) if perm is None else _dims(perm)
     if sorted(p % builtins.max(a.ndim, 1) for p in perm) != list(builtins.range(a.ndim)):
-        raise InvalidArgumentError(f"Transpose: perm must be a permutation of 0..{a.ndim - 1} for a tensor of shape "
-                         f"{list(a.shape)}, got {list(perm)}.")
+        raise InvalidArgumentError(f"Transpose: perm must be a permutation of 0..{a.ndim - 1} for a tensor of "
+                                   f"shape {list(a.shape)}, got {list(perm)}.")
     return execute("Transpose", np.transpose, (a,), {"axes": perm})
 
 
