@@ -427,6 +427,4 @@ def _same_dtype(op_type, values):
     return tensors
 
 
-_shape = _dims  # the old name, kept for callers outside this module
-
 install("getitem", _getitem, reflected=False)

@@ -9,6 +9,7 @@ from tapeviz.core import dtypes
 from tapeviz.core.execute import execute
 from tapeviz.core.tensor import Tensor
 
+from . import math_ops
 from ._dispatch import as_tensor
 
 __all__ = ["reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod", "reduce_logsumexp",
@@ -73,19 +74,13 @@ def reduce_prod(input_tensor, axis=None, keepdims=False, name=None):
 
 def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None):
     """log(sum(exp(x))) without overflow, composed as TF composes it (so every order of gradient follows)."""
-    from . import math_ops
-
     x = as_tensor(input_tensor)
     axis = _axis(axis)
     peak = np.max(x._value, axis=axis, keepdims=True)
     # The shift is a constant (TF wraps it in stop_gradient); infinite maxima shift by 0 to avoid inf - inf.
-    shift = Tensor(np.where(np.isfinite(peak), peak, 0).astype(x._value.dtype))
-    total = reduce_sum(math_ops.exp(math_ops.subtract(x, shift)), axis=axis, keepdims=True)
-    result = math_ops.add(math_ops.log(total), shift)
-    if keepdims:
-        return result
-    from .array_ops import reshape
-    return reshape(result, np.sum(x._value, axis=axis).shape)
+    shift = np.where(np.isfinite(peak), peak, 0).astype(x._value.dtype)
+    total = reduce_sum(math_ops.exp(math_ops.subtract(x, Tensor(shift))), axis=axis, keepdims=keepdims)
+    return math_ops.add(math_ops.log(total), Tensor(shift.reshape(total._value.shape)))
 
 
 def _boolean(op_type, x):
