@@ -26,7 +26,8 @@ def _swap(x):
 
 def _product(a, b):
     kind = a.dtype.char
-    if kind == "f" and a.size * b.shape[-1] <= EXACT_FLOAT32_MAX:  # a.size * n = batch * m * k * n
+    # Multiply-adds are batch * m * k * n; either operand's size times the other's free dimension bounds it.
+    if kind == "f" and max(a.size * b.shape[-1], b.size * a.shape[-2]) <= EXACT_FLOAT32_MAX:
         return np.matmul(a.astype(np.float64), b.astype(np.float64)).astype(np.float32)
     if kind == "e":  # float16 accumulates in float32, as TF's kernels do
         return np.matmul(a.astype(np.float32), b.astype(np.float32)).astype(np.float16)
