@@ -18,9 +18,10 @@ __all__ = ["softclip", "log_cosh"]
 def softclip(x, low=-1.0, high=1.0):
     """Clip ``x`` to [low, high] smoothly: ``low + softplus(x - low) - softplus(x - high)``.
 
-    About ``x`` in the middle of the range, ``low`` well below it and ``high`` well above it; the
-    derivative ``sigmoid(x - low) - sigmoid(x - high)`` is never exactly zero, so gradients keep
-    flowing where ``tapeviz.clip_by_value`` would stop them. Op type ``SoftClip``.
+    About ``x`` in the middle of the range, ``low`` well below it and ``high`` well above it. The
+    derivative ``sigmoid(x - low) - sigmoid(x - high)`` is positive everywhere (it vanishes only in
+    floating point, far outside the range), so gradients keep flowing where
+    ``tapeviz.clip_by_value`` would stop them. Op type ``SoftClip``.
     """
     low, high = float(low), float(high)
     if not low < high:
