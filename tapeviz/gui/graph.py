@@ -1,0 +1,170 @@
+"""A tape's graph for drawing, and its layout: pure functions of the inspection model (no Qt).
+
+Nodes are ops and the leaf tensors they read (variables, constants, watched tensors); an op's
+outputs are the edges out of it, as TensorBoard draws graphs. Layout is layered from sources to
+targets: igraph's Sugiyama (C core) when installed, else longest-path layers in Python.
+"""
+from dataclasses import dataclass, field
+
+from tapeviz.inspection.explain import _path_ops, describe
+
+
+@dataclass
+class Node:
+    key: str            # "op:<id>" or "t:<id>"
+    kind: str           # "op", "variable", "constant", "watched", "intermediate"
+    label: str
+    detail: str = ""
+    flags: set = field(default_factory=set)   # watched, no_rule, not_differentiable, target, source
+    scope: str = ""     # name scope ("dense_1") for collapsing
+    x: float = 0.0
+    y: float = 0.0
+
+
+@dataclass
+class Edge:
+    source: str
+    target: str
+    tensor: int         # the tensor id the edge carries
+
+
+@dataclass
+class TapeGraph:
+    nodes: dict
+    edges: list
+
+    def neighbours(self):
+        out = {}
+        for e in self.edges:
+            out.setdefault(e.source, []).append(e.target)
+        return out
+
+
+def build_graph(run, tape_id):
+    """The op graph one tape recorded, with the tensors it watched."""
+    tape = run.tapes[tape_id]
+    ops = [run.ops[i] for i in tape.ops]
+    produced = {o: f"op:{op.id}" for op in ops for o in op.outputs}
+    watched = run.watched(tape_id)
+    nodes, edges = {}, []
+    for op in ops:
+        flags = set()
+        if op.rule == "missing":
+            flags.add("no_rule")
+        elif op.rule == "not differentiable" or op.type == "StopGradient":
+            flags.add("not_differentiable")
+        outputs = ", ".join(f"{run.tensors[o].dtype}{list(run.tensors[o].shape)}" for o in op.outputs
+                            if o in run.tensors)
+        nodes[f"op:{op.id}"] = Node(f"op:{op.id}", "op", op.type, f"-> {outputs}", flags)
+        for tensor_id in op.inputs:
+            if tensor_id in produced:
+                edges.append(Edge(produced[tensor_id], f"op:{op.id}", tensor_id))
+                continue
+            key = f"t:{tensor_id}"
+            if key not in nodes:
+                info = run.tensors.get(tensor_id)
+                kind = info.kind if info is not None else "constant"
+                node_flags = {"watched"} if tensor_id in watched else set()
+                label = info.name if info is not None and info.name else describe(run, tensor_id)
+                if info is not None and not info.name and info.value is not None and info.value.size == 1:
+                    label = f"{info.value.reshape(()).item():.4g}"
+                nodes[key] = Node(key, kind, label, f"{info.dtype}{list(info.shape)}" if info else "", node_flags,
+                                  scope=(info.name or "").rsplit("/", 1)[0] if info and "/" in (info.name or "") else "")
+            edges.append(Edge(key, f"op:{op.id}", tensor_id))
+    for tensor_id, how in watched.items():  # watched tensors that no recorded op read still show
+        key = f"t:{tensor_id}"
+        if key not in nodes and f"t:{tensor_id}" not in produced and tensor_id in run.tensors:
+            info = run.tensors[tensor_id]
+            nodes[key] = Node(key, info.kind, info.name or describe(run, tensor_id),
+                              f"{info.dtype}{list(info.shape)}", {"watched"})
+    _scope_ops(nodes, edges)
+    return TapeGraph(nodes, edges)
+
+
+def _scope_ops(nodes, edges):
+    """An op whose inputs include a scoped variable (``dense_1/kernel:0``) belongs to that scope."""
+    for edge in edges:
+        source = nodes[edge.source]
+        if source.scope and nodes[edge.target].kind == "op" and not nodes[edge.target].scope:
+            nodes[edge.target].scope = source.scope
+
+
+def path_keys(run, tape_id, source_id, target_id):
+    """Node keys on the recorded path from a source to a target (for highlighting a gradient)."""
+    ops = [run.ops[i] for i in run.tapes[tape_id].ops]
+    keys = {f"op:{op.id}" for op in _path_ops(ops, source_id, target_id)}
+    keys.add(f"t:{source_id}")
+    producer = run.tensors[target_id].producer if target_id in run.tensors else None
+    if producer is not None:
+        keys.add(f"op:{producer}")
+    return keys
+
+
+def layout(graph, hgap=150.0, vgap=90.0):
+    """Assign x, y to every node: layers go left to right from sources to targets. Returns the graph.
+
+    Layers are longest-path layers (computed here: igraph's own layering took minutes on a
+    10,000-op chain); igraph's Sugiyama then orders each layer against edge crossings.
+    """
+    keys = list(graph.nodes)
+    index = {k: i for i, k in enumerate(keys)}
+    pairs = sorted({(index[e.source], index[e.target]) for e in graph.edges})
+    layers = _longest_path_layers(len(keys), pairs)
+    try:
+        import igraph
+    except ImportError:
+        coords = _layer_rows(layers)
+    else:
+        g = igraph.Graph(n=len(keys), edges=pairs, directed=True)
+        coords = [(x, y) for x, y in g.layout_sugiyama(layers=layers, maxiter=20).coords[:len(keys)]] if keys else []
+    for key, (row, layer) in zip(keys, coords):
+        node = graph.nodes[key]
+        node.x, node.y = layer * hgap, row * vgap
+    return graph
+
+
+def _longest_path_layers(count, pairs):
+    incoming = [[] for _ in range(count)]
+    for a, b in pairs:
+        incoming[b].append(a)
+    layer = [0] * count
+    for node in _topological(count, pairs):
+        if incoming[node]:
+            layer[node] = max(layer[a] for a in incoming[node]) + 1
+    # Leaves (constants, variables) sit just before their first consumer, not all in layer 0:
+    # long edges would each add a dummy node per layer crossed (millions on a long chain).
+    consumers = {}
+    for a, b in pairs:
+        consumers.setdefault(a, []).append(b)
+    for node in range(count):
+        if not incoming[node] and node in consumers:
+            layer[node] = max(0, min(layer[b] for b in consumers[node]) - 1)
+    return layer
+
+
+def _topological(count, pairs):
+    outgoing = [[] for _ in range(count)]
+    indegree = [0] * count
+    for a, b in pairs:
+        outgoing[a].append(b)
+        indegree[b] += 1
+    ready = [n for n in range(count) if indegree[n] == 0]
+    order = []
+    while ready:
+        node = ready.pop()
+        order.append(node)
+        for nxt in outgoing[node]:
+            indegree[nxt] -= 1
+            if indegree[nxt] == 0:
+                ready.append(nxt)
+    return order
+
+
+def _layer_rows(layers):
+    rows = {}
+    coords = []
+    for layer in layers:
+        row = rows.get(layer, 0)
+        rows[layer] = row + 1
+        coords.append((row, layer))
+    return coords
