@@ -4,6 +4,7 @@ import argparse
 import json
 import os
 import runpy
+import signal
 import sys
 import traceback
 
@@ -26,6 +27,7 @@ def _run_script(script, script_args, output):
     sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
     block = record(meta={"script": os.path.abspath(script), "argv": [script, *script_args]})
     recorder = block.__enter__()
+    previous_handler = signal.signal(signal.SIGTERM, _interrupt)  # a cancelled run still saves its tapes
     try:
         runpy.run_path(script, run_name="__main__")
     except SystemExit as stop:
@@ -35,6 +37,7 @@ def _run_script(script, script_args, output):
         recorder.run.meta["error"] = f"{type(error).__name__}: {error}"
         status = EXIT_FAILED
     finally:
+        signal.signal(signal.SIGTERM, previous_handler)
         block.__exit__(None, None, None)
         sys.argv, sys.path[:] = saved_argv, saved_path
         sys.stdout.flush()
@@ -44,6 +47,10 @@ def _run_script(script, script_args, output):
         from tapeviz.inspection.tapefile import save
         save(run, output)
     return run, status
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"stopped by signal {signum}")
 
 
 def _load_run(path):
@@ -123,9 +130,17 @@ def cmd_plugins(args):
 def cmd_check(args):
     from tapeviz.testing import check_gradients, registered_rules
 
-    names = {p["name"] for p in plugin_table()}
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # broken plugins are reported below, as check failures
+        table = plugin_table()
+    names = {p["name"] for p in table}
     if args.plugin and args.plugin not in names:
         raise UserError(f"no plugin named {args.plugin!r}; installed: {', '.join(sorted(names))}")
+    broken = [p for p in table if p["broken"] and (args.plugin is None or p["name"] == args.plugin)]
+    for plugin in broken:
+        print(f"FAIL plugin {plugin['name']} is broken and was not loaded: {plugin['error']}")
     rules = registered_rules(args.plugin, args.op or None)
     if args.op:
         missing = sorted(set(args.op) - {r.op_type for r in rules})
@@ -141,7 +156,8 @@ def cmd_check(args):
               f"{len(results) - len(bad)}/{len(results)} checks", flush=True)
         for result in bad:
             print(f"    {result}")
-    print(f"tapeviz check: {len(rules) - failed} passed, {failed} failed")
+    failed += len(broken)
+    print(f"tapeviz check: {len(rules) - failed + len(broken)} passed, {failed} failed")
     return EXIT_FAILED if failed else EXIT_OK
 
 
