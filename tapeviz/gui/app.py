@@ -1,0 +1,71 @@
+"""``tapeviz gui [SCRIPT.py | RUN_FILE] [--screenshot PNG]``: start the inspector.
+
+With no argument it opens the bundled seed tutorial. ``--screenshot`` opens, loads, waits until
+the tapes are drawn, saves a PNG of the main window and exits (for docs and display-less checks).
+"""
+import os
+import sys
+
+SCREENSHOT_TIMEOUT_MS = 180_000
+
+
+def default_script():
+    from .main_window import EXAMPLES_DIR
+    return os.path.join(EXAMPLES_DIR, "seed_tutorial.py")
+
+
+def main(args):
+    from PySide6 import QtCore, QtWidgets
+
+    from .main_window import MainWindow
+
+    path = args.path or default_script()
+    if not os.path.exists(path):
+        print(f"tapeviz: error: no such file: {path}", file=sys.stderr)
+        return 2
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    app.setApplicationName("tapeviz")
+    app.setOrganizationName("tapeviz")
+    settings = None
+    if args.screenshot:  # a screenshot must not depend on (or change) the user's saved layout
+        settings = QtCore.QSettings(os.path.join(QtCore.QDir.tempPath(), "tapeviz-screenshot.ini"),
+                                    QtCore.QSettings.Format.IniFormat)
+        settings.clear()
+    window = MainWindow(settings)
+    window.plugins.refresh()
+    window.show()
+    if args.screenshot:
+        return _screenshot(app, window, path, args.screenshot)
+    window.open_path(path)
+    return app.exec()
+
+
+def _screenshot(app, window, path, target):
+    from PySide6 import QtCore
+
+    status = {"code": 1}
+
+    def save():
+        app.processEvents()
+        window.grab().save(target)
+        status["code"] = 0 if os.path.exists(target) else 1
+        app.quit()
+
+    def when_drawn():
+        window.graph.layout_ready.disconnect(when_drawn)
+        window.gradients.select_first_none()
+        QtCore.QTimer.singleShot(300, save)
+
+    def loaded(run, code, message):
+        if run is None or not run.tapes:
+            QtCore.QTimer.singleShot(100, save)
+
+    window.graph.layout_ready.connect(when_drawn)
+    window.runner.finished.connect(loaded)
+    QtCore.QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, save)
+    if path.endswith(".py"):
+        window.open_script(path)
+    elif not window.open_run_file(path):
+        QtCore.QTimer.singleShot(100, save)
+    app.exec()
+    return status["code"]

@@ -1,0 +1,374 @@
+"""The inspector's side panels: tapes, watched variables, gradient results, the inspector, plugins,
+console and editor. Each observes the Session and draws plain data from the inspection model."""
+import html
+import os
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from tapeviz.inspection.explain import describe
+from tapeviz.inspection.report import watched_names
+
+ROLE = QtCore.Qt.ItemDataRole.UserRole
+
+
+def _short(location):
+    if location is None:
+        return "?"
+    return f"{os.path.basename(location.file)}:{location.line}"
+
+
+def _tree(headers):
+    tree = QtWidgets.QTreeWidget()
+    tree.setHeaderLabels(headers)
+    tree.setRootIsDecorated(False)
+    tree.setAlternatingRowColors(True)
+    tree.setUniformRowHeights(True)
+    return tree
+
+
+class TapeList(QtWidgets.QWidget):
+    """Every tape of the run: where it was created, persistent, op, watched and call counts."""
+
+    def __init__(self, session):
+        super().__init__()
+        self.session = session
+        self.tree = _tree(["tape", "created at", "persistent", "ops", "watched", "calls"])
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.tree)
+        session.run_changed.connect(self.show_run)
+        session.tape_changed.connect(self._select)
+        self.tree.currentItemChanged.connect(self._chosen)
+
+    def show_run(self, run):
+        self.tree.clear()
+        if run is None:
+            return
+        for tape in run.tapes.values():
+            calls = sum(1 for c in run.calls if c.tape == tape.id)
+            nested = f" (in tape {tape.parent})" if tape.parent else ""
+            item = QtWidgets.QTreeWidgetItem([f"tape {tape.id}{nested}", _short(tape.location),
+                                              "yes" if tape.persistent else "no", str(len(tape.ops)),
+                                              str(len(run.watched(tape.id))), str(calls)])
+            item.setData(0, ROLE, tape.id)
+            item.setToolTip(1, str(tape.location))
+            self.tree.addTopLevelItem(item)
+        for column in range(self.tree.columnCount()):
+            self.tree.resizeColumnToContents(column)
+
+    def _select(self, tape_id):
+        for index in range(self.tree.topLevelItemCount()):
+            item = self.tree.topLevelItem(index)
+            if item.data(0, ROLE) == tape_id and self.tree.currentItem() is not item:
+                self.tree.setCurrentItem(item)
+
+    def _chosen(self, item, _previous):
+        if item is not None:
+            self.session.set_tape(item.data(0, ROLE))
+
+
+class WatchedPanel(QtWidgets.QWidget):
+    """The chosen tape's watched variables and tensors, and the sources used but not watched."""
+
+    def __init__(self, session):
+        super().__init__()
+        self.session = session
+        self.tree = _tree(["name", "shape", "dtype", "trainable", "how watched"])
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.tree)
+        session.tape_changed.connect(self.show_tape)
+        session.run_changed.connect(lambda run: self.tree.clear())
+        self.tree.itemClicked.connect(lambda item: self.session.node_selected.emit(item.data(0, ROLE) or ""))
+
+    def show_tape(self, tape_id):
+        run = self.session.run
+        self.tree.clear()
+        watched = run.watched(tape_id)
+        for tensor_id, how in watched.items():
+            self._add(run, tensor_id, how)
+        asked = {s for c in run.calls if c.tape == tape_id for s in c.sources}
+        for tensor_id in sorted(asked - set(watched)):
+            info = run.tensors.get(tensor_id)
+            if info is not None and info.kind != "intermediate":
+                item = self._add(run, tensor_id, "NOT WATCHED (used as a gradient source)")
+                for column in range(5):
+                    item.setForeground(column, QtGui.QBrush(QtGui.QColor("#c0392b")))
+        for column in range(self.tree.columnCount()):
+            self.tree.resizeColumnToContents(column)
+
+    def _add(self, run, tensor_id, how):
+        info = run.tensors.get(tensor_id)
+        name = info.name if info is not None and info.name else describe(run, tensor_id)
+        trainable = "" if info is None or info.trainable is None else ("yes" if info.trainable else "no")
+        item = QtWidgets.QTreeWidgetItem([name, str(tuple(info.shape)) if info else "?", info.dtype if info else "?",
+                                          trainable, how])
+        item.setData(0, ROLE, f"t:{tensor_id}")
+        self.tree.addTopLevelItem(item)
+        return item
+
+
+class GradientsPanel(QtWidgets.QWidget):
+    """Every gradient/jacobian call as targets x sources; every None with its explanation."""
+
+    def __init__(self, session):
+        super().__init__()
+        self.session = session
+        self.tree = QtWidgets.QTreeWidget()
+        self.tree.setHeaderLabels(["call / source", "result", "why"])
+        self.tree.setAlternatingRowColors(True)
+        self.explanation = QtWidgets.QTextBrowser()
+        self.explanation.setOpenLinks(False)
+        splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
+        splitter.addWidget(self.tree)
+        splitter.addWidget(self.explanation)
+        splitter.setSizes([300, 140])
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(splitter)
+        session.run_changed.connect(self.show_run)
+        session.tape_changed.connect(self._show_tape_calls)
+        self.tree.currentItemChanged.connect(self._chosen)
+
+    def show_run(self, run):
+        self.tree.clear()
+        self.explanation.clear()
+        if run is None:
+            return
+        for call in run.calls:
+            targets = ", ".join(describe(run, t) for t in call.targets)
+            top = QtWidgets.QTreeWidgetItem([f"{call.kind} {call.id} (tape {call.tape}, {_short(call.location)})",
+                                             f"d[{targets}]", ""])
+            top.setData(0, ROLE, (call.id, None, None))
+            for result in call.results:
+                codes = ", ".join(sorted({e.code for e in result.explanations.values()}))
+                value = "None" if result.is_none else _summary_text(result.summary)
+                if not result.is_none and result.explanations:
+                    value += " (unconnected: zeros)"
+                child = QtWidgets.QTreeWidgetItem([describe(run, result.source), value, codes])
+                child.setData(0, ROLE, (call.id, result.source, None))
+                if result.explanations:
+                    for column in range(3):
+                        child.setForeground(column, QtGui.QBrush(QtGui.QColor("#c0392b")))
+                top.addChild(child)
+            self.tree.addTopLevelItem(top)
+            top.setExpanded(True)
+        self.tree.resizeColumnToContents(0)
+
+    def _show_tape_calls(self, tape_id):
+        for index in range(self.tree.topLevelItemCount()):
+            item = self.tree.topLevelItem(index)
+            call = self._call(item.data(0, ROLE)[0])
+            item.setHidden(call is not None and call.tape != tape_id)
+
+    def _call(self, call_id):
+        run = self.session.run
+        return next((c for c in run.calls if c.id == call_id), None) if run else None
+
+    def select_first_none(self):
+        for index in range(self.tree.topLevelItemCount()):
+            top = self.tree.topLevelItem(index)
+            for child_index in range(top.childCount()):
+                child = top.child(child_index)
+                if child.text(2):
+                    self.tree.setCurrentItem(child)
+                    return child
+        return None
+
+    def _chosen(self, item, _previous):
+        if item is None:
+            return
+        call_id, source_id, _ = item.data(0, ROLE)
+        call = self._call(call_id)
+        if call is None or source_id is None:
+            return
+        result = next(r for r in call.results if r.source == source_id)
+        self.session.set_tape(call.tape)
+        self.explanation.setHtml(explanation_html(self.session.run, call, result))
+        self.session.result_selected.emit(call, result, None)
+
+
+def _summary_text(summary):
+    if not summary:
+        return "value"
+    text = f"{summary['dtype']}{summary['shape']}"
+    if "min" in summary:
+        text += f"  min {summary['min']:.4g}  max {summary['max']:.4g}"
+    return text
+
+
+def explanation_html(run, call, result):
+    source = html.escape(describe(run, result.source))
+    if not result.explanations:
+        return f"<p>d/d <b>{source}</b>: {html.escape(_summary_text(result.summary))}</p>"
+    parts = []
+    for target, e in result.explanations.items():
+        evidence = "".join(f"<li>{html.escape(i['what'])}"
+                           + (f" <i>at {html.escape(_short(i['location']))}</i>" if i.get("location") else "") + "</li>"
+                           for i in e.evidence)
+        parts.append(f"<p><b>d {html.escape(describe(run, target))} / d {source} is None</b> "
+                     f"<code>[{e.code}]</code></p><p>{html.escape(e.sentence)}</p><ul>{evidence}</ul>"
+                     f"<p><b>Fix:</b> {html.escape(e.fix)}</p>")
+    return "".join(parts)
+
+
+class InspectorPanel(QtWidgets.QTextBrowser):
+    """Details of the selected tensor or op: value, statistics, dtype, rule's plugin, the code around it."""
+
+    def __init__(self, session):
+        super().__init__()
+        self.session = session
+        self.setOpenLinks(False)
+        session.node_selected.connect(self.show_key)
+        session.run_changed.connect(lambda run: self.setHtml("<p>Select a node, a variable or a gradient.</p>"))
+
+    def show_key(self, key):
+        run = self.session.run
+        if run is None or not key:
+            return
+        kind, _, ident = key.partition(":")
+        try:
+            ident = int(ident)
+        except ValueError:
+            return
+        if kind == "op" and ident in run.ops:
+            self.setHtml(op_html(run, run.ops[ident]))
+        elif kind == "t" and ident in run.tensors:
+            self.setHtml(tensor_html(run, run.tensors[ident]))
+
+
+def _code_around(run, location, context=3):
+    if location is None or location.file not in run.sources:
+        return ""
+    lines = run.sources[location.file].splitlines()
+    start, stop = max(0, location.line - 1 - context), min(len(lines), location.line + context)
+    rows = []
+    for number in range(start, stop):
+        text = html.escape(lines[number])
+        mark = "background-color: rgba(255, 200, 0, 0.35);" if number + 1 == location.line else ""
+        rows.append(f"<span style='{mark}'>{number + 1:5d}  {text}</span>")
+    return f"<p><i>{html.escape(location.file)}:{location.line}</i></p><pre>" + "\n".join(rows) + "</pre>"
+
+
+def _value_html(value, summary):
+    parts = []
+    if summary and "min" in summary:
+        parts.append(f"<p>min {summary['min']:.6g} &nbsp; max {summary['max']:.6g} &nbsp; mean {summary['mean']:.6g}"
+                     + (f" &nbsp; non-finite {summary['nonfinite']}" if summary.get("nonfinite") else "") + "</p>")
+    if value is not None:
+        with np.printoptions(threshold=200, edgeitems=4, linewidth=100):
+            parts.append(f"<pre>{html.escape(np.array2string(np.asarray(value)))}</pre>")
+    elif summary:
+        parts.append("<p><i>(value too large to keep; statistics only)</i></p>")
+    return "".join(parts)
+
+
+def tensor_html(run, info):
+    rows = [("kind", info.kind), ("shape", str(tuple(info.shape))), ("dtype", info.dtype)]
+    if info.name:
+        rows.insert(0, ("name", info.name))
+    if info.trainable is not None:
+        rows.append(("trainable", "yes" if info.trainable else "no"))
+    if info.producer in run.ops:
+        rows.append(("computed by", f"{run.ops[info.producer].type} (op {info.producer})"))
+    table = "".join(f"<tr><td><b>{k}</b></td><td>{html.escape(v)}</td></tr>" for k, v in rows)
+    where = run.ops[info.producer].location if info.producer in run.ops else info.first_seen
+    return (f"<h3>{html.escape(describe(run, info.id))}</h3><table>{table}</table>"
+            + _value_html(info.value, info.summary) + _code_around(run, where))
+
+
+def op_html(run, op):
+    rule = {"plugin": f"gradient rule from plugin <b>{html.escape(op.rule_source)}</b>",
+            "custom": "gradient from a custom_gradient function",
+            "not differentiable": f"not differentiable (declared by {html.escape(op.rule_source)})",
+            "missing": "<span style='color:#c0392b'>no gradient rule registered: a differentiable path through "
+                       "this op raises LookupError</span>"}.get(op.rule, op.rule)
+    inputs = "".join(f"<li>{html.escape(describe(run, t))} {_shape(run, t)}</li>" for t in op.inputs)
+    outputs = "".join(f"<li>{html.escape(describe(run, t))} {_shape(run, t)}</li>" for t in op.outputs)
+    attrs = "".join(f"<li>{html.escape(k)} = {html.escape(repr(v))}</li>" for k, v in op.attrs.items())
+    value = ""
+    if len(op.outputs) == 1 and op.outputs[0] in run.tensors:
+        out = run.tensors[op.outputs[0]]
+        value = "<p><b>output value</b></p>" + _value_html(out.value, out.summary)
+    tapes = ", ".join(f"tape {t}" for t in op.tapes) or "none"
+    return (f"<h3>{html.escape(op.type)} <small>(op {op.id})</small></h3><p>{rule}</p><p>recorded on: {tapes}</p>"
+            f"<p><b>inputs</b></p><ul>{inputs}</ul><p><b>outputs</b></p><ul>{outputs}</ul>"
+            + (f"<p><b>attributes</b></p><ul>{attrs}</ul>" if attrs else "") + value + _code_around(run, op.location))
+
+
+def _shape(run, tensor_id):
+    info = run.tensors.get(tensor_id)
+    return f"<i>{info.dtype}{list(info.shape)}</i>" if info else ""
+
+
+class PluginsPanel(QtWidgets.QWidget):
+    """What ``tapeviz plugins`` shows: each plugin, its op types, and broken plugins with their errors."""
+
+    def __init__(self):
+        super().__init__()
+        self.tree = QtWidgets.QTreeWidget()
+        self.tree.setHeaderLabels(["plugin", "version", "status / op types"])
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.tree)
+
+    def refresh(self):
+        import warnings
+
+        from tapeviz.cli import plugin_table
+
+        self.tree.clear()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            table = plugin_table()
+        for plugin in table:
+            status = f"BROKEN: {plugin['error']}" if plugin["broken"] else f"ok ({plugin['source']})"
+            top = QtWidgets.QTreeWidgetItem([plugin["name"], plugin["version"], status])
+            if plugin["broken"]:
+                top.setForeground(2, QtGui.QBrush(QtGui.QColor("#c0392b")))
+            for label, key in (("gradients", "gradients"), ("not differentiable", "not_differentiable"),
+                               ("new ops", "new_ops"), ("overrides", "overrides")):
+                if plugin[key]:
+                    top.addChild(QtWidgets.QTreeWidgetItem([label, str(len(plugin[key])), ", ".join(plugin[key])]))
+            self.tree.addTopLevelItem(top)
+        self.tree.resizeColumnToContents(0)
+        return table
+
+
+class ConsolePanel(QtWidgets.QPlainTextEdit):
+    """The running script's stdout and stderr (stderr in red)."""
+
+    def __init__(self):
+        super().__init__()
+        self.setReadOnly(True)
+        self.setFont(QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.SystemFont.FixedFont))
+        self.setMaximumBlockCount(20000)
+
+    def append_output(self, text, is_error=False):
+        cursor = self.textCursor()
+        cursor.movePosition(QtGui.QTextCursor.MoveOperation.End)
+        fmt = QtGui.QTextCharFormat()
+        fmt.setForeground(QtGui.QColor("#c0392b") if is_error else self.palette().color(QtGui.QPalette.ColorRole.Text))
+        cursor.insertText(text, fmt)
+        self.setTextCursor(cursor)
+        self.ensureCursorVisible()
+
+
+class EditorPanel(QtWidgets.QPlainTextEdit):
+    """The script's code, editable; Ctrl+Enter re-runs it."""
+
+    run_requested = QtCore.Signal()
+
+    def __init__(self):
+        super().__init__()
+        self.setFont(QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.SystemFont.FixedFont))
+        self.setLineWrapMode(QtWidgets.QPlainTextEdit.LineWrapMode.NoWrap)
+        self.path = None
+
+    def keyPressEvent(self, event):
+        if event.key() in (QtCore.Qt.Key.Key_Return, QtCore.Qt.Key.Key_Enter) and \
+                event.modifiers() & QtCore.Qt.KeyboardModifier.ControlModifier:
+            self.run_requested.emit()
+            return
+        super().keyPressEvent(event)

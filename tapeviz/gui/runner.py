@@ -1,0 +1,95 @@
+"""Runs a script in a separate process with recording on, so the inspector never hangs or dies with it.
+
+The child is ``python -m tapeviz run SCRIPT -q -o RUN_FILE``; its output streams to the console
+pane; when it ends (normally, by an exception, or cancelled) the tapes it recorded are loaded.
+"""
+import os
+import sys
+import tempfile
+
+from PySide6 import QtCore
+
+
+class ScriptRunner(QtCore.QObject):
+    output = QtCore.Signal(str, bool)      # text, is_error
+    started = QtCore.Signal(str)           # script path
+    finished = QtCore.Signal(object, int, str)  # Run or None, exit status, message
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._process = None
+        self._run_file = None
+        self._script = None
+        self._cancelled = False
+
+    def is_running(self):
+        return self._process is not None
+
+    def start(self, script_path):
+        if self.is_running():
+            raise RuntimeError("A script is already running: cancel it first.")
+        handle, self._run_file = tempfile.mkstemp(suffix=".tapeviz")
+        os.close(handle)
+        os.remove(self._run_file)
+        self._script, self._cancelled = script_path, False
+        process = QtCore.QProcess(self)
+        environment = QtCore.QProcessEnvironment.systemEnvironment()
+        environment.insert("PYTHONUNBUFFERED", "1")
+        environment.remove("TAPEVIZ_RECORD")
+        process.setProcessEnvironment(environment)
+        process.setWorkingDirectory(os.path.dirname(os.path.abspath(script_path)))
+        process.readyReadStandardOutput.connect(lambda: self._read(process, False))
+        process.readyReadStandardError.connect(lambda: self._read(process, True))
+        process.finished.connect(self._finished)
+        process.errorOccurred.connect(self._error)
+        self._process = process
+        process.start(sys.executable, ["-m", "tapeviz", "run", os.path.abspath(script_path), "-q", "-o", self._run_file])
+        self.started.emit(script_path)
+
+    def cancel(self):
+        """Ask the script to stop (it saves the tapes recorded so far); kill it if it does not."""
+        if self._process is None:
+            return
+        self._cancelled = True
+        self._process.terminate()
+        QtCore.QTimer.singleShot(3000, self._kill_if_running)
+
+    def _kill_if_running(self):
+        if self._process is not None:
+            self._process.kill()
+
+    def _read(self, process, is_error):
+        data = process.readAllStandardError() if is_error else process.readAllStandardOutput()
+        text = bytes(data).decode("utf-8", errors="replace")
+        if text:
+            self.output.emit(text, is_error)
+
+    def _error(self, error):
+        if error == QtCore.QProcess.ProcessError.FailedToStart:
+            self._process = None
+            self.finished.emit(None, -1, f"Could not start Python to run {self._script}.")
+
+    def _finished(self, exit_code, exit_status):
+        from tapeviz.inspection.tapefile import TapeFileError, load
+
+        process, self._process = self._process, None
+        if process is not None:
+            self._read(process, False)
+            self._read(process, True)
+        run, message = None, ""
+        if os.path.exists(self._run_file):
+            try:
+                run = load(self._run_file)
+            except TapeFileError as error:
+                message = str(error)
+            finally:
+                os.remove(self._run_file)
+        crashed = exit_status == QtCore.QProcess.ExitStatus.CrashExit
+        if self._cancelled:
+            message = message or "Cancelled" + ("; showing the tapes recorded until then." if run else ".")
+        elif crashed:
+            message = message or "The script crashed" + ("; showing the tapes recorded until then." if run else ".")
+        elif exit_code:
+            message = message or f"The script exited with status {exit_code}" + (
+                "; showing the tapes recorded until then." if run else ".")
+        self.finished.emit(run, exit_code if not crashed else -1, message)

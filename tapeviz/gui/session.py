@@ -1,0 +1,30 @@
+"""The inspector's state: the open run, the chosen tape, the selection. Views observe its signals.
+
+The run itself is the plain-data inspection model; this object only says which part is in view.
+"""
+from PySide6 import QtCore
+
+
+class Session(QtCore.QObject):
+    run_changed = QtCore.Signal(object)          # Run or None
+    tape_changed = QtCore.Signal(int)            # tape id
+    node_selected = QtCore.Signal(str)           # graph node key: "op:<id>" / "t:<id>"
+    result_selected = QtCore.Signal(object, object, object)  # call, result, target id (None = all)
+
+    def __init__(self):
+        super().__init__()
+        self.run = None
+        self.tape_id = None
+        self.origin = ""   # the script or tape file the run came from
+
+    def set_run(self, run, origin=""):
+        self.run, self.origin = run, origin
+        self.tape_id = next(iter(run.tapes), None) if run is not None else None
+        self.run_changed.emit(run)
+        if self.tape_id is not None:
+            self.tape_changed.emit(self.tape_id)
+
+    def set_tape(self, tape_id):
+        if self.run is not None and tape_id in self.run.tapes and tape_id != self.tape_id:
+            self.tape_id = tape_id
+            self.tape_changed.emit(tape_id)
