@@ -1,55 +1,218 @@
-"""Element-wise arithmetic and math functions, under TensorFlow's op-type names.
+"""Element-wise arithmetic, math functions, comparisons and logic, under TensorFlow's op-type names.
 
-Forward computations only: every gradient rule lives in ``tapeviz.plugins``.
+Forward computations only: every gradient rule lives in ``tapeviz.plugins``. ``__all__`` holds the
+names TensorFlow exports at top level (``tf.exp``, ``tf.sigmoid``); the rest (``log``, ``erf``,
+``floormod``, ...) are reached as ``tapeviz.math.*``, as in TF 2.
 """
+import functools
+import math
+
 import numpy as np
 
-from tapeviz.core.execute import execute
+from tapeviz.core.context import observers, state
+from tapeviz.core.errors import InvalidArgumentError
+from tapeviz.core.execute import execute, record
+from tapeviz.core.tensor import Tensor
 
-from ._dispatch import as_tensor, binary, binary_inputs, unary
+from ._dispatch import as_tensor, binary, binary_inputs, floating_only, unary
 from .operators import install, install_unary
 
-__all__ = ["add", "subtract", "multiply", "divide", "truediv", "realdiv", "floordiv", "floormod", "mod", "maximum",
-           "minimum", "squared_difference", "pow", "negative", "abs", "sign", "exp", "log", "sin", "cos",
-           "reciprocal"]
+__all__ = ["add", "add_n", "subtract", "multiply", "divide", "truediv", "realdiv", "pow", "negative", "abs", "sign",
+           "exp", "sqrt", "square", "sin", "cos", "tan", "tanh", "sinh", "cosh", "asin", "acos", "atan", "sigmoid",
+           "maximum", "minimum", "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
+           "logical_and", "logical_or", "logical_not", "round", "floor"]
 
+
+def floating_unary(op_type, forward):
+    """Like ``_dispatch.unary``, for ops TF defines on floating types only (integer input is a TypeError)."""
+    def op(x, name=None):
+        if type(x) is not Tensor:
+            x = as_tensor(x)
+        if x._value.dtype.kind != "f":
+            floating_only(op_type, x)
+        output = Tensor(forward(x._value))
+        if state.tapes or observers:
+            record(op_type, (x,), (output,), None)
+        return output
+    op.__name__ = op_type
+    op.__doc__ = f"Element-wise {op_type} of a floating tensor (recorded as op type ``{op_type}``)."
+    return op
+
+
+# Arithmetic ---------------------------------------------------------------------------------------------
 add = binary("AddV2", np.add)
 subtract = binary("Sub", np.subtract)
 multiply = binary("Mul", np.multiply)
+realdiv = binary("RealDiv", np.true_divide)
 floordiv = binary("FloorDiv", np.floor_divide)
-floormod = binary("FloorMod", np.mod)  # floor mod: the result takes the divisor's sign, as in TF
-mod = floormod
+floormod = mod = binary("FloorMod", np.mod)  # floor mod: the result takes the divisor's sign, as in TF
+pow = binary("Pow", np.power)  # noqa: A001 - TF's name
 maximum = binary("Maximum", np.maximum)
 minimum = binary("Minimum", np.minimum)
 squared_difference = binary("SquaredDifference", lambda x, y: np.square(x - y))
 
 
 def divide(x, y, name=None):
-    """True division; integer operands give float64, as in TensorFlow."""
-    x, y = binary_inputs("RealDiv", x, y)
-    return execute("RealDiv", np.true_divide, (x, y))
+    """True division. Integers are cast first as TF casts them: 8- and 16-bit to float32, wider to float64."""
+    if type(x) is not Tensor or type(y) is not Tensor or x._value.dtype is not y._value.dtype:
+        x, y = binary_inputs("RealDiv", x, y)
+    kind = x._value.dtype.kind
+    if kind != "f":
+        if kind == "b":
+            raise TypeError("Invalid dtype bool in __truediv__: cast bools to a number type first.")
+        to = np.float32 if x._value.dtype.itemsize <= 2 else np.float64
+        x, y = Tensor(x._value.astype(to)), Tensor(y._value.astype(to))
+    return realdiv(x, y)
 
 
-truediv = realdiv = divide
+truediv = divide
 
 
-def pow(x, y, name=None):  # noqa: A001 - TF's name
-    x, y = binary_inputs("Pow", x, y)
-    return execute("Pow", np.power, (x, y))
+def add_n(inputs, name=None):
+    """The sum of a list of tensors of one shape and dtype (op AddN)."""
+    inputs = [as_tensor(t) for t in inputs]
+    if not inputs:
+        raise ValueError("add_n needs at least one tensor.")
+    if len({(t._value.shape, t._value.dtype) for t in inputs}) > 1:
+        found = ", ".join(f"{t.dtype.name}{list(t.shape)}" for t in inputs)
+        raise InvalidArgumentError(f"AddN needs tensors of one shape and dtype, got {found}.")
+    return execute("AddN", lambda *values: functools.reduce(np.add, values), inputs)
 
 
 negative = unary("Neg", np.negative)
 abs = unary("Abs", np.abs)  # noqa: A001 - TF's name
 sign = unary("Sign", np.sign)
-exp = unary("Exp", np.exp)
-log = unary("Log", np.log)
-sin = unary("Sin", np.sin)
-cos = unary("Cos", np.cos)
+square = unary("Square", np.square)
+reciprocal = floating_unary("Reciprocal", np.reciprocal)
+
+# Math functions (floating input only, as in TF) -----------------------------------------------------------
+exp = floating_unary("Exp", np.exp)
+log = floating_unary("Log", np.log)
+log1p = floating_unary("Log1p", np.log1p)
+expm1 = floating_unary("Expm1", np.expm1)
+sqrt = floating_unary("Sqrt", np.sqrt)
+rsqrt = floating_unary("Rsqrt", lambda x: 1 / np.sqrt(x))
+sin = floating_unary("Sin", np.sin)
+cos = floating_unary("Cos", np.cos)
+tan = floating_unary("Tan", np.tan)
+tanh = floating_unary("Tanh", np.tanh)
+sinh = floating_unary("Sinh", np.sinh)
+cosh = floating_unary("Cosh", np.cosh)
+asin = floating_unary("Asin", np.arcsin)
+acos = floating_unary("Acos", np.arccos)
+atan = floating_unary("Atan", np.arctan)
 
 
-def reciprocal(x, name=None):
+def _sigmoid(x):
+    e = np.exp(-np.abs(x))  # never overflows; both branches below are accurate in their tails
+    return np.where(x < 0, e, 1) / (1 + e)
+
+
+sigmoid = floating_unary("Sigmoid", _sigmoid)
+softplus = floating_unary("Softplus", lambda x: np.logaddexp(0, x))  # log(1 + exp(x)) without overflow
+
+# erf: numpy has none and scipy is not a dependency. float64 uses libm's erf (exact); float32 and float16
+# the rational approximation Eigen (so TF) and XLA use, clipped to [-4, 4] where erf rounds to +-1 and
+# evaluated in float64, which puts it within 2 ulp of erf.
+_ERF_ALPHA = (-2.72614225801306e-10, 2.77068142495902e-08, -2.10102402082508e-06, -5.69250639462346e-05,
+              -7.34990630326855e-04, -2.95459980854025e-03, -1.60960333262415e-02)
+_ERF_BETA = (-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03, -7.37332916720468e-03,
+             -1.42647390514189e-02)
+_libm_erf = np.frompyfunc(math.erf, 1, 1)
+
+
+def _erf(x):
+    if x.dtype == np.float64:
+        return np.asarray(_libm_erf(x), np.float64)
+    clipped = np.clip(x.astype(np.float64), -4, 4)
+    squared = clipped * clipped
+    return (clipped * np.polyval(_ERF_ALPHA, squared) / np.polyval(_ERF_BETA, squared)).astype(x.dtype)
+
+
+erf = floating_unary("Erf", _erf)
+
+# Rounding: not differentiable -------------------------------------------------------------------------------
+_round = unary("Round", np.round)  # numpy rounds half to even, as TF does
+
+
+def round(x, name=None):  # noqa: A001 - TF's name
+    """Round half to even; integer tensors come back unchanged, as in TF."""
     x = as_tensor(x)
-    return execute("Reciprocal", np.reciprocal, (x,))
+    return x if x._value.dtype.kind in "iu" else _round(x)
+
+
+floor = floating_unary("Floor", np.floor)
+ceil = floating_unary("Ceil", np.ceil)
+is_nan = floating_unary("IsNan", np.isnan)
+is_inf = floating_unary("IsInf", np.isinf)
+is_finite = floating_unary("IsFinite", np.isfinite)
+
+# Comparisons and logic: bool results, not differentiable ---------------------------------------------------
+equal = binary("Equal", np.equal)
+not_equal = binary("NotEqual", np.not_equal)
+less = binary("Less", np.less)
+less_equal = binary("LessEqual", np.less_equal)
+greater = binary("Greater", np.greater)
+greater_equal = binary("GreaterEqual", np.greater_equal)
+
+
+def _bools(op_type, *tensors):
+    for t in tensors:
+        if t._value.dtype.kind != "b":
+            raise TypeError(f"{op_type} needs bool tensors, got {t.dtype.name}; compare first (x > 0) or cast "
+                            "with tapeviz.cast(x, tapeviz.bool).")
+    return tensors
+
+
+def logical_and(x, y, name=None):
+    return execute("LogicalAnd", np.logical_and, _bools("LogicalAnd", *binary_inputs("LogicalAnd", x, y)))
+
+
+def logical_or(x, y, name=None):
+    return execute("LogicalOr", np.logical_or, _bools("LogicalOr", *binary_inputs("LogicalOr", x, y)))
+
+
+def logical_not(x, name=None):
+    return execute("LogicalNot", np.logical_not, _bools("LogicalNot", as_tensor(x)))
+
+
+def logical_xor(x, y, name=None):
+    """Composed as TF composes it: (x or y) and not (x and y)."""
+    return logical_and(logical_or(x, y), logical_not(logical_and(x, y)))
+
+
+# Operators ------------------------------------------------------------------------------------------------
+def _bitwise(logical, op_type, forward):
+    """``&``, ``|``, ``^``: logical on bools, bitwise on integers, as TF's operators are."""
+    def operator(x, y):
+        x, y = binary_inputs(op_type, x, y)
+        kind = x._value.dtype.kind
+        if kind == "b":
+            return logical(x, y)
+        if kind not in "iu":
+            raise TypeError(f"{op_type} needs bool or integer tensors, got {x.dtype.name}.")
+        return execute(op_type, forward, (x, y))
+    return operator
+
+
+def _invert(x):
+    if x._value.dtype.kind == "b":
+        return logical_not(x)
+    if x._value.dtype.kind not in "iu":
+        raise TypeError(f"~ needs a bool or integer tensor, got {x.dtype.name}.")
+    return execute("Invert", np.invert, (x,))
+
+
+def _equality(compare, unequal):
+    """``==``/``!=``: element-wise; None, or shapes that do not broadcast, give the plain answer, as in TF."""
+    def operator(x, y):
+        if y is None:
+            return unequal
+        try:
+            return compare(x, y)
+        except InvalidArgumentError:  # the only way Equal fails once dtypes agree: shapes that do not broadcast
+            return Tensor(np.bool_(unequal))
+    return operator
 
 
 install("add", add)
@@ -59,5 +222,13 @@ install("truediv", divide)
 install("floordiv", floordiv)
 install("mod", floormod)
 install("pow", pow)
+install("and", _bitwise(logical_and, "BitwiseAnd", np.bitwise_and))
+install("or", _bitwise(logical_or, "BitwiseOr", np.bitwise_or))
+install("xor", _bitwise(logical_xor, "BitwiseXor", np.bitwise_xor))
+for _name, _compare in (("lt", less), ("le", less_equal), ("gt", greater), ("ge", greater_equal)):
+    install(_name, _compare, reflected=False)  # Python reflects comparisons itself (2 < x calls x > 2)
+install("eq", _equality(equal, False), reflected=False)
+install("ne", _equality(not_equal, True), reflected=False)
 install_unary("neg", negative)
 install_unary("abs", abs)
+install_unary("invert", _invert)

@@ -1,2 +1,71 @@
-"""(being written)"""
+"""Activation functions and softmax, under TensorFlow's op-type names (Relu, Elu, Gelu, Softmax, ...).
+
+Forward computations only; rules live in ``tapeviz.plugins.nn_grad``. TF exports none of these at top
+level: they are reached as ``tapeviz.nn.*`` (and softmax as ``tapeviz.math.softmax`` too).
+"""
+import numpy as np
+
+from tapeviz.core.execute import execute
+
+from ._dispatch import as_tensor, floating_only, unary
+from .math_ops import _erf, floating_unary
+
 __all__ = []
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+relu = unary("Relu", lambda x: np.maximum(x, 0))
+relu6 = unary("Relu6", lambda x: np.minimum(np.maximum(x, 0), 6))
+# exp(x) - 1 rather than expm1: TF's kernels compute it so, and printed values should agree.
+elu = floating_unary("Elu", lambda x: np.where(x > 0, x, np.exp(np.minimum(x, 0)) - 1))
+selu = floating_unary("Selu", lambda x: np.where(x > 0, SELU_SCALE * x,
+                                                 SELU_SCALE * SELU_ALPHA * (np.exp(np.minimum(x, 0)) - 1)))
+
+
+def _floating(op_type, x):
+    x = as_tensor(x)
+    if x._value.dtype.kind != "f":
+        floating_only(op_type, x)
+    return x
+
+
+def _leaky_relu(x, alpha):
+    return np.where(x > 0, x, x * alpha)
+
+
+def leaky_relu(features, alpha=0.2, name=None):
+    """x where x > 0, else alpha * x (TF's default alpha is 0.2)."""
+    return execute("LeakyRelu", _leaky_relu, (_floating("LeakyRelu", features),), {"alpha": float(alpha)})
+
+
+def _gelu(x, approximate):
+    if approximate:
+        return 0.5 * x * (1 + np.tanh(0.7978845608028654 * (x + 0.044715 * x ** 3)))
+    return 0.5 * x * (1 + _erf(x / 1.4142135623730951))
+
+
+def gelu(features, approximate=False, name=None):
+    """x * Phi(x) with the normal CDF Phi; ``approximate=True`` uses TF's tanh form."""
+    return execute("Gelu", _gelu, (_floating("Gelu", features),), {"approximate": bool(approximate)})
+
+
+def _softmax(x, axis):
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))  # shifted by the max: exp never overflows
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _log_softmax(x, axis):
+    shifted = x - np.max(x, axis=axis, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+def softmax(logits, axis=None, name=None):
+    """exp(x) / sum(exp(x)) along ``axis`` (default the last)."""
+    return execute("Softmax", _softmax, (_floating("Softmax", logits),), {"axis": -1 if axis is None else int(axis)})
+
+
+def log_softmax(logits, axis=None, name=None):
+    """x - log(sum(exp(x))) along ``axis`` (default the last), computed without overflow."""
+    return execute("LogSoftmax", _log_softmax, (_floating("LogSoftmax", logits),),
+                   {"axis": -1 if axis is None else int(axis)})

@@ -1,0 +1,14 @@
+"""``tapeviz.math``, as ``tf.math``: element-wise math, comparisons, logic and reductions."""
+from tapeviz.ops.math_ops import (  # noqa: F401
+    abs, acos, add, add_n, asin, atan, ceil, cos, cosh, divide, equal, erf, exp, expm1, floor, floordiv, floormod,
+    greater, greater_equal, is_finite, is_inf, is_nan, less, less_equal, log, log1p, logical_and, logical_not,
+    logical_or, logical_xor, maximum, minimum, mod, multiply, negative, not_equal, pow, realdiv, reciprocal, round,
+    rsqrt, sigmoid, sign, sin, sinh, softplus, sqrt, square, squared_difference, subtract, tan, tanh, truediv,
+)
+from tapeviz.ops.nn_ops import log_softmax, softmax  # noqa: F401
+from tapeviz.ops.reduction_ops import (  # noqa: F401
+    argmax, argmin, reduce_all, reduce_any, reduce_logsumexp, reduce_max, reduce_mean, reduce_min, reduce_prod,
+    reduce_sum,
+)
+
+__all__ = [name for name in dir() if not name.startswith("_")]
