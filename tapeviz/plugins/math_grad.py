@@ -1,48 +1,142 @@
-"""Gradient rules for element-wise arithmetic and math functions."""
-import tapeviz as tv
-from tapeviz.core.hookspecs import hookimpl
+"""Gradient rules for element-wise arithmetic and math functions (TensorFlow's conventions)."""
+import math
 
-from ._helpers import binary_cases, unary_cases, unbroadcast, skips
+import numpy as np
+
+import tapeviz as tv
+from tapeviz import math as tm
+from tapeviz.core.hookspecs import hookimpl
+from tapeviz.core.registry import CheckCase
+
+from ._helpers import binary_cases, randn, skips, unary_cases, unbroadcast
+
+NOT_DIFFERENTIABLE = ("Equal", "NotEqual", "Less", "LessEqual", "Greater", "GreaterEqual", "LogicalAnd",
+                      "LogicalOr", "LogicalNot", "Round", "Floor", "Ceil", "FloorDiv", "IsNan", "IsInf", "IsFinite")
+
+
+def _zeros(g):
+    return tv.zeros_like(g)
 
 
 def _add_grad(op, grad):
     x, y = op.inputs
-    return unbroadcast(grad, x.shape), unbroadcast(grad, y.shape)
+    return unbroadcast(grad, x), None if skips(op, 1) else unbroadcast(grad, y)
 
 
 def _sub_grad(op, grad):
     x, y = op.inputs
-    return unbroadcast(grad, x.shape), (None if skips(op, 1) else unbroadcast(-grad, y.shape))
+    return unbroadcast(grad, x), None if skips(op, 1) else unbroadcast(-grad, y)
 
 
 def _mul_grad(op, grad):
     x, y = op.inputs
-    return (None if skips(op, 0) else unbroadcast(grad * y, x.shape),
-            None if skips(op, 1) else unbroadcast(grad * x, y.shape))
+    return (None if skips(op, 0) else unbroadcast(grad * y, x),
+            None if skips(op, 1) else unbroadcast(grad * x, y))
 
 
-@hookimpl
-def register_gradients(register):
-    register("AddV2", _add_grad, checks=binary_cases(lambda x, y: x + y))
-    register("Sub", _sub_grad, checks=binary_cases(lambda x, y: x - y))
-    register("Mul", _mul_grad, checks=binary_cases(lambda x, y: x * y))
-    register("Neg", lambda op, grad: -grad, checks=unary_cases(lambda x: -x))
-    register("Sin", lambda op, grad: grad * tv.cos(op.inputs[0]), checks=unary_cases(tv.sin))
-    register("Cos", lambda op, grad: -grad * tv.sin(op.inputs[0]), checks=unary_cases(tv.cos))
-    register("Exp", lambda op, grad: grad * op.outputs[0], checks=unary_cases(tv.exp))
+def _div_grad(op, grad):
+    x, y = op.inputs
+    return (None if skips(op, 0) else unbroadcast(grad / y, x),
+            None if skips(op, 1) else unbroadcast(-grad * x / (y * y), y))
 
 
 def _pow_grad(op, grad):
     x, y = op.inputs
-    z = op.outputs[0]
-    gx = None if skips(op, 0) else unbroadcast(grad * y * x ** (y - 1), x.shape)
+    gx = None if skips(op, 0) else unbroadcast(grad * y * x ** (y - 1), x)
     gy = None
     if not skips(op, 1):
-        safe_x = tv.where(x > 0, x, tv.ones_like(x))
-        gy = unbroadcast(grad * z * tv.where(x > 0, tv.log(safe_x), tv.zeros_like(x)), y.shape)
+        positive = x > 0
+        safe_log = tv.where(positive, tm.log(tv.where(positive, x, tv.ones_like(x))), tv.zeros_like(x))
+        gy = unbroadcast(grad * op.outputs[0] * safe_log, y)
     return gx, gy
 
 
-@hookimpl(specname="register_gradients")
-def register_power(register):
-    register("Pow", _pow_grad, checks=binary_cases(lambda x, y: x ** y, low=0.5, high=2.0))
+def _add_n_grad(op, grad):
+    return [grad] * len(op.inputs)
+
+
+def _floormod_grad(op, grad):
+    x, y = op.inputs
+    return unbroadcast(grad, x), None if skips(op, 1) else unbroadcast(-grad * tm.floordiv(x, y), y)
+
+
+def _maximum_grad(op, grad):
+    x, y = op.inputs
+    x_wins = x >= y  # ties go to x, as in TF
+    return (None if skips(op, 0) else unbroadcast(tv.where(x_wins, grad, _zeros(grad)), x),
+            None if skips(op, 1) else unbroadcast(tv.where(x_wins, _zeros(grad), grad), y))
+
+
+def _minimum_grad(op, grad):
+    x, y = op.inputs
+    x_wins = x <= y
+    return (None if skips(op, 0) else unbroadcast(tv.where(x_wins, grad, _zeros(grad)), x),
+            None if skips(op, 1) else unbroadcast(tv.where(x_wins, _zeros(grad), grad), y))
+
+
+def _squared_difference_grad(op, grad):
+    x, y = op.inputs
+    g = grad * 2.0 * (x - y)
+    return unbroadcast(g, x), None if skips(op, 1) else unbroadcast(-g, y)
+
+
+def _away_from_zero(*shape, seed=5):
+    x = randn(*shape, seed=seed)
+    return x + np.where(x >= 0, 0.25, -0.25)
+
+
+UNARY = {
+    "Neg": (lambda op, g: -g, tv.negative, {}),
+    "Abs": (lambda op, g: g * tv.sign(op.inputs[0]), tv.abs, "away"),
+    "Sign": (lambda op, g: tv.zeros_like(op.inputs[0]), tv.sign, "away"),
+    "Square": (lambda op, g: g * 2.0 * op.inputs[0], tv.square, {}),
+    "Reciprocal": (lambda op, g: -g * op.outputs[0] * op.outputs[0], tm.reciprocal, {"low": 0.5, "high": 2.0}),
+    "Exp": (lambda op, g: g * op.outputs[0], tv.exp, {}),
+    "Log": (lambda op, g: g / op.inputs[0], tm.log, {"low": 0.5, "high": 2.0}),
+    "Log1p": (lambda op, g: g / (1.0 + op.inputs[0]), tm.log1p, {"low": -0.5, "high": 2.0}),
+    "Expm1": (lambda op, g: g * tv.exp(op.inputs[0]), tm.expm1, {}),
+    "Sqrt": (lambda op, g: g * 0.5 / op.outputs[0], tv.sqrt, {"low": 0.5, "high": 2.0}),
+    "Rsqrt": (lambda op, g: g * -0.5 * op.outputs[0] ** 3, tm.rsqrt, {"low": 0.5, "high": 2.0}),
+    "Sin": (lambda op, g: g * tv.cos(op.inputs[0]), tv.sin, {}),
+    "Cos": (lambda op, g: -g * tv.sin(op.inputs[0]), tv.cos, {}),
+    "Tan": (lambda op, g: g / tv.square(tv.cos(op.inputs[0])), tv.tan, {"low": -1.2, "high": 1.2}),
+    "Tanh": (lambda op, g: g * (1.0 - op.outputs[0] * op.outputs[0]), tv.tanh, {}),
+    "Sinh": (lambda op, g: g * tv.cosh(op.inputs[0]), tv.sinh, {}),
+    "Cosh": (lambda op, g: g * tv.sinh(op.inputs[0]), tv.cosh, {}),
+    "Asin": (lambda op, g: g * tm.rsqrt(1.0 - tv.square(op.inputs[0])), tv.asin, {"low": -0.8, "high": 0.8}),
+    "Acos": (lambda op, g: -g * tm.rsqrt(1.0 - tv.square(op.inputs[0])), tv.acos, {"low": -0.8, "high": 0.8}),
+    "Atan": (lambda op, g: g / (1.0 + tv.square(op.inputs[0])), tv.atan, {}),
+    "Sigmoid": (lambda op, g: g * op.outputs[0] * (1.0 - op.outputs[0]), tv.sigmoid, {}),
+    "Softplus": (lambda op, g: g * tv.sigmoid(op.inputs[0]), tm.softplus, {}),
+    "Erf": (lambda op, g: g * (2.0 / math.sqrt(math.pi)) * tv.exp(-tv.square(op.inputs[0])), tm.erf, {}),
+}
+
+BINARY = {
+    "AddV2": (_add_grad, lambda x, y: x + y, {}),
+    "Sub": (_sub_grad, lambda x, y: x - y, {}),
+    "Mul": (_mul_grad, lambda x, y: x * y, {}),
+    "RealDiv": (_div_grad, lambda x, y: x / y, {"low": 0.5, "high": 2.0}),
+    "Pow": (_pow_grad, lambda x, y: x ** y, {"low": 0.5, "high": 2.0}),
+    "FloorMod": (_floormod_grad, lambda x, y: x % y, {"low": 0.5, "high": 2.0}),
+    "Maximum": (_maximum_grad, tv.maximum, {}),
+    "Minimum": (_minimum_grad, tv.minimum, {}),
+    "SquaredDifference": (_squared_difference_grad, tm.squared_difference, {}),
+}
+
+
+def _unary_checks(fn, domain):
+    if domain == "away":
+        return [CheckCase(fn, (_away_from_zero(*shape),), name=str(shape)) for shape in [(), (4,), (2, 3)]]
+    return unary_cases(fn, **domain)
+
+
+@hookimpl
+def register_gradients(register):
+    for op_type, (rule, fn, domain) in UNARY.items():
+        register(op_type, rule, checks=_unary_checks(fn, domain))
+    for op_type, (rule, fn, domain) in BINARY.items():
+        register(op_type, rule, checks=binary_cases(fn, **domain))
+    register("AddN", _add_n_grad, checks=[CheckCase(lambda a, b, c: tv.add_n([a, b, c]),
+                                                    (randn(2, 3, seed=1), randn(2, 3, seed=2), randn(2, 3, seed=3)))])
+    for op_type in NOT_DIFFERENTIABLE:
+        register.not_differentiable(op_type)

@@ -1,0 +1,85 @@
+"""Gradient rules for activations and (log-)softmax."""
+import math
+
+import numpy as np
+
+import tapeviz as tv
+from tapeviz import math as tm, nn
+from tapeviz.core.hookspecs import hookimpl
+from tapeviz.core.registry import CheckCase
+from tapeviz.ops.nn_ops import SELU_ALPHA, SELU_SCALE
+
+from ._helpers import randn
+
+
+def _where(condition, grad, other):
+    return tv.where(condition, grad, other)
+
+
+def _relu_grad(op, g):
+    return _where(op.inputs[0] > 0, g, tv.zeros_like(g))
+
+
+def _relu6_grad(op, g):
+    x = op.inputs[0]
+    return _where(tv.logical_and(x > 0, x < 6), g, tv.zeros_like(g))
+
+
+def _elu_grad(op, g):
+    return _where(op.inputs[0] > 0, g, g * (op.outputs[0] + 1.0))
+
+
+def _selu_grad(op, g):
+    return _where(op.inputs[0] > 0, g * SELU_SCALE, g * (op.outputs[0] + SELU_SCALE * SELU_ALPHA))
+
+
+def _leaky_relu_grad(op, g):
+    return _where(op.inputs[0] > 0, g, g * op.get_attr("alpha"))
+
+
+def _gelu_grad(op, g):
+    x = op.inputs[0]
+    if op.get_attr("approximate"):  # y = x/2 (1 + t), t = tanh(k (x + c x^3))
+        k, c = 0.7978845608028654, 0.044715
+        t = tv.tanh(k * (x + c * x * x * x))
+        return g * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * k * (1.0 + 3.0 * c * x * x))
+    cdf = 0.5 * (1.0 + tm.erf(x / math.sqrt(2.0)))  # y = x cdf(x), y' = cdf(x) + x pdf(x)
+    return g * (cdf + x * tv.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi))
+
+
+def _softmax_grad(op, g):
+    y = op.outputs[0]
+    return (g - tv.reduce_sum(g * y, axis=op.get_attr("axis"), keepdims=True)) * y
+
+
+def _log_softmax_grad(op, g):
+    axis = op.get_attr("axis")
+    return g - tv.reduce_sum(g, axis=axis, keepdims=True) * tv.exp(op.outputs[0])
+
+
+def _away_from_kinks(*shape, seed=11):
+    x = 3.0 * randn(*shape, seed=seed)
+    x = x + np.where(x >= 0, 0.2, -0.2)
+    return np.where(np.abs(x - 6.0) < 0.2, x + 0.5, x)
+
+
+def _cases(fn, label=""):
+    return [CheckCase(fn, (_away_from_kinks(*shape),), name=label + str(shape)) for shape in [(), (5,), (2, 4)]]
+
+
+def _softmax_cases(fn):
+    return [CheckCase(lambda x: fn(x), (randn(4, seed=2),), name="(4,)"),
+            CheckCase(lambda x: fn(x), (randn(2, 3, seed=3),), name="(2, 3) last axis"),
+            CheckCase(lambda x: fn(x, axis=0), (randn(3, 2, seed=4),), name="(3, 2) axis 0")]
+
+
+@hookimpl
+def register_gradients(register):
+    register("Relu", _relu_grad, checks=_cases(nn.relu))
+    register("Relu6", _relu6_grad, checks=_cases(nn.relu6))
+    register("Elu", _elu_grad, checks=_cases(nn.elu))
+    register("Selu", _selu_grad, checks=_cases(nn.selu))
+    register("LeakyRelu", _leaky_relu_grad, checks=_cases(lambda x: nn.leaky_relu(x, alpha=0.3)))
+    register("Gelu", _gelu_grad, checks=_cases(nn.gelu) + _cases(lambda x: nn.gelu(x, approximate=True), "tanh form "))
+    register("Softmax", _softmax_grad, checks=_softmax_cases(nn.softmax))
+    register("LogSoftmax", _log_softmax_grad, checks=_softmax_cases(nn.log_softmax))
