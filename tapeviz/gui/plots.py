@@ -1,0 +1,612 @@
+"""Plots of functions and their gradients: a recorded gradient call, or an expression typed in.
+
+Two pure functions hold the work and know no Qt, so they are tested directly and reused:
+``gradient_plot_data(run, call)`` turns a recorded gradient call of a 1-D ``linspace`` into curves
+(the tutorial's "plot a function and its gradient"), and ``compute_derivatives(expression, ...)``
+evaluates f, f' and f'' of an expression in ``x`` through nested GradientTapes. The widgets
+(``GradientPlot``, ``FunctionExplorer``) only draw plain arrays, in the style of pyqtgraph's examples.
+"""
+import ast
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from tapeviz.inspection.explain import describe
+
+
+# ------------------------------------------------------------------------------------------------
+# Plain data: what a gradient call gives to plot (no Qt)
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class PlotSeries:
+    label: str
+    x: np.ndarray
+    y: np.ndarray
+    role: str                   # "function", "derivative" or "second derivative": picks the line style
+    source: Optional[int] = None
+    target: Optional[int] = None
+
+
+@dataclass
+class Skipped:
+    source: int
+    label: str
+    reason: str
+
+
+class PlotData(list):
+    """The series to draw (a plain list of PlotSeries) plus ``skipped``: results that gave none, and why."""
+
+    def __init__(self, series=(), skipped=()):
+        super().__init__(series)
+        self.skipped = list(skipped)
+
+
+def gradient_plot_data(run, call):
+    """The curves of one gradient call: each target and its gradient against a 1-D source's values.
+
+    A result is drawn when its source is 1-D with a stored value (a ``linspace``); the target is drawn
+    beside it when it has one value per point. Every result that gives no curve is in ``.skipped``.
+    """
+    names = _call_names(run, call)
+    data = PlotData()
+    targets = list(call.targets)
+    target_label = " + ".join(names.get(t, _short_name(run, t)) for t in targets)
+    if len(targets) > 1:
+        target_label = f"({target_label})"  # the gradient of several targets is that of their sum
+    for result in call.results:
+        source_label = names.get(result.source, _short_name(run, result.source))
+        skip = _why_not_plottable(run, call, result)
+        if skip:
+            data.skipped.append(Skipped(result.source, f"d {target_label}/d {source_label}", skip))
+            continue
+        source = run.tensors[result.source]
+        x = np.asarray(source.value, dtype=np.float64).reshape(-1)
+        gradient = np.asarray(result.value, dtype=np.float64)
+        if call.kind == "jacobian":
+            gradient = np.diagonal(gradient.reshape(x.size, x.size))
+        order = np.argsort(x, kind="stable")  # unsorted x would draw zigzags across the plot
+        for target_id in targets:
+            target = run.tensors.get(target_id)
+            if target is not None and target.value is not None and np.size(target.value) == x.size:
+                y = np.asarray(target.value, dtype=np.float64).reshape(-1)
+                data.append(PlotSeries(names.get(target_id, _short_name(run, target_id)), x[order], y[order],
+                                       "function", result.source, target_id))
+        data.append(PlotSeries(f"d {_wrap(target_label)}/d {source_label}", x[order],
+                               gradient.reshape(-1)[order], "derivative", result.source,
+                               targets[0] if len(targets) == 1 else None))
+    return data
+
+
+def _why_not_plottable(run, call, result):
+    if result.is_none:
+        return "gradient is None"
+    source = run.tensors.get(result.source)
+    if source is None:
+        return "the source was not recorded"
+    if len(source.shape) != 1:
+        return f"the source has shape {tuple(source.shape)}, not one axis of points"
+    if source.value is None:
+        return f"the source's value was not kept (it has {source.summary.get('size', '?')} elements)"
+    if result.value is None:
+        return "the gradient's value was not kept (too large)"
+    n = int(np.size(source.value))
+    if call.kind == "jacobian":
+        value = np.asarray(result.value)
+        if value.size != n * n:
+            return "a jacobian is drawn only for a function of one value per point"
+        square = value.reshape(n, n)
+        if not np.allclose(square - np.diag(np.diagonal(square)), 0):
+            return "the jacobian is not diagonal: each point depends on others"
+    elif np.size(result.value) != n:
+        return f"the gradient has shape {np.shape(result.value)}, not the source's"
+    return ""
+
+
+def _short_name(run, tensor_id):
+    info = run.tensors.get(tensor_id)
+    if info is not None and info.kind == "variable" and info.name:
+        return info.name.split(":")[0]
+    return describe(run, tensor_id)
+
+
+def _wrap(label):
+    return label if label.isidentifier() or label.startswith("(") else f"({label})"
+
+
+def _call_names(run, call):
+    """tensor id -> the expression the user wrote for it in the ``tape.gradient(...)`` line, if readable.
+
+    The recorded call keeps only tensor ids; the source line says what the user calls them
+    ('res1', 'x1'), which reads far better in a legend than 'the float32 output of AddV2'.
+    """
+    loc = call.location
+    text = run.sources.get(loc.file) if loc is not None else None
+    if not text:
+        return {}
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return {}
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == call.kind
+                and node.lineno <= loc.line <= (node.end_lineno or node.lineno)):
+            args = dict(enumerate(node.args))
+            keywords = {k.arg: k.value for k in node.keywords}
+            names = {}
+            names.update(_match(args.get(0, keywords.get("target")), call.targets))
+            names.update(_match(args.get(1, keywords.get("sources")), call.sources))
+            return names
+    return {}
+
+
+def _match(expr, ids):
+    if expr is None:
+        return {}
+    items = expr.elts if isinstance(expr, (ast.List, ast.Tuple)) else [expr]
+    if len(items) != len(ids):
+        return {}
+    names = {}
+    for tensor_id, item in zip(ids, items):
+        text = ast.unparse(item)
+        if len(text) <= 40:
+            names[tensor_id] = text
+    return names
+
+
+# ------------------------------------------------------------------------------------------------
+# Plain computation: f, f', f'' of an expression through nested tapes (no Qt)
+# ------------------------------------------------------------------------------------------------
+FUNCTION_NAMES = ("sin", "cos", "tan", "exp", "log", "sqrt", "tanh", "sigmoid", "abs", "square", "log1p",
+                  "expm1", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "softplus",
+                  "softsign", "erf", "erfc", "relu", "elu", "selu", "gelu", "swish", "sign", "reciprocal",
+                  "rsqrt", "maximum", "minimum", "pow", "floor", "ceil", "round")
+_OPERATORS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**", ast.USub: "-", ast.UAdd: "+"}
+
+
+def available_functions():
+    """name -> tapeviz function, for the names that exist now (ops are still being added)."""
+    import tapeviz
+
+    found = {}
+    for name in FUNCTION_NAMES:
+        for home in (tapeviz, getattr(tapeviz, "math", None), getattr(tapeviz, "nn", None)):
+            function = getattr(home, name, None) if home is not None else None
+            if callable(function):
+                found[name] = function
+                break
+    return found
+
+
+def parse_expression(expression, functions=None):
+    """The compiled expression, after checking it uses only numbers, x, pi, e, operators and functions.
+
+    Raises ValueError in plain words. Checking the tree (rather than trusting ``eval``) keeps out
+    attribute access, so no path leads from the expression to Python internals.
+    """
+    functions = available_functions() if functions is None else functions
+    text = (expression or "").strip()
+    if not text:
+        raise ValueError("The expression is empty: type a formula in x, e.g. sin(x) * exp(-x**2 / 4).")
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError as error:
+        where = f" at column {error.offset}" if error.offset else ""
+        raise ValueError(f"Syntax error{where}: {error.msg}. Check brackets and operators "
+                         "(powers are written x**2).") from None
+    known = ", ".join(["x", "pi", "e"] + sorted(functions))
+    called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            if node.id not in ("x", "pi", "e") and node.id not in functions:
+                raise ValueError(f"Unknown name '{node.id}'. Known names: {known}.")
+            if node.id in functions and id(node) not in called:
+                raise ValueError(f"'{node.id}' is a function: call it on something, e.g. {node.id}(x).")
+        elif isinstance(node, ast.Call):
+            if not isinstance(node.func, ast.Name) or node.func.id not in functions:
+                raise ValueError(f"'{ast.unparse(node.func)}' is not a function you can call here. Functions: "
+                                 f"{', '.join(sorted(functions))}.")
+            if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
+                raise ValueError(f"Call {node.func.id}(...) with plain arguments only.")
+        elif isinstance(node, ast.Constant):
+            if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+                raise ValueError(f"Only numbers are allowed as constants, not {node.value!r}.")
+            # Floats, not Python ints: 9**9**9 would otherwise run for ever as exact integer arithmetic.
+            node.value = float(node.value)
+        elif isinstance(node, (ast.BinOp, ast.UnaryOp)):
+            if type(node.op) not in _OPERATORS:
+                raise ValueError(f"The operator in '{ast.unparse(node)}' is not supported; use + - * / **.")
+        elif not isinstance(node, (ast.Expression, ast.Load, ast.operator, ast.unaryop)):
+            raise ValueError(f"'{ast.unparse(node)}' is not allowed: write a formula in x with numbers, "
+                             "+ - * / ** and functions.")
+    return compile(tree, "<expression>", "eval")
+
+
+def compute_derivatives(expression, start, stop, num, allow_nonfinite=False):
+    """(x, f, f', f'') as numpy arrays, f'' from a tape around the tape that gives f' (not differences).
+
+    Raises ValueError naming the problem: a bad expression, a bad range, an error while evaluating,
+    or (unless ``allow_nonfinite``) values that are not finite.
+    """
+    import tapeviz as tf
+
+    start, stop, num = float(start), float(stop), int(num)
+    if not (math.isfinite(start) and math.isfinite(stop)) or start >= stop:
+        raise ValueError(f"The range must go from a smaller to a larger number, got {start:g} to {stop:g}.")
+    if num < 2:
+        raise ValueError(f"Use at least 2 points, got {num}.")
+    functions = available_functions()
+    code = parse_expression(expression, functions)
+    x = tf.linspace(start, stop, num)
+    namespace = {"__builtins__": {}, "pi": math.pi, "e": math.e, **functions}
+    try:
+        with np.errstate(all="ignore"):  # inf and nan are reported below, in words
+            with tf.GradientTape() as outer:
+                outer.watch(x)
+                with tf.GradientTape() as inner:
+                    inner.watch(x)
+                    f = eval(code, {**namespace, "x": x})  # noqa: S307 - tree checked by parse_expression
+                    f = tf.convert_to_tensor(f, dtype=tf.float32) * tf.ones_like(x)  # constants: one per x
+                # Unconnected means the derivative is 0 (a constant f, or an f' no longer depending on x).
+                df = inner.gradient(f, x, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+            d2f = outer.gradient(df, x, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    except Exception as error:  # noqa: BLE001 - any failure of the user's formula is reported, not raised raw
+        raise ValueError(_evaluation_problem(expression, error)) from None
+    arrays = tuple(np.asarray(t.numpy(), dtype=np.float64).reshape(-1) for t in (x, f, df, d2f))
+    if not allow_nonfinite:
+        for name, values in zip(("f(x)", "f'(x)", "f''(x)"), arrays[1:]):
+            problem = nonfinite_problem(name, arrays[0], values)
+            if problem:
+                raise ValueError(problem)
+    return arrays
+
+
+_OP_SPELLING = {"RealDiv": "/", "Pow": "**", "Neg": "unary -", "Mul": "*", "AddV2": "+", "Sub": "-"}
+
+
+def _evaluation_problem(expression, error):
+    if isinstance(error, OverflowError):
+        return f"The numbers in '{expression.strip()}' grow too large to compute (overflow)."
+    missing = re.match(r"gradient registry has no entry for: (\w+)", str(error))
+    if missing:
+        # The registry's own message speaks to plugin authors; here a person typed a formula.
+        op = missing.group(1)
+        spelled = f" (the {_OP_SPELLING[op]} operator)" if op in _OP_SPELLING else ""
+        return (f"tapeviz has no gradient rule for {op}{spelled} yet, so the derivatives of "
+                f"'{expression.strip()}' cannot be taken; rewrite the formula without it.")
+    return f"Could not evaluate '{expression.strip()}': {type(error).__name__}: {error}"
+
+
+def nonfinite_problem(name, x, values):
+    """A sentence about the points where ``values`` is inf or nan, or "" if there are none."""
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return ""
+    first = x[np.argmax(bad)]
+    return f"{name} is not finite (inf or nan) at {int(bad.sum())} of {values.size} points, first at x = {first:.6g}."
+
+
+# ------------------------------------------------------------------------------------------------
+# Widgets
+# ------------------------------------------------------------------------------------------------
+from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402 - below here; the functions above use no Qt
+import pyqtgraph as pg  # noqa: E402
+
+# Okabe-Ito colours: told apart with colour-blindness too; a lighter set on dark backgrounds.
+_LIGHT_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
+_DARK_COLOURS = ("#56B4E9", "#E69F00", "#F0E442", "#CC79A7", "#2FD0A0", "#FF7F50")
+_STYLES = {"function": (QtCore.Qt.SolidLine, 2.5), "derivative": (QtCore.Qt.DashLine, 2),
+           "second derivative": (QtCore.Qt.DashDotLine, 2)}
+
+
+def _is_dark(palette):
+    return palette.color(QtGui.QPalette.Base).lightness() < 128
+
+
+class CurvePlot(QtWidgets.QWidget):
+    """A PlotWidget with legend, grid and a crosshair read-out of every curve at the mouse's x.
+
+    Takes plain arrays only; colours follow the widget's palette, so it reads in light and dark themes.
+    """
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._series = []      # (label, x, y, role), kept to redraw on palette change
+        self._items = []
+        self.plot_widget = pg.PlotWidget()
+        self.plot_widget.showGrid(x=True, y=True, alpha=0.25)
+        self.plot_widget.setMinimumSize(320, 220)
+        self.legend = self.plot_widget.addLegend(offset=(10, 10))
+        self.vline = pg.InfiniteLine(angle=90, movable=False)
+        self.vline.setVisible(False)
+        self.plot_widget.addItem(self.vline, ignoreBounds=True)
+        self.markers = pg.ScatterPlotItem(size=8)
+        self.plot_widget.addItem(self.markers, ignoreBounds=True)
+        self.message = QtWidgets.QLabel(alignment=QtCore.Qt.AlignCenter, wordWrap=True)
+        self.message.setMargin(24)
+        self.stack = QtWidgets.QStackedWidget()
+        self.stack.addWidget(self.plot_widget)
+        self.stack.addWidget(self.message)
+        self.readout = QtWidgets.QLabel(" ", textFormat=QtCore.Qt.RichText)
+        self.readout.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.stack, 1)
+        layout.addWidget(self.readout)
+        # Rate-limited, as in pyqtgraph's crosshair example: mouse moves come far faster than repaints.
+        self._proxy = pg.SignalProxy(self.plot_widget.scene().sigMouseMoved, rateLimit=60, slot=self._mouse_moved)
+        self._apply_palette()
+
+    # Data -----------------------------------------------------------------------------------------
+    def set_series(self, series):
+        """Draw ``series``: (label, x, y, role) tuples; an empty list clears the plot."""
+        self._series = [(label, np.asarray(x, float), np.asarray(y, float), role) for label, x, y, role in series]
+        self._redraw()
+        self.stack.setCurrentWidget(self.plot_widget)
+        if self._series:
+            self.plot_widget.enableAutoRange()
+
+    def show_message(self, text):
+        """Replace the plot by a sentence (nothing to draw yet, or nothing plottable)."""
+        self.set_series([])
+        self.message.setText(text)
+        self.stack.setCurrentWidget(self.message)
+
+    def curves(self):
+        return list(self._items)
+
+    def colours(self):
+        return _DARK_COLOURS if _is_dark(self.palette()) else _LIGHT_COLOURS
+
+    def _redraw(self):
+        for item in self._items:
+            self.plot_widget.removeItem(item)
+        self.legend.clear()
+        self._items = []
+        colours = self.colours()
+        for i, (label, x, y, role) in enumerate(self._series):
+            style, width = _STYLES.get(role, _STYLES["function"])
+            pen = pg.mkPen(colours[i % len(colours)], width=width, style=style)
+            # connect="finite": points where the value is inf/nan leave a gap instead of a wild line.
+            item = self.plot_widget.plot(x, y, pen=pen, name=label, connect="finite")
+            self._items.append(item)
+        self.vline.setVisible(False)
+        self.markers.clear()
+        self.readout.setText(" ")
+
+    # Read-out -------------------------------------------------------------------------------------
+    def readout_values(self, x):
+        """(x of the nearest point, [(label, colour, y)]) for each curve at the point nearest ``x``."""
+        colours = self.colours()
+        values, nearest_x = [], x
+        for i, (label, xs, ys, _role) in enumerate(self._series):
+            if xs.size == 0:
+                continue
+            index = int(np.clip(np.searchsorted(xs, x), 1, xs.size - 1)) if xs.size > 1 else 0
+            if xs.size > 1 and abs(xs[index - 1] - x) <= abs(xs[index] - x):
+                index -= 1
+            nearest_x = xs[index]
+            values.append((label, colours[i % len(colours)], float(xs[index]), float(ys[index])))
+        return nearest_x, values
+
+    def show_readout(self, x):
+        nearest_x, values = self.readout_values(x)
+        if not values:
+            return
+        self.vline.setPos(nearest_x)
+        self.vline.setVisible(True)
+        points = [{"pos": (vx, vy), "brush": pg.mkBrush(c), "pen": pg.mkPen(c)} for _, c, vx, vy in values
+                  if math.isfinite(vy)]
+        self.markers.setData(points)
+        parts = [f"<b>x</b> = {nearest_x:.6g}"]
+        for label, colour, _vx, vy in values:
+            shown = f"{vy:.6g}" if math.isfinite(vy) else "—"
+            parts.append(f"<span style='color:{colour}'>■</span> {_html(label)} = {shown}")
+        self.readout.setText("&nbsp;&nbsp;&nbsp;".join(parts))
+
+    def _mouse_moved(self, event):
+        position = event[0]
+        box = self.plot_widget.getPlotItem().vb
+        if self._series and self.plot_widget.sceneBoundingRect().contains(position):
+            self.show_readout(box.mapSceneToView(position).x())
+
+    # Look -----------------------------------------------------------------------------------------
+    def changeEvent(self, event):
+        if event.type() == QtCore.QEvent.PaletteChange:
+            self._apply_palette()
+            self._redraw()
+        super().changeEvent(event)
+
+    def _apply_palette(self):
+        palette = self.palette()
+        background = palette.color(QtGui.QPalette.Base)
+        foreground = palette.color(QtGui.QPalette.Text)
+        self.plot_widget.setBackground(background)
+        for name in ("left", "bottom"):
+            axis = self.plot_widget.getPlotItem().getAxis(name)
+            axis.setPen(foreground)
+            axis.setTextPen(foreground)
+        self.legend.setLabelTextColor(foreground)
+        legend_background = QtGui.QColor(background)
+        legend_background.setAlpha(220)
+        self.legend.setBrush(pg.mkBrush(legend_background))
+        self.legend.setPen(pg.mkPen(palette.color(QtGui.QPalette.Mid)))
+        crosshair = QtGui.QColor(foreground)
+        crosshair.setAlpha(140)
+        self.vline.setPen(pg.mkPen(crosshair, width=1, style=QtCore.Qt.DotLine))
+
+    def export_png(self, path):
+        """Save what is shown (plot with legend, or the message) as a PNG; raises OSError on failure."""
+        if not self.stack.currentWidget().grab().save(str(path), "PNG"):
+            raise OSError(f"Could not write the image to {path}.")
+        return str(path)
+
+
+def _html(text):
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class GradientPlot(QtWidgets.QWidget):
+    """A recorded gradient call drawn as its function(s) and gradient(s) against the source's values."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.title = QtWidgets.QLabel(wordWrap=True)
+        self.plot = CurvePlot()
+        self.notes = QtWidgets.QLabel(wordWrap=True)
+        self.notes.setVisible(False)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.notes)
+        self.data = PlotData()
+        self.plot.show_message("Choose a gradient call to plot it.")
+
+    def show_call(self, run, call):
+        self.data = gradient_plot_data(run, call)
+        where = f" at line {call.location.line}" if call.location else ""
+        self.title.setText(f"<b>Gradient call {call.id}</b> ({call.kind}{where})")
+        skipped = [f"{s.label}: {s.reason}." for s in self.data.skipped]
+        self.notes.setText("Not drawn: " + " ".join(skipped) if skipped else "")
+        self.notes.setVisible(bool(skipped))
+        if self.data:
+            self.plot.set_series([(s.label, s.x, s.y, s.role) for s in self.data])
+        else:
+            reasons = "; ".join(f"{s.label}: {s.reason}" for s in self.data.skipped) or "it has no results"
+            self.plot.show_message("Nothing to plot for this call. Plots need a gradient with respect to a 1-D "
+                                   f"tensor with a stored value, such as tf.linspace(...).\n\n({reasons})")
+
+    def curves(self):
+        return self.plot.curves()
+
+    def export_png(self, path):
+        return self.plot.export_png(path)
+
+
+class _Signals(QtCore.QObject):
+    done = QtCore.Signal(int, object)    # request number, (x, f, df, d2f, seconds)
+    failed = QtCore.Signal(int, str)     # request number, message in plain words
+
+
+class _DerivativeJob(QtCore.QRunnable):
+    def __init__(self, number, expression, start, stop, num):
+        super().__init__()
+        self.setAutoDelete(False)  # the widget holds the job until its signal arrives
+        self.number, self.args = number, (expression, start, stop, num)
+        self.signals = _Signals()
+
+    def run(self):
+        began = time.perf_counter()
+        try:
+            arrays = compute_derivatives(*self.args, allow_nonfinite=True)
+        except ValueError as error:
+            self.signals.failed.emit(self.number, str(error))
+        except Exception as error:  # noqa: BLE001 - a worker must report, never die silently
+            self.signals.failed.emit(self.number, f"Unexpected error: {type(error).__name__}: {error}")
+        else:
+            self.signals.done.emit(self.number, (*arrays, time.perf_counter() - began))
+
+
+class FunctionExplorer(QtWidgets.QWidget):
+    """Type f(x); see f, f' and f'' computed by nested GradientTapes in a worker thread."""
+
+    computed = QtCore.Signal()   # after each request ends, drawn or failed (for tests and scripts)
+
+    def __init__(self, parent=None, expression="sin(x) * exp(-x**2 / 4)", start=-6.0, stop=6.0, num=241):
+        super().__init__(parent)
+        self.expression = QtWidgets.QLineEdit(expression)
+        self.expression.setPlaceholderText("a formula in x, e.g. sin(x) * exp(-x**2 / 4)")
+        self.expression.setToolTip("Names: x, pi, e, " + ", ".join(sorted(available_functions())))
+        self.start, self.stop = self._spin(start), self._spin(stop)
+        self.points = QtWidgets.QSpinBox(minimum=2, maximum=1_000_000, value=int(num))
+        self.plot_button = QtWidgets.QPushButton("Plot")
+        self.plot_button.setDefault(True)
+        self.plot = CurvePlot()
+        self.status = QtWidgets.QLabel(wordWrap=True)
+        self.status.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
+
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(QtWidgets.QLabel("f(x) ="))
+        row.addWidget(self.expression, 1)
+        for text, widget in (("from", self.start), ("to", self.stop), ("points", self.points)):
+            row.addWidget(QtWidgets.QLabel(text))
+            row.addWidget(widget)
+        row.addWidget(self.plot_button)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.status)
+
+        # Its own pool, parented here: destroying the widget waits for a running job instead of
+        # letting it signal into a deleted object. One thread: newer requests replace queued ones.
+        self.pool = QtCore.QThreadPool(self)
+        self.pool.setMaxThreadCount(1)
+        self._jobs = {}
+        self._latest = 0
+        self.expression.returnPressed.connect(self.request_plot)
+        self.plot_button.clicked.connect(self.request_plot)
+        self.plot.show_message("Type a formula in x and press Enter or Plot.")
+
+    @staticmethod
+    def _spin(value):
+        spin = QtWidgets.QDoubleSpinBox(minimum=-1e6, maximum=1e6, decimals=3, value=float(value))
+        spin.setKeyboardTracking(False)
+        return spin
+
+    def busy(self):
+        return bool(self._jobs)
+
+    def request_plot(self):
+        """Start computing the current expression in the background; the newest request wins."""
+        self._latest += 1
+        for number, old in list(self._jobs.items()):
+            if self.pool.tryTake(old):  # not started yet: only the newest request matters
+                del self._jobs[number]
+        job = _DerivativeJob(self._latest, self.expression.text(), self.start.value(), self.stop.value(),
+                             self.points.value())
+        job.signals.done.connect(self._done)
+        job.signals.failed.connect(self._failed)
+        self._jobs[job.number] = job
+        self._set_status(f"Computing f, f′ and f″ at {self.points.value()} points…")
+        self.pool.start(job)
+
+    def _done(self, number, result):
+        self._jobs.pop(number, None)
+        if number != self._latest:
+            return
+        x, f, df, d2f, seconds = result
+        if not np.isfinite(f).any():
+            self._failed(number, nonfinite_problem("f(x)", x, f) + " Nothing to draw.")
+            return
+        self.plot.set_series([("f(x)", x, f, "function"), ("f′(x)", x, df, "derivative"),
+                              ("f″(x)", x, d2f, "second derivative")])
+        problems = [p for p in (nonfinite_problem(n, x, v) for n, v in (("f(x)", f), ("f′(x)", df),
+                                                                         ("f″(x)", d2f))) if p]
+        if problems:
+            self._set_status(" ".join(problems) + " Those points are left out.", warning=True)
+        else:
+            self._set_status(f"f, f′ and f″ at {x.size} points, f″ from nested GradientTapes "
+                             f"({seconds * 1000:.0f} ms).")
+        self.computed.emit()
+
+    def _failed(self, number, message):
+        self._jobs.pop(number, None)
+        if number != self._latest:
+            return
+        self._set_status(message, warning=True)
+        self.computed.emit()
+
+    def _set_status(self, text, warning=False):
+        colour = ("#FF8A80" if _is_dark(self.palette()) else "#B00020") if warning else ""
+        self.status.setStyleSheet(f"color: {colour};" if colour else "")
+        self.status.setText(text)
+
+    def curves(self):
+        return self.plot.curves()
+
+    def export_png(self, path):
+        return self.plot.export_png(path)
