@@ -12,29 +12,25 @@ from tapeviz.ops.nn_ops import SELU_ALPHA, SELU_SCALE
 from ._helpers import randn
 
 
-def _where(condition, grad, other):
-    return tv.where(condition, grad, other)
-
-
 def _relu_grad(op, g):
-    return _where(op.inputs[0] > 0, g, tv.zeros_like(g))
+    return tv.where(op.inputs[0] > 0, g, tv.zeros_like(g))
 
 
 def _relu6_grad(op, g):
     x = op.inputs[0]
-    return _where(tv.logical_and(x > 0, x < 6), g, tv.zeros_like(g))
+    return tv.where(tv.logical_and(x > 0, x < 6), g, tv.zeros_like(g))
 
 
 def _elu_grad(op, g):
-    return _where(op.inputs[0] > 0, g, g * (op.outputs[0] + 1.0))
+    return tv.where(op.inputs[0] > 0, g, g * (op.outputs[0] + 1.0))
 
 
 def _selu_grad(op, g):
-    return _where(op.inputs[0] > 0, g * SELU_SCALE, g * (op.outputs[0] + SELU_SCALE * SELU_ALPHA))
+    return tv.where(op.inputs[0] > 0, g * SELU_SCALE, g * (op.outputs[0] + SELU_SCALE * SELU_ALPHA))
 
 
 def _leaky_relu_grad(op, g):
-    return _where(op.inputs[0] > 0, g, g * op.get_attr("alpha"))
+    return tv.where(op.inputs[0] > 0, g, g * op.get_attr("alpha"))
 
 
 def _gelu_grad(op, g):
