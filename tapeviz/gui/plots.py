@@ -36,6 +36,7 @@ class Skipped:
     source: int
     label: str
     reason: str
+    detail: str = ""    # for a None gradient: the recorded explanation of why, in one sentence
 
 
 class PlotData(list):
@@ -62,7 +63,8 @@ def gradient_plot_data(run, call):
         source_label = names.get(result.source, _short_name(run, result.source))
         skip = _why_not_plottable(run, call, result)
         if skip:
-            data.skipped.append(Skipped(result.source, f"d {target_label}/d {source_label}", skip))
+            detail = " ".join(e.sentence for e in result.explanations.values())
+            data.skipped.append(Skipped(result.source, f"d {target_label}/d {source_label}", skip, detail))
             continue
         source = run.tensors[result.source]
         x = np.asarray(source.value, dtype=np.float64).reshape(-1)
@@ -318,7 +320,7 @@ class CurvePlot(QtWidgets.QWidget):
         self._series = []      # (label, x, y, role), kept to redraw on palette change
         self._items = []
         self.plot_widget = pg.PlotWidget()
-        self.plot_widget.showGrid(x=True, y=True, alpha=0.25)
+        self.plot_widget.showGrid(x=True, y=True, alpha=0.2)
         self.plot_widget.setMinimumSize(320, 220)
         self.legend = self.plot_widget.addLegend(offset=(10, 10))
         self.vline = pg.InfiniteLine(angle=90, movable=False)
@@ -349,6 +351,24 @@ class CurvePlot(QtWidgets.QWidget):
         self.stack.setCurrentWidget(self.plot_widget)
         if self._series:
             self.plot_widget.enableAutoRange()
+            self._place_legend()
+
+    def _place_legend(self):
+        # Put the legend in the corner the curves cross least: a fixed corner hides the ends of a
+        # parabola or an exponential, the very part one looks at.
+        xs = np.concatenate([x for _, x, _, _ in self._series])
+        ys = np.concatenate([y for _, _, y, _ in self._series])
+        keep = np.isfinite(xs) & np.isfinite(ys)
+        xs, ys = xs[keep], ys[keep]
+        if xs.size == 0:
+            return
+        u = (xs - xs.min()) / max(np.ptp(xs), 1e-300)
+        v = (ys.max() - ys) / max(np.ptp(ys), 1e-300)   # 0 at the top, as on screen
+        corners = [(0.0, 0.0), (0.5, 0.0), (1.0, 0.0), (0.0, 1.0), (0.5, 1.0), (1.0, 1.0)]
+        crowding = [np.count_nonzero((np.abs(u - cx) < 0.25) & (np.abs(v - cy) < 0.3)) for cx, cy in corners]
+        cx, cy = corners[int(np.argmin(crowding))]
+        offset = (10 - 20 * cx, 10 - 20 * cy)
+        self.legend.anchor(itemPos=(cx, cy), parentPos=(cx, cy), offset=offset)
 
     def show_message(self, text):
         """Replace the plot by a sentence (nothing to draw yet, or nothing plottable)."""
@@ -470,15 +490,15 @@ class GradientPlot(QtWidgets.QWidget):
         self.data = gradient_plot_data(run, call)
         where = f" at line {call.location.line}" if call.location else ""
         self.title.setText(f"<b>Gradient call {call.id}</b> ({call.kind}{where})")
-        skipped = [f"{s.label}: {s.reason}." for s in self.data.skipped]
+        skipped = [f"{s.label}: {s.reason}." + (f" {s.detail}" if s.detail else "") for s in self.data.skipped]
         self.notes.setText("Not drawn: " + " ".join(skipped) if skipped else "")
-        self.notes.setVisible(bool(skipped))
+        self.notes.setVisible(bool(skipped) and bool(self.data))  # with no curves the message says it
         if self.data:
             self.plot.set_series([(s.label, s.x, s.y, s.role) for s in self.data])
         else:
-            reasons = "; ".join(f"{s.label}: {s.reason}" for s in self.data.skipped) or "it has no results"
-            self.plot.show_message("Nothing to plot for this call. Plots need a gradient with respect to a 1-D "
-                                   f"tensor with a stored value, such as tf.linspace(...).\n\n({reasons})")
+            reasons = "\n".join(skipped) or "The call has no results."
+            self.plot.show_message("Nothing to plot for this call: plots need a gradient with respect to a 1-D "
+                                   f"tensor with a stored value, such as tf.linspace(...).\n\n{reasons}")
 
     def curves(self):
         return self.plot.curves()
@@ -584,10 +604,13 @@ class FunctionExplorer(QtWidgets.QWidget):
             return
         self.plot.set_series([("f(x)", x, f, "function"), ("f′(x)", x, df, "derivative"),
                               ("f″(x)", x, d2f, "second derivative")])
-        problems = [p for p in (nonfinite_problem(n, x, v) for n, v in (("f(x)", f), ("f′(x)", df),
-                                                                         ("f″(x)", d2f))) if p]
-        if problems:
-            self._set_status(" ".join(problems) + " Those points are left out.", warning=True)
+        bad = {name: int(np.count_nonzero(~np.isfinite(v))) for name, v in (("f", f), ("f′", df), ("f″", d2f))}
+        bad_x = x[~(np.isfinite(f) & np.isfinite(df) & np.isfinite(d2f))]
+        if bad_x.size:
+            counts = ", ".join(f"{name} at {n}" for name, n in bad.items() if n)
+            where = ", ".join(f"{v:.6g}" for v in bad_x[:3]) + (", …" if bad_x.size > 3 else "")
+            self._set_status(f"Not finite (inf or nan) near x = {where}: {counts} of {x.size} points. "
+                             "Those points are left out.", warning=True)
         else:
             self._set_status(f"f, f′ and f″ at {x.size} points, f″ from nested GradientTapes "
                              f"({seconds * 1000:.0f} ms).")
@@ -597,6 +620,7 @@ class FunctionExplorer(QtWidgets.QWidget):
         self._jobs.pop(number, None)
         if number != self._latest:
             return
+        self.plot.show_message(f"Could not plot this formula.\n\n{message}")
         self._set_status(message, warning=True)
         self.computed.emit()
 
