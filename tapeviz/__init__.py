@@ -6,7 +6,7 @@ plugins (see ``tapeviz.core.hookspecs``).
 __version__ = "0.1.0"
 
 from tapeviz.core.dtypes import (  # noqa: E402
-    DType, as_dtype, bool_ as bool, double, float16, float32, float64, half, int8, int16, int32, int64, uint8,
+    DType, as_dtype, bool_ as bool, double, float16, float32, float64, half, int8, int16, int32, int64, string, uint8,
 )
 from tapeviz.core.errors import GradientRuleError, InvalidArgumentError, OpError  # noqa: E402
 from tapeviz.core.tensor import Tensor, TensorShape, Variable, convert_to_tensor  # noqa: E402

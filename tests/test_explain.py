@@ -137,7 +137,8 @@ def test_value_left_through_numpy_points_to_the_conversion():
         with tf.GradientTape() as tape:
             y = x * x
             z = tf.constant(y.numpy() * 3.0); line = __import__("inspect").currentframe().f_lineno  # noqa: E702
-        assert tape.gradient(z * 1.0, x) is None
+            w = z * 1.0
+        assert tape.gradient(w, x) is None
     (_, _, _, explanation), = rec.snapshot().nones()
     assert explanation.code == "NO_PATH_LEFT_TAPE"
     assert any(item["location"] is not None and item["location"].line == line for item in explanation.evidence)

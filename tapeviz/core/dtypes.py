@@ -9,8 +9,9 @@ class DType:
 
     def __init__(self, name):
         self.name = name
-        self.as_numpy_dtype = np.dtype(name).type
-        kind = np.dtype(name).kind
+        numpy_dtype = np.dtype(np.str_ if name == "string" else name)
+        self.as_numpy_dtype = numpy_dtype.type
+        kind = numpy_dtype.kind
         self.is_floating = kind == "f"
         self.is_integer = kind in "iu"
         self.is_unsigned = kind == "u"
@@ -34,11 +35,12 @@ class DType:
 float16, float32, float64 = DType("float16"), DType("float32"), DType("float64")
 int8, int16, int32, int64 = DType("int8"), DType("int16"), DType("int32"), DType("int64")
 uint8, bool_ = DType("uint8"), DType("bool")
+string = DType("string")  # text tensors exist so that code using them runs; no op differentiates them
 half, double = float16, float64
 
 ALL = (float16, float32, float64, int8, int16, int32, int64, uint8, bool_)
 _BY_NUMPY = {np.dtype(d.name): d for d in ALL}
-_BY_NAME = {d.name: d for d in ALL}
+_BY_NAME = {d.name: d for d in ALL + (string,)}
 _BY_NAME.update(half=float16, double=float64)
 # The floating numpy dtypes, for the recording test on the hot path (a set look-up).
 FLOATING_NUMPY = frozenset(np.dtype(d.name) for d in ALL if d.is_floating)
@@ -51,6 +53,8 @@ def as_dtype(value):
     if isinstance(value, str) and value in _BY_NAME:
         return _BY_NAME[value]
     try:
+        if np.dtype(value).kind in "US":
+            return string
         return _BY_NUMPY[np.dtype(value)]
     except (TypeError, KeyError):
         names = ", ".join(sorted(_BY_NAME))
@@ -62,6 +66,8 @@ def from_numpy(np_dtype):
     try:
         return _BY_NUMPY[np_dtype]
     except KeyError:
+        if np_dtype.kind in "US":
+            return string
         raise TypeError(
             f"numpy dtype {np_dtype} is not supported; tapeviz supports "
             + ", ".join(d.name for d in ALL) + ". Convert the array with .astype(...) first."

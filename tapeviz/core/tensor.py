@@ -254,7 +254,7 @@ def _infer_value(value):
         if array.size and (array.min() < _INT32.min or array.max() > _INT32.max):
             return array.astype(np.int64)
         return array.astype(np.int32)
-    if kind in "b":
+    if kind in "bUS":
         return array
     raise TypeError(
         f"Cannot convert {value!r} to a tensor: tapeviz tensors hold numbers or bools "

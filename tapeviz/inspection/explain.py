@@ -76,6 +76,15 @@ def explain(run, tape_id, target_id, source_id, before_seq=None):
             "tapeviz.float32) before the tape uses it.",
             [_evidence(f"{src} first used here", tensor=source_id, location=source.first_seen)])
     if source_id not in on_tape:
+        never_read = source is not None and source.kind == "variable" and source.trainable is not False \
+            and tape.watch_accessed_variables
+        if never_read and target_id not in on_tape:  # the target's story explains more than "never read"
+            found = _unrecorded_target(run, tape, target, target_id, tgt, start)
+            if found is not None:
+                return found
+        if never_read:
+            return _no_path(run, tape_id, all_ops, source_id, target_id, src, tgt, before_seq,
+                            f"{src} was never read while the tape recorded")
         return _unwatched_source(run, tape, source, source_id, src, all_ops)
     if target_id != source_id and target_id not in on_tape:
         found = _unrecorded_target(run, tape, target, target_id, tgt, start)
@@ -144,9 +153,6 @@ def _unwatched_source(run, tape, source, source_id, src, all_ops):
             return Explanation(
                 "SOURCE_NOT_WATCHED", f"The tape was created with watch_accessed_variables=False, so reading {src} "
                 "did not watch it.", "Call tape.watch(x) inside the tape's context.", where)
-        return Explanation(
-            "NO_PATH", f"{src} was never read while the tape recorded, so nothing on the tape depends on it.",
-            "Read the variable inside the tape's context (or check that the code path that uses it ran).", where)
     if source is not None and source.kind == "intermediate" and source.producer in run.ops:
         producer = run.ops[source.producer]
         ancestors = _ancestors(all_ops, source_id)
@@ -223,7 +229,7 @@ def _stateful_link(run, ops, source_id, target_id, before_seq):
     return None
 
 
-def _no_path(run, tape_id, ops, source_id, target_id, src, tgt, before_seq):
+def _no_path(run, tape_id, ops, source_id, target_id, src, tgt, before_seq, what=None):
     ahead = _forward(ops, [source_id])
     tape = run.tapes[tape_id]
     conversions = [e for e in run.events if e.kind in CONVERSIONS and e.tensor in ahead and e.tape == tape_id
@@ -241,9 +247,9 @@ def _no_path(run, tape_id, ops, source_id, target_id, src, tgt, before_seq):
     branches = [e for e in run.events if e.kind == "bool" and e.tape == tape_id
                 and (before_seq is None or e.seq < before_seq)]
     evidence = [_evidence(f"Python branch on {describe(run, e.tensor)}", location=e.location) for e in branches[:3]]
+    what = what or f"No recorded op joins {src} to {tgt}: the code that ran computed the target without using the source"
     return Explanation(
-        "NO_PATH", f"No recorded op joins {src} to {tgt}: the code that ran computed the target without using the "
-        "source" + (" (Python control flow chose a branch that does not use it)." if branches else "."),
+        "NO_PATH", what + (" (Python control flow chose a branch that does not use it)." if branches else "."),
         "Check that the source is actually used on the path that runs; a gradient through a branch not taken "
         f"is None (use unconnected_gradients=tapeviz.UnconnectedGradients.ZERO for zeros).",
         evidence or [_evidence(f"{tape.label} recorded {len(tape.ops)} ops", location=tape.location)])
