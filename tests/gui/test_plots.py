@@ -1,5 +1,4 @@
 """Plots of gradients: the pure data and derivative functions, then the two widgets (offscreen)."""
-import ctypes
 
 import numpy as np
 import pytest
@@ -9,13 +8,6 @@ from tapeviz.gui.plots import FunctionExplorer, GradientPlot, compute_derivative
 
 F32 = dict(rtol=1e-5, atol=1e-4)
 
-# PySide6 6.12 returns None (and some bools) without a new reference, as if they were immortal
-# (true only from Python 3.12). On 3.11 each void Qt call lowers None's count by one, and the run
-# aborts with "deallocating None/True" once it reaches zero, at the latest when the interpreter
-# exits. A list of extra references, itself never freed, keeps these tests running; the real fix
-# is Python >= 3.12 or another PySide6 release.
-_REFCOUNT_BALLAST = [None] * 2_000_000 + [True] * 500_000 + [False] * 500_000
-ctypes.pythonapi.Py_IncRef(ctypes.py_object(_REFCOUNT_BALLAST))
 
 
 def record_plot_section():
