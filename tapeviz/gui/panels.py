@@ -138,8 +138,9 @@ class GradientsPanel(QtWidgets.QWidget):
             return
         for call in run.calls:
             targets = ", ".join(describe(run, t) for t in call.targets)
-            top = QtWidgets.QTreeWidgetItem([f"{call.kind} {call.id} (tape {call.tape}, {_short(call.location)})",
-                                             f"d[{targets}]", ""])
+            line = f", line {call.location.line}" if call.location else ""
+            top = QtWidgets.QTreeWidgetItem([f"{call.kind} {call.id} (tape {call.tape}{line})", f"d[{targets}]", ""])
+            top.setToolTip(0, str(call.location))
             top.setData(0, ROLE, (call.id, None, None))
             for result in call.results:
                 codes = ", ".join(sorted({e.code for e in result.explanations.values()}))

@@ -23,13 +23,18 @@ from .model import (VALUE_CAP, Event, GradientCall, GradientResult, Location, Op
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__))
 _SKIP = (_PACKAGE_DIR + os.sep, _NUMPY_DIR + os.sep)
+_USER_CODE = os.path.join(_PACKAGE_DIR, "examples") + os.sep  # bundled examples are user code
 _MAX_SOURCE_BYTES = 1_000_000
+
+
+def _library_frame(filename):
+    return filename.startswith(_SKIP) and not filename.startswith(_USER_CODE) or filename.startswith("<frozen")
 
 
 def user_location(depth=2):
     """The first frame outside tapeviz and numpy: the user's line that caused the event."""
     frame = sys._getframe(depth)
-    while frame is not None and frame.f_code.co_filename.startswith(_SKIP):
+    while frame is not None and _library_frame(frame.f_code.co_filename):
         frame = frame.f_back
     if frame is None:
         return None
