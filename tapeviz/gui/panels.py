@@ -86,8 +86,8 @@ class WatchedPanel(QtWidgets.QWidget):
         run = self.session.run
         self.tree.clear()
         watched = run.watched(tape_id)
-        for tensor_id, how in watched.items():
-            self._add(run, tensor_id, how)
+        for tensor_id in sorted(watched):  # ids follow creation order, as watched_variables() lists them
+            self._add(run, tensor_id, watched[tensor_id])
         asked = {s for c in run.calls if c.tape == tape_id for s in c.sources}
         for tensor_id in sorted(asked - set(watched)):
             info = run.tensors.get(tensor_id)
