@@ -161,11 +161,25 @@ def _last_reset(tape, before_seq):
     return max(resets) if resets else -1
 
 
+_DTYPE_NAMES = {}
+
+
+def dtype_name(dtype):
+    """numpy's ``dtype.name``, cached: numpy computes it anew on every access."""
+    name = _DTYPE_NAMES.get(dtype)
+    if name is None:
+        name = _DTYPE_NAMES[dtype] = dtype.name
+    return name
+
+
 def summarize(value):
     """Statistics of an array, kept for every value and all that is kept of a large one."""
     array = np.asarray(value)
-    summary = {"shape": list(array.shape), "dtype": str(array.dtype), "size": int(array.size)}
-    if array.size and array.dtype.kind in "fiub":
+    summary = {"shape": list(array.shape), "dtype": dtype_name(array.dtype), "size": int(array.size)}
+    if array.size == 1 and array.dtype.kind in "fiub":  # most values of a scalar program: keep it cheap
+        number = float(array.reshape(()))
+        summary.update(min=number, max=number, mean=number, nonfinite=int(not np.isfinite(number)))
+    elif array.size and array.dtype.kind in "fiub":
         as_float = array.astype(np.float64)
         finite = as_float[np.isfinite(as_float)]
         summary.update(min=float(as_float.min()), max=float(as_float.max()), mean=float(as_float.mean()),
