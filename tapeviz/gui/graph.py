@@ -168,3 +168,41 @@ def _layer_rows(layers):
         rows[layer] = row + 1
         coords.append((row, layer))
     return coords
+
+
+def scope_key(scope):
+    return f"scope:{scope}"
+
+
+def collapse_scopes(graph, expanded=frozenset()):
+    """The graph with each name scope (two or more nodes, not in ``expanded``) drawn as one node.
+
+    Returns ``(collapsed, owner)``: ``owner`` maps every key of ``graph`` to the key drawn for it,
+    so a path or a search over the full graph can be shown on the collapsed one. Edges into and
+    out of a scope are merged (one per pair of drawn nodes); edges inside a scope disappear.
+    """
+    members = {}
+    for key, node in graph.nodes.items():
+        if node.scope and node.scope not in expanded:
+            members.setdefault(node.scope, []).append(node)
+    members = {scope: nodes for scope, nodes in members.items() if len(nodes) > 1}
+    owner = {key: scope_key(node.scope) if node.scope in members else key for key, node in graph.nodes.items()}
+    nodes = {}
+    for key, node in graph.nodes.items():
+        drawn = owner[key]
+        if drawn == key:
+            nodes[key] = Node(key, node.kind, node.label, node.detail, set(node.flags), node.scope)
+        elif drawn not in nodes:
+            inside = members[node.scope]
+            ops = sum(1 for n in inside if n.kind == "op")
+            # A scope shows the worst of its members: a missing rule inside is still a missing rule.
+            flags = set().union(*(n.flags for n in inside)) & {"watched", "no_rule", "not_differentiable"}
+            nodes[drawn] = Node(drawn, "scope", f"{node.scope} ({ops} ops)",
+                                f"{ops} ops, {len(inside) - ops} tensors", flags, node.scope)
+    edges, seen = [], set()
+    for edge in graph.edges:
+        pair = (owner[edge.source], owner[edge.target])
+        if pair[0] != pair[1] and pair not in seen:
+            seen.add(pair)
+            edges.append(Edge(pair[0], pair[1], edge.tensor))
+    return TapeGraph(nodes, edges), owner

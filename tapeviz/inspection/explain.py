@@ -251,5 +251,5 @@ def _no_path(run, tape_id, ops, source_id, target_id, src, tgt, before_seq, what
     return Explanation(
         "NO_PATH", what + (" (Python control flow chose a branch that does not use it)." if branches else "."),
         "Check that the source is actually used on the path that runs; a gradient through a branch not taken "
-        f"is None (use unconnected_gradients=tapeviz.UnconnectedGradients.ZERO for zeros).",
+        "is None (use unconnected_gradients=tapeviz.UnconnectedGradients.ZERO for zeros).",
         evidence or [_evidence(f"{tape.label} recorded {len(tape.ops)} ops", location=tape.location)])

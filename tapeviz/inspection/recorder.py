@@ -318,7 +318,7 @@ def record_from_environment(variable="TAPEVIZ_RECORD"):
 
 def explain_tape(tape, target, source):
     """``tape.explain``: from the active recording if it saw this tape, else from the tape alone."""
-    from tapeviz.core.tensor import Tensor, Variable
+    from tapeviz.core.tensor import Tensor
 
     for item, role in ((target, "target"), (source, "source")):
         if not isinstance(item, (Tensor, Variable)):

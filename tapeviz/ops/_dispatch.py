@@ -2,7 +2,7 @@
 import numpy as np
 
 from tapeviz.core.context import observers, state
-from tapeviz.core.execute import execute, invalid_argument, record
+from tapeviz.core.execute import invalid_argument, record
 from tapeviz.core.tensor import Tensor, Variable, convert_like, convert_to_tensor
 
 # TF's names for dtypes in its "expected to be a float tensor" messages.
@@ -61,11 +61,13 @@ def binary(op_type, forward):
     return op
 
 
-def unary(op_type, forward):
-    """An element-wise op of one operand."""
+def unary(op_type, forward, floating=False):
+    """An element-wise op of one operand; ``floating=True`` for ops TF defines on floats only (sin, exp)."""
     def op(x, name=None):
         if type(x) is not Tensor:
             x = as_tensor(x)
+        if floating and x._value.dtype.kind != "f":
+            floating_only(op_type, x)
         output = Tensor(forward(x._value))
         if state.tapes or observers:
             record(op_type, (x,), (output,), None)

@@ -130,7 +130,3 @@ def clip_by_norm(t, clip_norm, axes=None, name=None):
 
 
 install("matmul", matmul)
-
-# TF exposes these as tf.linalg.*; importing the namespace here makes ``tapeviz.linalg`` exist as soon
-# as tapeviz imports its ops.
-import tapeviz.linalg  # noqa: E402,F401

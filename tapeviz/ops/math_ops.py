@@ -9,12 +9,11 @@ import math
 
 import numpy as np
 
-from tapeviz.core.context import observers, state
 from tapeviz.core.errors import InvalidArgumentError
-from tapeviz.core.execute import execute, record
+from tapeviz.core.execute import execute
 from tapeviz.core.tensor import Tensor
 
-from ._dispatch import as_tensor, binary, binary_inputs, floating_only, unary
+from ._dispatch import as_tensor, binary, binary_inputs, unary
 from .operators import install, install_unary
 
 __all__ = ["add", "add_n", "subtract", "multiply", "divide", "truediv", "realdiv", "pow", "negative", "abs", "sign",
@@ -24,19 +23,8 @@ __all__ = ["add", "add_n", "subtract", "multiply", "divide", "truediv", "realdiv
 
 
 def floating_unary(op_type, forward):
-    """Like ``_dispatch.unary``, for ops TF defines on floating types only (integer input is a TypeError)."""
-    def op(x, name=None):
-        if type(x) is not Tensor:
-            x = as_tensor(x)
-        if x._value.dtype.kind != "f":
-            floating_only(op_type, x)
-        output = Tensor(forward(x._value))
-        if state.tapes or observers:
-            record(op_type, (x,), (output,), None)
-        return output
-    op.__name__ = op_type
-    op.__doc__ = f"Element-wise {op_type} of a floating tensor (recorded as op type ``{op_type}``)."
-    return op
+    """An element-wise op TF defines on floating types only: integer input is a TypeError."""
+    return unary(op_type, forward, floating=True)
 
 
 # Arithmetic ---------------------------------------------------------------------------------------------

@@ -81,7 +81,3 @@ def shuffle(value, seed=None, name=None):
     value = as_tensor(value)._value
     return Tensor(value[_generator(seed).permutation(len(value))] if value.ndim else value)
 
-
-# TF exposes these as tf.random.*; importing the namespace here makes ``tapeviz.random`` exist as soon
-# as tapeviz imports its ops.
-import tapeviz.random  # noqa: E402,F401
