@@ -517,7 +517,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few repeats: a smoke run, not a measurement")
     args = parser.parse_args(argv)
-    chain_repeats, mlp_repeats, long_repeats = (3, 3, 1) if args.quick else (15, 30, 5)
+    chain_repeats, mlp_repeats, long_repeats = (3, 3, 1) if args.quick else (15, 50, 5)
 
     modules, missing = load_modules()
     print_header(modules, args.quick, (chain_repeats, mlp_repeats, long_repeats))

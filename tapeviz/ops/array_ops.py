@@ -15,7 +15,7 @@ from tapeviz.core.tensor import Tensor, Variable, convert_like, convert_to_tenso
 
 from ._dispatch import as_tensor, binary_inputs
 from .operators import install
-from .reduction_ops import reduce_sum  # noqa: F401 - lived here first; core and plugins import it from here  # noqa: F401 - still importable from here
+from .reduction_ops import reduce_sum  # noqa: F401 - lived here first; core and plugins import it from here
 
 __all__ = ["constant", "reshape", "stack", "unstack", "concat", "split", "squeeze", "expand_dims", "transpose",
            "tile", "broadcast_to", "pad", "reverse", "slice", "gather", "boolean_mask", "one_hot", "where", "cast", "identity", "stop_gradient", "clip_by_value",
