@@ -7,13 +7,20 @@ import tapeviz as tv
 from tapeviz import math as tm, nn
 from tapeviz.core.hookspecs import hookimpl
 from tapeviz.core.registry import CheckCase
-from tapeviz.ops.nn_ops import SELU_ALPHA, SELU_SCALE
+from tapeviz.ops.nn_ops import SELU_ALPHA, SELU_SCALE, relu_grad
 
 from ._helpers import randn
 
 
 def _relu_grad(op, g):
-    return tv.where(op.inputs[0] > 0, g, tv.zeros_like(g))
+    # The output, not the input: it is > 0 exactly where the input is, and rules that read outputs
+    # are what TF writes too.
+    return relu_grad(g, op.outputs[0])
+
+
+def _relu_grad_grad(op, g):
+    # ReluGrad is linear in its gradients input; the features only select, so they get no gradient.
+    return relu_grad(g, op.inputs[1]), None
 
 
 def _relu6_grad(op, g):
@@ -72,6 +79,9 @@ def _softmax_cases(fn):
 @hookimpl
 def register_gradients(register):
     register("Relu", _relu_grad, checks=_cases(nn.relu))
+    register("ReluGrad", _relu_grad_grad,
+             checks=[CheckCase(lambda g, x: relu_grad(g, x), (randn(*shape, seed=7), _away_from_kinks(*shape)),
+                               name=str(shape)) for shape in [(5,), (2, 4)]])
     register("Relu6", _relu6_grad, checks=_cases(nn.relu6))
     register("Elu", _elu_grad, checks=_cases(nn.elu))
     register("Selu", _selu_grad, checks=_cases(nn.selu))
