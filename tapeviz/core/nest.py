@@ -16,16 +16,17 @@ def flatten(structure):
 
 def pack_sequence_as(structure, flat):
     """Rebuild ``structure``'s shape with the leaves in ``flat``."""
-    leaves = iter(flat)
+    return _build(structure, iter(flat))
 
-    def build(node):
-        if isinstance(node, dict):
-            built = {key: build(node[key]) for key in sorted(node)}
-            return type(node)((key, built[key]) for key in node) if type(node) is not dict else {k: built[k] for k in node}
-        if _is_namedtuple(node):
-            return type(node)(*[build(item) for item in node])
-        if isinstance(node, (list, tuple)):
-            return type(node)(build(item) for item in node)
-        return next(leaves)
 
-    return build(structure)
+def _build(node, leaves):
+    # A module-level function, not a closure: a recursive closure is a reference cycle that would
+    # keep every gradient result alive until the next garbage collection.
+    if isinstance(node, dict):
+        built = {key: _build(node[key], leaves) for key in sorted(node)}
+        return {key: built[key] for key in node} if type(node) is dict else type(node)((k, built[k]) for k in node)
+    if _is_namedtuple(node):
+        return type(node)(*[_build(item, leaves) for item in node])
+    if isinstance(node, (list, tuple)):
+        return type(node)(_build(item, leaves) for item in node)
+    return next(leaves)
