@@ -1,0 +1,377 @@
+"""What the graph view draws: node items, one item for all edges, one for the far-out overview.
+
+Three levels of detail keep a 10,000-op tape smooth. Close up, each node is its own item with its
+label. Further out, nodes lose their text and edges their arrowheads and curves. Far out, node
+items are hidden (the view hides them) and ``OverviewLayer`` draws every node from prebuilt paths,
+so a frame costs a few Qt calls however many nodes there are, not one Python call per node.
+Edges are never one item each: ``EdgeLayer`` culls them against the exposed rectangle with numpy.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+
+TEXT_LOD = 0.45      # below this scale labels are unreadable: shapes only
+OVERVIEW_LOD = 0.12  # below this the view hides node items and the overview draws them
+CRISP_EDGES = 400    # antialias edges only when fewer than this many are in view
+
+SIZES = {"op": (124, 40), "variable": (140, 40), "constant": (88, 28), "scope": (170, 52)}
+DEFAULT_SIZE = (116, 34)   # watched or intermediate tensors without a producer
+HGAP, VGAP = 210.0, 66.0   # layout spacing: wider than the widest node, room for edges between layers
+
+HUES = {
+    "op": "#4a90d9", "variable": "#1fa391", "constant": "#9e9e9e", "scope": "#5c6bc0",
+    "no_rule": "#ff9800", "not_differentiable": "#8d8d8d",
+    "watched": "#2e9d3a", "path": "#d62ad6", "broken": "#e53935",
+}
+
+
+def size_of(kind):
+    return SIZES.get(kind, DEFAULT_SIZE)
+
+
+def fill_class(node):
+    """The colour class of a node's fill: its flags win over its kind."""
+    if "no_rule" in node.flags:
+        return "no_rule"
+    if "not_differentiable" in node.flags:
+        return "not_differentiable"
+    return node.kind if node.kind in SIZES else "constant"
+
+
+def _mix(a, b, t):
+    return QtGui.QColor.fromRgbF(*(a.getRgbF()[i] * (1 - t) + b.getRgbF()[i] * t for i in range(3)))
+
+
+class GraphStyle:
+    """Colours from the widget's palette, so the graph reads in light and dark themes alike.
+
+    Fills are the kind's hue mixed into the palette's base colour, so text in the palette's own
+    text colour stays readable on them whichever way round the palette is.
+    """
+
+    def __init__(self, palette):
+        self.base = palette.color(QtGui.QPalette.ColorRole.Base)
+        self.text = palette.color(QtGui.QPalette.ColorRole.Text)
+        self.selection = palette.color(QtGui.QPalette.ColorRole.Highlight)
+        dark = self.base.lightnessF() < 0.5
+        self.hue = {name: QtGui.QColor(value) for name, value in HUES.items()}
+        strength = {"no_rule": 0.55, "not_differentiable": 0.45, "constant": 0.30}
+        self.fill = {name: _mix(self.base, self.hue[name], strength.get(name, 0.28 if dark else 0.22))
+                     for name in ("op", "variable", "constant", "scope", "no_rule", "not_differentiable")}
+        self.border = _mix(self.base, self.text, 0.55)
+        self.edge = _mix(self.base, self.text, 0.45)
+        self.muted_text = _mix(self.base, self.text, 0.65)
+        self.font = QtGui.QFont()
+        self.font.setPointSizeF(9)
+        self.small_font = QtGui.QFont(self.font)
+        self.small_font.setPointSizeF(7)
+        self.metrics = QtGui.QFontMetricsF(self.font)
+
+
+@dataclass
+class Marks:
+    """What the view currently emphasises, shared by every item (keys are drawn keys)."""
+    path: set = field(default_factory=set)
+    broken: set = field(default_factory=set)
+
+
+class NodeItem(QtWidgets.QGraphicsItem):
+    """One node: op (rounded box), variable (ellipse), constant (small grey box), scope (stacked box)."""
+
+    def __init__(self, node, style, marks):
+        super().__init__()
+        self.node = node
+        self.key = node.key
+        self._style = style
+        self._marks = marks
+        w, h = size_of(node.kind)
+        self._rect = QtCore.QRectF(-w / 2, -h / 2, w, h)
+        # Room for the thick watched border, the selection ring and the "breaks here" tag above.
+        self._bounds = self._rect.adjusted(-6, -24, 6, 6)
+        self._elided = None
+        self.setPos(node.x, node.y)
+        self.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setZValue(1)
+        self.setToolTip(f"{node.label}\n{node.detail}".strip())
+
+    def set_style(self, style):
+        self._style = style
+        self._elided = None
+
+    def boundingRect(self):
+        return self._bounds
+
+    def shape(self):
+        path = QtGui.QPainterPath()
+        path.addRect(self._rect)
+        return path
+
+    def paint(self, painter, option, widget=None):
+        lod = QtWidgets.QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
+        style, node, rect = self._style, self.node, self._rect
+        on_path = self.key in self._marks.path
+        broken = self.key in self._marks.broken
+        fill = style.fill[fill_class(node)]
+        if lod < TEXT_LOD:  # far: a flat box is all anyone can see
+            painter.fillRect(rect, style.hue["broken"] if broken else style.hue["path"] if on_path else fill)
+            outline = style.selection if self.isSelected() else style.hue["watched"] if "watched" in node.flags else None
+            if outline is not None:
+                pen = QtGui.QPen(outline, 2)
+                pen.setCosmetic(True)
+                painter.setPen(pen)
+                painter.drawRect(rect)
+            return
+        painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+        border = QtGui.QPen(style.border, 1.2)
+        if "watched" in node.flags:
+            border = QtGui.QPen(style.hue["watched"], 4)
+        if on_path:
+            border = QtGui.QPen(style.hue["path"], 4 if "watched" not in node.flags else 5)
+        painter.setPen(border)
+        painter.setBrush(fill)
+        if node.kind == "scope":  # a second box behind, as a stack of the ops it holds
+            painter.drawRoundedRect(rect.translated(5, -5), 8, 8)
+        self._draw_shape(painter, rect)
+        if broken:
+            pen = QtGui.QPen(style.hue["broken"], 3, QtCore.Qt.PenStyle.DashLine)
+            painter.setPen(pen)
+            painter.setBrush(QtCore.Qt.BrushStyle.NoBrush)
+            self._draw_shape(painter, rect.adjusted(-4, -4, 4, 4))
+            self._draw_tag(painter, "path breaks here")
+        if self.isSelected():
+            painter.setPen(QtGui.QPen(style.selection, 2.5))
+            painter.setBrush(QtCore.Qt.BrushStyle.NoBrush)
+            painter.drawRect(rect.adjusted(-6 if broken else -3, -6 if broken else -3, 6 if broken else 3,
+                                           6 if broken else 3))
+        text_rect = rect.adjusted(8, 2, -8, -2)
+        if "no_rule" in node.flags or "not_differentiable" in node.flags:
+            self._draw_glyph(painter, node.flags)
+            text_rect.adjust(14, 0, 0, 0)
+        painter.setFont(style.font)
+        painter.setPen(style.text)
+        if self._elided is None:
+            self._elided = style.metrics.elidedText(display_label(node), QtCore.Qt.TextElideMode.ElideMiddle, text_rect.width())
+        painter.drawText(text_rect, QtCore.Qt.AlignmentFlag.AlignCenter, self._elided)
+
+    def _draw_shape(self, painter, rect):
+        if self.node.kind == "variable":
+            painter.drawEllipse(rect)
+        elif self.node.kind in ("op", "scope"):
+            painter.drawRoundedRect(rect, 8, 8)
+        else:
+            painter.drawRect(rect)
+
+    def _draw_glyph(self, painter, flags):
+        """A small badge at the left: '!' in orange for a missing rule, a barred circle for not differentiable."""
+        centre = QtCore.QPointF(self._rect.left() + 14, 0)
+        painter.setPen(QtGui.QPen(self._style.text, 1.6))
+        if "no_rule" in flags:
+            painter.setBrush(self._style.hue["no_rule"])
+            painter.drawEllipse(centre, 8, 8)
+            painter.setPen(QtGui.QPen(QtGui.QColor("black"), 2))
+            painter.drawLine(centre + QtCore.QPointF(0, -4.5), centre + QtCore.QPointF(0, 1.5))
+            painter.drawPoint(centre + QtCore.QPointF(0, 4.5))
+        else:
+            painter.setBrush(QtCore.Qt.BrushStyle.NoBrush)
+            painter.drawEllipse(centre, 7, 7)
+            painter.drawLine(centre + QtCore.QPointF(-5, 5), centre + QtCore.QPointF(5, -5))
+
+    def _draw_tag(self, painter, text):
+        painter.setFont(self._style.small_font)
+        metrics = QtGui.QFontMetricsF(self._style.small_font)
+        width = metrics.horizontalAdvance(text) + 8
+        tag = QtCore.QRectF(self._rect.left() - 4, self._rect.top() - 22, width, metrics.height() + 2)
+        painter.setPen(QtCore.Qt.PenStyle.NoPen)
+        painter.setBrush(self._style.hue["broken"])
+        painter.drawRoundedRect(tag, 3, 3)
+        painter.setPen(QtGui.QColor("white"))
+        painter.drawText(tag, QtCore.Qt.AlignmentFlag.AlignCenter, text)
+
+
+class EdgeGeometry:
+    """Every edge's end points and bounding box as numpy arrays: built once, off the UI thread."""
+
+    def __init__(self, graph):
+        keys = list(graph.nodes)
+        index = {k: i for i, k in enumerate(keys)}
+        xs = np.array([graph.nodes[k].x for k in keys], dtype=float)
+        ys = np.array([graph.nodes[k].y for k in keys], dtype=float)
+        half = np.array([size_of(graph.nodes[k].kind)[0] / 2 for k in keys], dtype=float)
+        src = np.array([index[e.source] for e in graph.edges], dtype=np.int64)
+        dst = np.array([index[e.target] for e in graph.edges], dtype=np.int64)
+        self.sources = [e.source for e in graph.edges]
+        self.targets = [e.target for e in graph.edges]
+        self.x0 = xs[src] + half[src] if len(src) else np.zeros(0)
+        self.y0 = ys[src] if len(src) else np.zeros(0)
+        self.x1 = xs[dst] - half[dst] if len(dst) else np.zeros(0)
+        self.y1 = ys[dst] + _input_offsets(dst, self.y0) if len(dst) else np.zeros(0)
+        self.bend = np.maximum(40.0, np.abs(self.x1 - self.x0) / 2)  # horizontal reach of the curve's handles
+        self.left = np.minimum(self.x0, self.x1 - self.bend)
+        self.right = np.maximum(self.x1, self.x0 + self.bend)
+        self.top = np.minimum(self.y0, self.y1)
+        self.bottom = np.maximum(self.y0, self.y1)
+        self.lines = straight_lines(self.x0, self.y0, self.x1, self.y1)
+
+    def __len__(self):
+        return len(self.x0)
+
+    def visible(self, rect):
+        return np.nonzero((self.right >= rect.left()) & (self.left <= rect.right())
+                          & (self.bottom >= rect.top()) & (self.top <= rect.bottom()))[0]
+
+
+def _input_offsets(targets, source_y, spacing=8.0):
+    """A node's inputs arrive at separate points down its left side, in the order their sources sit."""
+    order = np.lexsort((source_y, targets))
+    sorted_targets = targets[order]
+    starts = np.flatnonzero(np.r_[True, sorted_targets[1:] != sorted_targets[:-1]])
+    counts = np.diff(np.r_[starts, len(order)])
+    group = np.repeat(np.arange(len(starts)), counts)
+    rank = np.arange(len(order)) - starts[group]
+    count = counts[group].astype(float)
+    spread = np.minimum(spacing, 24.0 / np.maximum(count - 1, 1))
+    offsets = np.zeros(len(targets))
+    offsets[order] = (rank - (count - 1) / 2) * spread
+    return offsets
+
+
+def display_label(node):
+    """What fits in a node: a constant described in words ('a float64 constant of shape (4, 3)') shows its shape."""
+    if node.kind == "constant" and node.label.startswith("a ") and node.detail:
+        return node.detail.replace("float", "f").replace("int", "i")
+    return node.label
+
+
+def straight_lines(x0, y0, x1, y1):
+    """One QPainterPath of many separate segments, built by pyqtgraph from arrays (no Python loop)."""
+    from pyqtgraph import arrayToQPath
+    if len(x0) == 0:
+        return QtGui.QPainterPath()
+    x = np.column_stack([x0, x1]).ravel()
+    y = np.column_stack([y0, y1]).ravel()
+    return arrayToQPath(x, y, connect="pairs", finiteCheck=False)
+
+
+def curve(x0, y0, x1, y1, bend, path=None):
+    path = path if path is not None else QtGui.QPainterPath()
+    path.moveTo(x0, y0)
+    path.cubicTo(x0 + bend, y0, x1 - 8 - bend, y1, x1 - 8, y1)
+    return path
+
+
+def arrowhead(x, y, path):
+    path.moveTo(x, y)
+    path.lineTo(x - 10, y - 5)
+    path.lineTo(x - 10, y + 5)
+    path.closeSubpath()
+
+
+class EdgeLayer(QtWidgets.QGraphicsItem):
+    """All edges in one item: curves with arrowheads close up, straight lines further out."""
+
+    def __init__(self, geometry, bounds, style, marks):
+        super().__init__()
+        self.geometry = geometry
+        self._bounds = bounds
+        self._style = style
+        self._marks = marks
+        self._path_edges = np.zeros(0, dtype=np.int64)
+        self.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption)  # exposedRect
+        self.setZValue(0)
+
+    def set_style(self, style):
+        self._style = style
+        self.update()
+
+    def set_marks(self):
+        """Edges whose two ends are both on the highlighted path are drawn in the accent colour."""
+        marked = self._marks.path
+        self._path_edges = np.array([i for i, (s, t) in enumerate(zip(self.geometry.sources, self.geometry.targets))
+                                     if s in marked and t in marked], dtype=np.int64) if marked else np.zeros(0, np.int64)
+        self.update()
+
+    def boundingRect(self):
+        return self._bounds
+
+    def paint(self, painter, option, widget=None):
+        lod = QtWidgets.QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
+        g = self.geometry
+        if lod < OVERVIEW_LOD:
+            painter.setPen(QtGui.QPen(self._style.edge, 0))  # cosmetic: one pixel at any zoom
+            painter.drawPath(g.lines)
+            self._paint_subset(painter, self._path_edges, lod, QtGui.QPen(self._style.hue["path"], 0))
+            return
+        shown = g.visible(option.exposedRect)
+        self._paint_subset(painter, shown, lod, QtGui.QPen(self._style.edge, 1.2 if lod >= TEXT_LOD else 0))
+        marked = np.intersect1d(self._path_edges, shown, assume_unique=True)
+        self._paint_subset(painter, marked, lod, QtGui.QPen(self._style.hue["path"], 3 if lod >= TEXT_LOD else 0))
+
+    def _paint_subset(self, painter, which, lod, pen):
+        if len(which) == 0:
+            return
+        g = self.geometry
+        if lod < TEXT_LOD:
+            painter.setPen(pen)
+            painter.drawPath(straight_lines(g.x0[which], g.y0[which], g.x1[which], g.y1[which]))
+            return
+        # Hundreds of antialiased curves cost more than a frame; that many are a tangle anyway.
+        painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, len(which) < CRISP_EDGES)
+        lines, heads = QtGui.QPainterPath(), QtGui.QPainterPath()
+        heads.setFillRule(QtCore.Qt.FillRule.WindingFill)  # overlapping heads must not cancel out
+        for x0, y0, x1, y1, bend in zip(g.x0[which].tolist(), g.y0[which].tolist(), g.x1[which].tolist(),
+                                        g.y1[which].tolist(), g.bend[which].tolist()):
+            curve(x0, y0, x1, y1, bend, lines)
+            arrowhead(x1, y1, heads)
+        painter.setPen(pen)
+        painter.setBrush(QtCore.Qt.BrushStyle.NoBrush)
+        painter.drawPath(lines)
+        painter.setPen(QtCore.Qt.PenStyle.NoPen)
+        painter.setBrush(pen.color())
+        painter.drawPath(heads)
+
+
+def node_paths(nodes):
+    """Per colour class, one path of all those nodes' boxes (for the overview)."""
+    paths = {}
+    for node in nodes:
+        w, h = size_of(node.kind)
+        paths.setdefault(fill_class(node), QtGui.QPainterPath()).addRect(node.x - w / 2, node.y - h / 2, w, h)
+    return paths
+
+
+class OverviewLayer(QtWidgets.QGraphicsItem):
+    """Far out: every node from a few prebuilt paths; the path, breaks and selection as thick outlines."""
+
+    def __init__(self, paths, watched, bounds, style):
+        super().__init__()
+        self._paths = paths
+        self._watched = watched
+        self._bounds = bounds
+        self._style = style
+        self.marks = {}   # "path" / "broken" / "selected" -> QPainterPath
+        self.setZValue(2)
+
+    def set_style(self, style):
+        self._style = style
+        self.update()
+
+    def boundingRect(self):
+        return self._bounds
+
+    def paint(self, painter, option, widget=None):
+        style = self._style
+        for name, path in self._paths.items():
+            painter.setPen(QtGui.QPen(style.fill[name].darker(115) if style.base.lightnessF() >= 0.5
+                                      else style.fill[name].lighter(130), 0))
+            painter.setBrush(style.fill[name])
+            painter.drawPath(path)
+        painter.setBrush(QtCore.Qt.BrushStyle.NoBrush)
+        for name, colour, width in (("watched", style.hue["watched"], 2), ("path", style.hue["path"], 3),
+                                    ("selected", style.selection, 3), ("broken", style.hue["broken"], 4)):
+            path = self._watched if name == "watched" else self.marks.get(name)
+            if path is not None and not path.isEmpty():
+                pen = QtGui.QPen(colour, width)
+                pen.setCosmetic(True)   # stays visible however small the boxes get
+                painter.setPen(pen)
+                painter.drawPath(path)

@@ -1,0 +1,503 @@
+"""The graph view: one tape's op graph, laid out off the UI thread, drawn with levels of detail.
+
+``GraphView.set_graph(run, tape_id)`` hands graph building and layout (pure functions in
+``graph.py``) to a worker thread, then creates the items on the UI thread and emits
+``layout_ready``. The view observes nothing but the plain-data ``Run``; what it draws lives in
+``graph_items.py``. Large graphs (over ``AUTO_COLLAPSE_NODES`` nodes) start with their name scopes
+collapsed, as TensorBoard does; double-click a scope to open it, or a node of an open scope to
+close it again.
+"""
+import math
+import traceback
+from dataclasses import dataclass
+from xml.sax.saxutils import escape, quoteattr
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from .graph import build_graph, collapse_scopes, layout
+from .graph_items import (HGAP, OVERVIEW_LOD, TEXT_LOD, VGAP, EdgeGeometry, EdgeLayer, GraphStyle, Marks,
+                          NodeItem, OverviewLayer, display_label, fill_class, node_paths, size_of)
+
+AUTO_COLLAPSE_NODES = 2000
+MAX_SCALE = 4.0
+WHEEL_STEP = 1.0015   # zoom factor per eighth of a degree of wheel rotation
+KEY_STEP = 1.25
+MARGIN = 60.0
+
+
+@dataclass
+class Plan:
+    """Everything the worker prepares for one drawing; only item creation is left to the UI thread."""
+    generation: int
+    full: object          # TapeGraph as recorded
+    graph: object         # TapeGraph as drawn (scopes collapsed or not), laid out
+    owner: dict           # full key -> drawn key
+    collapsed: bool
+    geometry: EdgeGeometry
+    paths: dict           # fill class -> QPainterPath of node boxes, for the overview
+    watched: QtGui.QPainterPath
+    bounds: QtCore.QRectF
+    keys: list
+    xs: np.ndarray
+    ys: np.ndarray
+
+
+def plan_graph(generation, run, tape_id, collapse=None, expanded=frozenset(), full=None):
+    """Build, collapse and lay out a tape's graph, and the geometry to draw it. Runs off the UI thread."""
+    full = full if full is not None else build_graph(run, tape_id)
+    collapsed = len(full.nodes) > AUTO_COLLAPSE_NODES if collapse is None else bool(collapse)
+    if collapsed:
+        graph, owner = collapse_scopes(full, expanded)
+    else:
+        graph, owner = full, {key: key for key in full.nodes}
+    layout(graph, hgap=HGAP, vgap=VGAP)
+    nodes = list(graph.nodes.values())
+    keys = [n.key for n in nodes]
+    xs = np.array([n.x for n in nodes], dtype=float)
+    ys = np.array([n.y for n in nodes], dtype=float)
+    if nodes:
+        half_w = max(size_of(n.kind)[0] for n in nodes) / 2 + MARGIN
+        half_h = max(size_of(n.kind)[1] for n in nodes) / 2 + MARGIN
+        bounds = QtCore.QRectF(xs.min() - half_w, ys.min() - half_h,
+                               xs.max() - xs.min() + 2 * half_w, ys.max() - ys.min() + 2 * half_h)
+    else:
+        bounds = QtCore.QRectF(-100, -60, 200, 120)
+    watched = boxes_path(n for n in nodes if "watched" in n.flags)
+    return Plan(generation, full, graph, owner, collapsed, EdgeGeometry(graph), node_paths(nodes), watched,
+                bounds, keys, xs, ys)
+
+
+def boxes_path(nodes):
+    path = QtGui.QPainterPath()
+    for node in nodes:
+        w, h = size_of(node.kind)
+        path.addRect(node.x - w / 2, node.y - h / 2, w, h)
+    return path
+
+
+class _PlanSignals(QtCore.QObject):
+    done = QtCore.Signal(object)
+    failed = QtCore.Signal(int, str)
+
+
+class _PlanTask(QtCore.QRunnable):
+    def __init__(self, generation, run, work):
+        super().__init__()
+        self.generation = generation
+        self.run_ = run
+        self.work = work
+        self.signals = _PlanSignals()
+
+    def run(self):
+        try:
+            self.signals.done.emit(self.work())
+        except Exception:  # a failed layout must reach the UI, not die silently in the pool
+            self.signals.failed.emit(self.generation, traceback.format_exc())
+
+
+class GraphView(QtWidgets.QGraphicsView):
+    """A tape's graph: zoom with the wheel (under the mouse) or +/-/0, pan by dragging, click to select."""
+
+    layout_ready = QtCore.Signal()
+    layout_failed = QtCore.Signal(str)
+    node_selected = QtCore.Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._pool = QtCore.QThreadPool(self)
+        self._pool.setMaxThreadCount(1)   # plans share the cached full graph: one at a time
+        self._tasks = {}
+        self._generation = 0
+        self._run = self._tape_id = None
+        self._full = None
+        self._collapse = None             # None: automatic, by size
+        self._expanded = set()
+        self._plan = None
+        self._ready = False
+        self._items = {}
+        self._edges = self._overview = None
+        self._marks = Marks()
+        self._highlight = (set(), set())
+        self._selection = set()
+        self._far = None
+        self._switching = False
+        self._press = None
+        self._style = GraphStyle(self.palette())
+        self.setScene(self._new_scene())
+        self.setRenderHint(QtGui.QPainter.RenderHint.TextAntialiasing)
+        self.setViewportUpdateMode(QtWidgets.QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
+        self.setOptimizationFlag(QtWidgets.QGraphicsView.OptimizationFlag.DontAdjustForAntialiasing)
+        self.setTransformationAnchor(QtWidgets.QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setResizeAnchor(QtWidgets.QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setDragMode(QtWidgets.QGraphicsView.DragMode.ScrollHandDrag)
+        self.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
+        self.setBackgroundBrush(self._style.base)
+
+    # Building ------------------------------------------------------------------------------------
+    def set_graph(self, run, tape_id):
+        """Show ``tape_id`` of ``run``: built and laid out in a worker; ``layout_ready`` when drawn."""
+        self._run, self._tape_id = run, tape_id
+        self._full = None
+        self._expanded = set()
+        self._highlight = (set(), set())
+        self._request_plan()
+
+    def collapse_scopes(self, collapsed=True):
+        """Draw each name scope as one box (True), every op (False), or decide by size (None)."""
+        self._collapse = collapsed
+        if self._run is not None:
+            self._request_plan()
+
+    def expand_scope(self, scope):
+        self._expanded.add(scope)
+        self._request_plan()
+
+    def collapse_scope(self, scope):
+        self._expanded.discard(scope)
+        self._request_plan()
+
+    def scopes_collapsed(self):
+        return bool(self._plan and self._plan.collapsed)
+
+    def is_ready(self):
+        return self._ready
+
+    def graph(self):
+        """The TapeGraph as drawn (laid out; scopes collapsed or not), or None before the first layout."""
+        return self._plan.graph if self._plan else None
+
+    def node_count(self):
+        return len(self._plan.graph.nodes) if self._plan else 0
+
+    def edge_count(self):
+        return len(self._plan.graph.edges) if self._plan else 0
+
+    def _request_plan(self):
+        self._generation += 1
+        self._ready = False
+        generation, run, tape_id = self._generation, self._run, self._tape_id
+        collapse, expanded, full = self._collapse, frozenset(self._expanded), self._full
+        task = _PlanTask(generation, run, lambda: plan_graph(generation, run, tape_id, collapse, expanded, full))
+        task.setAutoDelete(False)  # the view keeps it (and its signals) until it reports
+        task.signals.done.connect(self._on_plan)
+        task.signals.failed.connect(self._on_failed)
+        self._tasks[generation] = task
+        self._pool.start(task)
+        self.viewport().update()   # the "laying out" note
+
+    @QtCore.Slot(object)
+    def _on_plan(self, plan):
+        task = self._tasks.pop(plan.generation, None)
+        if self._full is None and task is not None and task.run_ is self._run:
+            self._full = plan.full   # later plans (scopes opened or closed) skip rebuilding it
+        if plan.generation != self._generation:
+            return  # superseded while it ran
+        self._draw(plan)
+        self._ready = True
+        self.layout_ready.emit()
+
+    @QtCore.Slot(int, str)
+    def _on_failed(self, generation, message):
+        self._tasks.pop(generation, None)
+        if generation == self._generation:
+            self.layout_failed.emit(message)
+
+    def _new_scene(self):
+        scene = QtWidgets.QGraphicsScene(self)
+        # The graph is static once drawn: a BSP tree finds the few visible items of thousands.
+        scene.setItemIndexMethod(QtWidgets.QGraphicsScene.ItemIndexMethod.BspTreeIndex)
+        scene.selectionChanged.connect(self._on_selection_changed)
+        return scene
+
+    def _draw(self, plan):
+        old = self.scene()
+        old.selectionChanged.disconnect(self._on_selection_changed)
+        scene = self._new_scene()
+        scene.setSceneRect(plan.bounds)
+        self._plan = plan
+        self._marks.path, self._marks.broken = set(), set()   # keys of the old drawing mean nothing here
+        self._edges = EdgeLayer(plan.geometry, plan.bounds, self._style, self._marks)
+        scene.addItem(self._edges)
+        self._items = {}
+        for node in plan.graph.nodes.values():
+            item = NodeItem(node, self._style, self._marks)
+            scene.addItem(item)
+            self._items[node.key] = item
+        self._overview = OverviewLayer(plan.paths, plan.watched, plan.bounds, self._style)
+        scene.addItem(self._overview)
+        self._selection = set()
+        self._far = None
+        self.setScene(scene)
+        old.deleteLater()
+        self.highlight(*self._highlight)
+        self.fit()
+
+    # Level of detail -----------------------------------------------------------------------------
+    def _scale(self):
+        return self.transform().m11()
+
+    def _apply_lod(self, scale=None):
+        """Far out, hide node items (one Python paint call each) and let the overview draw them."""
+        far = (self._scale() if scale is None else scale) < OVERVIEW_LOD
+        if far == self._far or self._plan is None:
+            return
+        self._far = far
+        self._switching = True   # hiding an item deselects it: keep our own record of the selection
+        for key, item in self._items.items():
+            item.setVisible(not far)
+            if not far and key in self._selection:
+                item.setSelected(True)
+        self._switching = False
+        self._overview.setVisible(far)
+
+    # Navigation ----------------------------------------------------------------------------------
+    def fit(self):
+        """Show the whole graph; small graphs stay at natural size rather than blown up."""
+        if self._plan is None:
+            return
+        self.fitInView(self.sceneRect(), QtCore.Qt.AspectRatioMode.KeepAspectRatio)
+        if self._scale() > 1.0:
+            self.setTransform(QtGui.QTransform())
+            self.centerOn(self.sceneRect().center())
+        self._apply_lod()
+
+    def zoom(self, factor, anchored_under_mouse=True):
+        current = self._scale()
+        fit_scale = min(self.viewport().width() / max(1.0, self.sceneRect().width()),
+                        self.viewport().height() / max(1.0, self.sceneRect().height()))
+        target = min(MAX_SCALE, max(min(fit_scale, 1.0) * 0.5, current * factor))
+        if target == current:
+            return
+        if not anchored_under_mouse:
+            self.setTransformationAnchor(QtWidgets.QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.scale(target / current, target / current)
+        self.setTransformationAnchor(QtWidgets.QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self._apply_lod()
+
+    def center_on(self, key, min_scale=None):
+        item = self._items.get(key)
+        if not item:
+            return
+        if min_scale is not None and self._scale() < min_scale:
+            self.setTransform(QtGui.QTransform.fromScale(min_scale, min_scale))
+            self._apply_lod()
+        self.centerOn(item.pos())
+
+    def wheelEvent(self, event):
+        self.zoom(WHEEL_STEP ** event.angleDelta().y())
+        event.accept()
+
+    def keyPressEvent(self, event):
+        key = event.key()
+        if key in (QtCore.Qt.Key.Key_Plus, QtCore.Qt.Key.Key_Equal):
+            self.zoom(KEY_STEP, anchored_under_mouse=False)
+        elif key in (QtCore.Qt.Key.Key_Minus, QtCore.Qt.Key.Key_Underscore):
+            self.zoom(1 / KEY_STEP, anchored_under_mouse=False)
+        elif key == QtCore.Qt.Key.Key_0:
+            self.fit()
+        else:
+            super().keyPressEvent(event)
+
+    # Selection and clicks ------------------------------------------------------------------------
+    def mousePressEvent(self, event):
+        self._press = event.position()
+        super().mousePressEvent(event)
+
+    def mouseReleaseEvent(self, event):
+        super().mouseReleaseEvent(event)
+        press, self._press = self._press, None
+        if press is None or event.button() != QtCore.Qt.MouseButton.LeftButton:
+            return
+        if (event.position() - press).manhattanLength() > 4:
+            return  # that was a pan
+        key = self.key_at(event.position().toPoint())
+        if key is not None:
+            if self._far:   # hidden items cannot be clicked: select through our own record
+                self.select([key])
+            self.node_selected.emit(key)
+
+    def mouseDoubleClickEvent(self, event):
+        key = self.key_at(event.position().toPoint())
+        node = self._plan.graph.nodes.get(key) if key and self._plan else None
+        if node is not None and node.kind == "scope":
+            self.expand_scope(node.scope)
+        elif node is not None and node.scope in self._expanded:
+            self.collapse_scope(node.scope)
+        else:
+            super().mouseDoubleClickEvent(event)
+
+    def key_at(self, viewport_point):
+        """The drawn node under a viewport point (the nearest within a few pixels when far out)."""
+        for item in self.items(viewport_point):
+            if isinstance(item, NodeItem):
+                return item.key
+        if not self._far or not self._plan or not self._plan.keys:
+            return None
+        at = self.mapToScene(viewport_point)
+        distance = np.hypot(self._plan.xs - at.x(), self._plan.ys - at.y())
+        nearest = int(np.argmin(distance))
+        return self._plan.keys[nearest] if distance[nearest] * self._scale() <= 8 else None
+
+    def select(self, keys):
+        """Select exactly these drawn keys."""
+        keys = {k for k in keys if k in self._items}
+        self._switching = True
+        self.scene().clearSelection()
+        for key in keys:
+            self._items[key].setSelected(True)   # a no-op on hidden items; the record below keeps it
+        self._switching = False
+        self._selection = keys
+        self._update_overview_marks()
+
+    def selected_keys(self):
+        return set(self._selection)
+
+    def _on_selection_changed(self):
+        if self._switching:
+            return
+        self._selection = {item.key for item in self.scene().selectedItems() if isinstance(item, NodeItem)}
+        self._update_overview_marks()
+
+    def search(self, text):
+        """Select and centre on the nodes whose label or op type contains ``text``; returns how many."""
+        needle = text.strip().lower()
+        if not self._plan or not needle:
+            self.select([])
+            return 0
+        plan = self._plan
+        hits = [plan.owner[k] for k, n in plan.full.nodes.items() if needle in n.label.lower()]
+        hits += [k for k, n in plan.graph.nodes.items() if needle in n.label.lower()]
+        drawn = list(dict.fromkeys(hits))   # in graph order, once each
+        self.select(drawn)
+        if drawn:
+            self.center_on(drawn[0], min_scale=0.8)
+        return len(drawn)
+
+    # Highlighting --------------------------------------------------------------------------------
+    def highlight(self, path_keys, broken=frozenset()):
+        """Draw a source-to-target path in the accent colour; ``broken`` marks where a path stops.
+
+        Keys are those of ``build_graph`` / ``path_keys``; inside a collapsed scope they light up
+        the scope's box.
+        """
+        self._highlight = (set(path_keys), set(broken))
+        if self._plan is None:
+            return
+        owner = self._plan.owner
+        before = self._marks.path | self._marks.broken
+        self._marks.path = {owner[k] for k in path_keys if k in owner}
+        self._marks.broken = {owner[k] for k in broken if k in owner}
+        for key in before | self._marks.path | self._marks.broken:
+            if key in self._items:
+                self._items[key].update()
+        self._edges.set_marks()
+        self._update_overview_marks()
+
+    def clear_highlight(self):
+        self.highlight(set())
+
+    def _update_overview_marks(self):
+        if self._overview is None:
+            return
+        nodes = self._plan.graph.nodes
+        self._overview.marks = {name: boxes_path(nodes[k] for k in keys) for name, keys in
+                                (("path", self._marks.path), ("broken", self._marks.broken),
+                                 ("selected", self._selection))}
+        self._overview.update()
+
+    # Palette and placeholder ---------------------------------------------------------------------
+    def changeEvent(self, event):
+        if event.type() == QtCore.QEvent.Type.PaletteChange:
+            self._style = GraphStyle(self.palette())
+            self.setBackgroundBrush(self._style.base)
+            for item in self._items.values():
+                item.set_style(self._style)
+            for layer in (self._edges, self._overview):
+                if layer is not None:
+                    layer.set_style(self._style)
+            self.viewport().update()
+        super().changeEvent(event)
+
+    def drawForeground(self, painter, rect):
+        if self._ready and self._plan is not None:
+            return
+        text = "Laying out the graph…" if self._run is not None else "No tape selected"
+        painter.save()
+        painter.resetTransform()
+        painter.setPen(self._style.muted_text)
+        painter.drawText(self.viewport().rect(), QtCore.Qt.AlignmentFlag.AlignCenter, text)
+        painter.restore()
+
+    # Export --------------------------------------------------------------------------------------
+    def export_png(self, path, max_side=8000):
+        """The whole graph as a PNG at natural size (scaled down to ``max_side`` pixels at most)."""
+        if self._plan is None:
+            return False
+        source = self.sceneRect()
+        scale = min(1.0, max_side / max(source.width(), source.height()))
+        size = QtCore.QSize(max(1, math.ceil(source.width() * scale)), max(1, math.ceil(source.height() * scale)))
+        image = QtGui.QImage(size, QtGui.QImage.Format.Format_ARGB32_Premultiplied)
+        image.fill(self._style.base)
+        was_far = self._far
+        self._apply_lod(scale)   # draw the detail the export's scale calls for, not the screen's
+        painter = QtGui.QPainter(image)
+        painter.setRenderHints(QtGui.QPainter.RenderHint.Antialiasing | QtGui.QPainter.RenderHint.TextAntialiasing)
+        self.scene().render(painter, QtCore.QRectF(0, 0, size.width(), size.height()), source)
+        painter.end()
+        if was_far is not None:
+            self._apply_lod()
+        return image.save(str(path), "PNG")
+
+    def export_svg(self, path):
+        """The whole graph as a plain SVG: one shape per node (class "node <kind>"), one path per edge."""
+        if self._plan is None:
+            return False
+        with open(path, "w", encoding="utf-8") as out:
+            out.write(svg_text(self._plan, self._style, self._marks))
+        return True
+
+
+def svg_text(plan, style, marks):
+    """SVG written from the layout itself, so it needs no QtSvg and stays small and readable."""
+    b = plan.bounds
+    colour = lambda c: c.name()
+    g = plan.geometry
+    lines = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{b.width():.0f}" height="{b.height():.0f}" '
+             f'viewBox="{b.left():.1f} {b.top():.1f} {b.width():.1f} {b.height():.1f}" '
+             f'font-family="sans-serif" font-size="12">',
+             '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" '
+             f'orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="{colour(style.edge)}"/></marker>'
+             '<marker id="arrow-path" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" '
+             f'orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="{colour(style.hue["path"])}"/></marker></defs>',
+             f'<rect x="{b.left():.1f}" y="{b.top():.1f}" width="{b.width():.1f}" height="{b.height():.1f}" '
+             f'fill="{colour(style.base)}"/>']
+    for i in range(len(g)):
+        on_path = g.sources[i] in marks.path and g.targets[i] in marks.path
+        x0, y0, x1, y1, bend = g.x0[i], g.y0[i], g.x1[i], g.y1[i], g.bend[i]
+        stroke = colour(style.hue["path"] if on_path else style.edge)
+        lines.append(f'<path class="edge" d="M{x0:.1f},{y0:.1f} C{x0 + bend:.1f},{y0:.1f} {x1 - bend:.1f},{y1:.1f} '
+                     f'{x1:.1f},{y1:.1f}" fill="none" stroke="{stroke}" stroke-width="{3 if on_path else 1.2}" '
+                     f'marker-end="url(#{"arrow-path" if on_path else "arrow"})"/>')
+    for key, node in plan.graph.nodes.items():
+        w, h = size_of(node.kind)
+        x, y = node.x - w / 2, node.y - h / 2
+        stroke, width, dash = colour(style.border), 1.2, ""
+        if "watched" in node.flags:
+            stroke, width = colour(style.hue["watched"]), 4
+        if key in marks.path:
+            stroke, width = colour(style.hue["path"]), 4
+        if key in marks.broken:
+            stroke, width, dash = colour(style.hue["broken"]), 3, ' stroke-dasharray="8,4"'
+        paint = f'fill="{colour(style.fill[fill_class(node)])}" stroke="{stroke}" stroke-width="{width}"{dash}'
+        attrs = f'class="node {node.kind}" data-key={quoteattr(key)}'
+        if node.kind == "variable":
+            shape = f'<ellipse {attrs} cx="{node.x:.1f}" cy="{node.y:.1f}" rx="{w / 2}" ry="{h / 2}" {paint}/>'
+        else:
+            rounded = ' rx="8"' if node.kind in ("op", "scope") else ""
+            shape = f'<rect {attrs} x="{x:.1f}" y="{y:.1f}" width="{w}" height="{h}"{rounded} {paint}/>'
+        lines.append(f"<g><title>{escape(node.label)} {escape(node.detail)}</title>{shape}"
+                     f'<text x="{node.x:.1f}" y="{node.y + 4:.1f}" text-anchor="middle" '
+                     f'fill="{colour(style.text)}">{escape(display_label(node))}</text></g>')
+    lines.append("</svg>")
+    return "\n".join(lines) + "\n"
