@@ -1,0 +1,148 @@
+"""The graph view, driven offscreen: what it draws matches build_graph, and a person can use it."""
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from PySide6 import QtCore  # noqa: E402
+
+import tapeviz as tf  # noqa: E402
+from tapeviz.gui.graph import build_graph, collapse_scopes, path_keys  # noqa: E402
+from tapeviz.gui.graph_items import NodeItem  # noqa: E402
+from tapeviz.gui.graph_view import GraphView  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def small():
+    """A dense layer, a sin, a constant and a stop_gradient: every kind of node the view draws."""
+    with tf.record() as rec:
+        w = tf.Variable(np.ones((3, 2)), name="dense_1/kernel")
+        b = tf.Variable(np.zeros(2), name="dense_1/bias")
+        x = tf.constant(np.ones((4, 3)))
+        with tf.GradientTape() as tape:
+            h = tf.matmul(x, w) + b
+            y = tf.reduce_sum(tf.sin(h) * 2.0)
+            tf.stop_gradient(h)
+        tape.gradient(y, [w, b])
+    run = rec.snapshot()
+    return run, next(iter(run.tapes)), w, y
+
+
+def chain(ops):
+    with tf.record() as rec:
+        x = tf.Variable(0.5, name="x")
+        with tf.GradientTape():
+            value = x
+            for _ in range(ops // 2):
+                value = tf.sin(value) * 1.01
+    run = rec.snapshot()
+    return run, next(iter(run.tapes))
+
+
+@pytest.fixture
+def view(qtbot):
+    widget = GraphView()
+    widget.resize(900, 500)
+    qtbot.addWidget(widget)
+    widget.show()
+    return widget
+
+
+def open_graph(qtbot, view, run, tape_id, timeout=10000):
+    with qtbot.waitSignal(view.layout_ready, timeout=timeout):
+        view.set_graph(run, tape_id)
+
+
+def test_counts_match_build_graph(qtbot, view, small):
+    run, tape_id, _, _ = small
+    assert not view.is_ready()
+    open_graph(qtbot, view, run, tape_id)
+    graph = build_graph(run, tape_id)
+    assert view.is_ready()
+    assert (view.node_count(), view.edge_count()) == (len(graph.nodes), len(graph.edges))
+    assert not view.scopes_collapsed()   # small graphs show every op
+
+
+def test_search_selects_op_type_case_insensitively(qtbot, view, small):
+    open_graph(qtbot, view, *small[:2])
+    assert view.search("matmul") == 1
+    (key,) = view.selected_keys()
+    assert view.graph().nodes[key].label == "MatMul"
+    assert view.search("no such op") == 0
+    assert view.selected_keys() == set()
+
+
+def test_highlight_marks_path_and_break(qtbot, view, small):
+    run, tape_id, w, y = small
+    open_graph(qtbot, view, run, tape_id)
+    keys = path_keys(run, tape_id, w._id, y._id)   # tensor ids, as the recorder keeps them
+    stop = next(k for k, n in view.graph().nodes.items() if n.label == "StopGradient")
+    view.highlight(keys, {stop})
+    assert view._marks.path == keys and view._marks.broken == {stop}
+    view.clear_highlight()
+    assert not view._marks.path and not view._marks.broken
+
+
+def test_exports(qtbot, view, small, tmp_path):
+    open_graph(qtbot, view, *small[:2])
+    png, svg = tmp_path / "graph.png", tmp_path / "graph.svg"
+    assert view.export_png(png)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 1000
+    assert view.export_svg(svg)
+    root = ET.parse(svg).getroot()
+    shapes = [e for e in root.iter() if (e.get("class") or "").split()[:1] == ["node"]]
+    assert len(shapes) == view.node_count()
+    assert len([e for e in root.iter() if e.get("class") == "edge"]) == view.edge_count()
+
+
+def test_click_emits_node_selected(qtbot, view, small):
+    open_graph(qtbot, view, *small[:2])
+    key = next(k for k, n in view.graph().nodes.items() if n.label == "Sin")
+    item = view._items[key]
+    point = view.mapFromScene(item.pos())
+    with qtbot.waitSignal(view.node_selected, timeout=2000) as signal:
+        qtbot.mouseClick(view.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=point)
+    assert signal.args == [key]
+    assert view.selected_keys() == {key}
+
+
+def test_keyboard_zoom_and_fit(qtbot, view, small):
+    open_graph(qtbot, view, *small[:2])
+    before = view.transform().m11()
+    qtbot.keyClick(view, QtCore.Qt.Key.Key_Minus)
+    assert view.transform().m11() < before
+    qtbot.keyClick(view, QtCore.Qt.Key.Key_Plus)
+    qtbot.keyClick(view, QtCore.Qt.Key.Key_Plus)
+    assert view.transform().m11() > before
+    qtbot.keyClick(view, QtCore.Qt.Key.Key_0)
+    assert view.transform().m11() == pytest.approx(before)
+
+
+def test_scopes_collapse_and_expand(qtbot, view, small):
+    run, tape_id, _, _ = small
+    open_graph(qtbot, view, run, tape_id)
+    collapsed, _ = collapse_scopes(build_graph(run, tape_id))
+    with qtbot.waitSignal(view.layout_ready, timeout=10000):
+        view.collapse_scopes(True)
+    assert view.node_count() == len(collapsed.nodes) < len(build_graph(run, tape_id).nodes)
+    assert any(n.kind == "scope" for n in view.graph().nodes.values())
+    assert view.search("sin") == 1   # found inside its scope: the scope box is selected
+    with qtbot.waitSignal(view.layout_ready, timeout=10000):
+        view.expand_scope("dense_1")
+    assert not any(n.kind == "scope" for n in view.graph().nodes.values())
+
+
+def test_large_graph_ready_in_time_and_far_out(qtbot, view):
+    run, tape_id = chain(3000)
+    open_graph(qtbot, view, run, tape_id, timeout=20000)
+    assert view.node_count() == len(build_graph(run, tape_id).nodes) > 3000
+    view.fit()
+    assert view._far    # whole chain in view: node items hidden, the overview draws them
+    assert not any(item.isVisible() for item in view._items.values())
+    image = view.grab().toImage()
+    assert not image.isNull()
+    view.search("sin")
+    assert not view._far and all(isinstance(i, NodeItem) for i in view.scene().selectedItems())
