@@ -267,6 +267,14 @@ def arrowhead(x, y, path):
     path.closeSubpath()
 
 
+def _cosmetic(colour, width):
+    """A pen measured in pixels: Qt strokes it without building an outline of the whole curve,
+    which for an edge running thousands of pixels off screen costs more than the frame."""
+    pen = QtGui.QPen(colour, width)
+    pen.setCosmetic(True)
+    return pen
+
+
 class EdgeLayer(QtWidgets.QGraphicsItem):
     """All edges in one item: curves with arrowheads close up, straight lines further out."""
 
@@ -300,14 +308,26 @@ class EdgeLayer(QtWidgets.QGraphicsItem):
         if lod < OVERVIEW_LOD:
             painter.setPen(QtGui.QPen(self._style.edge, 0))  # cosmetic: one pixel at any zoom
             painter.drawPath(g.lines)
-            self._paint_subset(painter, self._path_edges, lod, QtGui.QPen(self._style.hue["path"], 0))
+            self._paint_subset(painter, self._path_edges, lod, _cosmetic(self._style.hue["path"], 1.5), False)
             return
-        shown = g.visible(option.exposedRect)
-        self._paint_subset(painter, shown, lod, QtGui.QPen(self._style.edge, 1.2 if lod >= TEXT_LOD else 0))
+        exposed = option.exposedRect
+        shown = g.visible(exposed)
         marked = np.intersect1d(self._path_edges, shown, assume_unique=True)
-        self._paint_subset(painter, marked, lod, QtGui.QPen(self._style.hue["path"], 3 if lod >= TEXT_LOD else 0))
+        if lod < TEXT_LOD:
+            self._paint_subset(painter, shown, lod, _cosmetic(self._style.edge, 1), False)
+            self._paint_subset(painter, marked, lod, _cosmetic(self._style.hue["path"], 1.5), False)
+            return
+        # Antialiasing a curve costs in proportion to its whole length, on screen or not: only
+        # edges about the size of the view get it, and only when few are in view.
+        span = (g.right - g.left) + (g.bottom - g.top)
+        short = span <= 2 * (exposed.width() + exposed.height())
+        crisp = len(shown) < CRISP_EDGES
+        for which, colour, width in ((shown, self._style.edge, 1.0), (marked, self._style.hue["path"], 3)):
+            pen = _cosmetic(colour, width * min(lod, 1.0) if width > 1.5 else width)
+            self._paint_subset(painter, which[short[which]], lod, pen, crisp)
+            self._paint_subset(painter, which[~short[which]], lod, pen, False)
 
-    def _paint_subset(self, painter, which, lod, pen):
+    def _paint_subset(self, painter, which, lod, pen, antialias):
         if len(which) == 0:
             return
         g = self.geometry
@@ -315,8 +335,7 @@ class EdgeLayer(QtWidgets.QGraphicsItem):
             painter.setPen(pen)
             painter.drawPath(straight_lines(g.x0[which], g.y0[which], g.x1[which], g.y1[which]))
             return
-        # Hundreds of antialiased curves cost more than a frame; that many are a tangle anyway.
-        painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, len(which) < CRISP_EDGES)
+        painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, antialias)
         lines, heads = QtGui.QPainterPath(), QtGui.QPainterPath()
         heads.setFillRule(QtCore.Qt.FillRule.WindingFill)  # overlapping heads must not cancel out
         for x0, y0, x1, y1, bend in zip(g.x0[which].tolist(), g.y0[which].tolist(), g.x1[which].tolist(),
