@@ -89,7 +89,8 @@ def open_and_draw(view, run, collapse):
 def repaint_ms(view, scale, rounds=12):
     """Mean ms per repaint while panning at ``scale`` (1.0 = natural size), and per wheel-zoom step."""
     view.setTransform(QtGui.QTransform.fromScale(scale, scale))
-    view.centerOn(view.sceneRect().center())
+    middle = view.graph().nodes[view._plan.keys[len(view._plan.keys) // 2]]
+    view.centerOn(middle.x, middle.y)   # a node, not the scene's centre: that may be empty space
     view._apply_lod()
     view.viewport().repaint()
     bar = view.horizontalScrollBar()
