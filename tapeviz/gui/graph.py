@@ -82,11 +82,22 @@ def build_graph(run, tape_id):
 
 
 def _scope_ops(nodes, edges):
-    """An op whose inputs include a scoped variable (``dense_1/kernel:0``) belongs to that scope."""
+    """An op that reads a scoped variable (``dense_1/kernel:0``) belongs to that scope, and so does an
+    op whose one input comes from such an op (the layer's activation). No further: scopes must not
+    spread down the whole graph through every later op."""
+    inputs = {}
     for edge in edges:
-        source = nodes[edge.source]
-        if source.scope and nodes[edge.target].kind == "op" and not nodes[edge.target].scope:
-            nodes[edge.target].scope = source.scope
+        inputs.setdefault(edge.target, []).append(edge.source)
+    from_variables = set()
+    for target, sources in inputs.items():
+        scopes = {nodes[s].scope for s in sources if nodes[s].kind == "variable" and nodes[s].scope}
+        if nodes[target].kind == "op" and len(scopes) == 1:
+            nodes[target].scope = scopes.pop()
+            from_variables.add(target)
+    for target, sources in inputs.items():
+        if nodes[target].kind == "op" and not nodes[target].scope and len(sources) == 1 \
+                and sources[0] in from_variables:
+            nodes[target].scope = nodes[sources[0]].scope
 
 
 def path_keys(run, tape_id, source_id, target_id):
