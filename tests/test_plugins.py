@@ -185,7 +185,8 @@ def test_the_per_op_path_imports_no_registry_plugin_manager_or_qt():
         assert "registry" not in imported and "plugins" not in imported and "pluggy" not in imported
     import subprocess
     # In a fresh interpreter: pytest plugins (pytest-qt) may have imported Qt into this one.
-    probe = ("import sys, tapeviz as tf; x = tf.Variable(1.0)\nwith tf.GradientTape() as t: y = tf.sin(x)\n"
+    probe = ("import sys, tapeviz as tf, tapeviz.inspection, tapeviz.gui.graph, tapeviz.cli\n"
+             "x = tf.Variable(1.0)\nwith tf.GradientTape() as t: y = tf.sin(x)\n"
              "t.gradient(y, x); print(sorted(m for m in sys.modules if m.split('.')[0] in "
              "('PySide6', 'PyQt5', 'PyQt6', 'pyqtgraph', 'shiboken6')))")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)

@@ -111,6 +111,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.save_action = self._action(file_menu, "Save Run &As...", self.save_run_dialog, keys.SaveAs)
         self._action(file_menu, "Export Graph as &PNG...", lambda: self.export_graph_dialog("png"), "Ctrl+E")
         self._action(file_menu, "Export Graph as S&VG...", lambda: self.export_graph_dialog("svg"), "Ctrl+Shift+E")
+        self._action(file_menu, "Export P&lot as PNG...", self.export_plot_dialog)
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, keys.Quit)
 
@@ -238,6 +239,12 @@ class MainWindow(QtWidgets.QMainWindow):
                                                         f"{kind.upper()} (*.{kind})")
         if path:
             (self.graph.export_png if kind == "png" else self.graph.export_svg)(path)
+            self.statusBar().showMessage(f"Exported {path}", 5000)
+
+    def export_plot_dialog(self):
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export plot as PNG", "plot.png", "PNG (*.png)")
+        if path:
+            self.plot_tabs.currentWidget().export_png(path)
             self.statusBar().showMessage(f"Exported {path}", 5000)
 
     # Reactions ---------------------------------------------------------------------------------------
