@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tapeviz.core import registry
+from tapeviz.core import execute, registry
 from tapeviz.core.tape import GradientTape
 from tapeviz.core.tensor import Tensor
 
@@ -47,7 +47,20 @@ def registered_rules(plugin=None, op_types=None):
 
 
 def check_gradients(op_types=None, plugin=None, order=2, seed=0):
-    """Check the registered rules (all, one plugin's, or some op types); one CheckResult per case and order."""
+    """Check the registered rules (all, one plugin's, or some op types); one CheckResult per case and order.
+
+    Values a rule promised not to read (``needs_inputs=False`` / ``needs_outputs=False``) are
+    replaced by zero stand-ins however small they are, so a broken promise fails the check.
+    """
+    saved = execute.STAND_IN_MIN_BYTES
+    execute.STAND_IN_MIN_BYTES = 0
+    try:
+        return _check_all(op_types, plugin, order, seed)
+    finally:
+        execute.STAND_IN_MIN_BYTES = saved
+
+
+def _check_all(op_types, plugin, order, seed):
     results = []
     for reg in registered_rules(plugin, op_types):
         if not reg.checks:

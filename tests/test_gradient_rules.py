@@ -69,3 +69,27 @@ def test_checker_reports_a_case_that_never_runs_its_op():
         assert results and all("never runs an op of type NeverRun" in r.detail for r in results)
     finally:
         _forget("NeverRun")
+
+
+def test_checker_catches_a_rule_that_reads_values_it_promised_not_to():
+    registrar = Registrar("test-liar")
+    registrar.op("Sq2", lambda x: x * x, checks=[tv.CheckCase(lambda x: tv.raw_ops.Sq2(x), (np.array([1.0, 2.0]),))])
+    registrar("Sq2", lambda op, g: g * 2.0 * op.inputs[0], needs_inputs=False,
+              checks=[tv.CheckCase(lambda x: tv.raw_ops.Sq2(x), (np.array([1.0, 2.0]),))])
+    registrar.commit(PluginInfo("test-liar", "", "test"))
+    try:
+        assert [r.passed for r in check_gradients(op_types=["Sq2"])] == [False, False]
+    finally:
+        _forget("Sq2")
+
+
+def test_large_values_a_rule_does_not_read_are_not_kept_by_the_tape():
+    x = tv.Variable(np.ones((64, 64), np.float32))
+    with tv.GradientTape() as tape:
+        y = x + 1.0       # AddV2 reads neither value: its record keeps stand-ins
+        z = tv.nn.relu(y)  # Relu reads its output only
+    recorded = {op.type: op for op in tape._ops}
+    assert recorded["AddV2"].inputs[0]._value.strides == (0, 0)
+    assert recorded["Relu"].inputs[0]._value.strides == (0, 0)
+    assert recorded["Relu"].outputs[0] is z
+    np.testing.assert_array_equal(tape.gradient(z, x).numpy(), np.ones((64, 64)))

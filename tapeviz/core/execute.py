@@ -3,12 +3,21 @@
 This is the per-op hot path. It does no registry look-up and calls no plugin: gradient rules are
 found only when a tape runs backwards.
 """
+import numpy as np
+
 from .context import observers, state
 from .dtypes import FLOATING_NUMPY
 from .errors import InvalidArgumentError
 from .tensor import Tensor
 
 _NO_ATTRS = {}
+# Op type -> (rule needs input values, rule needs output values), for rules that need less than all;
+# filled by the registry. A recorded op with a large output keeps only shape-and-dtype stand-ins
+# for the large values its rule never reads, so the tape does not keep them alive (TF's
+# ops_which_dont_need_inputs).
+values_not_needed = {}
+STAND_IN_MIN_BYTES = 16384
+_ZEROS = {}
 
 
 class Operation:
@@ -85,10 +94,34 @@ def record(op_type, inputs, outputs, attrs, grad_fn=None):
                 if recorded_on is not None:
                     recorded_on.append(tape)
                 break
+    # Only ops with a large output qualify: one size test keeps the scalar hot path untouched.
+    if op is not None and outputs[0]._value.nbytes >= STAND_IN_MIN_BYTES and op_type in values_not_needed:
+        _drop_unneeded_values(op, values_not_needed[op_type])
     if observers:
         for observer in observers:
             observer.op_executed(op_type, inputs, outputs, attrs or _NO_ATTRS, op, recorded_on)
     return op
+
+
+def _drop_unneeded_values(op, needs):
+    needs_inputs, needs_outputs = needs
+    if not needs_inputs:
+        op.inputs = tuple(_stand_in(t) for t in op.inputs)
+    if not needs_outputs:
+        op.outputs = tuple(_stand_in(t) for t in op.outputs)
+
+
+def _stand_in(tensor):
+    """A tensor with ``tensor``'s id, shape and dtype but no memory of its own (a broadcast zero)."""
+    value = tensor._value
+    if value.nbytes < STAND_IN_MIN_BYTES:
+        return tensor
+    zero = _ZEROS.get(value.dtype)
+    if zero is None:
+        zero = _ZEROS[value.dtype] = np.zeros((), value.dtype)
+    stand_in = Tensor(np.broadcast_to(zero, value.shape))
+    stand_in._id = tensor._id
+    return stand_in
 
 
 def invalid_argument(op_type, inputs, error):

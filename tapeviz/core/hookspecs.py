@@ -25,6 +25,8 @@ def register_gradients(register):
       that higher orders work. ``checks`` is a sequence of ``tapeviz.CheckCase`` that let
       ``tapeviz check`` verify the rule against finite differences. ``override=True`` replaces a
       rule another plugin registered; without it, registering a taken op type is an error.
+      ``needs_inputs=False`` / ``needs_outputs=False`` promise that the rule reads only the shapes
+      and dtypes of the op's inputs / outputs: the tape then does not keep their values alive.
     - ``register.not_differentiable(op_type)``: the op passes no gradient (argmax, comparisons).
       Not for ops whose gradient has simply not been written: those must have no entry, so that a
       path through them raises LookupError.

@@ -45,12 +45,13 @@ class Registrar:
         self.plugin = plugin_name
         self.staged = []
 
-    def __call__(self, op_type, grad_fn, *, checks=(), override=False):
+    def __call__(self, op_type, grad_fn, *, checks=(), override=False, needs_inputs=True, needs_outputs=True):
         _check_op_type(op_type)
         if not callable(grad_fn):
             raise TypeError(f"The gradient rule for '{op_type}' must be callable, got {grad_fn!r}.")
         self._stage(Registration(op_type, self.plugin, location_of(grad_fn), grad_fn=grad_fn,
-                                 checks=tuple(checks)), override)
+                                 checks=tuple(checks), needs_inputs=needs_inputs, needs_outputs=needs_outputs),
+                    override)
 
     def not_differentiable(self, op_type):
         _check_op_type(op_type)

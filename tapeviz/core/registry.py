@@ -7,6 +7,8 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
+from .execute import values_not_needed
+
 gradient_functions = {}   # op type -> grad_fn(op, *output_grads)
 not_differentiable = {}   # op type -> Registration
 forward_functions = {}    # op type -> forward(*numpy_values, **attrs), for plugin-defined ops
@@ -40,6 +42,8 @@ class Registration:
     checks: tuple = ()
     overrides: Optional["Registration"] = None
     kind: str = "gradient"   # "gradient", "not_differentiable", or "forward" (a plugin's new op)
+    needs_inputs: bool = True    # False: the rule reads only the inputs' shapes and dtypes, not values
+    needs_outputs: bool = True   # False: the rule never reads the outputs' values
     extra: dict = field(default_factory=dict)
 
     def describe(self):
@@ -103,6 +107,9 @@ def add(reg, override=False):
     registrations.pop(reg.op_type, None)
     not_differentiable.pop(reg.op_type, None)
     gradient_functions.pop(reg.op_type, None)
+    values_not_needed.pop(reg.op_type, None)
     table[reg.op_type] = reg
     if reg.kind == "gradient":
         gradient_functions[reg.op_type] = reg.grad_fn
+        if not (reg.needs_inputs and reg.needs_outputs):
+            values_not_needed[reg.op_type] = (reg.needs_inputs, reg.needs_outputs)

@@ -53,6 +53,7 @@ class GradientTape:
             self._pop()
 
     def _push(self):
+        registry.ensure_loaded()  # once per process: recording consults what each rule reads
         state.tapes.append(self)
         self._recording = True
         if observers:

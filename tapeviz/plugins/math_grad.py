@@ -111,6 +111,13 @@ UNARY = {
     "Erf": (lambda op, g: g * (2.0 / math.sqrt(math.pi)) * tv.exp(-tv.square(op.inputs[0])), tm.erf, {}),
 }
 
+# What the rules below do not read, so the tape need not keep it (big activations in a network).
+VALUES_READ = {
+    "AddV2": dict(needs_inputs=False, needs_outputs=False),  # shapes only (unbroadcast)
+    "Sub": dict(needs_inputs=False, needs_outputs=False),
+    "Mul": dict(needs_outputs=False),
+}
+
 BINARY = {
     "AddV2": (_add_grad, lambda x, y: x + y, {}),
     "Sub": (_sub_grad, lambda x, y: x - y, {}),
@@ -135,7 +142,7 @@ def register_gradients(register):
     for op_type, (rule, fn, domain) in UNARY.items():
         register(op_type, rule, checks=_unary_checks(fn, domain))
     for op_type, (rule, fn, domain) in BINARY.items():
-        register(op_type, rule, checks=binary_cases(fn, **domain))
+        register(op_type, rule, checks=binary_cases(fn, **domain), **VALUES_READ.get(op_type, {}))
     register("AddN", _add_n_grad, checks=[CheckCase(lambda a, b, c: tv.add_n([a, b, c]),
                                                     (randn(2, 3, seed=1), randn(2, 3, seed=2), randn(2, 3, seed=3)))])
     for op_type in NOT_DIFFERENTIABLE:

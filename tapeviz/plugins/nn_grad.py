@@ -78,7 +78,7 @@ def _softmax_cases(fn):
 
 @hookimpl
 def register_gradients(register):
-    register("Relu", _relu_grad, checks=_cases(nn.relu))
+    register("Relu", _relu_grad, checks=_cases(nn.relu), needs_inputs=False)
     register("ReluGrad", _relu_grad_grad,
              checks=[CheckCase(lambda g, x: relu_grad(g, x), (randn(*shape, seed=7), _away_from_kinks(*shape)),
                                name=str(shape)) for shape in [(5,), (2, 4)]])

@@ -63,8 +63,8 @@ def _cases(fn, positive=False):
 
 @hookimpl
 def register_gradients(register):
-    register("Sum", _spread, checks=_cases(R.reduce_sum))
-    register("Mean", _mean_grad, checks=_cases(R.reduce_mean))
+    register("Sum", _spread, checks=_cases(R.reduce_sum), needs_inputs=False, needs_outputs=False)
+    register("Mean", _mean_grad, checks=_cases(R.reduce_mean), needs_inputs=False, needs_outputs=False)
     register("Max", _min_or_max_grad, checks=_cases(R.reduce_max))
     register("Min", _min_or_max_grad, checks=_cases(R.reduce_min))
     register("Prod", _prod_grad, checks=_cases(R.reduce_prod, positive=True) + [
