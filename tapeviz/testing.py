@@ -113,7 +113,7 @@ def _check_case(op_type, case, order, seed):
     with GradientTape() as probe:
         probe.watch([probe_xs[i] for i in floating])
         probe_outputs = _outputs(fn(*probe_xs))
-    if op_type not in {op.type for op in probe._ops}:
+    if op_type not in {op.type for op in probe._operations()}:
         return f"the check case never runs an op of type {op_type}"
     output_weights = [rng.standard_normal(np.shape(o._value)) for o in probe_outputs]
     v = [rng.standard_normal(arrays[i].shape) for i in floating]

@@ -8,7 +8,7 @@ import numpy as np
 from . import registry
 from .dtypes import FLOATING_NUMPY
 from .errors import GradientRuleError
-from .execute import execute
+from .execute import execute, operation
 from .tensor import Tensor
 
 
@@ -16,67 +16,65 @@ def _add(a, b):
     return execute("AddV2", np.add, (a, b))
 
 
-def reachable_ops(ops, source_ids):
-    """The ops on some path from a source (in record order) and every tensor id such a path reaches."""
+def reachable_ops(entries, source_ids):
+    """The tape entries on some path from a source (in record order) and every tensor id they reach."""
     reachable = set(source_ids)
     relevant = []
-    for op in ops:
-        for t in op.inputs:
-            if t._id in reachable:
-                relevant.append(op)
-                reachable.update(out._id for out in op.outputs)
+    for entry in entries:
+        for tensor_id in entry[1]:
+            if tensor_id in reachable:
+                relevant.append(entry)
+                reachable.update(entry[3])
                 break
     return relevant, reachable
 
 
-def backward(ops, targets, seeds, source_ids):
+def backward(entries, targets, seeds, source_ids):
     """Gradients keyed by source id (absent = unconnected) of sum(targets * seeds)."""
-    relevant, reachable = reachable_ops(ops, source_ids)
+    relevant, reachable = reachable_ops(entries, source_ids)
     grads = {}
     for target, seed in zip(targets, seeds):
         if target._id in reachable:
             grads[target._id] = _add(grads[target._id], seed) if target._id in grads else seed
     rules, not_differentiable = registry.gradient_functions, registry.not_differentiable
-    for op in reversed(relevant):
-        outputs = op.outputs
-        if len(outputs) == 1:  # the common case, kept lean: this loop runs once per recorded op
-            out_id = outputs[0]._id
+    for entry in reversed(relevant):
+        out_ids = entry[3]
+        if len(out_ids) == 1:  # the common case, kept lean: this loop runs once per recorded op
+            out_id = out_ids[0]
             grad = grads.get(out_id) if out_id in source_ids else grads.pop(out_id, None)
             if grad is None:
                 continue
             out_grads = (grad,)
         else:
-            out_grads = [grads.get(o._id) if o._id in source_ids else grads.pop(o._id, None) for o in outputs]
+            out_grads = [grads.get(i) if i in source_ids else grads.pop(i, None) for i in out_ids]
             if all(g is None for g in out_grads):
                 continue
-            out_grads = [Tensor(np.zeros_like(o._value)) if g is None else g for g, o in zip(out_grads, outputs)]
-        rule = op.grad_fn or rules.get(op.type)
+            out_grads = [Tensor(np.zeros_like(v)) if g is None else g for g, v in zip(out_grads, entry[4])]
+        op_type = entry[0]
+        rule = entry[6] or rules.get(op_type)
         if rule is None:
-            if op.type in not_differentiable:
+            if op_type in not_differentiable:
                 continue
-            raise registry.missing_rule_error(op.type)
-        op._reachable = reachable
-        try:
-            in_grads = rule(op, *out_grads)
-        finally:
-            op._reachable = None
-        inputs = op.inputs
+            raise registry.missing_rule_error(op_type)
+        op = operation(entry, reachable)
+        in_grads = rule(op, *out_grads)
+        in_ids = entry[1]
         if type(in_grads) is not tuple and type(in_grads) is not list:
             in_grads = (in_grads,)
-        if len(in_grads) != len(inputs):
-            raise _rule_error(op, f"returned {len(in_grads)} gradients for {len(inputs)} inputs")
-        for t, g in zip(inputs, in_grads):
-            if g is None or t._id not in reachable:
+        if len(in_grads) != len(in_ids):
+            raise _rule_error(op, f"returned {len(in_grads)} gradients for {len(in_ids)} inputs")
+        for tensor_id, expected, g in zip(in_ids, entry[2], in_grads):
+            if g is None or tensor_id not in reachable:
                 continue
             if type(g) is not Tensor:
                 raise _rule_error(op, f"returned a {type(g).__name__}, not a Tensor or None")
-            value, expected = g._value, t._value
+            value = g._value
             if value.dtype is not expected.dtype or value.shape != expected.shape:
                 if value.dtype != expected.dtype or value.shape != expected.shape:
                     raise _rule_error(op, f"returned a gradient of {value.dtype}{list(value.shape)} for an input "
                                           f"of {expected.dtype}{list(expected.shape)}")
-            previous = grads.get(t._id)
-            grads[t._id] = g if previous is None else _add(previous, g)
+            previous = grads.get(tensor_id)
+            grads[tensor_id] = g if previous is None else _add(previous, g)
     return grads
 
 

@@ -21,17 +21,49 @@ _ZEROS = {}
 
 
 class Operation:
-    """One recorded op, as a gradient function sees it: ``.type``, ``.inputs``, ``.outputs``, ``.get_attr``."""
+    """One recorded op, as a gradient function sees it: ``.type``, ``.inputs``, ``.outputs``, ``.get_attr``.
 
-    __slots__ = ("type", "inputs", "outputs", "attrs", "grad_fn", "_reachable")
+    Made from a tape entry when a rule needs it; its tensors carry the recorded ids, so ops a rule
+    runs on them are recorded by outer tapes (higher orders). Tensors are made on first access:
+    most rules never look at their op's outputs.
+    """
 
-    def __init__(self, op_type, inputs, outputs, attrs, grad_fn=None):
-        self.type = op_type
-        self.inputs = inputs
-        self.outputs = outputs
-        self.attrs = attrs
-        self.grad_fn = grad_fn  # set only for custom_gradient ops, which carry their own rule
-        self._reachable = None
+    __slots__ = ("_entry", "_inputs", "_outputs", "_reachable")
+
+    def __init__(self, entry, reachable=None):
+        self._entry = entry
+        self._inputs = self._outputs = None
+        self._reachable = reachable
+
+    @property
+    def type(self):
+        return self._entry[0]
+
+    @property
+    def attrs(self):
+        return self._entry[5] or _NO_ATTRS
+
+    @property
+    def grad_fn(self):
+        return self._entry[6]  # set only for custom_gradient ops, which carry their own rule
+
+    @property
+    def inputs(self):
+        if self._inputs is None:
+            entry = self._entry
+            if len(entry[1]) == 1:  # the usual case, inlined: this runs once per op in every backward pass
+                tensor = _new_tensor(Tensor)
+                tensor._value, tensor._id = entry[2][0], entry[1][0]
+                self._inputs = (tensor,)
+            else:
+                self._inputs = tuple(map(_tensor, entry[1], entry[2]))
+        return self._inputs
+
+    @property
+    def outputs(self):
+        if self._outputs is None:
+            self._outputs = tuple(map(_tensor, self._entry[3], self._entry[4]))
+        return self._outputs
 
     def get_attr(self, name):
         try:
@@ -45,7 +77,7 @@ class Operation:
         reachable = self._reachable
         if reachable is None:
             return ()
-        return tuple(i for i, t in enumerate(self.inputs) if t._id not in reachable)
+        return tuple(i for i, tensor_id in enumerate(self._entry[1]) if tensor_id not in reachable)
 
     def __repr__(self):
         return f"<Operation {self.type} inputs={len(self.inputs)} outputs={len(self.outputs)}>"
@@ -79,52 +111,81 @@ def execute_multi(op_type, forward, inputs, attrs=None):
 
 
 def record(op_type, inputs, outputs, attrs, grad_fn=None):
-    """Add the op to every recording tape that watches one of its floating inputs (TF's ShouldRecord)."""
-    op = None
+    """Add the op to every recording tape that watches one of its floating inputs (TF's ShouldRecord).
+
+    A tape keeps an entry of ids and numpy values, not the Tensor objects: a plain tuple of such
+    things is untracked by Python's garbage collector, so a long tape costs no collection time
+    (holding Tensors made a 100,000-op tape twice as slow per op as a short one).
+    """
+    entry = None
     recorded_on = [] if observers else None
     for tape in state.tapes:
         ids = tape._ids
         for t in inputs:
             if t._id in ids and t._value.dtype in FLOATING_NUMPY:
-                if op is None:
-                    op = Operation(op_type, inputs, outputs, attrs or _NO_ATTRS, grad_fn)
-                tape._ops.append(op)
+                if entry is None:
+                    entry = _entry(op_type, inputs, outputs, attrs, grad_fn)
+                tape._ops.append(entry)
                 for out in outputs:
                     ids.add(out._id)
                 if recorded_on is not None:
                     recorded_on.append(tape)
                 break
-    # Only ops with a large output qualify: one size test keeps the scalar hot path untouched.
-    if op is not None and outputs[0]._value.nbytes >= STAND_IN_MIN_BYTES and op_type in values_not_needed:
-        _drop_unneeded_values(op, values_not_needed[op_type])
     if observers:
         for observer in observers:
-            observer.op_executed(op_type, inputs, outputs, attrs or _NO_ATTRS, op, recorded_on)
-    return op
+            observer.op_executed(op_type, inputs, outputs, attrs or _NO_ATTRS, grad_fn, recorded_on)
+    return entry
 
 
-def _drop_unneeded_values(op, needs):
-    needs_inputs, needs_outputs = needs
-    if not needs_inputs:
-        op.inputs = tuple(_stand_in(t) for t in op.inputs)
-    if not needs_outputs:
-        op.outputs = tuple(_stand_in(t) for t in op.outputs)
+def _entry(op_type, inputs, outputs, attrs, grad_fn):
+    """(type, input ids, input values, output ids, output values, attrs, grad_fn): what a tape keeps."""
+    if len(inputs) == 1:
+        x = inputs[0]
+        in_ids, in_values = (x._id,), (x._value,)
+    elif len(inputs) == 2:
+        x, y = inputs
+        in_ids, in_values = (x._id, y._id), (x._value, y._value)
+    else:
+        in_ids, in_values = tuple([t._id for t in inputs]), tuple([t._value for t in inputs])
+    if len(outputs) == 1:
+        out = outputs[0]
+        out_ids, out_values = (out._id,), (out._value,)
+    else:
+        out_ids, out_values = tuple([t._id for t in outputs]), tuple([t._value for t in outputs])
+    # Only ops with a large output qualify: one size test keeps the scalar hot path untouched.
+    if out_values[0].nbytes >= STAND_IN_MIN_BYTES and op_type in values_not_needed:
+        needs_inputs, needs_outputs = values_not_needed[op_type]
+        if not needs_inputs:
+            in_values = tuple([_stand_in(v) for v in in_values])
+        if not needs_outputs:
+            out_values = tuple([_stand_in(v) for v in out_values])
+    return (op_type, in_ids, in_values, out_ids, out_values, attrs, grad_fn)
 
 
-def _stand_in(tensor):
-    """A tensor with ``tensor``'s id, shape and dtype but no memory of its own (a broadcast zero)."""
-    value = tensor._value
+def _tensor(tensor_id, value):
+    tensor = _new_tensor(Tensor)
+    tensor._value = value
+    tensor._id = tensor_id
+    return tensor
+
+
+_new_tensor = object.__new__
+
+
+operation = Operation  # the view a rule sees, made from a tape entry
+
+
+def _stand_in(value):
+    """``value``'s shape and dtype with no memory of its own (zero strides over one zero)."""
     if value.nbytes < STAND_IN_MIN_BYTES:
-        return tensor
+        return value
     zero = _ZEROS.get(value.dtype)
     if zero is None:
         zero = _ZEROS[value.dtype] = np.zeros((), value.dtype)
     # np.ndarray over one zero with zero strides: what np.broadcast_to makes, at a fifth of its cost.
     view = np.ndarray(value.shape, value.dtype, zero, 0, (0,) * value.ndim)
     view.flags.writeable = False
-    stand_in = Tensor(view)
-    stand_in._id = tensor._id
-    return stand_in
+    return view
 
 
 def invalid_argument(op_type, inputs, error):

@@ -6,6 +6,7 @@ import numpy as np
 
 from . import nest, registry
 from .backward import backward
+from .execute import operation
 from .context import notify, observers, state
 from .dtypes import FLOATING_NUMPY
 from .tensor import Tensor, Variable, convert_to_tensor
@@ -36,7 +37,7 @@ class GradientTape:
 
     def _new_tape(self):
         self._ids = set()          # ids of watched tensors and of outputs of recorded ops
-        self._ops = []             # recorded Operations, in execution order
+        self._ops = []             # recorded entries (see execute.record), in execution order
         self._watched_variables = {}
         self._used = False
 
@@ -103,6 +104,10 @@ class GradientTape:
         if variable._id not in self._watched_variables:
             self._watched_variables[variable._id] = variable
             self._ids.add(variable._id)
+
+    def _operations(self):
+        """The recorded ops as gradient rules see them (for inspection and tests)."""
+        return [operation(entry) for entry in self._ops]
 
     def watched_variables(self):
         """The variables this tape watches, in order of their creation."""

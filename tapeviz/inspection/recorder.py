@@ -159,7 +159,7 @@ class Recorder:
             self._tensor(tensor)
             self._event(how, self._tape_id(state.tapes[-1]), tensor._id)
 
-    def op_executed(self, op_type, inputs, outputs, attrs, op, recorded_on):
+    def op_executed(self, op_type, inputs, outputs, attrs, grad_fn, recorded_on):
         with self._lock:
             location = user_location(3)
             seq = next(self._seq)
@@ -171,7 +171,7 @@ class Recorder:
                                                      dtype_name(t._value.dtype), producer=op_id, first_seen=location)
                 self._values[t._id] = t._value
                 output_ids.append(t._id)
-            rule, source = _rule_of(op_type, op)
+            rule, source = _rule_of(op_type, grad_fn)
             tapes = [self._tape_id(t) for t in (recorded_on or ())]
             info = OpInfo(op_id, seq, op_type, input_ids, output_ids, _plain_attrs(attrs), rule, source, tapes,
                           [self._tape_id(t) for t in state.tapes], sorted(self._paused), location)
@@ -233,8 +233,8 @@ def _keep_value(holder, value):
     holder.value = array.copy() if array.size <= VALUE_CAP else None
 
 
-def _rule_of(op_type, op):
-    if op is not None and op.grad_fn is not None:
+def _rule_of(op_type, grad_fn):
+    if grad_fn is not None:
         return "custom", "custom_gradient"
     registration = registry.registrations.get(op_type)
     if registration is not None:
@@ -338,7 +338,7 @@ def explain_tape(tape, target, source):
         if isinstance(item, Variable):
             recorder._variables[item._id] = (item.name, item.trainable)
     produced = set()
-    for seq, op in enumerate(tape._ops, start=1):
+    for seq, op in enumerate(tape._operations(), start=1):
         recorder._seq = itertools.count(seq + 1)
         for t in op.inputs:
             recorder._tensor(t)
@@ -348,7 +348,7 @@ def explain_tape(tape, target, source):
         for t in op.outputs:
             run.tensors[t._id] = TensorInfo(t._id, "intermediate", tuple(np.shape(t._value)), dtype_name(t._value.dtype),
                                             producer=op_id)
-        rule, plugin = _rule_of(op.type, op)
+        rule, plugin = _rule_of(op.type, op.grad_fn)
         run.ops[op_id] = OpInfo(op_id, seq, op.type, [t._id for t in op.inputs], [t._id for t in op.outputs],
                                 _plain_attrs(op.attrs), rule, plugin, [tape_id], [tape_id], [])
         run.tapes[tape_id].ops.append(op_id)

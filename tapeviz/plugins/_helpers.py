@@ -3,15 +3,14 @@ import numpy as np
 
 from tapeviz.core.registry import CheckCase
 from tapeviz.core.tensor import Tensor
+from tapeviz.ops import array_ops
 
 
 def unbroadcast(grad, shape):
     """Sum ``grad`` down to ``shape`` (a shape, or a tensor whose shape to take): the gradient of
     numpy broadcasting, the one place it is undone."""
-    from tapeviz.ops import array_ops
-
     grad_shape = grad._value.shape
-    shape = shape._value.shape if isinstance(shape, Tensor) else tuple(shape)
+    shape = shape._value.shape if type(shape) is Tensor else tuple(shape)
     if grad_shape == shape:
         return grad
     extra = len(grad_shape) - len(shape)
@@ -24,7 +23,7 @@ def unbroadcast(grad, shape):
 def skips(op, index):
     """True when nobody needs the gradient of input ``index`` (TF's ``skip_input_indices``)."""
     reachable = op._reachable  # the cheap form of ``index in op.skip_input_indices``
-    return reachable is not None and op.inputs[index]._id not in reachable
+    return reachable is not None and op._entry[1][index] not in reachable
 
 
 def randn(*shape, seed=0, low=None, high=None):
