@@ -4,7 +4,7 @@ The backward pass reads ``gradient_functions`` and ``not_differentiable`` direct
 look-ups only). ``tapeviz.core.plugins`` fills them the first time ``ensure_loaded`` is called.
 """
 import inspect
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 from .execute import values_not_needed
@@ -44,7 +44,6 @@ class Registration:
     kind: str = "gradient"   # "gradient", "not_differentiable", or "forward" (a plugin's new op)
     needs_inputs: bool = True    # False: the rule reads only the inputs' shapes and dtypes, not values
     needs_outputs: bool = True   # False: the rule never reads the outputs' values
-    extra: dict = field(default_factory=dict)
 
     def describe(self):
         return f"plugin '{self.plugin}' at {self.location}"
