@@ -8,7 +8,7 @@ import numpy as np
 from . import registry
 from .dtypes import FLOATING_NUMPY
 from .errors import GradientRuleError
-from .execute import execute, operation
+from .execute import Operation, execute
 from .tensor import Tensor
 
 
@@ -56,7 +56,7 @@ def backward(entries, targets, seeds, source_ids):
             if op_type in not_differentiable:
                 continue
             raise registry.missing_rule_error(op_type)
-        op = operation(entry, reachable)
+        op = Operation(entry, reachable)
         in_grads = rule(op, *out_grads)
         in_ids = entry[1]
         if type(in_grads) is not tuple and type(in_grads) is not list:

@@ -153,7 +153,7 @@ def _entry(op_type, inputs, outputs, attrs, grad_fn):
     else:
         out_ids, out_values = tuple([t._id for t in outputs]), tuple([t._value for t in outputs])
     # Only ops with a large output qualify: one size test keeps the scalar hot path untouched.
-    if out_values[0].nbytes >= STAND_IN_MIN_BYTES and op_type in values_not_needed:
+    if out_values and out_values[0].nbytes >= STAND_IN_MIN_BYTES and op_type in values_not_needed:
         needs_inputs, needs_outputs = values_not_needed[op_type]
         if not needs_inputs:
             in_values = tuple([_stand_in(v) for v in in_values])
@@ -170,9 +170,6 @@ def _tensor(tensor_id, value):
 
 
 _new_tensor = object.__new__
-
-
-operation = Operation  # the view a rule sees, made from a tape entry
 
 
 def _stand_in(value):

@@ -6,7 +6,7 @@ import numpy as np
 
 from . import nest, registry
 from .backward import backward
-from .execute import operation
+from .execute import Operation
 from .context import notify, observers, state
 from .dtypes import FLOATING_NUMPY
 from .tensor import Tensor, Variable, convert_to_tensor
@@ -107,7 +107,7 @@ class GradientTape:
 
     def _operations(self):
         """The recorded ops as gradient rules see them (for inspection and tests)."""
-        return [operation(entry) for entry in self._ops]
+        return [Operation(entry) for entry in self._ops]
 
     def watched_variables(self):
         """The variables this tape watches, in order of their creation."""
