@@ -22,6 +22,16 @@ def test_constant_not_watched():
             y = x * x
         assert tape.gradient(y, x) is None
     assert only_code(rec) == "SOURCE_NOT_WATCHED"
+    (_, _, _, explanation), = rec.snapshot().nones()
+    assert "`x` (a float32 constant" in explanation.sentence  # the user's own name for it
+
+
+def test_names_come_from_the_gradient_line_with_lists_and_dicts():
+    from tapeviz.inspection.names import call_names
+    source = "g = tape.gradient({'a': loss_a, 'b': y[0]},\n    [w, b])\n"
+    assert call_names(source, 1, "gradient", [5, 6], [1, 2]) == {1: "w", 2: "b", 5: "loss_a", 6: "y[0]"}
+    assert call_names(source, 2, "gradient", [5], [1, 2]) == {1: "w", 2: "b"}  # a count mismatch names nothing
+    assert call_names("not python (", 1, "gradient", [1], [2]) == {}
 
 
 def test_non_trainable_variable():

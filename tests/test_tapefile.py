@@ -47,6 +47,7 @@ def test_round_trip_keeps_everything(run, tmp_path):
            (original.code, original.sentence, str(original.evidence[0]["location"]))
     np.testing.assert_allclose(loaded.calls[0].results[0].value, np.cos([1.0, 2.0]) * 3.0, rtol=1e-6)
     assert loaded.sources == run.sources and __file__ in loaded.sources
+    assert loaded.names == run.names and set(run.names.values()) >= {"x", "c", "y"}
 
 
 def test_large_values_are_kept_as_summaries(run, tmp_path):

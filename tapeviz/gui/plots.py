@@ -10,12 +10,13 @@ import ast
 import math
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 
 from tapeviz.inspection.explain import describe
+from tapeviz.inspection.names import call_names
 
 
 # ------------------------------------------------------------------------------------------------
@@ -121,43 +122,11 @@ def _wrap(label):
 
 
 def _call_names(run, call):
-    """tensor id -> the expression the user wrote for it in the ``tape.gradient(...)`` line, if readable.
-
-    The recorded call keeps only tensor ids; the source line says what the user calls them
-    ('res1', 'x1'), which reads far better in a legend than 'the float32 output of AddV2'.
-    """
+    """tensor id -> what the user called it in this call's ``tape.gradient(...)`` line."""
     loc = call.location
-    text = run.sources.get(loc.file) if loc is not None else None
-    if not text:
+    if loc is None:
         return {}
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
-        return {}
-    for node in ast.walk(tree):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == call.kind
-                and node.lineno <= loc.line <= (node.end_lineno or node.lineno)):
-            args = dict(enumerate(node.args))
-            keywords = {k.arg: k.value for k in node.keywords}
-            names = {}
-            names.update(_match(args.get(0, keywords.get("target")), call.targets))
-            names.update(_match(args.get(1, keywords.get("sources")), call.sources))
-            return names
-    return {}
-
-
-def _match(expr, ids):
-    if expr is None:
-        return {}
-    items = expr.elts if isinstance(expr, (ast.List, ast.Tuple)) else [expr]
-    if len(items) != len(ids):
-        return {}
-    names = {}
-    for tensor_id, item in zip(ids, items):
-        text = ast.unparse(item)
-        if len(text) <= 40:
-            names[tensor_id] = text
-    return names
+    return call_names(run.sources.get(loc.file), loc.line, call.kind, call.targets, call.sources)
 
 
 # ------------------------------------------------------------------------------------------------

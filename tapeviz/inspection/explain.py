@@ -10,6 +10,18 @@ CONVERSIONS = ("numpy", "numpy array", "float", "int", "bool")
 
 
 def describe(run, tensor_id):
+    """A tensor in words: its name in the user's code where known, and what it is."""
+    what = _what(run, tensor_id)
+    name = run.names.get(tensor_id)
+    return f"`{name}` ({what})" if name and name != _variable_name(run, tensor_id) else what
+
+
+def _variable_name(run, tensor_id):
+    info = run.tensors.get(tensor_id)
+    return info.name.split(":")[0] if info is not None and info.name else None
+
+
+def _what(run, tensor_id):
     info = run.tensors.get(tensor_id)
     if info is None:
         return f"tensor t{tensor_id}"

@@ -133,6 +133,7 @@ class Run:
     events: list = field(default_factory=list)
     calls: list = field(default_factory=list)
     sources: dict = field(default_factory=dict)   # file -> source text, for showing code around a line
+    names: dict = field(default_factory=dict)     # tensor id -> what the user's gradient call named it
     meta: dict = field(default_factory=dict)      # script, argv, tapeviz version, plugins, exit status
 
     def ops_of(self, tape_id):

@@ -18,6 +18,7 @@ from tapeviz.core.context import state
 from tapeviz.core.tensor import Variable
 
 from .explain import explain as explain_pair
+from .names import names_at
 from .model import (VALUE_CAP, Event, GradientCall, GradientResult, Location, OpInfo, Run, TapeInfo,
                     TensorInfo, dtype_name, summarize)
 
@@ -188,6 +189,7 @@ class Recorder:
             seq = next(self._seq)
             call = GradientCall(len(self.run.calls) + 1, seq, tape_id, kind, [t._id for t in targets],
                                 [s._id for s in sources], dict(options), [], location)
+            self.run.names.update(names_at(location, kind, call.targets, call.sources))
             for source, grad in zip(sources, results):
                 result = GradientResult(source._id, grad is None)
                 if grad is not None:
@@ -220,7 +222,8 @@ class Recorder:
                     if not result.is_none:
                         _keep_value(result, self._values.get(("call", call.id, result.source)))
                 calls.append(replace(call, results=results))
-            run = Run(tapes, dict(live.ops), tensors, list(live.events), calls, {}, copy.deepcopy(live.meta))
+            run = Run(tapes=tapes, ops=dict(live.ops), tensors=tensors, events=list(live.events), calls=calls,
+                      meta=copy.deepcopy(live.meta), names=dict(live.names))
             run.sources = _read_sources(run)
             return run
 

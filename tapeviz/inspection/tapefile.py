@@ -45,6 +45,7 @@ def save(run, path):
         "events": [_plain(e, arrays) for e in run.events],
         "calls": [_plain(c, arrays) for c in run.calls],
         "sources": dict(run.sources),
+        "names": {str(k): v for k, v in run.names.items()},
     }
     path = os.fspath(path)
     partial = path + ".partial"
@@ -141,7 +142,8 @@ def _explanation(data):
 
 
 def _decode(index, array):
-    run = Run(meta=dict(index.get("meta") or {}), sources=dict(index.get("sources") or {}))
+    run = Run(meta=dict(index.get("meta") or {}), sources=dict(index.get("sources") or {}),
+              names={int(k): str(v) for k, v in (index.get("names") or {}).items()})
     for t in index["tapes"]:
         run.tapes[int(t["id"])] = TapeInfo(int(t["id"]), bool(t["persistent"]), bool(t["watch_accessed_variables"]),
                                            _location(t["location"]), t["parent"], list(t["ops"]),
