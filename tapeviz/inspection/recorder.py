@@ -162,23 +162,22 @@ class Recorder:
 
     def op_executed(self, op_type, inputs, outputs, attrs, grad_fn, recorded_on):
         with self._lock:
-            location = user_location(3)
-            seq = next(self._seq)
-            op_id = len(self.run.ops) + 1
-            input_ids = [self._tensor(t, location).id for t in inputs]
-            output_ids = []
-            for t in outputs:
-                self.run.tensors[t._id] = TensorInfo(t._id, "intermediate", tuple(np.shape(t._value)),
-                                                     dtype_name(t._value.dtype), producer=op_id, first_seen=location)
-                self._values[t._id] = t._value
-                output_ids.append(t._id)
-            rule, source = _rule_of(op_type, grad_fn)
             tapes = [self._tape_id(t) for t in (recorded_on or ())]
-            info = OpInfo(op_id, seq, op_type, input_ids, output_ids, _plain_attrs(attrs), rule, source, tapes,
-                          [self._tape_id(t) for t in state.tapes], sorted(self._paused), location)
-            self.run.ops[op_id] = info
-            for tape_id in tapes:
-                self.run.tapes[tape_id].ops.append(op_id)
+            self._add_op(op_type, inputs, outputs, attrs, grad_fn, tapes, [self._tape_id(t) for t in state.tapes],
+                         sorted(self._paused), user_location(4))
+
+    def _add_op(self, op_type, inputs, outputs, attrs, grad_fn, tapes, recording, paused, location):
+        op_id = len(self.run.ops) + 1
+        input_ids = [self._tensor(t, location).id for t in inputs]
+        for t in outputs:
+            self.run.tensors[t._id] = TensorInfo(t._id, "intermediate", tuple(np.shape(t._value)),
+                                                 dtype_name(t._value.dtype), producer=op_id, first_seen=location)
+            self._values[t._id] = t._value
+        rule, source = _rule_of(op_type, grad_fn)
+        self.run.ops[op_id] = OpInfo(op_id, next(self._seq), op_type, input_ids, [t._id for t in outputs],
+                                     _plain_attrs(attrs), rule, source, tapes, recording, paused, location)
+        for tape_id in tapes:
+            self.run.tapes[tape_id].ops.append(op_id)
 
     def gradient_computed(self, tape, kind, targets, sources, options, results):
         with self._lock:
@@ -341,20 +340,9 @@ def explain_tape(tape, target, source):
         if isinstance(item, Variable):
             recorder._variables[item._id] = (item.name, item.trainable)
     produced = set()
-    for seq, op in enumerate(tape._operations(), start=1):
-        recorder._seq = itertools.count(seq + 1)
-        for t in op.inputs:
-            recorder._tensor(t)
-        for t in op.outputs:
-            produced.add(t._id)
-        op_id = len(run.ops) + 1
-        for t in op.outputs:
-            run.tensors[t._id] = TensorInfo(t._id, "intermediate", tuple(np.shape(t._value)), dtype_name(t._value.dtype),
-                                            producer=op_id)
-        rule, plugin = _rule_of(op.type, op.grad_fn)
-        run.ops[op_id] = OpInfo(op_id, seq, op.type, [t._id for t in op.inputs], [t._id for t in op.outputs],
-                                _plain_attrs(op.attrs), rule, plugin, [tape_id], [tape_id], [])
-        run.tapes[tape_id].ops.append(op_id)
+    for op in tape._operations():
+        recorder._add_op(op.type, op.inputs, op.outputs, op.attrs, op.grad_fn, [tape_id], [tape_id], [], None)
+        produced.update(t._id for t in op.outputs)
     for watched_id in sorted(tape._ids - produced):
         run.events.append(Event(0, "watch", tape_id, watched_id))
     recorder._tensor(target)
