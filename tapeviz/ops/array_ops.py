@@ -403,6 +403,8 @@ def rank(input, name=None):  # noqa: A002 - TF's name
 # Helpers ------------------------------------------------------------------------------------------------------
 def _dims(shape):
     """A shape (list, tuple, int or 1-D tensor) as a tuple of Python ints."""
+    if type(shape) is tuple and all(type(n) is int for n in shape):  # what gradient rules pass: no conversion
+        return shape
     if isinstance(shape, Tensor):
         shape = shape._value
     return tuple(int(n) for n in np.asarray(shape).reshape(-1))

@@ -19,8 +19,13 @@ relu = unary("Relu", lambda x: np.maximum(x, 0))
 
 
 def _relu_grad(gradients, features):
-    # A multiply by the mask: np.where with a scalar branch is 15x slower on large arrays.
-    return gradients * (features > 0)
+    # A multiply by the mask, which is made in the gradients' dtype and multiplied in place: np.where
+    # branches per element (15x slower on random signs) and a bool operand is cast in the inner loop.
+    mask = (features > 0).astype(gradients.dtype)
+    if mask.shape != gradients.shape:  # raw ReluGrad with broadcasting operands
+        return mask * gradients
+    mask *= gradients
+    return mask
 
 
 def relu_grad(gradients, features):

@@ -20,6 +20,10 @@ def _axis(axis):
     """None, or a tuple of ints: one form for attrs, so rules need not handle ints and lists apart."""
     if axis is None:
         return None
+    if type(axis) is tuple and all(type(a) is int for a in axis):  # what gradient rules pass: no conversion
+        return axis
+    if type(axis) is int:
+        return (axis,)
     if isinstance(axis, Tensor):
         axis = axis._value
     return tuple(int(a) for a in np.asarray(axis).reshape(-1))
@@ -27,14 +31,15 @@ def _axis(axis):
 
 def _numeric(op_type, x):
     x = as_tensor(x)
-    if x.dtype.is_bool:
+    if x._value.dtype.kind == "b":
         raise TypeError(f"{op_type} needs a numeric tensor, got bool; cast it first with "
                         f"tapeviz.cast(x, tapeviz.int32) (or use reduce_any / reduce_all).")
     return x
 
 
 def _sum(x, axis, keepdims):
-    return np.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype)  # dtype: numpy would widen int32 to int64
+    # np.sum's own work, minus its Python wrapper; dtype: numpy would widen int32 to int64.
+    return np.add.reduce(x, axis=axis, keepdims=keepdims, dtype=x.dtype)
 
 
 def reduce_sum(input_tensor, axis=None, keepdims=False, name=None):
@@ -44,7 +49,14 @@ def reduce_sum(input_tensor, axis=None, keepdims=False, name=None):
 
 def _mean(x, axis, keepdims):
     if x.dtype.kind == "f":
-        return np.mean(x, axis=axis, keepdims=keepdims)
+        if x.dtype.itemsize < 4 or x.size == 0:
+            return np.mean(x, axis=axis, keepdims=keepdims)  # float16 sums in float32; empty means warn
+        # np.mean's arithmetic, rounding included, without its Python wrapper.
+        total = np.add.reduce(x, axis=axis, keepdims=keepdims)
+        count = np.intp(x.size // max(np.size(total), 1))
+        if type(total) is np.ndarray:
+            return np.true_divide(total, count, out=total, casting="unsafe")
+        return total.dtype.type(total / count)
     total = np.sum(x, axis=axis, keepdims=keepdims, dtype=np.int64)
     count = max(x.size // max(np.size(total), 1), 1)
     return (np.sign(total) * (np.abs(total) // count)).astype(x.dtype)  # integer mean truncates toward zero, as TF

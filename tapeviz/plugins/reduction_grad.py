@@ -18,11 +18,15 @@ def _reduced(op):
 
 def _spread(op, grad):
     shape, _, kept = _reduced(op)
-    return A.broadcast_to(A.reshape(grad, kept), shape)
+    # A scalar (a full reduction) or a keepdims gradient broadcasts as it is; others need the 1s back.
+    if grad._value.ndim and list(grad._value.shape) != kept:
+        grad = A.reshape(grad, kept)
+    return A.broadcast_to(grad, shape)
 
 
 def _mean_grad(op, grad):
-    return _spread(op, grad) * (np.size(op.outputs[0]._value) / max(op.inputs[0]._value.size, 1))
+    # Scaled before it is spread: one multiply per output element rather than per input element.
+    return _spread(op, grad * (np.size(op.outputs[0]._value) / max(op.inputs[0]._value.size, 1)))
 
 
 def _min_or_max_grad(op, grad):
