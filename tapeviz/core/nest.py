@@ -5,8 +5,19 @@ def _is_namedtuple(value):
     return isinstance(value, tuple) and hasattr(type(value), "_fields")
 
 
+_NESTS = (list, tuple, dict)
+
+
+def _is_flat(structure):
+    """A plain list or tuple of leaves: the usual ``tape.gradient(loss, variables)``, handled without recursion."""
+    kind = type(structure)
+    return (kind is list or kind is tuple) and not any(isinstance(item, _NESTS) for item in structure)
+
+
 def flatten(structure):
     """The leaves of ``structure`` in order; anything but a list, tuple or dict is a leaf."""
+    if _is_flat(structure):
+        return list(structure)
     if isinstance(structure, dict):
         return [leaf for key in sorted(structure) for leaf in flatten(structure[key])]
     if isinstance(structure, (list, tuple)):
@@ -16,6 +27,8 @@ def flatten(structure):
 
 def pack_sequence_as(structure, flat):
     """Rebuild ``structure``'s shape with the leaves in ``flat``."""
+    if _is_flat(structure):
+        return type(structure)(flat)
     return _build(structure, iter(flat))
 
 

@@ -259,6 +259,8 @@ class _StopRecording:
 
 
 def _unconnected_option(value):
+    if type(value) is UnconnectedGradients:
+        return value
     try:
         return UnconnectedGradients(value.value if isinstance(value, UnconnectedGradients) else value)
     except ValueError:

@@ -38,11 +38,9 @@ def _matmul(a, b, transpose_a, transpose_b):
     if a.ndim < 2 or b.ndim < 2:
         raise ValueError(_size_error(a, b, a, b, transpose_a, transpose_b))
     a_t, b_t = (_swap(a) if transpose_a else a), (_swap(b) if transpose_b else b)
-    if a_t.shape[-1] != b_t.shape[-2]:
-        raise ValueError(_size_error(a, b, a_t, b_t, transpose_a, transpose_b))
     try:
         return _product(a_t, b_t)
-    except ValueError:  # only the batch dimensions can still disagree
+    except ValueError:  # numpy's message names no operand; ours says which dimensions disagree
         raise ValueError(_size_error(a, b, a_t, b_t, transpose_a, transpose_b)) from None
 
 
@@ -68,10 +66,17 @@ def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_
     """The matrix product a @ b of the last two dimensions; leading (batch) dimensions broadcast."""
     if type(a) is not Tensor or type(b) is not Tensor or a._value.dtype is not b._value.dtype:
         a, b = binary_inputs("MatMul", a, b)
-    transpose_a, transpose_b = bool(transpose_a or adjoint_a), bool(transpose_b or adjoint_b)
+    flags = bool(transpose_a or adjoint_a), bool(transpose_b or adjoint_b)
     if a._value.ndim > 2 or b._value.ndim > 2:
-        return execute("BatchMatMulV2", _batch_matmul, (a, b), {"adj_x": transpose_a, "adj_y": transpose_b})
-    return execute("MatMul", _matmul, (a, b), {"transpose_a": transpose_a, "transpose_b": transpose_b})
+        return execute("BatchMatMulV2", _batch_matmul, (a, b), _BATCH_ATTRS[flags])
+    return execute("MatMul", _matmul, (a, b), _MATMUL_ATTRS[flags])
+
+
+# One shared attrs dict per flag pair (attrs are read-only once recorded): a dict per call is measurable
+# in a training step's dozens of products.
+_FLAG_PAIRS = [(ta, tb) for ta in (False, True) for tb in (False, True)]
+_MATMUL_ATTRS = {(ta, tb): {"transpose_a": ta, "transpose_b": tb} for ta, tb in _FLAG_PAIRS}
+_BATCH_ATTRS = {(ta, tb): {"adj_x": ta, "adj_y": tb} for ta, tb in _FLAG_PAIRS}
 
 
 def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None):  # noqa: A002 - TF's name

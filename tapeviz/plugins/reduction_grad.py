@@ -12,21 +12,28 @@ from ._helpers import randn
 def _reduced(op):
     """The input's shape, the reduced axes (non-negative) and the output shape with those axes kept as 1."""
     shape, axis = op.inputs[0]._value.shape, op.get_attr("axis")
-    axes = range(len(shape)) if axis is None else sorted({a % len(shape) for a in axis})
-    return shape, list(axes), [1 if i in axes else n for i, n in enumerate(shape)]
+    if axis is None:
+        return shape, list(range(len(shape))), (1,) * len(shape)
+    axes = sorted({a % len(shape) for a in axis})
+    return shape, axes, tuple([1 if i in axes else n for i, n in enumerate(shape)])
 
 
-def _spread(op, grad):
-    shape, _, kept = _reduced(op)
+def _spread(op, grad, reduced=None):
+    shape, _, kept = reduced or _reduced(op)
     # A scalar (a full reduction) or a keepdims gradient broadcasts as it is; others need the 1s back.
-    if grad._value.ndim and list(grad._value.shape) != kept:
+    if grad._value.ndim and grad._value.shape != kept:
         grad = A.reshape(grad, kept)
     return A.broadcast_to(grad, shape)
 
 
 def _mean_grad(op, grad):
+    reduced = _reduced(op)
+    shape, axes, _ = reduced
+    count = 1
+    for axis in axes:
+        count *= shape[axis]
     # Scaled before it is spread: one multiply per output element rather than per input element.
-    return _spread(op, grad * (np.size(op.outputs[0]._value) / max(op.inputs[0]._value.size, 1)))
+    return _spread(op, grad * (1 / max(count, 1)), reduced)
 
 
 def _min_or_max_grad(op, grad):
