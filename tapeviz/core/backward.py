@@ -37,9 +37,10 @@ def backward(entries, targets, seeds, source_ids):
         if target._id in reachable:
             grads[target._id] = _add(grads[target._id], seed) if target._id in grads else seed
     rules, not_differentiable = registry.gradient_functions, registry.not_differentiable
+    # This loop runs once per recorded op: the one-output, one-input cases are kept lean.
     for entry in reversed(relevant):
-        out_ids = entry[3]
-        if len(out_ids) == 1:  # the common case, kept lean: this loop runs once per recorded op
+        op_type, in_ids, in_values, out_ids, out_values, _, grad_fn = entry
+        if len(out_ids) == 1:
             out_id = out_ids[0]
             grad = grads.get(out_id) if out_id in source_ids else grads.pop(out_id, None)
             if grad is None:
@@ -49,21 +50,19 @@ def backward(entries, targets, seeds, source_ids):
             out_grads = [grads.get(i) if i in source_ids else grads.pop(i, None) for i in out_ids]
             if all(g is None for g in out_grads):
                 continue
-            out_grads = [Tensor(np.zeros_like(v)) if g is None else g for g, v in zip(out_grads, entry[4])]
-        op_type = entry[0]
-        rule = entry[6] or rules.get(op_type)
+            out_grads = [Tensor(np.zeros_like(v)) if g is None else g for g, v in zip(out_grads, out_values)]
+        rule = grad_fn or rules.get(op_type)
         if rule is None:
             if op_type in not_differentiable:
                 continue
             raise registry.missing_rule_error(op_type)
         op = Operation(entry, reachable)
         in_grads = rule(op, *out_grads)
-        in_ids = entry[1]
         if type(in_grads) is not tuple and type(in_grads) is not list:
             in_grads = (in_grads,)
         if len(in_grads) != len(in_ids):
             raise _rule_error(op, f"returned {len(in_grads)} gradients for {len(in_ids)} inputs")
-        for tensor_id, expected, g in zip(in_ids, entry[2], in_grads):
+        for tensor_id, expected, g in zip(in_ids, in_values, in_grads):
             if g is None or tensor_id not in reachable:
                 continue
             if type(g) is not Tensor:
