@@ -20,9 +20,12 @@ import ctypes
 import gc
 import importlib
 import importlib.metadata
+import json
 import os
 import platform
+import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 
@@ -94,10 +97,10 @@ def blas_threads():
     return None
 
 
-def load_modules():
-    """{impl: module} for each importable implementation, and {impl: reason} for the others."""
+def load_modules(names=("tapeviz", "torch", "autograd")):
+    """{impl: module} for numpy and each importable one of `names`, and {impl: reason} for the others."""
     modules, missing = {"numpy": np}, {}
-    for name in ("tapeviz", "torch", "autograd"):
+    for name in names:
         try:
             modules[name] = importlib.import_module(name)
         except ImportError as exc:
@@ -448,22 +451,97 @@ def ratios(values, base):
     return {k: v / values[base] for k, v in values.items()} if base in values else {}
 
 
-def print_header(modules, quick, repeats):
+# --- one process per library -----------------------------------------------------------------
+#
+# Each library is measured in a worker process of its own, interleaved with the hand-written numpy
+# step, and its ratios are taken against that process's numpy figures. Loading PyTorch and
+# autograd into one process slowed every numpy-based figure there by 5-10% and tapeviz's MLP ratio
+# by about 0.03 (torch's OpenMP runtime and a heap of ~170k more objects for each run's
+# gc.collect() to sweep out of the caches): a library should not pay for another one's imports.
+
+def set_up_torch(torch):
+    """Torch with numpy's BLAS thread count, so the MLP compares libraries, not core counts; a note."""
+    _, threads = blas_info()
+    if threads:
+        torch.set_num_threads(threads)
+    return (f"torch {torch.__version__} ({torch.get_num_threads()} threads"
+            f"{', set = BLAS threads' if threads else ', its default'})")
+
+
+def worker(impl, quick, out_path):
+    """Measure ``impl`` beside hand-written numpy in this process; write the results as JSON."""
+    modules, missing = load_modules([impl])
+    report = {"missing": missing.get(impl), "note": None, "results": None}
+    if impl in modules:
+        if impl == "torch":
+            report["note"] = set_up_torch(modules["torch"])
+        elif impl in ("tapeviz", "autograd"):
+            report["note"] = f"{impl} {version(impl)}"
+        report["results"] = measure_all(modules, *repeat_counts(quick))
+    with open(out_path, "w") as out:
+        json.dump(report, out)
+
+
+def run_worker(impl, quick):
+    """The worker's report for ``impl``, run as ``bench_core.py --worker impl`` (its prints pass through)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out_path = os.path.join(tmp, "report.json")
+        command = [sys.executable, os.path.abspath(__file__), "--worker", impl, "--out", out_path]
+        if quick:
+            command.append("--quick")
+        status = subprocess.run(command).returncode
+        if status != 0 or not os.path.exists(out_path):
+            return {"missing": None, "note": None, "results": None, "crashed": f"worker exited with status {status}"}
+        with open(out_path) as report:
+            return json.load(report)
+
+
+def merge(reports):
+    """One table's figures from the workers: each library's values from its own process; numpy's
+    columns from the first process that measured it; ratios within each process."""
+    merged = {key: ({}, {}) for key in ("chain", "mlp", "mlp_ratio", "long", "scaling", "scaling_nogc",
+                                        "memory", "memory_ratio")}
+    missing = {}
+    for impl, report in reports.items():
+        if report.get("crashed"):
+            for values, errors in merged.values():
+                errors[impl] = report["crashed"]
+            continue
+        if report["missing"]:
+            missing[impl] = report["missing"]
+            continue
+        results = report["results"]
+        for key in ("chain", "mlp", "long", "memory"):
+            values, errors = results[key]
+            for name in (impl, "numpy"):
+                if name in values:
+                    merged[key][0].setdefault(name, values[name])
+                elif name in errors:
+                    merged[key][1].setdefault(name, errors[name])
+        for key, figure in (("mlp_ratio", "mlp"), ("memory_ratio", "memory")):
+            values, errors = results[figure]
+            ratio = ratios(values, "numpy")
+            for name in (impl, "numpy"):
+                if name in ratio:
+                    merged[key][0].setdefault(name, ratio[name])
+            merged[key][1].update({k: v for k, v in errors.items() if k == impl})
+        for key, (long, short) in (("scaling", ("long", "chain")), ("scaling_nogc", ("long_nogc", "chain_nogc"))):
+            (long_us, long_errors), (short_us, short_errors) = results[long], results[short]
+            for name in (impl, "numpy"):
+                if name in long_us and name in short_us:
+                    merged[key][0].setdefault(name, long_us[name] / short_us[name])
+                elif name in long_errors or name in short_errors:
+                    merged[key][1].setdefault(name, long_errors.get(name) or short_errors.get(name))
+    return merged, missing
+
+
+def print_header(quick, notes):
     blas_name, threads = blas_info()
-    torch_note = ""
-    if "torch" in modules:
-        torch = modules["torch"]
-        # Same thread count as numpy's BLAS, so the MLP compares libraries, not core counts.
-        if threads:
-            torch.set_num_threads(threads)
-        torch_note = (f"  torch {torch.__version__} ({torch.get_num_threads()} threads"
-                      f"{', set = BLAS threads' if threads else ', its default'})")
-    versions = "".join(f"  {n} {version(n)}" for n in ("tapeviz", "autograd") if n in modules)
     print(f"bench_core{' --quick' if quick else ''}: python {platform.python_version()}  "
-          f"numpy {np.__version__}  BLAS {blas_name} ({threads or '?'} threads)  "
-          f"cpus {os.cpu_count()}{torch_note}{versions}")
-    print("times: best of {} (a), {} (b), {} (c) interleaved runs after warm-up; float32 throughout"
-          .format(*repeats))
+          f"numpy {np.__version__}  BLAS {blas_name} ({threads or '?'} threads)  cpus {os.cpu_count()}"
+          + "".join(f"  {note}" for note in notes))
+    print("times: best of {} (a), {} (b), {} (c) interleaved runs after warm-up; float32 throughout; "
+          "each library in its own process beside hand-written numpy".format(*repeat_counts(quick)))
 
 
 def measure_all(modules, chain_repeats, mlp_repeats, long_repeats):
@@ -488,45 +566,52 @@ def measure_all(modules, chain_repeats, mlp_repeats, long_repeats):
     return results
 
 
-def print_table(results, impls, missing):
-    def scaling(long, short):
-        (long_us, long_errors), (short_us, short_errors) = results[long], results[short]
-        ratio = {k: long_us[k] / short_us[k] for k in long_us if k in short_us}
-        return ratio, "{:.2f}x", {**short_errors, **long_errors}
+def print_table(merged, impls, missing):
+    def row(label, key, fmt, target=None):
+        values, errors = merged[key]
+        table.row(label, values, fmt, errors, target)
 
-    chain_us, chain_errors = results["chain"]
-    mlp_seconds, mlp_errors = results["mlp"]
-    long_us, long_errors = results["long"]
-    peaks, memory_errors = results["memory"]
     table = Table(impls, missing)
-    table.row(f"(a) {2 * CHAIN_ITERS}-op chain, us/op", chain_us, "{:.2f}", chain_errors, TARGET_CHAIN_US)
-    table.row("(b) MLP fwd+bwd, x numpy-hand", ratios(mlp_seconds, "numpy"), "{:.2f}x",
-              mlp_errors, TARGET_MLP_RATIO)
-    table.row("      ms per step", {k: v * 1e3 for k, v in mlp_seconds.items()}, "{:.2f}", mlp_errors)
-    table.row(f"(c) {2 * LONG_CHAIN_ITERS // 1000}k-op chain, us/op", long_us, "{:.2f}", long_errors)
-    table.row("      ratio to (a)", *scaling("long", "chain"), target=TARGET_SCALING)
-    table.row("      ratio to (a), GC off", *scaling("long_nogc", "chain_nogc"))
-    table.row("(d) MLP peak memory, x numpy-hand", ratios(peaks, "numpy"), "{:.2f}x",
-              memory_errors, TARGET_MEMORY_RATIO)
-    table.row("      MiB above baseline", {k: v / 2**20 for k, v in peaks.items()}, "{:.2f}", memory_errors)
+    row(f"(a) {2 * CHAIN_ITERS}-op chain, us/op", "chain", "{:.2f}", TARGET_CHAIN_US)
+    row("(b) MLP fwd+bwd, x numpy-hand", "mlp_ratio", "{:.2f}x", TARGET_MLP_RATIO)
+    values, errors = merged["mlp"]
+    table.row("      ms per step", {k: v * 1e3 for k, v in values.items()}, "{:.2f}", errors)
+    row(f"(c) {2 * LONG_CHAIN_ITERS // 1000}k-op chain, us/op", "long", "{:.2f}")
+    row("      ratio to (a)", "scaling", "{:.2f}x", TARGET_SCALING)
+    row("      ratio to (a), GC off", "scaling_nogc", "{:.2f}x")
+    row("(d) MLP peak memory, x numpy-hand", "memory_ratio", "{:.2f}x", TARGET_MEMORY_RATIO)
+    values, errors = merged["memory"]
+    table.row("      MiB above baseline", {k: v / 2**20 for k, v in values.items()}, "{:.2f}", errors)
     print()
     table.footer()
+
+
+def repeat_counts(quick):
+    """Best-of counts for (a), (b) and (c)."""
+    return (3, 3, 1) if quick else (15, 50, 5)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few repeats: a smoke run, not a measurement")
+    parser.add_argument("--worker", choices=[i for i in IMPLS if i != "numpy"], help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    chain_repeats, mlp_repeats, long_repeats = (3, 3, 1) if args.quick else (15, 50, 5)
+    if args.worker:
+        worker(args.worker, args.quick, args.out)
+        return 0
 
-    modules, missing = load_modules()
-    print_header(modules, args.quick, (chain_repeats, mlp_repeats, long_repeats))
-    results = measure_all(modules, chain_repeats, mlp_repeats, long_repeats)
+    reports = {impl: run_worker(impl, args.quick) for impl in IMPLS if impl != "numpy"}
+    merged, missing = merge(reports)
     print()
-    print_table(results, [i for i in IMPLS if i in modules or i in missing], missing)
+    print_header(args.quick, [r["note"] for r in reports.values() if r.get("note")])
+    print()
+    print_table(merged, list(IMPLS), missing)
+    print("numpy-hand: figures from the tapeviz process; every ratio is taken against the numpy-hand "
+          "step measured in the same process")
     print("GC off: the (c)/(a) ratio again with Python's cyclic GC paused during runs; "
           "a diagnostic, no target")
-    if "torch" in modules:
+    if "torch" not in missing:
         print("torch memory: n/a, tracemalloc cannot see PyTorch's allocator")
     return 0  # a missed target is reported above, never an exit status
 
