@@ -51,10 +51,15 @@ class Operation:
     def inputs(self):
         if self._inputs is None:
             entry = self._entry
-            if len(entry[1]) == 1:  # the usual case, inlined: this runs once per op in every backward pass
+            ids = entry[1]
+            if len(ids) == 1:  # the usual cases, inlined: this runs once per op in every backward pass
                 tensor = _new_tensor(Tensor)
-                tensor._value, tensor._id = entry[2][0], entry[1][0]
+                tensor._value, tensor._id = entry[2][0], ids[0]
                 self._inputs = (tensor,)
+            elif len(ids) == 2:
+                x, y = _new_tensor(Tensor), _new_tensor(Tensor)
+                (x._value, y._value), (x._id, y._id) = entry[2], ids
+                self._inputs = (x, y)
             else:
                 self._inputs = tuple(map(_tensor, entry[1], entry[2]))
         return self._inputs
@@ -86,7 +91,10 @@ class Operation:
 def execute(op_type, forward, inputs, attrs=None):
     """Run ``forward`` on the inputs' values (attrs as keywords) and return one output Tensor."""
     try:
-        if attrs is None:
+        if len(inputs) == 2:  # most ops: no list of values to build
+            x, y = inputs
+            value = forward(x._value, y._value) if attrs is None else forward(x._value, y._value, **attrs)
+        elif attrs is None:
             value = forward(*[t._value for t in inputs])
         else:
             value = forward(*[t._value for t in inputs], **attrs)
