@@ -48,7 +48,10 @@ def binary(op_type, forward):
     """An element-wise op of two operands with numpy broadcasting."""
     def op(x, y, name=None):
         if type(x) is not Tensor or type(y) is not Tensor or x._value.dtype is not y._value.dtype:
-            x, y = binary_inputs(op_type, x, y)
+            if type(y) is float and type(x) is Tensor and x._value.dtype.kind == "f":
+                y = Tensor(x._value.dtype.type(y))  # ``t * 1.01``: convert_like's answer, without its checks
+            else:
+                x, y = binary_inputs(op_type, x, y)
         try:
             output = Tensor(forward(x._value, y._value))
         except ValueError as error:
