@@ -25,6 +25,13 @@ from tapeviz import errors, keras, linalg, math, nn, random  # noqa: E402,F401
 from tapeviz.inspection.recorder import record  # noqa: E402,F401
 
 import os as _os  # noqa: E402
+import warnings as _warnings  # noqa: E402
+
+# numpy warns where TensorFlow's kernels are silent (log(0) is -inf, 0/0 is nan, exp(100) is inf in
+# float32). The filter matches only warnings raised from tapeviz's op and rule code, so a user's own
+# numpy calls still warn, and it costs ops nothing: filters are read only when a warning is raised.
+_warnings.filterwarnings("ignore", category=RuntimeWarning,
+                         module=r"tapeviz\.(ops|plugins)\.|tapeviz\.core\.(execute|backward)$")
 
 if _os.environ.get("TAPEVIZ_RECORD"):
     from tapeviz.inspection.recorder import record_from_environment as _record_from_environment

@@ -217,3 +217,27 @@ def test_second_derivative_of_sigmoid_and_tanh():
         dy = inner.gradient(y, x)
     s, t = 1 / (1 + math.exp(-0.5)), math.tanh(0.5)
     assert outer.gradient(dy, x).numpy() == pytest.approx(s * (1 - s) * (1 - 2 * s) - 2 * t * (1 - t * t), rel=1e-6)
+
+
+def test_special_values_are_silent_as_in_tf_but_user_numpy_still_warns():
+    # -W error turns any warning into a failure: tapeviz's ops (and their gradients) must raise none
+    # for log(0), 0/0 and float32 overflow, while the user's own numpy call keeps numpy's warning.
+    import subprocess
+    import sys
+    script = (
+        "import numpy as np, tapeviz as tf\n"
+        "x = tf.constant([0.0, 1.0])\n"
+        "with tf.GradientTape() as tape:\n"
+        "    tape.watch(x)\n"
+        "    y = tf.math.log(x) + tf.exp(x * 100.0) + x / tf.constant([0.0, 0.0])\n"
+        "print(y.numpy().tolist(), tape.gradient(y, x).numpy().tolist())\n"
+        "try:\n"
+        "    np.log(np.float32(0))\n"
+        "except RuntimeWarning as warning:\n"
+        "    print('user warning:', warning)\n"
+    )
+    run = subprocess.run([sys.executable, "-W", "error", "-c", script], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    # log(0) + exp(0) + 0/0 is nan and log(1) + exp(100) + 1/0 is inf; both gradients hold a 1/0, so inf.
+    assert run.stdout.splitlines()[0] == "[nan, inf] [inf, inf]"
+    assert "user warning: divide by zero encountered in log" in run.stdout
