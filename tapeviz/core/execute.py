@@ -17,7 +17,9 @@ _NO_ATTRS = {}
 # ops_which_dont_need_inputs).
 values_not_needed = {}
 STAND_IN_MIN_BYTES = 16384
+STAND_IN_CACHE_SIZE = 4096  # shapes; a program that makes more gets fresh views past this many
 _ZEROS = {}
+_STAND_INS = {}
 
 
 class Operation:
@@ -181,15 +183,24 @@ _new_tensor = object.__new__
 
 
 def _stand_in(value):
-    """``value``'s shape and dtype with no memory of its own (zero strides over one zero)."""
+    """``value``'s shape and dtype with no memory of its own (zero strides over one zero).
+
+    Stand-ins are read-only, so one per shape and dtype serves every entry: a training loop makes
+    the same few shapes each step, and a dictionary hit costs a tenth of making a view.
+    """
     if value.nbytes < STAND_IN_MIN_BYTES:
         return value
-    zero = _ZEROS.get(value.dtype)
-    if zero is None:
-        zero = _ZEROS[value.dtype] = np.zeros((), value.dtype)
-    # np.ndarray over one zero with zero strides: what np.broadcast_to makes, at a fifth of its cost.
-    view = np.ndarray(value.shape, value.dtype, zero, 0, (0,) * value.ndim)
-    view.flags.writeable = False
+    key = (value.shape, value.dtype)
+    view = _STAND_INS.get(key)
+    if view is None:
+        zero = _ZEROS.get(value.dtype)
+        if zero is None:
+            zero = _ZEROS[value.dtype] = np.zeros((), value.dtype)
+        # np.ndarray over one zero with zero strides: what np.broadcast_to makes, at a fifth of its cost.
+        view = np.ndarray(value.shape, value.dtype, zero, 0, (0,) * value.ndim)
+        view.flags.writeable = False
+        if len(_STAND_INS) < STAND_IN_CACHE_SIZE:
+            _STAND_INS[key] = view
     return view
 
 
