@@ -159,7 +159,9 @@ class GradientTape:
         return nest.pack_sequence_as(sources, results)
 
     def _gradients(self, targets, seeds, sources, unconnected):
-        source_ids = {s._id for s in sources if s._id in self._ids and _is_floating(s)}
+        # A source that is itself a target gets its seed even if never watched (TF: d v / d v = ones).
+        target_ids = {t._id for t in targets}
+        source_ids = {s._id for s in sources if (s._id in self._ids or s._id in target_ids) and _is_floating(s)}
         targets_seeds = [(t, s) for t, s in zip(targets, seeds) if t._value.dtype in FLOATING_NUMPY]
         grads = backward(self._ops, [t for t, _ in targets_seeds], [s for _, s in targets_seeds], source_ids)
         results = []
@@ -212,7 +214,11 @@ class GradientTape:
         return nest.pack_sequence_as(sources, results)
 
     def _connected(self, target, source):
-        if source._id not in self._ids or not _is_floating(source):
+        if not _is_floating(source):
+            return False
+        if target._id == source._id:
+            return True
+        if source._id not in self._ids:
             return False
         from .backward import reachable_ops
         _, reachable = reachable_ops(self._ops, {source._id})

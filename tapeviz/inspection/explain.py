@@ -87,6 +87,8 @@ def explain(run, tape_id, target_id, source_id, before_seq=None):
             "Create it with a floating dtype (dtype=tapeviz.float32), or cast it with tapeviz.cast(x, "
             "tapeviz.float32) before the tape uses it.",
             [_evidence(f"{src} first used here", tensor=source_id, location=source.first_seen)])
+    if target_id == source_id:
+        return None  # d x / d x is ones, watched or not
     if source_id not in on_tape:
         never_read = source is not None and source.kind == "variable" and source.trainable is not False \
             and tape.watch_accessed_variables
