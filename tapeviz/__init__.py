@@ -36,3 +36,8 @@ _warnings.filterwarnings("ignore", category=RuntimeWarning,
 if _os.environ.get("TAPEVIZ_RECORD"):
     from tapeviz.inspection.recorder import record_from_environment as _record_from_environment
     _record_from_environment()
+
+
+def __getattr__(name):
+    from tapeviz.core.errors import missing_api
+    raise missing_api('tapeviz', name)

@@ -12,3 +12,8 @@ from tapeviz.ops.reduction_ops import (  # noqa: F401
 )
 
 __all__ = [name for name in dir() if not name.startswith("_")]
+
+
+def __getattr__(name):
+    from tapeviz.core.errors import missing_api
+    raise missing_api('tapeviz.math', name)

@@ -2,3 +2,8 @@
 from tapeviz.ops.random_ops import get_seed, normal, set_seed, shuffle, truncated_normal, uniform
 
 __all__ = ["set_seed", "get_seed", "uniform", "normal", "truncated_normal", "shuffle"]
+
+
+def __getattr__(name):
+    from tapeviz.core.errors import missing_api
+    raise missing_api('tapeviz.random', name)

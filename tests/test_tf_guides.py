@@ -658,3 +658,34 @@ def test_batch_jacobian_is_the_diagonal_of_the_full_jacobian(capsys):
     for b in range(7):
         numeric = central_difference(lambda row: elu(elu(row @ k1 + b1) @ k2 + b2), xs[b])
         np.testing.assert_allclose(jb.numpy()[b], numeric, rtol=1e-4, atol=1e-5)
+
+
+# ==============================================================================================
+# The guides' calls that tapeviz does not have
+# ==============================================================================================
+@pytest.mark.parametrize("module, name, tf_name", [
+    (tf, "einsum", "tf.einsum"),
+    (tf.linalg, "solve", "tf.linalg.solve"),
+    (tf, "image", "tf.image"),
+    (tf.keras.layers, "BatchNormalization", "tf.keras.layers.BatchNormalization"),
+    (tf, "function", "tf.function"),
+    (tf, "Module", "tf.Module"),
+    (tf, "saved_model", "tf.saved_model"),
+    (tf.nn, "conv2d", "tf.nn.conv2d"),
+    (tf.math, "bessel_i0", "tf.math.bessel_i0"),
+    (tf.random, "gamma", "tf.random.gamma"),
+])
+def test_a_missing_tensorflow_name_is_an_attribute_error_naming_it_and_the_way_out(module, name, tf_name):
+    with pytest.raises(AttributeError) as info:
+        getattr(module, name)
+    message = str(info.value)
+    assert message.startswith(f"module {module.__name__!r} has no attribute {name!r}: ")
+    assert f" {tf_name} is not part of it." in message
+    assert "Write this step with the ops tapeviz has" in message
+    assert not hasattr(module, name)
+
+
+def test_missing_private_names_keep_pythons_plain_message():
+    with pytest.raises(AttributeError) as info:
+        tf.__no_such_name__
+    assert "tapeviz implements" not in str(info.value)

@@ -78,3 +78,8 @@ class Dense:
 
     def __repr__(self):
         return f"<Dense name={self.name!r} units={self.units} built={self.built}>"
+
+
+def __getattr__(name):
+    from tapeviz.core.errors import missing_api
+    raise missing_api('tapeviz.keras.layers', name)
