@@ -13,8 +13,9 @@ Not run: calls outside tapeviz's op set (``tf.image.adjust_contrast``, ``tf.lina
 matplotlib calls; the parts of those snippets before them are run.
 
 Snippets already covered fact by fact in test_tf_semantics.py are referenced there, not repeated:
-- "Replaced a variable with a tensor": test_variable_replaced_by_a_tensor_gives_none (TensorFlow's print
-  of ``type(x).__name__`` says ResourceVariable/EagerTensor; tapeviz's classes are Variable/Tensor).
+- "Replaced a variable with a tensor": test_variable_replaced_by_a_tensor_gives_none (its printed text is
+  checked here: ``type(x).__name__`` is Variable/Tensor where TensorFlow's is ResourceVariable/EagerTensor,
+  a difference the README lists).
 - "Did calculations outside of TensorFlow": test_computation_outside_the_library_gives_none.
 - "Took gradients through an integer": test_path_through_an_integer_gives_none and
   test_int_watch_warning_names_the_dtype.
@@ -330,6 +331,20 @@ def test_a_target_not_connected_to_the_source_gives_none(capsys):
         z = y * y
     print(tape.gradient(z, x))
     assert printed(capsys) == ["None"]
+
+
+def test_replacing_a_variable_with_a_tensor_prints_the_lost_gradient(capsys):
+    x = tf.Variable(2.0)
+
+    for epoch in range(2):
+        with tf.GradientTape() as tape:
+            y = x+1
+
+        print(type(x).__name__, ":", tape.gradient(y, x))
+        x = x + 1   # should be x.assign_add(1)
+
+    # TensorFlow: "ResourceVariable : tf.Tensor(1.0, ...)" and "EagerTensor : None".
+    assert printed(capsys) == ["Variable : " + tf_text("tf.Tensor(1.0, shape=(), dtype=float32)"), "Tensor : None"]
 
 
 # ==============================================================================================
