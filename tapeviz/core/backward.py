@@ -45,7 +45,7 @@ def backward(entries, targets, seeds, source_ids):
             grad = grads.get(out_id) if out_id in source_ids else grads.pop(out_id, None)
             if grad is None:
                 continue
-            out_grads = (grad,)
+            out_grads = None
         else:
             out_grads = [grads.get(i) if i in source_ids else grads.pop(i, None) for i in out_ids]
             if all(g is None for g in out_grads):
@@ -57,7 +57,7 @@ def backward(entries, targets, seeds, source_ids):
                 continue
             raise registry.missing_rule_error(op_type)
         op = Operation(entry, reachable)
-        in_grads = rule(op, *out_grads)
+        in_grads = rule(op, grad) if out_grads is None else rule(op, *out_grads)
         if type(in_grads) is not tuple and type(in_grads) is not list:
             in_grads = (in_grads,)
         if len(in_grads) != len(in_ids):
