@@ -167,3 +167,23 @@ def test_environment_variable_records_a_whole_script(tmp_path):
     assert done.returncode == 0 and done.stdout.strip() == "None"
     (_, _, _, explanation), = load(out).nones()
     assert explanation.code == "SOURCE_NOT_WATCHED"
+
+
+@pytest.mark.parametrize("array", [
+    np.linspace(-3, 7, 50_000, dtype=np.float32),
+    np.array([[1.5, np.nan], [np.inf, -2.0]], np.float64),
+    np.arange(-7, 40_000, dtype=np.int32),
+    np.array([True, False, True]),
+    np.array([2.5, -np.inf], np.float16),
+], ids=["float32 large", "float64 with nan and inf", "int32", "bool", "float16 with -inf"])
+def test_value_summaries_match_float64_statistics(array):
+    # What the inspector shows of every value: min, max and mean as float64 statistics of the whole
+    # array (non-finite entries propagate, as numpy's do), and how many entries are not finite.
+    from tapeviz.inspection.model import summarize
+    as_float = array.astype(np.float64)
+    summary = summarize(array)
+    assert summary["shape"] == list(array.shape) and summary["size"] == array.size
+    assert summary["dtype"] == array.dtype.name
+    for key, want in (("min", as_float.min()), ("max", as_float.max()), ("mean", as_float.mean())):
+        np.testing.assert_allclose(summary[key], want, rtol=1e-12, equal_nan=True, err_msg=key)
+    assert summary["nonfinite"] == int(np.count_nonzero(~np.isfinite(as_float)))
