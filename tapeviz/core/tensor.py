@@ -1,7 +1,8 @@
 """Tensors (immutable values with an identity the tape can follow) and Variables (mutable state).
 
-A Tensor wraps one numpy value. Its ``_id`` is what tapes record; a Variable's reads all share the
-variable's id, so every read of a variable adds to one gradient, as in TensorFlow. Operators
+A Tensor wraps one numpy value. Its ``_id`` is what tapes record. Every read of a Variable makes a new
+Tensor, connected to the variable (by a recorded ``ReadVariableOp``) only on the tapes that watched the
+variable when the read happened, as in TensorFlow: a copy taken before the tape is a constant. Operators
 (``+``, ``@``, ``[...]``, ...) are installed by ``tapeviz.ops`` so this file knows no op.
 """
 import itertools
@@ -157,6 +158,9 @@ class Tensor(_TensorLike):
         return f"<tapeviz.Tensor: shape={self.shape}, dtype={self.dtype.name}, numpy={_numpy_text(self._value, True)}>"
 
 
+_new_tensor = object.__new__
+
+
 class Variable(_TensorLike):
     """Mutable state. Trainable variables read inside a tape are watched automatically."""
 
@@ -189,10 +193,20 @@ class Variable(_TensorLike):
         return self._snapshot._value
 
     def _read(self):
-        """The variable's current value as a Tensor; tells recording tapes it was read."""
+        """The variable's current value as a new Tensor; tells recording tapes it was read.
+
+        The read is recorded (op ReadVariableOp, input the variable) on the tapes that watch the
+        variable now, so only they connect the new tensor to the variable (TF's ReadVariableOp).
+        """
+        snapshot = self._snapshot
+        read = _new_tensor(Tensor)
+        read._value = snapshot._value
+        read._id = _next_id()
         if state.tapes or state.variable_watchers:
             variable_accessed(self)
-        return self._snapshot
+        if state.tapes or observers:
+            _execute.record("ReadVariableOp", (snapshot,), (read,), None)
+        return read
 
     def value(self):
         return self._read()
@@ -328,3 +342,7 @@ def convert_like(value, like):
             raise TypeError(f"Cannot convert {value!r} to EagerTensor of dtype {dtypes.from_numpy(np_dtype).name}")
         return Tensor(np_dtype.type(value))
     return Tensor(_cast_checked(_nested_numpy(value) if isinstance(value, (list, tuple)) else value, np_dtype))
+
+
+# Late import: execute builds on this module's Tensor; reads are recorded through it.
+from . import execute as _execute  # noqa: E402

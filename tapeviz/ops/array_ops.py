@@ -27,7 +27,13 @@ newaxis = None
 
 # Layout ---------------------------------------------------------------------------------------------
 def constant(value, dtype=None, shape=None, name=None):
-    """A constant tensor; Python floats become float32 and ints int32 unless ``dtype`` says otherwise."""
+    """A constant tensor; Python floats become float32 and ints int32 unless ``dtype`` says otherwise.
+
+    A variable is copied through numpy, so the result is never connected to it (as in TF); a tensor of
+    the asked dtype comes back as it is, unless ``shape`` makes a new one.
+    """
+    if isinstance(value, Variable):
+        value = value.numpy()
     tensor = convert_to_tensor(value, dtype=dtype)
     if shape is not None:
         value = tensor._value

@@ -5,6 +5,7 @@ StridedSliceGrad, GatherV2 and GatherV2Grad, Split and ConcatV2 are each other's
 """
 import numpy as np
 
+from tapeviz.core.execute import execute
 from tapeviz.core.hookspecs import hookimpl
 from tapeviz.core.registry import CheckCase
 from tapeviz.core.tensor import Tensor
@@ -69,6 +70,11 @@ def _clip_grad(op, grad):
 def _cast_grad(op, grad):
     floating = np.dtype(op.get_attr("SrcT")).kind == "f" and np.dtype(op.get_attr("DstT")).kind == "f"
     return A.cast(grad, op.get_attr("SrcT")) if floating else None
+
+
+def _read_of_a_variable(x):
+    # A read's input is a variable's current value; the check runs the op on a tensor in its place.
+    return execute("ReadVariableOp", np.array, (x,))
 
 
 @hookimpl
@@ -143,4 +149,7 @@ def register_gradients(register):
         CheckCase(lambda x: x * A.cast(A.cast(x, "int32"), "float64"), (np.array([0.3, 1.6, -2.2]),),
                   name="through int32")])
     register("Identity", lambda op, grad: grad, checks=[CheckCase(A.identity, (randn(2, 3),), name="(2, 3)")])
+    # A read of a variable passes its gradient to the variable (TF's _ReadGrad).
+    register("ReadVariableOp", lambda op, grad: grad, needs_inputs=False, needs_outputs=False,
+             checks=[CheckCase(_read_of_a_variable, (randn(2, 3),), name="(2, 3)")])
     register.not_differentiable("StopGradient")
