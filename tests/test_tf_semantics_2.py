@@ -148,3 +148,200 @@ def test_jacobian_with_a_hoisted_read():
     with tf.GradientTape() as tape:
         y = w * w_t
     np.testing.assert_array_equal(value(tape.jacobian(y, w)), [[1.0, 0.0], [0.0, 2.0]])
+
+
+# ==============================================================================================
+# Connected but zero is zeros, not None, at every order (TF's rules return zeros_like)
+# ==============================================================================================
+@pytest.mark.parametrize("f, x0, first", [
+    (tf.nn.relu, -2.0, 0.0), (tf.nn.relu, 0.0, 0.0), (tf.nn.relu, 2.0, 1.0),
+    (tf.nn.relu6, 0.0, 0.0), (tf.nn.relu6, 0.5, 1.0), (tf.nn.relu6, 7.0, 0.0),
+    (tf.nn.leaky_relu, -2.0, 0.2), (tf.nn.leaky_relu, 0.0, 0.2), (tf.nn.leaky_relu, 2.0, 1.0),
+    (tf.abs, -2.0, -1.0), (tf.abs, 0.0, 0.0),
+], ids=lambda v: getattr(v, "__name__", str(v)))
+def test_second_derivative_of_piecewise_linear_functions_is_zeros(f, x0, first):
+    d, dd = second_derivative(f, x0)
+    assert value(d) == np.float32(first)
+    assert dd is not None and value(dd) == 0.0
+
+
+@pytest.mark.parametrize("f", [tf.sign, lambda x: tf.clip_by_value(x, -1.0, 1.0), lambda x: tf.maximum(x, 0.0),
+                               lambda x: tf.minimum(x, 0.0)], ids=["sign", "clip_by_value", "maximum", "minimum"])
+def test_second_derivative_through_a_comparison_mask_is_none(f):
+    _, dd = second_derivative(f, 0.5)
+    assert dd is None  # TF: the mask comes from a comparison, which is not differentiable
+
+
+def test_relu6_and_leaky_relu_gradient_ops_give_zeros_to_their_features():
+    x = tf.Variable([-1.0, 3.0, 7.0])
+    with tf.GradientTape(persistent=True) as outer:
+        with tf.GradientTape(persistent=True) as inner:
+            y6 = tf.nn.relu6(x)
+            yl = tf.nn.leaky_relu(x, alpha=0.3)
+        d6, dl = inner.gradient(y6, x), inner.gradient(yl, x)
+    np.testing.assert_array_equal(value(d6), [0.0, 1.0, 0.0])
+    np.testing.assert_allclose(value(dl), [0.3, 1.0, 1.0])
+    np.testing.assert_array_equal(value(outer.gradient(d6, x)), [0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(value(outer.gradient(dl, x)), [0.0, 0.0, 0.0])
+
+
+# ==============================================================================================
+# A zero upstream gradient gives 0, not NaN (TF's SqrtGrad, RsqrtGrad, ReciprocalGrad kernels)
+# ==============================================================================================
+@pytest.mark.parametrize("f, x0", [(tf.sqrt, -1.0), (tf.sqrt, 0.0), (tf.math.rsqrt, 0.0), (tf.math.rsqrt, -1.0),
+                                   (tf.math.reciprocal, 0.0)], ids=["sqrt-1", "sqrt0", "rsqrt0", "rsqrt-1", "recip0"])
+def test_the_where_trick_gives_zero_not_nan(f, x0):
+    x = tf.Variable(x0)
+    with tf.GradientTape(persistent=True) as tape:
+        guarded = tf.where(x > 1.0, f(x), 0.0)
+        times_zero = f(x) * 0.0
+    assert value(tape.gradient(guarded, x)) == 0.0
+    assert value(tape.gradient(times_zero, x)) == 0.0
+
+
+@pytest.mark.parametrize("f, x0", [(tf.math.log, 0.0), (tf.math.log1p, -1.0), (lambda x: 1.0 / x, 0.0),
+                                   (tf.exp, 100.0), (lambda x: x ** 0.5, 0.0), (tf.asin, 1.0), (tf.sinh, 100.0)],
+                         ids=["log", "log1p", "div", "exp", "pow", "asin", "sinh"])
+def test_ops_without_a_guarded_kernel_still_give_nan_under_a_zero_upstream(f, x0):
+    x = tf.Variable(x0)
+    with tf.GradientTape() as tape:
+        y = tf.where(x > 1e38, f(x), 0.0)
+    assert np.isnan(value(tape.gradient(y, x)))  # TF: nan (grad * inf)
+
+
+def test_the_where_trick_second_derivative_is_nan_as_in_tf():
+    d, dd = second_derivative(lambda x: tf.where(x > 0, tf.sqrt(x), 0.0), -1.0)
+    assert value(d) == 0.0 and np.isnan(value(dd))
+
+
+def test_direct_sqrt_gradients_at_the_edge_are_inf_and_nan():
+    for f, x0, expected in [(tf.sqrt, 0.0, np.inf), (tf.math.rsqrt, 0.0, -np.inf), (tf.sqrt, -1.0, np.nan)]:
+        x = tf.Variable(x0)
+        with tf.GradientTape() as tape:
+            y = f(x)
+        np.testing.assert_array_equal(value(tape.gradient(y, x)), np.float32(expected))
+
+
+# ==============================================================================================
+# Kinks and edges
+# ==============================================================================================
+def test_selu_and_elu_at_zero_use_the_right_hand_slope():
+    d, dd = second_derivative(tf.nn.selu, 0.0)
+    assert value(d) == np.float32(1.050701) and value(dd) == 0.0
+    d, dd = second_derivative(tf.nn.elu, 0.0)
+    assert value(d) == 1.0 and value(dd) == 0.0
+    d, dd = second_derivative(tf.nn.elu, -2.0)
+    np.testing.assert_allclose([value(d), value(dd)], [0.13533527, 0.13533527], rtol=1e-6)
+    d, dd = second_derivative(tf.nn.selu, -2.0)
+    np.testing.assert_allclose([value(d), value(dd)], [0.2379328, 0.2379328], rtol=1e-6)
+
+
+def test_kinks_of_abs_relu_relu6_leaky_relu():
+    x = tf.Variable([0.0, -0.0, 6.0, -1.0])
+    with tf.GradientTape(persistent=True) as tape:
+        ys = [tf.abs(x), tf.nn.relu(x), tf.nn.relu6(x), tf.nn.leaky_relu(x)]
+    grads = [value(tape.gradient(y, x)) for y in ys]
+    np.testing.assert_array_equal(grads[0], [0.0, 0.0, 1.0, -1.0])
+    np.testing.assert_array_equal(grads[1], [0.0, 0.0, 1.0, 0.0])
+    np.testing.assert_array_equal(grads[2], [0.0, 0.0, 0.0, 0.0])
+    np.testing.assert_allclose(grads[3], [0.2, 0.2, 1.0, 0.2])
+
+
+def test_clip_by_value_edges_send_the_gradient_to_t():
+    x = tf.constant([-1.0, 1.0, 0.0, 5.0, -5.0])
+    lo, hi = tf.Variable(-1.0), tf.Variable(1.0)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        y = tf.clip_by_value(x, lo, hi)
+    gx, glo, ghi = tape.gradient(y, [x, lo, hi])
+    np.testing.assert_array_equal(value(gx), [1.0, 1.0, 1.0, 0.0, 0.0])
+    assert value(glo) == 1.0 and value(ghi) == 1.0
+
+
+def test_clip_by_value_with_min_above_max_gives_the_min():
+    np.testing.assert_array_equal(value(tf.clip_by_value(tf.constant([0.0, 5.0, -5.0]), 2.0, 1.0)), [2.0, 2.0, 2.0])
+    x = tf.constant([0.0, 5.0, -5.0, 1.5])
+    lo, hi = tf.Variable(2.0), tf.Variable(1.0)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        y = tf.clip_by_value(x, lo, hi)
+    gx, glo, ghi = tape.gradient(y, [x, lo, hi])
+    np.testing.assert_array_equal(value(gx), [0.0, 0.0, 0.0, 0.0])
+    assert value(glo) == 4.0 and value(ghi) == 0.0
+
+
+def test_maximum_and_minimum_ties_go_to_the_first_operand():
+    x, y = tf.Variable([1.0, 2.0]), tf.Variable([1.0, 1.0])
+    with tf.GradientTape(persistent=True) as tape:
+        high, low = tf.maximum(x, y), tf.minimum(x, y)
+    np.testing.assert_array_equal(value(tape.gradient(high, x)), [1.0, 1.0])
+    np.testing.assert_array_equal(value(tape.gradient(high, y)), [0.0, 0.0])
+    np.testing.assert_array_equal(value(tape.gradient(low, x)), [1.0, 0.0])
+    np.testing.assert_array_equal(value(tape.gradient(low, y)), [0.0, 1.0])
+
+
+def test_reduce_ties_share_the_gradient_per_reduced_slice():
+    x = tf.Variable([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])
+    with tf.GradientTape(persistent=True) as tape:
+        whole, rows, columns = tf.reduce_max(x), tf.reduce_min(x, axis=1), tf.reduce_max(x, axis=0)
+    np.testing.assert_allclose(value(tape.gradient(whole, x)), [[0, 0.5, 0.5], [0, 0, 0]])
+    np.testing.assert_allclose(value(tape.gradient(rows, x)), [[1, 0, 0], [1 / 3, 1 / 3, 1 / 3]])
+    np.testing.assert_allclose(value(tape.gradient(columns, x)), [[0, 1, 1], [1, 0, 0]])
+
+
+def test_float16_mean_and_sum_overflow_to_inf():
+    assert np.isinf(value(tf.reduce_mean(tf.constant([60000, 60000], tf.float16))))
+    assert np.isinf(value(tf.reduce_sum(tf.constant([60000, 60000], tf.float16))))
+    assert np.isinf(value(tf.reduce_mean(tf.constant([40000, 40000, -30000], tf.float16))))
+    assert np.isinf(value(tf.reduce_mean(tf.fill([3000], tf.constant(30.0, tf.float16)))))
+    np.testing.assert_array_equal(value(tf.reduce_mean(tf.constant([[60000, 60000], [1, 2]], tf.float16), axis=1)),
+                                  np.array([np.inf, 1.5], np.float16))
+    assert value(tf.reduce_mean(tf.constant([1000, 3000, 5], tf.float16))) == np.float16(1335)
+
+
+def test_reduce_max_and_min_of_nothing_are_the_identities():
+    assert value(tf.reduce_max(tf.zeros([0]))) == -np.inf
+    assert value(tf.reduce_min(tf.zeros([0]))) == np.inf
+    assert value(tf.reduce_max(tf.zeros([0], tf.int32))) == -2147483648
+    assert value(tf.reduce_min(tf.zeros([0], tf.int32))) == 2147483647
+    np.testing.assert_array_equal(value(tf.reduce_max(tf.zeros([2, 0]), axis=1)), [-np.inf, -np.inf])
+    assert value(tf.reduce_max(tf.zeros([2, 0]), axis=1, keepdims=True)).shape == (2, 1)
+    assert value(tf.reduce_max(tf.zeros([2, 0]), axis=0)).shape == (0,)
+    v = tf.Variable(tf.zeros([0]))
+    with tf.GradientTape() as tape:
+        y = tf.reduce_max(v)
+    assert value(tape.gradient(y, v)).shape == (0,)
+
+
+# ==============================================================================================
+# float32 at the extremes
+# ==============================================================================================
+def test_exp_sigmoid_softplus_flush_subnormal_results_to_zero():
+    np.testing.assert_array_equal(value(tf.sigmoid(tf.constant([-95.0, -88.0]))), [0.0, 0.0])
+    np.testing.assert_array_equal(value(tf.exp(tf.constant([-100.0, -88.0, -103.0]))), [0.0, 0.0, 0.0])
+    assert value(tf.exp(tf.constant(-87.0))) == np.float32(1.6458115e-38)  # the smallest normal range stays
+    np.testing.assert_array_equal(value(tf.nn.softplus(tf.constant([-95.0, -110.0]))), [0.0, 0.0])
+    assert value(tf.math.log(tf.sigmoid(tf.constant(-95.0)))) == -np.inf
+
+
+def test_hand_written_cross_entropy_gives_inf_as_in_tf():
+    logits = tf.constant([-95.0])
+    loss = -tf.math.log(tf.sigmoid(logits))
+    assert np.isinf(value(loss)[0])
+
+
+def test_float32_tanh_saturates_from_7_9073896():
+    x = np.array([7.907389, 7.9073896, 7.95, 8.0, 9.0, -8.0], np.float32)
+    np.testing.assert_array_equal(value(tf.tanh(x))[1:], [1.0, 1.0, 1.0, 1.0, -1.0])
+    assert value(tf.tanh(x))[0] < 1.0
+    v = tf.Variable([7.0, 8.0, 9.0])
+    with tf.GradientTape() as tape:
+        y = tf.tanh(v)
+    grad = value(tape.gradient(y, v))
+    assert grad[0] > 0 and grad[1] == 0.0 and grad[2] == 0.0
+
+
+def test_float32_sigmoid_is_one_from_16_635532():
+    x = np.array([16.63553, 16.635532, 17.0], np.float32)
+    result = value(tf.sigmoid(x))
+    assert result[0] < 1.0 and result[1] == 1.0 and result[2] == 1.0

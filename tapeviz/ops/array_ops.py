@@ -299,7 +299,8 @@ def where(condition, x=None, y=None, name=None):
 
 
 def _clip(t, lo, hi):
-    out = np.minimum(np.maximum(t, lo), hi)
+    # TF's order, minimum then maximum: with clip_value_min > clip_value_max every entry is the min.
+    out = np.maximum(np.minimum(t, hi), lo)
     if out.shape != np.shape(t):
         raise ValueError(f"clip_value_min and clip_value_max must broadcast to t's shape {list(np.shape(t))}, "
                          f"but they broadcast it to {list(out.shape)}.")

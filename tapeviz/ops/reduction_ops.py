@@ -37,7 +37,24 @@ def _numeric(op_type, x):
     return x
 
 
+def half_total(x, axis, keepdims):
+    """A float16 sum rounded to float16 after every addition, as TF's float16 kernels sum: a partial sum
+    past 65504 is inf (numpy's own float16 sums run in float32 and round once)."""
+    axes = tuple(range(x.ndim)) if axis is None else tuple(sorted({a % max(x.ndim, 1) for a in axis}))
+    kept = [i for i in range(x.ndim) if i not in axes]
+    rows = np.transpose(x, kept + list(axes)).reshape([x.shape[i] for i in kept] + [-1])
+    if rows.shape[-1] == 0:
+        total = np.zeros(rows.shape[:-1], x.dtype)
+    else:
+        total = np.add.accumulate(rows, axis=-1, dtype=x.dtype)[..., -1]
+    if keepdims:
+        total = total.reshape([1 if i in axes else n for i, n in enumerate(x.shape)])
+    return total
+
+
 def _sum(x, axis, keepdims):
+    if x.dtype == np.float16:
+        return half_total(x, axis, keepdims)
     # np.sum's own work, minus its Python wrapper; dtype: numpy would widen int32 to int64.
     return np.add.reduce(x, axis=axis, keepdims=keepdims, dtype=x.dtype)
 
@@ -49,8 +66,13 @@ def reduce_sum(input_tensor, axis=None, keepdims=False, name=None):
 
 def _mean(x, axis, keepdims):
     if x.dtype.kind == "f":
-        if x.dtype.itemsize < 4 or x.size == 0:
-            return np.mean(x, axis=axis, keepdims=keepdims)  # float16 sums in float32; empty means warn
+        if x.dtype.itemsize < 4:
+            # TF sums float16 into a float16 total (inf past 65504) before dividing: [60000, 60000] -> inf.
+            total = half_total(x, axis, keepdims)
+            count = x.size // max(np.size(total), 1)
+            return np.asarray(total / x.dtype.type(count), x.dtype)[()] if count else total * x.dtype.type(np.nan)
+        if x.size == 0:
+            return np.mean(x, axis=axis, keepdims=keepdims)  # empty means warn
         # np.mean's arithmetic, rounding included, without its Python wrapper.
         total = np.add.reduce(x, axis=axis, keepdims=keepdims)
         count = np.intp(x.size // max(np.size(total), 1))
@@ -67,12 +89,26 @@ def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
     return execute("Mean", _mean, (x,), {"axis": _axis(axis), "keepdims": bool(keepdims)})
 
 
+def _extreme(reducer, lowest):
+    """max or min; over no entries, the identity TF gives: -inf/inf for floats, the dtype's min/max for ints."""
+    def forward(x, axis, keepdims):
+        if x.size:
+            return reducer(x, axis=axis, keepdims=keepdims)
+        identity = (-np.inf if lowest else np.inf) if x.dtype.kind == "f" else (
+            np.iinfo(x.dtype).min if lowest else np.iinfo(x.dtype).max)
+        return reducer(x, axis=axis, keepdims=keepdims, initial=identity)
+    return forward
+
+
+_max, _min = _extreme(np.max, lowest=True), _extreme(np.min, lowest=False)
+
+
 def reduce_max(input_tensor, axis=None, keepdims=False, name=None):
-    return execute("Max", np.max, (as_tensor(input_tensor),), {"axis": _axis(axis), "keepdims": bool(keepdims)})
+    return execute("Max", _max, (as_tensor(input_tensor),), {"axis": _axis(axis), "keepdims": bool(keepdims)})
 
 
 def reduce_min(input_tensor, axis=None, keepdims=False, name=None):
-    return execute("Min", np.min, (as_tensor(input_tensor),), {"axis": _axis(axis), "keepdims": bool(keepdims)})
+    return execute("Min", _min, (as_tensor(input_tensor),), {"axis": _axis(axis), "keepdims": bool(keepdims)})
 
 
 def _prod(x, axis, keepdims):

@@ -57,9 +57,12 @@ def _select_grad(op, grad):
 
 
 def _clip_grad(op, grad):
+    # TF's clip_by_value is maximum(minimum(t, max), min), whose rules send a tie to t; so do these masks.
     # Masks are piecewise constant (derivative 0 wherever one exists), so constants are exact at every order.
     x, low, high = (t._value for t in op.inputs)
-    below, above = Tensor(np.broadcast_to(x < low, x.shape)), Tensor(np.broadcast_to(x > high, x.shape))
+    capped = np.minimum(x, high)
+    below = Tensor(np.broadcast_to(capped < low, x.shape))
+    above = Tensor(np.broadcast_to((x > high) & (capped >= low), x.shape))
     zeros = A.zeros_like(grad)
     inside = A.where(Tensor(below._value | above._value), zeros, grad)
     return (inside,
