@@ -268,6 +268,9 @@ def _infer_value(value):
         if array.size and (array.min() < _INT32.min or array.max() > _INT32.max):
             return array.astype(np.int64)
         return array.astype(np.int32)
+    if kind in "US" and isinstance(value, (list, tuple)) and not all(
+            isinstance(item, (str, bytes)) for item in _flat_items(value)):
+        raise ValueError("Can't convert Python sequence with mixed types to Tensor.")
     if kind in "bUS":
         return array
     raise TypeError(
@@ -277,11 +280,13 @@ def _infer_value(value):
 
 
 def _cast_checked(value, np_dtype):
-    """Convert ``value`` to ``np_dtype``, refusing lossy float -> int conversions as TF does."""
-    array = np.asarray(value)
+    """Convert ``value`` to ``np_dtype``, refusing float -> int conversions as TF does (any Python float;
+    numpy floats only when they have a fraction)."""
+    array = _infer_value(value) if isinstance(value, (list, tuple)) else np.asarray(value)
     if array.dtype == np_dtype:
         return array
-    if np_dtype.kind in "iub" and array.dtype.kind == "f" and not np.all(np.mod(array, 1) == 0):
+    python_float = isinstance(value, float) or (isinstance(value, (list, tuple)) and array.dtype.kind == "f")
+    if np_dtype.kind in "iub" and array.dtype.kind == "f" and (python_float or not np.all(np.mod(array, 1) == 0)):
         raise TypeError(f"Cannot convert {value!r} to EagerTensor of dtype {dtypes.from_numpy(np_dtype).name}")
     if array.dtype.kind not in "fiub":
         raise TypeError(f"Cannot convert {value!r} to EagerTensor of dtype {dtypes.from_numpy(np_dtype).name}")
@@ -338,7 +343,7 @@ def convert_like(value, like):
         return value._read()
     np_dtype = like._value.dtype
     if kind is float or kind is int:
-        if np_dtype.kind in "iu" and kind is float and not value.is_integer():
+        if kind is float and np_dtype.kind in "iub":  # TF refuses any Python float for an integer tensor
             raise TypeError(f"Cannot convert {value!r} to EagerTensor of dtype {dtypes.from_numpy(np_dtype).name}")
         return Tensor(np_dtype.type(value))
     return Tensor(_cast_checked(_nested_numpy(value) if isinstance(value, (list, tuple)) else value, np_dtype))

@@ -9,7 +9,7 @@ import operator
 import numpy as np
 
 from tapeviz.core import dtypes
-from tapeviz.core.errors import InvalidArgumentError
+from tapeviz.core.errors import InvalidArgumentError, UnimplementedError
 from tapeviz.core.execute import execute, execute_multi
 from tapeviz.core.tensor import Tensor, Variable, convert_like, convert_to_tensor
 
@@ -219,6 +219,10 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=-1, dtype=None, 
     """A constant with ``on_value`` at each index along a new axis of length ``depth``; out-of-range
     indices give rows of ``off_value``."""
     indices = as_tensor(indices)._value
+    if indices.dtype.kind not in "iu":
+        raise InvalidArgumentError(
+            f"Value for attr 'TI' of {indices.dtype} is not in the list of allowed values: uint8, int8, int32, int64 "
+            "[Op:OneHot]. one_hot needs integer indices: cast them with tapeviz.cast(indices, tapeviz.int32).")
     dtype = dtypes.as_dtype(dtype or (as_tensor(on_value).dtype if on_value is not None else dtypes.float32))
     on = 1 if on_value is None else on_value
     off = 0 if off_value is None else off_value
@@ -255,7 +259,8 @@ def _index(value, what):
 
 def _key(key):
     """A numpy basic-indexing key (ints, slices, None, ...) for a TF-style index: what StridedSlice takes."""
-    items = key if isinstance(key, tuple) else (key,)
+    # A list is a tuple of indices, as TF reads it: x[[0, 1]] is x[0, 1] (use gather to pick elements).
+    items = tuple(key) if isinstance(key, (tuple, list)) else (key,)
     out = []
     for item in items:
         if item is None or item is Ellipsis:
@@ -270,6 +275,14 @@ def _key(key):
 
 def _getitem(tensor, key):
     tensor = as_tensor(tensor)
+    if type(key) is list:
+        try:
+            return execute("StridedSlice", _strided_slice, (tensor,), {"key": _key(key)})
+        except InvalidArgumentError as error:
+            raise InvalidArgumentError(f"Index out of range using input dim {len(key) - 1}; input has only "
+                                       f"{tensor.ndim} dims [Op:StridedSlice]: x[{key}] is read as x"
+                                       f"[{', '.join(map(str, key))}], as in TF. To pick elements by a list of "
+                                       f"indices use tapeviz.gather. ({error})") from None
     return execute("StridedSlice", _strided_slice, (tensor,), {"key": _key(key)})
 
 
@@ -323,6 +336,9 @@ def cast(x, dtype, name=None):
     x, dtype = as_tensor(x), dtypes.as_dtype(dtype)
     if x.dtype is dtype:
         return x
+    if (x.dtype is dtypes.string) != (dtype is dtypes.string):
+        raise UnimplementedError(f"Cast {x.dtype.name} to {dtype.name} is not supported [Op:Cast]; tapeviz "
+                                 "converts between numbers and bools only.")
     return execute("Cast", _cast, (x,), {"SrcT": x.dtype.name, "DstT": dtype.name})
 
 
@@ -393,7 +409,8 @@ def range(start, limit=None, delta=1, dtype=None, name=None):  # noqa: A001 - TF
     start, limit, delta = (v.astype(dtype)[()] for v in values)
     if delta == 0 or (limit - start) * delta < 0:
         relation = "start <= limit when delta > 0" if delta > 0 else "start >= limit when delta < 0"
-        raise ValueError(f"Requires {relation}: {start}/{limit}" if delta else "Requires delta != 0")
+        raise InvalidArgumentError(f"Requires {relation}: {start}/{limit} [Op:Range]" if delta else
+                                   f"Requires delta != 0: {delta} [Op:Range]")
     # TF's element count and values: start + i * delta in the output dtype (numpy's arange accumulates).
     count = int(np.ceil(np.abs((limit - start) / delta)))
     return Tensor((start + np.arange(count, dtype=dtype) * delta).astype(dtype))

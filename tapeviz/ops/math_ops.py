@@ -28,12 +28,29 @@ def floating_unary(op_type, forward):
 
 
 # Arithmetic ---------------------------------------------------------------------------------------------
-add = binary("AddV2", np.add)
+def _add(x, y):
+    out = np.add(x, y)
+    if out.dtype.kind == "b":  # numpy adds bools as "or"; TF has no AddV2 kernel for bool
+        raise TypeError("bool")
+    return out
+
+
+def _integer_division(kernel):
+    """floor division or modulo; an integer divisor of 0 is TF's "Integer division by zero" error."""
+    def forward(x, y):
+        if y.dtype.kind in "iu" and not np.all(y):
+            raise ValueError("Integer division by zero")
+        return kernel(x, y)
+    return forward
+
+
+add = binary("AddV2", _add)
 subtract = binary("Sub", np.subtract)
 multiply = binary("Mul", np.multiply)
 realdiv = binary("RealDiv", np.true_divide)
-floordiv = binary("FloorDiv", np.floor_divide)
-floormod = mod = binary("FloorMod", np.mod)  # floor mod: the result takes the divisor's sign, as in TF
+floordiv = binary("FloorDiv", _integer_division(np.floor_divide))
+# floor mod: the result takes the divisor's sign, as in TF
+floormod = mod = binary("FloorMod", _integer_division(np.mod))
 pow = binary("Pow", np.power)  # noqa: A001 - TF's name
 maximum = binary("Maximum", np.maximum)
 minimum = binary("Minimum", np.minimum)
@@ -68,7 +85,13 @@ def add_n(inputs, name=None):
 
 
 negative = unary("Neg", np.negative)
-abs = unary("Abs", np.abs)  # noqa: A001 - TF's name
+def _abs(x):
+    if x.dtype.kind == "b":
+        raise TypeError("bool")  # TF has no Abs kernel for bool
+    return np.abs(x)
+
+
+abs = unary("Abs", _abs)  # noqa: A001 - TF's name
 sign = unary("Sign", np.sign)
 square = unary("Square", np.square)
 reciprocal = floating_unary("Reciprocal", np.reciprocal)

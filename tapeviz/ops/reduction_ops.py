@@ -6,6 +6,7 @@
 import numpy as np
 
 from tapeviz.core import dtypes
+from tapeviz.core.errors import InvalidArgumentError
 from tapeviz.core.execute import execute
 from tapeviz.core.tensor import Tensor
 
@@ -32,29 +33,14 @@ def _axis(axis):
 def _numeric(op_type, x):
     x = as_tensor(x)
     if x._value.dtype.kind == "b":
-        raise TypeError(f"{op_type} needs a numeric tensor, got bool; cast it first with "
-                        f"tapeviz.cast(x, tapeviz.int32) (or use reduce_any / reduce_all).")
+        raise InvalidArgumentError(
+            f"Value for attr 'T' of bool is not in the list of allowed values: numeric types [Op:{op_type}]. "
+            f"{op_type} needs a numeric tensor: cast it first with tapeviz.cast(x, tapeviz.int32) (or use "
+            "reduce_any / reduce_all).")
     return x
 
 
-def half_total(x, axis, keepdims):
-    """A float16 sum rounded to float16 after every addition, as TF's float16 kernels sum: a partial sum
-    past 65504 is inf (numpy's own float16 sums run in float32 and round once)."""
-    axes = tuple(range(x.ndim)) if axis is None else tuple(sorted({a % max(x.ndim, 1) for a in axis}))
-    kept = [i for i in range(x.ndim) if i not in axes]
-    rows = np.transpose(x, kept + list(axes)).reshape([x.shape[i] for i in kept] + [-1])
-    if rows.shape[-1] == 0:
-        total = np.zeros(rows.shape[:-1], x.dtype)
-    else:
-        total = np.add.accumulate(rows, axis=-1, dtype=x.dtype)[..., -1]
-    if keepdims:
-        total = total.reshape([1 if i in axes else n for i, n in enumerate(x.shape)])
-    return total
-
-
 def _sum(x, axis, keepdims):
-    if x.dtype == np.float16:
-        return half_total(x, axis, keepdims)
     # np.sum's own work, minus its Python wrapper; dtype: numpy would widen int32 to int64.
     return np.add.reduce(x, axis=axis, keepdims=keepdims, dtype=x.dtype)
 
@@ -67,8 +53,10 @@ def reduce_sum(input_tensor, axis=None, keepdims=False, name=None):
 def _mean(x, axis, keepdims):
     if x.dtype.kind == "f":
         if x.dtype.itemsize < 4:
-            # TF sums float16 into a float16 total (inf past 65504) before dividing: [60000, 60000] -> inf.
-            total = half_total(x, axis, keepdims)
+            # TF rounds the float16 total (inf past 65504) before dividing: mean([60000, 60000]) is inf.
+            # The total is summed in float32 here; TF's partial sums are float16, so a partial sum past
+            # 65504 that the rest brings back below it is inf in TF only.
+            total = np.add.reduce(x, axis=axis, keepdims=keepdims, dtype=x.dtype)
             count = x.size // max(np.size(total), 1)
             return np.asarray(total / x.dtype.type(count), x.dtype)[()] if count else total * x.dtype.type(np.nan)
         if x.size == 0:
