@@ -452,3 +452,102 @@ def test_reset_outside_the_context_is_a_value_error():
         x * 2.0
     with pytest.raises(ValueError, match="Tape is not recording"):
         tape.reset()
+
+
+# ==============================================================================================
+# Printing, dtypes, shapes, variables
+# ==============================================================================================
+def test_format_of_a_tensor_is_numpys():
+    t, s, i = tf.constant([1.5, 2.25]), tf.constant(3.14159), tf.constant(7)
+    assert f"{t}" == "[1.5  2.25]"
+    assert f"{s}" == "3.141590118408203" and f"{s:.2f}" == "3.14"
+    assert f"{i:d}" == "7" and f"{i:5}" == "    7"
+    with pytest.raises(TypeError, match="unsupported format string passed to numpy.ndarray.__format__"):
+        f"{t:.2f}"
+
+
+def test_dtypes_print_compare_and_have_sizes():
+    assert str(tf.float32) == "<dtype: 'float32'>"
+    assert tf.float32 == "float32" and tf.float32 == np.float32 and tf.float32 != "float64"
+    assert hash(tf.float32) == hash(tf.dtypes.float32)
+    assert [tf.float32.size, tf.float16.size, tf.int64.size, tf.bool.size, tf.uint8.size] == [4, 2, 8, 1, 1]
+    assert tf.dtypes.as_dtype("int32") is tf.int32 and tf.dtypes.float32 is tf.float32
+    assert isinstance(tf.float32, tf.dtypes.DType)
+    assert not tf.float32.is_complex and tf.float32.real_dtype is tf.float32 and tf.float32.base_dtype is tf.float32
+    assert tf.uint8.is_unsigned and not tf.int32.is_unsigned
+
+
+def test_shapes_compare_with_lists_and_slice_to_shapes():
+    x = tf.zeros([2, 3])
+    assert x.shape == [2, 3] and x.shape == (2, 3) and x.shape != [2, 4]
+    tail = x.shape[1:]
+    assert isinstance(tail, tf.TensorShape) and tail.as_list() == [3] and repr(tail) == "TensorShape([3])"
+    assert x.shape[0] == 2 and type(x.shape[0]) is int
+    assert str(x.shape) == "(2, 3)" and repr(x.shape) == "TensorShape([2, 3])"
+    assert (x.shape.rank, x.shape.ndims, len(x.shape), x.shape.num_elements()) == (2, 2, 2, 6)
+    assert x.shape + [4] == [2, 3, 4] and x.shape.concatenate([4]) == [2, 3, 4]
+    assert x.shape.is_compatible_with([None, 3])
+
+
+def test_unknown_shapes():
+    unknown = tf.TensorShape(None)
+    assert repr(unknown) == "TensorShape(None)" and str(unknown) == "<unknown>" and unknown.rank is None
+    partial = tf.TensorShape([None, 3])
+    assert repr(partial) == "TensorShape([None, 3])" and str(partial) == "(None, 3)"
+
+
+def test_assign_returns_the_unread_variable_or_none():
+    v = tf.Variable(1.0)
+    assert v.assign(2.0, read_value=False) is None and v.numpy() == 2.0
+    assert v.assign_add(1.0, read_value=False) is None and v.numpy() == 3.0
+    assert str(v.assign(2.0)) == "<tapeviz.Variable 'UnreadVariable' shape=() dtype=float32, numpy=2.0>"
+    assert repr(v.assign_add(3.0)) == "<tapeviz.Variable 'UnreadVariable' shape=() dtype=float32, numpy=5.0>"
+
+
+def test_the_unread_variable_is_the_variable_for_gradients():
+    v = tf.Variable(1.0)
+    unread = v.assign(3.0)
+    with tf.GradientTape() as tape:
+        y = unread * unread
+    assert value(tape.gradient(y, v)) == 6.0
+    unread.assign(4.0)
+    assert v.numpy() == 4.0
+
+
+def test_variable_constraint_is_kept_not_applied_by_assign():
+    v = tf.Variable(5.0, constraint=lambda t: tf.clip_by_value(t, 0.0, 1.0))
+    assert v.numpy() == 5.0 and v.constraint is not None
+    v.assign(7.0)
+    assert v.numpy() == 7.0
+
+
+def test_variables_of_unknown_shape_take_values_of_any_shape():
+    v = tf.Variable([1.0], shape=tf.TensorShape(None))
+    assert repr(v.shape) == "TensorShape(None)"
+    v.assign([1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(v.numpy(), [1.0, 2.0, 3.0])
+    w = tf.Variable([1.0], shape=[None])
+    assert repr(w.shape) == "TensorShape([None])"
+    w.assign([1.0, 2.0])
+    assert w.numpy().shape == (2,)
+
+
+def test_sliced_assignment_writes_into_the_variable():
+    w = tf.Variable([1.0, 2.0, 3.0, 4.0])
+    w[0].assign(9.0)
+    w[1:3].assign([7.0, 8.0])
+    np.testing.assert_array_equal(w.numpy(), [9.0, 7.0, 8.0, 4.0])
+    m = tf.Variable([[1.0, 2.0], [3.0, 4.0]])
+    m[:, 0].assign([0.0, 0.0])
+    np.testing.assert_array_equal(m.numpy(), [[0.0, 2.0], [0.0, 4.0]])
+    with pytest.raises(AttributeError):
+        w[1:3].assign_add([1.0, 1.0])  # TF: only assign
+    with pytest.raises(AttributeError):
+        tf.constant([1.0, 2.0])[0].assign(3.0)
+
+
+def test_a_slice_of_a_variable_is_still_differentiable():
+    w = tf.Variable([1.0, 2.0, 3.0])
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(w[1:] * w[1:]) + 2.0 * w[0]
+    np.testing.assert_array_equal(value(tape.gradient(y, w)), [2.0, 4.0, 6.0])

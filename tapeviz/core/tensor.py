@@ -17,9 +17,20 @@ _INT32 = np.iinfo(np.int32)
 
 
 class TensorShape(tuple):
-    """A tuple of dimensions, printed as TensorFlow prints shapes: ``(4, 3)``."""
+    """A tuple of dimensions (None for an unknown one), printed as TensorFlow prints shapes: ``(4, 3)``.
+
+    ``TensorShape(None)`` is a shape of unknown rank. As TF's, a shape equals a list or tuple of the same
+    dimensions, and a slice of a shape is a shape.
+    """
 
     __slots__ = ()
+
+    def __new__(cls, dims=()):
+        if dims is None:
+            return tuple.__new__(_UnknownRankShape)
+        if isinstance(dims, int):
+            dims = (dims,)
+        return tuple.__new__(cls, (None if d is None else int(d) for d in dims))
 
     @property
     def rank(self):
@@ -27,17 +38,95 @@ class TensorShape(tuple):
 
     ndims = rank
 
+    @property
+    def dims(self):
+        return list(self)
+
     def as_list(self):
         return list(self)
 
     def num_elements(self):
+        if None in self:
+            return None
         return int(np.prod(self, dtype=np.int64))
+
+    def is_fully_defined(self):
+        return None not in self
+
+    def is_compatible_with(self, other):
+        other = as_shape(other)
+        if self.rank is None or other.rank is None:
+            return True
+        return len(self) == len(other) and all(a is None or b is None or a == b for a, b in zip(self, other))
+
+    def concatenate(self, other):
+        other = as_shape(other)
+        if other.rank is None:
+            return other
+        return TensorShape(tuple(self) + tuple(other))
+
+    def __add__(self, other):
+        return self.concatenate(other)
+
+    def __radd__(self, other):
+        return as_shape(other).concatenate(self)
+
+    def __getitem__(self, key):
+        if isinstance(key, slice):
+            return tuple.__new__(TensorShape, tuple.__getitem__(self, key))
+        return tuple.__getitem__(self, key)
+
+    def __eq__(self, other):
+        if isinstance(other, (list, tuple)) and not isinstance(other, _UnknownRankShape):
+            return tuple(self) == tuple(other)
+        return NotImplemented if not isinstance(other, _UnknownRankShape) else False
+
+    def __ne__(self, other):
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    __hash__ = tuple.__hash__
 
     def __repr__(self):
         return f"TensorShape({list(self)})"
 
     def __str__(self):
         return tuple.__repr__(self)
+
+
+class _UnknownRankShape(TensorShape):
+    """``TensorShape(None)``: a shape whose rank is not known (a variable created with ``shape=TensorShape(None)``)."""
+
+    __slots__ = ()
+    rank = ndims = dims = None
+
+    def as_list(self):
+        raise ValueError("as_list() is not defined on an unknown TensorShape.")
+
+    def num_elements(self):
+        return None
+
+    def is_fully_defined(self):
+        return False
+
+    def concatenate(self, other):
+        return self
+
+    def __eq__(self, other):
+        return isinstance(other, _UnknownRankShape)
+
+    __hash__ = tuple.__hash__
+
+    def __repr__(self):
+        return "TensorShape(None)"
+
+    def __str__(self):
+        return "<unknown>"
+
+
+def as_shape(shape):
+    """``shape`` (a TensorShape, list, tuple, int or None) as a TensorShape."""
+    return shape if isinstance(shape, TensorShape) else TensorShape(shape)
 
 
 def _numpy_text(value, is_repr=False):
@@ -63,7 +152,7 @@ class _TensorLike:
 
     @property
     def shape(self):
-        return TensorShape(self._value_for_read().shape)
+        return tuple.__new__(TensorShape, self._value_for_read().shape)
 
     def get_shape(self):
         return self.shape
@@ -116,6 +205,10 @@ class _TensorLike:
             raise TypeError(f"Only integer scalar tensors can be used as an index, not {self.dtype.name} of shape {self.shape}.")
         return int(value)
 
+    def __format__(self, format_spec):
+        """``f"{t}"`` and ``f"{loss:.2f}"`` format the value as numpy does, as TF's tensors do."""
+        return self.numpy().__format__(format_spec)
+
     __hash__ = None  # ``==`` is element-wise, so tensors cannot be dict keys (use ``.ref()``), as in TF.
 
     def ref(self):
@@ -164,22 +257,36 @@ _new_tensor = object.__new__
 class Variable(_TensorLike):
     """Mutable state. Trainable variables read inside a tape are watched automatically."""
 
-    __slots__ = ("_snapshot", "_id", "_name", "_trainable", "__weakref__")
+    __slots__ = ("_snapshot", "_id", "_name", "_trainable", "_constraint", "_shape", "__weakref__")
 
-    def __init__(self, initial_value=None, trainable=True, name=None, dtype=None, shape=None):
+    def __init__(self, initial_value=None, trainable=True, name=None, dtype=None, shape=None, constraint=None):
         if initial_value is None:
             raise ValueError("initial_value must be specified: Variable(initial_value, ...).")
         if callable(initial_value):
             initial_value = initial_value()
         value = convert_to_tensor(initial_value, dtype=dtype)._value
-        if shape is not None and tuple(shape) != value.shape:
-            raise ValueError(f"Variable shape {tuple(shape)} does not match its initial value's shape {value.shape}.")
+        if constraint is not None and not callable(constraint):
+            raise ValueError(f"The `constraint` argument must be a callable, got {constraint!r}.")
+        # A declared shape may leave dimensions (or the rank) unknown: later assignments may then change them.
+        declared = None if shape is None else as_shape(shape)
+        if declared is not None and not declared.is_compatible_with(value.shape):
+            raise ValueError(f"Variable shape {declared} does not match its initial value's shape {value.shape}.")
+        self._shape = declared if declared is not None and not declared.is_fully_defined() else None
         self._id = _next_id()
         self._snapshot = _snapshot(np.array(value) if isinstance(value, np.ndarray) else value, self._id)
         self._name = (name or "Variable") + ":0"
         self._trainable = bool(trainable)
+        self._constraint = constraint  # kept for optimizers, as TF keeps it; assign does not apply it
         if observers:
             notify("variable_created", self)
+
+    @property
+    def constraint(self):
+        return self._constraint
+
+    @property
+    def shape(self):
+        return self._shape if self._shape is not None else tuple.__new__(TensorShape, self._snapshot._value.shape)
 
     @property
     def name(self):
@@ -213,28 +320,31 @@ class Variable(_TensorLike):
 
     read_value = value
 
-    def assign(self, value, read_value=True):
+    # As TF's, assignments return the variable to read later ("UnreadVariable"), or None with read_value=False.
+    def assign(self, value, use_locking=None, name=None, read_value=True):
         self._set(value)
         if observers:
             notify("variable_assigned", self, value, "assign")
-        return self
+        return _UnreadVariable(self) if read_value else None
 
-    def assign_add(self, delta, read_value=True):
+    def assign_add(self, delta, use_locking=None, name=None, read_value=True):
         self._set(self._snapshot._value + convert_to_tensor(delta, dtype=self.dtype)._value)
         if observers:
             notify("variable_assigned", self, delta, "assign_add")
-        return self
+        return _UnreadVariable(self) if read_value else None
 
-    def assign_sub(self, delta, read_value=True):
+    def assign_sub(self, delta, use_locking=None, name=None, read_value=True):
         self._set(self._snapshot._value - convert_to_tensor(delta, dtype=self.dtype)._value)
         if observers:
             notify("variable_assigned", self, delta, "assign_sub")
-        return self
+        return _UnreadVariable(self) if read_value else None
 
     def _set(self, value):
         new = convert_to_tensor(value, dtype=self.dtype)._value
         old = self._snapshot._value
-        if new.shape != old.shape:
+        if self._shape is not None and self._shape.is_compatible_with(new.shape):
+            pass  # a declared shape with unknown dimensions: the value may change shape
+        elif new.shape != old.shape:
             raise ValueError(
                 f"Cannot assign a value of shape {new.shape} to variable '{self._name}' of shape {old.shape}; "
                 "shapes must be equal (reshape the value, or create a new Variable)."
@@ -248,6 +358,46 @@ class Variable(_TensorLike):
     def __repr__(self):
         return (f"<tapeviz.Variable '{self._name}' shape={self.shape} dtype={self.dtype.name}, "
                 f"numpy={_numpy_text(self._snapshot._value, True)}>")
+
+
+class _UnreadVariable(Variable):
+    """What ``assign`` returns, as in TF: the same variable (reading it reads the variable now), named
+    'UnreadVariable' when printed."""
+
+    __slots__ = ("_parent",)
+
+    def __init__(self, parent):
+        self._parent = parent
+        self._name = "UnreadVariable"
+
+    _snapshot = property(lambda self: self._parent._snapshot,
+                         lambda self, snapshot: setattr(self._parent, "_snapshot", snapshot))
+    _id = property(lambda self: self._parent._id)
+    _trainable = property(lambda self: self._parent._trainable)
+    _constraint = property(lambda self: self._parent._constraint)
+    _shape = property(lambda self: self._parent._shape)
+
+    def _read(self):
+        return self._parent._read()
+
+
+class _SliceOfVariable(Tensor):
+    """``v[1:3]``: a tensor (the slice, read now) that can also be assigned to, writing into the variable."""
+
+    __slots__ = ("_variable", "_key")
+
+    def assign(self, value, use_locking=None, name=None, read_value=True):
+        variable = self._variable
+        new = np.array(variable._snapshot._value)
+        new[self._key] = convert_to_tensor(value, dtype=variable.dtype)._value
+        return variable.assign(new, read_value=read_value)
+
+
+def slice_of_variable(variable, key, sliced):
+    """The result ``sliced`` of ``variable[key]``, as a tensor with ``assign`` (TF's sliced assignment)."""
+    result = _new_tensor(_SliceOfVariable)
+    result._value, result._id, result._variable, result._key = sliced._value, sliced._id, variable, key
+    return result
 
 
 def _snapshot(value, variable_id):
@@ -346,6 +496,10 @@ def convert_like(value, like):
         if kind is float and np_dtype.kind in "iub":  # TF refuses any Python float for an integer tensor
             raise TypeError(f"Cannot convert {value!r} to EagerTensor of dtype {dtypes.from_numpy(np_dtype).name}")
         return Tensor(np_dtype.type(value))
+    if isinstance(value, Tensor):  # subclasses: a slice of a variable
+        return value
+    if isinstance(value, Variable):  # subclasses: what assign returns
+        return value._read()
     return Tensor(_cast_checked(_nested_numpy(value) if isinstance(value, (list, tuple)) else value, np_dtype))
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from tapeviz.core import dtypes
 from tapeviz.core.errors import InvalidArgumentError, UnimplementedError
 from tapeviz.core.execute import execute, execute_multi
-from tapeviz.core.tensor import Tensor, Variable, convert_like, convert_to_tensor
+from tapeviz.core.tensor import Tensor, Variable, convert_like, convert_to_tensor, slice_of_variable
 
 from ._dispatch import as_tensor, binary_inputs
 from .operators import install
@@ -458,3 +458,11 @@ def _same_dtype(op_type, values):
 
 
 install("getitem", _getitem, reflected=False)
+
+
+def _variable_getitem(variable, key):
+    """``v[key]``: the slice of a read, which ``.assign(...)`` writes back into the variable (as in TF)."""
+    return slice_of_variable(variable, _key(key), _getitem(variable, key))
+
+
+Variable.__getitem__ = _variable_getitem
