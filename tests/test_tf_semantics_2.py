@@ -551,3 +551,78 @@ def test_a_slice_of_a_variable_is_still_differentiable():
     with tf.GradientTape() as tape:
         y = tf.reduce_sum(w[1:] * w[1:]) + 2.0 * w[0]
     np.testing.assert_array_equal(value(tape.gradient(y, w)), [2.0, 4.0, 6.0])
+
+
+def test_a_variable_formats_as_it_prints():
+    v = tf.Variable(2.0)
+    assert f"{v}" == "<tapeviz.Variable 'Variable:0' shape=() dtype=float32, numpy=2.0>"
+    with pytest.raises(TypeError, match="unsupported format string"):
+        f"{v:.1f}"
+
+
+def test_string_tensors_hold_bytes():
+    assert tf.constant("hi").numpy() == b"hi" and tf.constant(b"hi").numpy() == b"hi"
+    assert repr(tf.constant("hi")) == "<tapeviz.Tensor: shape=(), dtype=string, numpy=b'hi'>"
+    assert str(tf.constant("hi")) == "tapeviz.Tensor(b'hi', shape=(), dtype=string)"
+    words = tf.constant(["a", "bc"])
+    assert str(words) == "tapeviz.Tensor([b'a' b'bc'], shape=(2,), dtype=string)"
+    assert words.numpy().dtype == object and words.numpy().tolist() == [b"a", b"bc"]
+    assert words.dtype == tf.string and tf.string.size == 0
+    assert value(tf.constant("hi") == "hi")
+
+
+def test_dtype_hint_applies_to_numpy_arrays_when_it_can():
+    assert tf.convert_to_tensor(np.array([1.0, 2.0]), dtype_hint=tf.float32).dtype == tf.float32
+    assert tf.convert_to_tensor(np.array([1, 2]), dtype_hint=tf.float32).dtype == tf.float32
+    assert tf.convert_to_tensor([1, 2], dtype_hint=tf.float32).dtype == tf.float32
+    assert tf.convert_to_tensor(np.array([1.0, 2.0]), dtype_hint=tf.int32).dtype == tf.int32
+    assert tf.convert_to_tensor([1.5], dtype_hint=tf.int32).dtype == tf.float32  # no fit: the hint is dropped
+
+
+def test_linspace_with_integer_mixed_and_vector_end_points():
+    integer = tf.linspace(0, 10, 5)
+    assert integer.dtype == tf.float64 and value(integer).tolist() == [0.0, 2.5, 5.0, 7.5, 10.0]
+    with pytest.raises(TypeError, match="Cannot convert 1.0 to EagerTensor of dtype int32"):
+        tf.linspace(0, 1.0, 3)
+    assert tf.linspace(tf.constant(0.0, tf.float64), 1.0, 3).dtype == tf.float64
+    np.testing.assert_array_equal(value(tf.linspace([0.0, 1.0], [1.0, 2.0], 3)), [[0.0, 1.0], [0.5, 1.5], [1.0, 2.0]])
+    np.testing.assert_array_equal(value(tf.linspace([0.0, 1.0], [1.0, 2.0], 3, axis=1)),
+                                  [[0.0, 0.5, 1.0], [1.0, 1.5, 2.0]])
+    np.testing.assert_array_equal(value(tf.linspace(0.0, [1.0, 2.0], 3)), [[0.0, 0.0], [0.5, 1.0], [1.0, 2.0]])
+    np.testing.assert_array_equal(value(tf.linspace([[0.0], [1.0]], 3.0, 4, axis=-1)),
+                                  np.float32([[[0.0, 1.0, 2.0, 3.0]], [[1.0, 1.6666667461395264, 2.3333334922790527, 3.0]]]))
+    np.testing.assert_array_equal(value(tf.linspace(0.0, 1.0, 7)), np.float32(
+        [0.0, 0.1666666716337204, 0.3333333432674408, 0.5, 0.6666666865348816, 0.8333333730697632, 1.0]))
+    assert value(tf.linspace(0.0, 1.0, 0)).shape == (0,)
+    np.testing.assert_array_equal(value(tf.linspace(2.0, 5.0, 1)), [2.0])
+
+
+def test_pad_reflect_and_symmetric_with_gradients():
+    x = tf.constant([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    np.testing.assert_array_equal(value(tf.pad(x, [[1, 1], [2, 2]], "REFLECT")),
+                                  [[6, 5, 4, 5, 6, 5, 4], [3, 2, 1, 2, 3, 2, 1], [6, 5, 4, 5, 6, 5, 4],
+                                   [3, 2, 1, 2, 3, 2, 1]])
+    np.testing.assert_array_equal(value(tf.pad(x, [[1, 1], [2, 2]], "SYMMETRIC")),
+                                  [[2, 1, 1, 2, 3, 3, 2], [2, 1, 1, 2, 3, 3, 2], [5, 4, 4, 5, 6, 6, 5],
+                                   [5, 4, 4, 5, 6, 6, 5]])
+    np.testing.assert_array_equal(value(tf.pad(tf.constant([1.0, 2.0, 3.0]), [[1, 0]], "reflect")), [2, 1, 2, 3])
+    weights = tf.constant([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0])
+    for mode, expected in (("REFLECT", [10.0, 12.0, 6.0]), ("SYMMETRIC", [5.0, 12.0, 11.0])):
+        v = tf.Variable([1.0, 2.0, 3.0])
+        with tf.GradientTape() as tape:
+            y = tf.pad(v, [[2, 2]], mode) * weights
+        np.testing.assert_array_equal(value(tape.gradient(y, v)), expected)
+
+
+def test_pad_second_derivative_and_errors():
+    d, dd = second_derivative(
+        lambda x: tf.reduce_sum(tf.pad(x, [[2, 2]], "REFLECT") ** 2 * tf.constant([1.0, 2, 3, 4, 5, 6, 7])),
+        [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(value(d), [20.0, 48.0, 36.0])
+    np.testing.assert_array_equal(value(dd), [20.0, 24.0, 12.0])
+    raises_invalid_argument(lambda: tf.pad(tf.constant([1.0, 2.0]), [[2, 0]], "REFLECT"),
+                            "paddings must be less than the dimension size: 2, 0 not less than 2")
+    raises_invalid_argument(lambda: tf.pad(tf.constant([1.0, 2.0]), [[3, 0]], "SYMMETRIC"),
+                            "paddings must be no greater than the dimension size: 3, 0 greater than 2")
+    with pytest.raises(ValueError, match='expected to be one of "CONSTANT", "REFLECT", or "SYMMETRIC"'):
+        tf.pad(tf.constant([1.0, 2.0]), [[1, 0]], "WRAP")

@@ -18,7 +18,7 @@ class DType:
         self.is_integer = kind in "iu"
         self.is_unsigned = kind == "u"
         self.is_bool = kind == "b"
-        self.size = 8 if name == "string" else numpy_dtype.itemsize  # TF's size of a string element is 8
+        self.size = 0 if name == "string" else numpy_dtype.itemsize  # TF's size of a string is 0
 
     @property
     def base_dtype(self):

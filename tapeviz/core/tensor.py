@@ -205,10 +205,6 @@ class _TensorLike:
             raise TypeError(f"Only integer scalar tensors can be used as an index, not {self.dtype.name} of shape {self.shape}.")
         return int(value)
 
-    def __format__(self, format_spec):
-        """``f"{t}"`` and ``f"{loss:.2f}"`` format the value as numpy does, as TF's tensors do."""
-        return self.numpy().__format__(format_spec)
-
     __hash__ = None  # ``==`` is element-wise, so tensors cannot be dict keys (use ``.ref()``), as in TF.
 
     def ref(self):
@@ -243,6 +239,11 @@ class Tensor(_TensorLike):
 
     def _value_for_read(self):
         return self._value
+
+    def __format__(self, format_spec):
+        """``f"{t}"`` and ``f"{loss:.2f}"`` format the value as numpy does, as TF's tensors do (a Variable
+        formats as it prints, as TF's)."""
+        return self.numpy().__format__(format_spec)
 
     def __str__(self):
         return f"tapeviz.Tensor({_numpy_text(self._value)}, shape={self.shape}, dtype={self.dtype.name})"
@@ -410,6 +411,10 @@ def _infer_value(value):
     """numpy value for a Python value with TF's defaults: float -> float32, int -> int32."""
     array = np.asarray(value)
     kind = array.dtype.kind
+    if kind in "USO" and (kind != "O" or array.size == 0 or isinstance(array.reshape(-1)[0], (str, bytes))):
+        if isinstance(value, (list, tuple)) and not all(isinstance(item, (str, bytes)) for item in _flat_items(value)):
+            raise ValueError("Can't convert Python sequence with mixed types to Tensor.")
+        return _as_bytes(array)
     if isinstance(value, np.ndarray) or isinstance(value, np.generic):
         return array if isinstance(value, np.ndarray) else value
     if kind == "f":
@@ -418,15 +423,19 @@ def _infer_value(value):
         if array.size and (array.min() < _INT32.min or array.max() > _INT32.max):
             return array.astype(np.int64)
         return array.astype(np.int32)
-    if kind in "US" and isinstance(value, (list, tuple)) and not all(
-            isinstance(item, (str, bytes)) for item in _flat_items(value)):
-        raise ValueError("Can't convert Python sequence with mixed types to Tensor.")
-    if kind in "bUS":
+    if kind == "b":
         return array
     raise TypeError(
         f"Cannot convert {value!r} to a tensor: tapeviz tensors hold numbers or bools "
         f"(got numpy dtype {array.dtype})."
     )
+
+
+def _as_bytes(array):
+    """Text as TF's string tensors hold it: an object array of bytes (str encoded as UTF-8)."""
+    out = np.empty(array.shape, dtype=object)
+    out.reshape(-1)[:] = [item.encode() if isinstance(item, str) else bytes(item) for item in array.reshape(-1).tolist()]
+    return out
 
 
 def _cast_checked(value, np_dtype):
@@ -457,9 +466,14 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
     if isinstance(value, (list, tuple)) and any(isinstance(v, _TensorLike) for v in _flat_items(value)):
         value = _nested_numpy(value)
     if dtype is not None:
+        if dtypes.as_dtype(dtype) is dtypes.string:
+            inferred = _infer_value(value)
+            if inferred.dtype.kind != "O":
+                raise TypeError(f"Cannot convert {value!r} to EagerTensor of dtype string")
+            return Tensor(inferred)
         return Tensor(_cast_checked(value, np.dtype(dtypes.as_dtype(dtype).name)))
     inferred = _infer_value(value)
-    if dtype_hint is not None and not isinstance(value, (np.ndarray, np.generic)):
+    if dtype_hint is not None:  # numpy arrays too, as in TF: a float64 array with hint float32 is float32
         try:
             inferred = _cast_checked(value, np.dtype(dtypes.as_dtype(dtype_hint).name))
         except TypeError:
@@ -500,6 +514,8 @@ def convert_like(value, like):
         return value
     if isinstance(value, Variable):  # subclasses: what assign returns
         return value._read()
+    if np_dtype.kind == "O":  # a string tensor meets text
+        return convert_to_tensor(value, dtype=dtypes.string)
     return Tensor(_cast_checked(_nested_numpy(value) if isinstance(value, (list, tuple)) else value, np_dtype))
 
 

@@ -153,17 +153,52 @@ def _pad(x, paddings, constant_values):
     return np.pad(x, paddings, constant_values=constant_values)
 
 
+def _mirror_pad(x, paddings, mode):
+    return np.pad(x, paddings, mode=mode.lower())
+
+
+def _mirror_pad_grad(grad, paddings, mode):
+    # Each padded position copies one source position: add every gradient entry back to its source.
+    shape = [n - before - after for n, (before, after) in zip(grad.shape, paddings)]
+    sources = [np.pad(np.arange(n), pair, mode=mode.lower()) for n, pair in zip(shape, paddings)]
+    out = np.zeros(shape, grad.dtype)
+    np.add.at(out, np.ix_(*sources), grad)
+    return out
+
+
+def mirror_pad_grad(grad, paddings, mode):
+    """MirrorPad's gradient: ``grad`` folded back onto the unpadded shape (TF's MirrorPadGrad)."""
+    return execute("MirrorPadGrad", _mirror_pad_grad, (as_tensor(grad),), {"paddings": paddings, "mode": mode})
+
+
+def mirror_pad(tensor, paddings, mode):
+    """REFLECT or SYMMETRIC padding (TF's MirrorPad); ``paddings`` as ``pad`` takes them."""
+    return execute("MirrorPad", _mirror_pad, (as_tensor(tensor),), {"paddings": paddings, "mode": mode})
+
+
 def pad(tensor, paddings, mode="CONSTANT", constant_values=0, name=None):
-    """``tensor`` with ``paddings[i] = [before, after]`` entries added around dimension i (mode CONSTANT)."""
+    """``tensor`` with ``paddings[i] = [before, after]`` entries added around dimension i: CONSTANT fills
+    with ``constant_values``, REFLECT mirrors without the edge, SYMMETRIC with it (mode in any case)."""
     x = as_tensor(tensor)
-    if str(mode).upper() != "CONSTANT":
-        raise NotImplementedError(f"pad mode {mode!r} is not supported yet; only 'CONSTANT' is.")
+    mode = str(mode).upper()
+    if mode not in ("CONSTANT", "REFLECT", "SYMMETRIC"):
+        raise ValueError('Value of argument `mode` expected to be one of "CONSTANT", "REFLECT", or "SYMMETRIC". '
+                         f"Received `mode` = {mode}")
     pairs = np.asarray(paddings._value if isinstance(paddings, Tensor) else paddings, dtype=np.int64)
     if pairs.shape != (x.ndim, 2) or np.any(pairs < 0):
         raise ValueError(f"paddings must be {x.ndim} non-negative [before, after] pairs for a tensor of shape "
                          f"{list(x.shape)}, got {pairs.tolist()}.")
-    attrs = {"paddings": tuple(map(tuple, pairs.tolist())), "constant_values": constant_values}
-    return execute("PadV2", _pad, (x,), attrs)
+    pairs = tuple(map(tuple, pairs.tolist()))
+    if mode != "CONSTANT":
+        offset = 0 if mode == "REFLECT" else 1  # REFLECT leaves the edge out, so it can copy one entry less
+        for (before, after), n in zip(pairs, x.shape):
+            if builtins.max(before, after) >= n + offset:
+                relation, broken = ("less than", "not less than") if mode == "REFLECT" else (
+                    "no greater than", "greater than")
+                raise InvalidArgumentError(f"paddings must be {relation} the dimension size: {before}, {after} "
+                                           f"{broken} {n} [Op:MirrorPad]")
+        return mirror_pad(x, pairs, mode)
+    return execute("PadV2", _pad, (x,), {"paddings": pairs, "constant_values": constant_values})
 
 
 def reverse(tensor, axis, name=None):
@@ -383,18 +418,28 @@ def eye(num_rows, num_columns=None, batch_shape=None, dtype=dtypes.float32, name
 
 
 def linspace(start, stop, num, name=None, axis=0):
-    """``num`` evenly spaced values from ``start`` to ``stop`` inclusive; floats only, as in TensorFlow."""
-    start, stop = as_tensor(start), as_tensor(stop)
-    if not start.dtype.is_floating or start.dtype is not stop.dtype or start.ndim or stop.ndim:
-        raise TypeError(f"linspace needs scalar floating start and stop of one dtype, got {start.dtype.name}"
-                        f"{list(start.shape)} and {stop.dtype.name}{list(stop.shape)}; write them as floats, e.g. "
-                        f"tapeviz.linspace(0.0, 1.0, {int(num)}).")
-    num, dtype = int(num), start._value.dtype
-    start, stop = start._value[()], stop._value[()]
-    # TF's arithmetic, in the tensors' dtype: start + delta * i between the exact end points.
-    delta = (stop - start) / dtype.type(builtins.max(num - 1, 1))
-    inner = start + delta * np.arange(1, builtins.max(num - 1, 1), dtype=dtype)
-    return Tensor(np.concatenate([[start], inner, [stop]]).astype(dtype)[:num])
+    """``num`` evenly spaced values from ``start`` to ``stop`` inclusive, as TF's linspace: ``stop`` takes
+    ``start``'s dtype, integer end points give float64, vector end points broadcast and the values run
+    along ``axis``."""
+    start = as_tensor(start)
+    stop = convert_like(stop, start) if not isinstance(stop, (Tensor, Variable)) else as_tensor(stop)
+    if start.dtype is not stop.dtype:
+        raise InvalidArgumentError(f"linspace needs start and stop of one dtype, got {start.dtype.name} and "
+                                   f"{stop.dtype.name}; cast one with tapeviz.cast.")
+    num = int(num)
+    begin, end = start._value, stop._value
+    if begin.dtype.kind != "f":  # TF divides integers as true division: float64
+        begin, end = begin.astype(np.float64), end.astype(np.float64)
+    begin, end = np.broadcast_arrays(begin, end)
+    axis = int(axis) % (begin.ndim + 1)
+    begin, end = np.expand_dims(begin, axis), np.expand_dims(end, axis)
+    dtype = begin.dtype
+    # TF's arithmetic, in the end points' dtype: start + delta * i between the exact end points.
+    delta = (end - begin) / dtype.type(builtins.max(num - 1, 1))
+    steps = np.arange(1, builtins.max(num - 1, 1), dtype=dtype)
+    steps = steps.reshape([-1 if i == axis else 1 for i in builtins.range(begin.ndim)])
+    values = np.concatenate([begin, begin + delta * steps, end], axis=axis).astype(dtype)
+    return Tensor(np.take(values, np.arange(num), axis=axis))
 
 
 def range(start, limit=None, delta=1, dtype=None, name=None):  # noqa: A001 - TF's name

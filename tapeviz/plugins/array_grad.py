@@ -105,6 +105,14 @@ def register_gradients(register):
     register("PadV2", _pad_grad, checks=[
         CheckCase(lambda x: A.pad(x, [[1, 2], [0, 1]], constant_values=3.0), (randn(2, 3),), name="(2, 3)"),
         CheckCase(lambda x: A.pad(x, [[2, 0]]), (randn(2),), name="vector")])
+    # MirrorPad and MirrorPadGrad are each other's gradient (TF's _MirrorPadGrad, _MirrorPadGradGrad).
+    register("MirrorPad", lambda op, grad: A.mirror_pad_grad(grad, op.get_attr("paddings"), op.get_attr("mode")),
+             checks=[CheckCase(lambda x: A.pad(x, [[1, 2], [2, 0]], "REFLECT"), (randn(3, 4),), name="REFLECT"),
+                     CheckCase(lambda x: A.pad(x, [[2, 2]], "SYMMETRIC"), (randn(3),), name="SYMMETRIC")])
+    register("MirrorPadGrad", lambda op, grad: A.mirror_pad(grad, op.get_attr("paddings"), op.get_attr("mode")),
+             checks=[CheckCase(lambda g: A.mirror_pad_grad(g, ((1, 2), (2, 0)), "REFLECT"), (randn(6, 6),),
+                               name="REFLECT"),
+                     CheckCase(lambda g: A.mirror_pad_grad(g, ((2, 2),), "SYMMETRIC"), (randn(7),), name="SYMMETRIC")])
     register("Pack", lambda op, grad: A.unstack(grad, axis=op.get_attr("axis")), checks=[
         CheckCase(lambda x, y: A.stack([x, y]), (randn(3), randn(3, seed=1)), name="axis 0"),
         CheckCase(lambda x, y: A.stack([x, y, x], axis=-1), (randn(2, 3), randn(2, 3, seed=1)), name="axis -1")])
