@@ -626,3 +626,8 @@ def test_pad_second_derivative_and_errors():
                             "paddings must be no greater than the dimension size: 3, 0 greater than 2")
     with pytest.raises(ValueError, match='expected to be one of "CONSTANT", "REFLECT", or "SYMMETRIC"'):
         tf.pad(tf.constant([1.0, 2.0]), [[1, 0]], "WRAP")
+
+
+def test_a_missing_keras_name_gets_the_helpful_attribute_error():
+    with pytest.raises(AttributeError, match=r"tf\.keras\.layers\.NoSuchLayer is not part of it"):
+        tf.keras.layers.NoSuchLayer
