@@ -444,6 +444,14 @@ def test_none_in_output_gradients_of_a_recorded_target_is_a_value_error():
         tape.gradient([y, z], x, output_gradients=[tf.constant(1.0), None])
 
 
+def test_none_in_output_gradients_of_a_source_target_gives_none():
+    c = tf.constant(3.0)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(c)
+    assert tape.gradient([c], [c], output_gradients=[None]) == [None]
+    assert value(tape.gradient([c], [c], output_gradients=[tf.constant(4.0)])[0]) == 4.0
+
+
 def test_reset_outside_the_context_is_a_value_error():
     with pytest.raises(ValueError, match="Tape is not recording"):
         tf.GradientTape().reset()

@@ -151,10 +151,13 @@ class GradientTape:
         if output_gradients is None:
             seeds = [Tensor(np.ones_like(t._value)) for t in targets]
         else:
-            seeds = [Tensor(np.ones_like(t._value)) if g is None else convert_to_tensor(g, dtype=t.dtype)
-                     for t, g in zip(targets, nest.flatten(output_gradients))]
-            # As TF: None is allowed only for a target the tape never recorded (a source used as a target).
-            if any(g is None and t._id in self._ids for t, g in zip(targets, nest.flatten(output_gradients))):
+            flat_output_gradients = nest.flatten(output_gradients)
+            # As TF: a None output gradient seeds nothing (that target's own gradient is None), and is an
+            # error for a target an op on this tape made.
+            seeds = [None if g is None else convert_to_tensor(g, dtype=t.dtype)
+                     for t, g in zip(targets, flat_output_gradients)]
+            made_here = {i for entry in self._ops for i in entry[3]} if None in seeds else ()
+            if any(seed is None and t._id in made_here for t, seed in zip(targets, seeds)):
                 raise ValueError("Attempt to convert a value (None) with an unsupported type (<class 'NoneType'>) "
                                  "to a Tensor: output_gradients holds None for a recorded target; give a tensor "
                                  "(tapeviz.ones_like(target) for the plain gradient) for every target.")
@@ -170,7 +173,7 @@ class GradientTape:
         # A source that is itself a target gets its seed even if never watched (TF: d v / d v = ones).
         target_ids = {t._id for t in targets}
         source_ids = {s._id for s in sources if (s._id in self._ids or s._id in target_ids) and _is_floating(s)}
-        targets_seeds = [(t, s) for t, s in zip(targets, seeds) if t._value.dtype in FLOATING_NUMPY]
+        targets_seeds = [(t, s) for t, s in zip(targets, seeds) if s is not None and t._value.dtype in FLOATING_NUMPY]
         grads = backward(self._ops, [t for t, _ in targets_seeds], [s for _, s in targets_seeds], source_ids)
         results = []
         for source in sources:
