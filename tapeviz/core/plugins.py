@@ -103,7 +103,10 @@ def _builtin_modules():
 
 
 def load():
-    """Register the built-in plugins, then every entry point in the ``tapeviz`` group."""
+    """Register the built-in plugins, then every entry point in the ``tapeviz`` group.
+
+    Called by ``registry.load_plugins``, under its lock; call ``registry.ensure_loaded`` instead.
+    """
     global plugin_manager
     from tapeviz import __version__
 
@@ -117,7 +120,6 @@ def load():
         dist = getattr(ep, "dist", None)
         source = f"{dist.name} (entry point {ep.value})" if dist else f"entry point {ep.value}"
         candidates.append((PluginInfo(ep.name, dist.version if dist else "?", source), ep.load))
-    registry.mark_loaded()  # before loading: a plugin module may itself use tapeviz ops
     for info, load_plugin in candidates:
         plugins.append(info)
         try:
@@ -147,8 +149,4 @@ def reload():
 
     Rules registered by scripts with ``RegisterGradient`` are forgotten too.
     """
-    for table in (registry.gradient_functions, registry.not_differentiable, registry.forward_functions,
-                  registry.registrations, registry.op_definitions):
-        table.clear()
-    plugins.clear()
-    load()
+    registry.load_plugins(fresh=True)

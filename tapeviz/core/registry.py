@@ -1,9 +1,11 @@
 """The gradient registry: op type -> gradient function, filled once from the plugins.
 
 The backward pass reads ``gradient_functions`` and ``not_differentiable`` directly (dictionary
-look-ups only). ``tapeviz.core.plugins`` fills them the first time ``ensure_loaded`` is called.
+look-ups only). ``tapeviz.core.plugins`` fills them the first time ``ensure_loaded`` is called,
+under a lock: threads that need the registry while it loads wait, and see it only when complete.
 """
 import inspect
+import threading
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -14,7 +16,9 @@ not_differentiable = {}   # op type -> Registration
 forward_functions = {}    # op type -> forward(*numpy_values, **attrs), for plugin-defined ops
 registrations = {}        # op type -> Registration (gradient rules)
 op_definitions = {}       # op type -> Registration (plugin-defined forward functions)
-_loaded = False
+_loaded = False           # set only after every plugin was tried: other threads may then read the tables
+_load_lock = threading.RLock()
+_loading_thread = None    # the thread loading now: a plugin that uses tapeviz while imported must not wait for itself
 
 
 @dataclass(frozen=True)
@@ -60,13 +64,33 @@ def location_of(fn, fallback="<unknown>"):
 def ensure_loaded():
     """Load the plugins once; later calls are a single flag test."""
     if not _loaded:
+        load_plugins()
+
+
+def load_plugins(fresh=False):
+    """Load the plugins under the lock, once; ``fresh=True`` forgets every registration and loads again.
+
+    A thread that arrives while another loads waits for it. The thread that is loading may come
+    back here (a plugin module that runs tapeviz ops at import): it returns at once and sees the
+    plugins loaded so far (the built-in ones are loaded first).
+    """
+    global _loaded, _loading_thread
+    with _load_lock:
+        if _loading_thread is threading.current_thread() or (_loaded and not fresh):
+            return
         from . import plugins
-        plugins.load()
-
-
-def mark_loaded():
-    global _loaded
-    _loaded = True
+        _loading_thread = threading.current_thread()
+        try:
+            _loaded = False
+            if fresh:
+                for table in (gradient_functions, not_differentiable, forward_functions, registrations,
+                              op_definitions, values_not_needed):
+                    table.clear()
+                plugins.plugins.clear()
+            plugins.load()
+            _loaded = True
+        finally:
+            _loading_thread = None
 
 
 def describe_rule(op_type):
