@@ -101,6 +101,7 @@ def plugin_table():
 
     registry.ensure_loaded()
     return [{"name": p.name, "version": p.version, "source": p.source, "broken": p.broken, "error": p.error,
+             "warning": p.warning,
              "gradients": sorted(p.op_types), "not_differentiable": sorted(p.not_differentiable),
              "new_ops": sorted(p.new_ops), "overrides": sorted(p.overrides)} for p in plugins.plugins]
 
@@ -116,10 +117,12 @@ def cmd_plugins(args):
         sys.stdout.write("\n")
         return EXIT_OK
     for p in table:
-        state = "BROKEN" if p["broken"] else "ok"
+        state = "BROKEN" if p["broken"] else "WARNING" if p["warning"] else "ok"
         print(f"{p['name']} {p['version']} [{state}] ({p['source']})")
         if p["broken"]:
             print(f"    error: {p['error']}")
+        if p["warning"]:
+            print(f"    warning: {p['warning']}")
         for label, key in (("gradients", "gradients"), ("not differentiable", "not_differentiable"),
                            ("new ops", "new_ops"), ("overrides", "overrides")):
             if p[key]:
@@ -147,17 +150,21 @@ def cmd_check(args):
         if missing:
             raise UserError(f"no gradient rule registered for {', '.join(missing)}"
                             + (f" in plugin {args.plugin!r}" if args.plugin else "") + "; see `tapeviz plugins`.")
-    failed = 0
+    failed_rules = 0
     for number, reg in enumerate(rules, start=1):
         results = check_gradients(op_types=[reg.op_type], order=args.order)
         bad = [r for r in results if not r.passed]
-        failed += bool(bad)
+        failed_rules += bool(bad)
         print(f"[{number}/{len(rules)}] {'FAIL' if bad else 'pass'} {reg.op_type} ({reg.plugin}): "
               f"{len(results) - len(bad)}/{len(results)} checks", flush=True)
         for result in bad:
             print(f"    {result}")
-    failed += len(broken)
-    print(f"tapeviz check: {len(rules) - failed + len(broken)} passed, {failed} failed")
+    failed = failed_rules + len(broken)
+    if args.plugin and not rules and not broken:  # a plugin with nothing to check is not a passing plugin
+        warning = next((p["warning"] for p in table if p["name"] == args.plugin and p["warning"]), "")
+        print(f"FAIL plugin {args.plugin} has no gradient rule to check" + (f": it {warning}" if warning else ""))
+        failed += 1
+    print(f"tapeviz check: {len(rules) - failed_rules} passed, {failed} failed")
     return EXIT_FAILED if failed else EXIT_OK
 
 

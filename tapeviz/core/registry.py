@@ -98,6 +98,17 @@ def describe_rule(op_type):
     return reg.describe() if reg else "an unregistered rule"
 
 
+def existing_op(op_type):
+    """How ``op_type`` already exists (a forward or a rule registered), or "" if it is free."""
+    definition = op_definitions.get(op_type)
+    if definition is not None:
+        return f"its forward is registered by {definition.describe()}"
+    rule = registrations.get(op_type) or not_differentiable.get(op_type)
+    if rule is not None:
+        return f"an op type whose gradient is registered by {rule.describe()}"
+    return ""
+
+
 def missing_rule_error(op_type):
     return LookupError(
         f"gradient registry has no entry for: {op_type}. A differentiable path runs through this op but no "
@@ -122,6 +133,8 @@ def check_free(reg, override=False):
 def add(reg, override=False):
     """Install one Registration, refusing to take an op type already taken unless it overrides."""
     if reg.kind == "forward":
+        if override:
+            reg.overrides = op_definitions.get(reg.op_type) or registrations.get(reg.op_type)
         forward_functions[reg.op_type] = reg.forward
         op_definitions[reg.op_type] = reg
         return
