@@ -51,6 +51,11 @@ class Registrar:
         _check_op_type(op_type)
         if not callable(grad_fn):
             raise TypeError(f"The gradient rule for '{op_type}' must be callable, got {grad_fn!r}.")
+        for keyword, needs in (("needs_inputs", needs_inputs), ("needs_outputs", needs_outputs)):
+            if not (isinstance(needs, bool) or isinstance(needs, (tuple, list, set, frozenset))
+                    and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in needs)):
+                raise TypeError(f"{keyword} for '{op_type}' must be True, False or a sequence of indices "
+                                f"(the {keyword[6:]} whose values the rule reads), got {needs!r}.")
         self._stage(Registration(op_type, self.plugin, location_of(grad_fn), grad_fn=grad_fn,
                                  checks=tuple(checks), needs_inputs=needs_inputs, needs_outputs=needs_outputs),
                     override)

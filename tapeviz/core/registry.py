@@ -9,7 +9,7 @@ import threading
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from .execute import values_not_needed
+from .execute import values_read
 
 gradient_functions = {}   # op type -> grad_fn(op, *output_grads)
 not_differentiable = {}   # op type -> Registration
@@ -46,8 +46,10 @@ class Registration:
     checks: tuple = ()
     overrides: Optional["Registration"] = None
     kind: str = "gradient"   # "gradient", "not_differentiable", or "forward" (a plugin's new op)
-    needs_inputs: bool = True    # False: the rule reads only the inputs' shapes and dtypes, not values
-    needs_outputs: bool = True   # False: the rule never reads the outputs' values
+    # True: the rule reads every input's value; False: only shapes and dtypes; a sequence of indices:
+    # only those inputs' values (e.g. (0,) for a select whose rule reads the condition only).
+    needs_inputs: object = True
+    needs_outputs: object = True  # the same for the op's outputs
 
     def describe(self):
         return f"plugin '{self.plugin}' at {self.location}"
@@ -84,7 +86,7 @@ def load_plugins(fresh=False):
             _loaded = False
             if fresh:
                 for table in (gradient_functions, not_differentiable, forward_functions, registrations,
-                              op_definitions, values_not_needed):
+                              op_definitions, values_read):
                     table.clear()
                 plugins.plugins.clear()
             plugins.load()
@@ -96,6 +98,15 @@ def load_plugins(fresh=False):
 def describe_rule(op_type):
     reg = registrations.get(op_type)
     return reg.describe() if reg else "an unregistered rule"
+
+
+def _indices_read(needs):
+    """``needs_inputs``/``needs_outputs`` as the recording table keeps it: None (all) or a frozenset."""
+    if needs is True:
+        return None
+    if needs is False:
+        return frozenset()
+    return frozenset(needs)
 
 
 def existing_op(op_type):
@@ -143,9 +154,10 @@ def add(reg, override=False):
     registrations.pop(reg.op_type, None)
     not_differentiable.pop(reg.op_type, None)
     gradient_functions.pop(reg.op_type, None)
-    values_not_needed.pop(reg.op_type, None)
+    values_read.pop(reg.op_type, None)
     table[reg.op_type] = reg
     if reg.kind == "gradient":
         gradient_functions[reg.op_type] = reg.grad_fn
-        if not (reg.needs_inputs and reg.needs_outputs):
-            values_not_needed[reg.op_type] = (reg.needs_inputs, reg.needs_outputs)
+        reads = (_indices_read(reg.needs_inputs), _indices_read(reg.needs_outputs))
+        if reads != (None, None):
+            values_read[reg.op_type] = reads

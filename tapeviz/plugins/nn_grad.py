@@ -9,7 +9,17 @@ from tapeviz.core.hookspecs import hookimpl
 from tapeviz.core.registry import CheckCase
 from tapeviz.ops.nn_ops import SELU_ALPHA, SELU_SCALE, relu_grad
 
-from ._helpers import randn
+from ._helpers import DeclaringReads, randn
+
+# What the rules read beyond shapes and dtypes: the tape keeps nothing else. By default a rule
+# reads its input, not its output.
+VALUES_READ = {
+    "Relu": dict(needs_inputs=False, needs_outputs=True),
+    "ReluGrad": dict(needs_inputs=(1,)),  # the features; the incoming gradients only pass through
+    "Elu": dict(needs_outputs=True), "Selu": dict(needs_outputs=True),
+    "Softmax": dict(needs_inputs=False, needs_outputs=True),
+    "LogSoftmax": dict(needs_inputs=False, needs_outputs=True),
+}
 
 
 def _relu_grad(op, g):
@@ -78,7 +88,8 @@ def _softmax_cases(fn):
 
 @hookimpl
 def register_gradients(register):
-    register("Relu", _relu_grad, checks=_cases(nn.relu), needs_inputs=False)
+    register = DeclaringReads(register, VALUES_READ, default=dict(needs_outputs=False))
+    register("Relu", _relu_grad, checks=_cases(nn.relu))
     register("ReluGrad", _relu_grad_grad,
              checks=[CheckCase(lambda g, x: relu_grad(g, x), (randn(*shape, seed=7), _away_from_kinks(*shape)),
                                name=str(shape)) for shape in [(5,), (2, 4)]])
