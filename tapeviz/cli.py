@@ -9,6 +9,7 @@ import sys
 import tempfile
 import threading
 import traceback
+import warnings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -44,26 +45,26 @@ class Terminated(BaseException):
         self.signum = signum
 
 
-def check_output_path(path):
-    """Refuse, before the script runs, a tape-file path that cannot be written."""
+def check_output_path(path, option="-o"):
+    """Refuse, before the script runs, an output path (``-o``, ``--json-out``) that cannot be written."""
     target = os.path.abspath(path)
     parent = os.path.dirname(target)
     if os.path.isdir(target):
-        raise UserError(f"cannot save the run to {path}: it is a directory; give a file name, "
-                        f"such as {os.path.join(path, 'run.tapeviz')}")
+        raise UserError(f"cannot write {option} {path}: it is a directory; give a file name, "
+                        f"such as {os.path.join(path, 'run.tapeviz' if option == '-o' else 'summary.json')}")
     if os.path.lexists(target) and not os.path.isfile(target):
-        raise UserError(f"cannot save the run to {path}: it exists and is not a regular file; choose another -o path")
+        raise UserError(f"cannot write {option} {path}: it exists and is not a regular file; choose another path")
     if not os.path.isdir(parent):
-        raise UserError(f"cannot save the run to {path}: the directory {parent} does not exist; "
-                        "create it or choose another -o path")
+        raise UserError(f"cannot write {option} {path}: the directory {parent} does not exist; "
+                        "create it or choose another path")
     try:  # the one sure test of writability: root passes os.access on read-only directories
         tempfile.TemporaryFile(dir=parent, prefix=".tapeviz-check-").close()
     except OSError as error:
-        raise UserError(f"cannot save the run to {path}: cannot write in {parent} ({error.strerror}); "
-                        "choose a writable -o path") from None
+        raise UserError(f"cannot write {option} {path}: cannot write in {parent} ({error.strerror}); "
+                        "choose a writable path") from None
 
 
-def _run_script(script, script_args, output, stdout_to_stderr=False):
+def _run_script(script, script_args, output, stdout_to_stderr=False, json_out=None):
     """Run ``script`` as __main__ with recording on; returns (run, exit status), as ``python script`` would exit.
 
     The tapes recorded so far survive a crash, ``sys.exit``, Ctrl+C and SIGTERM; non-daemon threads
@@ -73,8 +74,11 @@ def _run_script(script, script_args, output, stdout_to_stderr=False):
 
     if not os.path.isfile(script):
         raise UserError(f"no such script: {script}")
-    if output:
-        check_output_path(output)
+    for option, path in (("-o", output), ("--json-out", json_out)):
+        if path:
+            check_output_path(path, option)
+            if os.path.exists(path) and os.path.samefile(path, script):
+                raise UserError(f"cannot write {option} {path}: it is the script itself; choose another file name")
     status = EXIT_OK
     saved_argv, saved_path = sys.argv[:], sys.path[:]
     sys.argv = [script, *script_args]
@@ -198,7 +202,8 @@ def _write_json(path, document):
 
 
 def cmd_run(args):
-    run, status = _run_script(args.script, args.args, args.output, stdout_to_stderr=args.json)
+    run, status = _run_script(args.script, args.args, args.output, stdout_to_stderr=args.json,
+                              json_out=args.json_out)
     if not args.quiet and not args.json:
         print("-" * 30 + " tapeviz " + "-" * 30)
     _print_run(run, args.json, False, args.json_out, quiet=args.quiet)
@@ -214,7 +219,7 @@ def cmd_show(args):
 
 def cmd_explain(args):
     if args.path.endswith(".py"):
-        run, status = _run_script(args.path, args.args, None, stdout_to_stderr=args.json)
+        run, status = _run_script(args.path, args.args, None, stdout_to_stderr=args.json, json_out=args.json_out)
     else:
         run, status = _load_run(args.path), EXIT_OK
     _print_run(run, args.json, True, args.json_out)
@@ -294,8 +299,15 @@ def cmd_check(args):
     return EXIT_FAILED if failed else EXIT_OK
 
 
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse, with the words the user typed escaped in its one-line errors."""
+
+    def error(self, message):
+        super().error(terminal_safe(message))
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="tapeviz", description="See and understand reverse-mode autodiff.")
+    parser = _ArgumentParser(prog="tapeviz", description="See and understand reverse-mode autodiff.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
 
@@ -356,6 +368,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if hasattr(args, "args"):
         args.args = list(args.args) + script_args
+    warnings.showwarning = _show_warning_safely  # a broken plugin's error is text from a file, too
     try:
         return args.handler(args)
     except UserError as error:
@@ -363,7 +376,18 @@ def main(argv=None):
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("tapeviz: interrupted", file=sys.stderr)
-        return 130
+        return SIGNAL_EXIT[signal.SIGINT]
+    except BrokenPipeError:  # `tapeviz show run.tapeviz | head`: the reader left, which is no error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
+
+
+def _show_warning_safely(message, category, filename, lineno, file=None, line=None):
+    stream = file or sys.stderr
+    try:
+        stream.write(terminal_safe(warnings.formatwarning(message, category, filename, lineno, line)))
+    except OSError:
+        pass  # as warnings.showwarning: a closed stderr loses the warning, not the program
 
 
 if __name__ == "__main__":

@@ -216,3 +216,35 @@ def test_a_plugin_error_with_an_escape_sequence_is_escaped(tmp_path):
                               timeout=120, env=env_with_path(site, PYTHONWARNINGS="ignore"))
         assert "escplugin" in done.stdout
         assert_escaped(done.stdout)
+
+
+# ---- more ways to lose work, refused before the script runs -------------------------------------
+
+def test_output_onto_the_script_itself_is_refused(tmp_path):
+    script = write(tmp_path, "")
+    before = script.read_text()
+    done = tapeviz("run", script, "-o", script)
+    assert done.returncode == 2 and "it is the script itself" in one_line_error(done)
+    assert script.read_text() == before
+
+
+def test_an_unwritable_json_out_path_is_refused_before_the_script_runs(tmp_path):
+    marker = tmp_path / "ran"
+    script = write(tmp_path, f"open({str(marker)!r}, 'w').close()\n")
+    for command in ("run", "explain"):
+        done = tapeviz(command, script, "--json-out", tmp_path / "missing" / "summary.json")
+        assert done.returncode == 2 and "--json-out" in one_line_error(done)
+    assert not marker.exists()
+
+
+def test_warnings_and_argument_errors_are_escaped_too(tmp_path):
+    site = write_plugin_dist(tmp_path / "site", "escplugin", "1.0", {"escplugin": "escwarn_mod"},
+                             {"escwarn_mod": f"raise ImportError({ESCAPE!r})\n"})
+    script = write(tmp_path, "")
+    done = subprocess.run([sys.executable, "-m", "tapeviz", "run", str(script), "-q"], capture_output=True, text=True,
+                          timeout=120, env=env_with_path(site))
+    assert "escplugin" in done.stderr and "RuntimeWarning" in done.stderr
+    assert_escaped(done.stderr)
+    bad_option = tapeviz("show", "run.tapeviz", f"extra{ESCAPE}")
+    assert bad_option.returncode == 2
+    assert_escaped(bad_option.stderr)
