@@ -72,7 +72,9 @@ def _run_script(script, script_args, output, stdout_to_stderr=False, json_out=No
     """
     from tapeviz.inspection.recorder import record
 
-    if not os.path.isfile(script):
+    if os.path.isdir(script) and not os.path.isfile(os.path.join(script, "__main__.py")):
+        raise UserError(f"{script} is a directory with no __main__.py; give a Python script")
+    if not os.path.exists(script):
         raise UserError(f"no such script: {script}")
     for option, path in (("-o", output), ("--json-out", json_out)):
         if path:
@@ -163,7 +165,7 @@ def _save(run, output):
         save(run, output)
     except Exception as error:  # noqa: BLE001 - a full disk must not lose the summary of a long run
         reason = error.strerror if isinstance(error, OSError) and error.strerror else f"{type(error).__name__}: {error}"
-        say(f"tapeviz: error: could not save the run to {output}: {reason}; the summary is below", sys.stderr)
+        say(f"tapeviz: error: could not save the run to {output}: {reason}", sys.stderr)
         return False
     return True
 
