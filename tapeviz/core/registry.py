@@ -17,7 +17,7 @@ forward_functions = {}    # op type -> forward(*numpy_values, **attrs), for plug
 registrations = {}        # op type -> Registration (gradient rules)
 op_definitions = {}       # op type -> Registration (plugin-defined forward functions)
 _loaded = False           # set only after every plugin was tried: other threads may then read the tables
-_load_lock = threading.RLock()
+load_lock = threading.RLock()  # held while plugins load or a script registers a rule
 _loading_thread = None    # the thread loading now: a plugin that uses tapeviz while imported must not wait for itself
 
 
@@ -77,7 +77,7 @@ def load_plugins(fresh=False):
     plugins loaded so far (the built-in ones are loaded first).
     """
     global _loaded, _loading_thread
-    with _load_lock:
+    with load_lock:
         if _loading_thread is threading.current_thread() or (_loaded and not fresh):
             return
         from . import plugins
