@@ -82,6 +82,7 @@ def _run_script(script, script_args, output, stdout_to_stderr=False, json_out=No
             if os.path.exists(path) and os.path.samefile(path, script):
                 raise UserError(f"cannot write {option} {path}: it is the script itself; choose another file name")
     status = EXIT_OK
+    saved_to = os.path.abspath(output) if output else None  # the script may change the working directory
     saved_argv, saved_path = sys.argv[:], sys.path[:]
     sys.argv = [script, *script_args]
     sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
@@ -117,8 +118,8 @@ def _run_script(script, script_args, output, stdout_to_stderr=False, json_out=No
             _restore_stdout(saved_stdout_fd)
     run = recorder.snapshot()
     run.meta["exit_status"] = status
-    if output and _save(run, output):
-        run.meta["saved_to"] = os.path.abspath(output)
+    if output and _save(run, saved_to, output):
+        run.meta["saved_to"] = saved_to
     return run, status
 
 
@@ -157,12 +158,13 @@ def _restore_stdout(saved):
     os.close(saved)
 
 
-def _save(run, output):
-    """Save the run; a failure is one line, and the summary and the script's status are kept."""
+def _save(run, path, output):
+    """Save the run to ``path`` (``output`` as the user gave it); a failure is one line, and the
+    summary and the script's status are kept."""
     from tapeviz.inspection.tapefile import save
 
     try:
-        save(run, output)
+        save(run, path)
     except Exception as error:  # noqa: BLE001 - a full disk must not lose the summary of a long run
         reason = error.strerror if isinstance(error, OSError) and error.strerror else f"{type(error).__name__}: {error}"
         say(f"tapeviz: error: could not save the run to {output}: {reason}", sys.stderr)
@@ -204,6 +206,7 @@ def _write_json(path, document):
 
 
 def cmd_run(args):
+    args.json_out = args.json_out and os.path.abspath(args.json_out)  # the script may change directory
     run, status = _run_script(args.script, args.args, args.output, stdout_to_stderr=args.json,
                               json_out=args.json_out)
     if not args.quiet and not args.json:
@@ -220,6 +223,7 @@ def cmd_show(args):
 
 
 def cmd_explain(args):
+    args.json_out = args.json_out and os.path.abspath(args.json_out)
     if args.path.endswith(".py"):
         run, status = _run_script(args.path, args.args, None, stdout_to_stderr=args.json, json_out=args.json_out)
     else:

@@ -248,3 +248,13 @@ def test_warnings_and_argument_errors_are_escaped_too(tmp_path):
     bad_option = tapeviz("show", "run.tapeviz", f"extra{ESCAPE}")
     assert bad_option.returncode == 2
     assert_escaped(bad_option.stderr)
+
+
+def test_outputs_go_where_they_were_asked_for_even_if_the_script_changes_directory(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    script = write(tmp_path, f"import os\nos.chdir({str(elsewhere)!r})\n")
+    done = tapeviz("run", script, "-q", "-o", "run.tapeviz", "--json-out", "summary.json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "run.tapeviz").is_file() and (tmp_path / "summary.json").is_file()
+    assert not list(elsewhere.iterdir())
