@@ -6,7 +6,6 @@ to import or to register is listed as broken, with its error, and the rest keeps
 import importlib
 import pkgutil
 import time
-import traceback
 import warnings
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -176,7 +175,7 @@ def _one_line(error):
         return f"SystemExit: the plugin called sys.exit({error.code!r}) while being loaded"
     if isinstance(error, pluggy.PluginValidationError):
         return f"PluginValidationError: {_hook_signature_problem(error.plugin)}"
-    text = "".join(traceback.format_exception_only(type(error), error)).strip()
+    text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
     return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
