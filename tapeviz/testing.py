@@ -86,6 +86,29 @@ def _outputs(result):
     return list(result) if isinstance(result, (list, tuple)) else [result]
 
 
+def _forward_mismatch(op_type, operations):
+    """"" if every ``op_type`` op the case ran computed what the installed forward computes.
+
+    A plugin may replace an op type's forward (``register.op(..., override=True)``): the rule is
+    then checked against that forward, not against another implementation the case happens to call.
+    """
+    forward = registry.forward_functions.get(op_type)
+    if forward is None:
+        return ""
+    for op in operations:
+        if op.type != op_type:
+            continue
+        expected = forward(*[t._value for t in op.inputs], **op.attrs)
+        expected = list(expected) if isinstance(expected, (list, tuple)) else [expected]
+        for got, want in zip(op.outputs, expected):
+            if np.shape(got._value) != np.shape(want) or not np.allclose(got._value, want, rtol=1e-6, atol=1e-9,
+                                                                         equal_nan=True):
+                return (f"the case computes {op_type} with another forward than the one installed "
+                        f"({registry.op_definitions[op_type].describe()}), so the rule would be checked against "
+                        f"the wrong function; run the op as tapeviz.raw_ops.{op_type} in the check case")
+    return ""
+
+
 def _check_case(op_type, case, order, seed):
     """"" if the rule's derivatives of the given order match central differences, else what differs.
 
@@ -110,11 +133,18 @@ def _check_case(op_type, case, order, seed):
         return xs, tape, grads
 
     probe_xs = _tensors(arrays)
-    with GradientTape() as probe:
-        probe.watch([probe_xs[i] for i in floating])
-        probe_outputs = _outputs(fn(*probe_xs))
+    saved, execute.STAND_IN_MIN_BYTES = execute.STAND_IN_MIN_BYTES, float("inf")  # the probe keeps real values
+    try:
+        with GradientTape() as probe:
+            probe.watch([probe_xs[i] for i in floating])
+            probe_outputs = _outputs(fn(*probe_xs))
+    finally:
+        execute.STAND_IN_MIN_BYTES = saved
     if op_type not in {op.type for op in probe._operations()}:
         return f"the check case never runs an op of type {op_type}"
+    mismatch = _forward_mismatch(op_type, probe._operations())
+    if mismatch:
+        return mismatch
     output_weights = [rng.standard_normal(np.shape(o._value)) for o in probe_outputs]
     v = [rng.standard_normal(arrays[i].shape) for i in floating]
 

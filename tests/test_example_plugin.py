@@ -3,13 +3,12 @@
 ``examples/plugins/tapeviz-softclip`` must be installed (``python -m pip install -e
 examples/plugins/tapeviz-softclip``, as ``.ci/run`` does): these tests check that tapeviz finds it
 through its entry point, that its ops differentiate correctly at first and second order, and that
-it overrides nothing. ``tests/fixtures/broken_plugin`` is installed only into a temporary
-directory and loaded in subprocesses, next to softclip, through the Python API and through the
+it overrides nothing. ``tests/fixtures/broken_plugin`` is made a distribution only in a
+temporary directory (no build, no install) and loaded in subprocesses, next to softclip, through the Python API and through the
 ``tapeviz plugins`` / ``tapeviz check`` command line.
 """
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -22,6 +21,8 @@ import pytest
 import tapeviz as tf
 from tapeviz.core import plugins, registry
 from tapeviz.testing import check_gradients
+
+from plugin_dist import write_plugin_dist
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_DIR = REPO_ROOT / "examples" / "plugins" / "tapeviz-softclip"
@@ -172,18 +173,14 @@ def test_example_plugins_own_test_suite_passes():
 
 @pytest.fixture(scope="module")
 def broken_plugin_dir(tmp_path_factory):
-    """``tests/fixtures/broken_plugin`` installed into a temporary directory (never site-packages).
+    """``tests/fixtures/broken_plugin`` as a distribution in a temporary directory (never site-packages).
 
-    The source is copied first, so the build leaves nothing in the repository.
+    No build step: the package is copied next to a ``*.dist-info`` written by the test, which is
+    all ``importlib.metadata`` needs, so this works in a fresh venv without ``wheel``.
     """
-    base = tmp_path_factory.mktemp("broken_plugin")
-    source, target = base / "source", base / "site"
-    shutil.copytree(BROKEN_FIXTURE_DIR, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
-    done = run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
-                "--no-build-isolation", "--no-index", "--target", str(target), str(source)])
-    assert done.returncode == 0, f"could not install the broken fixture:\n{done.stdout}\n{done.stderr}"
-    assert list(target.glob("tapeviz_broken_fixture-*.dist-info")), sorted(p.name for p in target.iterdir())
-    return target
+    return write_plugin_dist(tmp_path_factory.mktemp("broken_plugin"), "tapeviz-broken-fixture", "0.0.1",
+                             entry_points={"broken-fixture": "tapeviz_broken_fixture.plugin"},
+                             packages={"tapeviz_broken_fixture": BROKEN_FIXTURE_DIR / "tapeviz_broken_fixture"})
 
 
 def run(command, extra_path=None):

@@ -10,9 +10,14 @@ from tapeviz.core import plugins, registry
 
 
 @pytest.fixture
-def fresh_registry():
-    """Reload the plugins after the test, so registrations made here do not leak."""
+def fresh_registry(monkeypatch):
+    """Reload the plugins after the test, so registrations made here do not leak.
+
+    The test's fake distributions come off sys.path first: reloading with them still there kept
+    their plugins loaded for the tests that followed.
+    """
     yield
+    monkeypatch.undo()
     plugins.reload()
 
 

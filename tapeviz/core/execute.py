@@ -11,11 +11,12 @@ from .errors import InvalidArgumentError
 from .tensor import Tensor
 
 _NO_ATTRS = {}
-# Op type -> (rule needs input values, rule needs output values), for rules that need less than all;
-# filled by the registry. A recorded op with a large output keeps only shape-and-dtype stand-ins
-# for the large values its rule never reads, so the tape does not keep them alive (TF's
-# ops_which_dont_need_inputs).
-values_not_needed = {}
+# Op type -> (indices of the inputs whose values its rule reads, the same for outputs), each a
+# frozenset, or None for "all of them"; only for rules that read less than every value, filled by
+# the registry. A recorded op keeps a shape-and-dtype stand-in for each large value, input or
+# output, that its rule never reads, so the tape does not keep it alive (TF's
+# ops_which_dont_need_inputs / ops_which_dont_need_outputs, decided per index as TF does).
+values_read = {}
 STAND_IN_MIN_BYTES = 16384
 STAND_IN_CACHE_SIZE = 4096  # shapes; a program that makes more gets fresh views past this many
 _ZEROS = {}
@@ -162,14 +163,25 @@ def _entry(op_type, inputs, outputs, attrs, grad_fn):
         out_ids, out_values = (out._id,), (out._value,)
     else:
         out_ids, out_values = tuple([t._id for t in outputs]), tuple([t._value for t in outputs])
-    # Only ops with a large output qualify: one size test keeps the scalar hot path untouched.
-    if out_values and out_values[0].nbytes >= STAND_IN_MIN_BYTES and op_type in values_not_needed:
-        needs_inputs, needs_outputs = values_not_needed[op_type]
-        if not needs_inputs:
-            in_values = tuple([_stand_in(v) for v in in_values])
-        if not needs_outputs:
-            out_values = tuple([_stand_in(v) for v in out_values])
+    reads = values_read.get(op_type)
+    if reads is not None:  # the rule reads less than every value: drop the large ones it does not read
+        inputs_read, outputs_read = reads
+        if outputs_read is not None:
+            for value in out_values:  # scalars and small arrays, the usual case, end the loop at once
+                if value.nbytes >= STAND_IN_MIN_BYTES:
+                    out_values = _without_unread(out_values, outputs_read)
+                    break
+        if inputs_read is not None:
+            for value in in_values:
+                if value.nbytes >= STAND_IN_MIN_BYTES:
+                    in_values = _without_unread(in_values, inputs_read)
+                    break
     return (op_type, in_ids, in_values, out_ids, out_values, attrs, grad_fn)
+
+
+def _without_unread(values, indices_read):
+    """``values`` with each large one whose index is not in ``indices_read`` replaced by its stand-in."""
+    return tuple([v if i in indices_read else _stand_in(v) for i, v in enumerate(values)])
 
 
 def _tensor(tensor_id, value):

@@ -26,7 +26,8 @@ def register_gradients(register):
       ``tapeviz check`` verify the rule against finite differences. ``override=True`` replaces a
       rule another plugin registered; without it, registering a taken op type is an error.
       ``needs_inputs=False`` / ``needs_outputs=False`` promise that the rule reads only the shapes
-      and dtypes of the op's inputs / outputs: the tape then does not keep their values alive.
+      and dtypes of the op's inputs / outputs, and a sequence of indices (``needs_inputs=(1,)``)
+      that it reads only those values: the tape then does not keep the others alive.
     - ``register.not_differentiable(op_type)``: the op passes no gradient (argmax, comparisons).
       Not for ops whose gradient has simply not been written: those must have no entry, so that a
       path through them raises LookupError.
@@ -34,6 +35,8 @@ def register_gradients(register):
       ``forward(*numpy_inputs, **attrs)`` computes its value and it becomes callable as
       ``tapeviz.raw_ops.<op_type>(*inputs, **attrs)``. With ``grad_fn`` it also registers the
       rule; without, the op has none yet (declare it ``not_differentiable`` if it has none at all).
+      An op type that exists already (a built-in one, or another plugin's) is refused unless
+      ``override=True``, which makes ``raw_ops.<op_type>`` run this forward.
 
     A plugin's registrations apply all together or, if its hook raises, not at all: the plugin is
     then listed as broken and everything else keeps working.

@@ -5,7 +5,7 @@ to import or to register is listed as broken, with its error, and the rest keeps
 """
 import importlib
 import pkgutil
-import traceback
+import time
 import warnings
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -28,6 +28,7 @@ class PluginInfo:
     new_ops: list = field(default_factory=list)
     overrides: list = field(default_factory=list)
     error: str = ""
+    warning: str = ""         # loaded, but something is likely wrong (registered nothing, slow import)
 
     @property
     def broken(self):
@@ -49,6 +50,11 @@ class Registrar:
         _check_op_type(op_type)
         if not callable(grad_fn):
             raise TypeError(f"The gradient rule for '{op_type}' must be callable, got {grad_fn!r}.")
+        for keyword, needs in (("needs_inputs", needs_inputs), ("needs_outputs", needs_outputs)):
+            if not (isinstance(needs, bool) or isinstance(needs, (tuple, list, set, frozenset))
+                    and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in needs)):
+                raise TypeError(f"{keyword} for '{op_type}' must be True, False or a sequence of indices "
+                                f"(the {keyword[6:]} whose values the rule reads), got {needs!r}.")
         self._stage(Registration(op_type, self.plugin, location_of(grad_fn), grad_fn=grad_fn,
                                  checks=tuple(checks), needs_inputs=needs_inputs, needs_outputs=needs_outputs),
                     override)
@@ -57,14 +63,20 @@ class Registrar:
         _check_op_type(op_type)
         self._stage(Registration(op_type, self.plugin, _caller_location(), kind="not_differentiable"), False)
 
-    def op(self, op_type, forward, grad_fn=None, *, checks=()):
+    def op(self, op_type, forward, grad_fn=None, *, checks=(), override=False, needs_inputs=True,
+           needs_outputs=True):
         _check_op_type(op_type)
-        if op_type in registry.forward_functions:
-            raise KeyError(f"Op type '{op_type}' already exists ({registry.op_definitions[op_type].describe()}); "
-                           "plugins may add new op types only, under a name of their own.")
-        self._stage(Registration(op_type, self.plugin, location_of(forward), forward=forward, kind="forward"), False)
+        if not callable(forward):
+            raise TypeError(f"The forward function of op type '{op_type}' must be callable, got {forward!r}.")
+        existing = registry.existing_op(op_type)
+        if existing and not override:
+            raise KeyError(f"Op type '{op_type}' already exists ({existing}); register.op adds new op types under "
+                           f"a name of their own. To replace its forward on purpose, pass override=True.")
+        self._stage(Registration(op_type, self.plugin, location_of(forward), forward=forward, kind="forward"),
+                    override)
         if grad_fn is not None:
-            self(op_type, grad_fn, checks=checks)
+            self(op_type, grad_fn, checks=checks, override=override, needs_inputs=needs_inputs,
+                 needs_outputs=needs_outputs)
 
     def _stage(self, reg, override):
         for staged, _ in self.staged:
@@ -78,7 +90,7 @@ class Registrar:
     def commit(self, info):
         for reg, override in self.staged:
             registry.add(reg, override)
-            if reg.overrides is not None:
+            if reg.overrides is not None and reg.op_type not in info.overrides:
                 info.overrides.append(reg.op_type)
             if reg.kind == "forward":
                 info.new_ops.append(reg.op_type)
@@ -102,8 +114,16 @@ def _builtin_modules():
     return sorted(m.name for m in pkgutil.iter_modules(package.__path__) if not m.name.startswith("_"))
 
 
+SLOW_IMPORT_SECONDS = 1.0   # a plugin slower than this to import is named: every program pays for it
+
+
 def load():
-    """Register the built-in plugins, then every entry point in the ``tapeviz`` group."""
+    """Register the built-in plugins, then every entry point in the ``tapeviz`` group.
+
+    Called by ``registry.load_plugins``, under its lock; call ``registry.ensure_loaded`` instead.
+    Every problem is one line naming the plugin: a RuntimeWarning, and ``PluginInfo.error`` (the
+    plugin is then broken and registers nothing) or ``PluginInfo.warning``.
+    """
     global plugin_manager
     from tapeviz import __version__
 
@@ -117,28 +137,89 @@ def load():
         dist = getattr(ep, "dist", None)
         source = f"{dist.name} (entry point {ep.value})" if dist else f"entry point {ep.value}"
         candidates.append((PluginInfo(ep.name, dist.version if dist else "?", source), ep.load))
-    registry.mark_loaded()  # before loading: a plugin module may itself use tapeviz ops
     for info, load_plugin in candidates:
+        first = next((p for p in plugins if p.name == info.name), None)
         plugins.append(info)
         try:
-            load_one(info, load_plugin())
-        except Exception as error:  # a plugin's failure must not take the others down
-            info.error = "".join(traceback.format_exception_only(type(error), error)).strip()
+            if first is not None:
+                raise PluginError(f"another plugin is already named '{info.name}' ({first.source}); the entry-point "
+                                  "names in the 'tapeviz' group must differ: rename one of them")
+            started = time.perf_counter()
+            plugin = load_plugin()
+            seconds = time.perf_counter() - started
+            if seconds > SLOW_IMPORT_SECONDS:
+                _warn(info, f"took {seconds:.1f} s to import; every tapeviz program waits for it on its first tape. "
+                            "Import heavy modules inside the rules, not at the plugin's top level.")
+            load_one(info, plugin)
+        except (Exception, SystemExit) as error:  # a plugin's failure, or sys.exit(), must not take the others down
+            info.error = _one_line(error)
             warnings.warn(f"tapeviz plugin '{info.name}' ({info.source}) is broken and was not loaded: "
                           f"{info.error}", RuntimeWarning, stacklevel=2)
+            continue
+        if not (info.op_types or info.not_differentiable or info.new_ops):
+            _warn(info, f"registered nothing; did you mean register_gradients? {_why_nothing(plugin)}")
+
+
+class PluginError(Exception):
+    """A plugin that cannot be loaded as written; the message names the fix."""
+
+
+def _warn(info, message):
+    info.warning = message
+    warnings.warn(f"tapeviz plugin '{info.name}' ({info.source}) {message}", RuntimeWarning, stacklevel=3)
+
+
+def _one_line(error):
+    """``error`` as one line: no pluggy dump of every registered plugin, no multi-line message."""
+    if isinstance(error, SystemExit):
+        return f"SystemExit: the plugin called sys.exit({error.code!r}) while being loaded"
+    if isinstance(error, pluggy.PluginValidationError):
+        return f"PluginValidationError: {_hook_signature_problem(error.plugin)}"
+    text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _hook_signature_problem(plugin):
+    import inspect
+
+    hook = getattr(plugin, "register_gradients", None)
+    try:
+        declared = str(inspect.signature(hook))
+    except (TypeError, ValueError):
+        declared = "(...)"
+    return (f"its hook is register_gradients{declared}, but tapeviz calls register_gradients(register): "
+            "name the argument 'register'")
+
+
+def _why_nothing(plugin):
+    """Why a plugin that loaded registered nothing: a misspelled hook, or a function without @hookimpl."""
+    import difflib
+
+    names = [name for name in dir(plugin) if callable(getattr(plugin, name, None)) and not name.startswith("__")]
+    close = difflib.get_close_matches("register_gradients", names, n=1, cutoff=0.7)
+    if close == ["register_gradients"]:
+        return ("Its register_gradients function is not marked as a hook: decorate it with @hookimpl "
+                "(from tapeviz.core.hookspecs import hookimpl).")
+    if close:
+        return f"It defines {close[0]}(), which is no tapeviz hook: rename it register_gradients."
+    return "It defines no register_gradients hook, or its hook registered no op type."
 
 
 def load_one(info, plugin):
     """Register one plugin object and apply its registrations all together, or none of them."""
-    plugin_manager.register(plugin, name=info.name)
+    other = plugin_manager.get_name(plugin)
+    if other is not None:
+        raise PluginError(f"its entry point names the same module as plugin '{other}'; remove one of the two")
     try:
+        plugin_manager.register(plugin, name=info.name)
         registrar = Registrar(info.name)
         for impl in plugin_manager.hook.register_gradients.get_hookimpls():
             if impl.plugin is plugin:
                 impl.function(register=registrar)
         registrar.commit(info)
-    except Exception:
-        plugin_manager.unregister(plugin)
+    except BaseException:
+        if plugin_manager.get_name(plugin) is not None:
+            plugin_manager.unregister(plugin)
         raise
 
 
@@ -147,8 +228,4 @@ def reload():
 
     Rules registered by scripts with ``RegisterGradient`` are forgotten too.
     """
-    for table in (registry.gradient_functions, registry.not_differentiable, registry.forward_functions,
-                  registry.registrations, registry.op_definitions):
-        table.clear()
-    plugins.clear()
-    load()
+    registry.load_plugins(fresh=True)

@@ -42,8 +42,9 @@ NotDifferentiable = no_gradient
 
 
 def _commit(registrar):
-    info = next((p for p in plugins if p.name == registrar.plugin), None)
-    if info is None:
-        info = PluginInfo(registrar.plugin, "", "registered by a script")
-        plugins.append(info)
-    registrar.commit(info)
+    with registry.load_lock:  # one registration at a time, and never into a registry being loaded
+        info = next((p for p in plugins if p.name == registrar.plugin), None)
+        if info is None:
+            info = PluginInfo(registrar.plugin, "", "registered by a script")
+            plugins.append(info)
+        registrar.commit(info)

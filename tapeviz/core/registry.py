@@ -1,20 +1,24 @@
 """The gradient registry: op type -> gradient function, filled once from the plugins.
 
 The backward pass reads ``gradient_functions`` and ``not_differentiable`` directly (dictionary
-look-ups only). ``tapeviz.core.plugins`` fills them the first time ``ensure_loaded`` is called.
+look-ups only). ``tapeviz.core.plugins`` fills them the first time ``ensure_loaded`` is called,
+under a lock: threads that need the registry while it loads wait, and see it only when complete.
 """
 import inspect
+import threading
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from .execute import values_not_needed
+from .execute import values_read
 
 gradient_functions = {}   # op type -> grad_fn(op, *output_grads)
 not_differentiable = {}   # op type -> Registration
 forward_functions = {}    # op type -> forward(*numpy_values, **attrs), for plugin-defined ops
 registrations = {}        # op type -> Registration (gradient rules)
 op_definitions = {}       # op type -> Registration (plugin-defined forward functions)
-_loaded = False
+_loaded = False           # set only after every plugin was tried: other threads may then read the tables
+load_lock = threading.RLock()  # held while plugins load or a script registers a rule
+_loading_thread = None    # the thread loading now: a plugin that uses tapeviz while imported must not wait for itself
 
 
 @dataclass(frozen=True)
@@ -42,8 +46,10 @@ class Registration:
     checks: tuple = ()
     overrides: Optional["Registration"] = None
     kind: str = "gradient"   # "gradient", "not_differentiable", or "forward" (a plugin's new op)
-    needs_inputs: bool = True    # False: the rule reads only the inputs' shapes and dtypes, not values
-    needs_outputs: bool = True   # False: the rule never reads the outputs' values
+    # True: the rule reads every input's value; False: only shapes and dtypes; a sequence of indices:
+    # only those inputs' values (e.g. (0,) for a select whose rule reads the condition only).
+    needs_inputs: object = True
+    needs_outputs: object = True  # the same for the op's outputs
 
     def describe(self):
         return f"plugin '{self.plugin}' at {self.location}"
@@ -60,18 +66,58 @@ def location_of(fn, fallback="<unknown>"):
 def ensure_loaded():
     """Load the plugins once; later calls are a single flag test."""
     if not _loaded:
+        load_plugins()
+
+
+def load_plugins(fresh=False):
+    """Load the plugins under the lock, once; ``fresh=True`` forgets every registration and loads again.
+
+    A thread that arrives while another loads waits for it. The thread that is loading may come
+    back here (a plugin module that runs tapeviz ops at import): it returns at once and sees the
+    plugins loaded so far (the built-in ones are loaded first).
+    """
+    global _loaded, _loading_thread
+    with load_lock:
+        if _loading_thread is threading.current_thread() or (_loaded and not fresh):
+            return
         from . import plugins
-        plugins.load()
-
-
-def mark_loaded():
-    global _loaded
-    _loaded = True
+        _loading_thread = threading.current_thread()
+        try:
+            _loaded = False
+            if fresh:
+                for table in (gradient_functions, not_differentiable, forward_functions, registrations,
+                              op_definitions, values_read):
+                    table.clear()
+                plugins.plugins.clear()
+            plugins.load()
+            _loaded = True
+        finally:
+            _loading_thread = None
 
 
 def describe_rule(op_type):
     reg = registrations.get(op_type)
     return reg.describe() if reg else "an unregistered rule"
+
+
+def _indices_read(needs):
+    """``needs_inputs``/``needs_outputs`` as the recording table keeps it: None (all) or a frozenset."""
+    if needs is True:
+        return None
+    if needs is False:
+        return frozenset()
+    return frozenset(needs)
+
+
+def existing_op(op_type):
+    """How ``op_type`` already exists (a forward or a rule registered), or "" if it is free."""
+    definition = op_definitions.get(op_type)
+    if definition is not None:
+        return f"its forward is registered by {definition.describe()}"
+    rule = registrations.get(op_type) or not_differentiable.get(op_type)
+    if rule is not None:
+        return f"an op type whose gradient is registered by {rule.describe()}"
+    return ""
 
 
 def missing_rule_error(op_type):
@@ -98,6 +144,8 @@ def check_free(reg, override=False):
 def add(reg, override=False):
     """Install one Registration, refusing to take an op type already taken unless it overrides."""
     if reg.kind == "forward":
+        if override:
+            reg.overrides = op_definitions.get(reg.op_type) or registrations.get(reg.op_type)
         forward_functions[reg.op_type] = reg.forward
         op_definitions[reg.op_type] = reg
         return
@@ -106,9 +154,10 @@ def add(reg, override=False):
     registrations.pop(reg.op_type, None)
     not_differentiable.pop(reg.op_type, None)
     gradient_functions.pop(reg.op_type, None)
-    values_not_needed.pop(reg.op_type, None)
+    values_read.pop(reg.op_type, None)
     table[reg.op_type] = reg
     if reg.kind == "gradient":
         gradient_functions[reg.op_type] = reg.grad_fn
-        if not (reg.needs_inputs and reg.needs_outputs):
-            values_not_needed[reg.op_type] = (reg.needs_inputs, reg.needs_outputs)
+        reads = (_indices_read(reg.needs_inputs), _indices_read(reg.needs_outputs))
+        if reads != (None, None):
+            values_read[reg.op_type] = reads

@@ -20,6 +20,24 @@ def unbroadcast(grad, shape):
     return array_ops.reshape(grad, shape) if grad._value.shape != tuple(shape) else grad
 
 
+class DeclaringReads:
+    """``register`` with each rule's ``needs_inputs``/``needs_outputs`` taken from a table.
+
+    ``reads`` maps op type -> the keywords for that rule; ``default`` applies to the others. The
+    tape keeps only the values a rule reads, so a table that says less than a rule reads gives
+    wrong gradients: ``tapeviz check`` replaces every value said unread with zeros, and fails.
+    """
+
+    def __init__(self, register, reads, default=None):
+        self._register, self._reads, self._default = register, reads, default or {}
+
+    def __call__(self, op_type, rule, **keywords):
+        self._register(op_type, rule, **{**self._default, **self._reads.get(op_type, {}), **keywords})
+
+    def __getattr__(self, name):
+        return getattr(self._register, name)
+
+
 def skips(op, index):
     """True when nobody needs the gradient of input ``index`` (TF's ``skip_input_indices``)."""
     reachable = op._reachable  # the cheap form of ``index in op.skip_input_indices``

@@ -11,7 +11,16 @@ from tapeviz.core.registry import CheckCase
 from tapeviz.core.tensor import Tensor
 from tapeviz.ops import array_ops as A
 
-from ._helpers import randn, skips, unbroadcast
+from ._helpers import DeclaringReads, randn, skips, unbroadcast
+
+# What the rules read beyond shapes and dtypes: the tape keeps nothing else. Most only move data
+# back, reading shapes and attributes.
+VALUES_READ = {
+    "GatherV2": dict(needs_inputs=(1,)),       # the indices
+    "GatherV2Grad": dict(needs_inputs=(1,)),   # the indices
+    "SelectV2": dict(needs_inputs=(0,)),       # the condition
+    "ClipByValue": dict(needs_inputs=True),    # x and both bounds
+}
 
 
 def _reshape_back(op, grad):
@@ -82,6 +91,7 @@ def _read_of_a_variable(x):
 
 @hookimpl
 def register_gradients(register):
+    register = DeclaringReads(register, VALUES_READ, default=dict(needs_inputs=False, needs_outputs=False))
     register("Reshape", _reshape_back, checks=[
         CheckCase(lambda x: A.reshape(x, (3, 2)), (randn(2, 3),), name="(2, 3) to (3, 2)"),
         CheckCase(lambda x: A.reshape(x, (-1,)), (randn(2, 2, 2),), name="flatten with -1"),

@@ -10,7 +10,7 @@ from tapeviz.core.registry import CheckCase
 
 from tapeviz.ops.math_ops import reciprocal_grad, rsqrt_grad, sqrt_grad
 
-from ._helpers import binary_cases, randn, skips, unary_cases, unbroadcast
+from ._helpers import DeclaringReads, binary_cases, randn, skips, unary_cases, unbroadcast
 
 NOT_DIFFERENTIABLE = ("Equal", "NotEqual", "Less", "LessEqual", "Greater", "GreaterEqual", "LogicalAnd",
                       "LogicalOr", "LogicalNot", "Round", "Floor", "Ceil", "FloorDiv", "IsNan", "IsInf", "IsFinite")
@@ -141,11 +141,16 @@ UNARY = {
     "Erf": (lambda op, g: g * (2.0 / math.sqrt(math.pi)) * tv.exp(-tv.square(op.inputs[0])), tm.erf, {}),
 }
 
-# What the rules below do not read, so the tape need not keep it (big activations in a network).
+# What the rules read beyond shapes and dtypes: the tape keeps nothing else (big activations in a
+# network). By default a rule reads its inputs, not its outputs.
+_NOTHING = dict(needs_inputs=False, needs_outputs=False)
+_OUTPUTS_ONLY = dict(needs_inputs=False, needs_outputs=True)
 VALUES_READ = {
-    "AddV2": dict(needs_inputs=False, needs_outputs=False),  # shapes only (unbroadcast)
-    "Sub": dict(needs_inputs=False, needs_outputs=False),
-    "Mul": dict(needs_outputs=False),
+    "AddV2": _NOTHING, "Sub": _NOTHING, "Neg": _NOTHING, "Sign": _NOTHING, "AddN": _NOTHING,  # shapes only
+    "Reciprocal": _OUTPUTS_ONLY, "Exp": _OUTPUTS_ONLY, "Sqrt": _OUTPUTS_ONLY, "Rsqrt": _OUTPUTS_ONLY,
+    "Tanh": _OUTPUTS_ONLY, "Sigmoid": _OUTPUTS_ONLY,
+    "Pow": dict(needs_inputs=True, needs_outputs=True),
+    "SqrtGrad": dict(needs_inputs=(0,), needs_outputs=True),  # TF's _SqrtGradGrad reads y and dy
 }
 
 BINARY = {
@@ -169,10 +174,11 @@ def _unary_checks(fn, domain):
 
 @hookimpl
 def register_gradients(register):
+    register = DeclaringReads(register, VALUES_READ, default=dict(needs_outputs=False))
     for op_type, (rule, fn, domain) in UNARY.items():
         register(op_type, rule, checks=_unary_checks(fn, domain))
     for op_type, (rule, fn, domain) in BINARY.items():
-        register(op_type, rule, checks=binary_cases(fn, **domain), **VALUES_READ.get(op_type, {}))
+        register(op_type, rule, checks=binary_cases(fn, **domain))
     for op_type, (rule, fn) in GRAD_OPS.items():
         register(op_type, rule, checks=[CheckCase(fn, (randn(*shape, seed=1, low=0.5, high=2.0), randn(*shape, seed=2)),
                                                   name=str(shape)) for shape in [(), (2, 3)]])

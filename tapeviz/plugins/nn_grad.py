@@ -9,7 +9,18 @@ from tapeviz.core.hookspecs import hookimpl
 from tapeviz.core.registry import CheckCase
 from tapeviz.ops.nn_ops import SELU_ALPHA, SELU_SCALE, leaky_relu_grad, relu6_grad, relu_grad
 
-from ._helpers import randn
+from ._helpers import DeclaringReads, randn
+
+# What the rules read beyond shapes and dtypes: the tape keeps nothing else. By default a rule
+# reads its input, not its output.
+VALUES_READ = {
+    "Relu": dict(needs_inputs=False, needs_outputs=True),
+    "Relu6": dict(needs_inputs=False, needs_outputs=True),  # TF reads the output: 0 < y < 6 where 0 < x < 6
+    "ReluGrad": dict(needs_inputs=(1,)),  # the features; the incoming gradients only pass through
+    "Elu": dict(needs_outputs=True), "Selu": dict(needs_outputs=True),
+    "Softmax": dict(needs_inputs=False, needs_outputs=True),
+    "LogSoftmax": dict(needs_inputs=False, needs_outputs=True),
+}
 
 
 def _relu_grad(op, g):
@@ -95,7 +106,8 @@ def _softmax_cases(fn):
 
 @hookimpl
 def register_gradients(register):
-    register("Relu", _relu_grad, checks=_cases(nn.relu), needs_inputs=False)
+    register = DeclaringReads(register, VALUES_READ, default=dict(needs_outputs=False))
+    register("Relu", _relu_grad, checks=_cases(nn.relu))
     register("ReluGrad", _relu_grad_grad, checks=_grad_op_cases(relu_grad))
     register("Relu6", _relu6_grad, checks=_cases(nn.relu6))
     register("Relu6Grad", _relu6_grad_grad, checks=_grad_op_cases(relu6_grad))
