@@ -7,7 +7,7 @@ and where (``op 17: input 99 is not a tensor of the run``). It looks at each ite
 costs a small fraction of loading.
 """
 from itertools import chain
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 
 import numpy as np
 
@@ -187,7 +187,8 @@ def _locations(items, attr, label):
     if not set(map(type, values)) <= {Location, _NONE}:
         for item, value in zip(items, values):
             _check_location(value, label(item), attr)
-    unique = {id(value): value for value in values if value is not None}  # shared by many items
+    unique = dict(zip(map(id, values), values))  # locations are shared by many items: check each once
+    unique.pop(id(None), None)
     if unique:
         files, lines, functions = zip(*((v.file, v.line, v.function) for v in unique.values()))
         if not (set(map(type, files)) <= _STR and set(map(type, lines)) <= _INT and set(map(type, functions)) <= _STR):
@@ -208,42 +209,40 @@ def _shapes(items, attr, label, kind=tuple):
 
 
 def _summaries(items, label, attr="summary"):
+    """Every item's summary: the usual ones (3 or 7 keys) a column at a time, any other one by one."""
     summaries = list(map(attrgetter(attr), items))
+
+    def one_by_one():
+        for item, summary in zip(items, summaries):
+            _check_summary(summary, label(item), attr)
+
     if set(map(type, summaries)) - {dict}:
-        for item, summary in zip(items, summaries):
+        return one_by_one()
+    lengths = list(map(len, summaries))
+    for keys, types in ((_FULL_SUMMARY, _FULL_TYPES), (_STANDARD_SUMMARY, _STANDARD_TYPES)):
+        group = [s for s, n in zip(summaries, lengths) if n == len(keys)]
+        if not group:
+            continue
+        try:
+            columns = list(zip(*map(itemgetter(*keys), group)))
+        except KeyError:
+            return one_by_one()
+        for column, allowed in zip(columns, types):
+            if set(map(type, column)) - allowed:
+                return one_by_one()
+        sizes = list(chain.from_iterable(columns[0]))
+        if set(map(type, sizes)) - _INT or (sizes and min(sizes) < 0):
+            return one_by_one()
+    for item, summary, length in zip(items, summaries, lengths):
+        if length not in (0, 3, 7):
             _check_summary(summary, label(item), attr)
-    standard = {tuple(_STANDARD_SUMMARY), tuple(_STANDARD_SUMMARY + _STATISTICS)}
-    with_stats, plain = [], []
-    for item, summary in zip(items, summaries):
-        keys = tuple(summary)
-        if keys == tuple(_STANDARD_SUMMARY + _STATISTICS):
-            with_stats.append(summary)
-        elif keys not in standard and summary:
-            plain.append((item, summary))
-    # The common shapes of summary, a column at a time; any other one, one by one.
-    common = [s for s in summaries if s]
-    columns = [("shape", _LIST, common), ("dtype", _STR, common), ("size", _INT, common),
-               ("nonfinite", _INT, with_stats)]
-    for key, types, group in columns:
-        if group and not set(type(s.get(key)) for s in group) <= types and key != "nonfinite" or \
-                key == "nonfinite" and group and not set(type(s[key]) for s in group) <= types:
-            for item, summary in zip(items, summaries):
-                _check_summary(summary, label(item), attr)
-    for key in ("min", "max", "mean"):
-        if with_stats and not set(type(s[key]) for s in with_stats) <= _NUMBER_TYPES:
-            for item, summary in zip(items, summaries):
-                _check_summary(summary, label(item), attr)
-    flat = list(chain.from_iterable(s["shape"] for s in common if type(s.get("shape")) is list))
-    if not set(map(type, flat)) <= _INT or (flat and min(flat) < 0):
-        for item, summary in zip(items, summaries):
-            _check_summary(summary, label(item), attr)
-    for item, summary in plain:
-        _check_summary(summary, label(item), attr)
 
 
-_STANDARD_SUMMARY = ["shape", "dtype", "size"]
-_STATISTICS = ["min", "max", "mean", "nonfinite"]
+_STANDARD_SUMMARY = ("shape", "dtype", "size")
+_FULL_SUMMARY = _STANDARD_SUMMARY + ("min", "max", "mean", "nonfinite")
 _NUMBER_TYPES = frozenset(_NUMBER)
+_STANDARD_TYPES = (_LIST, _STR, _INT)
+_FULL_TYPES = _STANDARD_TYPES + (_NUMBER_TYPES, _NUMBER_TYPES, _NUMBER_TYPES, _INT)
 
 
 def _arrays(items, attr, label):
