@@ -313,10 +313,8 @@ def check_run(run):
         _fail("events", f"must be a list, not {show(events)}")
     if set(map(type, events)) - {Event}:
         _fail(f"event {next(n for n, e in enumerate(events) if type(e) is not Event)}", "is not an event")
-    numbers = {id(event): number for number, event in enumerate(events)}
-
-    def event_label(event):
-        return f"event {numbers[id(event)]}"
+    def event_label(event):  # only for an error message: find its number then
+        return f"event {next(number for number, other in enumerate(events) if other is event)}"
 
     _column(events, "seq", _INT, event_label)
     _column(events, "kind", _STR, event_label)
