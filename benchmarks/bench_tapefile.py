@@ -16,7 +16,8 @@ import zipfile
 import numpy as np
 
 import tapeviz as tf
-from tapeviz.inspection.tapefile import TapeFileError, load, save, save_v1
+from tapeviz.inspection.tapefile import TapeFileError, load, save
+from tapeviz.inspection.tapefile_v1 import save_v1
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 import hostile_tapefiles as hostile  # noqa: E402

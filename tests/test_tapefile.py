@@ -9,7 +9,8 @@ import pytest
 
 import tapeviz as tf
 from tapeviz.inspection import tapefile
-from tapeviz.inspection.tapefile import TapeFileError, load, save, save_v1
+from tapeviz.inspection.tapefile import TapeFileError, load, save
+from tapeviz.inspection.tapefile_v1 import save_v1
 
 
 @pytest.fixture

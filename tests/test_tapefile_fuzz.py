@@ -16,7 +16,8 @@ import pytest
 
 import tapeviz as tf
 from tapeviz.inspection.report import json_summary, text_summary
-from tapeviz.inspection.tapefile import TapeFileError, load, save, save_v1
+from tapeviz.inspection.tapefile import TapeFileError, load, save
+from tapeviz.inspection.tapefile_v1 import save_v1
 
 SEED = int(os.environ.get("TAPEVIZ_FUZZ_SEED", "20261201"))
 CASES = int(os.environ.get("TAPEVIZ_FUZZ_CASES", "150"))
