@@ -421,7 +421,7 @@ def _read_run(archive, path):
         run = decode_v1(archive, index, path)
     else:
         run = _decode_v2(archive, index, path)
-    check_run(run)
+    check_run(run, from_tables=version >= 2)
     return run
 
 
@@ -473,6 +473,8 @@ def _decode_v2(archive, index, path):
     for number, entry in enumerate(_table(index, "locations")):
         try:
             file, line, function = entry
+            if type(line) is not int:
+                raise TypeError
             locations.append(Location(strings[file], line, strings[function]))
         except (TypeError, ValueError, IndexError):
             raise InvalidRun(f"location {number} is not [file, line, function]: {show(entry)}") from None

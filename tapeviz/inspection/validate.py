@@ -130,13 +130,16 @@ def _check_summary(summary, where, what="summary"):
 def _check_keyed(table, cls, name):
     if type(table) is not dict:
         _fail(name, f"must be a table of {cls.__name__}, not {show(table)}")
-    if set(map(type, table.values())) - {cls}:
+    items = list(table.values())
+    if set(map(type, items)) - {cls}:
         key = next(k for k, item in table.items() if type(item) is not cls)
         _fail(f"{name} {show(key)}", f"is not a {cls.__name__}")
-    for key, item in table.items():
-        if type(item.id) is not int or item.id != key:
-            _fail(f"{name} {show(key)}", f"is filed under id {show(key)} but says id {show(item.id)}")
-    return list(table.values())
+    ids = list(map(attrgetter("id"), items))
+    if set(map(type, ids)) - _INT or ids != list(table):
+        for key, item in table.items():
+            if type(item.id) is not int or item.id != key:
+                _fail(f"{name} {show(key)}", f"is filed under id {show(key)} but says id {show(item.id)}")
+    return items
 
 
 # Whole-column checks: the types of one field of every item at once (C loops over map and set), and
@@ -252,8 +255,18 @@ def _arrays(items, attr, label):
             _check_array(getattr(item, attr), label(item), attr)
 
 
-def check_run(run):
-    """Raise InvalidRun unless every field of ``run`` has its declared type and every id resolves."""
+def check_run(run, from_tables=False):
+    """Raise InvalidRun unless every field of ``run`` has its declared type and every id resolves.
+
+    ``from_tables``: every string field of the ops, tensors and events was taken from a string
+    table, and every location from a location table, both already checked (tape file version 2):
+    those columns need no second look.
+    """
+    def already_checked(*args, **kwargs):
+        return None
+
+    _strings = already_checked if from_tables else _column
+    _locations_of = already_checked if from_tables else _locations
     tapes, ops, tensors = run.tapes, run.ops, run.tensors
     tape_items = _check_keyed(tapes, TapeInfo, "tape")
     op_items = _check_keyed(ops, OpInfo, "op")
@@ -281,7 +294,7 @@ def check_run(run):
 
     _column(op_items, "seq", _INT, op_label)
     for attr in ("type", "rule", "rule_source"):
-        _column(op_items, attr, _STR, op_label)
+        _strings(op_items, attr, _STR, op_label)
     for attr in ("inputs", "outputs"):
         _id_lists(op_items, attr, tensors, "tensor", op_label)
     for attr in ("tapes", "recording_tapes", "paused_tapes"):
@@ -290,23 +303,29 @@ def check_run(run):
     for op, value in zip(op_items, attrs):
         if value:
             check_plain(value, op_label(op), "attrs")
-    _locations(op_items, "location", op_label)
+    _locations_of(op_items, "location", op_label)
 
     def tensor_label(tensor):
         return f"tensor {tensor.id}"
 
     for attr in ("kind", "dtype"):
-        _column(tensor_items, attr, _STR, tensor_label)
-    _column(tensor_items, "name", _STR, tensor_label, optional=True)
+        _strings(tensor_items, attr, _STR, tensor_label)
+    _strings(tensor_items, "name", _STR, tensor_label, optional=True)
     _column(tensor_items, "trainable", _BOOL, tensor_label, optional=True)
     _shapes(tensor_items, "shape", tensor_label)
     producers = _refs(tensor_items, "producer", ops, "op", tensor_label)
-    for tensor, producer in zip(tensor_items, producers):
-        if producer is not None and tensor.id not in ops[producer].outputs:
-            _fail(tensor_label(tensor), f"says op {producer} produced it, but that op's outputs do not include it")
+    made = set(zip([op.id for op in op_items for _ in op.outputs], chain.from_iterable(map(attrgetter("outputs"),
+                                                                                          op_items))))
+    claimed = set(zip(producers, map(attrgetter("id"), tensor_items)))
+    claimed.discard((None, None))
+    if not made >= {pair for pair in claimed if pair[0] is not None}:
+        for tensor, producer in zip(tensor_items, producers):
+            if producer is not None and tensor.id not in ops[producer].outputs:
+                _fail(tensor_label(tensor), f"says op {producer} produced it, but that op's outputs do not include "
+                                            "it")
     _arrays(tensor_items, "value", tensor_label)
     _summaries(tensor_items, tensor_label)
-    _locations(tensor_items, "first_seen", tensor_label)
+    _locations_of(tensor_items, "first_seen", tensor_label)
 
     events = run.events
     if type(events) is not list:
@@ -317,11 +336,11 @@ def check_run(run):
         return f"event {next(number for number, other in enumerate(events) if other is event)}"
 
     _column(events, "seq", _INT, event_label)
-    _column(events, "kind", _STR, event_label)
-    _column(events, "detail", _STR, event_label)
+    _strings(events, "kind", _STR, event_label)
+    _strings(events, "detail", _STR, event_label)
     _refs(events, "tape", tapes, "tape", event_label)
     _refs(events, "tensor", tensors, "tensor", event_label)
-    _locations(events, "location", event_label)
+    _locations_of(events, "location", event_label)
     for event in events:
         if event.kind in ("assign", "assign_add", "assign_sub") and event.detail \
                 and not (event.detail.isascii() and event.detail.isdigit() and len(event.detail) < 20):
