@@ -190,3 +190,18 @@ def valid_small(path, version=2):
             archive.writestr("sources.json", "{}")
             archive.writestr("arrays.bin", b"")
     return path
+
+
+def long_chain(path, ops):
+    """A run that holds together: one tape of ``ops`` ops, each reading the previous one's output,
+    with the leanest rows the format allows (the most graph a file under the value limit can hold)."""
+    index = _small_run_index(2)
+    index["tapes"][0][5] = list(range(1, ops + 1))
+    index["ops"] = [[op, op + 1, 0, [op], [op + 1], 0, 1, 2, [1], [1], [], None] for op in range(1, ops + 1)]
+    index["tensors"] = [[1, 3, [], 5, None, None, None, None, [], None]] + [
+        [op + 1, 4, [], 5, None, None, op, None, [], None] for op in range(1, ops + 1)]
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("index.json", json.dumps(index, separators=(",", ":")))
+        archive.writestr("sources.json", "{}")
+        archive.writestr("arrays.bin", b"")
+    return path
