@@ -4,6 +4,7 @@ Full-size versions (each under 10 MB on disk) are measured by benchmarks/bench_t
 "bounded" is checked with tracemalloc (numpy's and zipfile's buffers are counted too): the peak
 must stay far below what the file would unpack to, not on a clock.
 """
+import os
 import subprocess
 import sys
 import tracemalloc
@@ -12,10 +13,11 @@ import zipfile
 import numpy as np
 import pytest
 
-import hostile_tapefiles as hostile
-from tapeviz.inspection import tapefile
-from tapeviz.inspection.report import text_summary
-from tapeviz.inspection.tapefile import TapeFileError, load
+sys.path.insert(0, os.path.dirname(__file__))  # the makers live beside the tests
+import hostile_tapefiles as hostile  # noqa: E402
+from tapeviz.inspection import tapefile  # noqa: E402
+from tapeviz.inspection.report import text_summary  # noqa: E402
+from tapeviz.inspection.tapefile import TapeFileError, load  # noqa: E402
 
 MB = 1024 ** 2
 
@@ -135,7 +137,6 @@ def test_many_tapes_and_events_summarize_in_linear_time(tmp_path):
 
 @pytest.mark.parametrize("command", ["show", "explain"])
 def test_cli_refuses_a_fifo_with_one_line_and_exit_2(tmp_path, command):
-    import os
     fifo = tmp_path / "pipe.tapeviz"
     os.mkfifo(fifo)
     done = subprocess.run([sys.executable, "-m", "tapeviz", command, str(fifo)], capture_output=True, text=True,
