@@ -445,3 +445,10 @@ def test_fields_added_to_the_model_later_survive_a_round_trip(run, tmp_path, mon
     note = loaded.calls[0].results[0].note
     assert note["where"] == model.Location("f.py", 3)
     np.testing.assert_array_equal(note["first"], np.arange(3.0))
+
+
+def test_meta_that_is_not_plain_json_is_saved_as_plain_json(run, tmp_path):
+    import pathlib
+    run.meta.update(plugins={"softclip", "builtin"}, script=pathlib.PurePosixPath("/a/b.py"), steps=np.int64(3))
+    meta = load(save(run, tmp_path / "run.tapeviz")).meta
+    assert meta["plugins"] == ["builtin", "softclip"] and meta["steps"] == 3 and "/a/b.py" in meta["script"]

@@ -269,6 +269,8 @@ def _plain(obj, encoder):
         return {str(k): _plain(v, encoder) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [_plain(v, encoder) for v in obj]
+    if isinstance(obj, (set, frozenset)):
+        return [_plain(v, encoder) for v in sorted(obj, key=repr)]
     if isinstance(obj, np.generic):
         return obj.item()
     return repr(obj)
