@@ -21,17 +21,19 @@ into arrays.bin], and rows hold the array's number (null for none). The rows:
     calls    [id, seq, tape, kind, [target ids], [source ids], options, [results], location]
              a result: [source, is_none, value, summary, [[target, code, sentence, fix, [evidence]]]]
              evidence: {"what", "op", "tensor", "location"} with the location as a number
+    names    [tensor id, the name the user's gradient call gave it]
 
 A summary is [] (no value seen), [shape, dtype, size] or [shape, dtype, size, min, max, mean,
 nonfinite] with the dtype as a string number; any other summary is stored as its dict.
 ``extra_fields`` names model fields this table layout does not know (added later); their values
-follow the fixed fields in each row, as plain JSON.
+follow the fixed fields in each row, as plain JSON in which {"$array": n} and {"$location": n}
+stand for an array and a location. ``meta`` and call options are plain JSON too.
 
 Version 1 (still read): index.json with one JSON object per item and one ``arrays/N.npy`` member
 per array, referenced as {"$array": "arrays/N.npy"}; read by ``tapefile_v1``.
 
 Loading never runs code (no pickle) and trusts nothing the file declares: only stored or deflated
-members are read; bytes are counted as they are decompressed; the index's objects are counted
+members are read; bytes are counted as they are decompressed; the index's JSON values are counted
 before it is parsed; each array is read once; and the whole run is validated (types and ids,
 ``validate.check_run``) so that every consumer can trust it. Anything wrong raises TapeFileError
 with one line naming the file and the problem.
