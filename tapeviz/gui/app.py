@@ -61,6 +61,7 @@ def _screenshot(app, window, path, target):
             QtCore.QTimer.singleShot(100, save)
 
     window.graph.layout_ready.connect(when_drawn)
+    window.graph.layout_failed.connect(lambda details: QtCore.QTimer.singleShot(100, save))  # the error is shown
     window.runner.finished.connect(loaded)
     QtCore.QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, save)
     if path.endswith(".py"):

@@ -175,7 +175,7 @@ class GraphView(QtWidgets.QGraphicsView):
 
     def _request_plan(self):
         self._generation += 1
-        self._ready = False
+        self._ready = self._failed = False
         generation, run, tape_id = self._generation, self._run, self._tape_id
         collapse, expanded, full = self._collapse, frozenset(self._expanded), self._full
         task = _PlanTask(generation, run, lambda: plan_graph(generation, run, tape_id, collapse, expanded, full))
@@ -201,6 +201,8 @@ class GraphView(QtWidgets.QGraphicsView):
     def _on_failed(self, generation, message):
         self._tasks.pop(generation, None)
         if generation == self._generation:
+            self._failed = True
+            self.viewport().update()
             self.layout_failed.emit(message)
 
     def _new_scene(self):
@@ -423,6 +425,8 @@ class GraphView(QtWidgets.QGraphicsView):
         if self._ready and self._plan is not None:
             return
         text = "Laying out the graph…" if self._run is not None else "No tape selected"
+        if self._run is not None and getattr(self, "_failed", False):
+            text = "Could not lay out the graph (see the status bar)"
         painter.save()
         painter.resetTransform()
         painter.setPen(self._style.muted_text)

@@ -142,6 +142,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.session.node_selected.connect(lambda key: self.docks["Inspector"].raise_())
         self.graph.node_selected.connect(self.session.node_selected.emit)
         self.graph.layout_ready.connect(self._graph_ready)
+        self.graph.layout_failed.connect(self._graph_failed)
         self.graph_search.returnPressed.connect(self._search)
         self.editor.run_requested.connect(self.run_editor)
         self.runner.output.connect(self.console.append_output)
@@ -271,6 +272,13 @@ class MainWindow(QtWidgets.QMainWindow):
         if tape_id is not None:
             self.graph_status.setText(f"tape {tape_id}: {self.graph.node_count()} nodes, "
                                       f"{self.graph.edge_count()} edges")
+
+    def _graph_failed(self, details):
+        # The worker's traceback: its last line says what went wrong; the rest goes to the console.
+        last = details.strip().splitlines()[-1] if details.strip() else "unknown error"
+        self.graph_status.setText(f"tape {self.session.tape_id}: could not lay out the graph")
+        self.console.append_output(details, True)
+        self._error(f"Could not lay out the graph of tape {self.session.tape_id}: {last}")
 
     def _result_selected(self, call, result, _target):
         from .graph import path_keys

@@ -143,11 +143,26 @@ class Run:
         """(tensor id, how) for each tensor the tape watched, after its last reset before ``before_seq``."""
         start = _last_reset(self.tapes[tape_id], before_seq)
         seen = {}
-        for event in self.events:
-            if event.tape == tape_id and event.kind in ("watch", "accessed variable") and event.seq > start:
+        for event in self._watch_events(tape_id):
+            if event.seq > start:
                 if before_seq is None or event.seq < before_seq:
                     seen.setdefault(event.tensor, event.kind)
         return seen
+
+    def _watch_events(self, tape_id):
+        """The tape's watch events, from an index by tape built once and extended as events are added:
+        scanning every event for every tape took minutes on a long training loop's run."""
+        events = self.events
+        cached = self.__dict__.get("_watch_index")
+        if cached is None or cached[0] is not events or cached[1] > len(events):
+            cached = self.__dict__["_watch_index"] = [events, 0, {}]
+        if cached[1] < len(events):
+            index = cached[2]
+            for event in events[cached[1]:]:
+                if event.kind in ("watch", "accessed variable"):
+                    index.setdefault(event.tape, []).append(event)
+            cached[1] = len(events)
+        return cached[2].get(tape_id, ())
 
     def nones(self):
         """Every (call, result, target id, explanation) whose gradient is None or unconnected."""

@@ -1,168 +1,668 @@
-"""Tape files: a whole run in one zip of a JSON index and ``.npy`` arrays (format version 1).
+"""Tape files: a whole run in one zip archive, written atomically and read back without trusting it.
 
-Layout::
+Format version 2 (what ``save`` writes)::
 
-    index.json        {"format": "tapeviz-run", "version": 1, "meta", "tapes", "ops", "tensors",
-                       "events", "calls", "sources"}; an array value is {"$array": "arrays/N.npy"}
-    arrays/N.npy      numpy arrays, saved and loaded with allow_pickle=False
+    index.json     {"format": "tapeviz-run", "version": 2, "meta", "strings", "locations", "attrs",
+                    "arrays", "tapes", "ops", "tensors", "events", "calls", "names", "extra_fields"}
+    arrays.bin     every array value, back to back (little-endian, C order, 16-byte aligned)
+    sources.json   {file: source text}, for showing the code around a line
 
-Loading never runs code (no pickle) and refuses, with a TapeFileError that says what is wrong,
-files that are truncated, corrupt, too large, or written by a newer tapeviz.
+The index is compact: each table is a list of rows (lists in a fixed field order, no repeated
+keys); each distinct string is stored once in ``strings`` and rows hold its number; each distinct
+source location once in ``locations`` as [file string, line, function string]; each distinct
+op-attribute dict once in ``attrs``; each array once in ``arrays`` as [dtype, shape, byte offset
+into arrays.bin], and rows hold the array's number (null for none). The rows:
+
+    tapes    [id, persistent, watch_accessed_variables, location, parent, [op ids], [[enter, exit]], [reset seqs]]
+    ops      [id, seq, type, [input ids], [output ids], attrs, rule, rule_source, [tapes],
+              [recording tapes], [paused tapes], location]
+    tensors  [id, kind, [shape], dtype, name, trainable, producer, value, summary, first_seen]
+    events   [seq, kind, tape, tensor, location, detail]
+    calls    [id, seq, tape, kind, [target ids], [source ids], options, [results], location]
+             a result: [source, is_none, value, summary, [[target, code, sentence, fix, [evidence]]]]
+             evidence: {"what", "op", "tensor", "location"} with the location as a number
+    names    [tensor id, the name the user's gradient call gave it]
+
+A summary is [] (no value seen), [shape, dtype, size] or [shape, dtype, size, min, max, mean,
+nonfinite] with the dtype as a string number; any other summary is stored as its dict.
+``extra_fields`` names model fields this table layout does not know (added later); their values
+follow the fixed fields in each row, as plain JSON in which {"$array": n} and {"$location": n}
+stand for an array and a location. ``meta`` and call options are plain JSON too.
+
+Version 1 (still read): index.json with one JSON object per item and one ``arrays/N.npy`` member
+per array, referenced as {"$array": "arrays/N.npy"}; read by ``tapefile_v1``.
+
+Loading never runs code (no pickle) and trusts nothing the file declares: only stored or deflated
+members are read; bytes are counted as they are decompressed; the index's JSON values are counted
+before it is parsed; each array is read once; and the whole run is validated (types and ids,
+``validate.check_run``) so that every consumer can trust it. Anything wrong raises TapeFileError
+with one line naming the file and the problem.
 """
-import io
+import gc
 import json
+import math
 import os
-import re
+import secrets
+import stat
 import zipfile
 from dataclasses import fields, is_dataclass
+from itertools import chain
+from operator import itemgetter
 
 import numpy as np
 
 from .model import (Event, Explanation, GradientCall, GradientResult, Location, OpInfo, Run, TapeInfo,
                     TensorInfo)
+from .validate import InvalidRun, check_plain, check_run, show
 
 FORMAT = "tapeviz-run"
-VERSION = 1
-MAX_FILE_BYTES = 2 * 1024 ** 3
-MAX_UNPACKED_BYTES = 4 * 1024 ** 3
-MAX_INDEX_BYTES = 256 * 1024 ** 2
-_ARRAY_NAME = re.compile(r"^arrays/\d+\.npy$")
+VERSION = 2
+MAX_FILE_BYTES = 2 * 1024 ** 3       # on disk
+MAX_INDEX_BYTES = 96 * 1024 ** 2      # index.json, decompressed (a 100,000-op chain needs 21 MiB)
+MAX_INDEX_VALUES = 8_000_000          # JSON values in index.json, counted before parsing (100,000 ops: 4.9M)
+MAX_ARRAY_BYTES = 128 * 1024 ** 2     # all array values together, decompressed
+MAX_SOURCE_BYTES = 64 * 1024 ** 2     # sources.json, decompressed
+MAX_MEMBERS = 1_000_000               # zip entries (a version 1 file has one per array)
+_READ_CHUNK = 256 * 1024
+_ALIGN = 16
+_COMPRESSIONS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate"}
+# The array dtypes a tape file may hold, as numpy's dtype.str: numbers and bools, nothing else.
+ARRAY_DTYPES = frozenset(["|b1", "|i1", "|u1", "<i2", "<u2", "<i4", "<u4", "<i8", "<u8", "<f2", "<f4", "<f8",
+                          "<c8", "<c16"])
+
+_TAPE_FIELDS = ("id", "persistent", "watch_accessed_variables", "location", "parent", "ops", "spans", "resets")
+_OP_FIELDS = ("id", "seq", "type", "inputs", "outputs", "attrs", "rule", "rule_source", "tapes", "recording_tapes",
+              "paused_tapes", "location")
+_TENSOR_FIELDS = ("id", "kind", "shape", "dtype", "name", "trainable", "producer", "value", "summary", "first_seen")
+_EVENT_FIELDS = ("seq", "kind", "tape", "tensor", "location", "detail")
+_CALL_FIELDS = ("id", "seq", "tape", "kind", "targets", "sources", "options", "results", "location")
+_RESULT_FIELDS = ("source", "is_none", "value", "summary", "explanations")
+_EXPLANATION_FIELDS = ("code", "sentence", "fix", "evidence")
+_TABLES = (("tapes", TapeInfo, _TAPE_FIELDS), ("ops", OpInfo, _OP_FIELDS), ("tensors", TensorInfo, _TENSOR_FIELDS),
+           ("events", Event, _EVENT_FIELDS), ("calls", GradientCall, _CALL_FIELDS),
+           ("results", GradientResult, _RESULT_FIELDS), ("explanations", Explanation, _EXPLANATION_FIELDS))
+_STANDARD_SUMMARY = ("shape", "dtype", "size")
+_STATISTICS = ("min", "max", "mean", "nonfinite")
 
 
 class TapeFileError(ValueError):
-    """A tape file that cannot be read; the message names the file, the problem and what to do."""
+    """A tape file that cannot be read or written; the message names the file, the problem and what to do."""
 
 
 # Saving ---------------------------------------------------------------------------------------------
 def save(run, path):
-    """Write ``run`` to ``path`` (written to a temporary name first, so a crash leaves no half file)."""
-    arrays = {}
-    index = {
-        "format": FORMAT, "version": VERSION, "meta": _plain(run.meta, arrays),
-        "tapes": [_plain(t, arrays) for t in run.tapes.values()],
-        "ops": [_plain(o, arrays) for o in run.ops.values()],
-        "tensors": [_plain(t, arrays) for t in run.tensors.values()],
-        "events": [_plain(e, arrays) for e in run.events],
-        "calls": [_plain(c, arrays) for c in run.calls],
-        "sources": dict(run.sources),
-        "names": {str(k): v for k, v in run.names.items()},
-    }
-    path = os.fspath(path)
-    partial = path + ".partial"
-    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("index.json", json.dumps(index, allow_nan=True))
-        for name, array in arrays.items():
-            buffer = io.BytesIO()
-            np.save(buffer, array, allow_pickle=False)
-            archive.writestr(name, buffer.getvalue())
-    os.replace(partial, path)
+    """Write ``run`` to ``path`` as a version 2 tape file and return the path.
+
+    The file is written to a temporary file beside the target and renamed over it only when
+    complete, so a failure (a full disk, an interrupt) leaves the target as it was and no partial
+    file behind; the error (an OSError, or TapeFileError for a run too large to read back) is raised.
+    Values beyond MAX_ARRAY_BYTES in total are left out (their summaries are kept), so that every
+    file written can be read back.
+    """
+    encoder = _Encoder()
+    collecting = gc.isenabled()
+    gc.disable()  # hundreds of thousands of rows and no cycles: see _read
+    try:
+        index = encoder.encode(run)
+        data = json.dumps(index, allow_nan=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        del index
+    finally:
+        if collecting:
+            gc.enable()
+    if len(data) > MAX_INDEX_BYTES or _count_values(data) > MAX_INDEX_VALUES:
+        raise TapeFileError(
+            f"Cannot save the run to {os.fspath(path)}: its index would be {_size(len(data))} "
+            f"({len(run.ops)} ops, {len(run.tensors)} tensors), over what tapeviz reads back "
+            f"({_size(MAX_INDEX_BYTES)}). Record fewer steps (a shorter loop inside tapeviz.record()).")
+    sources = json.dumps(dict(run.sources), ensure_ascii=False).encode("utf-8")
+    if len(sources) > MAX_SOURCE_BYTES:
+        sources = b"{}"
+    members = (("index.json", data, 6), ("arrays.bin", encoder.buffer, 1), ("sources.json", sources, 6))
+    return _write_atomically(os.fspath(path), members)
+
+
+def _write_atomically(path, members):
+    directory, name = os.path.split(os.path.abspath(path))
+    temporary = os.path.join(directory, f".{name}.{secrets.token_hex(4)}.partial")
+    # O_EXCL: never follow or reuse another file's name; mode 0o666 lets the umask decide, as open() does.
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            with zipfile.ZipFile(handle, "w") as archive:
+                for member, data, level in members:
+                    archive.writestr(member, bytes(data) if isinstance(data, bytearray) else data,
+                                     compress_type=zipfile.ZIP_DEFLATED, compresslevel=level)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.remove(temporary)
+        except OSError:
+            pass
+        raise
     return path
 
 
-def _plain(obj, arrays):
+class _Encoder:
+    """Turns a Run into the compact index and the array buffer of format version 2."""
+
+    def __init__(self):
+        self.strings, self.string_numbers = [], {}
+        self.locations, self.location_numbers = [], {}
+        self.attrs, self.attr_numbers = [], {}
+        self.arrays, self.buffer, self.dropped = [], bytearray(), 0
+        self.extra = {}
+
+    def text(self, value):
+        if value is None:
+            return None
+        number = self.string_numbers.get(value)
+        if number is None:
+            number = self.string_numbers[value] = len(self.strings)
+            self.strings.append(str(value))
+        return number
+
+    def location(self, location):
+        if location is None:
+            return None
+        key = (location.file, location.line, location.function)
+        number = self.location_numbers.get(key)
+        if number is None:
+            number = self.location_numbers[key] = len(self.locations)
+            self.locations.append([self.text(location.file), int(location.line), self.text(location.function)])
+        return number
+
+    def attr(self, attrs):
+        try:
+            key = tuple(sorted(attrs.items()))
+            number = self.attr_numbers.get(key)
+        except TypeError:  # a list among the values: not hashable
+            key = json.dumps(attrs, sort_keys=True, default=repr)
+            number = self.attr_numbers.get(key)
+        if number is None:
+            number = self.attr_numbers[key] = len(self.attrs)
+            self.attrs.append(_plain(attrs, self))
+        return number
+
+    def array(self, value):
+        if value is None:
+            return None
+        array = np.asarray(value)
+        if array.dtype.byteorder == ">":
+            array = array.astype(array.dtype.newbyteorder("<"))
+        dtype = array.dtype.str
+        if dtype not in ARRAY_DTYPES:
+            return None  # strings, objects, records: the summary is all a tape file keeps
+        padding = -len(self.buffer) % _ALIGN
+        if len(self.buffer) + padding + array.nbytes > MAX_ARRAY_BYTES:
+            self.dropped += 1
+            return None
+        if padding:
+            self.buffer.extend(bytes(padding))
+        self.arrays.append([dtype, list(array.shape), len(self.buffer)])
+        self.buffer.extend(array.tobytes())
+        return len(self.arrays) - 1
+
+    def summary(self, summary):
+        if not summary:
+            return []
+        keys = tuple(summary)
+        if keys == _STANDARD_SUMMARY or keys == _STANDARD_SUMMARY + _STATISTICS:
+            row = [list(summary["shape"]), self.text(summary["dtype"]), summary["size"]]
+            return row + [summary[k] for k in _STATISTICS] if len(keys) > 3 else row
+        return _plain(summary, self)
+
+    def extras_of(self, name, cls, known):
+        extra = [f.name for f in fields(cls) if f.name not in known]
+        if extra:
+            self.extra[name] = extra
+        return extra
+
+    def encode(self, run):
+        extra = {name: self.extras_of(name, cls, known) for name, cls, known in _TABLES}
+
+        def more(obj, name):
+            return [_plain(getattr(obj, f), self) for f in extra[name]] if extra[name] else []
+
+        loc, text, array = self.location, self.text, self.array
+        tapes = [[t.id, t.persistent, t.watch_accessed_variables, loc(t.location), t.parent, list(t.ops),
+                  [list(s) for s in t.spans], list(t.resets)] + more(t, "tapes") for t in run.tapes.values()]
+        ops = [[o.id, o.seq, text(o.type), list(o.inputs), list(o.outputs), self.attr(o.attrs), text(o.rule),
+                text(o.rule_source), list(o.tapes), list(o.recording_tapes), list(o.paused_tapes), loc(o.location)]
+               + more(o, "ops") for o in run.ops.values()]
+        tensors = [[t.id, text(t.kind), list(t.shape), text(t.dtype), text(t.name), t.trainable, t.producer,
+                    array(t.value), self.summary(t.summary), loc(t.first_seen)] + more(t, "tensors")
+                   for t in run.tensors.values()]
+        events = [[e.seq, text(e.kind), e.tape, e.tensor, loc(e.location), text(e.detail)] + more(e, "events")
+                  for e in run.events]
+        calls = []
+        for c in run.calls:
+            results = []
+            for r in c.results:
+                explanations = [[target, text(e.code), text(e.sentence), text(e.fix),
+                                 [{k: (loc(v) if k == "location" else _plain(v, self)) for k, v in item.items()}
+                                  for item in e.evidence]] + more(e, "explanations")
+                                for target, e in r.explanations.items()]
+                results.append([r.source, r.is_none, array(r.value), self.summary(r.summary), explanations]
+                               + more(r, "results"))
+            calls.append([c.id, c.seq, c.tape, text(c.kind), list(c.targets), list(c.sources),
+                          _plain(c.options, self), results, loc(c.location)] + more(c, "calls"))
+        meta = _plain(run.meta, self)
+        if self.dropped:
+            meta = dict(meta, values_left_out=self.dropped)
+        return {"format": FORMAT, "version": VERSION, "meta": meta, "strings": self.strings,
+                "locations": self.locations, "attrs": self.attrs, "arrays": self.arrays, "tapes": tapes, "ops": ops,
+                "tensors": tensors, "events": events, "calls": calls,
+                "names": [[int(k), v] for k, v in run.names.items()], "extra_fields": self.extra}
+
+
+def _plain(obj, encoder):
+    """Model data as JSON: arrays become {"$array": n}, locations {"$location": n}, dataclasses dicts."""
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
     if isinstance(obj, np.ndarray):
-        name = f"arrays/{len(arrays)}.npy"
-        arrays[name] = obj
-        return {"$array": name}
+        return {"$array": encoder.array(obj)}
     if isinstance(obj, Location):
-        return [obj.file, obj.line, obj.function]
+        return {"$location": encoder.location(obj)}
     if is_dataclass(obj):
-        return {f.name: _plain(getattr(obj, f.name), arrays) for f in fields(obj)}
+        return {f.name: _plain(getattr(obj, f.name), encoder) for f in fields(obj)}
     if isinstance(obj, dict):
-        return {str(k): _plain(v, arrays) for k, v in obj.items()}
+        return {str(k): _plain(v, encoder) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_plain(v, arrays) for v in obj]
+        return [_plain(v, encoder) for v in obj]
+    if isinstance(obj, (set, frozenset)):
+        return [_plain(v, encoder) for v in sorted(obj, key=repr)]
     if isinstance(obj, np.generic):
         return obj.item()
-    return obj
+    return repr(obj)
+
+
+def _count_values(data):
+    """An upper bound on the values ``json.loads(data)`` would make, counted without parsing it.
+
+    Every value after the first in a list or dict follows a comma, and every list or dict opens
+    with a bracket; each value costs at most about 70 bytes of memory once parsed.
+    """
+    return data.count(b",") + data.count(b"[") + data.count(b"{") + 1
 
 
 # Loading --------------------------------------------------------------------------------------------
 def load(path):
-    """Read a tape file into a Run, or raise TapeFileError saying why it cannot be read."""
+    """Read a tape file into a validated Run, or raise TapeFileError saying in one line why it cannot be read."""
     path = os.fspath(path)
     try:
-        size = os.path.getsize(path)
+        status = os.stat(path)
     except OSError as error:
         raise TapeFileError(f"Cannot open tape file {path}: {error.strerror or error}.") from None
-    if size > MAX_FILE_BYTES:
-        raise TapeFileError(f"{path} is {size / 1024 ** 3:.1f} GiB, over the {MAX_FILE_BYTES // 1024 ** 3} GiB "
-                            "limit for tape files; it is not a tape file tapeviz wrote, or it is damaged.")
+    if not stat.S_ISREG(status.st_mode):
+        kind = "a directory" if stat.S_ISDIR(status.st_mode) else "not a regular file (a pipe, device or socket)"
+        raise TapeFileError(f"Cannot open tape file {path}: it is {kind}. Give the path of a .tapeviz file.")
+    if status.st_size > MAX_FILE_BYTES:
+        raise TapeFileError(f"{path} is {status.st_size / 1024 ** 3:.1f} GiB, over the {MAX_FILE_BYTES // 1024 ** 3} "
+                            "GiB limit for tape files; it is not a tape file tapeviz wrote, or it is damaged.")
     try:
-        with zipfile.ZipFile(path) as archive:
-            return _read(archive, path)
+        # O_NONBLOCK: a file swapped for a pipe after the check above must not make open() wait.
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(descriptor, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise TapeFileError(f"Cannot open tape file {path}: it is not a regular file.")
+            members = _count_members(handle)
+            if members > MAX_MEMBERS:
+                raise TapeFileError(f"{path} has {members} zip entries, over the {MAX_MEMBERS} limit; it is not a "
+                                    "tape file tapeviz wrote.")
+            with zipfile.ZipFile(handle) as archive:
+                return _read(archive, path)
     except TapeFileError:
         raise
+    except InvalidRun as error:
+        raise TapeFileError(f"{path} is damaged: {error}. Record the run again.") from None
     except (zipfile.BadZipFile, EOFError) as error:
         raise TapeFileError(f"{path} is not a readable tape file: it is truncated or not a zip archive "
-                            f"({error}). Record the run again.") from None
-    except Exception as error:  # noqa: BLE001 - any decoding failure means a damaged file
-        raise TapeFileError(f"{path} is damaged: {type(error).__name__}: {error}. Record the run again.") from None
+                            f"({_one_line(error)}). Record the run again.") from None
+    except MemoryError:
+        raise TapeFileError(f"{path} is damaged: it needs more memory than this machine has.") from None
+    except RecursionError:
+        raise TapeFileError(f"{path} is damaged: its index is nested too deeply.") from None
+    except OSError as error:
+        raise TapeFileError(f"Cannot read tape file {path}: {error.strerror or error}.") from None
+    except Exception as error:  # noqa: BLE001 - any other decoding failure means a damaged file
+        raise TapeFileError(f"{path} is damaged: {type(error).__name__}: {_one_line(error)}. "
+                            "Record the run again.") from None
 
 
-def _read(archive, path):
-    infos = {info.filename: info for info in archive.infolist()}
-    if "index.json" not in infos:
-        raise TapeFileError(f"{path} is a zip archive but not a tape file: it has no index.json.")
-    unpacked = sum(info.file_size for info in infos.values())
-    if unpacked > MAX_UNPACKED_BYTES or infos["index.json"].file_size > MAX_INDEX_BYTES:
-        raise TapeFileError(f"{path} would unpack to {unpacked / 1024 ** 3:.1f} GiB, over the limit; it is not a "
-                            "tape file tapeviz wrote.")
-    index = json.loads(archive.read("index.json").decode("utf-8"))
-    if not isinstance(index, dict) or index.get("format") != FORMAT:
+def _size(count):
+    for unit, scale in (("GiB", 1024 ** 3), ("MiB", 1024 ** 2), ("KiB", 1024)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} bytes"
+
+
+def _one_line(error, limit=200):
+    text = " ".join(str(error).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _count_members(handle):
+    """The entry count the zip's end record declares, read before zipfile builds an object per entry."""
+    try:
+        end = zipfile._EndRecData(handle)  # noqa: SLF001 - the stdlib's own reader of that record
+    except (OSError, AttributeError, ValueError):
+        return 0
+    handle.seek(0)
+    return end[zipfile._ECD_ENTRIES_TOTAL] if end else 0  # noqa: SLF001
+
+
+def _read_member(archive, name, limit, path, what):
+    """A member's bytes, decompressed while counting: never more than ``limit``, whatever the file declares."""
+    try:
+        info = archive.getinfo(name)
+    except KeyError:
+        raise TapeFileError(f"{path} is a zip archive but not a complete tape file: it has no {name}.") from None
+    if info.compress_type not in _COMPRESSIONS:
+        raise TapeFileError(f"{path}: {name} is compressed with zip method {info.compress_type}; tapeviz writes "
+                            "only deflate, so this is not a tape file tapeviz wrote.")
+    if info.flag_bits & 0x1:
+        raise TapeFileError(f"{path}: {name} is encrypted; tapeviz never encrypts tape files.")
+    if info.file_size > limit:
+        raise TapeFileError(f"{path}: {what} would unpack to {_size(info.file_size)}, over the {_size(limit)} "
+                            "limit; it is not a tape file tapeviz wrote.")
+    # zipfile stops at the declared size and checks the CRC at the end; reading into a buffer of
+    # that size, a chunk at a time, keeps the memory used to what the data really holds.
+    buffer = bytearray(info.file_size)
+    view = memoryview(buffer)
+    filled = 0
+    with archive.open(info) as member:
+        while filled < len(buffer):
+            count = member.readinto(view[filled:filled + _READ_CHUNK])
+            if not count:
+                raise TapeFileError(f"{path}: {name} is shorter than its entry says; the file is truncated.")
+            filled += count
+        member.read(1)  # reaches the end, where zipfile checks the CRC
+    return buffer
+
+
+def _read_index(archive, path):
+    data = _read_member(archive, "index.json", MAX_INDEX_BYTES, path, "its index")
+    values = _count_values(data)
+    if values > MAX_INDEX_VALUES:
+        raise TapeFileError(f"{path}: its index holds up to {values} values, over the {MAX_INDEX_VALUES} limit; "
+                            "it is not a tape file tapeviz wrote.")
+    try:
+        index = json.loads(data)
+    except UnicodeDecodeError:
+        raise TapeFileError(f"{path} is damaged: its index is not UTF-8 text. Record the run again.") from None
+    except ValueError as error:
+        raise TapeFileError(f"{path} is damaged: its index is not valid JSON ({_one_line(error)}). "
+                            "Record the run again.") from None
+    if type(index) is not dict or index.get("format") != FORMAT:
         raise TapeFileError(f"{path} is not a tapeviz tape file (its index names no '{FORMAT}' format).")
     version = index.get("version")
-    if not isinstance(version, int):
-        raise TapeFileError(f"{path} has no valid format version.")
+    if type(version) is not int or version < 1:
+        raise TapeFileError(f"{path} has no valid format version (found {show(version)}).")
     if version > VERSION:
         raise TapeFileError(f"{path} was written by a newer tapeviz (tape file format {version}); this tapeviz "
                             f"reads format {VERSION} and older. Upgrade tapeviz to open it.")
-
-    def array(ref):
-        if isinstance(ref, dict) and "$array" in ref:
-            name = ref["$array"]
-            if not isinstance(name, str) or not _ARRAY_NAME.match(name) or name not in infos:
-                raise TapeFileError(f"{path} refers to a missing or invalid array entry {name!r}.")
-            return np.load(io.BytesIO(archive.read(name)), allow_pickle=False)
-        return None
-
-    return _decode(index, array)
+    return index, version
 
 
-def _location(data):
-    if data is None:
-        return None
-    file, line, function = data
-    return Location(str(file), int(line), str(function))
+def _read(archive, path):
+    # The index makes hundreds of thousands of lists and objects and no cycles: the cyclic garbage
+    # collector, run again and again as they are made, would take as long as the parsing itself.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _read_run(archive, path)
+    finally:
+        if collecting:
+            gc.enable()
 
 
-def _explanation(data):
-    evidence = [dict(item, location=_location(item.get("location"))) for item in data.get("evidence", [])]
-    return Explanation(data["code"], data["sentence"], data["fix"], evidence)
-
-
-def _decode(index, array):
-    run = Run(meta=dict(index.get("meta") or {}), sources=dict(index.get("sources") or {}),
-              names={int(k): str(v) for k, v in (index.get("names") or {}).items()})
-    for t in index["tapes"]:
-        run.tapes[int(t["id"])] = TapeInfo(int(t["id"]), bool(t["persistent"]), bool(t["watch_accessed_variables"]),
-                                           _location(t["location"]), t["parent"], list(t["ops"]),
-                                           [list(s) for s in t["spans"]], list(t["resets"]))
-    for o in index["ops"]:
-        run.ops[int(o["id"])] = OpInfo(int(o["id"]), int(o["seq"]), str(o["type"]), list(o["inputs"]),
-                                       list(o["outputs"]), dict(o["attrs"]), str(o["rule"]), str(o["rule_source"]),
-                                       list(o["tapes"]), list(o["recording_tapes"]), list(o["paused_tapes"]),
-                                       _location(o["location"]))
-    for t in index["tensors"]:
-        run.tensors[int(t["id"])] = TensorInfo(int(t["id"]), str(t["kind"]), tuple(t["shape"]), str(t["dtype"]),
-                                               t["name"], t["trainable"], t["producer"], array(t["value"]),
-                                               dict(t["summary"]), _location(t["first_seen"]))
-    run.events = [Event(int(e["seq"]), str(e["kind"]), e["tape"], e["tensor"], _location(e["location"]),
-                        str(e["detail"])) for e in index["events"]]
-    for c in index["calls"]:
-        results = [GradientResult(int(r["source"]), bool(r["is_none"]), array(r["value"]), dict(r["summary"]),
-                                  {int(k): _explanation(v) for k, v in r["explanations"].items()})
-                   for r in c["results"]]
-        run.calls.append(GradientCall(int(c["id"]), int(c["seq"]), int(c["tape"]), str(c["kind"]), list(c["targets"]),
-                                      list(c["sources"]), dict(c["options"]), results, _location(c["location"])))
+def _read_run(archive, path):
+    index, version = _read_index(archive, path)
+    if version == 1:
+        from .tapefile_v1 import decode_v1
+        run = decode_v1(archive, index, path)
+    else:
+        run = _decode_v2(archive, index, path)
+    check_run(run, from_tables=version >= 2)
     return run
+
+
+# Version 2 ------------------------------------------------------------------------------------------
+def _table(index, name):
+    rows = index.get(name)
+    if type(rows) is not list:
+        raise InvalidRun(f"the index has no {name} table (found {show(rows)})")
+    return rows
+
+
+def _arrays(table, buffer):
+    """Each array of the table, made once as a view of the buffer (no copy)."""
+    if set(map(type, table)) - {list} or set(map(len, table)) - {3}:
+        entry = next(e for e in table if type(e) is not list or len(e) != 3)
+        raise InvalidRun(f"array entry {show(entry)} is not [dtype, shape, offset]")
+    dtypes, shapes, offsets = zip(*table) if table else ((), (), ())
+    if not set(dtypes) <= ARRAY_DTYPES:
+        raise InvalidRun(f"an array has dtype {show(next(d for d in dtypes if d not in ARRAY_DTYPES))}; "
+                         "tape files hold only numbers and bools")
+    if set(map(type, shapes)) - {list} or set(map(type, offsets)) - {int}:
+        raise InvalidRun("an array's shape is not a list of sizes, or its offset not a byte position")
+    sizes = list(chain.from_iterable(shapes))
+    if set(map(type, sizes)) - {int} or (sizes and min(sizes) < 0) or (offsets and min(offsets) < 0):
+        raise InvalidRun("an array's shape is not a list of sizes, or its offset not a byte position")
+    dtype_of = {name: np.dtype(name) for name in set(dtypes)}
+    if max(map(len, shapes), default=0) > 32:
+        raise InvalidRun("an array has more than 32 dimensions")
+    itemsizes = [dtype_of[name].itemsize for name in dtypes]
+    ends = [offset + math.prod(shape) * size for offset, shape, size in zip(offsets, shapes, itemsizes)]
+    if ends and max(ends) > len(buffer):
+        number = next(n for n, end in enumerate(ends) if end > len(buffer))
+        raise InvalidRun(f"array {number} ({dtypes[number]}{shapes[number]}) reaches past the end of arrays.bin")
+    ndarray = np.ndarray
+    return [ndarray(shape, dtype_of[name], buffer, offset) for name, shape, offset in table]
+
+
+def _decode_v2(archive, index, path):
+    strings = _table(index, "strings")
+    if not all(type(s) is str for s in strings):
+        raise InvalidRun("the string table holds something that is not a string")
+    buffer = _read_member(archive, "arrays.bin", MAX_ARRAY_BYTES, path, "its arrays")
+    arrays = _arrays(_table(index, "arrays"), buffer)
+    sources_data = _read_member(archive, "sources.json", MAX_SOURCE_BYTES, path, "its source texts")
+    if _count_values(sources_data) > MAX_INDEX_VALUES:
+        raise InvalidRun("sources.json holds too many values")
+    sources = json.loads(sources_data)
+    locations = []
+    for number, entry in enumerate(_table(index, "locations")):
+        try:
+            file, line, function = entry
+            if type(line) is not int:
+                raise TypeError
+            locations.append(Location(strings[file], line, strings[function]))
+        except (TypeError, ValueError, IndexError):
+            raise InvalidRun(f"location {number} is not [file, line, function]: {show(entry)}") from None
+    attrs = _table(index, "attrs")
+    extra = index.get("extra_fields", {})
+    if type(extra) is not dict:
+        raise InvalidRun(f"extra_fields must be a dict, not {show(extra)}")
+    decoder = _Decoder(strings, locations, arrays, attrs, extra)
+    meta = index.get("meta")
+    check_plain(meta, "meta", "meta")
+    names = _table(index, "names")
+    run = Run(meta=decoder.resolve(meta), sources=sources)
+    try:
+        run.names = {k: v for k, v in names}
+    except (TypeError, ValueError):
+        raise InvalidRun("names must be a list of [tensor id, name] pairs") from None
+    for name, target in (("tapes", run.tapes), ("ops", run.ops), ("tensors", run.tensors)):
+        rows = _table(index, name)
+        for item in decoder.rows(name, rows):
+            target[item.id] = item
+        if len(target) != len(rows):
+            raise InvalidRun(f"the {name} table gives the same id to two {name}")
+    run.events = decoder.rows("events", _table(index, "events"))
+    run.calls = decoder.rows("calls", _table(index, "calls"))
+    return run
+
+
+class _Decoder:
+    """Rows of a version 2 index back into model objects. Types are checked afterwards, by check_run."""
+
+    def __init__(self, strings, locations, arrays, attrs, extra):
+        self.strings, self.locations, self.arrays, self.attrs = strings, locations, arrays, attrs
+        self.extra = {name: list(extra.get(name, [])) for name, _, _ in _TABLES}
+        for name, cls, _ in _TABLES:
+            if not all(type(f) is str for f in self.extra[name]):
+                raise InvalidRun(f"extra_fields for {name} must be field names")
+        self.fields = {name: {f.name for f in fields(cls)} for name, cls, _ in _TABLES}
+        self.width = {name: len(known) + len(self.extra[name]) for name, _, known in _TABLES}
+
+    def rows(self, name, rows):
+        """A table's rows as model objects: all at once when every row is a list of the right width
+        and the table has no extra fields (the common case, several times faster); else row by
+        row, which names the first row that is wrong."""
+        if not self.extra[name] and name in ("ops", "tensors", "events") and not set(map(type, rows)) - {list} \
+                and not set(map(len, rows)) - {self.width[name]}:
+            try:
+                return getattr(self, "all_" + name)(rows)
+            except (TypeError, ValueError, IndexError, KeyError, AttributeError, InvalidRun):
+                pass  # the row by row pass below says which row and what
+        decode = getattr(self, name[:-1])
+        return [self.row(name, number, row, decode) for number, row in enumerate(rows)]
+
+    def all_ops(self, rows):
+        strings, locations, attrs = self.strings, self.locations, self.attrs
+        if set(map(type, map(itemgetter(5), rows))) - {int}:
+            raise InvalidRun("an op's attrs is not a number")
+        return [OpInfo(i, seq, strings[kind], inputs, outputs, dict(attrs[a]), strings[rule], strings[source], tapes,
+                       recording, paused, None if location is None else locations[location])
+                for i, seq, kind, inputs, outputs, a, rule, source, tapes, recording, paused, location in rows]
+
+    def all_tensors(self, rows):
+        strings, locations, arrays, summary = self.strings, self.locations, self.arrays, self.summary
+        if set(map(type, map(itemgetter(2), rows))) - {list}:
+            raise InvalidRun("a tensor's shape is not a list")
+        return [TensorInfo(i, strings[kind], tuple(shape), strings[dtype], None if name is None else strings[name],
+                           trainable, producer, None if value is None else arrays[value], summary(stats),
+                           None if first is None else locations[first])
+                for i, kind, shape, dtype, name, trainable, producer, value, stats, first in rows]
+
+    def all_events(self, rows):
+        strings, locations = self.strings, self.locations
+        return [Event(seq, strings[kind], tape, tensor, None if location is None else locations[location],
+                      strings[detail]) for seq, kind, tape, tensor, location, detail in rows]
+
+    def row(self, name, number, row, decode):
+        if type(row) is not list or len(row) != self.width[name]:
+            raise InvalidRun(f"{name[:-1]} row {number} has {len(row) if type(row) is list else 'no'} fields, "
+                             f"not {self.width[name]}")
+        try:
+            item = decode(row)
+        except InvalidRun as error:
+            raise InvalidRun(f"{name[:-1]} row {number}: {error}") from None
+        except (TypeError, ValueError, IndexError, KeyError, AttributeError) as error:
+            raise InvalidRun(f"{name[:-1]} row {number} cannot be read ({type(error).__name__}: "
+                             f"{_one_line(error, 80)})") from None
+        self.set_extra(name, item, row)
+        return item
+
+    def set_extra(self, name, item, row):
+        names = self.extra[name]
+        if not names:
+            return
+        known = self.fields[name]
+        for field_name, value in zip(names, row[len(row) - len(names):]):
+            if field_name in known:  # fields this tapeviz does not have are dropped
+                check_plain(value, name, field_name)
+                setattr(item, field_name, self.resolve(value))
+
+    def resolve(self, value):
+        """Plain JSON with {"$array": n} and {"$location": n} turned back into arrays and locations."""
+        if type(value) is dict:
+            if len(value) == 1 and "$array" in value:
+                return None if value["$array"] is None else self.arrays[value["$array"]]
+            if len(value) == 1 and "$location" in value:
+                return self.location(value["$location"])
+            return {k: self.resolve(v) for k, v in value.items()}
+        if type(value) is list:
+            return [self.resolve(v) for v in value]
+        return value
+
+    def text(self, number):
+        return None if number is None else self.strings[number]
+
+    def location(self, number):
+        return None if number is None else self.locations[number]
+
+    def array(self, number):
+        return None if number is None else self.arrays[number]
+
+    def summary(self, row):
+        if type(row) is dict:
+            return self.resolve(row)
+        if not row:
+            return {}
+        if len(row) == 7:
+            shape, dtype, size, low, high, mean, nonfinite = row
+            return {"shape": shape, "dtype": self.strings[dtype], "size": size, "min": low, "max": high,
+                    "mean": mean, "nonfinite": nonfinite}
+        if len(row) != 3:
+            raise InvalidRun(f"summary {show(row)} has {len(row)} fields, not 3 or 7")
+        return {"shape": row[0], "dtype": self.strings[row[1]], "size": row[2]}
+
+    def tape(self, row):
+        tape_id, persistent, wav, location, parent, ops, spans, resets = row[:8]
+        return TapeInfo(tape_id, persistent, wav, self.location(location), parent, ops, spans, resets)
+
+    def op(self, row):
+        op_id, seq, kind, inputs, outputs, attrs, rule, source, tapes, recording, paused, location = row[:12]
+        if type(attrs) is not int:
+            raise InvalidRun(f"attrs must be a number, not {show(attrs)}")
+        return OpInfo(op_id, seq, self.strings[kind], inputs, outputs, dict(self.attrs[attrs]), self.strings[rule],
+                      self.strings[source], tapes, recording, paused, self.location(location))
+
+    def tensor(self, row):
+        tensor_id, kind, shape, dtype, name, trainable, producer, value, summary, first_seen = row[:10]
+        if type(shape) is not list:
+            raise InvalidRun(f"shape must be a list of sizes, not {show(shape)}")
+        return TensorInfo(tensor_id, self.strings[kind], tuple(shape), self.strings[dtype], self.text(name),
+                          trainable, producer, self.array(value), self.summary(summary), self.location(first_seen))
+
+    def event(self, row):
+        seq, kind, tape, tensor, location, detail = row[:6]
+        return Event(seq, self.strings[kind], tape, tensor, self.location(location), self.strings[detail])
+
+    def call(self, row):
+        call_id, seq, tape, kind, targets, sources, options, results, location = row[:9]
+        if type(results) is not list:
+            raise InvalidRun(f"results must be a list, not {show(results)}")
+        check_plain(options, "options", "options")
+        return GradientCall(call_id, seq, tape, self.strings[kind], targets, sources, self.resolve(options),
+                            [self.row("results", n, r, self.result) for n, r in enumerate(results)],
+                            self.location(location))
+
+    def result(self, row):
+        source, is_none, value, summary, explanations = row[:5]
+        if type(explanations) is not list:
+            raise InvalidRun(f"explanations must be a list, not {show(explanations)}")
+        decoded = {}
+        for number, entry in enumerate(explanations):
+            if type(entry) is not list or not entry:
+                raise InvalidRun(f"explanation {number} is not a row")
+            decoded[entry[0]] = self.row("explanations", number, entry[1:], self.explanation)
+        if len(decoded) != len(explanations):
+            raise InvalidRun("two explanations for the same target")
+        return GradientResult(source, is_none, self.array(value), self.summary(summary), decoded)
+
+    def explanation(self, row):
+        code, sentence, fix, evidence = row[:4]
+        if type(evidence) is not list:
+            raise InvalidRun(f"evidence must be a list, not {show(evidence)}")
+        items = []
+        for item in evidence:
+            if type(item) is not dict:
+                raise InvalidRun(f"evidence {show(item)} is not a dict")
+            check_plain(item, "evidence", "evidence")
+            items.append({k: (self.location(v) if k == "location" else self.resolve(v)) for k, v in item.items()})
+        return Explanation(self.strings[code], self.strings[sentence], self.strings[fix], items)

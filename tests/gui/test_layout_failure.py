@@ -1,0 +1,42 @@
+"""The inspector reports a graph it could not lay out, instead of saying "Laying out the graph..." forever."""
+import pytest
+from PySide6 import QtCore
+
+import tapeviz as tf
+from tapeviz.gui import graph_view
+from tapeviz.gui.main_window import MainWindow
+from tapeviz.inspection.tapefile import save
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    settings = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
+    main = MainWindow(settings)
+    qtbot.addWidget(main)
+    main.show()
+    return main
+
+
+def test_a_layout_failure_is_reported_in_the_status_bar_and_the_view(qtbot, window, tmp_path, monkeypatch):
+    with tf.record() as rec:
+        x = tf.Variable(1.0)
+        with tf.GradientTape() as tape:
+            y = tf.sin(x)
+        tape.gradient(y, x)
+    path = save(rec.snapshot(), tmp_path / "run.tapeviz")
+
+    def broken_layout(*args, **kwargs):
+        raise RuntimeError("no room for the nodes")
+    monkeypatch.setattr(graph_view, "plan_graph", broken_layout)
+    with qtbot.waitSignal(window.graph.layout_failed, timeout=10_000):
+        assert window.open_run_file(str(path))
+    assert "could not lay out" in window.graph_status.text()
+    assert "no room for the nodes" in window.last_error
+    assert not window.graph.is_ready() and window.graph._failed
+
+
+def test_a_damaged_file_is_reported_and_nothing_is_laid_out(qtbot, window, tmp_path):
+    bad = tmp_path / "bad.tapeviz"
+    bad.write_bytes(b"PK\x05\x06" + bytes(18))
+    assert window.open_run_file(str(bad)) is False
+    assert str(bad) in window.last_error and window.session.run is None
