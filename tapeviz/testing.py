@@ -2,7 +2,9 @@
 
 Each registered rule carries ``CheckCase``s (how to run its op, and where). A check compares the
 rule's first derivatives, and its second derivatives through nested tapes, with central
-differences in float64 along random directions (as HIPS autograd's ``check_grads`` does)::
+differences in float64 along random directions (as HIPS autograd's ``check_grads`` does). A rule
+registered ``batched=True`` is also checked in a vectorized pass: its jacobian, computed with one
+batched call, must equal the one computed row by row::
 
     from tapeviz.testing import check_gradients
     assert all(r.passed for r in check_gradients(plugin="my_plugin"))
@@ -75,7 +77,31 @@ def _check_all(op_types, plugin, order, seed):
                 except Exception as error:  # a crashing rule is a failed check, not a crashed checker
                     detail = f"raised {type(error).__name__}: {error}"
                 results.append(CheckResult(reg.op_type, reg.plugin, name, result_order, detail == "", detail))
+            if reg.batched:
+                try:
+                    detail = _check_vectorized(reg.op_type, case)
+                except Exception as error:
+                    detail = f"raised {type(error).__name__}: {error}"
+                results.append(CheckResult(reg.op_type, reg.plugin, name + ", vectorized", 1, detail == "", detail))
     return results
+
+
+def _check_vectorized(op_type, case):
+    """"" if the jacobians of the case's outputs are the same vectorized (batched=True) and row by row."""
+    xs = _tensors(case.inputs)
+    floating = [x for x in xs if x._value.dtype.kind == "f"]
+    with GradientTape(persistent=True) as tape:
+        tape.watch(floating)
+        outputs = [o for o in _outputs(case.fn(*xs)) if o._value.dtype.kind == "f"]
+    for k, output in enumerate(outputs):
+        vectorized = tape.jacobian(output, floating, unconnected_gradients="zero")
+        by_row = tape.jacobian(output, floating, unconnected_gradients="zero", experimental_use_pfor=False)
+        for i, (v, r) in enumerate(zip(vectorized, by_row)):
+            if not np.allclose(v._value, r._value, rtol=1e-12, atol=1e-12):
+                return (f"vectorized jacobian of output {k} by input {i} differs from the row-by-row one by "
+                        f"{np.max(np.abs(v._value - r._value)):.3g}: the rule does not handle a leading batch "
+                        "dimension (tapeviz.batch_dims()) as it declares with batched=True")
+    return ""
 
 
 def _tensors(arrays):

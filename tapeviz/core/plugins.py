@@ -45,12 +45,14 @@ class Registrar:
         self.plugin = plugin_name
         self.staged = []
 
-    def __call__(self, op_type, grad_fn, *, checks=(), override=False, needs_inputs=True, needs_outputs=True):
+    def __call__(self, op_type, grad_fn, *, checks=(), override=False, needs_inputs=True, needs_outputs=True,
+                 batched=False):
         _check_op_type(op_type)
         if not callable(grad_fn):
             raise TypeError(f"The gradient rule for '{op_type}' must be callable, got {grad_fn!r}.")
         self._stage(Registration(op_type, self.plugin, location_of(grad_fn), grad_fn=grad_fn,
-                                 checks=tuple(checks), needs_inputs=needs_inputs, needs_outputs=needs_outputs),
+                                 checks=tuple(checks), needs_inputs=needs_inputs, needs_outputs=needs_outputs,
+                                 batched=bool(batched)),
                     override)
 
     def not_differentiable(self, op_type):
@@ -148,7 +150,7 @@ def reload():
     Rules registered by scripts with ``RegisterGradient`` are forgotten too.
     """
     for table in (registry.gradient_functions, registry.not_differentiable, registry.forward_functions,
-                  registry.registrations, registry.op_definitions):
+                  registry.registrations, registry.op_definitions, registry.batch_aware):
         table.clear()
     plugins.clear()
     load()

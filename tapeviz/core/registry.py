@@ -13,6 +13,7 @@ gradient_functions = {}   # op type -> grad_fn(op, *output_grads)
 not_differentiable = {}   # op type -> Registration
 forward_functions = {}    # op type -> forward(*numpy_values, **attrs), for plugin-defined ops
 registrations = {}        # op type -> Registration (gradient rules)
+batch_aware = set()       # op types whose rule takes gradients with a leading batch dimension (batched=True)
 op_definitions = {}       # op type -> Registration (plugin-defined forward functions)
 _loaded = False
 
@@ -44,6 +45,7 @@ class Registration:
     kind: str = "gradient"   # "gradient", "not_differentiable", or "forward" (a plugin's new op)
     needs_inputs: bool = True    # False: the rule reads only the inputs' shapes and dtypes, not values
     needs_outputs: bool = True   # False: the rule never reads the outputs' values
+    batched: bool = False        # True: the rule handles gradients with a leading batch dimension
 
     def describe(self):
         return f"plugin '{self.plugin}' at {self.location}"
@@ -107,8 +109,11 @@ def add(reg, override=False):
     not_differentiable.pop(reg.op_type, None)
     gradient_functions.pop(reg.op_type, None)
     values_not_needed.pop(reg.op_type, None)
+    batch_aware.discard(reg.op_type)
     table[reg.op_type] = reg
     if reg.kind == "gradient":
         gradient_functions[reg.op_type] = reg.grad_fn
+        if reg.batched:
+            batch_aware.add(reg.op_type)
         if not (reg.needs_inputs and reg.needs_outputs):
             values_not_needed[reg.op_type] = (reg.needs_inputs, reg.needs_outputs)

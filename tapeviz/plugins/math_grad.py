@@ -88,7 +88,7 @@ def _away_from_zero(*shape, seed=5):
 UNARY = {
     "Neg": (lambda op, g: -g, tv.negative, {}),
     "Abs": (lambda op, g: g * tv.sign(op.inputs[0]), tv.abs, "away"),
-    "Sign": (lambda op, g: tv.zeros_like(op.inputs[0]), tv.sign, "away"),
+    "Sign": (lambda op, g: tv.zeros_like(g), tv.sign, "away"),
     "Square": (lambda op, g: g * 2.0 * op.inputs[0], tv.square, {}),
     "Reciprocal": (lambda op, g: -g * op.outputs[0] * op.outputs[0], tm.reciprocal, {"low": 0.5, "high": 2.0}),
     "Exp": (lambda op, g: g * op.outputs[0], tv.exp, {}),
@@ -140,10 +140,10 @@ def _unary_checks(fn, domain):
 @hookimpl
 def register_gradients(register):
     for op_type, (rule, fn, domain) in UNARY.items():
-        register(op_type, rule, checks=_unary_checks(fn, domain))
+        register(op_type, rule, checks=_unary_checks(fn, domain), batched=True)
     for op_type, (rule, fn, domain) in BINARY.items():
-        register(op_type, rule, checks=binary_cases(fn, **domain), **VALUES_READ.get(op_type, {}))
-    register("AddN", _add_n_grad, checks=[CheckCase(lambda a, b, c: tv.add_n([a, b, c]),
+        register(op_type, rule, checks=binary_cases(fn, **domain), batched=True, **VALUES_READ.get(op_type, {}))
+    register("AddN", _add_n_grad, batched=True, checks=[CheckCase(lambda a, b, c: tv.add_n([a, b, c]),
                                                     (randn(2, 3, seed=1), randn(2, 3, seed=2), randn(2, 3, seed=3)))])
     for op_type in NOT_DIFFERENTIABLE:
         register.not_differentiable(op_type)

@@ -52,12 +52,18 @@ def _gelu_grad(op, g):
 
 def _softmax_grad(op, g):
     y = op.outputs[0]
-    return (g - tv.reduce_sum(g * y, axis=op.get_attr("axis"), keepdims=True)) * y
+    return (g - tv.reduce_sum(g * y, axis=_from_end(op), keepdims=True)) * y
 
 
 def _log_softmax_grad(op, g):
-    axis = op.get_attr("axis")
+    axis = _from_end(op)
     return g - tv.reduce_sum(g, axis=axis, keepdims=True) * tv.exp(op.outputs[0])
+
+
+def _from_end(op):
+    """The softmax axis counted from the end: the same axis of a gradient with leading batch dimensions."""
+    axis = op.get_attr("axis")
+    return axis - op.outputs[0]._value.ndim if axis >= 0 else axis
 
 
 def _away_from_kinks(*shape, seed=11):
@@ -78,14 +84,14 @@ def _softmax_cases(fn):
 
 @hookimpl
 def register_gradients(register):
-    register("Relu", _relu_grad, checks=_cases(nn.relu), needs_inputs=False)
-    register("ReluGrad", _relu_grad_grad,
+    register("Relu", _relu_grad, checks=_cases(nn.relu), needs_inputs=False, batched=True)
+    register("ReluGrad", _relu_grad_grad, batched=True,
              checks=[CheckCase(lambda g, x: relu_grad(g, x), (randn(*shape, seed=7), _away_from_kinks(*shape)),
                                name=str(shape)) for shape in [(5,), (2, 4)]])
-    register("Relu6", _relu6_grad, checks=_cases(nn.relu6))
-    register("Elu", _elu_grad, checks=_cases(nn.elu))
-    register("Selu", _selu_grad, checks=_cases(nn.selu))
-    register("LeakyRelu", _leaky_relu_grad, checks=_cases(lambda x: nn.leaky_relu(x, alpha=0.3)))
-    register("Gelu", _gelu_grad, checks=_cases(nn.gelu) + _cases(lambda x: nn.gelu(x, approximate=True), "tanh form "))
-    register("Softmax", _softmax_grad, checks=_softmax_cases(nn.softmax))
-    register("LogSoftmax", _log_softmax_grad, checks=_softmax_cases(nn.log_softmax))
+    register("Relu6", _relu6_grad, checks=_cases(nn.relu6), batched=True)
+    register("Elu", _elu_grad, checks=_cases(nn.elu), batched=True)
+    register("Selu", _selu_grad, checks=_cases(nn.selu), batched=True)
+    register("LeakyRelu", _leaky_relu_grad, batched=True, checks=_cases(lambda x: nn.leaky_relu(x, alpha=0.3)))
+    register("Gelu", _gelu_grad, batched=True, checks=_cases(nn.gelu) + _cases(lambda x: nn.gelu(x, approximate=True), "tanh form "))
+    register("Softmax", _softmax_grad, batched=True, checks=_softmax_cases(nn.softmax))
+    register("LogSoftmax", _log_softmax_grad, batched=True, checks=_softmax_cases(nn.log_softmax))
