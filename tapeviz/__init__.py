@@ -21,7 +21,7 @@ from tapeviz.ops.reduction_ops import *  # noqa: E402,F401,F403
 from tapeviz.ops.linalg_ops import *  # noqa: E402,F401,F403
 from tapeviz.ops.nn_ops import *  # noqa: E402,F401,F403
 from tapeviz.ops.random_ops import *  # noqa: E402,F401,F403
-from tapeviz import errors, keras, linalg, math, nn, random  # noqa: E402,F401
+from tapeviz import autodiff, errors, keras, linalg, math, nn, random  # noqa: E402,F401
 from tapeviz.inspection.recorder import record  # noqa: E402,F401
 
 import os as _os  # noqa: E402

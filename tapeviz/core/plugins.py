@@ -27,6 +27,7 @@ class PluginInfo:
     not_differentiable: list = field(default_factory=list)
     new_ops: list = field(default_factory=list)
     overrides: list = field(default_factory=list)
+    forward_rules: list = field(default_factory=list)   # op types given a forward-mode (JVP) rule
     error: str = ""
 
     @property
@@ -55,6 +56,14 @@ class Registrar:
                                  batched=bool(batched)),
                     override)
 
+    def forward(self, op_type, jvp_fn, *, override=False):
+        """A forward-mode rule: ``jvp_fn(op, *input_tangents)`` returns the tangent of each output (None
+        for an input without one); without it, forward mode derives tangents from the gradient rule."""
+        _check_op_type(op_type)
+        if not callable(jvp_fn):
+            raise TypeError(f"The forward-mode rule for '{op_type}' must be callable, got {jvp_fn!r}.")
+        self._stage(Registration(op_type, self.plugin, location_of(jvp_fn), grad_fn=jvp_fn, kind="jvp"), override)
+
     def not_differentiable(self, op_type):
         _check_op_type(op_type)
         self._stage(Registration(op_type, self.plugin, _caller_location(), kind="not_differentiable"), False)
@@ -70,10 +79,12 @@ class Registrar:
 
     def _stage(self, reg, override):
         for staged, _ in self.staged:
-            if staged.op_type == reg.op_type and (staged.kind == "forward") == (reg.kind == "forward"):
+            if staged.op_type == reg.op_type and _kind_group(staged) == _kind_group(reg):
                 raise KeyError(f"Plugin '{self.plugin}' registers op type '{reg.op_type}' twice "
                                f"({staged.location} and {reg.location}).")
-        if reg.kind != "forward":
+        if reg.kind == "jvp":
+            registry.check_free_forward(reg, override)
+        elif reg.kind != "forward":
             registry.check_free(reg, override)
         self.staged.append((reg, override))
 
@@ -84,8 +95,15 @@ class Registrar:
                 info.overrides.append(reg.op_type)
             if reg.kind == "forward":
                 info.new_ops.append(reg.op_type)
+            elif reg.kind == "jvp":
+                info.forward_rules.append(reg.op_type)
             else:
                 (info.op_types if reg.kind == "gradient" else info.not_differentiable).append(reg.op_type)
+
+
+def _kind_group(reg):
+    """Registrations that may share an op type within one plugin: a new op, its gradient, its forward rule."""
+    return {"forward": "op", "jvp": "jvp"}.get(reg.kind, "gradient")
 
 
 def _check_op_type(op_type):
@@ -150,7 +168,8 @@ def reload():
     Rules registered by scripts with ``RegisterGradient`` are forgotten too.
     """
     for table in (registry.gradient_functions, registry.not_differentiable, registry.forward_functions,
-                  registry.registrations, registry.op_definitions, registry.batch_aware):
+                  registry.registrations, registry.op_definitions, registry.batch_aware,
+                  registry.forward_rules, registry.forward_registrations):
         table.clear()
     plugins.clear()
     load()

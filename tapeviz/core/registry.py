@@ -13,6 +13,8 @@ gradient_functions = {}   # op type -> grad_fn(op, *output_grads)
 not_differentiable = {}   # op type -> Registration
 forward_functions = {}    # op type -> forward(*numpy_values, **attrs), for plugin-defined ops
 registrations = {}        # op type -> Registration (gradient rules)
+forward_rules = {}        # op type -> jvp(op, *input_tangents): output tangent(s), for forward mode
+forward_registrations = {}  # op type -> Registration (forward-mode rules)
 batch_aware = set()       # op types whose rule takes gradients with a leading batch dimension (batched=True)
 op_definitions = {}       # op type -> Registration (plugin-defined forward functions)
 _loaded = False
@@ -42,7 +44,7 @@ class Registration:
     forward: Optional[Callable] = None
     checks: tuple = ()
     overrides: Optional["Registration"] = None
-    kind: str = "gradient"   # "gradient", "not_differentiable", or "forward" (a plugin's new op)
+    kind: str = "gradient"   # "gradient", "not_differentiable", "forward" (a plugin's new op) or "jvp"
     needs_inputs: bool = True    # False: the rule reads only the inputs' shapes and dtypes, not values
     needs_outputs: bool = True   # False: the rule never reads the outputs' values
     batched: bool = False        # True: the rule handles gradients with a leading batch dimension
@@ -97,11 +99,26 @@ def check_free(reg, override=False):
     return previous
 
 
+def check_free_forward(reg, override=False):
+    """Raise KeyError if ``reg``'s op type has a forward-mode rule and the registration does not override it."""
+    previous = forward_registrations.get(reg.op_type)
+    if previous is not None and not override:
+        raise KeyError(f"Registering two forward-mode rules for op type '{reg.op_type}': {previous.describe()} "
+                       f"registered it first, {reg.describe()} registers it again. To replace the first rule on "
+                       "purpose, pass override=True.")
+    return previous
+
+
 def add(reg, override=False):
     """Install one Registration, refusing to take an op type already taken unless it overrides."""
     if reg.kind == "forward":
         forward_functions[reg.op_type] = reg.forward
         op_definitions[reg.op_type] = reg
+        return
+    if reg.kind == "jvp":
+        reg.overrides = check_free_forward(reg, override)
+        forward_rules[reg.op_type] = reg.grad_fn
+        forward_registrations[reg.op_type] = reg
         return
     reg.overrides = check_free(reg, override)
     table = registrations if reg.kind == "gradient" else not_differentiable
