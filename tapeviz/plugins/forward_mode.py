@@ -53,7 +53,7 @@ def _div(op, tx, ty):
 
 
 def _zeros_for(tangents, op):
-    return [A.zeros_like(t) if t is not None else tv.zeros_like(x) for t, x in zip(tangents, op.inputs)]
+    return [t if t is not None else tv.zeros_like(x) for t, x in zip(tangents, op.inputs)]
 
 
 def _matmul_jvp(flag_a, flag_b):
