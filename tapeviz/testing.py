@@ -151,7 +151,7 @@ def _check_vectorized(op_type, case):
             if not np.allclose(v._value, r._value, rtol=1e-12, atol=1e-12):
                 return (f"vectorized jacobian of output {k} by input {i} differs from the row-by-row one by "
                         f"{np.max(np.abs(v._value - r._value)):.3g}: the rule does not handle a leading batch "
-                        "dimension (tapeviz.batch_dims()) as it declares with batched=True")
+                        "dimension (tapeviz.core.batching.batch_dims()) as it declares with batched=True")
     return ""
 
 

@@ -154,7 +154,7 @@ def _checked(op, in_grads, in_ids, in_values, reachable, batch_shape):
                                       f"pass of {batch_shape[0]} rows, for an input of {expected.dtype}"
                                       f"{list(expected.shape)} (expected {list(batch_shape + expected.shape)}). "
                                       "A rule registered with batched=True must keep the gradient's leading "
-                                      "batch dimension (tapeviz.batch_dims() says how many); register it "
+                                      "batch dimension (tapeviz.core.batching.batch_dims() says how many); register it "
                                       "without batched=True to have it called once per row instead")
             raise _rule_error(op, f"returned a gradient of {value.dtype}{list(value.shape)} for an input "
                                   f"of {expected.dtype}{list(expected.shape)}")

@@ -12,6 +12,20 @@ from .dtypes import FLOATING_NUMPY
 from .tensor import Tensor, Variable, convert_to_tensor
 
 
+class _Services:
+    """What layers above the core provide to it, registered when they are imported (imports point one way)."""
+
+    explain_tape = None  # tapeviz.inspection.recorder.explain_tape, registered by tapeviz/__init__
+
+
+_services = _Services()
+
+
+def register_explainer(explain_tape):
+    """Install the function behind ``GradientTape.explain`` (``explain_tape(tape, target, source)``)."""
+    _services.explain_tape = explain_tape
+
+
 class UnconnectedGradients(enum.Enum):
     """What ``gradient`` returns for a source no path reaches: None (the default) or zeros."""
 
@@ -177,8 +191,10 @@ class GradientTape:
 
         Sees the whole run when recording (``tapeviz.record()``, ``tapeviz run``), else the tape alone.
         """
-        from tapeviz.inspection.recorder import explain_tape
-        return explain_tape(self, target, source)
+        if _services.explain_tape is None:
+            raise RuntimeError("No explainer is registered: import tapeviz (which registers "
+                               "tapeviz.inspection's) before calling tape.explain.")
+        return _services.explain_tape(self, target, source)
 
     def jacobian(self, target, sources, unconnected_gradients=UnconnectedGradients.NONE,
                  parallel_iterations=None, experimental_use_pfor=True):
