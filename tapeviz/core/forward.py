@@ -14,6 +14,7 @@ receives the recorded entries there, so the per-op path of ``execute`` is the sa
 import numpy as np
 
 from . import nest, registry
+from .backward import backward
 from .context import state
 from .execute import Operation
 from .dtypes import FLOATING_NUMPY
@@ -132,17 +133,40 @@ def op_tangents(entry, in_tangents):
 
 def jvp_from_reverse(op, rule, in_tangents, out_values):
     """J @ tangents from the reverse rule: d/du <rule(op, u), tangents> (rule is linear in u)."""
-    from .tape import GradientTape
     # u = ones, not zeros: a rule may select on its upstream gradient (0 where it is 0).
     cotangents = [Tensor(np.ones_like(v)) for v in out_values if v.dtype in FLOATING_NUMPY]
     if len(cotangents) != len(out_values):
         return [None] * len(out_values)
-    with GradientTape() as tape:
-        tape.watch(cotangents)
+    helper = _HelperTape([u._id for u in cotangents])
+    state.tapes.append(helper)
+    try:
         in_grads = rule(op, *cotangents)
+    finally:
+        state.tapes.remove(helper)
     if type(in_grads) is not tuple and type(in_grads) is not list:
         in_grads = (in_grads,)
     pairs = [(g, t) for g, t in zip(in_grads, in_tangents) if g is not None and t is not None]
     if not pairs:
         return [None] * len(out_values)
-    return tape.gradient([g for g, _ in pairs], cotangents, output_gradients=[t for _, t in pairs])
+    source_ids = {u._id for u in cotangents}
+    grads = backward(helper._ops, [g for g, _ in pairs], [convert_to_tensor(t, dtype=g.dtype) for g, t in pairs],
+                     source_ids)
+    return [grads.get(u._id) for u in cotangents]
+
+
+class _HelperTape:
+    """The tape of the double-backward trick: it records the reverse rule's ops on the cotangents.
+
+    Not a GradientTape, so the run recorder lists no tape or gradient call the user never made.
+    """
+
+    __slots__ = ("_ids", "_ops")
+    _watch_accessed_variables = False
+    _persistent = False
+
+    def __init__(self, ids):
+        self._ids = set(ids)
+        self._ops = []
+
+    def _watch_variable(self, variable):
+        pass
