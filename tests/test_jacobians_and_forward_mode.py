@@ -400,3 +400,21 @@ def test_a_wrong_plugin_forward_rule_fails_the_check():
         assert failed == ["case 0, forward mode"]
     finally:
         _forget("Quad2")
+
+
+def test_forward_mode_over_a_vectorized_jacobian():
+    # The jacobian's vectorized rules run while the accumulator computes tangents of their ops:
+    # the tangent rules must see ordinary tensors, not the pass's batch dimension.
+    x, v = np.array([0.4, -0.9]), np.array([1.0, 2.0])
+
+    def jacobian_of(x_tensor):
+        with tf.GradientTape() as tape:
+            tape.watch(x_tensor)
+            y = tf.sin(x_tensor) * tf.pow(tf.reverse(x_tensor, [0]), 3.0)
+        return tape.jacobian(y, x_tensor)
+
+    primal = tf.constant(x)
+    with tf.autodiff.ForwardAccumulator(primal, tf.constant(v)) as acc:
+        j = jacobian_of(primal)
+    expected = (jacobian_of(tf.constant(x + H * v)).numpy() - jacobian_of(tf.constant(x - H * v)).numpy()) / (2 * H)
+    np.testing.assert_allclose(acc.jvp(j).numpy(), expected, rtol=1e-5, atol=1e-6)

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import nest, registry
 from .backward import backward
+from .batching import leading_batch_dims
 from .context import state
 from .execute import Operation
 from .dtypes import FLOATING_NUMPY
@@ -105,7 +106,8 @@ class _TangentPropagator:
         # Only what was opened before this accumulator sees the tangent ops (TF's nesting order).
         state.tapes = recording[:recording.index(accumulator)] if accumulator in recording else list(recording)
         try:
-            out_tangents = op_tangents(entry, in_tangents)
+            with leading_batch_dims(0):  # tangents of an op run inside a vectorized pass are ordinary tensors
+                out_tangents = op_tangents(entry, in_tangents)
         finally:
             state.tapes = recording
         for out_id, tangent in zip(entry[3], out_tangents):
