@@ -5,7 +5,9 @@ double-backward trick); these make the common ops cost one or two ops per tangen
 and a backward pass. A rule ``jvp(op, *tangents)`` gets one tangent per input (None for an input
 without one) and returns the tangent of each output, computed with tapeviz ops so that tapes and
 outer accumulators can differentiate it again. Rules read only the values their op's gradient rule
-reads (``needs_inputs`` / ``needs_outputs``): the tape may keep nothing else.
+reads (``needs_inputs`` / ``needs_outputs``): the tape may keep nothing else. Ops whose gradient
+rules handle kinks and edges specially (Abs, Sqrt, Pow, Maximum, ...) have none: their tangents come
+from those rules, so forward mode follows them exactly, as TF's forward mode follows its gradients.
 """
 import tapeviz as tv
 from tapeviz.core.hookspecs import hookimpl
@@ -68,11 +70,9 @@ def _matmul_jvp(flag_a, flag_b):
 UNARY = {
     "Neg": lambda op, t: -t,
     "Identity": lambda op, t: t,
-    "Abs": lambda op, t: t * tv.sign(op.inputs[0]),
     "Square": lambda op, t: t * 2.0 * op.inputs[0],
     "Exp": lambda op, t: t * op.outputs[0],
     "Log": lambda op, t: t / op.inputs[0],
-    "Sqrt": lambda op, t: t * 0.5 / op.outputs[0],
     "Sin": lambda op, t: t * tv.cos(op.inputs[0]),
     "Cos": lambda op, t: -t * tv.sin(op.inputs[0]),
     "Tanh": lambda op, t: t * (1.0 - op.outputs[0] * op.outputs[0]),
