@@ -418,3 +418,9 @@ def test_forward_mode_over_a_vectorized_jacobian():
         j = jacobian_of(primal)
     expected = (jacobian_of(tf.constant(x + H * v)).numpy() - jacobian_of(tf.constant(x - H * v)).numpy()) / (2 * H)
     np.testing.assert_allclose(acc.jvp(j).numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_every_built_in_rule_takes_a_batched_gradient():
+    registry.ensure_loaded()
+    built_in = [r for r in registry.registrations.values() if r.plugin.startswith("tapeviz.")]
+    assert built_in and [r.op_type for r in built_in if not r.batched] == []
