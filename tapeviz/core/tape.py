@@ -1,5 +1,6 @@
 """GradientTape: records ops on watched tensors and runs the backward pass, as tf.GradientTape does."""
 import enum
+import operator
 import warnings
 
 import numpy as np
@@ -232,9 +233,7 @@ class GradientTape:
         Runs the rows in passes of at most ``parallel_iterations`` (None: all in one pass).
         """
         rows = seeds.shape[0]
-        if parallel_iterations is not None and (not isinstance(parallel_iterations, int) or parallel_iterations < 1):
-            raise ValueError(f"parallel_iterations must be a positive int or None, got {parallel_iterations!r}.")
-        step = rows if parallel_iterations is None else parallel_iterations
+        step = rows if parallel_iterations is None else _positive_int(parallel_iterations)
         source_ids = {s._id for s in sources if (s._id in self._ids or s._id == target._id) and _is_floating(s)}
         if not _is_floating(target) or rows == 0 or not source_ids:
             return [None] * len(sources)
@@ -312,6 +311,16 @@ class _StopRecording:
         self._tape._recording = True
         if observers:
             notify("recording_resumed", self._tape)
+
+
+def _positive_int(parallel_iterations):
+    try:
+        count = operator.index(parallel_iterations)
+    except TypeError:
+        count = 0
+    if count < 1:
+        raise ValueError(f"parallel_iterations must be a positive int or None, got {parallel_iterations!r}.")
+    return count
 
 
 def _one_hot_seeds(value):
