@@ -319,6 +319,11 @@ def test_forward_accumulator_refuses_mismatched_tangents():
         tf.autodiff.ForwardAccumulator(x, tf.constant([1.0, 2.0, 3.0]))
     with pytest.raises(ValueError, match="dtype"):
         tf.autodiff.ForwardAccumulator(x, tf.constant([1, 2]))
+    accumulator = tf.autodiff.ForwardAccumulator(x, tf.constant([1.0, 0.0]))
+    with accumulator:
+        with pytest.raises(ValueError, match="already recording"):  # TF 2.21's message
+            with accumulator:
+                pass
 
 
 def _cubic(x):

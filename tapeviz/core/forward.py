@@ -52,6 +52,8 @@ class ForwardAccumulator:
                 self._tangents[primal._id] = tangent
 
     def __enter__(self):
+        if self._recording:
+            raise ValueError("Accumulator is already recording.")
         registry.ensure_loaded()
         state.tapes.append(self)
         self._recording = True
