@@ -50,3 +50,10 @@ def binary_cases(fn, low=None, high=None):
 
 def unary_cases(fn, low=None, high=None):
     return [CheckCase(fn, (randn(*shape, seed=3, low=low, high=high),), name=str(shape)) for shape in UNARY_SHAPES]
+
+
+def zeros_for(grad, x):
+    """Zeros as the gradient of input ``x`` (TF's ``zeros_like(x)`` in a rule), keeping the leading batch
+    dimensions that ``grad`` carries in a vectorized pass."""
+    shape = grad._value.shape[:batch_dims()] + x._value.shape
+    return Tensor(np.zeros(shape, dtype=x._value.dtype))
