@@ -17,8 +17,9 @@ from . import nest, registry
 from .backward import backward
 from .batching import leading_batch_dims
 from .context import state
-from .execute import Operation
 from .dtypes import FLOATING_NUMPY
+from .execute import Operation
+from .tape import UnconnectedGradients, _unconnected_option
 from .tensor import Tensor, Variable, convert_to_tensor
 
 
@@ -70,7 +71,6 @@ class ForwardAccumulator:
     def jvp(self, primals, unconnected_gradients="none"):
         """The tangent of each tensor in ``primals`` (same structure): None where it has none, or zeros
         with ``unconnected_gradients=tapeviz.UnconnectedGradients.ZERO``."""
-        from .tape import UnconnectedGradients, _unconnected_option
         unconnected = _unconnected_option(unconnected_gradients)
         results = []
         for item in nest.flatten(primals):
