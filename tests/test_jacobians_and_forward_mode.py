@@ -429,3 +429,12 @@ def test_every_built_in_rule_takes_a_batched_gradient():
     registry.ensure_loaded()
     built_in = [r for r in registry.registrations.values() if r.plugin.startswith("tapeviz.")]
     assert built_in and [r.op_type for r in built_in if not r.batched] == []
+
+
+def test_batch_jacobian_of_a_source_by_itself_is_a_writable_identity():
+    x = tf.constant(np.arange(6.0).reshape(2, 3))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+    result = tape.batch_jacobian(x, x).numpy()
+    np.testing.assert_array_equal(result, np.stack([np.eye(3)] * 2))
+    result[0, 0, 0] = 5.0  # the caller's own array, as TF's .numpy() gives

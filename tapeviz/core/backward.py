@@ -90,6 +90,8 @@ def backward_batched(entries, targets, seeds, source_ids, vectorize=True):
     rows = seeds[0]._value.shape[0]
     grads = {}
     for target, seed in zip(targets, seeds):
+        if target._id in source_ids and not seed._value.flags.writeable:
+            seed = Tensor(np.array(seed._value))  # returned as the source's own gradient: the caller's copy
         if target._id in reachable:
             grads[target._id] = _add(grads[target._id], seed) if target._id in grads else seed
     rules, not_differentiable, batch_aware = registry.gradient_functions, registry.not_differentiable, \

@@ -274,10 +274,10 @@ class GradientTape:
             raise ValueError(f"batch_jacobian needs target and source of rank 2 or more; got target shape "
                              f"{list(t_shape)} and source shape {list(s_shape)}.")
         batch, positions = t_shape[0], int(np.prod(t_shape[1:], dtype=np.int64))
-        # Seed p: ones at position p of every row; its gradient's row b is d target[b, p] / d source[b].
-        seeds = np.zeros((positions, batch, positions), dtype=target._value.dtype)
-        seeds[np.arange(positions), :, np.arange(positions)] = 1
-        seeds = seeds.reshape((positions,) + t_shape)
+        # Seed p: ones at position p of every row; its gradient's row b is d target[b, p] / d source[b]. A
+        # read-only broadcast of the identity (rules never write into a gradient): no seed memory to fill.
+        identity = np.eye(positions, dtype=target._value.dtype)[:, None, :]
+        seeds = np.broadcast_to(identity, (positions, batch, positions)).reshape((positions,) + t_shape)
         grad, = self._batched_gradients(target, seeds, [source_t], parallel_iterations, experimental_use_pfor)
         shape = t_shape + s_shape[1:]
         if grad is None:
