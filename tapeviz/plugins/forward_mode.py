@@ -92,6 +92,22 @@ LINEAR = {  # ops linear in their one input: the same op on the tangent
 }
 
 
+def _softmax_jvp(op, t):
+    y = op.outputs[0]
+    return y * (t - R.reduce_sum(t * y, axis=op.get_attr("axis"), keepdims=True))
+
+
+def _log_softmax_jvp(op, t):
+    return t - R.reduce_sum(t * tv.exp(op.outputs[0]), axis=op.get_attr("axis"), keepdims=True)
+
+
+def _select_jvp(op, tcondition, tx, ty):
+    condition, x, y = op.inputs
+    tx = tv.zeros_like(x) if tx is None else tx
+    ty = tv.zeros_like(y) if ty is None else ty
+    return _full(A.where(condition, tx, ty), op)
+
+
 def _relu_grad_jvp(op, tg, tfeatures):
     # ReluGrad(g, features) = g * (features > 0): linear in g, piecewise constant in the features.
     return None if tg is None else relu_grad(tg, op.inputs[1])
@@ -120,6 +136,9 @@ def register_gradients(register):
     register.forward("AddN", _add_n_jvp)
     register.forward("ReluGrad", _relu_grad_jvp)
     register.forward("Pack", _pack_jvp)
+    register.forward("Softmax", _softmax_jvp)
+    register.forward("LogSoftmax", _log_softmax_jvp)
+    register.forward("SelectV2", _select_jvp)
     register.forward("ConcatV2", _concat_jvp)
     register.forward("MatMul", _matmul_jvp("transpose_a", "transpose_b"))
     register.forward("BatchMatMulV2", _matmul_jvp("adj_x", "adj_y"))
