@@ -21,9 +21,13 @@ from tapeviz.ops.reduction_ops import *  # noqa: E402,F401,F403
 from tapeviz.ops.linalg_ops import *  # noqa: E402,F401,F403
 from tapeviz.ops.nn_ops import *  # noqa: E402,F401,F403
 from tapeviz.ops.random_ops import *  # noqa: E402,F401,F403
-from tapeviz import errors, keras, linalg, math, nn, random  # noqa: E402,F401
+from tapeviz import autodiff, errors, keras, linalg, math, nn, random  # noqa: E402,F401
 from tapeviz import dtypes  # noqa: E402,F401
 from tapeviz.inspection.recorder import record  # noqa: E402,F401
+from tapeviz.core.tape import register_explainer as _register_explainer  # noqa: E402
+from tapeviz.inspection.recorder import explain_tape as _explain_tape  # noqa: E402
+
+_register_explainer(_explain_tape)  # the core's tape.explain, provided from above without an upward import
 
 import os as _os  # noqa: E402
 import warnings as _warnings  # noqa: E402

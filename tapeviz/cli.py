@@ -239,7 +239,8 @@ def plugin_table():
     return [{"name": p.name, "version": p.version, "source": p.source, "broken": p.broken, "error": p.error,
              "warning": p.warning,
              "gradients": sorted(p.op_types), "not_differentiable": sorted(p.not_differentiable),
-             "new_ops": sorted(p.new_ops), "overrides": sorted(p.overrides)} for p in plugins.plugins]
+             "new_ops": sorted(p.new_ops), "overrides": sorted(p.overrides),
+             "forward_rules": sorted(getattr(p, "forward_rules", ()))} for p in plugins.plugins]
 
 
 def cmd_plugins(args):
@@ -260,7 +261,7 @@ def cmd_plugins(args):
         if p["warning"]:
             say(f"    warning: {p['warning']}")
         for label, key in (("gradients", "gradients"), ("not differentiable", "not_differentiable"),
-                           ("new ops", "new_ops"), ("overrides", "overrides")):
+                           ("new ops", "new_ops"), ("overrides", "overrides"), ("forward rules", "forward_rules")):
             if p[key]:
                 say(f"    {label} ({len(p[key])}): {', '.join(p[key])}")
     return EXIT_OK

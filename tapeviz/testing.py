@@ -2,7 +2,11 @@
 
 Each registered rule carries ``CheckCase``s (how to run its op, and where). A check compares the
 rule's first derivatives, and its second derivatives through nested tapes, with central
-differences in float64 along random directions (as HIPS autograd's ``check_grads`` does)::
+differences in float64 along random directions (as HIPS autograd's ``check_grads`` does). A rule
+registered ``batched=True`` is also checked in a vectorized pass: its jacobian, computed with one
+batched call, must equal the one computed row by row. Forward mode is checked too: the JVP a
+``ForwardAccumulator`` computes (from the op's forward rule, and also from its gradient rule where
+a forward rule exists) against central differences along the tangent::
 
     from tapeviz.testing import check_gradients
     assert all(r.passed for r in check_gradients(plugin="my_plugin"))
@@ -12,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tapeviz.core import execute, registry
+from tapeviz.core.forward import ForwardAccumulator
 from tapeviz.core.tape import GradientTape
 from tapeviz.core.tensor import Tensor
 
@@ -75,7 +80,79 @@ def _check_all(op_types, plugin, order, seed):
                 except Exception as error:  # a crashing rule is a failed check, not a crashed checker
                     detail = f"raised {type(error).__name__}: {error}"
                 results.append(CheckResult(reg.op_type, reg.plugin, name, result_order, detail == "", detail))
+            for derived in ((False, True) if reg.op_type in registry.forward_rules else (False,)):
+                try:
+                    detail = _check_jvp(reg.op_type, case, seed + number, derived)
+                except Exception as error:
+                    detail = f"raised {type(error).__name__}: {error}"
+                label = ", forward mode" + (" from the gradient rule" if derived else "")
+                results.append(CheckResult(reg.op_type, reg.plugin, name + label, 1, detail == "", detail))
+            if reg.batched:
+                try:
+                    detail = _check_vectorized(reg.op_type, case)
+                except Exception as error:
+                    detail = f"raised {type(error).__name__}: {error}"
+                results.append(CheckResult(reg.op_type, reg.plugin, name + ", vectorized", 1, detail == "", detail))
     return results
+
+
+def _check_jvp(op_type, case, seed, derived):
+    """"" if the JVP of the case's outputs along a random tangent matches central differences.
+
+    ``derived`` hides the op type's forward rule, so the JVP comes from its gradient rule.
+    """
+    missing = _probe(op_type, case)[1]
+    if missing:
+        return missing
+    rng = np.random.default_rng(seed + 104729)
+    arrays = [np.array(a) for a in case.inputs]
+    floating = [i for i, a in enumerate(arrays) if a.dtype.kind == "f"]
+    tangents = {i: rng.standard_normal(arrays[i].shape) for i in floating}
+    hidden = registry.forward_rules.pop(op_type) if derived else None
+    try:
+        xs = _tensors(arrays)
+        with ForwardAccumulator([xs[i] for i in floating], [Tensor(tangents[i]) for i in floating]) as acc:
+            outputs = _outputs(case.fn(*xs))
+        jvps = acc.jvp(outputs)
+    finally:
+        if hidden is not None:
+            registry.forward_rules[op_type] = hidden
+    weights = [rng.standard_normal(np.shape(o._value)) for o in outputs]
+
+    def value(t):
+        moved = [a + t * tangents[i] if i in tangents else a for i, a in enumerate(arrays)]
+        return sum(float(np.sum(np.asarray(o._value, np.float64) * w))
+                   for o, w in zip(_outputs(case.fn(*_tensors(moved))), weights))
+
+    for k, (output, jvp) in enumerate(zip(outputs, jvps)):
+        if jvp is not None and np.shape(jvp._value) != np.shape(output._value):
+            return f"JVP of output {k} has shape {np.shape(jvp._value)}, the output has {np.shape(output._value)}"
+    numeric = (value(EPS) - value(-EPS)) / (2 * EPS)
+    exact = sum(float(np.sum(np.asarray(j._value, np.float64) * w)) for j, w in zip(jvps, weights) if j is not None)
+    if not np.isclose(exact, numeric, rtol=RTOL, atol=ATOL):
+        return f"JVP {exact:.9g} ({'gradient' if derived else 'forward'} rule) vs {numeric:.9g} (finite differences)"
+    return ""
+
+
+def _check_vectorized(op_type, case):
+    """"" if the jacobians of the case's outputs are the same vectorized (batched=True) and row by row."""
+    missing = _probe(op_type, case)[1]
+    if missing:
+        return missing
+    xs = _tensors(case.inputs)
+    floating = [x for x in xs if x._value.dtype.kind == "f"]
+    with GradientTape(persistent=True) as tape:
+        tape.watch(floating)
+        outputs = [o for o in _outputs(case.fn(*xs)) if o._value.dtype.kind == "f"]
+    for k, output in enumerate(outputs):
+        vectorized = tape.jacobian(output, floating, unconnected_gradients="zero")
+        by_row = tape.jacobian(output, floating, unconnected_gradients="zero", experimental_use_pfor=False)
+        for i, (v, r) in enumerate(zip(vectorized, by_row)):
+            if not np.allclose(v._value, r._value, rtol=1e-12, atol=1e-12):
+                return (f"vectorized jacobian of output {k} by input {i} differs from the row-by-row one by "
+                        f"{np.max(np.abs(v._value - r._value)):.3g}: the rule does not handle a leading batch "
+                        "dimension (tapeviz.core.batching.batch_dims()) as it declares with batched=True")
+    return ""
 
 
 def _tensors(arrays):
@@ -109,6 +186,23 @@ def _forward_mismatch(op_type, operations):
     return ""
 
 
+def _probe(op_type, case):
+    """The case's outputs, and "" if it runs an op of ``op_type`` through the installed forward (else a
+    sentence saying what is wrong)."""
+    arrays = [np.array(a) for a in case.inputs]
+    xs = _tensors(arrays)
+    saved, execute.STAND_IN_MIN_BYTES = execute.STAND_IN_MIN_BYTES, float("inf")  # the probe keeps real values
+    try:
+        with GradientTape() as probe:
+            probe.watch([x for x in xs if x._value.dtype.kind == "f"])
+            outputs = _outputs(case.fn(*xs))
+    finally:
+        execute.STAND_IN_MIN_BYTES = saved
+    if op_type not in {op.type for op in probe._operations()}:
+        return outputs, f"the check case never runs an op of type {op_type}"
+    return outputs, _forward_mismatch(op_type, probe._operations())
+
+
 def _check_case(op_type, case, order, seed):
     """"" if the rule's derivatives of the given order match central differences, else what differs.
 
@@ -132,19 +226,9 @@ def _check_case(op_type, case, order, seed):
         grads = tape.gradient(outputs, [xs[i] for i in floating], output_gradients=weights)
         return xs, tape, grads
 
-    probe_xs = _tensors(arrays)
-    saved, execute.STAND_IN_MIN_BYTES = execute.STAND_IN_MIN_BYTES, float("inf")  # the probe keeps real values
-    try:
-        with GradientTape() as probe:
-            probe.watch([probe_xs[i] for i in floating])
-            probe_outputs = _outputs(fn(*probe_xs))
-    finally:
-        execute.STAND_IN_MIN_BYTES = saved
-    if op_type not in {op.type for op in probe._operations()}:
-        return f"the check case never runs an op of type {op_type}"
-    mismatch = _forward_mismatch(op_type, probe._operations())
-    if mismatch:
-        return mismatch
+    probe_outputs, missing = _probe(op_type, case)
+    if missing:
+        return missing
     output_weights = [rng.standard_normal(np.shape(o._value)) for o in probe_outputs]
     v = [rng.standard_normal(arrays[i].shape) for i in floating]
 

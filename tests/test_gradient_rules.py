@@ -36,10 +36,11 @@ def test_every_differentiable_rule_is_checked_at_second_order():
 
 
 @pytest.mark.parametrize("rule, expected", [
-    # Off by a factor: wrong at first order (its own derivative is consistent with it).
-    (lambda op, g: g * tv.cos(op.inputs[0]) * 1.5, [False, True]),
-    # Right values computed outside the tape: right at first order, wrong at second.
-    (lambda op, g: g * tv.constant(np.cos(op.inputs[0].numpy())), [True, False]),
+    # Results: first order, second order, forward mode (derived from the rule).
+    # Off by a factor: wrong at first order and in forward mode (its own derivative is consistent with it).
+    (lambda op, g: g * tv.cos(op.inputs[0]) * 1.5, [False, True, False]),
+    # Right values computed outside the tape: right at first order and in forward mode, wrong at second.
+    (lambda op, g: g * tv.constant(np.cos(op.inputs[0].numpy())), [True, False, True]),
 ])
 def test_checker_catches_a_wrong_rule(rule, expected):
     registrar = Registrar("test-wrong-rule")
@@ -78,7 +79,8 @@ def test_checker_catches_a_rule_that_reads_values_it_promised_not_to():
               checks=[tv.CheckCase(lambda x: tv.raw_ops.Sq2(x), (np.array([1.0, 2.0]),))])
     registrar.commit(PluginInfo("test-liar", "", "test"))
     try:
-        assert [r.passed for r in check_gradients(op_types=["Sq2"])] == [False, False]
+        # first order, second order, forward mode derived from the rule: all read zero stand-ins
+        assert [r.passed for r in check_gradients(op_types=["Sq2"])] == [False, False, False]
     finally:
         _forget("Sq2")
 

@@ -2,10 +2,13 @@
 
 Rules are plain dictionary look-ups here (filled once from the plugins); the ops a rule runs are
 themselves recorded by any tape still recording, which is how nested tapes give higher orders.
+``backward`` is the ordinary pass; ``backward_batched`` runs many seeds at once (jacobians), each
+gradient carrying a leading batch dimension (see ``tapeviz.core.batching``).
 """
 import numpy as np
 
-from . import registry
+from . import registry, shape_ops
+from .batching import leading_batch_dims
 from .dtypes import FLOATING_NUMPY
 from .errors import GradientRuleError
 from .execute import Operation, execute
@@ -75,6 +78,90 @@ def backward(entries, targets, seeds, source_ids):
             previous = grads.get(tensor_id)
             grads[tensor_id] = g if previous is None else _add(previous, g)
     return grads
+
+
+def backward_batched(entries, targets, seeds, source_ids, vectorize=True):
+    """Like ``backward`` for seeds with one leading batch dimension of B rows: gradients shaped (B, ...).
+
+    Rules registered ``batched=True`` get the whole batch in one call; other rules (and custom
+    gradients) are called once per row, and so are all rules when ``vectorize`` is False.
+    """
+    relevant, reachable = reachable_ops(entries, source_ids)
+    rows = seeds[0]._value.shape[0]
+    grads = {}
+    for target, seed in zip(targets, seeds):
+        if target._id in source_ids and not seed._value.flags.writeable:
+            seed = Tensor(np.array(seed._value))  # returned as the source's own gradient: the caller's copy
+        if target._id in reachable:
+            grads[target._id] = _add(grads[target._id], seed) if target._id in grads else seed
+    rules, not_differentiable, batch_aware = registry.gradient_functions, registry.not_differentiable, \
+        registry.batch_aware
+    for entry in reversed(relevant):
+        op_type, in_ids, in_values, out_ids, out_values, _, grad_fn = entry
+        out_grads = [grads.get(i) if i in source_ids else grads.pop(i, None) for i in out_ids]
+        if all(g is None for g in out_grads):
+            continue
+        out_grads = [Tensor(np.zeros((rows,) + v.shape, v.dtype)) if g is None else g
+                     for g, v in zip(out_grads, out_values)]
+        rule = grad_fn or rules.get(op_type)
+        if rule is None:
+            if op_type in not_differentiable:
+                continue
+            raise registry.missing_rule_error(op_type)
+        op = Operation(entry, reachable)
+        if vectorize and grad_fn is None and op_type in batch_aware:
+            with leading_batch_dims(1):
+                in_grads = _checked(op, rule(op, *out_grads), in_ids, in_values, reachable, (rows,))
+        else:
+            in_grads = _row_by_row(op, rule, out_grads, rows, in_ids, in_values, reachable)
+        for tensor_id, g in zip(in_ids, in_grads):
+            if g is not None:
+                previous = grads.get(tensor_id)
+                grads[tensor_id] = g if previous is None else _add(previous, g)
+    return grads
+
+
+def _row_by_row(op, rule, out_grads, rows, in_ids, in_values, reachable):
+    """A rule that takes one ordinary gradient, called once per row; its results stacked into batches."""
+    with leading_batch_dims(0):
+        results = [_checked(op, rule(op, *[shape_ops.row(g, i) for g in out_grads]), in_ids, in_values,
+                            reachable, ()) for i in range(rows)]
+    stacked = []
+    for index, expected in enumerate(in_values):
+        column = [result[index] for result in results]
+        if all(g is None for g in column):
+            stacked.append(None)
+        else:
+            stacked.append(shape_ops.stack([Tensor(np.zeros_like(expected)) if g is None else g for g in column]))
+    return stacked
+
+
+def _checked(op, in_grads, in_ids, in_values, reachable, batch_shape):
+    """The rule's gradients, one per input (None where unneeded), each checked for type, shape and dtype."""
+    if type(in_grads) is not tuple and type(in_grads) is not list:
+        in_grads = (in_grads,)
+    if len(in_grads) != len(in_ids):
+        raise _rule_error(op, f"returned {len(in_grads)} gradients for {len(in_ids)} inputs")
+    checked = []
+    for tensor_id, expected, g in zip(in_ids, in_values, in_grads):
+        if g is None or tensor_id not in reachable:
+            checked.append(None)
+            continue
+        if type(g) is not Tensor:
+            raise _rule_error(op, f"returned a {type(g).__name__}, not a Tensor or None")
+        value = g._value
+        if value.dtype != expected.dtype or value.shape != batch_shape + expected.shape:
+            if batch_shape:
+                raise _rule_error(op, f"returned a gradient of {value.dtype}{list(value.shape)} in a vectorized "
+                                      f"pass of {batch_shape[0]} rows, for an input of {expected.dtype}"
+                                      f"{list(expected.shape)} (expected {list(batch_shape + expected.shape)}). "
+                                      "A rule registered with batched=True must keep the gradient's leading "
+                                      "batch dimension (tapeviz.core.batching.batch_dims() says how many); register it "
+                                      "without batched=True to have it called once per row instead")
+            raise _rule_error(op, f"returned a gradient of {value.dtype}{list(value.shape)} for an input "
+                                  f"of {expected.dtype}{list(expected.shape)}")
+        checked.append(g)
+    return checked
 
 
 def _rule_error(op, problem):

@@ -28,6 +28,11 @@ def register_gradients(register):
       ``needs_inputs=False`` / ``needs_outputs=False`` promise that the rule reads only the shapes
       and dtypes of the op's inputs / outputs, and a sequence of indices (``needs_inputs=(1,)``)
       that it reads only those values: the tape then does not keep the others alive.
+      ``batched=True`` declares that the rule handles gradients with one leading batch dimension
+      (see ``tapeviz.core.batching``); jacobians then call it once per pass instead of once per row.
+    - ``register.forward(op_type, jvp_fn, *, override=False)``: a forward-mode rule;
+      ``jvp_fn(op, *input_tangents)`` returns the tangent of each output (inputs without a tangent
+      get None). Optional: forward mode derives JVPs from the gradient rule where none is registered.
     - ``register.not_differentiable(op_type)``: the op passes no gradient (argmax, comparisons).
       Not for ops whose gradient has simply not been written: those must have no entry, so that a
       path through them raises LookupError.

@@ -27,6 +27,7 @@ class PluginInfo:
     not_differentiable: list = field(default_factory=list)
     new_ops: list = field(default_factory=list)
     overrides: list = field(default_factory=list)
+    forward_rules: list = field(default_factory=list)   # op types given a forward-mode (JVP) rule
     error: str = ""
     warning: str = ""         # loaded, but something is likely wrong (registered nothing, slow import)
 
@@ -46,7 +47,8 @@ class Registrar:
         self.plugin = plugin_name
         self.staged = []
 
-    def __call__(self, op_type, grad_fn, *, checks=(), override=False, needs_inputs=True, needs_outputs=True):
+    def __call__(self, op_type, grad_fn, *, checks=(), override=False, needs_inputs=True, needs_outputs=True,
+                 batched=False):
         _check_op_type(op_type)
         if not callable(grad_fn):
             raise TypeError(f"The gradient rule for '{op_type}' must be callable, got {grad_fn!r}.")
@@ -56,8 +58,17 @@ class Registrar:
                 raise TypeError(f"{keyword} for '{op_type}' must be True, False or a sequence of indices "
                                 f"(the {keyword[6:]} whose values the rule reads), got {needs!r}.")
         self._stage(Registration(op_type, self.plugin, location_of(grad_fn), grad_fn=grad_fn,
-                                 checks=tuple(checks), needs_inputs=needs_inputs, needs_outputs=needs_outputs),
+                                 checks=tuple(checks), needs_inputs=needs_inputs, needs_outputs=needs_outputs,
+                                 batched=bool(batched)),
                     override)
+
+    def forward(self, op_type, jvp_fn, *, override=False):
+        """A forward-mode rule: ``jvp_fn(op, *input_tangents)`` returns the tangent of each output (None
+        for an input without one); without it, forward mode derives tangents from the gradient rule."""
+        _check_op_type(op_type)
+        if not callable(jvp_fn):
+            raise TypeError(f"The forward-mode rule for '{op_type}' must be callable, got {jvp_fn!r}.")
+        self._stage(Registration(op_type, self.plugin, location_of(jvp_fn), grad_fn=jvp_fn, kind="jvp"), override)
 
     def not_differentiable(self, op_type):
         _check_op_type(op_type)
@@ -80,10 +91,12 @@ class Registrar:
 
     def _stage(self, reg, override):
         for staged, _ in self.staged:
-            if staged.op_type == reg.op_type and (staged.kind == "forward") == (reg.kind == "forward"):
+            if staged.op_type == reg.op_type and _kind_group(staged) == _kind_group(reg):
                 raise KeyError(f"Plugin '{self.plugin}' registers op type '{reg.op_type}' twice "
                                f"({staged.location} and {reg.location}).")
-        if reg.kind != "forward":
+        if reg.kind == "jvp":
+            registry.check_free_forward(reg, override)
+        elif reg.kind != "forward":
             registry.check_free(reg, override)
         self.staged.append((reg, override))
 
@@ -94,8 +107,15 @@ class Registrar:
                 info.overrides.append(reg.op_type)
             if reg.kind == "forward":
                 info.new_ops.append(reg.op_type)
+            elif reg.kind == "jvp":
+                info.forward_rules.append(reg.op_type)
             else:
                 (info.op_types if reg.kind == "gradient" else info.not_differentiable).append(reg.op_type)
+
+
+def _kind_group(reg):
+    """Registrations that may share an op type within one plugin: a new op, its gradient, its forward rule."""
+    return {"forward": "op", "jvp": "jvp"}.get(reg.kind, "gradient")
 
 
 def _check_op_type(op_type):
@@ -156,7 +176,7 @@ def load():
             warnings.warn(f"tapeviz plugin '{info.name}' ({info.source}) is broken and was not loaded: "
                           f"{info.error}", RuntimeWarning, stacklevel=2)
             continue
-        if not (info.op_types or info.not_differentiable or info.new_ops):
+        if not (info.op_types or info.not_differentiable or info.new_ops or info.forward_rules):
             _warn(info, f"registered nothing; did you mean register_gradients? {_why_nothing(plugin)}")
 
 

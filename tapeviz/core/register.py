@@ -13,18 +13,21 @@ class RegisterGradient:
     """Decorator: ``@RegisterGradient("OpType")`` makes the function that op type's gradient rule.
 
     Registering an op type that already has a rule raises KeyError naming the first registration;
-    pass ``override=True`` to replace it on purpose.
+    pass ``override=True`` to replace it on purpose. ``batched=True`` declares that the rule handles
+    gradients with a leading batch dimension (see ``tapeviz.core.batching``); jacobians then call it
+    once per pass instead of once per row.
     """
 
-    def __init__(self, op_type, override=False):
+    def __init__(self, op_type, override=False, batched=False):
         if not isinstance(op_type, str):
             raise TypeError("op_type must be a string")
         self._op_type = op_type
         self._override = override
+        self._batched = batched
 
     def __call__(self, fn):
         registrar = _registrar_for(fn, self._op_type)
-        registrar(self._op_type, fn, override=self._override)
+        registrar(self._op_type, fn, override=self._override, batched=self._batched)
         _commit(registrar)
         return fn
 

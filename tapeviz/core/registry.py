@@ -15,6 +15,9 @@ gradient_functions = {}   # op type -> grad_fn(op, *output_grads)
 not_differentiable = {}   # op type -> Registration
 forward_functions = {}    # op type -> forward(*numpy_values, **attrs), for plugin-defined ops
 registrations = {}        # op type -> Registration (gradient rules)
+forward_rules = {}        # op type -> jvp(op, *input_tangents): output tangent(s), for forward mode
+forward_registrations = {}  # op type -> Registration (forward-mode rules)
+batch_aware = set()       # op types whose rule takes gradients with a leading batch dimension (batched=True)
 op_definitions = {}       # op type -> Registration (plugin-defined forward functions)
 _loaded = False           # set only after every plugin was tried: other threads may then read the tables
 load_lock = threading.RLock()  # held while plugins load or a script registers a rule
@@ -45,11 +48,12 @@ class Registration:
     forward: Optional[Callable] = None
     checks: tuple = ()
     overrides: Optional["Registration"] = None
-    kind: str = "gradient"   # "gradient", "not_differentiable", or "forward" (a plugin's new op)
+    kind: str = "gradient"   # "gradient", "not_differentiable", "forward" (a plugin's new op) or "jvp"
     # True: the rule reads every input's value; False: only shapes and dtypes; a sequence of indices:
     # only those inputs' values (e.g. (0,) for a select whose rule reads the condition only).
     needs_inputs: object = True
     needs_outputs: object = True  # the same for the op's outputs
+    batched: bool = False        # True: the rule handles gradients with a leading batch dimension
 
     def describe(self):
         return f"plugin '{self.plugin}' at {self.location}"
@@ -86,7 +90,7 @@ def load_plugins(fresh=False):
             _loaded = False
             if fresh:
                 for table in (gradient_functions, not_differentiable, forward_functions, registrations,
-                              op_definitions, values_read):
+                              op_definitions, values_read, batch_aware, forward_rules, forward_registrations):
                     table.clear()
                 plugins.plugins.clear()
             plugins.load()
@@ -141,6 +145,16 @@ def check_free(reg, override=False):
     return previous
 
 
+def check_free_forward(reg, override=False):
+    """Raise KeyError if ``reg``'s op type has a forward-mode rule and the registration does not override it."""
+    previous = forward_registrations.get(reg.op_type)
+    if previous is not None and not override:
+        raise KeyError(f"Registering two forward-mode rules for op type '{reg.op_type}': {previous.describe()} "
+                       f"registered it first, {reg.describe()} registers it again. To replace the first rule on "
+                       "purpose, pass override=True.")
+    return previous
+
+
 def add(reg, override=False):
     """Install one Registration, refusing to take an op type already taken unless it overrides."""
     if reg.kind == "forward":
@@ -149,15 +163,23 @@ def add(reg, override=False):
         forward_functions[reg.op_type] = reg.forward
         op_definitions[reg.op_type] = reg
         return
+    if reg.kind == "jvp":
+        reg.overrides = check_free_forward(reg, override)
+        forward_rules[reg.op_type] = reg.grad_fn
+        forward_registrations[reg.op_type] = reg
+        return
     reg.overrides = check_free(reg, override)
     table = registrations if reg.kind == "gradient" else not_differentiable
     registrations.pop(reg.op_type, None)
     not_differentiable.pop(reg.op_type, None)
     gradient_functions.pop(reg.op_type, None)
     values_read.pop(reg.op_type, None)
+    batch_aware.discard(reg.op_type)
     table[reg.op_type] = reg
     if reg.kind == "gradient":
         gradient_functions[reg.op_type] = reg.grad_fn
+        if reg.batched:
+            batch_aware.add(reg.op_type)
         reads = (_indices_read(reg.needs_inputs), _indices_read(reg.needs_outputs))
         if reads != (None, None):
             values_read[reg.op_type] = reads

@@ -1,15 +1,30 @@
 """GradientTape: records ops on watched tensors and runs the backward pass, as tf.GradientTape does."""
 import enum
+import operator
 import warnings
 
 import numpy as np
 
-from . import nest, registry
-from .backward import backward
+from . import nest, registry, shape_ops
+from .backward import backward, backward_batched
 from .execute import Operation
 from .context import notify, observers, state
 from .dtypes import FLOATING_NUMPY
 from .tensor import Tensor, Variable, convert_to_tensor
+
+
+class _Services:
+    """What layers above the core provide to it, registered when they are imported (imports point one way)."""
+
+    explain_tape = None  # tapeviz.inspection.recorder.explain_tape, registered by tapeviz/__init__
+
+
+_services = _Services()
+
+
+def register_explainer(explain_tape):
+    """Install the function behind ``GradientTape.explain`` (``explain_tape(tape, target, source)``)."""
+    _services.explain_tape = explain_tape
 
 
 class UnconnectedGradients(enum.Enum):
@@ -188,58 +203,79 @@ class GradientTape:
 
         Sees the whole run when recording (``tapeviz.record()``, ``tapeviz run``), else the tape alone.
         """
-        from tapeviz.inspection.recorder import explain_tape
-        return explain_tape(self, target, source)
+        if _services.explain_tape is None:
+            raise RuntimeError("No explainer is registered: import tapeviz (which registers "
+                               "tapeviz.inspection's) before calling tape.explain.")
+        return _services.explain_tape(self, target, source)
 
     def jacobian(self, target, sources, unconnected_gradients=UnconnectedGradients.NONE,
                  parallel_iterations=None, experimental_use_pfor=True):
-        """d target[i...] / d source[j...] for each source, shaped ``target.shape + source.shape``."""
-        from tapeviz.ops import array_ops
+        """d target[i...] / d source[j...] for each source, shaped ``target.shape + source.shape``.
 
+        One vectorized backward pass seeds every element of ``target`` at once (at most
+        ``parallel_iterations`` per pass); ``experimental_use_pfor=False`` calls every rule once per
+        element instead. An unconnected source gives None, or zeros under ``UnconnectedGradients.ZERO``.
+        """
         self._start_gradient()
         unconnected = _unconnected_option(unconnected_gradients)
         target = _as_target(target)
         flat_sources = [_as_source(s) for s in nest.flatten(sources)]
-        size = target._value.size
-        rows = [[] for _ in flat_sources]
-        for index in range(size):
-            seed = np.zeros(size, dtype=target._value.dtype)
-            seed[index] = 1
-            grads = self._gradients([target], [Tensor(seed.reshape(target._value.shape))], flat_sources,
-                                    UnconnectedGradients.ZERO)
-            for row, grad in zip(rows, grads):
-                row.append(grad)
+        t_shape = target._value.shape
+        grads = self._batched_gradients(target, _one_hot_seeds(target._value), flat_sources, parallel_iterations,
+                                        experimental_use_pfor)
         results = []
-        for source, row in zip(flat_sources, rows):
-            shape = tuple(target._value.shape) + tuple(_value(source).shape)
-            if not self._connected(target, source) and unconnected is UnconnectedGradients.NONE:
-                results.append(None)
-            elif size == 0:
-                results.append(Tensor(np.zeros(shape, dtype=_value(source).dtype)))
-            else:
-                results.append(array_ops.reshape(array_ops.stack(row), shape))
+        for source, grad in zip(flat_sources, grads):
+            shape = t_shape + _value(source).shape
+            if grad is None:
+                if unconnected is UnconnectedGradients.ZERO or (target._value.size == 0 and _is_floating(source)):
+                    grad = Tensor(np.zeros(shape, dtype=_value(source).dtype))
+            elif grad._value.shape != shape:
+                grad = shape_ops.reshape(grad, shape)
+            results.append(grad)
         if observers:
             notify("gradient_computed", self, "jacobian", [target], flat_sources,
                    {"unconnected_gradients": unconnected.name}, results)
         self._finish()
         return nest.pack_sequence_as(sources, results)
 
-    def _connected(self, target, source):
-        if not _is_floating(source):
-            return False
-        if target._id == source._id:
-            return True
-        if source._id not in self._ids:
-            return False
-        from .backward import reachable_ops
-        _, reachable = reachable_ops(self._ops, {source._id})
-        return target._id in reachable
+    def _batched_gradients(self, target, seeds, sources, parallel_iterations, vectorize):
+        """For each source, the (rows, ...) gradients of ``target`` seeded by each row of ``seeds``, or None.
+
+        Runs the rows in passes of at most ``parallel_iterations`` (None: all in one pass).
+        """
+        rows = seeds.shape[0]
+        step = rows if parallel_iterations is None else _positive_int(parallel_iterations)
+        source_ids = {s._id for s in sources if (s._id in self._ids or s._id == target._id) and _is_floating(s)}
+        if not _is_floating(target) or rows == 0 or not source_ids:
+            return [None] * len(sources)
+        parts = []
+        for start in range(0, rows, max(step, 1)):
+            chunk = Tensor(seeds[start:start + step])
+            parts.append(backward_batched(self._ops, [target], [chunk], source_ids, vectorize))
+        results = []
+        for source in sources:
+            pieces = [part.get(source._id) for part in parts] if source._id in source_ids else [None]
+            if all(p is None for p in pieces):
+                results.append(None)
+                continue
+            if len(pieces) > 1:  # a chunk that reached no source still covers its rows, with zeros
+                shape = lambda n: (n,) + _value(source).shape  # noqa: E731
+                pieces = [Tensor(np.zeros(shape(min(step, rows - i * step)), _value(source).dtype)) if p is None
+                          else p for i, p in enumerate(pieces)]
+            results.append(pieces[0] if len(pieces) == 1 else shape_ops.concat(pieces, 0))
+        return results
 
     def batch_jacobian(self, target, source, unconnected_gradients=UnconnectedGradients.NONE,
                        parallel_iterations=None, experimental_use_pfor=True):
-        """Per-example jacobians: result[b, y..., x...] = d target[b, y...] / d source[b, x...]."""
-        from tapeviz.ops import array_ops
+        """Per-example jacobians: result[b, y..., x...] = d target[b, y...] / d source[b, x...].
 
+        Rows of the batch are independent, so one backward pass per position of ``target.shape[1:]``
+        seeds that position in every row at once; the positions themselves run vectorized (one
+        pass) unless ``experimental_use_pfor=False``. As in TF, a source the target does not depend
+        on gives zeros, whatever ``unconnected_gradients`` says.
+        """
+        self._start_gradient()
+        unconnected = _unconnected_option(unconnected_gradients)
         target, source_t = _as_target(target), _as_source(source)
         t_shape, s_shape = target._value.shape, _value(source_t).shape
         if len(t_shape) < 1 or len(s_shape) < 1 or t_shape[0] != s_shape[0]:
@@ -248,11 +284,24 @@ class GradientTape:
         if len(t_shape) < 2 or len(s_shape) < 2:
             raise ValueError(f"batch_jacobian needs target and source of rank 2 or more; got target shape "
                              f"{list(t_shape)} and source shape {list(s_shape)}.")
-        full = self.jacobian(target, source, unconnected_gradients)
-        if full is None:
-            return None
-        batch = t_shape[0]
-        return array_ops.stack([full[(b,) + (slice(None),) * (len(t_shape) - 1) + (b,)] for b in range(batch)])
+        batch, positions = t_shape[0], int(np.prod(t_shape[1:], dtype=np.int64))
+        # Seed p: ones at position p of every row; its gradient's row b is d target[b, p] / d source[b]. A
+        # read-only broadcast of the identity (rules never write into a gradient): no seed memory to fill.
+        identity = np.eye(positions, dtype=target._value.dtype)[:, None, :]
+        seeds = np.broadcast_to(identity, (positions, batch, positions)).reshape((positions,) + t_shape)
+        grad, = self._batched_gradients(target, seeds, [source_t], parallel_iterations, experimental_use_pfor)
+        shape = t_shape + s_shape[1:]
+        if grad is None:
+            result = Tensor(np.zeros(shape, dtype=_value(source_t).dtype))
+        else:
+            # (positions, batch, x...) -> (batch, positions, x...) -> (batch, y..., x...)
+            moved = shape_ops.transpose(grad, (1, 0) + tuple(range(2, grad._value.ndim)))
+            result = shape_ops.reshape(moved, shape)
+        if observers:
+            notify("gradient_computed", self, "batch_jacobian", [target], [source_t],
+                   {"unconnected_gradients": unconnected.name}, [result])
+        self._finish()
+        return result
 
 
 class _StopRecording:
@@ -273,6 +322,22 @@ class _StopRecording:
         self._tape._recording = True
         if observers:
             notify("recording_resumed", self._tape)
+
+
+def _positive_int(parallel_iterations):
+    try:
+        count = operator.index(parallel_iterations)
+    except TypeError:
+        count = 0
+    if count < 1:
+        raise ValueError(f"parallel_iterations must be a positive int or None, got {parallel_iterations!r}.")
+    return count
+
+
+def _one_hot_seeds(value):
+    """One seed per element of ``value``: (size,) + shape, the identity matrix reshaped."""
+    size = value.size
+    return np.eye(size, dtype=value.dtype).reshape((size,) + value.shape)
 
 
 def _unconnected_option(value):

@@ -1,6 +1,7 @@
 """Helpers that gradient rules share; plugin authors may use them too."""
 import numpy as np
 
+from tapeviz.core.batching import batch_dims  # noqa: F401 - rules import it from here
 from tapeviz.core.registry import CheckCase
 from tapeviz.core.tensor import Tensor
 from tapeviz.ops import array_ops
@@ -13,11 +14,14 @@ def unbroadcast(grad, shape):
     shape = shape._value.shape if type(shape) is Tensor else tuple(shape)
     if grad_shape == shape:
         return grad
-    extra = len(grad_shape) - len(shape)
-    axes = tuple(range(extra)) + tuple(i + extra for i, n in enumerate(shape) if n == 1 and grad_shape[i + extra] != 1)
+    lead = batch_dims()  # a vectorized pass's batch dimensions stay: (B,) + broadcast shape -> (B,) + shape
+    extra = len(grad_shape) - lead - len(shape)
+    axes = tuple(range(lead, lead + extra)) + tuple(i + lead + extra for i, n in enumerate(shape)
+                                                     if n == 1 and grad_shape[i + lead + extra] != 1)
     if axes:
         grad = array_ops.reduce_sum(grad, axis=axes)
-    return array_ops.reshape(grad, shape) if grad._value.shape != tuple(shape) else grad
+    shape = grad_shape[:lead] + tuple(shape)
+    return array_ops.reshape(grad, shape) if grad._value.shape != shape else grad
 
 
 class DeclaringReads:
@@ -64,3 +68,10 @@ def binary_cases(fn, low=None, high=None):
 
 def unary_cases(fn, low=None, high=None):
     return [CheckCase(fn, (randn(*shape, seed=3, low=low, high=high),), name=str(shape)) for shape in UNARY_SHAPES]
+
+
+def zeros_for(grad, x):
+    """Zeros as the gradient of input ``x`` (TF's ``zeros_like(x)`` in a rule), keeping the leading batch
+    dimensions that ``grad`` carries in a vectorized pass."""
+    shape = grad._value.shape[:batch_dims()] + x._value.shape
+    return Tensor(np.zeros(shape, dtype=x._value.dtype))

@@ -4,16 +4,19 @@ An operand nobody differentiates (an MLP's input batch) gets no gradient compute
 """
 from tapeviz.core.hookspecs import hookimpl
 from tapeviz.core.registry import CheckCase
+from tapeviz.ops.array_ops import reshape
 from tapeviz.ops.linalg_ops import matmul
 
-from ._helpers import randn, skips, unbroadcast
+from ._helpers import batch_dims, randn, skips, unbroadcast
 
 
 def _grads(op, grad, ta, tb):
     """TF's _MatMulGrad: each operand's gradient as one product, with transposes as flags (no copies)."""
     a, b = op.inputs
     grad_a = grad_b = None
-    if not skips(op, 0):
+    if not skips(op, 0) and not ta and batch_dims() and b._value.ndim == 2:
+        grad_a = _rows_times(grad, b, not tb)  # one 2-D product instead of one per row of the batch
+    elif not skips(op, 0):
         grad_a = (matmul(b, grad, transpose_a=True, transpose_b=True) if ta and tb else
                   matmul(b, grad, transpose_b=True) if ta else
                   matmul(grad, b, transpose_b=not tb))
@@ -22,6 +25,13 @@ def _grads(op, grad, ta, tb):
                   matmul(grad, a, transpose_a=True) if tb else
                   matmul(a, grad, transpose_a=not ta))
     return grad_a, grad_b
+
+
+def _rows_times(grad, b, transpose_b):
+    """grad @ b (or b^T) for a gradient with leading dimensions, as one 2-D product of its stacked rows."""
+    shape = grad._value.shape
+    product = matmul(reshape(grad, (-1, shape[-1])), b, transpose_b=transpose_b)
+    return reshape(product, shape[:-1] + product._value.shape[-1:])
 
 
 def _matmul_grad(op, grad):
@@ -51,8 +61,9 @@ def _cases(a_shape, b_shape):
 
 @hookimpl
 def register_gradients(register):
-    register("MatMul", _matmul_grad, checks=_cases((2, 3), (3, 4)) + _cases((1, 3), (3, 1)), needs_outputs=False)
-    register("BatchMatMulV2", _batch_matmul_grad, checks=_cases((2, 2, 3), (2, 3, 4)) + [
+    register("MatMul", _matmul_grad, checks=_cases((2, 3), (3, 4)) + _cases((1, 3), (3, 1)), needs_outputs=False,
+             batched=True)
+    register("BatchMatMulV2", _batch_matmul_grad, batched=True, checks=_cases((2, 2, 3), (2, 3, 4)) + [
         CheckCase(lambda a, b: matmul(a, b), (randn(2, 1, 2, 3), randn(3, 3, 2, seed=1)), name="broadcast batch"),
         CheckCase(lambda a, b: matmul(a, b), (randn(2, 3), randn(4, 3, 2, seed=1)), name="matrix @ batch")],
         needs_outputs=False)

@@ -116,7 +116,7 @@ def _away_from_zero(*shape, seed=5):
 UNARY = {
     "Neg": (lambda op, g: -g, tv.negative, {}),
     "Abs": (lambda op, g: g * tv.sign(op.inputs[0]), tv.abs, "away"),
-    "Sign": (lambda op, g: tv.zeros_like(op.inputs[0]), tv.sign, "away"),
+    "Sign": (lambda op, g: tv.zeros_like(g), tv.sign, "away"),
     "Square": (lambda op, g: g * 2.0 * op.inputs[0], tv.square, {}),
     "Reciprocal": (lambda op, g: reciprocal_grad(op.outputs[0], g), tm.reciprocal, {"low": 0.5, "high": 2.0}),
     "Exp": (lambda op, g: g * op.outputs[0], tv.exp, {}),
@@ -174,9 +174,10 @@ def _unary_checks(fn, domain):
 
 @hookimpl
 def register_gradients(register):
-    register = DeclaringReads(register, VALUES_READ, default=dict(needs_outputs=False))
+    # Every rule here takes gradients with a leading batch dimension (vectorized jacobians).
+    register = DeclaringReads(register, VALUES_READ, default=dict(needs_outputs=False, batched=True))
     for op_type, (rule, fn, domain) in UNARY.items():
-        register(op_type, rule, checks=_unary_checks(fn, domain))
+        register(op_type, rule, checks=_unary_checks(fn, domain), batched=True)
     for op_type, (rule, fn, domain) in BINARY.items():
         register(op_type, rule, checks=binary_cases(fn, **domain))
     for op_type, (rule, fn) in GRAD_OPS.items():

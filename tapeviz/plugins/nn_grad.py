@@ -9,7 +9,7 @@ from tapeviz.core.hookspecs import hookimpl
 from tapeviz.core.registry import CheckCase
 from tapeviz.ops.nn_ops import SELU_ALPHA, SELU_SCALE, leaky_relu_grad, relu6_grad, relu_grad
 
-from ._helpers import DeclaringReads, randn
+from ._helpers import DeclaringReads, randn, zeros_for
 
 # What the rules read beyond shapes and dtypes: the tape keeps nothing else. By default a rule
 # reads its input, not its output.
@@ -32,7 +32,7 @@ def _relu_grad(op, g):
 def _relu_grad_grad(op, g):
     # ReluGrad is linear in its gradients input; the features only select: zeros, not None (TF's
     # _ReluGradGrad), so a second derivative of relu is 0 where TF's is.
-    return relu_grad(g, op.inputs[1]), tv.zeros_like(op.inputs[1])
+    return relu_grad(g, op.inputs[1]), zeros_for(g, op.inputs[1])
 
 
 def _relu6_grad(op, g):
@@ -40,7 +40,7 @@ def _relu6_grad(op, g):
 
 
 def _relu6_grad_grad(op, g):
-    return relu6_grad(g, op.inputs[1]), tv.zeros_like(op.inputs[1])
+    return relu6_grad(g, op.inputs[1]), zeros_for(g, op.inputs[1])
 
 
 def _elu_grad(op, g):
@@ -60,7 +60,7 @@ def _leaky_relu_grad(op, g):
 
 
 def _leaky_relu_grad_grad(op, g):
-    return leaky_relu_grad(g, op.inputs[1], op.get_attr("alpha")), tv.zeros_like(op.inputs[1])
+    return leaky_relu_grad(g, op.inputs[1], op.get_attr("alpha")), zeros_for(g, op.inputs[1])
 
 
 def _gelu_grad(op, g):
@@ -75,12 +75,18 @@ def _gelu_grad(op, g):
 
 def _softmax_grad(op, g):
     y = op.outputs[0]
-    return (g - tv.reduce_sum(g * y, axis=op.get_attr("axis"), keepdims=True)) * y
+    return (g - tv.reduce_sum(g * y, axis=_from_end(op), keepdims=True)) * y
 
 
 def _log_softmax_grad(op, g):
-    axis = op.get_attr("axis")
+    axis = _from_end(op)
     return g - tv.reduce_sum(g, axis=axis, keepdims=True) * tv.exp(op.outputs[0])
+
+
+def _from_end(op):
+    """The softmax axis counted from the end: the same axis of a gradient with leading batch dimensions."""
+    axis = op.get_attr("axis")
+    return axis - op.outputs[0]._value.ndim if axis >= 0 else axis
 
 
 def _away_from_kinks(*shape, seed=11):
@@ -106,7 +112,8 @@ def _softmax_cases(fn):
 
 @hookimpl
 def register_gradients(register):
-    register = DeclaringReads(register, VALUES_READ, default=dict(needs_outputs=False))
+    # Every rule here takes gradients with a leading batch dimension (vectorized jacobians).
+    register = DeclaringReads(register, VALUES_READ, default=dict(needs_outputs=False, batched=True))
     register("Relu", _relu_grad, checks=_cases(nn.relu))
     register("ReluGrad", _relu_grad_grad, checks=_grad_op_cases(relu_grad))
     register("Relu6", _relu6_grad, checks=_cases(nn.relu6))

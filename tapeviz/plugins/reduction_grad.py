@@ -6,7 +6,7 @@ from tapeviz.core.registry import CheckCase
 from tapeviz.core.tensor import Tensor
 from tapeviz.ops import array_ops as A, reduction_ops as R
 
-from ._helpers import randn
+from ._helpers import batch_dims, randn
 
 
 def _reduced(op):
@@ -20,6 +20,10 @@ def _reduced(op):
 
 def _spread(op, grad, reduced=None):
     shape, _, kept = reduced or _reduced(op)
+    lead = grad._value.shape[:batch_dims()]
+    if lead:  # a vectorized pass: the batch dimensions stay in front
+        return A.broadcast_to(A.reshape(grad, lead + kept) if grad._value.shape[len(lead):] != kept else grad,
+                              lead + shape)
     # A scalar (a full reduction) or a keepdims gradient broadcasts as it is; others need the 1s back.
     if grad._value.ndim and grad._value.shape != kept:
         grad = A.reshape(grad, kept)
@@ -57,8 +61,9 @@ def _prod_grad(op, grad):
     rows = A.reshape(A.transpose(x, perm), outer + [n])
     square = A.broadcast_to(A.expand_dims(rows, -2), outer + [n, n])
     others = R.reduce_prod(A.where(Tensor(np.eye(n, dtype=bool)), A.ones_like(square), square), axis=-1)
-    moved = A.reshape(A.reshape(grad, outer + [1]) * others, [shape[i] for i in perm])
-    return A.transpose(moved, np.argsort(perm))
+    lead = list(grad._value.shape[:batch_dims()])
+    moved = A.reshape(A.reshape(grad, lead + outer + [1]) * others, lead + [shape[i] for i in perm])
+    return A.transpose(moved, list(range(len(lead))) + [len(lead) + int(p) for p in np.argsort(perm)])
 
 
 def _cases(fn, positive=False):
@@ -74,11 +79,11 @@ def _cases(fn, positive=False):
 
 @hookimpl
 def register_gradients(register):
-    register("Sum", _spread, checks=_cases(R.reduce_sum), needs_inputs=False, needs_outputs=False)
-    register("Mean", _mean_grad, checks=_cases(R.reduce_mean), needs_inputs=False, needs_outputs=False)
-    register("Max", _min_or_max_grad, checks=_cases(R.reduce_max))
-    register("Min", _min_or_max_grad, checks=_cases(R.reduce_min))
-    register("Prod", _prod_grad, checks=_cases(R.reduce_prod, positive=True) + [
+    register("Sum", _spread, checks=_cases(R.reduce_sum), needs_inputs=False, needs_outputs=False, batched=True)
+    register("Mean", _mean_grad, checks=_cases(R.reduce_mean), needs_inputs=False, needs_outputs=False, batched=True)
+    register("Max", _min_or_max_grad, checks=_cases(R.reduce_max), batched=True)
+    register("Min", _min_or_max_grad, checks=_cases(R.reduce_min), batched=True)
+    register("Prod", _prod_grad, batched=True, checks=_cases(R.reduce_prod, positive=True) + [
         CheckCase(lambda x: R.reduce_prod(x, axis=0), (np.array([[0.0, 2.0], [3.0, 0.0], [1.5, 0.5]]),),
                   name="with zeros")], needs_outputs=False)
     register.not_differentiable("ArgMax")
