@@ -33,6 +33,7 @@ class TensorInfo:
     value: Optional[np.ndarray] = None
     summary: dict = field(default_factory=dict)
     first_seen: Optional[Location] = None
+    read_of: Optional[int] = None   # for a tensor made by reading a variable: that variable's id
 
     @property
     def label(self):
@@ -57,6 +58,7 @@ class OpInfo:
     recording_tapes: list = field(default_factory=list)  # tapes recording in its thread when it ran
     paused_tapes: list = field(default_factory=list)   # tapes inside stop_recording when it ran
     location: Optional[Location] = None
+    backward_of: Optional[int] = None  # for an op a gradient rule ran: the forward op whose rule it was
 
 
 @dataclass
@@ -91,6 +93,7 @@ class Explanation:
     sentence: str
     fix: str
     evidence: list = field(default_factory=list)  # [{"op": id or None, "tensor": id or None, "location": Location}]
+    kind: str = "none"   # "none": why the gradient is None; "nonfinite": why NaN/Inf; "zero": why exactly zero
 
     def __str__(self):
         lines = [f"[{self.code}] {self.sentence}"]
@@ -108,6 +111,7 @@ class GradientResult:
     value: Optional[np.ndarray] = None
     summary: dict = field(default_factory=dict)
     explanations: dict = field(default_factory=dict)  # target id -> Explanation, for unconnected pairs
+    diagnosis: Optional[Explanation] = None  # why a gradient that exists is NaN/Inf or exactly zero
 
 
 @dataclass
@@ -143,11 +147,29 @@ class Run:
         """(tensor id, how) for each tensor the tape watched, after its last reset before ``before_seq``."""
         start = _last_reset(self.tapes[tape_id], before_seq)
         seen = {}
-        for event in self.events:
-            if event.tape == tape_id and event.kind in ("watch", "accessed variable") and event.seq > start:
+        for event in self.tape_events(tape_id):
+            if event.kind in ("watch", "accessed variable") and event.seq > start:
                 if before_seq is None or event.seq < before_seq:
                     seen.setdefault(event.tensor, event.kind)
         return seen
+
+    def tape_events(self, tape_id):
+        """The events of one tape, in order; indexed once per batch of new events, not scanned per call."""
+        cache = self.__dict__.get("_events_by_tape")
+        if cache is None or cache[0] is not self.events or cache[1] > len(self.events):
+            cache = self.__dict__["_events_by_tape"] = [self.events, 0, {}]
+        events, done, by_tape = cache
+        for event in events[done:]:
+            by_tape.setdefault(event.tape, []).append(event)
+        cache[1] = len(events)
+        return by_tape.get(tape_id, ())
+
+    def diagnoses(self):
+        """Every (call, result, explanation) whose gradient is NaN/Inf or blocked to exactly zero."""
+        for call in self.calls:
+            for result in call.results:
+                if result.diagnosis is not None:
+                    yield call, result, result.diagnosis
 
     def nones(self):
         """Every (call, result, target id, explanation) whose gradient is None or unconnected."""
