@@ -1,8 +1,9 @@
 """Why a gradient that exists is NaN/Inf, or exactly zero: the op that did it, its line, the values, the fix.
 
 For a non-finite gradient: the first op of the backward pass whose inputs were all finite and whose
-output was not, the forward op whose gradient rule ran it (recorded as ``OpInfo.backward_of``), that
-op's input values (from their summaries) and the usual fix. If the backward pass only carried
+output was not, the forward op whose gradient rule ran it (the forward op that made or took a value
+that op read: rules compute from their op's inputs and outputs), that op's input values (from
+their summaries) and the usual fix. If the backward pass only carried
 non-finite values along, the forward pass made them: then the first forward op that did is named.
 For an exactly-zero gradient: an op on the path that blocks every element (a ReLU whose units are
 all inactive, a saturated tanh/sigmoid, clip_by_value outside its range), as a warning.
@@ -77,7 +78,7 @@ def _backward_ops(run, call):
     found = []
     for op_id in range(last, max(0, last - BACKWARD_LIMIT), -1):
         op = ops[op_id]
-        if op.backward_of is None and op.location != call.location:
+        if not op.backward and op.location != call.location:
             break
         found.append(op)
     return found[::-1]
@@ -88,6 +89,24 @@ def _first_nonfinite(run, ops):
         if any(not _finite(run, o) for o in op.outputs) and all(_finite(run, i) for i in op.inputs):
             return op
     return None
+
+
+def _rule_owner(culprit, forward_ops):
+    """The forward op whose gradient rule most likely ran ``culprit``: one that made or took a value it read.
+
+    Prefers ops whose gradient is known to blow up (sqrt, log, division, pow...), then the op that
+    made the value over one that took it, then the latest.
+    """
+    read = set(culprit.inputs)
+    best, best_score = None, None
+    for op in forward_ops:
+        made, took = any(o in read for o in op.outputs), any(i in read for i in op.inputs)
+        if not (made or took):
+            continue
+        score = (op.type in _NONFINITE, made, op.seq)
+        if best_score is None or score > best_score:
+            best, best_score = op, score
+    return best
 
 
 def diagnose(run, call, result):
@@ -102,14 +121,15 @@ def diagnose(run, call, result):
 
 def _nonfinite(run, call, result):
     src = describe(run, result.source)
+    forward_ops = {}
+    for target in call.targets:
+        forward_ops.update((op.id, op) for op in cone(run, target, call.seq))
+    forward_ops = sorted(forward_ops.values(), key=lambda op: op.seq)
     culprit = _first_nonfinite(run, _backward_ops(run, call))
-    forward = run.ops.get(culprit.backward_of) if culprit is not None and culprit.backward_of else None
+    forward = _rule_owner(culprit, forward_ops) if culprit is not None else None
     where = "backward"
     if forward is None:
-        forward_ops = []
-        for target in call.targets:
-            forward_ops.extend(cone(run, target, call.seq))
-        forward = _first_nonfinite(run, sorted({op.id: op for op in forward_ops}.values(), key=lambda op: op.seq))
+        forward = _first_nonfinite(run, forward_ops)
         where = "forward"
         if forward is None:
             return Explanation(

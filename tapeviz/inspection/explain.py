@@ -90,7 +90,7 @@ def cone(run, tensor_id, high=math.inf, limit=CONE_LIMIT):
         if info is None or info.producer is None:
             continue
         op = ops.get(info.producer)
-        if op is None or op.id in found or op.seq >= high or op.backward_of is not None:
+        if op is None or op.id in found or op.seq >= high or op.backward:
             continue
         found[op.id] = op
         for i in op.inputs:

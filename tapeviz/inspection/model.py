@@ -58,7 +58,7 @@ class OpInfo:
     recording_tapes: list = field(default_factory=list)  # tapes recording in its thread when it ran
     paused_tapes: list = field(default_factory=list)   # tapes inside stop_recording when it ran
     location: Optional[Location] = None
-    backward_of: Optional[int] = None  # for an op a gradient rule ran: the forward op whose rule it was
+    backward: bool = False  # run by a backward pass (a gradient rule's op, or the sum of two gradients)
 
 
 @dataclass
@@ -111,6 +111,7 @@ class GradientResult:
     value: Optional[np.ndarray] = None
     summary: dict = field(default_factory=dict)
     explanations: dict = field(default_factory=dict)  # target id -> Explanation, for unconnected pairs
+    tensor: Optional[int] = None  # the gradient's own tensor id, when it has one
     diagnosis: Optional[Explanation] = None  # why a gradient that exists is NaN/Inf or exactly zero
 
 

@@ -29,8 +29,8 @@ from tapeviz.core.tensor import Variable
 from .explain import explain as explain_pair
 from .diagnose import diagnose
 from .names import names_at
-from .model import (VALUE_CAP, Event, GradientCall, GradientResult, Location, OpInfo, Run, TapeInfo,
-                    TensorInfo, dtype_name, summarize)
+from .model import VALUE_CAP, Event, GradientCall, GradientResult, Location, Run, TapeInfo
+from .store import CONSTANT, VARIABLE, OpsView, Store, TensorsView, one_value
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__))
@@ -42,6 +42,7 @@ _BACKWARD_CODE = _backward_module.backward.__code__
 # small intermediates, until this many bytes are kept; past it, summaries only. A tutorial keeps
 # everything; a long training loop keeps its first steps' values and stays flat after.
 VALUE_BUDGET_BYTES = 16 * 1024 ** 2
+_ARRAY_OVERHEAD = 200  # bytes a kept array costs beside its data (object, dict entry, key)
 SMALL_VALUE = 64  # elements: an intermediate this small costs about what its summary costs
 
 _library_code = {}   # code object -> is it tapeviz's or numpy's (frames skipped to find the user's line)
@@ -52,50 +53,48 @@ def _library_frame(filename):
     return filename.startswith(_SKIP) and not filename.startswith(_USER_CODE) or filename.startswith("<frozen")
 
 
-def _location(code, line):
-    key = (code, line)
-    found = _locations.get(key)
-    if found is None:
-        found = _locations[key] = Location(code.co_filename, line, code.co_name)
-    return found
-
-
 def user_location(depth=2):
     """The first frame outside tapeviz and numpy: the user's line that caused the event."""
     return _walk(sys._getframe(depth))[0]
 
 
 def _walk(frame):
-    """(the user's Location, the tape entry whose gradient rule is running or None)."""
-    entry = None
+    """(the user's Location, whether a backward pass is running) for the frame and its callers."""
+    backward = False
     while frame is not None:
         code = frame.f_code
         library = _library_code.get(code)
         if library is None:
             library = _library_code[code] = _library_frame(code.co_filename)
         if not library:
-            return _location(code, frame.f_lineno), entry
-        if code is _BACKWARD_CODE and entry is None:
-            entry = frame.f_locals.get("entry")  # the op whose rule runs now (see core/backward.py)
+            key = (code, frame.f_lineno)
+            location = _locations.get(key)
+            if location is None:
+                location = _locations[key] = Location(code.co_filename, frame.f_lineno, code.co_name)
+            return location, backward
+        if code is _BACKWARD_CODE:
+            backward = True
         frame = frame.f_back
-    return None, entry
+    return None, backward
 
 
 class Recorder:
     """Observes tapes, ops and gradient calls and keeps them as a ``Run``."""
 
     def __init__(self, meta=None):
-        self.run = Run(meta=dict(meta or {}))
+        self.store = store = Store()
+        self.run = Run(ops=OpsView(store), tensors=TensorsView(store), meta=dict(meta or {}))
         self._seq = itertools.count(1)
         self._lock = threading.RLock()
         self._tape_ids = {}    # id(tape) -> tape id, while the tape lives (a weak reference drops it)
         self._tape_refs = {}
         self._paused = set()
-        self._variables = {}   # variable id -> Variable's name/trainable at creation
+        self._variables = store.variables   # variable id -> Variable's name/trainable at creation
         self._values = {}      # tensor id or ("call", id, source) -> a small value kept within the budget
         self._value_bytes = 0
-        self._pending = []     # (call, result, target id, source id): explanations not yet made
-        self._interned = {}    # tuples of tape ids, shared between ops
+        self._tape_sets = {}   # (ids of tape objects recording/recorded/paused) -> tape set code
+        self._checked_calls = 0  # calls before this index have had their results looked at
+        self._rules = {}       # op type -> rule code, for ops without a custom gradient
 
     # Installation ---------------------------------------------------------------------------------
     def start(self):
@@ -119,6 +118,7 @@ class Recorder:
         return tape_id
 
     def _forget_tape(self, key):
+        self._tape_sets.clear()  # keyed by id(tape), which a new tape may reuse
         self._tape_ids.pop(key, None)
         self._tape_refs.pop(key, None)
 
@@ -126,37 +126,33 @@ class Recorder:
         return self._tape_ids.get(id(tape))
 
     def _keep(self, key, value, always=False):
-        """Keep a copy of a small value while the budget lasts (``always``: any size up to VALUE_CAP)."""
+        """Keep a small value while the budget lasts (``always``: any size up to VALUE_CAP)."""
         size = value.size
-        if size > (VALUE_CAP if always else SMALL_VALUE) or self._value_bytes + value.nbytes > VALUE_BUDGET_BYTES:
+        if size <= 1 or size > (VALUE_CAP if always else SMALL_VALUE) or key in self._values:
+            return  # a one-element value is its own summary (min = max = the value)
+        cost = value.nbytes + _ARRAY_OVERHEAD
+        if self._value_bytes + cost > VALUE_BUDGET_BYTES:
             return
-        if key not in self._values:
-            self._values[key] = value
-            self._value_bytes += value.nbytes
+        self._values[key] = value
+        self._value_bytes += cost
 
     def _tensor(self, tensor, location=None):
-        """The TensorInfo for a tensor or variable, made on first sight."""
+        """The table row of a tensor or variable, added on first sight."""
         tensor_id = tensor._id
-        info = self.run.tensors.get(tensor_id)
-        if info is None:
+        store = self.store
+        table = store.tensors
+        if type(tensor) is Variable and tensor_id not in store.variables:  # created before recording began
+            store.variables[tensor_id] = (tensor.name, tensor.trainable)
+        row = table.row(tensor_id)
+        if row is None:
             value = tensor._value_for_read()
-            value = value if isinstance(value, np.ndarray) else np.asarray(value)
-            kind = "variable" if tensor_id in self._variables else "constant"
-            info = TensorInfo(tensor_id, kind, value.shape, dtype_name(value.dtype), first_seen=location,
-                              summary=summarize(value))
-            if kind == "variable":
-                info.name, info.trainable = self._variables[tensor_id]
-            self.run.tensors[tensor_id] = info
+            value = value if type(value) is np.ndarray else np.asarray(value)
+            kind = VARIABLE if tensor_id in store.variables else CONSTANT
+            row = store.add_leaf(tensor_id, value, kind, store.location_code(location))
             self._keep(tensor_id, value)
-        return info
-
-    def _tapes_tuple(self, ids):
-        """One shared list per distinct set of tape ids: a training loop's ops repeat a handful of them."""
-        key = tuple(ids)
-        found = self._interned.get(key)
-        if found is None:
-            found = self._interned[key] = list(key)
-        return found
+        elif tensor_id in store.variables and row in table.leaves:
+            table.leaves[row][0] = VARIABLE
+        return row
 
     def _event(self, kind, tape=None, tensor=None, detail="", location=None):
         self.run.events.append(Event(next(self._seq), kind, tape, tensor, location or user_location(3), detail))
@@ -214,9 +210,9 @@ class Recorder:
         """A read of ``variable`` made the new tensor ``tensor`` (for cores where reads are new tensors)."""
         with self._lock:
             self._tensor(variable)
-            info = self._tensor(tensor, user_location(3))
-            if info.id != variable._id:
-                info.read_of = variable._id
+            row = self._tensor(tensor, user_location(3))
+            if tensor._id != variable._id:
+                self.store.tensors.read_of[row] = variable._id
 
     def variable_assigned(self, variable, value, method):
         with self._lock:
@@ -234,44 +230,47 @@ class Recorder:
             self._event(how, self._tape_id(state.tapes[-1]), tensor._id)
 
     def op_executed(self, op_type, inputs, outputs, attrs, grad_fn, recorded_on):
-        location, entry = _walk(sys._getframe(2))
+        location, backward = _walk(sys._getframe(2))
         with self._lock:
-            tapes = [self._tape_id(t) for t in recorded_on] if recorded_on else ()
-            recording = [self._tape_id(t) for t in state.tapes] if state.tapes else ()
-            backward_of = None
-            if entry is not None:
-                producer = self.run.tensors.get(entry[3][0]) if entry[3] else None
-                backward_of = producer.producer if producer is not None else None
-            self._add_op(op_type, inputs, outputs, attrs, grad_fn, tapes, recording,
-                         sorted(self._paused) if self._paused else (), location, backward_of)
+            # The tapes recording now, those that recorded the op and those paused, as one code: a
+            # loop repeats a few such sets, so this is one dictionary look-up per op.
+            key = (tuple(map(id, recorded_on)) if recorded_on else (), tuple(map(id, state.tapes)),
+                   tuple(self._paused))
+            tape_set = self._tape_sets.get(key)
+            if tape_set is None:
+                tape_set = self._tape_set(recorded_on, key)
+            self._add_op(op_type, inputs, outputs, attrs, grad_fn, tape_set, location, backward)
 
-    def _add_op(self, op_type, inputs, outputs, attrs, grad_fn, tapes, recording, paused, location,
-                backward_of=None):
-        run = self.run
-        op_id = len(run.ops) + 1
-        tensors = run.tensors
-        input_ids = []
+    def _tape_set(self, recorded_on, key):
+        tape_id = self._tape_id
+        tapes = tuple(tape_id(t) for t in recorded_on) if recorded_on else ()
+        recording = tuple(tape_id(t) for t in state.tapes)
+        code = self.store.tape_sets.code((tapes, recording, tuple(sorted(self._paused))))
+        self._tape_sets[key] = code
+        return code
+
+    def _add_op(self, op_type, inputs, outputs, attrs, grad_fn, tape_set, location, backward=False):
+        store = self.store
+        row = store.tensors.row
         for t in inputs:
-            tensor_id = t._id
-            if tensor_id not in tensors:
+            if row(t._id) is None:
                 self._tensor(t, location)
-            input_ids.append(tensor_id)
-        output_ids = []
+        if op_type not in store.rules:
+            store.rules[op_type] = _rule_of(op_type, None)
+        op_id = store.add_op(next(self._seq), op_type, inputs, outputs,
+                             store.attrs_code(attrs, _plain_attrs) if attrs else -1, tape_set,
+                             store.location_code(location), backward)
+        if grad_fn is not None:
+            store.custom.add(op_id)
         for t in outputs:
-            value = t._value
-            if type(value) is not np.ndarray:
-                value = np.asarray(value)
-            tensors[t._id] = TensorInfo(t._id, "intermediate", value.shape, dtype_name(value.dtype), producer=op_id,
-                                        first_seen=location, summary=summarize(value))
-            if value.size <= SMALL_VALUE:
-                self._keep(t._id, value)
-            output_ids.append(t._id)
-        rule, source = _rule_of(op_type, grad_fn)
-        run.ops[op_id] = OpInfo(op_id, next(self._seq), op_type, input_ids, output_ids,
-                                _plain_attrs(attrs) if attrs else {}, rule, source, self._tapes_tuple(tapes),
-                                self._tapes_tuple(recording), self._tapes_tuple(paused), location, backward_of)
-        for tape_id in tapes:
-            run.tapes[tape_id].ops.append(op_id)
+            size = t._value.size
+            if 1 < size <= SMALL_VALUE:
+                self._keep(t._id, np.asarray(t._value))
+        tapes = store.tape_sets.values[tape_set][0]
+        if tapes:
+            run_tapes = self.run.tapes
+            for tape_id in tapes:
+                run_tapes[tape_id].ops.append(op_id)
 
     def gradient_computed(self, tape, kind, targets, sources, options, results):
         with self._lock:
@@ -284,84 +283,66 @@ class Recorder:
             call = GradientCall(len(self.run.calls) + 1, seq, tape_id, kind, [t._id for t in targets],
                                 [s._id for s in sources], dict(options), [], location)
             self.run.names.update(names_at(location, kind, call.targets, call.sources))
-            zeros_wanted = options.get("unconnected_gradients") == "ZERO"
             for source, grad in zip(sources, results):
                 result = GradientResult(source._id, grad is None)
-                needs_reason = grad is None
                 if grad is not None:
-                    value = grad._value if isinstance(grad._value, np.ndarray) else np.asarray(grad._value)
+                    # The gradient's summary comes from the tensor table (its rule's op made it, or it
+                    # is added here): nothing is computed per call for a gradient nobody asks about.
+                    self._tensor(grad, location)
+                    result.tensor = grad._id
+                    value = grad._value if type(grad._value) is np.ndarray else np.asarray(grad._value)
                     self._keep(("call", call.id, source._id), value, always=True)
-                    result.summary = summary = summarize(value)
-                    # Only an all-zero result can be unconnected, and only a non-finite or all-zero one
-                    # needs a diagnosis: one look at the summary, no analysis for the usual result.
-                    all_zero = summary.get("min") == 0 and summary.get("max") == 0
-                    needs_reason = zeros_wanted and all_zero
-                    if summary.get("nonfinite") or all_zero:
-                        self._pending.append((call, result, None, source._id))
-                if needs_reason:
-                    for target in call.targets:
-                        self._pending.append((call, result, target, source._id))
                 call.results.append(result)
             self.run.calls.append(call)
 
     def explain_pending(self):
-        """Make the explanations gradient calls asked for (each from the ops near its call)."""
+        """Explain the calls made since the last time: the Nones, the zeros asked for with
+        ``UnconnectedGradients.ZERO`` that are unconnected, and NaN/Inf or all-zero gradients."""
         with self._lock:
-            pending, self._pending = self._pending, []
-            for call, result, target, source in pending:
-                if target is not None:
-                    explanation = explain_pair(self.run, call.tape, target, source, call.seq, call.options)
-                    if explanation is not None:
-                        result.explanations[target] = explanation
-            for call, result, target, source in pending:  # a gradient that is None or unconnected needs no more
-                if target is None and not result.explanations:
-                    result.diagnosis = diagnose(self.run, call, result)
+            calls = self.run.calls[self._checked_calls:]
+            self._checked_calls = len(self.run.calls)
+            store = self.store
+            for call in calls:
+                zeros_wanted = call.options.get("unconnected_gradients") == "ZERO"
+                for result in call.results:
+                    stats = store.tensor_stats(result.tensor) if result.tensor is not None else None
+                    all_zero = stats is not None and stats[0] == 0 and stats[1] == 0
+                    if result.is_none or (zeros_wanted and all_zero):
+                        for target in call.targets:
+                            explanation = explain_pair(self.run, call.tape, target, result.source, call.seq,
+                                                       call.options)
+                            if explanation is not None:
+                                result.explanations[target] = explanation
+                    if not result.explanations and stats is not None and (stats[3] or all_zero):
+                        result.summary = store.tensor_summary(result.tensor)
+                        result.diagnosis = diagnose(self.run, call, result)
 
     # Output ---------------------------------------------------------------------------------------
     def snapshot(self):
-        """A plain-data copy of the run so far: values copied (or summarized above the cap), sources read."""
+        """The run so far, as plain data: a view of the columns as they are now (later recording does
+        not change it; objects are made on first access), small values, the source files read."""
         with self._lock:
             self.explain_pending()
-            # Ops, events and explanations never change once made, so they are shared; what grows or
-            # gets values filled in is copied (a deepcopy took 30x the recording time itself).
-            live = self.run
+            live, store = self.run, self.store
+            store.tensors.flush()
             tapes = {i: replace(t, ops=list(t.ops), spans=[list(s) for s in t.spans], resets=list(t.resets))
                      for i, t in live.tapes.items()}
-            tensors = {}
             values = self._values
-            for tensor_id, info in live.tensors.items():
-                tensors[tensor_id] = copied = _shallow_copy(info)
-                value = values.get(tensor_id)
-                if value is not None:
-                    copied.value = np.array(value)
             calls = []
             for call in live.calls:
-                results = [replace(r, explanations=dict(r.explanations)) for r in call.results]
+                results = [GradientResult(r.source, r.is_none, summary=r.summary, explanations=dict(r.explanations),
+                                          tensor=r.tensor, diagnosis=r.diagnosis) for r in call.results]
                 for result in results:
-                    if not result.is_none:
+                    if result.tensor is not None:
+                        result.summary = store.tensor_summary(result.tensor)
                         value = values.get(("call", call.id, result.source))
-                        if value is not None:
-                            result.value = np.array(value)
+                        result.value = np.array(value) if value is not None else one_value(result.summary)
                 calls.append(replace(call, results=results))
-            run = Run(tapes=tapes, ops=dict(live.ops), tensors=tensors, events=list(live.events), calls=calls,
-                      meta=copy.deepcopy(live.meta), names=dict(live.names))
-            run.sources = _read_sources(run)
+            run = Run(tapes=tapes, ops=OpsView(store, frozen=len(store.seq)),
+                      tensors=TensorsView(store, frozen=len(store.tensors), values=dict(values)),
+                      events=list(live.events), calls=calls, meta=copy.deepcopy(live.meta), names=dict(live.names))
+            run.sources = _read_sources(run, store.locations)
             return run
-
-
-def _shallow_copy(info):
-    """``dataclasses.replace(info)`` at a tenth of its cost: one per tensor of a run, so it adds up."""
-    copied = object.__new__(type(info))
-    copied.__dict__.update(info.__dict__)
-    return copied
-
-
-def _keep_value(holder, value):
-    if value is None:
-        return
-    array = np.asarray(value)
-    holder.summary = summarize(array)
-    holder.value = array.copy() if array.size <= VALUE_CAP else None
 
 
 def _rule_of(op_type, grad_fn):
@@ -387,9 +368,10 @@ def _plain_attrs(attrs):
     return plain
 
 
-def _read_sources(run):
-    files = set()
-    for item in list(run.ops.values()) + list(run.events) + list(run.calls) + list(run.tapes.values()):
+def _read_sources(run, locations=()):
+    """The text of every file a location of the run names (``locations``: those of the ops)."""
+    files = {location.file for location in locations}
+    for item in list(run.events) + list(run.calls) + list(run.tapes.values()):
         if item.location is not None:
             files.add(item.location.file)
     sources = {}
@@ -484,7 +466,8 @@ def explain_tape(tape, target, source):
             recorder._variables[item._id] = (item.name, item.trainable)
     produced = set()
     for op in tape._operations():
-        recorder._add_op(op.type, op.inputs, op.outputs, op.attrs, op.grad_fn, [tape_id], [tape_id], [], None)
+        recorder._add_op(op.type, op.inputs, op.outputs, op.attrs, op.grad_fn,
+                         recorder.store.tape_sets.code(((tape_id,), (tape_id,), ())), None)
         produced.update(t._id for t in op.outputs)
     for watched_id in sorted(tape._ids - produced):
         run.events.append(Event(0, "watch", tape_id, watched_id))
