@@ -11,7 +11,7 @@ import numpy as np
 VALUE_CAP = 4096  # elements; larger values are kept as a summary only
 
 
-@dataclass
+@dataclass(slots=True)
 class Location:
     file: str
     line: int
@@ -21,7 +21,7 @@ class Location:
         return f"{self.file}:{self.line}"
 
 
-@dataclass
+@dataclass(slots=True)
 class TensorInfo:
     id: int
     kind: str                      # "variable", "constant" or "intermediate"
@@ -44,7 +44,7 @@ class TensorInfo:
         return self.dtype.startswith("float")
 
 
-@dataclass
+@dataclass(slots=True)
 class OpInfo:
     id: int
     seq: int
@@ -61,7 +61,7 @@ class OpInfo:
     backward: bool = False  # run by a backward pass (a gradient rule's op, or the sum of two gradients)
 
 
-@dataclass
+@dataclass(slots=True)
 class TapeInfo:
     id: int
     persistent: bool
@@ -77,7 +77,7 @@ class TapeInfo:
         return f"tape {self.id}" + (f" ({self.location})" if self.location else "")
 
 
-@dataclass
+@dataclass(slots=True)
 class Event:
     seq: int
     kind: str     # watch, accessed variable, stop_recording, resume_recording, reset, numpy, bool, ...
@@ -104,7 +104,7 @@ class Explanation:
         return "\n".join(lines)
 
 
-@dataclass
+@dataclass(slots=True)
 class GradientResult:
     source: int
     is_none: bool
@@ -115,7 +115,7 @@ class GradientResult:
     diagnosis: Optional[Explanation] = None  # why a gradient that exists is NaN/Inf or exactly zero
 
 
-@dataclass
+@dataclass(slots=True)
 class GradientCall:
     id: int
     seq: int

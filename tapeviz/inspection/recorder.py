@@ -43,6 +43,7 @@ _BACKWARD_CODE = _backward_module.backward.__code__
 # everything; a long training loop keeps its first steps' values and stays flat after.
 VALUE_BUDGET_BYTES = 16 * 1024 ** 2
 _ARRAY_OVERHEAD = 200  # bytes a kept array costs beside its data (object, dict entry, key)
+_NOTHING = {}  # shared by the results with no summary or explanation yet; replaced, never filled
 SMALL_VALUE = 64  # elements: an intermediate this small costs about what its summary costs
 
 _library_code = {}   # code object -> is it tapeviz's or numpy's (frames skipped to find the user's line)
@@ -93,7 +94,8 @@ class Recorder:
         self._values = {}      # tensor id or ("call", id, source) -> a small value kept within the budget
         self._value_bytes = 0
         self._tape_sets = {}   # (ids of tape objects recording/recorded/paused) -> tape set code
-        self._checked_calls = 0  # calls before this index have had their results looked at
+        self._checked_calls = 0
+        self._options = {}     # a gradient call's options, shared between calls with the same ones  # calls before this index have had their results looked at
         self._rules = {}       # op type -> rule code, for ops without a custom gradient
 
     # Installation ---------------------------------------------------------------------------------
@@ -150,8 +152,8 @@ class Recorder:
             kind = VARIABLE if tensor_id in store.variables else CONSTANT
             row = store.add_leaf(tensor_id, value, kind, store.location_code(location))
             self._keep(tensor_id, value)
-        elif tensor_id in store.variables and row in table.leaves:
-            table.leaves[row][0] = VARIABLE
+        elif tensor_id in store.variables and table.kind[row] == CONSTANT:
+            table.kind[row] = VARIABLE
         return row
 
     def _event(self, kind, tape=None, tensor=None, detail="", location=None):
@@ -280,11 +282,15 @@ class Recorder:
                 self._tensor(t, location)
                 self._keep(t._id, np.asarray(t._value_for_read()), always=True)
             seq = next(self._seq)
+            options_key = tuple(options.items())
+            shared_options = self._options.get(options_key)
+            if shared_options is None:
+                shared_options = self._options[options_key] = dict(options)
             call = GradientCall(len(self.run.calls) + 1, seq, tape_id, kind, [t._id for t in targets],
-                                [s._id for s in sources], dict(options), [], location)
+                                [s._id for s in sources], shared_options, [], location)
             self.run.names.update(names_at(location, kind, call.targets, call.sources))
             for source, grad in zip(sources, results):
-                result = GradientResult(source._id, grad is None)
+                result = GradientResult(source._id, grad is None, summary=_NOTHING, explanations=_NOTHING)
                 if grad is not None:
                     # The gradient's summary comes from the tensor table (its rule's op made it, or it
                     # is added here): nothing is computed per call for a gradient nobody asks about.
@@ -312,6 +318,8 @@ class Recorder:
                             explanation = explain_pair(self.run, call.tape, target, result.source, call.seq,
                                                        call.options)
                             if explanation is not None:
+                                if result.explanations is _NOTHING:
+                                    result.explanations = {}
                                 result.explanations[target] = explanation
                     if not result.explanations and stats is not None and (stats[3] or all_zero):
                         result.summary = store.tensor_summary(result.tensor)

@@ -18,9 +18,10 @@ import numpy as np
 
 from .model import OpInfo, TensorInfo, dtype_name
 
-CONSTANT, VARIABLE, INTERMEDIATE = "constant", "variable", "intermediate"
-FLUSH_VALUES = 4096           # arrays waiting for their summary, at most
-FLUSH_BYTES = 8 * 1024 ** 2   # bytes of arrays waiting for their summary, at most
+KINDS = ("intermediate", "constant", "variable")
+INTERMEDIATE, CONSTANT, VARIABLE = 0, 1, 2
+FLUSH_VALUES = 2048           # arrays waiting for their summary, at most
+FLUSH_BYTES = 2 * 1024 ** 2   # bytes of arrays waiting for their summary, at most (kept low: RSS keeps its peak)
 _NUMERIC = "fiub"
 _NO_STATS = -2                # non-finite column value for an empty or non-numeric tensor
 
@@ -50,7 +51,8 @@ class TensorTable:
         self.producer = array("q")       # op id, 0 for a leaf
         self.shape = array("i")
         self.dtype = array("i")
-        self.leaves = {}                 # row -> [kind, location code] for tensors no op made
+        self.kind = array("b")           # index in KINDS: 0 for an op's output, else constant or variable
+        self.leaf_location = array("i")  # a leaf's first line (location code); -1 for an op's output
         self.read_of = {}                # row -> variable id, for reads that are tensors of their own
         self.minimum, self.maximum, self.mean = array("d"), array("d"), array("d")
         self.nonfinite = array("q")
@@ -173,7 +175,7 @@ class Store:
         table = self.tensors
         columns = [self.seq, self.type, self.location, self.tape_set, self.backward, self.attrs_index,
                    self.in_start, self.out_start, self.in_ids, self.out_ids, table.ordered_ids, table.ordered_rows,
-                   table.producer, table.shape, table.dtype, table.minimum, table.maximum, table.mean,
+                   table.producer, table.kind, table.leaf_location, table.shape, table.dtype, table.minimum, table.maximum, table.mean,
                    table.nonfinite]
         return sum(column.itemsize * len(column) for column in columns)
 
@@ -190,7 +192,8 @@ class Store:
     def add_leaf(self, tensor_id, value, kind, location_code):
         table = self.tensors
         row = table.add(tensor_id, value, 0, self.shapes.code(value.shape), self.dtypes.code(value.dtype))
-        table.leaves[row] = [kind, location_code, tensor_id]
+        table.kind.append(kind)
+        table.leaf_location.append(location_code)
         return row
 
     def attrs_code(self, attrs, plain):
@@ -235,6 +238,8 @@ class Store:
             else:
                 table.late[tensor_id] = row
             table.producer.append(op_id)
+            table.kind.append(INTERMEDIATE)
+            table.leaf_location.append(-1)
             table.shape.append(shape)
             table.dtype.append(dtype)
             group = pending.get(dtype)
@@ -280,17 +285,14 @@ class Store:
                       self.attrs[attrs_index] if attrs_index >= 0 else {}, rule, source, tapes, recording, paused,
                       self.locations[location] if location >= 0 else None, bool(self.backward[i]))
 
-    def tensor(self, tensor_id, row, leaves=None, read_of=None):
+    def tensor(self, tensor_id, row, read_of=None):
         table = self.tensors
         shape = self.shapes.values[table.shape[row]]
         dtype = self.dtypes.values[table.dtype[row]]
         producer = table.producer[row]
-        leaf = (leaves if leaves is not None else table.leaves).get(row)
-        if leaf is not None:
-            kind, location, _ = leaf
-        else:
-            kind, location = INTERMEDIATE, self.location[producer - 1]
-        info = TensorInfo(tensor_id, kind, shape, dtype_name(dtype), producer=producer or None,
+        kind = table.kind[row]
+        location = table.leaf_location[row] if kind != INTERMEDIATE else self.location[producer - 1]
+        info = TensorInfo(tensor_id, KINDS[kind], shape, dtype_name(dtype), producer=producer or None,
                           first_seen=self.locations[location] if location >= 0 else None,
                           read_of=(read_of if read_of is not None else table.read_of).get(row))
         if kind == VARIABLE:
@@ -367,9 +369,7 @@ class TensorsView(Mapping):
         self._made = {}
         self._values = values or {}      # tensor id -> value kept by the recorder (a snapshot's copy)
         table = store.tensors
-        # Leaves' kinds and reads can change after a snapshot (a variable seen first as a plain
-        # tensor), so a snapshot keeps its own copy of those two small dicts.
-        self._leaves = None if frozen is None else {row: list(v) for row, v in table.leaves.items()}
+        # Reads can be linked to their variable after a snapshot, so a snapshot keeps its own copy.
         self._read_of = None if frozen is None else dict(table.read_of)
 
     def _count(self):
@@ -384,7 +384,7 @@ class TensorsView(Mapping):
         row = self._store.tensors.row(tensor_id)
         if row is None or row >= self._count():
             return default
-        found = self._store.tensor(tensor_id, row, self._leaves, self._read_of)
+        found = self._store.tensor(tensor_id, row, self._read_of)
         if self._frozen is not None:
             value = self._values.get(tensor_id)
             found.value = np.array(value) if value is not None else one_value(found.summary)
@@ -420,9 +420,11 @@ class TensorsView(Mapping):
 
     def variable_ids(self):
         """The ids of the variables among the tensors, without making every TensorInfo."""
-        leaves = self._leaves if self._leaves is not None else self._store.tensors.leaves
+        table = self._store.tensors
         count = self._count()
-        return [leaf[2] for row, leaf in sorted(leaves.items()) if leaf[0] == VARIABLE and row < count]
+        rows = ((table.row(i), i) for i in self._store.variables)
+        return [i for row, i in sorted((row, i) for row, i in rows if row is not None and row < count)
+                if table.kind[row] == VARIABLE]
 
 
 def one_value(summary):
