@@ -215,6 +215,10 @@ def explain(run, tape_id, target_id, source_id, before_seq=None, options=None):
         return unrecorded or _no_path(context, never_read=True)
     if target_id not in on_tape:
         found = _unrecorded_target(run, tape, target, target_id, tgt, start)
+        if found is not None and found.code == "TARGET_NOT_RECORDED":
+            left = _no_path(context)  # a target rebuilt from numpy: name the line the value left by
+            if left.code == "NO_PATH_LEFT_TAPE":
+                return left
         if found is not None:
             return found
 
@@ -349,6 +353,12 @@ def _unwatched_source(c, source):
                 "name keeps the variable; or call tape.watch(x) on the tensor inside the tape's context.",
                 [_evidence(f"{producer.type} turned {name} into a tensor" + (f" (step {step})" if step else ""),
                            producer)])
+        if tape.id in producer.recording_tapes:  # computed inside already: do not suggest that
+            return Explanation(
+                "SOURCE_NOT_WATCHED", f"The source, {src}, was computed inside the tape's context but from "
+                "values the tape does not watch, so the tape did not record it.",
+                "Call tape.watch(x) on it right after computing it, or compute it from a watched value.",
+                [_evidence(f"{producer.type} computed it", producer)])
         return Explanation(
             "SOURCE_NOT_WATCHED", f"The source, {src}, was computed outside the tape and never watched.",
             "Call tape.watch(x) inside the tape's context, or compute it inside the context from a watched value.",
@@ -430,12 +440,22 @@ def _control_statement(location):
     return None
 
 
+def _assigns(location):
+    """Is the statement on ``location``'s line an assignment (its value goes somewhere)?"""
+    if location is None:
+        return True  # no source to read: do not throw the evidence away
+    statement = statement_at(location.file, location.line)
+    return isinstance(statement, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Return)) or statement is None
+
+
 def _rebuilt_from_numpy(run, tensor_id, target_id, cone_ops):
     """Is the target, or a constant it was computed from, made after ``tensor_id`` left the tape?"""
     produced = {o for op in cone_ops for o in op.outputs}
     leaves = {i for op in cone_ops for i in op.inputs} - produced
     if target_id not in produced:
         leaves.add(target_id)
+    if target_id in leaves:  # the target itself first: the strongest evidence
+        leaves = [target_id] + sorted(leaves - {target_id})
     for leaf in leaves:
         info = run.tensors.get(leaf)
         if info is not None and info.kind == "constant" and info.read_of is None and leaf > tensor_id:
@@ -454,9 +474,14 @@ def _no_path(c, never_read=False):
     for event in events:
         if event.kind in CONVERSIONS and event.tensor in ahead:
             control = _control_statement(event.location)
-            if control is not None and _mentions(control, names) and event.seq < target_made:
-                conversions.append(event)
-            elif _rebuilt_from_numpy(run, event.tensor, c.target_id, c.cone) is not None:
+            if control is not None:
+                if _mentions(control, names) and event.seq < target_made:
+                    conversions.append(event)
+                continue
+            rebuilt = _rebuilt_from_numpy(run, event.tensor, c.target_id, c.cone)
+            # A value that left through numpy counts only if something was rebuilt from it: the target
+            # itself, or a constant the target used, made by an assignment (a logging line is not one).
+            if rebuilt == c.target_id or (rebuilt is not None and _assigns(event.location)):
                 conversions.append(event)
         elif event.kind == "bool" and event.seq < target_made and _mentions(_control_statement(event.location), names):
             branches.append(event)
@@ -487,11 +512,12 @@ def _no_path(c, never_read=False):
              for e in branches[:3]])
     made = [_evidence(f"{tgt} computed here", run.ops[target_info.producer])] \
         if target_info is not None and target_info.producer in run.ops else []
-    first = run.tensors.get(c.source_id)
+    call = _call_at(run, c.before_seq) if c.before_seq is not None else None
+    asked = [_evidence(f"the gradient call asks for {src}", tensor=c.source_id, location=call.location)] \
+        if call is not None else []
     return Explanation(
         "SOURCE_UNUSED", f"{tgt} does not use {src}: no op that ran takes it, or anything computed from it, on "
         "the way to the target" + (" (it was never read while the tape recorded)" if never_read else "") + ".",
         f"Use {src} in the forward pass (a layer left out of the model's call?), or leave it out of the sources."
         + zero_hint,
-        made + [_evidence(f"{src} first seen here", tensor=c.source_id,
-                          location=first.first_seen if first else None)])
+        made + asked)

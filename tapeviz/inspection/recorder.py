@@ -228,8 +228,9 @@ class Recorder:
         if not state.tapes:  # conversions matter only while a tape records
             return
         with self._lock:
-            self._tensor(tensor)
-            self._event(how, self._tape_id(state.tapes[-1]), tensor._id)
+            location = user_location(3)
+            self._tensor(tensor, location)
+            self._event(how, self._tape_id(state.tapes[-1]), tensor._id, location=location)
 
     def op_executed(self, op_type, inputs, outputs, attrs, grad_fn, recorded_on):
         location, backward = _walk(sys._getframe(2))
