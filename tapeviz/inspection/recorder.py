@@ -508,4 +508,8 @@ def _diagnose_from_tape(recorder, tape, tape_id, target, source):
         return None
     recorder.gradient_computed(tape, "gradient", [target], [source], {"unconnected_gradients": "NONE"}, [grad])
     recorder.explain_pending()
-    return recorder.run.calls[-1].results[0].diagnosis
+    diagnosis = recorder.run.calls[-1].results[0].diagnosis
+    if diagnosis is not None:
+        diagnosis.fix += (" (This tape was not recorded, so its lines are unknown: run the code inside "
+                          "`with tapeviz.record():` or with `tapeviz run script.py` to see them.)")
+    return diagnosis

@@ -95,6 +95,10 @@ class TensorTable:
 
     def flush(self):
         """Summarize every waiting array: three numpy reductions per dtype for all of them together."""
+        with np.errstate(all="ignore"):  # inf - inf in a sum is the user's value, not the recorder's problem
+            self._flush()
+
+    def _flush(self):
         pending, self.pending, self.pending_count, self.pending_bytes = self.pending, {}, 0, 0
         first = len(self.nonfinite)
         count = len(self.producer) - first
