@@ -59,6 +59,16 @@ def user_location(depth=2):
     return _walk(sys._getframe(depth))[0]
 
 
+class _BackwardSeen(threading.local):
+    """Per thread: the running backward pass's frame and the user's Location above it (one walk per pass)."""
+
+    frame = None
+    location = None
+
+
+_backward_seen = _BackwardSeen()
+
+
 def _walk(frame):
     """(the user's Location, whether a backward pass is running) for the frame and its callers."""
     backward = False
@@ -72,11 +82,21 @@ def _walk(frame):
             location = _locations.get(key)
             if location is None:
                 location = _locations[key] = Location(code.co_filename, frame.f_lineno, code.co_name)
+            if backward:
+                _backward_seen.location = location
             return location, backward
         if code is _BACKWARD_CODE:
+            seen = _backward_seen
+            if frame is seen.frame and seen.location is not None:
+                return seen.location, True  # every op of one backward pass has the same user line
             backward = True
+            seen.frame, seen.location = frame, None
         frame = frame.f_back
     return None, backward
+
+
+def _forget_backward_frame():
+    _backward_seen.frame = _backward_seen.location = None  # do not keep the finished pass's frame (and locals) alive
 
 
 class Recorder:
@@ -95,6 +115,7 @@ class Recorder:
         self._value_bytes = 0
         self._tape_sets = {}   # (ids of tape objects recording/recorded/paused) -> tape set code
         self._checked_calls = 0
+        self._location_codes = {}  # id of an interned Location -> its code in the store
         self._options = {}     # a gradient call's options, shared between calls with the same ones  # calls before this index have had their results looked at
         self._rules = {}       # op type -> rule code, for ops without a custom gradient
 
@@ -245,12 +266,13 @@ class Recorder:
             self._add_op(op_type, inputs, outputs, attrs, grad_fn, tape_set, location, backward)
 
     def _tape_set(self, recorded_on, key):
+        """(code, tape ids that recorded the op) for a set of tapes, cached under ``key``."""
         tape_id = self._tape_id
         tapes = tuple(tape_id(t) for t in recorded_on) if recorded_on else ()
         recording = tuple(tape_id(t) for t in state.tapes)
         code = self.store.tape_sets.code((tapes, recording, tuple(sorted(self._paused))))
-        self._tape_sets[key] = code
-        return code
+        self._tape_sets[key] = found = (code, tapes)
+        return found
 
     def _add_op(self, op_type, inputs, outputs, attrs, grad_fn, tape_set, location, backward=False):
         store = self.store
@@ -260,22 +282,27 @@ class Recorder:
                 self._tensor(t, location)
         if op_type not in store.rules:
             store.rules[op_type] = _rule_of(op_type, None)
+        location_code = self._location_codes.get(id(location))
+        if location_code is None:
+            location_code = store.location_code(location)
+            if location is not None:  # ops' Locations come from _walk, interned: their ids stay theirs
+                self._location_codes[id(location)] = location_code
+        code, tapes = tape_set
         op_id = store.add_op(next(self._seq), op_type, inputs, outputs,
-                             store.attrs_code(attrs, _plain_attrs) if attrs else -1, tape_set,
-                             store.location_code(location), backward)
+                             store.attrs_code(attrs, _plain_attrs) if attrs else -1, code, location_code, backward)
         if grad_fn is not None:
             store.custom.add(op_id)
         for t in outputs:
             size = t._value.size
             if 1 < size <= SMALL_VALUE:
                 self._keep(t._id, np.asarray(t._value))
-        tapes = store.tape_sets.values[tape_set][0]
         if tapes:
             run_tapes = self.run.tapes
             for tape_id in tapes:
                 run_tapes[tape_id].ops.append(op_id)
 
     def gradient_computed(self, tape, kind, targets, sources, options, results):
+        _forget_backward_frame()
         with self._lock:
             tape_id = self._tape_id(tape)
             location = user_location(3)
@@ -476,7 +503,7 @@ def explain_tape(tape, target, source):
     produced = set()
     for op in tape._operations():
         recorder._add_op(op.type, op.inputs, op.outputs, op.attrs, op.grad_fn,
-                         recorder.store.tape_sets.code(((tape_id,), (tape_id,), ())), None)
+                         (recorder.store.tape_sets.code(((tape_id,), (tape_id,), ())), (tape_id,)), None)
         produced.update(t._id for t in op.outputs)
     for watched_id in sorted(tape._ids - produced):
         run.events.append(Event(0, "watch", tape_id, watched_id))
