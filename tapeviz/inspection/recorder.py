@@ -95,6 +95,22 @@ def _walk(frame):
     return None, backward
 
 
+class _Held(threading.local):
+    ops = []  # per thread: the running backward pass's ops, until its gradient call ends
+
+
+_held = _Held()
+HELD_OPS = 50_000  # a jacobian runs many backward passes: past this many ops, the rest are not held
+
+
+def _needs_diagnosis(value):
+    """Is a gradient value NaN/Inf somewhere, or all zero (the results a diagnosis is made for)?"""
+    value = np.asarray(value)
+    if value.dtype.kind != "f" or not value.size:
+        return False
+    return not np.isfinite(value).all() or not value.any()
+
+
 def _forget_backward_frame():
     _backward_seen.frame = _backward_seen.location = None  # do not keep the finished pass's frame (and locals) alive
 
@@ -255,6 +271,16 @@ class Recorder:
 
     def op_executed(self, op_type, inputs, outputs, attrs, grad_fn, recorded_on):
         location, backward = _walk(sys._getframe(2))
+        if backward and not recorded_on:
+            # An op of a backward pass that no tape records matters only if a gradient comes out NaN/Inf
+            # or all zero: held until the call ends, then recorded only then (about half of a training
+            # step's ops, so half the recording cost, when every gradient is fine).
+            held = _held.ops
+            if len(held) < HELD_OPS:
+                held.append((op_type, inputs, outputs, attrs, grad_fn, location))
+            return
+        if _held.ops:
+            _held.ops = []  # a backward pass that never reached gradient_computed (its rule raised)
         with self._lock:
             # The tapes recording now, those that recorded the op and those paused, as one code: a
             # loop repeats a few such sets, so this is one dictionary look-up per op.
@@ -303,7 +329,13 @@ class Recorder:
 
     def gradient_computed(self, tape, kind, targets, sources, options, results):
         _forget_backward_frame()
+        held, _held.ops = _held.ops, []
         with self._lock:
+            if held and any(grad is not None and _needs_diagnosis(grad._value) for grad in results):
+                recording = tuple(self._tape_id(t) for t in state.tapes)
+                tape_set = (self.store.tape_sets.code(((), recording, tuple(sorted(self._paused)))), ())
+                for op_type, inputs, outputs, attrs, grad_fn, location in held:
+                    self._add_op(op_type, inputs, outputs, attrs, grad_fn, tape_set, location, True)
             tape_id = self._tape_id(tape)
             location = user_location(3)
             for t in list(targets) + list(sources):
