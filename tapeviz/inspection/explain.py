@@ -177,7 +177,10 @@ def explain(run, tape_id, target_id, source_id, before_seq=None, options=None):
     high = math.inf if before_seq is None else before_seq
     resets = [s for s in tape.resets if s < high]
     start = max(resets) if resets else -1
-    window = ops_between(run, start, high)
+    # No op before the tape first started recording can be on it: a loop's new tape per step looks
+    # only at its own step.
+    first_enter = tape.spans[0][0] if tape.spans else -1
+    window = ops_between(run, max(start, first_enter - 1), high)
     tape_ops = [op for op in window if tape_id in op.tapes]
     watched = run.watched(tape_id, before_seq)
     on_tape = set(watched) | {o for op in tape_ops for o in op.outputs}

@@ -61,10 +61,35 @@ def names_at(location, kind, target_ids, source_ids):
     if location is None:
         return {}
     key = (location.file, location.line, kind)
-    if key not in _CALL_EXPRS:
+    texts = _CALL_EXPRS.get(key, False)
+    if texts is False:
         tree = parse_file(location.file)
-        _CALL_EXPRS[key] = _find_call(tree, location.line, kind) if tree is not None else None
-    return _names(_CALL_EXPRS[key], target_ids, source_ids)
+        found = _find_call(tree, location.line, kind) if tree is not None else None
+        texts = _CALL_EXPRS[key] = None if found is None else (_texts(found[0]), _texts(found[1]))
+    if texts is None:
+        return {}
+    names = _zip_names(texts[1], source_ids)
+    names.update(_zip_names(texts[0], target_ids))
+    return names
+
+
+def _texts(expr):
+    """The source text of each item of a target/sources expression (unparsed once per call line)."""
+    if expr is None:
+        return None
+    return [ast.unparse(item) for item in _items(expr)]
+
+
+def _zip_names(texts, ids):
+    if texts is None or len(texts) != len(ids):
+        return {}
+    return {tensor_id: text for tensor_id, text in zip(ids, texts) if len(text) <= MAX_NAME}
+
+
+def _items(expr):
+    if isinstance(expr, ast.Dict):
+        return [value for _, value in sorted(zip((ast.unparse(k) for k in expr.keys), expr.values))]
+    return expr.elts if isinstance(expr, (ast.List, ast.Tuple)) else [expr]
 
 
 def statement_at(filename, line):
@@ -83,10 +108,7 @@ def statement_at(filename, line):
 def _match(expr, ids):
     if expr is None:
         return {}
-    if isinstance(expr, ast.Dict):
-        items = [value for _, value in sorted(zip((ast.unparse(k) for k in expr.keys), expr.values))]
-    else:
-        items = expr.elts if isinstance(expr, (ast.List, ast.Tuple)) else [expr]
+    items = _items(expr)
     if len(items) != len(ids):
         return {}
     names = {}

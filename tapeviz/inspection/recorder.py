@@ -96,7 +96,8 @@ def _walk(frame):
 
 
 class _Held(threading.local):
-    ops = []  # per thread: the running backward pass's ops, until its gradient call ends
+    def __init__(self):
+        self.ops = []  # per thread: the running backward pass's ops, until its gradient call ends
 
 
 _held = _Held()
@@ -108,7 +109,8 @@ def _needs_diagnosis(value):
     value = np.asarray(value)
     if value.dtype.kind != "f" or not value.size:
         return False
-    return not np.isfinite(value).all() or not value.any()
+    low, high = np.minimum.reduce(value, axis=None), np.maximum.reduce(value, axis=None)  # NaN propagates
+    return not (np.isfinite(low) and np.isfinite(high)) or (low == 0 and high == 0)
 
 
 def _forget_backward_frame():

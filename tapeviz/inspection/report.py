@@ -121,12 +121,12 @@ def text_summary(run, only_nones=False):
                 repeat = repeat_of.get((call.id, result.source, target))
                 prefix = f"      (target {describe(run, target)}) " if target is not None and len(call.targets) > 1 \
                     else "      "
+                label = "why" if explanation.kind == "none" else "warning"
                 if repeat is not None:
                     index, first, count = repeat
                     if index == 0:
-                        body.append(f"{prefix}why: same as step {step(run, first)} (call {first.id}), x{count}")
+                        body.append(f"{prefix}{label}: same as step {step(run, first)} (call {first.id}), x{count}")
                     continue
-                label = "why" if explanation.kind == "none" else "warning"
                 body.append(f"{prefix}{label}: [{explanation.code}] {explanation.sentence}")
                 for item in explanation.evidence:
                     where = f" at {_short(item['location'])}" if item.get("location") else ""
