@@ -259,3 +259,20 @@ def test_rebinding_the_variable_names_the_line_and_the_step():
     assert f"line {line} in step 1" in explanation.sentence and "assign_sub" in explanation.fix
     groups = folded(run)
     assert len(groups) == 1 and len(groups[0][4]) == STEPS - 1
+
+
+def test_reasons_do_not_depend_on_reads_sharing_the_variable_id():
+    """Where a read of a variable is a tensor of its own, the core says so (``variable_read``) and the
+    reasons follow the read back to its variable."""
+    data, labels, params = make_model()
+    w1, b1, w2, b2 = params
+    with tf.record() as rec:
+        with tf.GradientTape() as tape:
+            with tape.stop_recording():
+                read = tf.constant(np.array(w1._value_for_read()))  # a read with an id of its own
+                rec.variable_read(w1, read)
+                hidden = tf.nn.relu(data @ read + b1); line = here()  # noqa: E702
+            loss = tf.reduce_mean(tf.square(hidden @ w2 + b2 - labels))
+        assert tape.gradient(loss, w1) is None
+    (_, _, _, explanation), = rec.snapshot().nones()
+    assert explanation.code == "PATH_IN_STOP_RECORDING" and line in lines_of(explanation)
