@@ -276,3 +276,22 @@ def test_reasons_do_not_depend_on_reads_sharing_the_variable_id():
         assert tape.gradient(loss, w1) is None
     (_, _, _, explanation), = rec.snapshot().nones()
     assert explanation.code == "PATH_IN_STOP_RECORDING" and line in lines_of(explanation)
+
+
+@pytest.mark.parametrize("example", ["why_none_paths", "why_none_targets", "why_none_watching", "s2_five_cases",
+                                     "s4_control_flow"])
+def test_every_evidence_item_names_ids_and_a_line(example, capsys):
+    import runpy
+
+    import tapeviz.examples as bundled
+
+    path = f"{bundled.__path__[0]}/{example}.py"
+    with tf.record() as rec:
+        runpy.run_path(path, run_name="__main__")
+    summary = json_summary(rec.snapshot(), only_nones=True)
+    assert summary["nones"]
+    for item in summary["nones"]:
+        assert item["source_id"] and item["target_id"] and item["location"]["line"]
+        for evidence in item["explanation"]["evidence"]:
+            assert evidence["location"] and evidence["location"]["file"] and evidence["location"]["line"], evidence
+            assert evidence["op"] is not None or evidence["tensor"] is not None, evidence
