@@ -38,9 +38,10 @@ _SKIP = (_PACKAGE_DIR + os.sep, _NUMPY_DIR + os.sep)
 _USER_CODE = os.path.join(_PACKAGE_DIR, "examples") + os.sep  # bundled examples are user code
 _MAX_SOURCE_BYTES = 1_000_000
 _BACKWARD_CODE = _backward_module.backward.__code__
-# Values are kept (beside their summary) for gradient calls' targets, sources and results and for
-# small intermediates, until this many bytes are kept; past it, summaries only. A tutorial keeps
-# everything; a long training loop keeps its first steps' values and stays flat after.
+# Values are kept (beside their summary) for the plots of gradients against 1-D sources (the source,
+# the target, the gradient) and for small intermediates, until this many bytes are kept; past it,
+# summaries only (a one-element value is its summary). A tutorial keeps everything it can plot; a long
+# training loop keeps a few small values of its first steps and stays flat after.
 VALUE_BUDGET_BYTES = 16 * 1024 ** 2
 _ARRAY_OVERHEAD = 200  # bytes a kept array costs beside its data (object, dict entry, key)
 _NOTHING = {}  # shared by the results with no summary or explanation yet; replaced, never filled
@@ -168,6 +169,8 @@ class Recorder:
 
     def _keep(self, key, value, always=False):
         """Keep a small value while the budget lasts (``always``: any size up to VALUE_CAP)."""
+        if self._value_bytes >= VALUE_BUDGET_BYTES:
+            return
         size = value.size
         if size <= 1 or size > (VALUE_CAP if always else SMALL_VALUE) or key in self._values:
             return  # a one-element value is its own summary (min = max = the value)
@@ -340,9 +343,14 @@ class Recorder:
                     self._add_op(op_type, inputs, outputs, attrs, grad_fn, tape_set, location, True)
             tape_id = self._tape_id(tape)
             location = user_location(3)
+            # Values beyond a summary serve the inspector's plots: a gradient against a 1-D source (and the
+            # target, if it has the source's size). Only those are kept.
+            plotted = {s._id: s._value_for_read().size for s in sources if np.ndim(s._value_for_read()) == 1} \
+                if self._value_bytes < VALUE_BUDGET_BYTES else {}
             for t in list(targets) + list(sources):
                 self._tensor(t, location)
-                self._keep(t._id, np.asarray(t._value_for_read()), always=True)
+                if plotted and (t._id in plotted or np.size(t._value_for_read()) in plotted.values()):
+                    self._keep(t._id, np.asarray(t._value_for_read()), always=True)
             seq = next(self._seq)
             options_key = tuple(options.items())
             shared_options = self._options.get(options_key)
@@ -358,8 +366,8 @@ class Recorder:
                     # is added here): nothing is computed per call for a gradient nobody asks about.
                     self._tensor(grad, location)
                     result.tensor = grad._id
-                    value = grad._value if type(grad._value) is np.ndarray else np.asarray(grad._value)
-                    self._keep(("call", call.id, source._id), value, always=True)
+                    if source._id in plotted:
+                        self._keep(("call", call.id, source._id), np.asarray(grad._value), always=True)
                 call.results.append(result)
             self.run.calls.append(call)
 

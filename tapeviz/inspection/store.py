@@ -20,8 +20,8 @@ from .model import OpInfo, TensorInfo, dtype_name
 
 KINDS = ("intermediate", "constant", "variable")
 INTERMEDIATE, CONSTANT, VARIABLE = 0, 1, 2
-FLUSH_VALUES = 2048           # arrays waiting for their summary, at most
-FLUSH_BYTES = 2 * 1024 ** 2   # bytes of arrays waiting for their summary, at most (kept low: RSS keeps its peak)
+FLUSH_VALUES = 1024           # arrays waiting for their summary, at most
+FLUSH_BYTES = 1024 ** 2       # bytes of arrays waiting for their summary, at most (kept low: RSS keeps its peak)
 _NUMERIC = "fiub"
 _NO_STATS = -2                # non-finite column value for an empty or non-numeric tensor
 
