@@ -6,6 +6,7 @@ import gc
 import weakref
 
 import numpy as np
+import pytest
 
 import tapeviz as tf
 from tapeviz.inspection import store as columns
@@ -85,3 +86,28 @@ def test_an_explanation_looks_at_the_ops_near_its_call_only():
     codes = {e.code for _, _, _, e in rec.snapshot().nones()}
     assert codes == {"SOURCE_UNUSED"}
     assert late <= early * 1.5 + 20, (early, late)  # not proportional to the 200 steps in between
+
+
+def test_bulk_summaries_match_one_array_at_a_time():
+    from tapeviz.inspection.model import summarize
+
+    rng = np.random.default_rng(3)
+    values = [rng.standard_normal((4, 5)).astype(np.float32), np.float32(2.5), np.array([], np.float32),
+              np.array([1.0, np.nan, 3.0], np.float32), np.array([np.inf, -1.0]), np.arange(7, dtype=np.int32),
+              np.array([True, False, True]), np.array([-np.inf, np.inf], np.float32), np.zeros((2, 0)),
+              rng.standard_normal(3000)]
+    store = columns.Store()
+    for index, value in enumerate(values):
+        store.add_leaf(index + 1, np.asarray(value), columns.CONSTANT, -1)
+    for index, value in enumerate(values):
+        with np.errstate(all="ignore"):  # -inf + inf in the reference mean
+            expected = summarize(value)
+        found = store.tensor_summary(index + 1)
+        assert found.keys() == expected.keys(), (value, found, expected)
+        for key, wanted in expected.items():
+            if isinstance(wanted, float) and np.isnan(wanted):
+                assert np.isnan(found[key]), (value, key)
+            elif key == "mean":
+                assert found[key] == pytest.approx(wanted, rel=1e-5), (value, key)
+            else:
+                assert found[key] == wanted, (value, key, found[key], wanted)
