@@ -4,11 +4,14 @@
 library use never pays for it: the core tests one empty list per op when no recorder is installed.
 
 What keeps recording linear in a training loop: each op costs a bounded amount (its user line is
-found through a per-code-object cache, its outputs are summarized, not kept); a gradient call only
-notes which results need an explanation (None, zeros under ``UnconnectedGradients.ZERO``, NaN/Inf
-or exact zeros) and they are explained when someone asks (``snapshot``, ``tape.explain``), each
-from the ops near that call, never from a pass over the whole run. The recorder keeps no array of
-the run alive beyond a fixed budget of small values (``VALUE_BUDGET_BYTES``).
+found through a per-code-object cache, it becomes a row of the columns in store.py, its outputs
+are summarized in bulk, not kept); the ops of a backward pass that no tape records are held only
+until the gradient call ends and kept only if a gradient is NaN/Inf or all zero; a gradient call
+only notes its results, and the ones that need an explanation (None, unconnected zeros under
+``UnconnectedGradients.ZERO``, NaN/Inf or exact zeros) are explained when someone asks
+(``snapshot``, ``tape.explain``), each from the ops near its call, never from a pass over the
+whole run. The recorder keeps no array of the run alive beyond a fixed budget of small values
+(``VALUE_BUDGET_BYTES``).
 """
 import copy
 import itertools
