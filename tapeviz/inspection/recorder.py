@@ -2,6 +2,16 @@
 
 ``with tapeviz.record("run.tapeviz"):`` (or ``TAPEVIZ_RECORD=run.tapeviz``) installs one. Plain
 library use never pays for it: the core tests one empty list per op when no recorder is installed.
+
+What keeps recording linear in a training loop: each op costs a bounded amount (its user line is
+found through a per-code-object cache, it becomes a row of the columns in store.py, its outputs
+are summarized in bulk, not kept); the ops of a backward pass that no tape records are held only
+until the gradient call ends and kept only if a gradient is NaN/Inf or all zero; a gradient call
+only notes its results, and the ones that need an explanation (None, unconnected zeros under
+``UnconnectedGradients.ZERO``, NaN/Inf or exact zeros) are explained when someone asks
+(``snapshot``, ``tape.explain``), each from the ops near its call, never from a pass over the
+whole run. The recorder keeps no array of the run alive beyond a fixed budget of small values
+(``VALUE_BUDGET_BYTES``).
 """
 import copy
 import itertools
@@ -10,23 +20,38 @@ import linecache
 import os
 import sys
 import threading
+import weakref
 
 import numpy as np
 
+from tapeviz.core import backward as _backward_module
 from tapeviz.core import context, registry
 from tapeviz.core.context import state
 from tapeviz.core.tensor import Variable
 
 from .explain import explain as explain_pair
+from .diagnose import diagnose
 from .names import names_at
-from .model import (VALUE_CAP, Event, GradientCall, GradientResult, Location, OpInfo, Run, TapeInfo,
-                    TensorInfo, dtype_name, summarize)
+from .model import VALUE_CAP, Event, GradientCall, GradientResult, Location, Run, TapeInfo
+from .store import CONSTANT, VARIABLE, OpsView, Store, TensorsView, one_value
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__))
 _SKIP = (_PACKAGE_DIR + os.sep, _NUMPY_DIR + os.sep)
 _USER_CODE = os.path.join(_PACKAGE_DIR, "examples") + os.sep  # bundled examples are user code
 _MAX_SOURCE_BYTES = 1_000_000
+_BACKWARD_CODE = _backward_module.backward.__code__
+# Values are kept (beside their summary) for the plots of gradients against 1-D sources (the source,
+# the target, the gradient) and for small intermediates, until this many bytes are kept; past it,
+# summaries only (a one-element value is its summary). A tutorial keeps everything it can plot; a long
+# training loop keeps a few small values of its first steps and stays flat after.
+VALUE_BUDGET_BYTES = 16 * 1024 ** 2
+_ARRAY_OVERHEAD = 200  # bytes a kept array costs beside its data (object, dict entry, key)
+_NOTHING = {}  # shared by the results with no summary or explanation yet; replaced, never filled
+SMALL_VALUE = 64  # elements: an intermediate this small costs about what its summary costs
+
+_library_code = {}   # code object -> is it tapeviz's or numpy's (frames skipped to find the user's line)
+_locations = {}      # (file, line, function) -> one shared Location
 
 
 def _library_frame(filename):
@@ -35,26 +60,86 @@ def _library_frame(filename):
 
 def user_location(depth=2):
     """The first frame outside tapeviz and numpy: the user's line that caused the event."""
-    frame = sys._getframe(depth)
-    while frame is not None and _library_frame(frame.f_code.co_filename):
+    return _walk(sys._getframe(depth))[0]
+
+
+class _BackwardSeen(threading.local):
+    """Per thread: the running backward pass's frame and the user's Location above it (one walk per pass)."""
+
+    frame = None
+    location = None
+
+
+_backward_seen = _BackwardSeen()
+
+
+def _walk(frame):
+    """(the user's Location, whether a backward pass is running) for the frame and its callers."""
+    backward = False
+    while frame is not None:
+        code = frame.f_code
+        library = _library_code.get(code)
+        if library is None:
+            library = _library_code[code] = _library_frame(code.co_filename)
+        if not library:
+            key = (code, frame.f_lineno)
+            location = _locations.get(key)
+            if location is None:
+                location = _locations[key] = Location(code.co_filename, frame.f_lineno, code.co_name)
+            if backward:
+                _backward_seen.location = location
+            return location, backward
+        if code is _BACKWARD_CODE:
+            seen = _backward_seen
+            if frame is seen.frame and seen.location is not None:
+                return seen.location, True  # every op of one backward pass has the same user line
+            backward = True
+            seen.frame, seen.location = frame, None
         frame = frame.f_back
-    if frame is None:
-        return None
-    return Location(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name)
+    return None, backward
+
+
+class _Held(threading.local):
+    def __init__(self):
+        self.ops = []  # per thread: the running backward pass's ops, until its gradient call ends
+
+
+_held = _Held()
+HELD_OPS = 50_000  # a jacobian runs many backward passes: past this many ops, the rest are not held
+
+
+def _needs_diagnosis(value):
+    """Is a gradient value NaN/Inf somewhere, or all zero (the results a diagnosis is made for)?"""
+    value = np.asarray(value)
+    if value.dtype.kind != "f" or not value.size:
+        return False
+    low, high = np.minimum.reduce(value, axis=None), np.maximum.reduce(value, axis=None)  # NaN propagates
+    return not (np.isfinite(low) and np.isfinite(high)) or (low == 0 and high == 0)
+
+
+def _forget_backward_frame():
+    _backward_seen.frame = _backward_seen.location = None  # do not keep the finished pass's frame (and locals) alive
 
 
 class Recorder:
     """Observes tapes, ops and gradient calls and keeps them as a ``Run``."""
 
     def __init__(self, meta=None):
-        self.run = Run(meta=dict(meta or {}))
+        self.store = store = Store()
+        self.run = Run(ops=OpsView(store), tensors=TensorsView(store), meta=dict(meta or {}))
         self._seq = itertools.count(1)
         self._lock = threading.RLock()
-        self._tape_ids = {}    # id(tape) -> tape id; tapes are kept alive in _tapes so ids stay unique
-        self._tapes = []
+        self._tape_ids = {}    # id(tape) -> tape id, while the tape lives (a weak reference drops it)
+        self._tape_refs = {}
         self._paused = set()
-        self._variables = {}   # variable id -> Variable's name/trainable at creation
-        self._values = {}      # tensor id -> live numpy value (copied into the snapshot)
+        self._variables = store.variables   # variable id -> Variable's name/trainable at creation
+        self._values = {}      # tensor id or ("call", id, source) -> a small value kept within the budget
+        self._value_bytes = 0
+        self._tape_sets = {}   # (ids of tape objects recording/recorded/paused) -> tape set code
+        self._checked_calls = 0
+        self._location_codes = {}  # id of an interned Location -> its code in the store
+        self._options = {}     # a gradient call's options, shared between calls with the same ones  # calls before this index have had their results looked at
+        self._rules = {}       # op type -> rule code, for ops without a custom gradient
 
     # Installation ---------------------------------------------------------------------------------
     def start(self):
@@ -69,29 +154,52 @@ class Recorder:
     # Helpers --------------------------------------------------------------------------------------
     def _tape_id(self, tape):
         key = id(tape)
-        if key not in self._tape_ids:
-            tape_id = len(self._tapes) + 1
+        tape_id = self._tape_ids.get(key)
+        if tape_id is None:
+            tape_id = len(self.run.tapes) + 1
             self._tape_ids[key] = tape_id
-            self._tapes.append(tape)
+            self._tape_refs[key] = weakref.ref(tape, lambda _, key=key: self._forget_tape(key))
             self.run.tapes[tape_id] = TapeInfo(tape_id, tape._persistent, tape._watch_accessed_variables)
-        return self._tape_ids[key]
+        return tape_id
+
+    def _forget_tape(self, key):
+        self._tape_sets.clear()  # keyed by id(tape), which a new tape may reuse
+        self._tape_ids.pop(key, None)
+        self._tape_refs.pop(key, None)
 
     def tape_id(self, tape):
         return self._tape_ids.get(id(tape))
 
+    def _keep(self, key, value, always=False):
+        """Keep a small value while the budget lasts (``always``: any size up to VALUE_CAP)."""
+        if self._value_bytes >= VALUE_BUDGET_BYTES:
+            return
+        size = value.size
+        if size <= 1 or size > (VALUE_CAP if always else SMALL_VALUE) or key in self._values:
+            return  # a one-element value is its own summary (min = max = the value)
+        cost = value.nbytes + _ARRAY_OVERHEAD
+        if self._value_bytes + cost > VALUE_BUDGET_BYTES:
+            return
+        self._values[key] = value
+        self._value_bytes += cost
+
     def _tensor(self, tensor, location=None):
-        """The TensorInfo for a tensor or variable, made on first sight."""
+        """The table row of a tensor or variable, added on first sight."""
         tensor_id = tensor._id
-        info = self.run.tensors.get(tensor_id)
-        if info is None:
+        store = self.store
+        table = store.tensors
+        if type(tensor) is Variable and tensor_id not in store.variables:  # created before recording began
+            store.variables[tensor_id] = (tensor.name, tensor.trainable)
+        row = table.row(tensor_id)
+        if row is None:
             value = tensor._value_for_read()
-            kind = "variable" if tensor_id in self._variables else "constant"
-            info = TensorInfo(tensor_id, kind, tuple(np.shape(value)), dtype_name(value.dtype), first_seen=location)
-            if kind == "variable":
-                info.name, info.trainable = self._variables[tensor_id]
-            self.run.tensors[tensor_id] = info
-            self._values[tensor_id] = value
-        return info
+            value = value if type(value) is np.ndarray else np.asarray(value)
+            kind = VARIABLE if tensor_id in store.variables else CONSTANT
+            row = store.add_leaf(tensor_id, value, kind, store.location_code(location))
+            self._keep(tensor_id, value)
+        elif tensor_id in store.variables and table.kind[row] == CONSTANT:
+            table.kind[row] = VARIABLE
+        return row
 
     def _event(self, kind, tape=None, tensor=None, detail="", location=None):
         self.run.events.append(Event(next(self._seq), kind, tape, tensor, location or user_location(3), detail))
@@ -145,6 +253,14 @@ class Recorder:
         with self._lock:
             self._variables[variable._id] = (variable.name, variable.trainable)
 
+    def variable_read(self, variable, tensor):
+        """A read of ``variable`` made the new tensor ``tensor`` (for cores where reads are new tensors)."""
+        with self._lock:
+            self._tensor(variable)
+            row = self._tensor(tensor, user_location(3))
+            if tensor._id != variable._id:
+                self.store.tensors.read_of[row] = variable._id
+
     def variable_assigned(self, variable, value, method):
         with self._lock:
             self._tensor(variable)
@@ -157,89 +273,157 @@ class Recorder:
         if not state.tapes:  # conversions matter only while a tape records
             return
         with self._lock:
-            self._tensor(tensor)
-            self._event(how, self._tape_id(state.tapes[-1]), tensor._id)
+            location = user_location(3)
+            self._tensor(tensor, location)
+            self._event(how, self._tape_id(state.tapes[-1]), tensor._id, location=location)
 
     def op_executed(self, op_type, inputs, outputs, attrs, grad_fn, recorded_on):
+        location, backward = _walk(sys._getframe(2))
+        if backward and not recorded_on:
+            # An op of a backward pass that no tape records matters only if a gradient comes out NaN/Inf
+            # or all zero: held until the call ends, then recorded only then (about half of a training
+            # step's ops, so half the recording cost, when every gradient is fine).
+            held = _held.ops
+            if len(held) < HELD_OPS:
+                held.append((op_type, inputs, outputs, attrs, grad_fn, location))
+            return
+        if _held.ops:
+            _held.ops = []  # a backward pass that never reached gradient_computed (its rule raised)
         with self._lock:
-            tapes = [self._tape_id(t) for t in (recorded_on or ())]
-            self._add_op(op_type, inputs, outputs, attrs, grad_fn, tapes, [self._tape_id(t) for t in state.tapes],
-                         sorted(self._paused), user_location(4))
+            # The tapes recording now, those that recorded the op and those paused, as one code: a
+            # loop repeats a few such sets, so this is one dictionary look-up per op.
+            key = (tuple(map(id, recorded_on)) if recorded_on else (), tuple(map(id, state.tapes)),
+                   tuple(self._paused))
+            tape_set = self._tape_sets.get(key)
+            if tape_set is None:
+                tape_set = self._tape_set(recorded_on, key)
+            self._add_op(op_type, inputs, outputs, attrs, grad_fn, tape_set, location, backward)
 
-    def _add_op(self, op_type, inputs, outputs, attrs, grad_fn, tapes, recording, paused, location):
-        op_id = len(self.run.ops) + 1
-        input_ids = [self._tensor(t, location).id for t in inputs]
+    def _tape_set(self, recorded_on, key):
+        """(code, tape ids that recorded the op) for a set of tapes, cached under ``key``."""
+        tape_id = self._tape_id
+        tapes = tuple(tape_id(t) for t in recorded_on) if recorded_on else ()
+        recording = tuple(tape_id(t) for t in state.tapes)
+        code = self.store.tape_sets.code((tapes, recording, tuple(sorted(self._paused))))
+        self._tape_sets[key] = found = (code, tapes)
+        return found
+
+    def _add_op(self, op_type, inputs, outputs, attrs, grad_fn, tape_set, location, backward=False):
+        store = self.store
+        row = store.tensors.row
+        for t in inputs:
+            if row(t._id) is None:
+                self._tensor(t, location)
+        if op_type not in store.rules:
+            store.rules[op_type] = _rule_of(op_type, None)
+        location_code = self._location_codes.get(id(location))
+        if location_code is None:
+            location_code = store.location_code(location)
+            if location is not None:  # ops' Locations come from _walk, interned: their ids stay theirs
+                self._location_codes[id(location)] = location_code
+        code, tapes = tape_set
+        op_id = store.add_op(next(self._seq), op_type, inputs, outputs,
+                             store.attrs_code(attrs, _plain_attrs) if attrs else -1, code, location_code, backward)
+        if grad_fn is not None:
+            store.custom.add(op_id)
         for t in outputs:
-            self.run.tensors[t._id] = TensorInfo(t._id, "intermediate", tuple(np.shape(t._value)),
-                                                 dtype_name(t._value.dtype), producer=op_id, first_seen=location)
-            self._values[t._id] = t._value
-        rule, source = _rule_of(op_type, grad_fn)
-        self.run.ops[op_id] = OpInfo(op_id, next(self._seq), op_type, input_ids, [t._id for t in outputs],
-                                     _plain_attrs(attrs), rule, source, tapes, recording, paused, location)
-        for tape_id in tapes:
-            self.run.tapes[tape_id].ops.append(op_id)
+            size = t._value.size
+            if 1 < size <= SMALL_VALUE:
+                self._keep(t._id, np.asarray(t._value))
+        if tapes:
+            run_tapes = self.run.tapes
+            for tape_id in tapes:
+                run_tapes[tape_id].ops.append(op_id)
 
     def gradient_computed(self, tape, kind, targets, sources, options, results):
+        _forget_backward_frame()
+        held, _held.ops = _held.ops, []
         with self._lock:
+            if held and any(grad is not None and _needs_diagnosis(grad._value) for grad in results):
+                recording = tuple(self._tape_id(t) for t in state.tapes)
+                tape_set = (self.store.tape_sets.code(((), recording, tuple(sorted(self._paused)))), ())
+                for op_type, inputs, outputs, attrs, grad_fn, location in held:
+                    self._add_op(op_type, inputs, outputs, attrs, grad_fn, tape_set, location, True)
             tape_id = self._tape_id(tape)
             location = user_location(3)
+            # Values beyond a summary serve the inspector's plots: a gradient against a 1-D source (and the
+            # target, if it has the source's size). Only those are kept.
+            plotted = {s._id: s._value_for_read().size for s in sources if np.ndim(s._value_for_read()) == 1} \
+                if self._value_bytes < VALUE_BUDGET_BYTES else {}
             for t in list(targets) + list(sources):
                 self._tensor(t, location)
+                if plotted and (t._id in plotted or np.size(t._value_for_read()) in plotted.values()):
+                    self._keep(t._id, np.asarray(t._value_for_read()), always=True)
             seq = next(self._seq)
+            options_key = tuple(options.items())
+            shared_options = self._options.get(options_key)
+            if shared_options is None:
+                shared_options = self._options[options_key] = dict(options)
             call = GradientCall(len(self.run.calls) + 1, seq, tape_id, kind, [t._id for t in targets],
-                                [s._id for s in sources], dict(options), [], location)
+                                [s._id for s in sources], shared_options, [], location)
             self.run.names.update(names_at(location, kind, call.targets, call.sources))
             for source, grad in zip(sources, results):
-                result = GradientResult(source._id, grad is None)
+                result = GradientResult(source._id, grad is None, summary=_NOTHING, explanations=_NOTHING)
                 if grad is not None:
-                    self._values[("call", call.id, source._id)] = grad._value
-                    result.summary = summarize(grad._value)
-                for target in call.targets:
-                    explanation = explain_pair(self.run, tape_id, target, source._id, seq)
-                    if explanation is not None and (grad is None or options.get("unconnected_gradients") == "ZERO"):
-                        result.explanations[target] = explanation
+                    # The gradient's summary comes from the tensor table (its rule's op made it, or it
+                    # is added here): nothing is computed per call for a gradient nobody asks about.
+                    self._tensor(grad, location)
+                    result.tensor = grad._id
+                    if source._id in plotted:
+                        self._keep(("call", call.id, source._id), np.asarray(grad._value), always=True)
                 call.results.append(result)
             self.run.calls.append(call)
 
+    def explain_pending(self):
+        """Explain the calls made since the last time: the Nones, the zeros asked for with
+        ``UnconnectedGradients.ZERO`` that are unconnected, and NaN/Inf or all-zero gradients."""
+        with self._lock:
+            calls = self.run.calls[self._checked_calls:]
+            self._checked_calls = len(self.run.calls)
+            store = self.store
+            for call in calls:
+                zeros_wanted = call.options.get("unconnected_gradients") == "ZERO"
+                for result in call.results:
+                    stats = store.tensor_stats(result.tensor) if result.tensor is not None else None
+                    all_zero = stats is not None and stats[0] == 0 and stats[1] == 0
+                    if result.is_none or (zeros_wanted and all_zero):
+                        for target in call.targets:
+                            explanation = explain_pair(self.run, call.tape, target, result.source, call.seq,
+                                                       call.options)
+                            if explanation is not None:
+                                if result.explanations is _NOTHING:
+                                    result.explanations = {}
+                                result.explanations[target] = explanation
+                    if not result.explanations and stats is not None and (stats[3] or all_zero):
+                        result.summary = store.tensor_summary(result.tensor)
+                        result.diagnosis = diagnose(self.run, call, result)
+
     # Output ---------------------------------------------------------------------------------------
     def snapshot(self):
-        """A plain-data copy of the run so far: values copied (or summarized above the cap), sources read."""
+        """The run so far, as plain data: a view of the columns as they are now (later recording does
+        not change it; objects are made on first access), small values, the source files read."""
         with self._lock:
-            # Ops, events and explanations never change once made, so they are shared; what grows or
-            # gets values filled in is copied (a deepcopy took 30x the recording time itself).
-            live = self.run
+            self.explain_pending()
+            live, store = self.run, self.store
+            store.tensors.flush()
             tapes = {i: replace(t, ops=list(t.ops), spans=[list(s) for s in t.spans], resets=list(t.resets))
                      for i, t in live.tapes.items()}
-            tensors = {}
-            for tensor_id, info in live.tensors.items():
-                tensors[tensor_id] = copied = _shallow_copy(info)
-                _keep_value(copied, self._values.get(tensor_id))
+            values = self._values
             calls = []
             for call in live.calls:
-                results = [replace(r, explanations=dict(r.explanations)) for r in call.results]
+                results = [GradientResult(r.source, r.is_none, summary=r.summary, explanations=dict(r.explanations),
+                                          tensor=r.tensor, diagnosis=r.diagnosis) for r in call.results]
                 for result in results:
-                    if not result.is_none:
-                        _keep_value(result, self._values.get(("call", call.id, result.source)))
+                    if result.tensor is not None:
+                        result.summary = store.tensor_summary(result.tensor)
+                        value = values.get(("call", call.id, result.source))
+                        result.value = np.array(value) if value is not None else one_value(result.summary)
                 calls.append(replace(call, results=results))
-            run = Run(tapes=tapes, ops=dict(live.ops), tensors=tensors, events=list(live.events), calls=calls,
-                      meta=copy.deepcopy(live.meta), names=dict(live.names))
-            run.sources = _read_sources(run)
+            run = Run(tapes=tapes, ops=OpsView(store, frozen=len(store.seq)),
+                      tensors=TensorsView(store, frozen=len(store.tensors), values=dict(values)),
+                      events=list(live.events), calls=calls, meta=copy.deepcopy(live.meta), names=dict(live.names))
+            run.sources = _read_sources(run, store.locations)
             return run
-
-
-def _shallow_copy(info):
-    """``dataclasses.replace(info)`` at a tenth of its cost: one per tensor of a run, so it adds up."""
-    copied = object.__new__(type(info))
-    copied.__dict__.update(info.__dict__)
-    return copied
-
-
-def _keep_value(holder, value):
-    if value is None:
-        return
-    array = np.asarray(value)
-    holder.summary = summarize(array)
-    holder.value = array.copy() if array.size <= VALUE_CAP else None
 
 
 def _rule_of(op_type, grad_fn):
@@ -265,9 +449,10 @@ def _plain_attrs(attrs):
     return plain
 
 
-def _read_sources(run):
-    files = set()
-    for item in list(run.ops.values()) + list(run.events) + list(run.calls) + list(run.tapes.values()):
+def _read_sources(run, locations=()):
+    """The text of every file a location of the run names (``locations``: those of the ops)."""
+    files = {location.file for location in locations}
+    for item in list(run.events) + list(run.calls) + list(run.tapes.values()):
         if item.location is not None:
             files.add(item.location.file)
     sources = {}
@@ -326,7 +511,11 @@ def record_from_environment(variable="TAPEVIZ_RECORD"):
 
 
 def explain_tape(tape, target, source):
-    """``tape.explain``: from the active recording if it saw this tape, else from the tape alone."""
+    """``tape.explain``: from the active recording if it saw this tape, else from the tape alone.
+
+    Returns why the gradient is None; for a gradient that exists, why it is NaN/Inf or exactly zero
+    (if it is); else None.
+    """
     from tapeviz.core.tensor import Tensor
 
     for item, role in ((target, "target"), (source, "source")):
@@ -335,9 +524,19 @@ def explain_tape(tape, target, source):
     recorder = active_recorder()
     if recorder is not None and recorder.tape_id(tape) is not None:
         with recorder._lock:
+            recorder.explain_pending()
             recorder._tensor(target)
             recorder._tensor(source)
-            return explain_pair(recorder.run, recorder.tape_id(tape), target._id, source._id)
+            tape_id = recorder.tape_id(tape)
+            explanation = explain_pair(recorder.run, tape_id, target._id, source._id)
+            if explanation is not None:
+                return explanation
+            for call in reversed(recorder.run.calls):
+                if call.tape == tape_id and target._id in call.targets and source._id in call.sources:
+                    result = call.results[call.sources.index(source._id)]
+                    return result.diagnosis
+        if not tape._ops:
+            return None
     recorder = Recorder()
     run = recorder.run
     tape_id = recorder._tape_id(tape)
@@ -348,7 +547,8 @@ def explain_tape(tape, target, source):
             recorder._variables[item._id] = (item.name, item.trainable)
     produced = set()
     for op in tape._operations():
-        recorder._add_op(op.type, op.inputs, op.outputs, op.attrs, op.grad_fn, [tape_id], [tape_id], [], None)
+        recorder._add_op(op.type, op.inputs, op.outputs, op.attrs, op.grad_fn,
+                         (recorder.store.tape_sets.code(((tape_id,), (tape_id,), ())), (tape_id,)), None)
         produced.update(t._id for t in op.outputs)
     for watched_id in sorted(tape._ids - produced):
         run.events.append(Event(0, "watch", tape_id, watched_id))
@@ -358,4 +558,30 @@ def explain_tape(tape, target, source):
     if explanation is not None:
         explanation.fix += (" (This tape was not recorded: run the code inside `with tapeviz.record():` or with "
                             "`tapeviz run script.py` for an explanation that sees the whole run.)")
-    return explanation
+        return explanation
+    return _diagnose_from_tape(recorder, tape, tape_id, target, source)
+
+
+def _diagnose_from_tape(recorder, tape, tape_id, target, source):
+    """Run the tape's backward pass once more, observed, and diagnose the gradient it gives."""
+    from tapeviz.core.backward import backward
+    from tapeviz.core.tensor import Tensor
+
+    if not isinstance(target, Tensor) or not tape._ops:
+        return None
+    seed = Tensor(np.ones_like(target._value))
+    context.observers.append(recorder)
+    try:
+        grads = backward(tape._ops, [target], [seed], {source._id})
+    finally:
+        context.observers.remove(recorder)
+    grad = grads.get(source._id)
+    if grad is None:
+        return None
+    recorder.gradient_computed(tape, "gradient", [target], [source], {"unconnected_gradients": "NONE"}, [grad])
+    recorder.explain_pending()
+    diagnosis = recorder.run.calls[-1].results[0].diagnosis
+    if diagnosis is not None:
+        diagnosis.fix += (" (This tape was not recorded, so its lines are unknown: run the code inside "
+                          "`with tapeviz.record():` or with `tapeviz run script.py` to see them.)")
+    return diagnosis

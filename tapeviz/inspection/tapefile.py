@@ -257,6 +257,16 @@ class _Encoder:
                 "names": [[int(k), v] for k, v in run.names.items()], "extra_fields": self.extra}
 
 
+def _diagnosis(value):
+    """A result's diagnosis (why a gradient is NaN/Inf or exactly zero), saved as a plain dict."""
+    names = [f.name for f in fields(Explanation)]
+    if type(value) is not dict or set(value) - set(names) or not {"code", "sentence", "fix"} <= set(value):
+        raise InvalidRun(f"diagnosis {show(value)} is not an explanation")
+    if not all(type(value[k]) is str for k in ("code", "sentence", "fix")) or type(value.get("evidence", [])) is not list:
+        raise InvalidRun(f"diagnosis {show(value)} is not an explanation")
+    return Explanation(**value)
+
+
 def _plain(obj, encoder):
     """Model data as JSON: arrays become {"$array": n}, locations {"$location": n}, dataclasses dicts."""
     if obj is None or isinstance(obj, (bool, int, float, str)):
@@ -575,7 +585,10 @@ class _Decoder:
         for field_name, value in zip(names, row[len(row) - len(names):]):
             if field_name in known:  # fields this tapeviz does not have are dropped
                 check_plain(value, name, field_name)
-                setattr(item, field_name, self.resolve(value))
+                value = self.resolve(value)
+                if name == "results" and field_name == "diagnosis" and value is not None:
+                    value = _diagnosis(value)
+                setattr(item, field_name, value)
 
     def resolve(self, value):
         """Plain JSON with {"$array": n} and {"$location": n} turned back into arrays and locations."""

@@ -1,0 +1,197 @@
+"""Why a gradient that exists is NaN/Inf, or exactly zero: the op that did it, its line, the values, the fix.
+
+For a non-finite gradient: the first op of the backward pass whose inputs were all finite and whose
+output was not, the forward op whose gradient rule ran it (the forward op that made or took a value
+that op read: rules compute from their op's inputs and outputs), that op's input values (from
+their summaries) and the usual fix. If the backward pass only carried
+non-finite values along, the forward pass made them: then the first forward op that did is named.
+For an exactly-zero gradient: an op on the path that blocks every element (a ReLU whose units are
+all inactive, a saturated tanh/sigmoid, clip_by_value outside its range), as a warning.
+
+Runs only for results whose summary says non-finite or all-zero, so finite gradients cost nothing.
+"""
+import bisect
+
+from .explain import _evidence, _path_ops, cone, describe
+from .model import Explanation
+
+BACKWARD_LIMIT = 20000  # backward-pass ops looked at, at most, before a call
+
+_DOUBLE_WHERE = ("use the double-where trick: first make the input safe where it is bad, then mask the "
+                 "result: `safe = tf.where(x > 0, x, 1.0); y = tf.where(x > 0, {f}(safe), 0.0)` (a single "
+                 "tf.where still sends NaN through the branch not taken)")
+_NONFINITE = {
+    # op type -> (code, what happened given the input range, fix)
+    "Sqrt": ("NONFINITE_SQRT_AT_ZERO", "sqrt at 0: its gradient 0.5 / sqrt(x) is infinite at x = 0",
+             _DOUBLE_WHERE.format(f="tf.sqrt") + ", or add a small epsilon: tf.sqrt(x + 1e-12)"),
+    "Rsqrt": ("NONFINITE_SQRT_AT_ZERO", "rsqrt at 0: 1 / sqrt(x) and its gradient are infinite at x = 0",
+              _DOUBLE_WHERE.format(f="tf.math.rsqrt") + ", or add a small epsilon"),
+    "Log": ("NONFINITE_LOG_OF_ZERO", "log of 0 (or of a negative number): its gradient 1 / x is infinite at 0",
+            "use tf.math.log1p(x) for log(1 + x), clip the input (tf.maximum(x, 1e-7)), or compute the loss from "
+            "logits (log_softmax) instead of log(softmax)"),
+    "RealDiv": ("NONFINITE_DIVIDE_BY_ZERO", "x / 0: the denominator is 0 somewhere",
+                "use tf.math.divide_no_nan(x, y), or keep the denominator away from 0 (y + epsilon)"),
+    "Reciprocal": ("NONFINITE_DIVIDE_BY_ZERO", "1 / 0: the input is 0 somewhere",
+                   "use tf.math.divide_no_nan(1.0, x), or keep the input away from 0"),
+    "Exp": ("NONFINITE_EXP_OVERFLOW", "exp overflow: exp(x) is infinite for x above about 88 in float32",
+            "clip the input (tf.clip_by_value / tf.minimum), or use a stable form: tf.nn.softplus, "
+            "tf.reduce_logsumexp, log_softmax"),
+    "Pow": ("NONFINITE_POW_AT_ZERO", "x ** p at x = 0 with p < 1: its gradient p * x ** (p - 1) is infinite",
+            _DOUBLE_WHERE.format(f="(lambda v: v ** p)") + ", or add a small epsilon"),
+}
+_GENERIC = ("NONFINITE_GRADIENT", "the op's gradient is not finite for these values",
+            "keep the op's inputs in its finite range (clipping, an epsilon), or clip gradients with "
+            "tf.clip_by_global_norm")
+
+
+def _range(run, tensor_id):
+    info = run.tensors.get(tensor_id)
+    if info is None or "min" not in info.summary:
+        return None
+    return info.summary["min"], info.summary["max"]
+
+
+def _finite(run, tensor_id):
+    info = run.tensors.get(tensor_id)
+    return info is None or not info.summary.get("nonfinite")
+
+
+def _values_text(run, op):
+    parts = []
+    for index, tensor_id in enumerate(op.inputs):
+        found = _range(run, tensor_id)
+        if found is not None:
+            low, high = found
+            parts.append(f"input {index} is {low:.6g}" if low == high else f"input {index} ranges over "
+                         f"[{low:.6g}, {high:.6g}]")
+    return "; ".join(parts)
+
+
+def _backward_ops(run, call):
+    """The ops the backward pass of ``call`` ran, in order: those just before it, at its line."""
+    ops = run.ops
+    count = len(ops)
+    if not count or not (1 in ops and count in ops):
+        return []
+    ids = range(1, count + 1)
+    last = bisect.bisect_left(ids, call.seq, key=lambda i: ops[i].seq)
+    found = []
+    for op_id in range(last, max(0, last - BACKWARD_LIMIT), -1):
+        op = ops[op_id]
+        if not op.backward and op.location != call.location:
+            break
+        found.append(op)
+    return found[::-1]
+
+
+def _first_nonfinite(run, ops):
+    for op in ops:
+        if any(not _finite(run, o) for o in op.outputs) and all(_finite(run, i) for i in op.inputs):
+            return op
+    return None
+
+
+def _rule_owner(culprit, forward_ops):
+    """The forward op whose gradient rule most likely ran ``culprit``: one that made or took a value it read.
+
+    Prefers ops whose gradient is known to blow up (sqrt, log, division, pow...), then the op that
+    made the value over one that took it, then the latest.
+    """
+    read = set(culprit.inputs)
+    best, best_score = None, None
+    for op in forward_ops:
+        made, took = any(o in read for o in op.outputs), any(i in read for i in op.inputs)
+        if not (made or took):
+            continue
+        score = (op.type in _NONFINITE, made, op.seq)
+        if best_score is None or score > best_score:
+            best, best_score = op, score
+    return best
+
+
+def diagnose(run, call, result):
+    """An Explanation of kind "nonfinite" or "zero" for a gradient result, or None."""
+    summary = result.summary
+    if summary.get("nonfinite"):
+        return _nonfinite(run, call, result)
+    if summary.get("min") == 0 and summary.get("max") == 0:
+        return _blocked_zero(run, call, result)
+    return None
+
+
+def _nonfinite(run, call, result):
+    src = describe(run, result.source)
+    forward_ops = {}
+    for target in call.targets:
+        forward_ops.update((op.id, op) for op in cone(run, target, call.seq))
+    forward_ops = sorted(forward_ops.values(), key=lambda op: op.seq)
+    culprit = _first_nonfinite(run, _backward_ops(run, call))
+    forward = _rule_owner(culprit, forward_ops) if culprit is not None else None
+    where = "backward"
+    if forward is None:
+        forward = _first_nonfinite(run, forward_ops)
+        where = "forward"
+        if forward is None:
+            return Explanation(
+                "NONFINITE_INPUT", f"The gradient with respect to {src} is NaN/Inf, and no recorded op turned finite "
+                "values into non-finite ones: a non-finite value went in (data, a variable or an output gradient).",
+                "Check the inputs and the variables for NaN/Inf (tf.debugging.check_numerics, np.isfinite).",
+                [_evidence("the gradient call", location=call.location)], kind="nonfinite")
+    code, what, fix = _NONFINITE.get(forward.type, _GENERIC)
+    values = _values_text(run, forward)
+    line = f" at line {forward.location.line}" if forward.location else ""
+    if where == "backward":
+        sentence = (f"The gradient with respect to {src} is NaN/Inf. The backward pass first turned finite values "
+                    f"into non-finite ones in {culprit.type}, which the gradient of {forward.type}{line} ran: {what}"
+                    + (f" ({values})." if values else "."))
+        evidence = [_evidence(f"{forward.type} in the forward pass" + (f": {values}" if values else ""), forward),
+                    _evidence(f"{culprit.type} in its gradient made the first NaN/Inf", culprit)]
+    else:
+        sentence = (f"The gradient with respect to {src} is NaN/Inf because the forward pass already was: "
+                    f"{forward.type}{line} turned finite values into non-finite ones: {what}"
+                    + (f" ({values})." if values else "."))
+        evidence = [_evidence(f"{forward.type} made the first NaN/Inf" + (f": {values}" if values else ""), forward)]
+    return Explanation(code, sentence, fix[0].upper() + fix[1:] + ".", evidence, kind="nonfinite")
+
+
+def _blocking(run, op):
+    """(code, what) if ``op`` passes an exactly-zero gradient for every element, from the values' summaries."""
+    found = _range(run, op.inputs[0]) if op.inputs else None
+    out = _range(run, op.outputs[0]) if op.outputs else None
+    if op.type in ("Relu", "Relu6") and found is not None and found[1] <= 0:
+        return "ZERO_RELU_INACTIVE", f"every unit of this ReLU is inactive (its input is at most {found[1]:.6g})"
+    if op.type == "Tanh" and out is not None and out[0] == out[1] and abs(out[0]) == 1:
+        return "ZERO_SATURATED", f"tanh is saturated: every output is exactly {out[0]:g} at float precision"
+    if op.type == "Sigmoid" and out is not None and (out[0] >= 1 or out[1] <= 0):
+        return "ZERO_SATURATED", f"sigmoid is saturated: every output is exactly {out[0]:g} at float precision"
+    if op.type == "ClipByValue" and found is not None and len(op.inputs) == 3:
+        low, high = _range(run, op.inputs[1]), _range(run, op.inputs[2])
+        if low is not None and high is not None and (found[0] > high[1] or found[1] < low[0]):
+            return "ZERO_CLIPPED", (f"clip_by_value clips every element: the input [{found[0]:.6g}, {found[1]:.6g}] "
+                                    f"lies outside [{low[0]:.6g}, {high[1]:.6g}]")
+    return None
+
+
+_ZERO_FIXES = {
+    "ZERO_RELU_INACTIVE": "Check the layer's initialization and learning rate (dead ReLUs), or use tf.nn.leaky_relu "
+                          "/ tf.nn.elu, which pass a gradient for negative inputs.",
+    "ZERO_SATURATED": "Scale the inputs down (normalize, smaller initial weights), or compute the loss from logits "
+                      "instead of from a saturated activation.",
+    "ZERO_CLIPPED": "Check the clipping range against the values, or clip with a smooth function that passes a "
+                    "gradient outside the range.",
+}
+
+
+def _blocked_zero(run, call, result):
+    src = describe(run, result.source)
+    for target in call.targets:
+        path = _path_ops(cone(run, target, call.seq), {result.source}, target)
+        for op in path:
+            found = _blocking(run, op)
+            if found is not None:
+                code, what = found
+                line = f" at line {op.location.line}" if op.location else ""
+                return Explanation(
+                    code, f"The gradient with respect to {src} is exactly zero: {op.type}{line} passes no gradient "
+                    f"because {what}.", _ZERO_FIXES[code], [_evidence(what, op)], kind="zero")
+    return None
