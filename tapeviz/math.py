@@ -10,6 +10,7 @@ from tapeviz.ops.reduction_ops import (  # noqa: F401
     argmax, argmin, reduce_all, reduce_any, reduce_logsumexp, reduce_max, reduce_mean, reduce_min, reduce_prod,
     reduce_sum,
 )
+from tapeviz.ops.xent_ops import log_sigmoid  # noqa: F401
 
 __all__ = [name for name in dir() if not name.startswith("_")]
 

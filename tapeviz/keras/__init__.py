@@ -1,11 +1,12 @@
 """``tapeviz.keras``, as ``tf.keras``: layers, models and the training workflow, on tapeviz tapes.
 
-Submodules with no import here (``optimizers``, ``losses``, ``metrics``) load on first use, so each
+Submodules not imported here (``metrics`` and others) load on first use, so each
 can be added as its own module.
 """
 import importlib
 
 from . import activations, callbacks, initializers, layers, models  # noqa: F401
+from . import losses, optimizers  # noqa: F401
 from .layers import Input, InputLayer, Layer  # noqa: F401
 from .models import Model, Sequential  # noqa: F401
 
