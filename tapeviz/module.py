@@ -50,7 +50,8 @@ class name_scope:  # noqa: N801 - TensorFlow's spelling
 
 
 def _camel_to_snake(name):
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
+    """TensorFlow's camel_to_snake: ``SequentialModule`` -> ``sequential_module``."""
+    return re.sub(r"((?<=[a-z0-9])[A-Z]|(?!^)[A-Z](?=[a-z]))", r"_\1", name).lower()
 
 
 
@@ -95,7 +96,7 @@ class Module:
         return tuple(self._flatten(predicate=lambda leaf: isinstance(leaf, Module)))
 
     def _flatten(self, recursive=True, predicate=None):
-        return _flatten_module(self, recursive, predicate or (lambda leaf: True), seen=set(), stack=set())
+        return _flatten_module(self, recursive, predicate or (lambda leaf: True), seen={id(self)}, stack=set())
 
     @classmethod
     def with_name_scope(cls, method):

@@ -34,7 +34,10 @@ def unique_name(base):
 
 
 def snake_case(name):
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
+    """Keras's to_snake_case: ``Conv2D`` -> ``conv2d``, ``MaxPooling2D`` -> ``max_pooling2d``."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 class _CallContext(threading.local):
@@ -238,6 +241,9 @@ class Layer:
         if not args:
             raise TypeError(f"Layer '{self.name}' needs its inputs as the first positional argument.")
         first = args[0]
+        if isinstance(first, (list, tuple)) and not any(
+                isinstance(leaf, (_TensorLike, KerasTensor, np.ndarray)) for leaf in nest.flatten(first)):
+            first = np.asarray(first)  # a nested Python list of numbers is one input, as in Keras 2
         args = (nest.pack_sequence_as(first, [self._convert_input(v) for v in nest.flatten(first)])
                 if isinstance(first, (list, tuple, dict)) else self._convert_input(first),) + args[1:]
         if is_symbolic(args, kwargs):

@@ -77,7 +77,11 @@ class Trainer:
         from tapeviz.keras import losses, optimizers
         self.optimizer = optimizers.get(optimizer)
         self.loss = loss
-        self._loss_fn = losses.get(loss) if loss is not None else None
+        loss_fn = losses.get(loss) if loss is not None else None
+        if loss_fn is not None and not isinstance(loss_fn, losses.Loss):
+            # Keras wraps a loss function (or a name such as 'mse') to average it over the batch.
+            loss_fn = losses.LossFunctionWrapper(loss_fn, name=getattr(loss_fn, "__name__", None))
+        self._loss_fn = loss_fn
         self._metric_specs = list(metrics or [])
         self._compiled_metrics = None
         self._loss_tracker = _LossTracker()

@@ -1,0 +1,238 @@
+"""Keras models and the training workflow against TensorFlow 2.21 / Keras 3 (numbers printed by TensorFlow for
+the same weights and data, written here as facts)."""
+import io
+import re
+import runpy
+import contextlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tapeviz as tf
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def formula(shape, k):
+    n = int(np.prod(shape))
+    return (np.sin(np.arange(n) * 0.37 + k) * 0.1).astype(np.float32).reshape(shape)
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    namespace = {"np": np}
+    exec(_synthetic_source(), namespace)
+    return namespace
+
+
+def _synthetic_source():
+    source = (ROOT / "examples" / "quickstart_beginner.py").read_text()
+    start = source.index("# Synthetic stand-in")
+    return source[start:source.index("model = ")]
+
+
+def quickstart_model():
+    model = tf.keras.models.Sequential([
+        tf.keras.layers.Flatten(input_shape=(28, 28)),
+        tf.keras.layers.Dense(128, activation='relu'),
+        tf.keras.layers.Dropout(0.2),
+        tf.keras.layers.Dense(10)
+    ])
+    model.set_weights([formula(w.shape, i) for i, w in enumerate(model.get_weights())])
+    return model
+
+
+def test_quickstart_forward_pass_and_first_loss_match_tensorflow(synthetic):
+    model = quickstart_model()
+    predictions = model(synthetic["x_train"][:1]).numpy()
+    np.testing.assert_allclose(predictions, [[
+        0.03837938234210014, 0.00456361286342144, -0.02986983023583889, -0.060260526835918427, -0.08249524980783463,
+        -0.09356462210416794, -0.09197045117616653, -0.07792852818965912, -0.053339339792728424,
+        -0.02153092250227928]], rtol=1e-4, atol=1e-6)
+    loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    np.testing.assert_allclose(loss_fn(synthetic["y_train"][:1], predictions).numpy(), 2.310006618499756, rtol=1e-6)
+
+
+def test_quickstart_fit_evaluate_predict_match_tensorflow_step_by_step(synthetic):
+    """Same weights, dropout off (rate 0) and no shuffling, so every batch is TensorFlow's: three epochs of Adam."""
+    model = quickstart_model()
+    model.layers[2].rate = 0.0
+    model.compile(optimizer='adam', loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    history = model.fit(synthetic["x_train"], synthetic["y_train"], epochs=3, shuffle=False, verbose=0)
+    np.testing.assert_allclose(history.history["loss"], [1.935664415359497, 1.2568248510360718, 0.9951342940330505],
+                               rtol=2e-4)
+    np.testing.assert_allclose(model.evaluate(synthetic["x_test"], synthetic["y_test"], verbose=0),
+                               0.8753691911697388, rtol=5e-4)
+    np.testing.assert_allclose(model.predict(synthetic["x_test"][:3], verbose=0)[0], [
+        2.7055604457855225, 3.1349759101867676, 3.069573402404785, 2.0758419036865234, 1.0313705205917358,
+        -0.8136342167854309, -1.2310737371444702, -2.798342227935791, -2.9722890853881836, -4.434382438659668],
+        rtol=1e-3, atol=1e-3)
+    probability_model = tf.keras.Sequential([model, tf.keras.layers.Softmax()])
+    np.testing.assert_allclose(probability_model(synthetic["x_test"][:1]).numpy()[0], [
+        0.2103901207447052, 0.32323476672172546, 0.3027708828449249, 0.11208359152078629, 0.03943972662091255,
+        0.00623244559392333, 0.004105506464838982, 0.0008564672898501158, 0.0007197249215096235,
+        0.00016679671534802765], rtol=2e-3, atol=1e-6)
+
+
+def test_summary_matches_keras_3_layout():
+    model = quickstart_model()
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        model.summary()
+    assert out.getvalue().splitlines() == [  # TF 2.21's print, names included
+        'Model: "sequential"' if model.name == "sequential" else f'Model: "{model.name}"',
+        "┏━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━┓",
+        "┃ Layer (type)                    ┃ Output Shape           ┃       Param # ┃",
+        "┡━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━┩",
+        f"│ {model.layers[0].name + ' (Flatten)':<31} │ (None, 784)            │             0 │",
+        "├─────────────────────────────────┼────────────────────────┼───────────────┤",
+        f"│ {model.layers[1].name + ' (Dense)':<31} │ (None, 128)            │       100,480 │",
+        "├─────────────────────────────────┼────────────────────────┼───────────────┤",
+        f"│ {model.layers[2].name + ' (Dropout)':<31} │ (None, 128)            │             0 │",
+        "├─────────────────────────────────┼────────────────────────┼───────────────┤",
+        f"│ {model.layers[3].name + ' (Dense)':<31} │ (None, 10)             │         1,290 │",
+        "└─────────────────────────────────┴────────────────────────┴───────────────┘",
+        " Total params: 101,770 (397.54 KB)",
+        " Trainable params: 101,770 (397.54 KB)",
+        " Non-trainable params: 0 (0.00 B)"]
+
+
+def test_fit_progress_lines_history_callbacks_and_validation(synthetic):
+    model = quickstart_model()
+    model.compile(optimizer="adam", loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    seen = []
+    callback = tf.keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append((epoch, sorted(logs))))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        history = model.fit(synthetic["x_train"][:100], synthetic["y_train"][:100], epochs=2, batch_size=25,
+                            validation_data=(synthetic["x_test"], synthetic["y_test"]), callbacks=[callback])
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "Epoch 1/2" and lines[2] == "Epoch 2/2" and len(lines) == 4
+    assert re.fullmatch(r"4/4 ━{20} \d+s \d+(ms|us|s)/step - loss: \d\.\d{4} - val_loss: \d\.\d{4}", lines[1])
+    assert list(history.history) == ["loss", "val_loss"] and len(history.history["loss"]) == 2
+    assert seen == [(0, ["loss", "val_loss"]), (1, ["loss", "val_loss"])]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        model.evaluate(synthetic["x_test"], synthetic["y_test"], verbose=2)
+    assert re.fullmatch(r"4/4 - \d+s - \d+(ms|us|s)/step - loss: \d\.\d{4}\n", out.getvalue())
+
+
+def test_fit_runs_one_tape_per_step_and_updates_every_trainable_weight():
+    model = tf.keras.Sequential([tf.keras.Input(shape=(3,)), tf.keras.layers.Dense(2)])
+    model.compile(optimizer=tf.keras.optimizers.SGD(0.1), loss="mse")
+    before = model.get_weights()
+    model.fit(np.ones((8, 3)), np.zeros((8, 2)), batch_size=4, epochs=1, verbose=0)
+    after = model.get_weights()
+    assert all(not np.array_equal(b, a) for b, a in zip(before, after))
+
+
+def test_add_loss_and_model_losses_as_keras():
+    class ActivityReg(tf.keras.layers.Layer):
+        def call(self, inputs):
+            self.add_loss(tf.reduce_sum(inputs) * 0.5)
+            return inputs
+
+    class Outer(tf.keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.reg = ActivityReg()
+            self.dense = tf.keras.layers.Dense(1, kernel_initializer="ones")
+
+        def call(self, x):
+            return self.dense(self.reg(x))
+
+    outer = Outer()
+    outer(tf.ones((2, 2)))
+    assert [float(v) for v in outer.losses] == [2.0]   # TF: [2.0]
+    outer(tf.ones((1, 2)))
+    assert [float(v) for v in outer.losses] == [1.0]   # cleared at each outer call, as in TF
+    assert outer.name == "outer" and [layer.name for layer in outer.layers][0] == "activity_reg"
+    outer.compile(optimizer="sgd", loss="mse")
+    history = outer.fit(np.ones((4, 2)), np.zeros((4, 1)), batch_size=4, verbose=0)
+    assert history.history["loss"] == [pytest.approx(4.0 + 4.0)]  # mse (2 - 0)^2 plus the added 0.5 * sum(x)
+
+
+def test_functional_model_and_keras_input():
+    inputs = tf.keras.Input(shape=[3])
+    assert repr(inputs).startswith("<KerasTensor shape=(None, 3), dtype=float32, sparse=False, ragged=False, name=")
+    hidden = tf.keras.layers.Dense(4, activation="relu")(inputs)
+    outputs = tf.keras.layers.Dense(2)(hidden)
+    model = tf.keras.Model(inputs=inputs, outputs=outputs)
+    assert isinstance(model, tf.keras.Model) and model.name.startswith("functional")
+    assert [type(layer).__name__ for layer in model.layers] == ["InputLayer", "Dense", "Dense"]
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    kernel1, bias1, kernel2, bias2 = model.get_weights()
+    expected = np.maximum(x @ kernel1 + bias1, 0) @ kernel2 + bias2
+    np.testing.assert_allclose(model(x).numpy(), expected, rtol=1e-6)
+    assert len(model.trainable_weights) == 4
+    two = tf.keras.models.Model(inputs, [hidden, outputs])
+    first, second = two(x)
+    assert first.shape == (2, 4) and second.shape == (2, 2)
+    with pytest.raises(ValueError, match="must be KerasTensors"):
+        tf.keras.Model(inputs=inputs, outputs=tf.ones((1, 2)))
+
+
+def test_subclassed_model_tracks_layers_and_only_add_weight_variables():
+    class FlexibleDense(tf.keras.layers.Layer):
+        def __init__(self, out_features, **kwargs):
+            super().__init__(**kwargs)
+            self.out_features = out_features
+
+        def build(self, input_shape):
+            self.w = tf.Variable(tf.random.normal([input_shape[-1], self.out_features]), name='w')
+            self.v = self.add_weight(shape=(self.out_features,), initializer="zeros", name="v")
+
+        def call(self, inputs):
+            return tf.matmul(inputs, self.w) + self.v
+
+    class MySequentialModel(tf.keras.Model):
+        def __init__(self, name=None, **kwargs):
+            super().__init__(**kwargs)
+            self.dense_1 = FlexibleDense(out_features=3)
+            self.dense_2 = FlexibleDense(out_features=2)
+
+        def call(self, x):
+            return self.dense_2(self.dense_1(x))
+
+    model = MySequentialModel(name="the_model")
+    assert model.name == "my_sequential_model"      # TF 2.21: the tutorial's name= never reaches Model
+    assert model(tf.constant([[2.0, 2.0, 2.0]])).shape == (1, 2)
+    # Keras 3 collects add_weight variables only: the tf.Variable 'w' of each layer is not a weight.
+    assert [v.name for v in model.variables] == [f"{model.dense_1.name}/v:0", f"{model.dense_2.name}/v:0"]
+    assert model.layers == [model.dense_1, model.dense_2]
+    model.trainable = False
+    assert model.trainable_weights == [] and not model.dense_1.trainable
+
+
+def test_the_examples_run_and_print(tmp_path):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        runpy.run_path(str(ROOT / "examples" / "intro_to_modules.py"), run_name="__main__")
+    text = out.getvalue()
+    assert "Failed: MatMul cannot run on inputs" in text and "Matrix size-incompatible: In[0]: [1,4], In[1]: [3,3]" \
+        in text
+    assert "│ flexible_dense_3                │ (None, 3)              │             0 │" in text or \
+           "(FlexibleDense)" in text
+    assert text.count("Model results:") == 4
+
+
+def test_intro_to_modules_numbers_for_tensorflows_weights():
+    """The guide's SequentialModule with the weights tf.random.normal gave in TF 2.21 after set_seed(42)."""
+    namespace = runpy.run_path(str(ROOT / "examples" / "intro_to_modules.py"), run_name="intro")
+    w1 = [[0.32746851444244385, -0.8426257967948914, 0.31943368911743164],
+          [-1.407551884651184, -2.3880598545074463, -1.0392478704452515],
+          [-0.5573232173919678, 0.5397070050239563, 1.6994322538375854]]
+    w2 = [[0.08422458171844482, -0.8609037399291992], [0.37812304496765137, -0.005196273792535067],
+          [-0.4945319592952728, 0.6178191900253296]]
+    model = namespace["SequentialModule"](name="the_model")
+    model.dense_1.w.assign(w1)
+    model.dense_2.w.assign(w2)
+    np.testing.assert_allclose(model(tf.constant([[2.0, 2.0, 2.0]])).numpy(), [[0.0, 1.2104536294937134]], rtol=1e-6)
+    flexible = namespace["FlexibleDense"](out_features=3)
+    flexible(tf.constant([[1.0, 1.0, 1.0]]))
+    flexible.w.assign(w1)
+    np.testing.assert_allclose(flexible(tf.constant([[2.0, 2.0, 2.0], [3.0, 3.0, 3.0]])).numpy(), [
+        [-3.274813175201416, -5.381957530975342, 1.9592361450195312],
+        [-4.912220001220703, -8.072936058044434, 2.938854217529297]], rtol=1e-6)
+    assert [v.name for v in model.variables] == ["b:0", "w:0", "b:0", "w:0"]
