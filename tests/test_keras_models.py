@@ -58,12 +58,16 @@ def test_quickstart_fit_evaluate_predict_match_tensorflow_step_by_step(synthetic
     """Same weights, dropout off (rate 0) and no shuffling, so every batch is TensorFlow's: three epochs of Adam."""
     model = quickstart_model()
     model.layers[2].rate = 0.0
-    model.compile(optimizer='adam', loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(optimizer='adam', loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=['accuracy'])
     history = model.fit(synthetic["x_train"], synthetic["y_train"], epochs=3, shuffle=False, verbose=0)
+    assert list(history.history) == ["accuracy", "loss"]
     np.testing.assert_allclose(history.history["loss"], [1.935664415359497, 1.2568248510360718, 0.9951342940330505],
                                rtol=2e-4)
-    np.testing.assert_allclose(model.evaluate(synthetic["x_test"], synthetic["y_test"], verbose=0),
-                               0.8753691911697388, rtol=5e-4)
+    np.testing.assert_allclose(history.history["accuracy"], [0.2616666555404663, 0.5849999785423279,
+                                                             0.7300000190734863], rtol=1e-6)
+    loss, accuracy = model.evaluate(synthetic["x_test"], synthetic["y_test"], verbose=0)
+    np.testing.assert_allclose([loss, accuracy], [0.8753691911697388, 0.7900000214576721], rtol=5e-4)
     np.testing.assert_allclose(model.predict(synthetic["x_test"][:3], verbose=0)[0], [
         2.7055604457855225, 3.1349759101867676, 3.069573402404785, 2.0758419036865234, 1.0313705205917358,
         -0.8136342167854309, -1.2310737371444702, -2.798342227935791, -2.9722890853881836, -4.434382438659668],
@@ -215,6 +219,22 @@ def test_the_examples_run_and_print(tmp_path):
     assert "│ flexible_dense_3                │ (None, 3)              │             0 │" in text or \
            "(FlexibleDense)" in text
     assert text.count("Model results:") == 4
+
+
+def test_the_quickstart_example_runs_and_prints_keras_progress():
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        runpy.run_path(str(ROOT / "examples" / "quickstart_beginner.py"), run_name="__main__")
+    lines = out.getvalue().splitlines()
+    epochs = [i for i, line in enumerate(lines) if re.fullmatch(r"Epoch \d/5", line)]
+    assert len(epochs) == 5
+    progress = [lines[i + 1] for i in epochs]
+    pattern = r"19/19 ━{20} \d+s \d+(ms|us|s)/step - accuracy: (\d\.\d{4}) - loss: (\d\.\d{4})"
+    assert all(re.fullmatch(pattern, line) for line in progress), progress
+    losses = [float(re.fullmatch(pattern, line).group(3)) for line in progress]
+    assert losses == sorted(losses, reverse=True) and losses[-1] < 0.3  # TF 2.21: 1.5728 after epoch 1, evaluate 0.0146
+    assert any(re.fullmatch(r"4/4 - \d+s - \d+(ms|us|s)/step - accuracy: \d\.\d{4} - loss: \d\.\d{4}", line)
+               for line in lines)
 
 
 def test_intro_to_modules_numbers_for_tensorflows_weights():
