@@ -256,3 +256,60 @@ def test_intro_to_modules_numbers_for_tensorflows_weights():
         [-3.274813175201416, -5.381957530975342, 1.9592361450195312],
         [-4.912220001220703, -8.072936058044434, 2.938854217529297]], rtol=1e-6)
     assert [v.name for v in model.variables] == ["b:0", "w:0", "b:0", "w:0"]
+
+
+def test_summary_after_fit_counts_the_optimizer_state_as_keras_3():
+    model = tf.keras.Sequential([tf.keras.Input(shape=(3,)), tf.keras.layers.Dense(2)])
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(np.ones((4, 3)), np.zeros((4, 2)), verbose=0)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        model.summary()
+    assert out.getvalue().splitlines()[-4:] == [  # TF 2.21's lines for the same model
+        " Total params: 26 (108.00 B)",
+        " Trainable params: 8 (32.00 B)",
+        " Non-trainable params: 0 (0.00 B)",
+        " Optimizer params: 18 (76.00 B)"]
+
+
+def test_validation_split_and_evaluate_return_dict():
+    model = tf.keras.Sequential([tf.keras.Input(shape=(3,)), tf.keras.layers.Dense(2)])
+    model.compile(optimizer="adam", loss="mse")
+    history = model.fit(np.arange(40.).reshape(10, 4)[:, :3], np.zeros((10, 2)), validation_split=0.2, verbose=0)
+    assert list(history.history) == ["loss", "val_loss"]
+    logs = model.evaluate(np.ones((4, 3)), np.zeros((4, 2)), verbose=0, return_dict=True)
+    assert list(logs) == ["loss"] and isinstance(logs["loss"], float)
+
+
+def test_fit_with_shuffling_is_repeatable_after_set_seed():
+    def run():
+        tf.random.set_seed(3)
+        model = tf.keras.Sequential([tf.keras.Input(shape=(3,)), tf.keras.layers.Dense(1)])
+        model.compile(optimizer="sgd", loss="mse")
+        x = np.arange(30.).reshape(10, 3) / 30
+        return model.fit(x, x.sum(axis=1), batch_size=3, epochs=2, verbose=0).history["loss"]
+    assert run() == run()
+
+
+def test_regularizers_add_their_penalty_to_losses_as_keras():
+    assert float(tf.keras.regularizers.l2(0.01)(tf.constant([[1., 2.], [3., 4.]]))) == pytest.approx(0.3)
+    assert float(tf.keras.regularizers.L1(0.1)(tf.constant([-1., 2.]))) == pytest.approx(0.3)
+    assert float(tf.keras.regularizers.L1L2(0.1, 0.2)(tf.constant([-1., 2.]))) == pytest.approx(1.3)
+    dense = tf.keras.layers.Dense(2, kernel_initializer="ones", kernel_regularizer=tf.keras.regularizers.l2(0.01))
+    dense(tf.ones((1, 3)))
+    assert [float(loss) for loss in dense.losses] == [pytest.approx(0.06)]  # TF 2.21: [0.05999999865889549]
+    assert tf.keras.regularizers.get("l2").get_config() == {"l2": 0.01}
+    with tf.GradientTape() as tape:
+        penalty = dense.losses[0]
+    np.testing.assert_allclose(tape.gradient(penalty, dense.kernel).numpy(), np.full((3, 2), 0.02), rtol=1e-6)
+
+
+def test_a_module_does_not_collect_keras_layers_weights_as_in_tensorflow_2_21():
+    class Holder(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.d = tf.keras.layers.Dense(2)
+            self.v = tf.Variable(1.0, name="v")
+    holder = Holder()
+    holder.d(tf.ones((1, 3)))
+    assert [v.name for v in holder.variables] == ["v:0"] and holder.submodules == ()

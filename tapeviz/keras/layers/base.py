@@ -107,7 +107,9 @@ class Layer:
         variable = Variable(value, trainable=trainable, name=f"{self.name}/{name or 'variable'}", dtype=dtype)
         (self._own_trainable if trainable else self._own_non_trainable).append(variable)
         if regularizer is not None:
-            self._weight_regularizers = getattr(self, "_weight_regularizers", []) + [(regularizer, variable)]
+            from .. import regularizers
+            self._weight_regularizers = getattr(self, "_weight_regularizers", []) + [
+                (regularizers.get(regularizer), variable)]
         return variable
 
     @property
@@ -179,8 +181,8 @@ class Layer:
     def losses(self):
         """The losses added during the last call, this layer's and its layers', and weight penalties."""
         collected = list(self._losses)
-        for regularizer, variable in getattr(self, "_weight_regularizers", []):
-            collected.append(regularizer(variable))
+        if self.trainable:  # Keras penalizes trainable weights only
+            collected.extend(regularizer(variable) for regularizer, variable in getattr(self, "_weight_regularizers", []))
         for layer in self._layers:
             collected.extend(layer.losses)
         return collected
