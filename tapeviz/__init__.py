@@ -23,6 +23,9 @@ from tapeviz.ops.linalg_ops import *  # noqa: E402,F401,F403
 from tapeviz.ops.nn_ops import *  # noqa: E402,F401,F403
 from tapeviz.ops.random_ops import *  # noqa: E402,F401,F403
 from tapeviz import errors, keras, linalg, math, nn, random  # noqa: E402,F401
+from tapeviz import config, data  # noqa: E402,F401
+from tapeviz.function import TensorSpec, function  # noqa: E402,F401
+from tapeviz.ops.control_flow_ops import cond, is_tensor, print_ as print, while_loop  # noqa: E402,F401,A001
 from tapeviz.inspection.recorder import record  # noqa: E402,F401
 
 import os as _os  # noqa: E402

@@ -184,3 +184,17 @@ def test_get_by_name():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         optimizers.get(optimizers.serialize(optimizers.SGD(0.3, momentum=0.5)))
+
+
+def test_values_read_before_an_update_keep_their_values():
+    # The optimizer updates its private slots in place; anything read from them must not change.
+    v = tf.Variable([1.0, 2.0])
+    optimizer = optimizers.Adam(0.1)
+    optimizer.apply_gradients([(tf.constant([0.5, -0.5]), v)])
+    momentum = optimizer.slots(v)[0]
+    read_momentum, read_v = momentum.value(), v.value()
+    before_momentum, before_v = read_momentum.numpy().copy(), read_v.numpy().copy()
+    optimizer.apply_gradients([(tf.constant([0.5, -0.5]), v)])
+    np.testing.assert_array_equal(read_momentum.numpy(), before_momentum)
+    np.testing.assert_array_equal(read_v.numpy(), before_v)
+    assert not np.array_equal(momentum.numpy(), before_momentum) and not np.array_equal(v.numpy(), before_v)

@@ -61,6 +61,16 @@ def _pad(x, pads, value=0):
     return np.pad(x, pads, constant_values=value)
 
 
+def _offset_slices(kernel, strides, oh, ow, dilations=(1, 1)):
+    """For each kernel offset (row-major), the strided slice of a padded array that it reads for every output."""
+    for i in range(kernel[0]):
+        top = i * dilations[0]
+        for j in range(kernel[1]):
+            left = j * dilations[1]
+            yield (slice(None), slice(top, top + strides[0] * (oh - 1) + 1, strides[0]),
+                   slice(left, left + strides[1] * (ow - 1) + 1, strides[1]), slice(None))
+
+
 def _scatter_windows(cols, shape, pads, kernel, strides, dilations):
     """The adjoint of _windows: add each window's values back at its place, then strip the padding."""
     n, oh, ow = cols.shape[:3]
@@ -90,9 +100,17 @@ def _conv2d_backprop_input(w, dy, input_sizes, strides, padding, dilations):
     kernel = w.shape[:2]
     _, _, pads = _geometry(input_sizes, kernel, strides, dilations, padding)
     n, oh, ow, out_channels = dy.shape
-    cols = np.matmul(dy.reshape(-1, out_channels), w.reshape(-1, out_channels).T)
-    return _scatter_windows(cols.reshape(n, oh, ow, kernel[0], kernel[1], w.shape[2]), input_sizes, pads, kernel,
-                            strides, dilations)
+    in_channels = w.shape[2]
+    # One batched product gives each kernel offset's contribution as a contiguous block
+    # (offset, n * oh * ow, in_channels), which the scatter then adds with plain strided slices.
+    per_offset = w.reshape(kernel[0] * kernel[1], in_channels, out_channels).transpose(0, 2, 1)
+    blocks = np.matmul(dy.reshape(1, -1, out_channels), per_offset).reshape(-1, n, oh, ow, in_channels)
+    padded = np.zeros((input_sizes[0], input_sizes[1] + sum(pads[1]), input_sizes[2] + sum(pads[2]), in_channels),
+                      blocks.dtype)
+    for block, index in zip(blocks, _offset_slices(kernel, strides, oh, ow, dilations)):
+        padded[index] += block
+    (top, bottom), (left, right) = pads[1], pads[2]
+    return padded[:, top:padded.shape[1] - bottom, left:padded.shape[2] - right, :]
 
 
 def _conv2d_backprop_filter(x, dy, filter_sizes, strides, padding, dilations):
@@ -183,31 +201,52 @@ _ONE = (1, 1)
 
 
 def _max_pool(x, ksize, strides, padding):
+    # One elementwise maximum per kernel offset over output-sized strided slices: far faster than
+    # reducing a 6-D window view, whose inner axes are tiny.
     oh, ow, pads = _geometry(x.shape, ksize, strides, _ONE, padding)
-    return _windows(_pad(x, pads, -np.inf), ksize, strides, _ONE, oh, ow).max(axis=(3, 4))
+    padded = _pad(x, pads, -np.inf)
+    slices = _offset_slices(ksize, strides, oh, ow)
+    out = padded[next(slices)].copy()
+    for index in slices:
+        np.maximum(out, padded[index], out=out)
+    return out
 
 
-def _argmax_in_window(x, ksize, strides, padding):
-    """For each output, the index (row-major within its window) of the first maximum, as TF's kernel picks."""
+def _first_maxima(x, y, ksize, strides, padding):
+    """(padded shape, pads, [(slice, mask)]): for each kernel offset, where it holds its window's first
+    maximum, scanning the window row by row as TF's kernel does (ties go to the first)."""
     oh, ow, pads = _geometry(x.shape, ksize, strides, _ONE, padding)
-    windows = _windows(_pad(x, pads, -np.inf), ksize, strides, _ONE, oh, ow)
-    n, _, _, kh, kw, c = windows.shape
-    return windows.reshape(n, oh, ow, kh * kw, c).argmax(axis=3), pads, oh, ow
+    padded = _pad(x, pads, -np.inf)
+    taken = np.zeros(y.shape, bool)
+    masks = []
+    for index in _offset_slices(ksize, strides, oh, ow):
+        hit = padded[index] == y
+        hit &= ~taken
+        taken |= hit
+        masks.append((index, hit))
+    return padded.shape, pads, masks
 
 
 def _max_pool_grad(x, y, dy, ksize, strides, padding):
-    argmax, pads, oh, ow = _argmax_in_window(x, ksize, strides, padding)
-    cols = np.zeros((x.shape[0], oh, ow, ksize[0], ksize[1], x.shape[3]), dy.dtype)
-    for k in range(ksize[0] * ksize[1]):
-        cols[:, :, :, k // ksize[1], k % ksize[1], :] = np.where(argmax == k, dy, 0)
-    return _scatter_windows(cols, x.shape, pads, ksize, strides, _ONE)
+    shape, pads, masks = _first_maxima(x, y, ksize, strides, padding)
+    padded = np.zeros(shape, dy.dtype)
+    if strides[0] >= ksize[0] and strides[1] >= ksize[1]:  # windows do not overlap: write, do not add
+        for index, hit in masks:
+            np.multiply(dy, hit, out=padded[index])
+    else:
+        for index, hit in masks:
+            padded[index] += dy * hit
+    (top, bottom), (left, right) = pads[1], pads[2]
+    return padded[:, top:shape[1] - bottom, left:shape[2] - right, :]
 
 
 def _max_pool_grad_grad(x, y, ddx, ksize, strides, padding):
-    argmax, pads, oh, ow = _argmax_in_window(x, ksize, strides, padding)
-    windows = _windows(_pad(ddx, pads), ksize, strides, _ONE, oh, ow)
-    n, _, _, kh, kw, c = windows.shape
-    return np.take_along_axis(windows.reshape(n, oh, ow, kh * kw, c), argmax[:, :, :, None, :], axis=3)[:, :, :, 0, :]
+    _, pads, masks = _first_maxima(x, y, ksize, strides, padding)
+    padded = _pad(ddx, pads)
+    out = np.zeros(y.shape, ddx.dtype)
+    for index, hit in masks:
+        out += padded[index] * hit
+    return out
 
 
 def _window_counts(shape, ksize, strides, padding, dtype):

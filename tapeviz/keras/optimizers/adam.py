@@ -1,7 +1,7 @@
 """``Adam`` and ``AdamW``, in Keras 3's arithmetic (float32, bias correction folded into the step size)."""
 import numpy as np
 
-from .base import Optimizer, store, value_of
+from .base import Optimizer, private_value, store, value_of
 
 
 class Adam(Optimizer):
@@ -28,24 +28,28 @@ class Adam(Optimizer):
         beta_1_power = np.power(kind(self.beta_1), step)
         beta_2_power = np.power(kind(self.beta_2), step)
         alpha = kind(learning_rate) * np.sqrt(kind(1) - beta_2_power) / (kind(1) - beta_1_power)
-        m, v = value_of(m_slot), value_of(v_slot)
-        new_m = gradient - m       # m + (g - m)(1 - b1), in place on fresh arrays
-        new_m *= kind(1 - self.beta_1)
-        new_m += m
-        new_v = np.square(gradient)
-        new_v -= v
-        new_v *= kind(1 - self.beta_2)
-        new_v += v
-        store(m_slot, new_m)
-        store(v_slot, new_v)
+        # m += (g - m)(1 - b1) and v += (g^2 - v)(1 - b2), in place when the slots are private: the
+        # same float32 operations, in the same order, as Keras's assign_add.
+        m = _writable(m_slot)
+        v = _writable(v_slot)
+        scratch = np.subtract(gradient, m, out=np.empty(m.shape, m.dtype))
+        scratch *= kind(1 - self.beta_1)
+        m += scratch
+        np.multiply(gradient, gradient, out=scratch)
+        scratch -= v
+        scratch *= kind(1 - self.beta_2)
+        v += scratch
+        store(m_slot, m)
+        store(v_slot, v)
         if self.amsgrad:
-            new_v = np.maximum(value_of(slots[2]), new_v)
-            store(slots[2], new_v)
-        denominator = np.sqrt(new_v)
+            v = np.maximum(value_of(slots[2]), v)
+            store(slots[2], v)
+        denominator = np.sqrt(v, out=scratch)
         denominator += kind(self.epsilon)
-        update = new_m * alpha
+        update = np.array(np.multiply(m, alpha))
         update /= denominator
-        store(variable, value - update)
+        np.subtract(value, update, out=update)
+        store(variable, update)
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
@@ -61,3 +65,9 @@ class AdamW(Adam):
             raise ValueError("Argument `weight_decay` must be a float. Received: weight_decay=None")
         super().__init__(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
                          amsgrad=amsgrad, weight_decay=weight_decay, **kwargs)
+
+
+def _writable(slot):
+    """The slot's array to update in place, or a copy when someone else can see it."""
+    value = private_value(slot)
+    return value if value is not None else np.array(value_of(slot))  # np.array: 0-d scalars too

@@ -6,6 +6,7 @@ losses match TensorFlow's step by step) and stores them into the variables. Tape
 an update; the inspection recorder sees each one as an assignment.
 """
 import re
+import sys
 import warnings
 
 import numpy as np
@@ -25,6 +26,8 @@ def store(variable, array):
     A new snapshot, as ``Variable.assign`` makes: tensors read earlier keep their values. Observers
     (the inspection recorder) see an assignment, which is what an optimizer update is.
     """
+    if type(array) is np.ndarray and array.ndim == 0 and type(variable._snapshot._value) is not np.ndarray:
+        array = array[()]  # a scalar variable keeps a numpy scalar, as assign leaves it
     variable._snapshot = _snapshot(array, variable._id)
     if observers:
         notify("variable_assigned", variable, array, "assign")
@@ -32,6 +35,30 @@ def store(variable, array):
 
 def value_of(variable):
     return variable._snapshot._value
+
+
+def _reference_counts(variable):
+    snapshot = variable._snapshot
+    return sys.getrefcount(snapshot), sys.getrefcount(snapshot._value)
+
+
+def _unshared_counts():
+    probe = Variable(np.zeros(2, np.float32), trainable=False)
+    return _reference_counts(probe)
+
+
+def private_value(variable):
+    """The variable's array when nothing but the variable can reach it (no tensor read from it, no tape
+    entry): an optimizer may then update it in place, which no one can observe. Otherwise None.
+
+    Slot variables (moments, accumulators) are private in a training loop; the trained variables
+    are not (the step's tape still holds them), and get new arrays as ``assign`` would give them.
+    """
+    if _reference_counts(variable) == _UNSHARED:
+        value = variable._snapshot._value
+        if isinstance(value, np.ndarray) and value.flags.writeable and value.flags.owndata:
+            return value
+    return None
 
 
 def _as_array(gradient, dtype, variable):
@@ -318,3 +345,6 @@ def _snake(name):
     """Keras's to_snake_case: SGD -> sgd, AdamW -> adam_w, RMSprop -> rm_sprop."""
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+_UNSHARED = _unshared_counts()  # measured, not assumed: reference counting details vary by Python version
