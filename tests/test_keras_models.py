@@ -313,3 +313,23 @@ def test_a_module_does_not_collect_keras_layers_weights_as_in_tensorflow_2_21():
     holder = Holder()
     holder.d(tf.ones((1, 3)))
     assert [v.name for v in holder.variables] == ["v:0"] and holder.submodules == ()
+
+
+def test_fit_evaluate_predict_take_a_dataset_of_batches_like_arrays():
+    x = np.arange(30.).reshape(10, 3) / 30
+    y = x.sum(axis=1)
+
+    def trained(data, **fit_args):
+        model = tf.keras.Sequential([tf.keras.Input(shape=(3,)), tf.keras.layers.Dense(1, kernel_initializer="zeros")])
+        model.compile(optimizer=tf.keras.optimizers.SGD(0.1), loss="mse")
+        history = model.fit(*data, epochs=2, verbose=0, **fit_args)
+        return model, history.history["loss"]
+
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
+    from_dataset, losses = trained((dataset,))
+    from_arrays, array_losses = trained((x, y), batch_size=4, shuffle=False)
+    assert losses == array_losses
+    assert from_dataset.evaluate(dataset, verbose=0) == from_arrays.evaluate(x, y, batch_size=4, verbose=0)
+    np.testing.assert_array_equal(from_dataset.predict(dataset, verbose=0), from_arrays.predict(x, verbose=0))
+    with pytest.raises(ValueError, match="`y` should not be passed"):
+        from_dataset.fit(dataset, y, verbose=0)
