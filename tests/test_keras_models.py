@@ -333,3 +333,36 @@ def test_fit_evaluate_predict_take_a_dataset_of_batches_like_arrays():
     np.testing.assert_array_equal(from_dataset.predict(dataset, verbose=0), from_arrays.predict(x, verbose=0))
     with pytest.raises(ValueError, match="`y` should not be passed"):
         from_dataset.fit(dataset, y, verbose=0)
+
+
+def test_sequential_add_pop_and_the_mistakes_keras_refuses():
+    model = tf.keras.Sequential(name="stack")
+    model.add(tf.keras.Input(shape=(4,)))
+    model.add(tf.keras.layers.Dense(3, name="first"))
+    assert model.built and [layer.name for layer in model.layers] == ["first"]
+    model.add(tf.keras.layers.Dense(2, name="second"))
+    assert model(np.ones((5, 4))).shape == (5, 2)
+    with pytest.raises(ValueError, match="should have unique names. Name 'first' is already"):
+        model.add(tf.keras.layers.Dense(2, name="first"))
+    with pytest.raises(ValueError, match="Only instances of `keras.Layer` can be added"):
+        model.add(lambda x: x)
+    assert model.pop().name == "second" and [layer.name for layer in model.layers] == ["first"]
+    with pytest.raises(RuntimeError, match="You must call `compile\\(\\)` before"):
+        model.fit(np.ones((2, 4)), np.ones((2, 3)), verbose=0)
+
+
+def test_functional_model_with_integer_inputs_and_an_embedding():
+    tokens = tf.keras.Input(shape=(3,), dtype="int32")
+    embedded = tf.keras.layers.Embedding(10, 4)(tokens)
+    pooled = tf.keras.layers.Flatten()(embedded)
+    model = tf.keras.Model(tokens, tf.keras.layers.Dense(1)(pooled))
+    assert model(np.array([[1, 2, 3]])).shape == (1, 1)
+    assert [layer._output_shapes[0] for layer in model.layers] == [(None, 3), (None, 3, 4), (None, 12), (None, 1)]
+
+
+def test_a_layer_subclass_that_forgets_super_init_is_told_so():
+    class Forgetful(tf.keras.layers.Layer):
+        def __init__(self):
+            self.inner = tf.keras.layers.Dense(2)
+    with pytest.raises(RuntimeError, match="forgot to call `super\\(\\).__init__\\(\\)`"):
+        Forgetful()
