@@ -366,3 +366,35 @@ def test_a_layer_subclass_that_forgets_super_init_is_told_so():
             self.inner = tf.keras.layers.Dense(2)
     with pytest.raises(RuntimeError, match="forgot to call `super\\(\\).__init__\\(\\)`"):
         Forgetful()
+
+
+def test_recording_a_fit_gives_one_tape_and_one_gradient_call_per_step(tmp_path):
+    with tf.record(str(tmp_path / "fit.tapeviz")) as recorder:
+        model = tf.keras.Sequential([tf.keras.Input(shape=(3,)), tf.keras.layers.Dense(2, name="recorded")])
+        model.compile(optimizer="sgd", loss="mse")
+        model.fit(np.ones((12, 3)), np.zeros((12, 2)), batch_size=4, epochs=2, verbose=0)
+    run = recorder.run
+    assert len(run.tapes) == 6 and len(run.calls) == 6
+    watched_names = {run.tensors[i].name for tape in run.tapes.values() for i in run.watched(tape.id)}
+    assert {"recorded/kernel:0", "recorded/bias:0"} <= watched_names
+
+
+def test_the_progress_line_is_redrawn_in_place_on_a_terminal():
+    from tapeviz.keras.models.progress import Progbar
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+    terminal = Terminal()
+    bar = Progbar(3, verbose=1, stream=terminal)
+    for step in (1, 2, 3):
+        bar.update(step, [("loss", 0.5)], finalize=step == 3)
+    frames = terminal.getvalue().split("\r")[1:]
+    assert len(frames) == 3 and frames[-1].endswith("- loss: 0.5000\n")
+    assert frames[0].startswith("1/3 ") and "\x1b[32m" in frames[0]
+    piped = io.StringIO()
+    quiet = Progbar(3, verbose=1, stream=piped)
+    quiet.update(1, [("loss", 0.5)])
+    assert piped.getvalue() == ""  # off a terminal, only the finished line is printed
+    quiet.update(3, [("loss", 0.00012)], finalize=True)
+    assert piped.getvalue().endswith(" - loss: 1.2000e-04\n")
