@@ -172,7 +172,7 @@ class Variable(_TensorLike):
             raise ValueError(f"Variable shape {tuple(shape)} does not match its initial value's shape {value.shape}.")
         self._id = _next_id()
         self._snapshot = _snapshot(np.array(value) if isinstance(value, np.ndarray) else value, self._id)
-        self._name = (name or "Variable") + ":0"
+        self._name = state.name_scope + (name or "Variable") + ":0"
         self._trainable = bool(trainable)
         if observers:
             notify("variable_created", self)
