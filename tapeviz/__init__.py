@@ -32,6 +32,7 @@ from tapeviz.ops.matrix_ops import tensordot  # noqa: E402,F401
 from tapeviz.ops.stat_ops import (  # noqa: E402,F401
     clip_by_global_norm, cumprod, cumsum, divide_no_nan, reduce_std, reduce_variance,
 )
+from tapeviz import dtypes  # noqa: E402,F401
 from tapeviz.inspection.recorder import record  # noqa: E402,F401
 
 import os as _os  # noqa: E402
