@@ -113,14 +113,16 @@ def _conv2d_backprop_input(w, dy, input_sizes, strides, padding, dilations):
     _, _, pads = _geometry(input_sizes, kernel, strides, dilations, padding)
     n, oh, ow, out_channels = dy.shape
     in_channels = w.shape[2]
-    # One batched product gives each kernel offset's contribution as a contiguous block
-    # (offset, n * oh * ow, in_channels), which the scatter then adds with plain strided slices.
-    per_offset = w.reshape(kernel[0] * kernel[1], in_channels, out_channels).transpose(0, 2, 1)
-    blocks = np.matmul(dy.reshape(1, -1, out_channels), per_offset).reshape(-1, n, oh, ow, in_channels)
+    # Each kernel offset's contribution is one product into a reused buffer, added at its strided
+    # place: the same arithmetic as one big product, without its (offsets x input) temporary.
     padded = np.zeros((input_sizes[0], input_sizes[1] + sum(pads[1]), input_sizes[2] + sum(pads[2]), in_channels),
-                      blocks.dtype)
-    for block, index in zip(blocks, _offset_slices(kernel, strides, oh, ow, dilations)):
-        padded[index] += block
+                      dy.dtype)
+    flat_dy = dy.reshape(-1, out_channels)
+    block = np.empty((n * oh * ow, in_channels), dy.dtype)
+    block_view = block.reshape(n, oh, ow, in_channels)
+    for k, index in enumerate(_offset_slices(kernel, strides, oh, ow, dilations)):
+        np.matmul(flat_dy, w[k // kernel[1], k % kernel[1]].T, out=block)
+        padded[index] += block_view
     (top, bottom), (left, right) = pads[1], pads[2]
     return padded[:, top:padded.shape[1] - bottom, left:padded.shape[2] - right, :]
 
