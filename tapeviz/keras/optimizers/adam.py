@@ -46,10 +46,16 @@ class Adam(Optimizer):
             store(slots[2], v)
         denominator = np.sqrt(v, out=scratch)
         denominator += kind(self.epsilon)
-        update = np.array(np.multiply(m, alpha))
+        own = private_value(variable)  # a non-persistent tape lets go of it once it gave its gradients
+        # (m alpha) / denominator, subtracted: Keras's order of operations.
+        update = np.multiply(m, alpha, out=np.empty(m.shape, m.dtype))
         update /= denominator
-        np.subtract(value, update, out=update)
-        store(variable, update)
+        if own is not None:
+            own -= update
+            store(variable, own)
+        else:
+            np.subtract(value, update, out=update)
+            store(variable, update)
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
