@@ -20,6 +20,9 @@ class Adam(Optimizer):
         return slots + [("velocity_hat", 0.0)] if self.amsgrad else slots
 
     def update_step(self, gradient, variable, learning_rate):
+        # Asked first, before this function holds the array itself: a non-persistent tape lets go of
+        # the variable's value once it has given its gradients, and then the update can be in place.
+        own = private_value(variable)
         value = value_of(variable)
         kind = value.dtype.type
         slots = self.slots(variable)
@@ -46,7 +49,6 @@ class Adam(Optimizer):
             store(slots[2], v)
         denominator = np.sqrt(v, out=scratch)
         denominator += kind(self.epsilon)
-        own = private_value(variable)  # a non-persistent tape lets go of it once it gave its gradients
         # (m alpha) / denominator, subtracted: Keras's order of operations.
         update = np.multiply(m, alpha, out=np.empty(m.shape, m.dtype))
         update /= denominator
