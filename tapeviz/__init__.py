@@ -15,6 +15,7 @@ from tapeviz.core.custom_gradient import custom_gradient  # noqa: E402
 from tapeviz.core.register import NotDifferentiable, RegisterGradient, no_gradient  # noqa: E402
 from tapeviz.core.registry import CheckCase  # noqa: E402
 from tapeviz import raw_ops  # noqa: E402
+from tapeviz.module import Module, name_scope  # noqa: E402
 from tapeviz.ops.math_ops import *  # noqa: E402,F401,F403
 from tapeviz.ops.array_ops import *  # noqa: E402,F401,F403
 from tapeviz.ops.reduction_ops import *  # noqa: E402,F401,F403
@@ -22,6 +23,15 @@ from tapeviz.ops.linalg_ops import *  # noqa: E402,F401,F403
 from tapeviz.ops.nn_ops import *  # noqa: E402,F401,F403
 from tapeviz.ops.random_ops import *  # noqa: E402,F401,F403
 from tapeviz import autodiff, errors, keras, linalg, math, nn, random  # noqa: E402,F401
+from tapeviz import config, data  # noqa: E402,F401
+from tapeviz.function import TensorSpec, function  # noqa: E402,F401
+from tapeviz.ops.control_flow_ops import cond, is_tensor, print_ as print, while_loop  # noqa: E402,F401,A001
+from tapeviz.ops.einsum_ops import einsum  # noqa: E402,F401
+from tapeviz.ops.index_ops import argsort, gather_nd, meshgrid, repeat, scatter_nd, sort  # noqa: E402,F401
+from tapeviz.ops.matrix_ops import tensordot  # noqa: E402,F401
+from tapeviz.ops.stat_ops import (  # noqa: E402,F401
+    clip_by_global_norm, cumprod, cumsum, divide_no_nan, reduce_std, reduce_variance,
+)
 from tapeviz import dtypes  # noqa: E402,F401
 from tapeviz.inspection.recorder import record  # noqa: E402,F401
 from tapeviz.core.tape import register_explainer as _register_explainer  # noqa: E402

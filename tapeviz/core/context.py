@@ -11,6 +11,7 @@ class _ThreadState(threading.local):
     def __init__(self):
         self.tapes = []              # recording GradientTapes, outermost first
         self.variable_watchers = []  # callables told of every variable read (custom_gradient)
+        self.name_scope = ""         # prefix of new variables' names, "outer/inner/" (tapeviz.name_scope)
 
 
 state = _ThreadState()

@@ -275,7 +275,7 @@ class Variable(_TensorLike):
         self._shape = declared if declared is not None and not declared.is_fully_defined() else None
         self._id = _next_id()
         self._snapshot = _snapshot(np.array(value) if isinstance(value, np.ndarray) else value, self._id)
-        self._name = (name or "Variable") + ":0"
+        self._name = state.name_scope + (name or "Variable") + ":0"
         self._trainable = bool(trainable)
         self._constraint = constraint  # kept for optimizers, as TF keeps it; assign does not apply it
         if observers:

@@ -1,2 +1,24 @@
-"""The small slice of Keras that TensorFlow autodiff tutorials use: ``keras.layers.Dense``."""
-from . import activations, initializers, layers  # noqa: F401
+"""``tapeviz.keras``, as ``tf.keras``: layers, models and the training workflow, on tapeviz tapes.
+
+Submodules not imported here (``metrics`` and others) load on first use, so each
+can be added as its own module.
+"""
+import importlib
+
+from . import activations, callbacks, initializers, layers, models, regularizers  # noqa: F401
+from . import losses, metrics, optimizers  # noqa: F401
+from .layers import Input, InputLayer, Layer  # noqa: F401
+from .models import Model, Sequential  # noqa: F401
+
+_LAZY_SUBMODULES = ("optimizers", "losses", "metrics", "regularizers", "utils", "backend", "datasets", "ops")
+
+
+def __getattr__(name):
+    if name in _LAZY_SUBMODULES:
+        try:
+            return importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as error:
+            if error.name != f"{__name__}.{name}":
+                raise
+    from tapeviz.core.errors import missing_api
+    raise missing_api("tapeviz.keras", name)

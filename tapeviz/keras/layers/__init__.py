@@ -1,0 +1,21 @@
+"""``keras.layers``: the Layer base class and the layers TensorFlow's tutorials use."""
+from .activation_layers import Activation, LeakyReLU, ReLU, Softmax
+from .base import InputSpec, Layer
+from .batch_normalization import BatchNormalization
+from .convolution import Conv2D
+from .dense import Dense
+from .dropout import Dropout
+from .embedding import Embedding
+from .input_layer import Input, InputLayer
+from .normalization import Normalization
+from .pooling import AveragePooling2D, AvgPool2D, MaxPool2D, MaxPooling2D
+from .reshaping import Flatten, Reshape
+
+__all__ = ["Layer", "InputSpec", "Input", "InputLayer", "Dense", "Flatten", "Reshape", "Dropout", "Activation",
+           "ReLU", "LeakyReLU", "Softmax", "BatchNormalization", "Embedding", "Normalization",
+           "Conv2D", "MaxPooling2D", "AveragePooling2D", "MaxPool2D", "AvgPool2D"]
+
+
+def __getattr__(name):
+    from tapeviz.core.errors import missing_api
+    raise missing_api("tapeviz.keras.layers", name)

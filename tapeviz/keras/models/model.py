@@ -1,0 +1,47 @@
+"""``keras.Model``: a Layer that can be trained (``compile`` / ``fit`` / ``evaluate`` / ``predict``).
+
+Subclass it and write ``call`` (the layers assigned to attributes are tracked), or call it as
+``Model(inputs, outputs)`` on ``keras.Input`` tensors for a functional model.
+"""
+from ..layers.base import Layer
+from .summary import print_summary
+from .training import Trainer
+
+__all__ = ["Model"]
+
+
+class Model(Trainer, Layer):
+    def __new__(cls, *args, **kwargs):
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            from .functional import Functional
+            return object.__new__(Functional)
+        return object.__new__(cls)
+
+    def __init__(self, *args, trainable=True, name=None, dtype=None, **kwargs):
+        if args:
+            raise TypeError(f"{type(self).__name__}.__init__ got positional arguments {args!r}; a subclassed model "
+                            "takes keyword arguments (name=..., trainable=...).")
+        Layer.__init__(self, trainable=trainable, name=name, dtype=dtype, **kwargs)
+        Trainer.__init__(self)
+
+    def call(self, *args, **kwargs):
+        raise NotImplementedError(f"Model {type(self).__name__} does not have a `call()` method implemented: "
+                                  "subclasses of keras.Model must define call(self, inputs).")
+
+    @property
+    def layers(self):
+        """The layers this model calls (for a subclassed model, those assigned to its attributes)."""
+        return self._layers
+
+    def get_layer(self, name=None, index=None):
+        if index is not None:
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"No such layer: {name}. Existing layers are: {[layer.name for layer in self.layers]}.")
+
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False,
+                layer_range=None):
+        """Print a table of the layers, their output shapes and parameter counts, as Keras 3 does."""
+        print_summary(self, print_fn=print_fn)

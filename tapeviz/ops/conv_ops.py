@@ -1,0 +1,379 @@
+"""2-D convolution and pooling on NHWC tensors, under TensorFlow's op-type names.
+
+``Conv2D`` gathers every input patch with ``as_strided`` (a view, no loop) and does one matrix
+product with the filter; its backprops (``Conv2DBackpropInput``, ``Conv2DBackpropFilter``) are one
+product each, plus a scatter-add over the kernel's few offsets. ``MaxPool``/``AvgPool`` reduce
+window views; ``MaxPoolGrad``/``MaxPoolGradGrad``/``AvgPoolGrad`` are their gradients, and
+are ops themselves so that second derivatives work. Padding follows TensorFlow: ``SAME`` pads
+``total = max((ceil(n / s) - 1) s + (k - 1) d + 1 - n, 0)`` with ``total // 2`` before; average
+pooling divides by the count of real (unpadded) elements. Rules: ``tapeviz.plugins.conv_grad``.
+"""
+import weakref
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from tapeviz.core.context import state
+from tapeviz.core.execute import execute
+
+from ._dispatch import as_tensor, binary_inputs, floating_only
+
+__all__ = []  # reached as tf.nn.conv2d, tf.nn.max_pool2d, ...
+
+
+# -- geometry -------------------------------------------------------------------------------------
+def _pads(size, kernel, stride, dilation, padding):
+    """(output size, pad before, pad after) along one spatial axis."""
+    span = (kernel - 1) * dilation + 1
+    if padding == "VALID":
+        if size < span:
+            raise ValueError(f"the window ({span}) is larger than the input ({size}) with padding VALID; use "
+                             "padding='SAME' or a smaller kernel.")
+        return (size - span) // stride + 1, 0, 0
+    if padding == "SAME":
+        out = -(-size // stride)
+        total = max((out - 1) * stride + span - size, 0)
+        return out, total // 2, total - total // 2
+    before, after = padding
+    padded = size + before + after
+    if padded < span:
+        raise ValueError(f"the window ({span}) is larger than the padded input ({padded}).")
+    return (padded - span) // stride + 1, before, after
+
+
+def _geometry(shape, kernel, strides, dilations, padding):
+    """Output height and width and the padding of each spatial axis, for an NHWC ``shape``."""
+    (oh, top, bottom), (ow, left, right) = [
+        _pads(shape[1 + i], kernel[i], strides[i], dilations[i], padding if isinstance(padding, str) else padding[i])
+        for i in range(2)]
+    return oh, ow, ((0, 0), (top, bottom), (left, right), (0, 0))
+
+
+def _windows(padded, kernel, strides, dilations, oh, ow):
+    """A read-only view (N, OH, OW, KH, KW, C) of every window of a padded NHWC array."""
+    n, _, _, c = padded.shape
+    sn, sh, sw, sc = padded.strides
+    return as_strided(padded, (n, oh, ow, kernel[0], kernel[1], c),
+                      (sn, sh * strides[0], sw * strides[1], sh * dilations[0], sw * dilations[1], sc),
+                      writeable=False)
+
+
+def _pad(x, pads, value=0):
+    if not any(before or after for before, after in pads):
+        return x
+    return np.pad(x, pads, constant_values=value)
+
+
+def _offset_slices(kernel, strides, oh, ow, dilations=(1, 1)):
+    """For each kernel offset (row-major), the strided slice of a padded array that it reads for every output."""
+    for i in range(kernel[0]):
+        top = i * dilations[0]
+        for j in range(kernel[1]):
+            left = j * dilations[1]
+            yield (slice(None), slice(top, top + strides[0] * (oh - 1) + 1, strides[0]),
+                   slice(left, left + strides[1] * (ow - 1) + 1, strides[1]), slice(None))
+
+
+def _im2col(padded, kernel, strides, dilations, oh, ow):
+    """Every window as a row: (N * OH * OW, KH * KW * C), in the filter's (KH, KW, C) order."""
+    n, c = padded.shape[0], padded.shape[3]
+    if c >= 8:  # numpy's copy of the window view moves C-long runs: fast when they are long
+        return _windows(padded, kernel, strides, dilations, oh, ow).reshape(n * oh * ow, -1)
+    # Few channels (a first layer's images): one strided slice copy per kernel offset is 2x faster.
+    cols = np.empty((n, oh, ow, kernel[0], kernel[1], c), padded.dtype)
+    for k, index in enumerate(_offset_slices(kernel, strides, oh, ow, dilations)):
+        cols[:, :, :, k // kernel[1], k % kernel[1], :] = padded[index]
+    return cols.reshape(n * oh * ow, -1)
+
+
+# The patches Conv2D gathered from an input, kept while that input lives and a tape records, for
+# the Conv2DBackpropFilter of the same input (a training step's backward pass) to reuse rather than
+# gather again. Keyed by the input array's identity: tensors' arrays are never written in place.
+_PATCHES = {}
+
+
+def _patches(x, kernel, strides, dilations, padding):
+    """(rows of patches, output height, output width) of an NHWC input, from the cache when it has them."""
+    oh, ow, pads = _geometry(x.shape, kernel, strides, dilations, padding)
+    key = (x.shape, x.dtype, tuple(kernel), tuple(strides), tuple(dilations), padding)
+    entry = _PATCHES.get(id(x))
+    if entry is not None and entry[0]() is x and entry[1] == key:
+        return entry[2], oh, ow
+    cols = _im2col(_pad(x, pads), kernel, strides, dilations, oh, ow)
+    if state.tapes and not np.may_share_memory(cols, x):  # a view of x would keep x alive forever
+        _remember_patches(x, key, cols)
+    return cols, oh, ow
+
+
+def _remember_patches(x, key, cols):
+    x_id = id(x)
+
+    def forget(_, x_id=x_id):
+        entry = _PATCHES.get(x_id)
+        if entry is not None and entry[0]() is None:
+            del _PATCHES[x_id]
+    try:
+        _PATCHES[x_id] = (weakref.ref(x, forget), key, cols)
+    except TypeError:  # not weak-referenceable (a numpy scalar): no caching
+        pass
+
+
+def _scatter_windows(cols, shape, pads, kernel, strides, dilations):
+    """The adjoint of _windows: add each window's values back at its place, then strip the padding."""
+    n, oh, ow = cols.shape[:3]
+    padded = np.zeros((shape[0], shape[1] + sum(pads[1]), shape[2] + sum(pads[2]), shape[3]), cols.dtype)
+    for i in range(kernel[0]):
+        top = i * dilations[0]
+        for j in range(kernel[1]):
+            left = j * dilations[1]
+            padded[:, top:top + strides[0] * (oh - 1) + 1:strides[0],
+                   left:left + strides[1] * (ow - 1) + 1:strides[1], :] += cols[:, :, :, i, j, :]
+    (top, bottom), (left, right) = pads[1], pads[2]
+    return padded[:, top:padded.shape[1] - bottom, left:padded.shape[2] - right, :]
+
+
+# -- convolution ----------------------------------------------------------------------------------
+def _conv2d(x, w, strides, padding, dilations):
+    kernel = w.shape[:2]
+    if x.shape[3] != w.shape[2]:
+        raise ValueError(f"input depth ({x.shape[3]}) must equal the filter's in-channels dimension "
+                         f"({w.shape[2]}); the filter's shape is [height, width, in_channels, out_channels].")
+    cols, oh, ow = _patches(x, kernel, strides, dilations, padding)
+    return np.matmul(cols, w.reshape(-1, w.shape[3])).reshape(x.shape[0], oh, ow, w.shape[3])
+
+
+def _conv2d_backprop_input(w, dy, input_sizes, strides, padding, dilations):
+    kernel = w.shape[:2]
+    _, _, pads = _geometry(input_sizes, kernel, strides, dilations, padding)
+    n, oh, ow, out_channels = dy.shape
+    in_channels = w.shape[2]
+    # Each kernel offset's contribution is one product into a reused buffer, added at its strided
+    # place: the same arithmetic as one big product, without its (offsets x input) temporary.
+    padded = np.zeros((input_sizes[0], input_sizes[1] + sum(pads[1]), input_sizes[2] + sum(pads[2]), in_channels),
+                      dy.dtype)
+    flat_dy = dy.reshape(-1, out_channels)
+    block = np.empty((n * oh * ow, in_channels), dy.dtype)
+    block_view = block.reshape(n, oh, ow, in_channels)
+    for k, index in enumerate(_offset_slices(kernel, strides, oh, ow, dilations)):
+        np.matmul(flat_dy, w[k // kernel[1], k % kernel[1]].T, out=block)
+        padded[index] += block_view
+    (top, bottom), (left, right) = pads[1], pads[2]
+    return padded[:, top:padded.shape[1] - bottom, left:padded.shape[2] - right, :]
+
+
+def _conv2d_backprop_filter(x, dy, filter_sizes, strides, padding, dilations):
+    kernel = filter_sizes[:2]
+    cols, oh, ow = _patches(x, kernel, strides, dilations, padding)
+    return np.matmul(cols.T, dy.reshape(-1, dy.shape[3])).reshape(filter_sizes)
+
+
+def _four(value, name, rank_name="strides"):
+    """TF's strides/dilations/ksize argument (an int, or 1, 2 or 4 numbers) as (height, width)."""
+    if isinstance(value, (int, np.integer)):
+        return (int(value), int(value))
+    value = [int(v) for v in value]
+    if len(value) == 1:
+        return (value[0], value[0])
+    if len(value) == 2:
+        return tuple(value)
+    if len(value) == 4:
+        if value[0] != 1 or value[3] != 1:
+            raise ValueError(f"{name} in the batch and depth dimensions must be 1, got {value}; only the "
+                             "height and width entries may differ.")
+        return (value[1], value[2])
+    raise ValueError(f"{name} must be an int or a list of 1, 2 or 4 ints, got {value}.")
+
+
+def _padding(padding):
+    if isinstance(padding, str):
+        padding = padding.upper()
+        if padding not in ("SAME", "VALID"):
+            raise ValueError(f"padding must be 'SAME', 'VALID' or explicit pairs, got {padding!r}.")
+        return padding
+    pairs = [tuple(int(v) for v in pair) for pair in padding]
+    if len(pairs) == 2:  # already (height pair, width pair)
+        return tuple(pairs)
+    if len(pairs) != 4 or pairs[0] != (0, 0) or pairs[3] != (0, 0):
+        raise ValueError(f"explicit padding is [[0, 0], [top, bottom], [left, right], [0, 0]] for NHWC, "
+                         f"got {padding}.")
+    return (pairs[1], pairs[2])
+
+
+def _nhwc(data_format, op):
+    if data_format not in (None, "NHWC"):
+        raise ValueError(f"{op} supports data_format='NHWC' only (as TensorFlow on CPU), got {data_format!r}; "
+                         "transpose the input to [batch, height, width, channels].")
+
+
+def conv_attrs(strides, padding, dilations):
+    return {"strides": strides, "padding": padding, "dilations": dilations}
+
+
+def conv2d(input, filters, strides, padding, data_format="NHWC", dilations=None, name=None):  # noqa: A002
+    """``tf.nn.conv2d``: NHWC input, HWIO filters, ``SAME``/``VALID``/explicit padding, strides, dilations."""
+    _nhwc(data_format, "conv2d")
+    x, w = binary_inputs("Conv2D", input, filters)
+    floating_only("Conv2D", x)
+    if len(x.shape) != 4 or len(w.shape) != 4:
+        raise ValueError(f"conv2d needs a rank-4 input [batch, height, width, channels] and rank-4 filters "
+                         f"[height, width, in_channels, out_channels], got {list(x.shape)} and {list(w.shape)}.")
+    attrs = conv_attrs(_four(strides, "strides"), _padding(padding),
+                       _four(1 if dilations is None else dilations, "dilations"))
+    return execute("Conv2D", _conv2d, (x, w), attrs)
+
+
+def conv2d_with_attrs(x, w, strides, padding, dilations):
+    """Conv2D with already-normalised attributes (the backprops' rules call it)."""
+    return execute("Conv2D", _conv2d, (x, w), conv_attrs(strides, padding, dilations))
+
+
+def conv2d_backprop_input(input_sizes, filters, out_backprop, strides, padding, dilations=(1, 1), name=None):
+    """The gradient of conv2d with respect to its input (TF's ``Conv2DBackpropInput``)."""
+    w, dy = binary_inputs("Conv2DBackpropInput", filters, out_backprop)
+    attrs = {"input_sizes": tuple(int(n) for n in input_sizes), **conv_attrs(_four(strides, "strides"),
+                                                                             _padding(padding), _four(dilations, "dilations"))}
+    return execute("Conv2DBackpropInput", _conv2d_backprop_input, (w, dy), attrs)
+
+
+def conv2d_backprop_filter(input, filter_sizes, out_backprop, strides, padding, dilations=(1, 1), name=None):  # noqa: A002
+    """The gradient of conv2d with respect to its filters (TF's ``Conv2DBackpropFilter``)."""
+    x, dy = binary_inputs("Conv2DBackpropFilter", input, out_backprop)
+    attrs = {"filter_sizes": tuple(int(n) for n in filter_sizes), **conv_attrs(_four(strides, "strides"),
+                                                                               _padding(padding), _four(dilations, "dilations"))}
+    return execute("Conv2DBackpropFilter", _conv2d_backprop_filter, (x, dy), attrs)
+
+
+# -- pooling --------------------------------------------------------------------------------------
+_ONE = (1, 1)
+
+
+def _max_pool(x, ksize, strides, padding):
+    # One elementwise maximum per kernel offset over output-sized strided slices: far faster than
+    # reducing a 6-D window view, whose inner axes are tiny.
+    oh, ow, pads = _geometry(x.shape, ksize, strides, _ONE, padding)
+    padded = _pad(x, pads, -np.inf)
+    slices = _offset_slices(ksize, strides, oh, ow)
+    out = padded[next(slices)].copy()
+    for index in slices:
+        np.maximum(out, padded[index], out=out)
+    return out
+
+
+def _first_maxima(x, y, ksize, strides, padding):
+    """(padded shape, pads, [(slice, mask)]): for each kernel offset, where it holds its window's first
+    maximum, scanning the window row by row as TF's kernel does (ties go to the first)."""
+    oh, ow, pads = _geometry(x.shape, ksize, strides, _ONE, padding)
+    padded = _pad(x, pads, -np.inf)
+    masks = []
+    remaining = None  # windows whose maximum no earlier offset has claimed
+    last = ksize[0] * ksize[1] - 1
+    for k, index in enumerate(_offset_slices(ksize, strides, oh, ow)):
+        hit = padded[index] == y
+        if remaining is None:
+            remaining = ~hit
+        else:
+            hit &= remaining
+            if k < last:
+                remaining ^= hit
+        masks.append((index, hit))
+    return padded.shape, pads, masks
+
+
+def _max_pool_grad(x, y, dy, ksize, strides, padding):
+    shape, pads, masks = _first_maxima(x, y, ksize, strides, padding)
+    tiled = strides[0] == ksize[0] and strides[1] == ksize[1] and shape[1] == y.shape[1] * strides[0] \
+        and shape[2] == y.shape[2] * strides[1]
+    # Windows that tile the (padded) input exactly write every element once: no zeros needed first.
+    padded = np.empty(shape, dy.dtype) if tiled else np.zeros(shape, dy.dtype)
+    if strides[0] >= ksize[0] and strides[1] >= ksize[1]:  # windows do not overlap: write, do not add
+        for index, hit in masks:
+            np.multiply(dy, hit, out=padded[index])
+    else:
+        for index, hit in masks:
+            padded[index] += dy * hit
+    (top, bottom), (left, right) = pads[1], pads[2]
+    return padded[:, top:shape[1] - bottom, left:shape[2] - right, :]
+
+
+def _max_pool_grad_grad(x, y, ddx, ksize, strides, padding):
+    _, pads, masks = _first_maxima(x, y, ksize, strides, padding)
+    padded = _pad(ddx, pads)
+    out = np.zeros(y.shape, ddx.dtype)
+    for index, hit in masks:
+        out += padded[index] * hit
+    return out
+
+
+def _window_counts(shape, ksize, strides, padding, dtype):
+    """How many real (unpadded) elements each output's window covers: AvgPool's divisor."""
+    oh, ow, pads = _geometry(shape, ksize, strides, _ONE, padding)
+    if not any(before or after for before, after in pads):
+        return np.asarray(ksize[0] * ksize[1], dtype), oh, ow, pads
+    ones = _pad(np.ones((1, shape[1], shape[2], 1), dtype), pads)
+    return _windows(ones, ksize, strides, _ONE, oh, ow).sum(axis=(3, 4)), oh, ow, pads
+
+
+def _avg_pool(x, ksize, strides, padding):
+    counts, oh, ow, pads = _window_counts(x.shape, ksize, strides, padding, x.dtype)
+    return _windows(_pad(x, pads), ksize, strides, _ONE, oh, ow).sum(axis=(3, 4)) / counts
+
+
+def _avg_pool_grad(dy, orig_input_shape, ksize, strides, padding):
+    counts, oh, ow, pads = _window_counts(orig_input_shape, ksize, strides, padding, dy.dtype)
+    share = dy / counts
+    cols = np.broadcast_to(share[:, :, :, None, None, :], (dy.shape[0], oh, ow, ksize[0], ksize[1], dy.shape[3]))
+    return _scatter_windows(cols, orig_input_shape, pads, ksize, strides, _ONE)
+
+
+def _pool_attrs(ksize, strides, padding):
+    return {"ksize": _four(ksize, "ksize"), "strides": _four(strides, "strides"), "padding": _padding(padding)}
+
+
+def _pool_input(op_type, input, data_format):  # noqa: A002
+    _nhwc(data_format, op_type)
+    x = as_tensor(input)
+    floating_only(op_type, x)
+    if len(x.shape) != 4:
+        raise ValueError(f"{op_type} needs a rank-4 input [batch, height, width, channels], got {list(x.shape)}.")
+    return x
+
+
+def max_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):  # noqa: A002
+    """The maximum of each ``ksize`` window (``tf.nn.max_pool2d``; op type ``MaxPool``)."""
+    x = _pool_input("MaxPool", input, data_format)
+    return execute("MaxPool", _max_pool, (x,), _pool_attrs(ksize, strides, padding))
+
+
+def avg_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):  # noqa: A002
+    """The mean of each ``ksize`` window over its real elements (``tf.nn.avg_pool2d``; op type ``AvgPool``)."""
+    x = _pool_input("AvgPool", input, data_format)
+    return execute("AvgPool", _avg_pool, (x,), _pool_attrs(ksize, strides, padding))
+
+
+def max_pool(input, ksize, strides, padding, data_format=None, name=None):  # noqa: A002
+    """``tf.nn.max_pool`` for rank-4 inputs (2-D pooling)."""
+    return max_pool2d(input, ksize, strides, padding, data_format or "NHWC")
+
+
+def avg_pool(input, ksize, strides, padding, data_format=None, name=None):  # noqa: A002
+    """``tf.nn.avg_pool`` for rank-4 inputs (2-D pooling)."""
+    return avg_pool2d(input, ksize, strides, padding, data_format or "NHWC")
+
+
+def avg_pool_with_attrs(x, attrs):
+    return execute("AvgPool", _avg_pool, (x,), attrs)
+
+
+def max_pool_grad(orig_input, orig_output, grad, attrs):
+    """TF's ``MaxPoolGrad``: ``grad`` routed to the first maximum of each window."""
+    return execute("MaxPoolGrad", _max_pool_grad, (orig_input, orig_output, grad), attrs)
+
+
+def max_pool_grad_grad(orig_input, orig_output, grad, attrs):
+    """TF's ``MaxPoolGradGrad``: ``grad`` (input-shaped) read at each window's first maximum."""
+    return execute("MaxPoolGradGrad", _max_pool_grad_grad, (orig_input, orig_output, grad), attrs)
+
+
+def avg_pool_grad(orig_input_shape, grad, attrs):
+    """TF's ``AvgPoolGrad``: each output's gradient shared equally over its window's real elements."""
+    return execute("AvgPoolGrad", _avg_pool_grad, (grad,), {"orig_input_shape": tuple(orig_input_shape), **attrs})
