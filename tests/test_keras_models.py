@@ -398,3 +398,51 @@ def test_the_progress_line_is_redrawn_in_place_on_a_terminal():
     assert piped.getvalue() == ""  # off a terminal, only the finished line is printed
     quiet.update(3, [("loss", 0.00012)], finalize=True)
     assert piped.getvalue().endswith(" - loss: 1.2000e-04\n")
+
+
+def _summary_rows(model):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        model.summary()
+    return out.getvalue().splitlines()
+
+
+def test_summary_of_a_subclassed_model_and_of_an_unbuilt_sequential_model():
+    class M(tf.keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.d = tf.keras.layers.Dense(2)
+            self.e = tf.keras.layers.Dense(1)
+
+        def call(self, x):
+            return self.e(self.d(x))
+    model = M()
+    model(tf.ones((1, 3)))
+    rows = _summary_rows(model)  # TF 2.21 shows the shapes of the last call
+    assert rows[0] == 'Model: "m"'
+    assert rows[4] == f"│ {model.d.name + ' (Dense)':<31} │ (1, 2)                 │             8 │"
+    assert rows[6] == f"│ {model.e.name + ' (Dense)':<31} │ (1, 1)                 │             3 │"
+    assert rows[-3:] == [" Total params: 11 (44.00 B)", " Trainable params: 11 (44.00 B)",
+                         " Non-trainable params: 0 (0.00 B)"]
+    unbuilt = tf.keras.Sequential([tf.keras.layers.Dense(2)])
+    layer = unbuilt.layers[0]
+    assert _summary_rows(unbuilt)[4] == f"│ {layer.name + ' (Dense)':<31} │ ?                      │   0 (unbuilt) │"
+
+
+def test_class_weight_and_sample_weight_weigh_the_loss_but_not_plain_metrics_as_keras():
+    model = tf.keras.Sequential([tf.keras.Input(shape=(3,)), tf.keras.layers.Dense(3)])
+    model.set_weights([formula((3, 3), 0), formula((3,), 1)])
+    model.compile(optimizer=tf.keras.optimizers.SGD(0.1), metrics=["accuracy"],
+                  loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x = formula((8, 3), 2) * 10
+    y = np.array([0, 1, 2, 0, 1, 2, 0, 0])
+    # TF 2.21's history for the same two fits, one after the other:
+    weighted = model.fit(x, y, batch_size=4, shuffle=False, verbose=0, epochs=2,
+                         class_weight={0: 1.0, 1: 2.0, 2: 0.5}).history
+    np.testing.assert_allclose(weighted["loss"], [1.244505763053894, 1.2248706817626953], rtol=1e-6)
+    assert weighted["accuracy"] == [0.25, 0.25]
+    by_sample = model.fit(x, y, batch_size=4, shuffle=False, verbose=0, sample_weight=np.arange(8.)).history
+    np.testing.assert_allclose(by_sample["loss"], [3.8139748573303223], rtol=1e-6)
+    assert by_sample["accuracy"] == [0.375]
+    with pytest.raises(ValueError, match="no weight for the classes \\[2\\]"):
+        model.fit(x, y, verbose=0, class_weight={0: 1.0, 1: 2.0})

@@ -77,6 +77,7 @@ class Layer:
         self._own_trainable = []
         self._own_non_trainable = []
         self._losses = []
+        self._symbolic_shapes = False  # output shapes known from keras.Input (batch None) take precedence
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
         # Keras keeps input_shape= for the Sequential model that receives this layer (it then builds at once).
@@ -276,7 +277,11 @@ class Layer:
         try:
             if self._call_takes_training:
                 kwargs["training"] = training
-            return self.call(*args, **kwargs)
+            outputs = self.call(*args, **kwargs)
+            if not self._symbolic_shapes:  # summary() of a subclassed model shows the last call's shapes
+                self._output_shapes = ([outputs._value.shape] if type(outputs) is Tensor
+                                       else [tuple(o.shape) for o in nest.flatten(outputs) if hasattr(o, "shape")])
+            return outputs
         finally:
             context.training = previous_training
             if is_entry:
