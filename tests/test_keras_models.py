@@ -446,3 +446,40 @@ def test_class_weight_and_sample_weight_weigh_the_loss_but_not_plain_metrics_as_
     assert by_sample["accuracy"] == [0.375]
     with pytest.raises(ValueError, match="no weight for the classes \\[2\\]"):
         model.fit(x, y, verbose=0, class_weight={0: 1.0, 1: 2.0})
+
+
+def test_steps_per_epoch_limits_the_batches_of_arrays():
+    model = tf.keras.Sequential([tf.keras.Input(shape=(3,)), tf.keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    counted = []
+    callback = tf.keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: counted.append(batch))
+    model.fit(np.ones((40, 3)), np.ones((40, 1)), batch_size=4, steps_per_epoch=3, epochs=2, verbose=0,
+              callbacks=[callback])
+    assert counted == [0, 1, 2, 0, 1, 2]
+
+
+def test_a_functional_model_with_two_named_inputs_takes_a_dict():
+    a = tf.keras.Input(shape=(2,), name="a")
+    b = tf.keras.Input(shape=(3,), name="b")
+    joined = tf.keras.layers.Dense(1, kernel_initializer="ones")(tf.keras.layers.Flatten()(b))
+    model = tf.keras.Model([a, b], tf.keras.layers.Dense(1, kernel_initializer="ones")(a) + joined)
+    by_name = model({"b": np.ones((1, 3)), "a": np.full((1, 2), 2.0)}).numpy()
+    by_order = model([np.full((1, 2), 2.0), np.ones((1, 3))]).numpy()
+    np.testing.assert_array_equal(by_name, [[7.0]])
+    np.testing.assert_array_equal(by_order, [[7.0]])
+    with pytest.raises(ValueError, match="has inputs named \\['a', 'b'\\]"):
+        model({"a": np.ones((1, 2)), "c": np.ones((1, 3))})
+
+
+def test_arithmetic_on_keras_inputs_becomes_layers_the_model_replays():
+    inputs = tf.keras.Input(shape=(2,))
+    outputs = -(2.0 * (inputs + 1) - inputs[:, :1] ** 2) / 2
+    model = tf.keras.Model(inputs, outputs)
+    np.testing.assert_allclose(model(np.array([[1., 3.]])).numpy(), [[-1.5, -3.5]])
+    names = [layer.name for layer in model.layers]
+    assert len(names) == len(set(names)) == 8
+    x = tf.Variable([[1., 3.]])
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(model(x))
+    # y = -(x0 + 1) - (x1 + 1) + x0 ** 2 (x0 ** 2 / 2 in each of two columns): dy/dx = (2 x0 - 1, -1)
+    np.testing.assert_allclose(tape.gradient(y, x).numpy(), [[1.0, -1.0]])

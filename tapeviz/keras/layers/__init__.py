@@ -8,6 +8,7 @@ from .dropout import Dropout
 from .embedding import Embedding
 from .input_layer import Input, InputLayer
 from .normalization import Normalization
+from .op_layer import OpLayer  # noqa: F401 - also gives KerasTensor its operators
 from .pooling import AveragePooling2D, AvgPool2D, MaxPool2D, MaxPooling2D
 from .reshaping import Flatten, Reshape
 

@@ -68,13 +68,15 @@ def num_samples(x):
     return _length(x)
 
 
-def array_batches(x, y=None, sample_weight=None, batch_size=32, shuffle=False):
-    """(steps, iterator of (x, y, sample_weight) batches) over arrays."""
+def array_batches(x, y=None, sample_weight=None, batch_size=32, shuffle=False, max_steps=None):
+    """(steps, iterator of (x, y, sample_weight) batches) over arrays; ``max_steps`` stops early."""
     count = _length(x)
     if y is not None and _length(y) != count:
         raise ValueError(f"Data cardinality is ambiguous: x has {count} samples, y has {_length(y)}. Make sure "
                          "all arrays contain the same number of samples.")
     steps = math.ceil(count / batch_size)
+    if max_steps is not None:
+        steps = min(steps, int(max_steps))
     if shuffle:
         from tapeviz.ops.random_ops import _generator
         order = _generator(None).permutation(count)

@@ -173,7 +173,7 @@ class Trainer:
             if x is None:
                 raise ValueError("Unexpected value for `x`: None. Pass your input data as the first argument.")
             return data.array_batches(data.as_arrays(x), data.as_arrays(y), data.as_arrays(sample_weight),
-                                      batch_size or 32, shuffle)
+                                      batch_size or 32, shuffle, steps)
         if y is not None:
             raise ValueError("When `x` is a dataset or a generator, `y` should not be passed: the dataset yields "
                              "(x, y) pairs.")
