@@ -16,10 +16,6 @@ __all__ = ["is_array_data", "as_arrays", "array_batches", "dataset_batches", "un
            "class_weights_to_sample_weights"]
 
 
-def _is_array(value):
-    return isinstance(value, (np.ndarray, _TensorLike, list, tuple, int, float)) and not _is_dataset(value)
-
-
 def _is_dataset(value):
     return hasattr(value, "__iter__") and not isinstance(value, (np.ndarray, _TensorLike, list, tuple, dict, str))
 
@@ -62,10 +58,6 @@ def _take(structure, index):
     if isinstance(structure, (list, tuple, dict)):
         return nest.pack_sequence_as(structure, [leaf[index] for leaf in nest.flatten(structure)])
     return structure[index]
-
-
-def num_samples(x):
-    return _length(x)
 
 
 def array_batches(x, y=None, sample_weight=None, batch_size=32, shuffle=False, max_steps=None):
