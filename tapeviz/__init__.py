@@ -26,6 +26,13 @@ from tapeviz import errors, keras, linalg, math, nn, random  # noqa: E402,F401
 from tapeviz import config, data  # noqa: E402,F401
 from tapeviz.function import TensorSpec, function  # noqa: E402,F401
 from tapeviz.ops.control_flow_ops import cond, is_tensor, print_ as print, while_loop  # noqa: E402,F401,A001
+from tapeviz.ops.einsum_ops import einsum  # noqa: E402,F401
+from tapeviz.ops.index_ops import argsort, gather_nd, meshgrid, repeat, scatter_nd, sort  # noqa: E402,F401
+from tapeviz.ops.matrix_ops import tensordot  # noqa: E402,F401
+from tapeviz.ops.stat_ops import (  # noqa: E402,F401
+    clip_by_global_norm, cumprod, cumsum, divide_no_nan, reduce_std, reduce_variance,
+)
+from tapeviz import dtypes  # noqa: E402,F401
 from tapeviz.inspection.recorder import record  # noqa: E402,F401
 
 import os as _os  # noqa: E402

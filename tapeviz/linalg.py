@@ -2,8 +2,15 @@
 from tapeviz.ops.array_ops import eye, transpose
 from tapeviz.ops.linalg_ops import matmul, norm
 from tapeviz.ops.reduction_ops import reduce_sum
+from tapeviz.ops.einsum_ops import einsum  # noqa: E402
+from tapeviz.ops.matrix_ops import (  # noqa: E402
+    band_part, cholesky, det, diag, diag_part, inv, logdet, set_diag, slogdet, solve, tensordot,
+)
+from tapeviz.ops.stat_ops import global_norm  # noqa: E402
 
 __all__ = ["matmul", "norm", "eye", "matrix_transpose", "trace"]
+__all__ += ["inv", "det", "slogdet", "logdet", "solve", "cholesky", "diag", "diag_part", "set_diag", "band_part",
+            "tensordot", "einsum", "global_norm"]
 
 
 def matrix_transpose(a, name=None, conjugate=False):

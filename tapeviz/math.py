@@ -11,6 +11,8 @@ from tapeviz.ops.reduction_ops import (  # noqa: F401
     reduce_sum,
 )
 from tapeviz.ops.xent_ops import log_sigmoid  # noqa: F401
+from tapeviz.ops.index_ops import top_k  # noqa: F401
+from tapeviz.ops.stat_ops import cumprod, cumsum, divide_no_nan, reduce_std, reduce_variance  # noqa: F401
 
 __all__ = [name for name in dir() if not name.startswith("_")]
 

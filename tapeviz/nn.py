@@ -10,7 +10,10 @@ from tapeviz.ops.xent_ops import (  # noqa: E402
     sparse_softmax_cross_entropy_with_logits, swish,
 )
 from tapeviz.ops.conv_ops import avg_pool, avg_pool2d, conv2d, max_pool, max_pool2d  # noqa: E402
+from tapeviz.ops.stat_ops import moments  # noqa: E402
+from tapeviz.ops.index_ops import top_k  # noqa: E402
 
+__all__ += ["moments", "top_k"]
 __all__ += ["conv2d", "max_pool2d", "avg_pool2d", "max_pool", "avg_pool"]
 __all__ += ["softmax_cross_entropy_with_logits", "sparse_softmax_cross_entropy_with_logits",
             "sigmoid_cross_entropy_with_logits", "log_sigmoid", "silu", "swish", "l2_loss"]

@@ -1,7 +1,8 @@
 """``tapeviz.random``, as ``tf.random``: set_seed, uniform, normal, truncated_normal, shuffle."""
 from tapeviz.ops.random_ops import get_seed, normal, set_seed, shuffle, truncated_normal, uniform
+from tapeviz.ops.index_ops import categorical  # noqa: E402
 
-__all__ = ["set_seed", "get_seed", "uniform", "normal", "truncated_normal", "shuffle"]
+__all__ = ["set_seed", "get_seed", "uniform", "normal", "truncated_normal", "shuffle", "categorical"]
 
 
 def __getattr__(name):

@@ -93,7 +93,7 @@ def test_slice_gradient_scatters_into_zeros_and_second_order():
     np.testing.assert_allclose(outer.gradient(g, x).numpy(), [0, 12, 18])
 
 
-@pytest.mark.parametrize("bad", [[0, 1], np.array([1]), 1.5, tv.constant([0, 1])])
+@pytest.mark.parametrize("bad", [np.array([1]), 1.5, tv.constant([0, 1])])  # a list is a tuple of indices in TF
 def test_slicing_with_lists_points_to_gather(bad):
     with pytest.raises(TypeError, match="valid indices.*tapeviz.gather"):
         tv.constant(X)[bad]
@@ -186,7 +186,7 @@ def test_integer_reductions_keep_int32_and_mean_truncates():
     assert tv.reduce_mean(x).dtype == tv.int32 and int(tv.reduce_mean(x)) == 1
     assert int(tv.reduce_mean(tv.constant([-1, -2]))) == -1  # toward zero, as C++ integer division
     assert tv.reduce_sum(x).dtype == tv.int32 and tv.reduce_prod(x).dtype == tv.int32
-    with pytest.raises(TypeError, match="reduce_any"):
+    with pytest.raises(InvalidArgumentError, match="reduce_any"):  # TF: InvalidArgumentError
         tv.reduce_sum(tv.constant([True]))
 
 
@@ -260,7 +260,7 @@ def test_matmul_shape_error_names_op_and_shapes():
         tv.matmul(tv.ones((3,)), tv.ones((3, 2)))
     with pytest.raises(InvalidArgumentError, match=r"BatchMatMulV2.*batch dimensions \[2\] and \[3\]"):
         tv.matmul(tv.ones((2, 1, 3)), tv.ones((3, 3, 2)))
-    with pytest.raises(TypeError, match="MatMul.*double tensor"):
+    with pytest.raises(InvalidArgumentError, match="MatMul.*double tensor"):
         tv.matmul(tv.ones((1, 1)), tv.ones((1, 1), dtype=tv.float64))
 
 
@@ -317,8 +317,7 @@ def test_linspace_and_range_dtypes_and_values():
     assert lin.numpy()[0] == -15 and lin.numpy()[-1] == 15
     np.testing.assert_allclose(lin.numpy(), np.linspace(-15, 15, 151), atol=1e-5)
     assert tv.linspace(tv.constant(0.0, tv.float64), tv.constant(1.0, tv.float64), 3).dtype == tv.float64
-    with pytest.raises(TypeError, match="floats"):
-        tv.linspace(0, 10, 5)
+    assert tv.linspace(0, 10, 5).dtype == tv.float64  # TF: integer end points give float64
     assert tv.range(5).dtype == tv.int32 and tv.range(5).numpy().tolist() == [0, 1, 2, 3, 4]
     assert tv.range(1, 10, 3).numpy().tolist() == [1, 4, 7]
     assert tv.range(5, 0, -2).numpy().tolist() == [5, 3, 1]

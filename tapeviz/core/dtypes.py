@@ -5,17 +5,46 @@ import numpy as np
 class DType:
     """One element type: ``tapeviz.float32`` and friends."""
 
-    __slots__ = ("name", "as_numpy_dtype", "is_floating", "is_integer", "is_bool", "is_unsigned")
+    __slots__ = ("name", "as_numpy_dtype", "is_floating", "is_integer", "is_bool", "is_unsigned", "size")
+
+    is_complex = is_quantized = False  # tapeviz has neither complex nor quantized types
 
     def __init__(self, name):
         self.name = name
-        numpy_dtype = np.dtype(np.str_ if name == "string" else name)
-        self.as_numpy_dtype = numpy_dtype.type
+        numpy_dtype = np.dtype(object if name == "string" else name)
+        self.as_numpy_dtype = np.bytes_ if name == "string" else numpy_dtype.type
         kind = numpy_dtype.kind
         self.is_floating = kind == "f"
         self.is_integer = kind in "iu"
         self.is_unsigned = kind == "u"
         self.is_bool = kind == "b"
+        self.size = 0 if name == "string" else numpy_dtype.itemsize  # TF's size of a string is 0
+
+    @property
+    def base_dtype(self):
+        return self
+
+    real_dtype = base_dtype
+
+    def __eq__(self, other):
+        """Equal to itself, its name and its numpy type, as TF's (``tf.float32 == "float32"`` is True)."""
+        if other is self:
+            return True
+        if isinstance(other, DType) or other is None:
+            return False
+        try:
+            return as_dtype(other) is self
+        except TypeError:
+            return False
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    def __hash__(self):
+        return hash(self.name)
+
+    def __str__(self):
+        return f"<dtype: '{self.name}'>"
 
     @property
     def min(self):
@@ -53,7 +82,7 @@ def as_dtype(value):
     if isinstance(value, str) and value in _BY_NAME:
         return _BY_NAME[value]
     try:
-        if np.dtype(value).kind in "US":
+        if np.dtype(value).kind in "USO":
             return string
         return _BY_NUMPY[np.dtype(value)]
     except (TypeError, KeyError):
@@ -66,7 +95,7 @@ def from_numpy(np_dtype):
     try:
         return _BY_NUMPY[np_dtype]
     except KeyError:
-        if np_dtype.kind in "US":
+        if np_dtype.kind in "USO":  # text tensors hold bytes objects, as TF's
             return string
         raise TypeError(
             f"numpy dtype {np_dtype} is not supported; tapeviz supports "

@@ -73,6 +73,9 @@ class GradientTape:
     def reset(self):
         """Forget everything recorded so far, as if the context were exited and entered anew."""
         recording = self._recording
+        if not recording:  # as TF: outside the context (or under stop_recording) there is nothing to reset
+            raise ValueError("Tape is not recording. Call reset() inside the tape's `with` block, where it is "
+                             "recording; outside it, make a new GradientTape.")
         if recording:
             self._pop()
         self._new_tape()
@@ -150,6 +153,11 @@ class GradientTape:
         else:
             seeds = [Tensor(np.ones_like(t._value)) if g is None else convert_to_tensor(g, dtype=t.dtype)
                      for t, g in zip(targets, nest.flatten(output_gradients))]
+            # As TF: None is allowed only for a target the tape never recorded (a source used as a target).
+            if any(g is None and t._id in self._ids for t, g in zip(targets, nest.flatten(output_gradients))):
+                raise ValueError("Attempt to convert a value (None) with an unsupported type (<class 'NoneType'>) "
+                                 "to a Tensor: output_gradients holds None for a recorded target; give a tensor "
+                                 "(tapeviz.ones_like(target) for the plain gradient) for every target.")
         results = self._gradients(targets, seeds, flat_sources, unconnected)
         if observers:
             notify("gradient_computed", self, "gradient", targets, flat_sources,

@@ -1,7 +1,8 @@
 """Tensors (immutable values with an identity the tape can follow) and Variables (mutable state).
 
-A Tensor wraps one numpy value. Its ``_id`` is what tapes record; a Variable's reads all share the
-variable's id, so every read of a variable adds to one gradient, as in TensorFlow. Operators
+A Tensor wraps one numpy value. Its ``_id`` is what tapes record. Every read of a Variable makes a new
+Tensor, connected to the variable (by a recorded ``ReadVariableOp``) only on the tapes that watched the
+variable when the read happened, as in TensorFlow: a copy taken before the tape is a constant. Operators
 (``+``, ``@``, ``[...]``, ...) are installed by ``tapeviz.ops`` so this file knows no op.
 """
 import itertools
@@ -16,9 +17,20 @@ _INT32 = np.iinfo(np.int32)
 
 
 class TensorShape(tuple):
-    """A tuple of dimensions, printed as TensorFlow prints shapes: ``(4, 3)``."""
+    """A tuple of dimensions (None for an unknown one), printed as TensorFlow prints shapes: ``(4, 3)``.
+
+    ``TensorShape(None)`` is a shape of unknown rank. As TF's, a shape equals a list or tuple of the same
+    dimensions, and a slice of a shape is a shape.
+    """
 
     __slots__ = ()
+
+    def __new__(cls, dims=()):
+        if dims is None:
+            return tuple.__new__(_UnknownRankShape)
+        if isinstance(dims, int):
+            dims = (dims,)
+        return tuple.__new__(cls, (None if d is None else int(d) for d in dims))
 
     @property
     def rank(self):
@@ -26,17 +38,95 @@ class TensorShape(tuple):
 
     ndims = rank
 
+    @property
+    def dims(self):
+        return list(self)
+
     def as_list(self):
         return list(self)
 
     def num_elements(self):
+        if None in self:
+            return None
         return int(np.prod(self, dtype=np.int64))
+
+    def is_fully_defined(self):
+        return None not in self
+
+    def is_compatible_with(self, other):
+        other = as_shape(other)
+        if self.rank is None or other.rank is None:
+            return True
+        return len(self) == len(other) and all(a is None or b is None or a == b for a, b in zip(self, other))
+
+    def concatenate(self, other):
+        other = as_shape(other)
+        if other.rank is None:
+            return other
+        return TensorShape(tuple(self) + tuple(other))
+
+    def __add__(self, other):
+        return self.concatenate(other)
+
+    def __radd__(self, other):
+        return as_shape(other).concatenate(self)
+
+    def __getitem__(self, key):
+        if isinstance(key, slice):
+            return tuple.__new__(TensorShape, tuple.__getitem__(self, key))
+        return tuple.__getitem__(self, key)
+
+    def __eq__(self, other):
+        if isinstance(other, (list, tuple)) and not isinstance(other, _UnknownRankShape):
+            return tuple(self) == tuple(other)
+        return NotImplemented if not isinstance(other, _UnknownRankShape) else False
+
+    def __ne__(self, other):
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    __hash__ = tuple.__hash__
 
     def __repr__(self):
         return f"TensorShape({list(self)})"
 
     def __str__(self):
         return tuple.__repr__(self)
+
+
+class _UnknownRankShape(TensorShape):
+    """``TensorShape(None)``: a shape whose rank is not known (a variable created with ``shape=TensorShape(None)``)."""
+
+    __slots__ = ()
+    rank = ndims = dims = None
+
+    def as_list(self):
+        raise ValueError("as_list() is not defined on an unknown TensorShape.")
+
+    def num_elements(self):
+        return None
+
+    def is_fully_defined(self):
+        return False
+
+    def concatenate(self, other):
+        return self
+
+    def __eq__(self, other):
+        return isinstance(other, _UnknownRankShape)
+
+    __hash__ = tuple.__hash__
+
+    def __repr__(self):
+        return "TensorShape(None)"
+
+    def __str__(self):
+        return "<unknown>"
+
+
+def as_shape(shape):
+    """``shape`` (a TensorShape, list, tuple, int or None) as a TensorShape."""
+    return shape if isinstance(shape, TensorShape) else TensorShape(shape)
 
 
 def _numpy_text(value, is_repr=False):
@@ -62,7 +152,7 @@ class _TensorLike:
 
     @property
     def shape(self):
-        return TensorShape(self._value_for_read().shape)
+        return tuple.__new__(TensorShape, self._value_for_read().shape)
 
     def get_shape(self):
         return self.shape
@@ -150,6 +240,11 @@ class Tensor(_TensorLike):
     def _value_for_read(self):
         return self._value
 
+    def __format__(self, format_spec):
+        """``f"{t}"`` and ``f"{loss:.2f}"`` format the value as numpy does, as TF's tensors do (a Variable
+        formats as it prints, as TF's)."""
+        return self.numpy().__format__(format_spec)
+
     def __str__(self):
         return f"tapeviz.Tensor({_numpy_text(self._value)}, shape={self.shape}, dtype={self.dtype.name})"
 
@@ -157,25 +252,42 @@ class Tensor(_TensorLike):
         return f"<tapeviz.Tensor: shape={self.shape}, dtype={self.dtype.name}, numpy={_numpy_text(self._value, True)}>"
 
 
+_new_tensor = object.__new__
+
+
 class Variable(_TensorLike):
     """Mutable state. Trainable variables read inside a tape are watched automatically."""
 
-    __slots__ = ("_snapshot", "_id", "_name", "_trainable", "__weakref__")
+    __slots__ = ("_snapshot", "_id", "_name", "_trainable", "_constraint", "_shape", "__weakref__")
 
-    def __init__(self, initial_value=None, trainable=True, name=None, dtype=None, shape=None):
+    def __init__(self, initial_value=None, trainable=True, name=None, dtype=None, shape=None, constraint=None):
         if initial_value is None:
             raise ValueError("initial_value must be specified: Variable(initial_value, ...).")
         if callable(initial_value):
             initial_value = initial_value()
         value = convert_to_tensor(initial_value, dtype=dtype)._value
-        if shape is not None and tuple(shape) != value.shape:
-            raise ValueError(f"Variable shape {tuple(shape)} does not match its initial value's shape {value.shape}.")
+        if constraint is not None and not callable(constraint):
+            raise ValueError(f"The `constraint` argument must be a callable, got {constraint!r}.")
+        # A declared shape may leave dimensions (or the rank) unknown: later assignments may then change them.
+        declared = None if shape is None else as_shape(shape)
+        if declared is not None and not declared.is_compatible_with(value.shape):
+            raise ValueError(f"Variable shape {declared} does not match its initial value's shape {value.shape}.")
+        self._shape = declared if declared is not None and not declared.is_fully_defined() else None
         self._id = _next_id()
         self._snapshot = _snapshot(np.array(value) if isinstance(value, np.ndarray) else value, self._id)
         self._name = state.name_scope + (name or "Variable") + ":0"
         self._trainable = bool(trainable)
+        self._constraint = constraint  # kept for optimizers, as TF keeps it; assign does not apply it
         if observers:
             notify("variable_created", self)
+
+    @property
+    def constraint(self):
+        return self._constraint
+
+    @property
+    def shape(self):
+        return self._shape if self._shape is not None else tuple.__new__(TensorShape, self._snapshot._value.shape)
 
     @property
     def name(self):
@@ -189,38 +301,51 @@ class Variable(_TensorLike):
         return self._snapshot._value
 
     def _read(self):
-        """The variable's current value as a Tensor; tells recording tapes it was read."""
+        """The variable's current value as a new Tensor; tells recording tapes it was read.
+
+        The read is recorded (op ReadVariableOp, input the variable) on the tapes that watch the
+        variable now, so only they connect the new tensor to the variable (TF's ReadVariableOp).
+        """
+        snapshot = self._snapshot
+        read = _new_tensor(Tensor)
+        read._value = snapshot._value
+        read._id = _next_id()
         if state.tapes or state.variable_watchers:
             variable_accessed(self)
-        return self._snapshot
+        if state.tapes or observers:
+            _execute.record("ReadVariableOp", (snapshot,), (read,), None)
+        return read
 
     def value(self):
         return self._read()
 
     read_value = value
 
-    def assign(self, value, read_value=True):
+    # As TF's, assignments return the variable to read later ("UnreadVariable"), or None with read_value=False.
+    def assign(self, value, use_locking=None, name=None, read_value=True):
         self._set(value)
         if observers:
             notify("variable_assigned", self, value, "assign")
-        return self
+        return _UnreadVariable(self) if read_value else None
 
-    def assign_add(self, delta, read_value=True):
+    def assign_add(self, delta, use_locking=None, name=None, read_value=True):
         self._set(self._snapshot._value + convert_to_tensor(delta, dtype=self.dtype)._value)
         if observers:
             notify("variable_assigned", self, delta, "assign_add")
-        return self
+        return _UnreadVariable(self) if read_value else None
 
-    def assign_sub(self, delta, read_value=True):
+    def assign_sub(self, delta, use_locking=None, name=None, read_value=True):
         self._set(self._snapshot._value - convert_to_tensor(delta, dtype=self.dtype)._value)
         if observers:
             notify("variable_assigned", self, delta, "assign_sub")
-        return self
+        return _UnreadVariable(self) if read_value else None
 
     def _set(self, value):
         new = convert_to_tensor(value, dtype=self.dtype)._value
         old = self._snapshot._value
-        if new.shape != old.shape:
+        if self._shape is not None and self._shape.is_compatible_with(new.shape):
+            pass  # a declared shape with unknown dimensions: the value may change shape
+        elif new.shape != old.shape:
             raise ValueError(
                 f"Cannot assign a value of shape {new.shape} to variable '{self._name}' of shape {old.shape}; "
                 "shapes must be equal (reshape the value, or create a new Variable)."
@@ -236,6 +361,46 @@ class Variable(_TensorLike):
                 f"numpy={_numpy_text(self._snapshot._value, True)}>")
 
 
+class _UnreadVariable(Variable):
+    """What ``assign`` returns, as in TF: the same variable (reading it reads the variable now), named
+    'UnreadVariable' when printed."""
+
+    __slots__ = ("_parent",)
+
+    def __init__(self, parent):
+        self._parent = parent
+        self._name = "UnreadVariable"
+
+    _snapshot = property(lambda self: self._parent._snapshot,
+                         lambda self, snapshot: setattr(self._parent, "_snapshot", snapshot))
+    _id = property(lambda self: self._parent._id)
+    _trainable = property(lambda self: self._parent._trainable)
+    _constraint = property(lambda self: self._parent._constraint)
+    _shape = property(lambda self: self._parent._shape)
+
+    def _read(self):
+        return self._parent._read()
+
+
+class _SliceOfVariable(Tensor):
+    """``v[1:3]``: a tensor (the slice, read now) that can also be assigned to, writing into the variable."""
+
+    __slots__ = ("_variable", "_key")
+
+    def assign(self, value, use_locking=None, name=None, read_value=True):
+        variable = self._variable
+        new = np.array(variable._snapshot._value)
+        new[self._key] = convert_to_tensor(value, dtype=variable.dtype)._value
+        return variable.assign(new, read_value=read_value)
+
+
+def slice_of_variable(variable, key, sliced):
+    """The result ``sliced`` of ``variable[key]``, as a tensor with ``assign`` (TF's sliced assignment)."""
+    result = _new_tensor(_SliceOfVariable)
+    result._value, result._id, result._variable, result._key = sliced._value, sliced._id, variable, key
+    return result
+
+
 def _snapshot(value, variable_id):
     tensor = Tensor(value)
     tensor._id = variable_id
@@ -246,6 +411,10 @@ def _infer_value(value):
     """numpy value for a Python value with TF's defaults: float -> float32, int -> int32."""
     array = np.asarray(value)
     kind = array.dtype.kind
+    if kind in "USO" and (kind != "O" or array.size == 0 or isinstance(array.reshape(-1)[0], (str, bytes))):
+        if isinstance(value, (list, tuple)) and not all(isinstance(item, (str, bytes)) for item in _flat_items(value)):
+            raise ValueError("Can't convert Python sequence with mixed types to Tensor.")
+        return _as_bytes(array)
     if isinstance(value, np.ndarray) or isinstance(value, np.generic):
         return array if isinstance(value, np.ndarray) else value
     if kind == "f":
@@ -254,7 +423,7 @@ def _infer_value(value):
         if array.size and (array.min() < _INT32.min or array.max() > _INT32.max):
             return array.astype(np.int64)
         return array.astype(np.int32)
-    if kind in "bUS":
+    if kind == "b":
         return array
     raise TypeError(
         f"Cannot convert {value!r} to a tensor: tapeviz tensors hold numbers or bools "
@@ -262,12 +431,21 @@ def _infer_value(value):
     )
 
 
+def _as_bytes(array):
+    """Text as TF's string tensors hold it: an object array of bytes (str encoded as UTF-8)."""
+    out = np.empty(array.shape, dtype=object)
+    out.reshape(-1)[:] = [item.encode() if isinstance(item, str) else bytes(item) for item in array.reshape(-1).tolist()]
+    return out
+
+
 def _cast_checked(value, np_dtype):
-    """Convert ``value`` to ``np_dtype``, refusing lossy float -> int conversions as TF does."""
-    array = np.asarray(value)
+    """Convert ``value`` to ``np_dtype``, refusing float -> int conversions as TF does (any Python float;
+    numpy floats only when they have a fraction)."""
+    array = _infer_value(value) if isinstance(value, (list, tuple)) else np.asarray(value)
     if array.dtype == np_dtype:
         return array
-    if np_dtype.kind in "iub" and array.dtype.kind == "f" and not np.all(np.mod(array, 1) == 0):
+    python_float = isinstance(value, float) or (isinstance(value, (list, tuple)) and array.dtype.kind == "f")
+    if np_dtype.kind in "iub" and array.dtype.kind == "f" and (python_float or not np.all(np.mod(array, 1) == 0)):
         raise TypeError(f"Cannot convert {value!r} to EagerTensor of dtype {dtypes.from_numpy(np_dtype).name}")
     if array.dtype.kind not in "fiub":
         raise TypeError(f"Cannot convert {value!r} to EagerTensor of dtype {dtypes.from_numpy(np_dtype).name}")
@@ -288,9 +466,14 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
     if isinstance(value, (list, tuple)) and any(isinstance(v, _TensorLike) for v in _flat_items(value)):
         value = _nested_numpy(value)
     if dtype is not None:
+        if dtypes.as_dtype(dtype) is dtypes.string:
+            inferred = _infer_value(value)
+            if inferred.dtype.kind != "O":
+                raise TypeError(f"Cannot convert {value!r} to EagerTensor of dtype string")
+            return Tensor(inferred)
         return Tensor(_cast_checked(value, np.dtype(dtypes.as_dtype(dtype).name)))
     inferred = _infer_value(value)
-    if dtype_hint is not None and not isinstance(value, (np.ndarray, np.generic)):
+    if dtype_hint is not None:  # numpy arrays too, as in TF: a float64 array with hint float32 is float32
         try:
             inferred = _cast_checked(value, np.dtype(dtypes.as_dtype(dtype_hint).name))
         except TypeError:
@@ -324,7 +507,17 @@ def convert_like(value, like):
         return value._read()
     np_dtype = like._value.dtype
     if kind is float or kind is int:
-        if np_dtype.kind in "iu" and kind is float and not value.is_integer():
+        if kind is float and np_dtype.kind in "iub":  # TF refuses any Python float for an integer tensor
             raise TypeError(f"Cannot convert {value!r} to EagerTensor of dtype {dtypes.from_numpy(np_dtype).name}")
         return Tensor(np_dtype.type(value))
+    if isinstance(value, Tensor):  # subclasses: a slice of a variable
+        return value
+    if isinstance(value, Variable):  # subclasses: what assign returns
+        return value._read()
+    if np_dtype.kind == "O":  # a string tensor meets text
+        return convert_to_tensor(value, dtype=dtypes.string)
     return Tensor(_cast_checked(_nested_numpy(value) if isinstance(value, (list, tuple)) else value, np_dtype))
+
+
+# Late import: execute builds on this module's Tensor; reads are recorded through it.
+from . import execute as _execute  # noqa: E402

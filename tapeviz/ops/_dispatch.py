@@ -2,6 +2,7 @@
 import numpy as np
 
 from tapeviz.core.context import observers, state
+from tapeviz.core.errors import InvalidArgumentError
 from tapeviz.core.execute import invalid_argument, record
 from tapeviz.core.tensor import Tensor, Variable, convert_like, convert_to_tensor
 
@@ -35,12 +36,43 @@ def binary_inputs(op_type, x, y):
         y = convert_like(y, x)
     dx, dy = x._value.dtype, y._value.dtype
     if dx is not dy and dx != dy:
-        raise TypeError(
+        raise InvalidArgumentError(
             f"cannot compute {op_type} as input #1(zero-based) was expected to be a "
-            f"{_TF_KIND_NAMES.get(dx.name, dx.name)} tensor but is a {_TF_KIND_NAMES.get(dy.name, dy.name)} tensor. "
+            f"{tf_type_name(dx)} tensor but is a {tf_type_name(dy)} tensor [Op:{op_type}]. "
             f"Cast one operand with tapeviz.cast(..., tapeviz.{dx.name}) so both have one dtype."
         )
     return x, y
+
+
+def tf_type_name(np_dtype):
+    """The name TF's kernels give a dtype in messages: float, double, half, int32, bool, string."""
+    return "string" if np_dtype.kind in "US" else _TF_KIND_NAMES.get(np_dtype.name, np_dtype.name)
+
+
+def not_allowed(op_type, x, allowed):
+    """TF's InvalidArgumentError for an op that has no kernel for x's dtype (sqrt of int32, sum of bool)."""
+    name = tf_type_name(x._value.dtype)
+    return InvalidArgumentError(
+        f"Value for attr 'T' of {name} is not in the list of allowed values: {allowed} [Op:{op_type}]. "
+        f"{op_type} has no kernel for {name} tensors: cast the input first, e.g. tapeviz.cast(x, tapeviz.float32).")
+
+
+def incompatible_shapes(op_type, x, y):
+    return InvalidArgumentError(
+        f"Incompatible shapes: {list(x._value.shape)} vs. {list(y._value.shape)} [Op:{op_type}]: {op_type} "
+        f"cannot broadcast {x._value.dtype}{list(x._value.shape)} with {y._value.dtype}{list(y._value.shape)}; "
+        "each dimension must be equal or 1 (reshape or expand_dims an operand).")
+
+
+def kernel_error(op_type, inputs, error):
+    """An error a numpy kernel raised, as the InvalidArgumentError TF's kernel raises."""
+    if isinstance(error, InvalidArgumentError):
+        return error
+    if isinstance(error, TypeError):  # numpy refuses the dtype (boolean subtract or negative)
+        return not_allowed(op_type, inputs[0], "numeric types")
+    if len(inputs) == 2 and "broadcast" in str(error):
+        return incompatible_shapes(op_type, *inputs)
+    return invalid_argument(op_type, inputs, error)
 
 
 # binary() and unary() inline execute(): they are the hottest paths in the library.
@@ -54,8 +86,8 @@ def binary(op_type, forward):
                 x, y = binary_inputs(op_type, x, y)
         try:
             output = Tensor(forward(x._value, y._value))
-        except ValueError as error:
-            raise invalid_argument(op_type, (x, y), error) from None
+        except (ValueError, TypeError) as error:
+            raise kernel_error(op_type, (x, y), error) from None
         if state.tapes or observers:
             record(op_type, (x, y), (output,), None)
         return output
@@ -71,7 +103,10 @@ def unary(op_type, forward, floating=False):
             x = as_tensor(x)
         if floating and x._value.dtype.kind != "f":
             floating_only(op_type, x)
-        output = Tensor(forward(x._value))
+        try:
+            output = Tensor(forward(x._value))
+        except (ValueError, TypeError) as error:
+            raise kernel_error(op_type, (x,), error) from None
         if state.tapes or observers:
             record(op_type, (x,), (output,), None)
         return output
@@ -81,10 +116,9 @@ def unary(op_type, forward, floating=False):
 
 
 def floating_only(op_type, x):
-    """Refuse integer input to ops that TF defines only for floating types (sin, exp, ...)."""
+    """Refuse integer input to ops that TF defines only for floating types (sin, exp, ...), as TF does."""
     if x._value.dtype.kind != "f":
-        raise TypeError(f"{op_type} needs a floating-point tensor, got {x.dtype.name}; "
-                        f"cast it first with tapeviz.cast(x, tapeviz.float32).")
+        raise not_allowed(op_type, x, "half, float, double")
 
 
 def np_value(x):

@@ -9,9 +9,9 @@ import operator
 import numpy as np
 
 from tapeviz.core import dtypes
-from tapeviz.core.errors import InvalidArgumentError
+from tapeviz.core.errors import InvalidArgumentError, UnimplementedError
 from tapeviz.core.execute import execute, execute_multi
-from tapeviz.core.tensor import Tensor, Variable, convert_like, convert_to_tensor
+from tapeviz.core.tensor import Tensor, Variable, convert_like, convert_to_tensor, slice_of_variable
 
 from ._dispatch import as_tensor, binary_inputs
 from .operators import install
@@ -27,7 +27,13 @@ newaxis = None
 
 # Layout ---------------------------------------------------------------------------------------------
 def constant(value, dtype=None, shape=None, name=None):
-    """A constant tensor; Python floats become float32 and ints int32 unless ``dtype`` says otherwise."""
+    """A constant tensor; Python floats become float32 and ints int32 unless ``dtype`` says otherwise.
+
+    A variable is copied through numpy, so the result is never connected to it (as in TF); a tensor of
+    the asked dtype comes back as it is, unless ``shape`` makes a new one.
+    """
+    if isinstance(value, Variable):
+        value = value.numpy()
     tensor = convert_to_tensor(value, dtype=dtype)
     if shape is not None:
         value = tensor._value
@@ -147,17 +153,52 @@ def _pad(x, paddings, constant_values):
     return np.pad(x, paddings, constant_values=constant_values)
 
 
+def _mirror_pad(x, paddings, mode):
+    return np.pad(x, paddings, mode=mode.lower())
+
+
+def _mirror_pad_grad(grad, paddings, mode):
+    # Each padded position copies one source position: add every gradient entry back to its source.
+    shape = [n - before - after for n, (before, after) in zip(grad.shape, paddings)]
+    sources = [np.pad(np.arange(n), pair, mode=mode.lower()) for n, pair in zip(shape, paddings)]
+    out = np.zeros(shape, grad.dtype)
+    np.add.at(out, np.ix_(*sources), grad)
+    return out
+
+
+def mirror_pad_grad(grad, paddings, mode):
+    """MirrorPad's gradient: ``grad`` folded back onto the unpadded shape (TF's MirrorPadGrad)."""
+    return execute("MirrorPadGrad", _mirror_pad_grad, (as_tensor(grad),), {"paddings": paddings, "mode": mode})
+
+
+def mirror_pad(tensor, paddings, mode):
+    """REFLECT or SYMMETRIC padding (TF's MirrorPad); ``paddings`` as ``pad`` takes them."""
+    return execute("MirrorPad", _mirror_pad, (as_tensor(tensor),), {"paddings": paddings, "mode": mode})
+
+
 def pad(tensor, paddings, mode="CONSTANT", constant_values=0, name=None):
-    """``tensor`` with ``paddings[i] = [before, after]`` entries added around dimension i (mode CONSTANT)."""
+    """``tensor`` with ``paddings[i] = [before, after]`` entries added around dimension i: CONSTANT fills
+    with ``constant_values``, REFLECT mirrors without the edge, SYMMETRIC with it (mode in any case)."""
     x = as_tensor(tensor)
-    if str(mode).upper() != "CONSTANT":
-        raise NotImplementedError(f"pad mode {mode!r} is not supported yet; only 'CONSTANT' is.")
+    mode = str(mode).upper()
+    if mode not in ("CONSTANT", "REFLECT", "SYMMETRIC"):
+        raise ValueError('Value of argument `mode` expected to be one of "CONSTANT", "REFLECT", or "SYMMETRIC". '
+                         f"Received `mode` = {mode}")
     pairs = np.asarray(paddings._value if isinstance(paddings, Tensor) else paddings, dtype=np.int64)
     if pairs.shape != (x.ndim, 2) or np.any(pairs < 0):
         raise ValueError(f"paddings must be {x.ndim} non-negative [before, after] pairs for a tensor of shape "
                          f"{list(x.shape)}, got {pairs.tolist()}.")
-    attrs = {"paddings": tuple(map(tuple, pairs.tolist())), "constant_values": constant_values}
-    return execute("PadV2", _pad, (x,), attrs)
+    pairs = tuple(map(tuple, pairs.tolist()))
+    if mode != "CONSTANT":
+        offset = 0 if mode == "REFLECT" else 1  # REFLECT leaves the edge out, so it can copy one entry less
+        for (before, after), n in zip(pairs, x.shape):
+            if builtins.max(before, after) >= n + offset:
+                relation, broken = ("less than", "not less than") if mode == "REFLECT" else (
+                    "no greater than", "greater than")
+                raise InvalidArgumentError(f"paddings must be {relation} the dimension size: {before}, {after} "
+                                           f"{broken} {n} [Op:MirrorPad]")
+        return mirror_pad(x, pairs, mode)
+    return execute("PadV2", _pad, (x,), {"paddings": pairs, "constant_values": constant_values})
 
 
 def reverse(tensor, axis, name=None):
@@ -213,6 +254,10 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=-1, dtype=None, 
     """A constant with ``on_value`` at each index along a new axis of length ``depth``; out-of-range
     indices give rows of ``off_value``."""
     indices = as_tensor(indices)._value
+    if indices.dtype.kind not in "iu":
+        raise InvalidArgumentError(
+            f"Value for attr 'TI' of {indices.dtype} is not in the list of allowed values: uint8, int8, int32, int64 "
+            "[Op:OneHot]. one_hot needs integer indices: cast them with tapeviz.cast(indices, tapeviz.int32).")
     dtype = dtypes.as_dtype(dtype or (as_tensor(on_value).dtype if on_value is not None else dtypes.float32))
     on = 1 if on_value is None else on_value
     off = 0 if off_value is None else off_value
@@ -249,7 +294,8 @@ def _index(value, what):
 
 def _key(key):
     """A numpy basic-indexing key (ints, slices, None, ...) for a TF-style index: what StridedSlice takes."""
-    items = key if isinstance(key, tuple) else (key,)
+    # A list is a tuple of indices, as TF reads it: x[[0, 1]] is x[0, 1] (use gather to pick elements).
+    items = tuple(key) if isinstance(key, (tuple, list)) else (key,)
     out = []
     for item in items:
         if item is None or item is Ellipsis:
@@ -264,6 +310,14 @@ def _key(key):
 
 def _getitem(tensor, key):
     tensor = as_tensor(tensor)
+    if type(key) is list:
+        try:
+            return execute("StridedSlice", _strided_slice, (tensor,), {"key": _key(key)})
+        except InvalidArgumentError as error:
+            raise InvalidArgumentError(f"Index out of range using input dim {len(key) - 1}; input has only "
+                                       f"{tensor.ndim} dims [Op:StridedSlice]: x[{key}] is read as x"
+                                       f"[{', '.join(map(str, key))}], as in TF. To pick elements by a list of "
+                                       f"indices use tapeviz.gather. ({error})") from None
     return execute("StridedSlice", _strided_slice, (tensor,), {"key": _key(key)})
 
 
@@ -293,7 +347,8 @@ def where(condition, x=None, y=None, name=None):
 
 
 def _clip(t, lo, hi):
-    out = np.minimum(np.maximum(t, lo), hi)
+    # TF's order, minimum then maximum: with clip_value_min > clip_value_max every entry is the min.
+    out = np.maximum(np.minimum(t, hi), lo)
     if out.shape != np.shape(t):
         raise ValueError(f"clip_value_min and clip_value_max must broadcast to t's shape {list(np.shape(t))}, "
                          f"but they broadcast it to {list(out.shape)}.")
@@ -316,6 +371,9 @@ def cast(x, dtype, name=None):
     x, dtype = as_tensor(x), dtypes.as_dtype(dtype)
     if x.dtype is dtype:
         return x
+    if (x.dtype is dtypes.string) != (dtype is dtypes.string):
+        raise UnimplementedError(f"Cast {x.dtype.name} to {dtype.name} is not supported [Op:Cast]; tapeviz "
+                                 "converts between numbers and bools only.")
     return execute("Cast", _cast, (x,), {"SrcT": x.dtype.name, "DstT": dtype.name})
 
 
@@ -360,18 +418,28 @@ def eye(num_rows, num_columns=None, batch_shape=None, dtype=dtypes.float32, name
 
 
 def linspace(start, stop, num, name=None, axis=0):
-    """``num`` evenly spaced values from ``start`` to ``stop`` inclusive; floats only, as in TensorFlow."""
-    start, stop = as_tensor(start), as_tensor(stop)
-    if not start.dtype.is_floating or start.dtype is not stop.dtype or start.ndim or stop.ndim:
-        raise TypeError(f"linspace needs scalar floating start and stop of one dtype, got {start.dtype.name}"
-                        f"{list(start.shape)} and {stop.dtype.name}{list(stop.shape)}; write them as floats, e.g. "
-                        f"tapeviz.linspace(0.0, 1.0, {int(num)}).")
-    num, dtype = int(num), start._value.dtype
-    start, stop = start._value[()], stop._value[()]
-    # TF's arithmetic, in the tensors' dtype: start + delta * i between the exact end points.
-    delta = (stop - start) / dtype.type(builtins.max(num - 1, 1))
-    inner = start + delta * np.arange(1, builtins.max(num - 1, 1), dtype=dtype)
-    return Tensor(np.concatenate([[start], inner, [stop]]).astype(dtype)[:num])
+    """``num`` evenly spaced values from ``start`` to ``stop`` inclusive, as TF's linspace: ``stop`` takes
+    ``start``'s dtype, integer end points give float64, vector end points broadcast and the values run
+    along ``axis``."""
+    start = as_tensor(start)
+    stop = convert_like(stop, start) if not isinstance(stop, (Tensor, Variable)) else as_tensor(stop)
+    if start.dtype is not stop.dtype:
+        raise InvalidArgumentError(f"linspace needs start and stop of one dtype, got {start.dtype.name} and "
+                                   f"{stop.dtype.name}; cast one with tapeviz.cast.")
+    num = int(num)
+    begin, end = start._value, stop._value
+    if begin.dtype.kind != "f":  # TF divides integers as true division: float64
+        begin, end = begin.astype(np.float64), end.astype(np.float64)
+    begin, end = np.broadcast_arrays(begin, end)
+    axis = int(axis) % (begin.ndim + 1)
+    begin, end = np.expand_dims(begin, axis), np.expand_dims(end, axis)
+    dtype = begin.dtype
+    # TF's arithmetic, in the end points' dtype: start + delta * i between the exact end points.
+    delta = (end - begin) / dtype.type(builtins.max(num - 1, 1))
+    steps = np.arange(1, builtins.max(num - 1, 1), dtype=dtype)
+    steps = steps.reshape([-1 if i == axis else 1 for i in builtins.range(begin.ndim)])
+    values = np.concatenate([begin, begin + delta * steps, end], axis=axis).astype(dtype)
+    return Tensor(np.take(values, np.arange(num), axis=axis))
 
 
 def range(start, limit=None, delta=1, dtype=None, name=None):  # noqa: A001 - TF's name
@@ -386,7 +454,8 @@ def range(start, limit=None, delta=1, dtype=None, name=None):  # noqa: A001 - TF
     start, limit, delta = (v.astype(dtype)[()] for v in values)
     if delta == 0 or (limit - start) * delta < 0:
         relation = "start <= limit when delta > 0" if delta > 0 else "start >= limit when delta < 0"
-        raise ValueError(f"Requires {relation}: {start}/{limit}" if delta else "Requires delta != 0")
+        raise InvalidArgumentError(f"Requires {relation}: {start}/{limit} [Op:Range]" if delta else
+                                   f"Requires delta != 0: {delta} [Op:Range]")
     # TF's element count and values: start + i * delta in the output dtype (numpy's arange accumulates).
     count = int(np.ceil(np.abs((limit - start) / delta)))
     return Tensor((start + np.arange(count, dtype=dtype) * delta).astype(dtype))
@@ -434,3 +503,11 @@ def _same_dtype(op_type, values):
 
 
 install("getitem", _getitem, reflected=False)
+
+
+def _variable_getitem(variable, key):
+    """``v[key]``: the slice of a read, which ``.assign(...)`` writes back into the variable (as in TF)."""
+    return slice_of_variable(variable, _key(key), _getitem(variable, key))
+
+
+Variable.__getitem__ = _variable_getitem

@@ -28,12 +28,29 @@ def floating_unary(op_type, forward):
 
 
 # Arithmetic ---------------------------------------------------------------------------------------------
-add = binary("AddV2", np.add)
+def _add(x, y):
+    out = np.add(x, y)
+    if out.dtype.kind == "b":  # numpy adds bools as "or"; TF has no AddV2 kernel for bool
+        raise TypeError("bool")
+    return out
+
+
+def _integer_division(kernel):
+    """floor division or modulo; an integer divisor of 0 is TF's "Integer division by zero" error."""
+    def forward(x, y):
+        if y.dtype.kind in "iu" and not np.all(y):
+            raise ValueError("Integer division by zero")
+        return kernel(x, y)
+    return forward
+
+
+add = binary("AddV2", _add)
 subtract = binary("Sub", np.subtract)
 multiply = binary("Mul", np.multiply)
 realdiv = binary("RealDiv", np.true_divide)
-floordiv = binary("FloorDiv", np.floor_divide)
-floormod = mod = binary("FloorMod", np.mod)  # floor mod: the result takes the divisor's sign, as in TF
+floordiv = binary("FloorDiv", _integer_division(np.floor_divide))
+# floor mod: the result takes the divisor's sign, as in TF
+floormod = mod = binary("FloorMod", _integer_division(np.mod))
 pow = binary("Pow", np.power)  # noqa: A001 - TF's name
 maximum = binary("Maximum", np.maximum)
 minimum = binary("Minimum", np.minimum)
@@ -68,13 +85,74 @@ def add_n(inputs, name=None):
 
 
 negative = unary("Neg", np.negative)
-abs = unary("Abs", np.abs)  # noqa: A001 - TF's name
+def _abs(x):
+    if x.dtype.kind == "b":
+        raise TypeError("bool")  # TF has no Abs kernel for bool
+    return np.abs(x)
+
+
+abs = unary("Abs", _abs)  # noqa: A001 - TF's name
 sign = unary("Sign", np.sign)
 square = unary("Square", np.square)
 reciprocal = floating_unary("Reciprocal", np.reciprocal)
 
+
+# The kernels of TF's SqrtGrad, RsqrtGrad and ReciprocalGrad: 0 wherever the incoming gradient is 0, even where
+# the derivative is inf or NaN (sqrt at 0 or below), which is what makes the tf.where trick work.
+def _guarded(kernel):
+    def forward(y, dy):
+        with np.errstate(all="ignore"):
+            out = kernel(y, dy)
+        zero = dy == 0
+        if zero.any():
+            out = np.where(zero, out.dtype.type(0), out)
+        return out
+    return forward
+
+
+_sqrt_grad = _guarded(lambda y, dy: dy.dtype.type(0.5) * dy / y)
+_rsqrt_grad = _guarded(lambda y, dy: dy.dtype.type(-0.5) * (dy * y) * (y * y))
+_reciprocal_grad = _guarded(lambda y, dy: -dy * y * y)
+
+
+def sqrt_grad(y, dy):
+    """TF's SqrtGrad(y, dy) = dy * 0.5 / y, and 0 where dy is 0: Sqrt's rule (y is sqrt's output)."""
+    return execute("SqrtGrad", _sqrt_grad, (as_tensor(y), as_tensor(dy)))
+
+
+def rsqrt_grad(y, dy):
+    """TF's RsqrtGrad(y, dy) = -0.5 * dy * y^3, and 0 where dy is 0: Rsqrt's rule."""
+    return execute("RsqrtGrad", _rsqrt_grad, (as_tensor(y), as_tensor(dy)))
+
+
+def reciprocal_grad(y, dy):
+    """TF's ReciprocalGrad(y, dy) = -dy * y^2, and 0 where dy is 0: Reciprocal's rule."""
+    return execute("ReciprocalGrad", _reciprocal_grad, (as_tensor(y), as_tensor(dy)))
+
+
 # Math functions (floating input only, as in TF) -----------------------------------------------------------
-exp = floating_unary("Exp", np.exp)
+def flush_denormals(value):
+    """``value`` with subnormal results set to 0, as TF's CPU kernels give them (they run with flush-to-zero).
+
+    Applied where subnormals are common and matter (exp, sigmoid, softplus of large negative inputs,
+    whose logs must then be -inf as in TF); not on every op, which would slow every op down.
+    """
+    tiny = _TINY.get(value.dtype)
+    if tiny is None:
+        return value
+    if value.ndim == 0:
+        return value.dtype.type(0) if -tiny < value < tiny else value
+    small = np.abs(value) < tiny
+    if small.any():
+        value = np.where(small, value.dtype.type(0), value)
+    return value
+
+
+_TINY = {np.dtype(t): np.finfo(t).tiny for t in (np.float16, np.float32, np.float64)}
+del _TINY[np.dtype(np.float16)]  # TF's float16 kernels keep subnormals (they compute in float32)
+
+
+exp = floating_unary("Exp", lambda x: flush_denormals(np.exp(x)))
 log = floating_unary("Log", np.log)
 log1p = floating_unary("Log1p", np.log1p)
 expm1 = floating_unary("Expm1", np.expm1)
@@ -83,7 +161,22 @@ rsqrt = floating_unary("Rsqrt", lambda x: 1 / np.sqrt(x))
 sin = floating_unary("Sin", np.sin)
 cos = floating_unary("Cos", np.cos)
 tan = floating_unary("Tan", np.tan)
-tanh = floating_unary("Tanh", np.tanh)
+# TF's float32 tanh (Eigen's rational approximation) is exactly +-1 from |x| = 7.9073896 on; numpy's only
+# from about 9.1. Saturating there gives TF's zero gradients at x = 8 (the values in between may differ
+# in the last unit, as every float32 kernel may).
+_TANH_ONE_FLOAT32 = np.float32(7.9073896)
+
+
+def _tanh(x):
+    y = np.tanh(x)
+    if x.dtype == np.float32:
+        saturated = np.abs(x) >= _TANH_ONE_FLOAT32
+        if saturated.any():
+            y = np.where(saturated, np.sign(x), y)
+    return y
+
+
+tanh = floating_unary("Tanh", _tanh)
 sinh = floating_unary("Sinh", np.sinh)
 cosh = floating_unary("Cosh", np.cosh)
 asin = floating_unary("Asin", np.arcsin)
@@ -93,11 +186,11 @@ atan = floating_unary("Atan", np.arctan)
 
 def _sigmoid(x):
     e = np.exp(-np.abs(x))  # never overflows; both branches below are accurate in their tails
-    return np.where(x < 0, e, 1) / (1 + e)
+    return flush_denormals(np.where(x < 0, e, 1) / (1 + e))
 
 
 sigmoid = floating_unary("Sigmoid", _sigmoid)
-softplus = floating_unary("Softplus", lambda x: np.logaddexp(0, x))  # log(1 + exp(x)) without overflow
+softplus = floating_unary("Softplus", lambda x: flush_denormals(np.logaddexp(0, x)))  # log(1 + exp(x)), no overflow
 
 # erf: numpy has none and scipy is not a dependency. float64 uses libm's erf (exact); float32 and float16
 # the rational approximation Eigen (so TF) and XLA use, clipped to [-4, 4] where erf rounds to +-1 and

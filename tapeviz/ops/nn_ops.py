@@ -31,7 +31,28 @@ def _relu_grad(gradients, features):
 def relu_grad(gradients, features):
     """TF's ReluGrad: ``gradients`` where ``features > 0``, else 0, in one op (the Relu rule's step)."""
     return execute("ReluGrad", _relu_grad, (as_tensor(gradients), as_tensor(features)))
+
+
 relu6 = unary("Relu6", lambda x: np.minimum(np.maximum(x, 0), 6))
+
+
+def _relu6_grad(gradients, features):
+    return gradients * ((features > 0) & (features < 6)).astype(gradients.dtype)
+
+
+def relu6_grad(gradients, features):
+    """TF's Relu6Grad: ``gradients`` where ``0 < features < 6``, else 0 (the Relu6 rule's step)."""
+    return execute("Relu6Grad", _relu6_grad, (as_tensor(gradients), as_tensor(features)))
+
+
+def _leaky_relu_grad(gradients, features, alpha):
+    return np.where(features > 0, gradients, gradients * gradients.dtype.type(alpha))
+
+
+def leaky_relu_grad(gradients, features, alpha):
+    """TF's LeakyReluGrad: ``gradients`` where ``features > 0``, else ``alpha * gradients``."""
+    return execute("LeakyReluGrad", _leaky_relu_grad, (as_tensor(gradients), as_tensor(features)),
+                   {"alpha": float(alpha)})
 # exp(x) - 1 rather than expm1: TF's kernels compute it so, and printed values should agree.
 elu = floating_unary("Elu", lambda x: np.where(x > 0, x, np.exp(np.minimum(x, 0)) - 1))
 selu = floating_unary("Selu", lambda x: np.where(x > 0, SELU_SCALE * x,

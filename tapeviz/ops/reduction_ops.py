@@ -6,6 +6,7 @@
 import numpy as np
 
 from tapeviz.core import dtypes
+from tapeviz.core.errors import InvalidArgumentError
 from tapeviz.core.execute import execute
 from tapeviz.core.tensor import Tensor
 
@@ -32,8 +33,10 @@ def _axis(axis):
 def _numeric(op_type, x):
     x = as_tensor(x)
     if x._value.dtype.kind == "b":
-        raise TypeError(f"{op_type} needs a numeric tensor, got bool; cast it first with "
-                        f"tapeviz.cast(x, tapeviz.int32) (or use reduce_any / reduce_all).")
+        raise InvalidArgumentError(
+            f"Value for attr 'T' of bool is not in the list of allowed values: numeric types [Op:{op_type}]. "
+            f"{op_type} needs a numeric tensor: cast it first with tapeviz.cast(x, tapeviz.int32) (or use "
+            "reduce_any / reduce_all).")
     return x
 
 
@@ -49,8 +52,15 @@ def reduce_sum(input_tensor, axis=None, keepdims=False, name=None):
 
 def _mean(x, axis, keepdims):
     if x.dtype.kind == "f":
-        if x.dtype.itemsize < 4 or x.size == 0:
-            return np.mean(x, axis=axis, keepdims=keepdims)  # float16 sums in float32; empty means warn
+        if x.dtype.itemsize < 4:
+            # TF rounds the float16 total (inf past 65504) before dividing: mean([60000, 60000]) is inf.
+            # The total is summed in float32 here; TF's partial sums are float16, so a partial sum past
+            # 65504 that the rest brings back below it is inf in TF only.
+            total = np.add.reduce(x, axis=axis, keepdims=keepdims, dtype=x.dtype)
+            count = x.size // max(np.size(total), 1)
+            return np.asarray(total / x.dtype.type(count), x.dtype)[()] if count else total * x.dtype.type(np.nan)
+        if x.size == 0:
+            return np.mean(x, axis=axis, keepdims=keepdims)  # empty means warn
         # np.mean's arithmetic, rounding included, without its Python wrapper.
         total = np.add.reduce(x, axis=axis, keepdims=keepdims)
         count = np.intp(x.size // max(np.size(total), 1))
@@ -67,12 +77,26 @@ def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
     return execute("Mean", _mean, (x,), {"axis": _axis(axis), "keepdims": bool(keepdims)})
 
 
+def _extreme(reducer, lowest):
+    """max or min; over no entries, the identity TF gives: -inf/inf for floats, the dtype's min/max for ints."""
+    def forward(x, axis, keepdims):
+        if x.size:
+            return reducer(x, axis=axis, keepdims=keepdims)
+        identity = (-np.inf if lowest else np.inf) if x.dtype.kind == "f" else (
+            np.iinfo(x.dtype).min if lowest else np.iinfo(x.dtype).max)
+        return reducer(x, axis=axis, keepdims=keepdims, initial=identity)
+    return forward
+
+
+_max, _min = _extreme(np.max, lowest=True), _extreme(np.min, lowest=False)
+
+
 def reduce_max(input_tensor, axis=None, keepdims=False, name=None):
-    return execute("Max", np.max, (as_tensor(input_tensor),), {"axis": _axis(axis), "keepdims": bool(keepdims)})
+    return execute("Max", _max, (as_tensor(input_tensor),), {"axis": _axis(axis), "keepdims": bool(keepdims)})
 
 
 def reduce_min(input_tensor, axis=None, keepdims=False, name=None):
-    return execute("Min", np.min, (as_tensor(input_tensor),), {"axis": _axis(axis), "keepdims": bool(keepdims)})
+    return execute("Min", _min, (as_tensor(input_tensor),), {"axis": _axis(axis), "keepdims": bool(keepdims)})
 
 
 def _prod(x, axis, keepdims):

@@ -5,6 +5,7 @@ StridedSliceGrad, GatherV2 and GatherV2Grad, Split and ConcatV2 are each other's
 """
 import numpy as np
 
+from tapeviz.core.execute import execute
 from tapeviz.core.hookspecs import hookimpl
 from tapeviz.core.registry import CheckCase
 from tapeviz.core.tensor import Tensor
@@ -56,9 +57,12 @@ def _select_grad(op, grad):
 
 
 def _clip_grad(op, grad):
+    # TF's clip_by_value is maximum(minimum(t, max), min), whose rules send a tie to t; so do these masks.
     # Masks are piecewise constant (derivative 0 wherever one exists), so constants are exact at every order.
     x, low, high = (t._value for t in op.inputs)
-    below, above = Tensor(np.broadcast_to(x < low, x.shape)), Tensor(np.broadcast_to(x > high, x.shape))
+    capped = np.minimum(x, high)
+    below = Tensor(np.broadcast_to(capped < low, x.shape))
+    above = Tensor(np.broadcast_to((x > high) & (capped >= low), x.shape))
     zeros = A.zeros_like(grad)
     inside = A.where(Tensor(below._value | above._value), zeros, grad)
     return (inside,
@@ -69,6 +73,11 @@ def _clip_grad(op, grad):
 def _cast_grad(op, grad):
     floating = np.dtype(op.get_attr("SrcT")).kind == "f" and np.dtype(op.get_attr("DstT")).kind == "f"
     return A.cast(grad, op.get_attr("SrcT")) if floating else None
+
+
+def _read_of_a_variable(x):
+    # A read's input is a variable's current value; the check runs the op on a tensor in its place.
+    return execute("ReadVariableOp", np.array, (x,))
 
 
 @hookimpl
@@ -96,6 +105,14 @@ def register_gradients(register):
     register("PadV2", _pad_grad, checks=[
         CheckCase(lambda x: A.pad(x, [[1, 2], [0, 1]], constant_values=3.0), (randn(2, 3),), name="(2, 3)"),
         CheckCase(lambda x: A.pad(x, [[2, 0]]), (randn(2),), name="vector")])
+    # MirrorPad and MirrorPadGrad are each other's gradient (TF's _MirrorPadGrad, _MirrorPadGradGrad).
+    register("MirrorPad", lambda op, grad: A.mirror_pad_grad(grad, op.get_attr("paddings"), op.get_attr("mode")),
+             checks=[CheckCase(lambda x: A.pad(x, [[1, 2], [2, 0]], "REFLECT"), (randn(3, 4),), name="REFLECT"),
+                     CheckCase(lambda x: A.pad(x, [[2, 2]], "SYMMETRIC"), (randn(3),), name="SYMMETRIC")])
+    register("MirrorPadGrad", lambda op, grad: A.mirror_pad(grad, op.get_attr("paddings"), op.get_attr("mode")),
+             checks=[CheckCase(lambda g: A.mirror_pad_grad(g, ((1, 2), (2, 0)), "REFLECT"), (randn(6, 6),),
+                               name="REFLECT"),
+                     CheckCase(lambda g: A.mirror_pad_grad(g, ((2, 2),), "SYMMETRIC"), (randn(7),), name="SYMMETRIC")])
     register("Pack", lambda op, grad: A.unstack(grad, axis=op.get_attr("axis")), checks=[
         CheckCase(lambda x, y: A.stack([x, y]), (randn(3), randn(3, seed=1)), name="axis 0"),
         CheckCase(lambda x, y: A.stack([x, y, x], axis=-1), (randn(2, 3), randn(2, 3, seed=1)), name="axis -1")])
@@ -143,4 +160,7 @@ def register_gradients(register):
         CheckCase(lambda x: x * A.cast(A.cast(x, "int32"), "float64"), (np.array([0.3, 1.6, -2.2]),),
                   name="through int32")])
     register("Identity", lambda op, grad: grad, checks=[CheckCase(A.identity, (randn(2, 3),), name="(2, 3)")])
+    # A read of a variable passes its gradient to the variable (TF's _ReadGrad).
+    register("ReadVariableOp", lambda op, grad: grad, needs_inputs=False, needs_outputs=False,
+             checks=[CheckCase(_read_of_a_variable, (randn(2, 3),), name="(2, 3)")])
     register.not_differentiable("StopGradient")

@@ -8,6 +8,8 @@ from tapeviz import math as tm
 from tapeviz.core.hookspecs import hookimpl
 from tapeviz.core.registry import CheckCase
 
+from tapeviz.ops.math_ops import reciprocal_grad, rsqrt_grad, sqrt_grad
+
 from ._helpers import binary_cases, randn, skips, unary_cases, unbroadcast
 
 NOT_DIFFERENTIABLE = ("Equal", "NotEqual", "Less", "LessEqual", "Greater", "GreaterEqual", "LogicalAnd",
@@ -37,7 +39,7 @@ def _mul_grad(op, grad):
 def _div_grad(op, grad):
     x, y = op.inputs
     return (None if skips(op, 0) else unbroadcast(grad / y, x),
-            None if skips(op, 1) else unbroadcast(-grad * x / (y * y), y))
+            None if skips(op, 1) else unbroadcast(grad * (-x / y / y), y))  # TF's order of operations
 
 
 def _pow_grad(op, grad):
@@ -80,32 +82,60 @@ def _squared_difference_grad(op, grad):
     return unbroadcast(g, x), None if skips(op, 1) else unbroadcast(-g, y)
 
 
+# Second order of the guarded kernels, as TF's _SqrtGradGrad, _RsqrtGradGrad, _ReciprocalGradGrad.
+def _sqrt_grad_grad(op, grad):
+    a = op.inputs[0]
+    ga = grad / a
+    return -ga * op.outputs[0], 0.5 * ga
+
+
+def _rsqrt_grad_grad(op, grad):
+    a, b = op.inputs
+    return -1.5 * grad * b * tv.square(a), rsqrt_grad(a, grad)
+
+
+def _reciprocal_grad_grad(op, grad):
+    a, b = op.inputs
+    return grad * -2.0 * b * a, reciprocal_grad(a, grad)
+
+
+GRAD_OPS = {
+    "SqrtGrad": (_sqrt_grad_grad, sqrt_grad),
+    "RsqrtGrad": (_rsqrt_grad_grad, rsqrt_grad),
+    "ReciprocalGrad": (_reciprocal_grad_grad, reciprocal_grad),
+}
+
+
 def _away_from_zero(*shape, seed=5):
     x = randn(*shape, seed=seed)
     return x + np.where(x >= 0, 0.25, -0.25)
 
 
+# Each rule runs the operations of TF's rule in TF's order (grad * reciprocal(x), not grad / x), so the
+# gradients agree to the bit wherever the forward kernels do.
 UNARY = {
     "Neg": (lambda op, g: -g, tv.negative, {}),
     "Abs": (lambda op, g: g * tv.sign(op.inputs[0]), tv.abs, "away"),
     "Sign": (lambda op, g: tv.zeros_like(op.inputs[0]), tv.sign, "away"),
     "Square": (lambda op, g: g * 2.0 * op.inputs[0], tv.square, {}),
-    "Reciprocal": (lambda op, g: -g * op.outputs[0] * op.outputs[0], tm.reciprocal, {"low": 0.5, "high": 2.0}),
+    "Reciprocal": (lambda op, g: reciprocal_grad(op.outputs[0], g), tm.reciprocal, {"low": 0.5, "high": 2.0}),
     "Exp": (lambda op, g: g * op.outputs[0], tv.exp, {}),
-    "Log": (lambda op, g: g / op.inputs[0], tm.log, {"low": 0.5, "high": 2.0}),
-    "Log1p": (lambda op, g: g / (1.0 + op.inputs[0]), tm.log1p, {"low": -0.5, "high": 2.0}),
+    "Log": (lambda op, g: g * tm.reciprocal(op.inputs[0]), tm.log, {"low": 0.5, "high": 2.0}),
+    "Log1p": (lambda op, g: g * tm.reciprocal(1.0 + op.inputs[0]), tm.log1p, {"low": -0.5, "high": 2.0}),
     "Expm1": (lambda op, g: g * tv.exp(op.inputs[0]), tm.expm1, {}),
-    "Sqrt": (lambda op, g: g * 0.5 / op.outputs[0], tv.sqrt, {"low": 0.5, "high": 2.0}),
-    "Rsqrt": (lambda op, g: g * -0.5 * op.outputs[0] ** 3, tm.rsqrt, {"low": 0.5, "high": 2.0}),
+    "Sqrt": (lambda op, g: sqrt_grad(op.outputs[0], g), tv.sqrt, {"low": 0.5, "high": 2.0}),
+    "Rsqrt": (lambda op, g: rsqrt_grad(op.outputs[0], g), tm.rsqrt, {"low": 0.5, "high": 2.0}),
     "Sin": (lambda op, g: g * tv.cos(op.inputs[0]), tv.sin, {}),
     "Cos": (lambda op, g: -g * tv.sin(op.inputs[0]), tv.cos, {}),
-    "Tan": (lambda op, g: g / tv.square(tv.cos(op.inputs[0])), tv.tan, {"low": -1.2, "high": 1.2}),
+    "Tan": (lambda op, g: tv.square(tm.reciprocal(tv.cos(op.inputs[0]))) * g, tv.tan, {"low": -1.2, "high": 1.2}),
     "Tanh": (lambda op, g: g * (1.0 - op.outputs[0] * op.outputs[0]), tv.tanh, {}),
     "Sinh": (lambda op, g: g * tv.cosh(op.inputs[0]), tv.sinh, {}),
     "Cosh": (lambda op, g: g * tv.sinh(op.inputs[0]), tv.cosh, {}),
-    "Asin": (lambda op, g: g * tm.rsqrt(1.0 - tv.square(op.inputs[0])), tv.asin, {"low": -0.8, "high": 0.8}),
-    "Acos": (lambda op, g: -g * tm.rsqrt(1.0 - tv.square(op.inputs[0])), tv.acos, {"low": -0.8, "high": 0.8}),
-    "Atan": (lambda op, g: g / (1.0 + tv.square(op.inputs[0])), tv.atan, {}),
+    "Asin": (lambda op, g: g * tm.reciprocal(tv.sqrt(1.0 - tv.square(op.inputs[0]))), tv.asin,
+             {"low": -0.8, "high": 0.8}),
+    "Acos": (lambda op, g: -g * tm.reciprocal(tv.sqrt(1.0 - tv.square(op.inputs[0]))), tv.acos,
+             {"low": -0.8, "high": 0.8}),
+    "Atan": (lambda op, g: g * tm.reciprocal(1.0 + tv.square(op.inputs[0])), tv.atan, {}),
     "Sigmoid": (lambda op, g: g * op.outputs[0] * (1.0 - op.outputs[0]), tv.sigmoid, {}),
     "Softplus": (lambda op, g: g * tv.sigmoid(op.inputs[0]), tm.softplus, {}),
     "Erf": (lambda op, g: g * (2.0 / math.sqrt(math.pi)) * tv.exp(-tv.square(op.inputs[0])), tm.erf, {}),
@@ -143,6 +173,9 @@ def register_gradients(register):
         register(op_type, rule, checks=_unary_checks(fn, domain))
     for op_type, (rule, fn, domain) in BINARY.items():
         register(op_type, rule, checks=binary_cases(fn, **domain), **VALUES_READ.get(op_type, {}))
+    for op_type, (rule, fn) in GRAD_OPS.items():
+        register(op_type, rule, checks=[CheckCase(fn, (randn(*shape, seed=1, low=0.5, high=2.0), randn(*shape, seed=2)),
+                                                  name=str(shape)) for shape in [(), (2, 3)]])
     register("AddN", _add_n_grad, checks=[CheckCase(lambda a, b, c: tv.add_n([a, b, c]),
                                                     (randn(2, 3, seed=1), randn(2, 3, seed=2), randn(2, 3, seed=3)))])
     for op_type in NOT_DIFFERENTIABLE:

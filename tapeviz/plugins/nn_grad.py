@@ -7,7 +7,7 @@ import tapeviz as tv
 from tapeviz import math as tm, nn
 from tapeviz.core.hookspecs import hookimpl
 from tapeviz.core.registry import CheckCase
-from tapeviz.ops.nn_ops import SELU_ALPHA, SELU_SCALE, relu_grad
+from tapeviz.ops.nn_ops import SELU_ALPHA, SELU_SCALE, leaky_relu_grad, relu6_grad, relu_grad
 
 from ._helpers import randn
 
@@ -19,25 +19,37 @@ def _relu_grad(op, g):
 
 
 def _relu_grad_grad(op, g):
-    # ReluGrad is linear in its gradients input; the features only select, so they get no gradient.
-    return relu_grad(g, op.inputs[1]), None
+    # ReluGrad is linear in its gradients input; the features only select: zeros, not None (TF's
+    # _ReluGradGrad), so a second derivative of relu is 0 where TF's is.
+    return relu_grad(g, op.inputs[1]), tv.zeros_like(op.inputs[1])
 
 
 def _relu6_grad(op, g):
-    x = op.inputs[0]
-    return tv.where(tv.logical_and(x > 0, x < 6), g, tv.zeros_like(g))
+    return relu6_grad(g, op.outputs[0])  # TF reads the output: 0 < y < 6 exactly where 0 < x < 6
+
+
+def _relu6_grad_grad(op, g):
+    return relu6_grad(g, op.inputs[1]), tv.zeros_like(op.inputs[1])
 
 
 def _elu_grad(op, g):
-    return tv.where(op.inputs[0] > 0, g, g * (op.outputs[0] + 1.0))
+    # TF's EluGrad kernel tests the output (y < 0), so at x = 0 the slope is 1 and the second derivative 0.
+    y = op.outputs[0]
+    return tv.where(y < 0, g * (y + 1.0), g)
 
 
 def _selu_grad(op, g):
-    return tv.where(op.inputs[0] > 0, g * SELU_SCALE, g * (op.outputs[0] + SELU_SCALE * SELU_ALPHA))
+    # TF's SeluGrad kernel tests the output: at x = 0 the slope is the scale (1.0507), not scale * alpha.
+    y = op.outputs[0]
+    return tv.where(y < 0, g * (y + SELU_SCALE * SELU_ALPHA), g * SELU_SCALE)
 
 
 def _leaky_relu_grad(op, g):
-    return tv.where(op.inputs[0] > 0, g, g * op.get_attr("alpha"))
+    return leaky_relu_grad(g, op.inputs[0], op.get_attr("alpha"))
+
+
+def _leaky_relu_grad_grad(op, g):
+    return leaky_relu_grad(g, op.inputs[1], op.get_attr("alpha")), tv.zeros_like(op.inputs[1])
 
 
 def _gelu_grad(op, g):
@@ -70,6 +82,11 @@ def _cases(fn, label=""):
     return [CheckCase(fn, (_away_from_kinks(*shape),), name=label + str(shape)) for shape in [(), (5,), (2, 4)]]
 
 
+def _grad_op_cases(fn):
+    return [CheckCase(fn, (randn(*shape, seed=7), _away_from_kinks(*shape)), name=str(shape))
+            for shape in [(5,), (2, 4)]]
+
+
 def _softmax_cases(fn):
     return [CheckCase(lambda x: fn(x), (randn(4, seed=2),), name="(4,)"),
             CheckCase(lambda x: fn(x), (randn(2, 3, seed=3),), name="(2, 3) last axis"),
@@ -79,10 +96,11 @@ def _softmax_cases(fn):
 @hookimpl
 def register_gradients(register):
     register("Relu", _relu_grad, checks=_cases(nn.relu), needs_inputs=False)
-    register("ReluGrad", _relu_grad_grad,
-             checks=[CheckCase(lambda g, x: relu_grad(g, x), (randn(*shape, seed=7), _away_from_kinks(*shape)),
-                               name=str(shape)) for shape in [(5,), (2, 4)]])
+    register("ReluGrad", _relu_grad_grad, checks=_grad_op_cases(relu_grad))
     register("Relu6", _relu6_grad, checks=_cases(nn.relu6))
+    register("Relu6Grad", _relu6_grad_grad, checks=_grad_op_cases(relu6_grad))
+    register("LeakyReluGrad", _leaky_relu_grad_grad, checks=_grad_op_cases(
+        lambda g, x: leaky_relu_grad(g, x, alpha=0.3)))
     register("Elu", _elu_grad, checks=_cases(nn.elu))
     register("Selu", _selu_grad, checks=_cases(nn.selu))
     register("LeakyRelu", _leaky_relu_grad, checks=_cases(lambda x: nn.leaky_relu(x, alpha=0.3)))
