@@ -483,3 +483,44 @@ def test_arithmetic_on_keras_inputs_becomes_layers_the_model_replays():
         y = tf.reduce_sum(model(x))
     # y = -(x0 + 1) - (x1 + 1) + x0 ** 2 (x0 ** 2 / 2 in each of two columns): dy/dx = (2 x0 - 1, -1)
     np.testing.assert_allclose(tape.gradient(y, x).numpy(), [[1.0, -1.0]])
+
+
+def _expert_namespace():
+    """The expert quickstart's code with its training loop set to zero epochs: the model, steps and metrics."""
+    source = (ROOT / "examples" / "quickstart_expert.py").read_text().replace("EPOCHS = 5", "EPOCHS = 0")
+    namespace = {"__name__": "expert"}
+    exec(compile(source, "quickstart_expert.py", "exec"), namespace)
+    return namespace
+
+
+def test_quickstart_for_experts_steps_match_tensorflow_for_the_same_weights():
+    """Two train_steps on the first two unshuffled batches, then the test set, as TF 2.21 ran them."""
+    namespace = _expert_namespace()
+    model = namespace["model"]
+    model(namespace["x_train"][:1])
+    assert [tuple(w.shape) for w in model.get_weights()] == [(3, 3, 1, 32), (32,), (21632, 128), (128,), (128, 10),
+                                                             (10,)]
+    model.set_weights([formula(w.shape, i) for i, w in enumerate(model.get_weights())])
+    batches = tf.data.Dataset.from_tensor_slices((namespace["x_train"], namespace["y_train"])).batch(32).take(2)
+    for images, labels in batches:
+        namespace["train_step"](images, labels)
+    for images, labels in namespace["test_ds"]:
+        namespace["test_step"](images, labels)
+    results = [float(namespace[name].result()) for name in ("train_loss", "train_accuracy", "test_loss",
+                                                            "test_accuracy")]
+    np.testing.assert_allclose(results, [2.274765968322754, 0.03125, 2.1992430686950684, 0.09375], rtol=2e-5)
+    np.testing.assert_allclose(model(namespace["x_test"][:1]).numpy(), [[
+        -0.5534415245056152, 0.0751345232129097, 0.683058500289917, 1.2158949375152588, 1.5584336519241333,
+        1.7580558061599731, 1.5990676879882812, 1.335858941078186, 0.8168672323226929, 0.2414563000202179]],
+        rtol=2e-4, atol=1e-5)
+
+
+def test_the_expert_quickstart_runs_and_prints_each_epoch():
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        runpy.run_path(str(ROOT / "examples" / "quickstart_expert.py"), run_name="__main__")
+    lines = [line for line in out.getvalue().splitlines() if line.startswith("Epoch")]
+    pattern = r"Epoch (\d), Loss: (\d+\.\d\d), Accuracy: (\d+\.\d\d), Test Loss: (\d+\.\d\d), Test Accuracy: (\d+\.\d\d)"
+    matches = [re.fullmatch(pattern, line) for line in lines]
+    assert len(lines) == 5 and all(matches), lines
+    assert float(matches[-1].group(2)) < float(matches[0].group(2))
