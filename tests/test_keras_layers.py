@@ -196,8 +196,10 @@ def test_dense_freezing_input_shape_and_rank_errors():
     np.testing.assert_array_equal(tape.gradient(y, dense.kernel).numpy(), np.ones((3, 2)))
     dense.trainable = True
     assert len(dense.trainable_variables) == 2
-    assert not tf.keras.layers.Dense(2, input_shape=(3,)).built  # built only inside a Sequential model
-    model = tf.keras.Sequential([tf.keras.layers.Dense(8, input_shape=(16,)), tf.keras.layers.Dense(4)])
+    with pytest.warns(UserWarning, match="Do not pass an `input_shape`/`input_dim` argument to a layer"):
+        assert not tf.keras.layers.Dense(2, input_shape=(3,)).built  # built only inside a Sequential model
+    with pytest.warns(UserWarning):  # TF 2.21 warns too, and still honours it
+        model = tf.keras.Sequential([tf.keras.layers.Dense(8, input_shape=(16,)), tf.keras.layers.Dense(4)])
     assert model.built and len(model.weights) == 4
     deferred = tf.keras.Sequential()
     deferred.add(tf.keras.layers.Dense(8))

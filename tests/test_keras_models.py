@@ -33,12 +33,13 @@ def _synthetic_source():
 
 
 def quickstart_model():
-    model = tf.keras.models.Sequential([
-        tf.keras.layers.Flatten(input_shape=(28, 28)),
-        tf.keras.layers.Dense(128, activation='relu'),
-        tf.keras.layers.Dropout(0.2),
-        tf.keras.layers.Dense(10)
-    ])
+    with pytest.warns(UserWarning, match="Do not pass an `input_shape`"):  # as TF 2.21 warns
+        model = tf.keras.models.Sequential([
+            tf.keras.layers.Flatten(input_shape=(28, 28)),
+            tf.keras.layers.Dense(128, activation='relu'),
+            tf.keras.layers.Dropout(0.2),
+            tf.keras.layers.Dense(10)
+        ])
     model.set_weights([formula(w.shape, i) for i, w in enumerate(model.get_weights())])
     return model
 
@@ -223,7 +224,7 @@ def test_the_examples_run_and_print(tmp_path):
 
 def test_the_quickstart_example_runs_and_prints_keras_progress():
     out = io.StringIO()
-    with contextlib.redirect_stdout(out):
+    with contextlib.redirect_stdout(out), pytest.warns(UserWarning, match="Do not pass an `input_shape`"):
         runpy.run_path(str(ROOT / "examples" / "quickstart_beginner.py"), run_name="__main__")
     lines = out.getvalue().splitlines()
     epochs = [i for i, line in enumerate(lines) if re.fullmatch(r"Epoch \d/5", line)]

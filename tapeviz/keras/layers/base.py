@@ -12,6 +12,7 @@ import inspect
 import itertools
 import re
 import threading
+import warnings
 from collections import defaultdict
 
 import numpy as np
@@ -80,6 +81,10 @@ class Layer:
         self._symbolic_shapes = False  # output shapes known from keras.Input (batch None) take precedence
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
+        if input_shape is not None:
+            warnings.warn("Do not pass an `input_shape`/`input_dim` argument to a layer. When using Sequential "
+                          "models, prefer using an `Input(shape)` object as the first layer in the model instead.",
+                          UserWarning, stacklevel=3)
         # Keras keeps input_shape= for the Sequential model that receives this layer (it then builds at once).
         self._input_shape_arg = None if input_shape is None else (batch_size,) + tuple(input_shape)
         self._call_takes_training = "training" in inspect.signature(self.call).parameters
