@@ -220,3 +220,21 @@ def test_a_missing_keras_name_says_so():
                          (tf.keras.initializers, "Orthogonal")]:
         with pytest.raises(AttributeError, match="tapeviz implements TensorFlow's GradientTape with a subset"):
             getattr(module, name)
+
+
+def test_keras_utils_backend_and_layer_configs():
+    one_hot = tf.keras.utils.to_categorical([0, 2, 1])
+    assert one_hot.dtype == np.float64 and one_hot.tolist() == [[1., 0., 0.], [0., 0., 1.], [0., 1., 0.]]
+    assert tf.keras.utils.to_categorical([[1], [0]], num_classes=3).shape == (2, 3)
+    with pytest.raises(ValueError, match="Expected `seed` argument to be an integer. Received: seed=1.5"):
+        tf.keras.utils.set_random_seed(1.5)
+    tf.keras.utils.set_random_seed(5)
+    first = tf.random.normal([3]).numpy()
+    tf.keras.utils.set_random_seed(5)
+    np.testing.assert_array_equal(first, tf.random.normal([3]).numpy())
+    tf.keras.layers.Dense(1)
+    tf.keras.backend.clear_session()
+    assert tf.keras.layers.Dense(1).name == "dense"  # names start again, as in TF 2.21
+    dense = tf.keras.layers.Dense(3, activation="relu", name="configured")
+    clone = tf.keras.layers.Dense.from_config(dense.get_config())
+    assert (clone.name, clone.units, clone.activation.__name__) == ("configured", 3, "relu")

@@ -306,6 +306,11 @@ class Layer:
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype.name}
 
+    @classmethod
+    def from_config(cls, config):
+        """A new layer from ``get_config()``'s dict (a layer with other arguments overrides both)."""
+        return cls(**config)
+
     def __setattr__(self, name, value):
         # Guards the common mistake of assigning before super().__init__() ran.
         if "name" not in self.__dict__ and isinstance(value, (Layer, Variable)):
