@@ -70,3 +70,23 @@ def test_conv2d_errors_name_the_fix():
         tf.nn.conv2d(X, W, 1, "VALID", data_format="NCHW")
     with pytest.raises(ValueError, match="padding must be 'SAME', 'VALID'"):
         tf.nn.conv2d(X, W, 1, "FULL")
+
+
+def test_patches_kept_for_the_backward_pass_are_released_with_their_input():
+    import gc
+
+    from tapeviz.ops import conv_ops
+
+    w = tf.Variable(np.ones((3, 3, 3, 2), np.float32))
+    for _ in range(3):
+        x = tf.constant(np.random.default_rng(0).random((2, 6, 6, 3)).astype(np.float32))
+        with tf.GradientTape() as tape:
+            y = tf.reduce_sum(tf.nn.conv2d(x, w, 1, "SAME") ** 2)
+        reused = tape.gradient(y, w).numpy()
+    conv_ops._PATCHES.clear()
+    fresh = conv_ops._conv2d_backprop_filter(x.numpy(), 2 * tf.nn.conv2d(x, w, 1, "SAME").numpy(), (3, 3, 3, 2),
+                                             (1, 1), "SAME", (1, 1))
+    np.testing.assert_allclose(reused, fresh, rtol=1e-6)
+    del x, tape, y
+    gc.collect()
+    assert not conv_ops._PATCHES

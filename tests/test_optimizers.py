@@ -199,3 +199,14 @@ def test_values_read_before_an_update_keep_their_values():
     np.testing.assert_array_equal(read_momentum.numpy(), before_momentum)
     np.testing.assert_array_equal(read_v.numpy(), before_v)
     assert not np.array_equal(momentum.numpy(), before_momentum) and not np.array_equal(v.numpy(), before_v)
+
+
+def test_a_persistent_tape_keeps_the_values_it_recorded_across_updates():
+    v = tf.Variable([1.0, 2.0])
+    optimizer = optimizers.Adam(0.5)
+    with tf.GradientTape(persistent=True) as tape:
+        y = tf.reduce_sum(v * v)
+    first = tape.gradient(y, v).numpy()
+    optimizer.apply_gradients([(tf.constant(first), v)])
+    assert not np.array_equal(v.numpy(), [1.0, 2.0])
+    np.testing.assert_array_equal(tape.gradient(y, v).numpy(), [2.0, 4.0])  # the recorded v, not the new one

@@ -8,9 +8,12 @@ are ops themselves so that second derivatives work. Padding follows TensorFlow: 
 ``total = max((ceil(n / s) - 1) s + (k - 1) d + 1 - n, 0)`` with ``total // 2`` before; average
 pooling divides by the count of real (unpadded) elements. Rules: ``tapeviz.plugins.conv_grad``.
 """
+import weakref
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from tapeviz.core.context import state
 from tapeviz.core.execute import execute
 
 from ._dispatch import as_tensor, binary_inputs, floating_only
@@ -83,6 +86,38 @@ def _im2col(padded, kernel, strides, dilations, oh, ow):
     return cols.reshape(n * oh * ow, -1)
 
 
+# The patches Conv2D gathered from an input, kept while that input lives and a tape records, for
+# the Conv2DBackpropFilter of the same input (a training step's backward pass) to reuse rather than
+# gather again. Keyed by the input array's identity: tensors' arrays are never written in place.
+_PATCHES = {}
+
+
+def _patches(x, kernel, strides, dilations, padding):
+    """(rows of patches, output height, output width) of an NHWC input, from the cache when it has them."""
+    oh, ow, pads = _geometry(x.shape, kernel, strides, dilations, padding)
+    key = (x.shape, x.dtype, tuple(kernel), tuple(strides), tuple(dilations), padding)
+    entry = _PATCHES.get(id(x))
+    if entry is not None and entry[0]() is x and entry[1] == key:
+        return entry[2], oh, ow
+    cols = _im2col(_pad(x, pads), kernel, strides, dilations, oh, ow)
+    if state.tapes and not np.may_share_memory(cols, x):  # a view of x would keep x alive forever
+        _remember_patches(x, key, cols)
+    return cols, oh, ow
+
+
+def _remember_patches(x, key, cols):
+    x_id = id(x)
+
+    def forget(_, x_id=x_id):
+        entry = _PATCHES.get(x_id)
+        if entry is not None and entry[0]() is None:
+            del _PATCHES[x_id]
+    try:
+        _PATCHES[x_id] = (weakref.ref(x, forget), key, cols)
+    except TypeError:  # not weak-referenceable (a numpy scalar): no caching
+        pass
+
+
 def _scatter_windows(cols, shape, pads, kernel, strides, dilations):
     """The adjoint of _windows: add each window's values back at its place, then strip the padding."""
     n, oh, ow = cols.shape[:3]
@@ -100,11 +135,10 @@ def _scatter_windows(cols, shape, pads, kernel, strides, dilations):
 # -- convolution ----------------------------------------------------------------------------------
 def _conv2d(x, w, strides, padding, dilations):
     kernel = w.shape[:2]
-    oh, ow, pads = _geometry(x.shape, kernel, strides, dilations, padding)
     if x.shape[3] != w.shape[2]:
         raise ValueError(f"input depth ({x.shape[3]}) must equal the filter's in-channels dimension "
                          f"({w.shape[2]}); the filter's shape is [height, width, in_channels, out_channels].")
-    cols = _im2col(_pad(x, pads), kernel, strides, dilations, oh, ow)
+    cols, oh, ow = _patches(x, kernel, strides, dilations, padding)
     return np.matmul(cols, w.reshape(-1, w.shape[3])).reshape(x.shape[0], oh, ow, w.shape[3])
 
 
@@ -113,22 +147,23 @@ def _conv2d_backprop_input(w, dy, input_sizes, strides, padding, dilations):
     _, _, pads = _geometry(input_sizes, kernel, strides, dilations, padding)
     n, oh, ow, out_channels = dy.shape
     in_channels = w.shape[2]
-    # One batched product gives each kernel offset's contribution as a contiguous block
-    # (offset, n * oh * ow, in_channels), which the scatter then adds with plain strided slices.
-    per_offset = w.reshape(kernel[0] * kernel[1], in_channels, out_channels).transpose(0, 2, 1)
-    blocks = np.matmul(dy.reshape(1, -1, out_channels), per_offset).reshape(-1, n, oh, ow, in_channels)
+    # Each kernel offset's contribution is one product into a reused buffer, added at its strided
+    # place: the same arithmetic as one big product, without its (offsets x input) temporary.
     padded = np.zeros((input_sizes[0], input_sizes[1] + sum(pads[1]), input_sizes[2] + sum(pads[2]), in_channels),
-                      blocks.dtype)
-    for block, index in zip(blocks, _offset_slices(kernel, strides, oh, ow, dilations)):
-        padded[index] += block
+                      dy.dtype)
+    flat_dy = dy.reshape(-1, out_channels)
+    block = np.empty((n * oh * ow, in_channels), dy.dtype)
+    block_view = block.reshape(n, oh, ow, in_channels)
+    for k, index in enumerate(_offset_slices(kernel, strides, oh, ow, dilations)):
+        np.matmul(flat_dy, w[k // kernel[1], k % kernel[1]].T, out=block)
+        padded[index] += block_view
     (top, bottom), (left, right) = pads[1], pads[2]
     return padded[:, top:padded.shape[1] - bottom, left:padded.shape[2] - right, :]
 
 
 def _conv2d_backprop_filter(x, dy, filter_sizes, strides, padding, dilations):
     kernel = filter_sizes[:2]
-    oh, ow, pads = _geometry(x.shape, kernel, strides, dilations, padding)
-    cols = _im2col(_pad(x, pads), kernel, strides, dilations, oh, ow)
+    cols, oh, ow = _patches(x, kernel, strides, dilations, padding)
     return np.matmul(cols.T, dy.reshape(-1, dy.shape[3])).reshape(filter_sizes)
 
 
@@ -231,20 +266,25 @@ def _first_maxima(x, y, ksize, strides, padding):
     padded = _pad(x, pads, -np.inf)
     masks = []
     remaining = None  # windows whose maximum no earlier offset has claimed
-    for index in _offset_slices(ksize, strides, oh, ow):
+    last = ksize[0] * ksize[1] - 1
+    for k, index in enumerate(_offset_slices(ksize, strides, oh, ow)):
         hit = padded[index] == y
         if remaining is None:
             remaining = ~hit
         else:
             hit &= remaining
-            remaining ^= hit
+            if k < last:
+                remaining ^= hit
         masks.append((index, hit))
     return padded.shape, pads, masks
 
 
 def _max_pool_grad(x, y, dy, ksize, strides, padding):
     shape, pads, masks = _first_maxima(x, y, ksize, strides, padding)
-    padded = np.zeros(shape, dy.dtype)
+    tiled = strides[0] == ksize[0] and strides[1] == ksize[1] and shape[1] == y.shape[1] * strides[0] \
+        and shape[2] == y.shape[2] * strides[1]
+    # Windows that tile the (padded) input exactly write every element once: no zeros needed first.
+    padded = np.empty(shape, dy.dtype) if tiled else np.zeros(shape, dy.dtype)
     if strides[0] >= ksize[0] and strides[1] >= ksize[1]:  # windows do not overlap: write, do not add
         for index, hit in masks:
             np.multiply(dy, hit, out=padded[index])

@@ -20,6 +20,9 @@ class Adam(Optimizer):
         return slots + [("velocity_hat", 0.0)] if self.amsgrad else slots
 
     def update_step(self, gradient, variable, learning_rate):
+        # Asked first, before this function holds the array itself: a non-persistent tape lets go of
+        # the variable's value once it has given its gradients, and then the update can be in place.
+        own = private_value(variable)
         value = value_of(variable)
         kind = value.dtype.type
         slots = self.slots(variable)
@@ -46,10 +49,15 @@ class Adam(Optimizer):
             store(slots[2], v)
         denominator = np.sqrt(v, out=scratch)
         denominator += kind(self.epsilon)
-        update = np.array(np.multiply(m, alpha))
+        # (m alpha) / denominator, subtracted: Keras's order of operations.
+        update = np.multiply(m, alpha, out=np.empty(m.shape, m.dtype))
         update /= denominator
-        np.subtract(value, update, out=update)
-        store(variable, update)
+        if own is not None:
+            own -= update
+            store(variable, own)
+        else:
+            np.subtract(value, update, out=update)
+            store(variable, update)
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
