@@ -238,3 +238,39 @@ def test_keras_utils_backend_and_layer_configs():
     dense = tf.keras.layers.Dense(3, activation="relu", name="configured")
     clone = tf.keras.layers.Dense.from_config(dense.get_config())
     assert (clone.name, clone.units, clone.activation.__name__) == ("configured", 3, "relu")
+
+
+def test_merging_lambda_rescaling_and_global_pooling_layers():
+    a, b = tf.keras.Input(shape=(2,)), tf.keras.Input(shape=(2,))
+    merged = tf.keras.layers.concatenate([tf.keras.layers.Add()([a, b]), tf.keras.layers.Subtract()([a, b]),
+                                          tf.keras.layers.Average()([a, b]), tf.keras.layers.Maximum()([a, b]),
+                                          tf.keras.layers.Multiply()([a, b])])
+    model = tf.keras.Model([a, b], tf.keras.layers.Lambda(lambda x: x * 2)(merged))
+    x, y = np.array([[1., 4.]]), np.array([[3., 2.]])
+    np.testing.assert_allclose(model([x, y]).numpy(), 2 * np.concatenate([x + y, x - y, (x + y) / 2,
+                                                                          np.maximum(x, y), x * y], axis=1))
+    with pytest.raises(ValueError, match="should be called on a list of at least 2 inputs"):
+        tf.keras.layers.Add()(x)
+    np.testing.assert_allclose(tf.keras.layers.Rescaling(1. / 255)(np.array([[255., 51.]])).numpy(), [[1., 0.2]])
+    images = np.arange(2 * 2 * 3 * 4, dtype=np.float32).reshape(2, 2, 3, 4)
+    np.testing.assert_allclose(tf.keras.layers.GlobalAveragePooling2D()(images).numpy(), images.mean(axis=(1, 2)))
+    np.testing.assert_allclose(tf.keras.layers.GlobalMaxPooling2D(keepdims=True)(images).numpy(),
+                               images.max(axis=(1, 2), keepdims=True))
+
+
+def test_early_stopping_stops_after_patience_and_restores_the_best_weights(capsys):
+    model = tf.keras.Sequential([tf.keras.Input(shape=(1,)), tf.keras.layers.Dense(1, kernel_initializer="zeros")])
+    model.compile(optimizer=tf.keras.optimizers.SGD(5.0), loss="mse")  # a step so large the loss grows
+    stop = tf.keras.callbacks.EarlyStopping(monitor="loss", patience=2, restore_best_weights=True, verbose=1)
+    x = np.linspace(-1, 1, 8).reshape(-1, 1)
+    after_epoch = []
+    keep = tf.keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: after_epoch.append(model.get_weights()))
+    history = model.fit(x, 3 * x, epochs=20, batch_size=8, verbose=0, callbacks=[keep, stop])
+    # TF 2.21: [3.857142925262451, 41.641395568847656, 449.55731201171875], stopped at 2, best 0, kernel 12.857142
+    np.testing.assert_allclose(history.history["loss"], [3.857142925262451, 41.641395568847656, 449.55731201171875],
+                               rtol=1e-5)
+    assert stop.stopped_epoch == 2 and stop.best_epoch == 0
+    np.testing.assert_allclose(model.get_weights()[0], [[12.857142]], rtol=1e-6)
+    np.testing.assert_array_equal(model.get_weights()[0], after_epoch[0][0])  # the weights at the end of epoch 1
+    assert capsys.readouterr().out.splitlines() == [
+        "Epoch 3: early stopping", "Restoring model weights from the end of the best epoch: 1."]
