@@ -204,7 +204,8 @@ def test_subclassed_model_tracks_layers_and_only_add_weight_variables():
     assert model.name == "my_sequential_model"      # TF 2.21: the tutorial's name= never reaches Model
     assert model(tf.constant([[2.0, 2.0, 2.0]])).shape == (1, 2)
     # Keras 3 collects add_weight variables only: the tf.Variable 'w' of each layer is not a weight.
-    assert [v.name for v in model.variables] == [f"{model.dense_1.name}/v:0", f"{model.dense_2.name}/v:0"]
+    assert [v.name for v in model.variables] == [f"my_sequential_model/{model.dense_1.name}/v:0",
+                                                 f"my_sequential_model/{model.dense_2.name}/v:0"]
     assert model.layers == [model.dense_1, model.dense_2]
     model.trainable = False
     assert model.trainable_weights == [] and not model.dense_1.trainable
@@ -377,7 +378,7 @@ def test_recording_a_fit_gives_one_tape_and_one_gradient_call_per_step(tmp_path)
     run = recorder.run
     assert len(run.tapes) == 6 and len(run.calls) == 6
     watched_names = {run.tensors[i].name for tape in run.tapes.values() for i in run.watched(tape.id)}
-    assert {"recorded/kernel:0", "recorded/bias:0"} <= watched_names
+    assert {f"{model.name}/recorded/kernel:0", f"{model.name}/recorded/bias:0"} <= watched_names
 
 
 def test_the_progress_line_is_redrawn_in_place_on_a_terminal():
@@ -525,3 +526,44 @@ def test_the_expert_quickstart_runs_and_prints_each_epoch():
     matches = [re.fullmatch(pattern, line) for line in lines]
     assert len(lines) == 5 and all(matches), lines
     assert float(matches[-1].group(2)) < float(matches[0].group(2))
+
+
+def test_variables_are_named_by_the_name_scopes_of_the_layers_that_build_them_as_keras_3():
+    class FD(tf.keras.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.a = tf.Variable(1.0, name="a")
+
+        def build(self, input_shape):
+            self.w = tf.Variable(tf.zeros([input_shape[-1], 2]), name="w")
+
+        def call(self, x):
+            if not hasattr(self, "c"):
+                self.c = tf.Variable(1.0, name="c")
+            return tf.matmul(x, self.w)
+
+    class M(tf.keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.d = FD(name="fd")
+
+        def call(self, x):
+            return self.d(x)
+    alone = FD(name="fd")
+    alone(tf.ones((1, 3)))
+    assert (alone.a.name, alone.w.name, alone.c.name) == ("a:0", "fd/w:0", "fd/c:0")  # TF 2.21's names
+    nested = M()
+    nested(tf.ones((1, 3)))
+    assert nested.name.startswith("m")  # "m" in a fresh process, as TF's
+    assert (nested.d.w.name, nested.d.c.name) == (f"{nested.name}/fd/w:0", f"{nested.name}/fd/c:0")  # TF: m/fd/w:0
+    dense = tf.keras.layers.Dense(2)
+    model = tf.keras.Sequential([dense])
+    model(tf.ones((1, 3)))
+    # TF 2.21: kernel.name 'kernel', kernel.path 'sequential/dense/kernel'; tapeviz names it by its path
+    assert dense.kernel.name == f"{model.name}/{dense.name}/kernel:0"
+    built_early = tf.keras.layers.Dense(2)
+    early = tf.keras.Sequential([tf.keras.Input(shape=(3,)), built_early])
+    assert built_early.kernel.name == f"{early.name}/{built_early.name}/kernel:0"
+    direct = tf.keras.layers.Conv2D(2, 3)
+    direct.build((None, 5, 5, 1))
+    assert direct.kernel.name == f"{direct.name}/kernel:0"
