@@ -567,3 +567,15 @@ def test_variables_are_named_by_the_name_scopes_of_the_layers_that_build_them_as
     direct = tf.keras.layers.Conv2D(2, 3)
     direct.build((None, 5, 5, 1))
     assert direct.kernel.name == f"{direct.name}/kernel:0"
+
+
+def test_saving_says_it_is_not_part_of_tapeviz_and_how_to_keep_weights(tmp_path):
+    model = tf.keras.Sequential([tf.keras.Input(shape=(2,)), tf.keras.layers.Dense(1)])
+    for method in ("save", "save_weights", "load_weights", "export"):
+        with pytest.raises(NotImplementedError, match=f"Model.{method} is not part of tapeviz.*numpy.savez"):
+            getattr(model, method)(str(tmp_path / "model.keras"))
+    path = tmp_path / "weights.npz"  # the way the message gives
+    np.savez(path, *model.get_weights())
+    copy = tf.keras.Sequential([tf.keras.Input(shape=(2,)), tf.keras.layers.Dense(1)])
+    copy.set_weights(list(np.load(path).values()))
+    np.testing.assert_array_equal(copy(np.ones((1, 2))).numpy(), model(np.ones((1, 2))).numpy())

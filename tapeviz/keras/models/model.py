@@ -45,3 +45,21 @@ class Model(Trainer, Layer):
                 layer_range=None):
         """Print a table of the layers, their output shapes and parameter counts, as Keras 3 does."""
         print_summary(self, print_fn=print_fn)
+
+    def _no_saving(self, method):
+        raise NotImplementedError(
+            f"Model.{method} is not part of tapeviz: it inspects training, it does not save models. Keep the weights "
+            "with numpy instead: numpy.savez(path, *model.get_weights()), and later model.set_weights(list(numpy.load("
+            "path).values())) on a model built the same way.")
+
+    def save(self, filepath, *args, **kwargs):
+        self._no_saving("save")
+
+    def save_weights(self, filepath, *args, **kwargs):
+        self._no_saving("save_weights")
+
+    def load_weights(self, filepath, *args, **kwargs):
+        self._no_saving("load_weights")
+
+    def export(self, filepath, *args, **kwargs):
+        self._no_saving("export")
