@@ -274,3 +274,14 @@ def test_early_stopping_stops_after_patience_and_restores_the_best_weights(capsy
     np.testing.assert_array_equal(model.get_weights()[0], after_epoch[0][0])  # the weights at the end of epoch 1
     assert capsys.readouterr().out.splitlines() == [
         "Epoch 3: early stopping", "Restoring model weights from the end of the best epoch: 1."]
+
+
+def test_batch_normalization_over_another_axis_dropout_noise_shape_and_dilated_convolution():
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    bn = tf.keras.layers.BatchNormalization(axis=1)
+    mean, variance = x.mean(axis=(0, 2), keepdims=True), x.var(axis=(0, 2), keepdims=True)
+    np.testing.assert_allclose(bn(x, training=True).numpy(), (x - mean) / np.sqrt(variance + 1e-3), atol=1e-6)
+    np.testing.assert_allclose(bn.moving_mean.numpy(), 0.01 * mean.ravel(), rtol=1e-6)
+    rows = tf.keras.layers.Dropout(0.5, noise_shape=(None, 1), seed=1)(np.ones((50, 4)), training=True).numpy()
+    assert all(len(set(row)) == 1 for row in rows) and set(rows.ravel()) == {0.0, 2.0}  # whole rows dropped
+    assert tf.keras.layers.Conv2D(2, 3, dilation_rate=2)(np.ones((1, 7, 7, 1))).shape == (1, 3, 3, 2)
