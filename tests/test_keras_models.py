@@ -579,3 +579,19 @@ def test_saving_says_it_is_not_part_of_tapeviz_and_how_to_keep_weights(tmp_path)
     copy = tf.keras.Sequential([tf.keras.Input(shape=(2,)), tf.keras.layers.Dense(1)])
     copy.set_weights(list(np.load(path).values()))
     np.testing.assert_array_equal(copy(np.ones((1, 2))).numpy(), model(np.ones((1, 2))).numpy())
+
+
+def test_build_creates_a_subclassed_models_weights_before_any_call():
+    class TwoDense(tf.keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.first = tf.keras.layers.Dense(2)
+            self.second = tf.keras.layers.Dense(1)
+
+        def call(self, x):
+            return self.second(self.first(x))
+    model = TwoDense()
+    assert model.weights == []
+    model.build((None, 3))
+    assert model.built and [tuple(w.shape) for w in model.weights] == [(3, 2), (2,), (2, 1), (1,)]
+    assert model(np.ones((4, 3))).shape == (4, 1) and len(model.weights) == 4

@@ -4,6 +4,7 @@ Subclass it and write ``call`` (the layers assigned to attributes are tracked), 
 ``Model(inputs, outputs)`` on ``keras.Input`` tensors for a functional model.
 """
 from ..layers.base import Layer
+from ..layers.symbolic import KerasTensor, call_symbolically
 from .summary import print_summary
 from .training import Trainer
 
@@ -23,6 +24,14 @@ class Model(Trainer, Layer):
                             "takes keyword arguments (name=..., trainable=...).")
         Layer.__init__(self, trainable=trainable, name=name, dtype=dtype, **kwargs)
         Trainer.__init__(self)
+
+    def build(self, input_shape=None):
+        """Called by you (``model.build((None, 3))``): create the weights by running ``call`` once on zeros of
+        that shape, outside any tape, so that ``weights`` and ``summary()`` are complete before the first call."""
+        self.built = True
+        if input_shape is None or self._scope_open or type(self).call is Model.call:
+            return  # called from the first __call__, which runs call itself
+        call_symbolically(self, (KerasTensor(tuple(input_shape), self.dtype),), {})
 
     def call(self, *args, **kwargs):
         raise NotImplementedError(f"Model {type(self).__name__} does not have a `call()` method implemented: "
