@@ -3,8 +3,9 @@
 Subclass it and write ``call`` (the layers assigned to attributes are tracked), or call it as
 ``Model(inputs, outputs)`` on ``keras.Input`` tensors for a functional model.
 """
+import warnings
+
 from ..layers.base import Layer
-from ..layers.symbolic import KerasTensor, call_symbolically
 from .summary import print_summary
 from .training import Trainer
 
@@ -26,12 +27,14 @@ class Model(Trainer, Layer):
         Trainer.__init__(self)
 
     def build(self, input_shape=None):
-        """Called by you (``model.build((None, 3))``): create the weights by running ``call`` once on zeros of
-        that shape, outside any tape, so that ``weights`` and ``summary()`` are complete before the first call."""
+        """As Keras 3: a subclassed model without its own ``build`` creates no weights here (its layers build on
+        the first call); called by you while layers are unbuilt, it warns as Keras does."""
+        if not self._scope_open and any(not layer.built for layer in self._layers):
+            warnings.warn(f"`build()` was called on layer '{self.name}', however the layer does not have a `build()` "
+                          "method implemented and it looks like it has unbuilt state. This will cause the layer to be "
+                          "marked as built, despite not being actually built, which may cause failures down the "
+                          "line. Make sure to implement a proper `build()` method.", UserWarning, stacklevel=2)
         self.built = True
-        if input_shape is None or self._scope_open or type(self).call is Model.call:
-            return  # called from the first __call__, which runs call itself
-        call_symbolically(self, (KerasTensor(tuple(input_shape), self.dtype),), {})
 
     def call(self, *args, **kwargs):
         raise NotImplementedError(f"Model {type(self).__name__} does not have a `call()` method implemented: "
