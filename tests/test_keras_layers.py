@@ -31,9 +31,9 @@ def test_batch_normalization_training_inference_moving_statistics_and_gradients(
         [3.5501744747161865, 5.149844646453857, 6.834197044372559],
         [10.191242218017578, 12.049579620361328, 13.947748184204102],
         [18.791105270385742, 20.642892837524414, 22.557937622070312]], rtol=1e-5)
-    assert [v.name for v in bn.weights] == ["batch_normalization/gamma:0", "batch_normalization/beta:0",
-                                            "batch_normalization/moving_mean:0",
-                                            "batch_normalization/moving_variance:0"]
+    assert bn.name.startswith("batch_normalization")
+    assert [v.name for v in bn.weights] == [f"{bn.name}/{weight}:0" for weight in
+                                            ("gamma", "beta", "moving_mean", "moving_variance")]
     assert [v.name for v in bn.trainable_weights] == [v.name for v in bn.weights[:2]]
     assert len(bn.non_trainable_weights) == 2
     with tf.GradientTape() as tape:
@@ -129,7 +129,8 @@ def test_small_layers():
     np.testing.assert_allclose(tf.keras.layers.Activation("relu")(tf.constant([-1., 2.])).numpy(), [0., 2.])
     embedding = tf.keras.layers.Embedding(10, 3)
     out = embedding(tf.constant([[1, 2], [9, 1]]))
-    assert out.shape == (2, 2, 3) and embedding.embeddings.name == "embedding/embeddings:0"
+    assert out.shape == (2, 2, 3) and embedding.embeddings.name == f"{embedding.name}/embeddings:0"
+    assert embedding.name.startswith("embedding")
     np.testing.assert_array_equal(out.numpy()[1, 1], embedding.embeddings.numpy()[1])
     assert np.abs(embedding.embeddings.numpy()).max() <= 0.05  # Keras's uniform(-0.05, 0.05)
     with tf.GradientTape() as tape:
@@ -195,8 +196,10 @@ def test_dense_freezing_input_shape_and_rank_errors():
     np.testing.assert_array_equal(tape.gradient(y, dense.kernel).numpy(), np.ones((3, 2)))
     dense.trainable = True
     assert len(dense.trainable_variables) == 2
-    assert not tf.keras.layers.Dense(2, input_shape=(3,)).built  # built only inside a Sequential model
-    model = tf.keras.Sequential([tf.keras.layers.Dense(8, input_shape=(16,)), tf.keras.layers.Dense(4)])
+    with pytest.warns(UserWarning, match="Do not pass an `input_shape`/`input_dim` argument to a layer"):
+        assert not tf.keras.layers.Dense(2, input_shape=(3,)).built  # built only inside a Sequential model
+    with pytest.warns(UserWarning):  # TF 2.21 warns too, and still honours it
+        model = tf.keras.Sequential([tf.keras.layers.Dense(8, input_shape=(16,)), tf.keras.layers.Dense(4)])
     assert model.built and len(model.weights) == 4
     deferred = tf.keras.Sequential()
     deferred.add(tf.keras.layers.Dense(8))
@@ -217,3 +220,68 @@ def test_a_missing_keras_name_says_so():
                          (tf.keras.initializers, "Orthogonal")]:
         with pytest.raises(AttributeError, match="tapeviz implements TensorFlow's GradientTape with a subset"):
             getattr(module, name)
+
+
+def test_keras_utils_backend_and_layer_configs():
+    one_hot = tf.keras.utils.to_categorical([0, 2, 1])
+    assert one_hot.dtype == np.float64 and one_hot.tolist() == [[1., 0., 0.], [0., 0., 1.], [0., 1., 0.]]
+    assert tf.keras.utils.to_categorical([[1], [0]], num_classes=3).shape == (2, 3)
+    with pytest.raises(ValueError, match="Expected `seed` argument to be an integer. Received: seed=1.5"):
+        tf.keras.utils.set_random_seed(1.5)
+    tf.keras.utils.set_random_seed(5)
+    first = tf.random.normal([3]).numpy()
+    tf.keras.utils.set_random_seed(5)
+    np.testing.assert_array_equal(first, tf.random.normal([3]).numpy())
+    tf.keras.layers.Dense(1)
+    tf.keras.backend.clear_session()
+    assert tf.keras.layers.Dense(1).name == "dense"  # names start again, as in TF 2.21
+    dense = tf.keras.layers.Dense(3, activation="relu", name="configured")
+    clone = tf.keras.layers.Dense.from_config(dense.get_config())
+    assert (clone.name, clone.units, clone.activation.__name__) == ("configured", 3, "relu")
+
+
+def test_merging_lambda_rescaling_and_global_pooling_layers():
+    a, b = tf.keras.Input(shape=(2,)), tf.keras.Input(shape=(2,))
+    merged = tf.keras.layers.concatenate([tf.keras.layers.Add()([a, b]), tf.keras.layers.Subtract()([a, b]),
+                                          tf.keras.layers.Average()([a, b]), tf.keras.layers.Maximum()([a, b]),
+                                          tf.keras.layers.Multiply()([a, b])])
+    model = tf.keras.Model([a, b], tf.keras.layers.Lambda(lambda x: x * 2)(merged))
+    x, y = np.array([[1., 4.]]), np.array([[3., 2.]])
+    np.testing.assert_allclose(model([x, y]).numpy(), 2 * np.concatenate([x + y, x - y, (x + y) / 2,
+                                                                          np.maximum(x, y), x * y], axis=1))
+    with pytest.raises(ValueError, match="should be called on a list of at least 2 inputs"):
+        tf.keras.layers.Add()(x)
+    np.testing.assert_allclose(tf.keras.layers.Rescaling(1. / 255)(np.array([[255., 51.]])).numpy(), [[1., 0.2]])
+    images = np.arange(2 * 2 * 3 * 4, dtype=np.float32).reshape(2, 2, 3, 4)
+    np.testing.assert_allclose(tf.keras.layers.GlobalAveragePooling2D()(images).numpy(), images.mean(axis=(1, 2)))
+    np.testing.assert_allclose(tf.keras.layers.GlobalMaxPooling2D(keepdims=True)(images).numpy(),
+                               images.max(axis=(1, 2), keepdims=True))
+
+
+def test_early_stopping_stops_after_patience_and_restores_the_best_weights(capsys):
+    model = tf.keras.Sequential([tf.keras.Input(shape=(1,)), tf.keras.layers.Dense(1, kernel_initializer="zeros")])
+    model.compile(optimizer=tf.keras.optimizers.SGD(5.0), loss="mse")  # a step so large the loss grows
+    stop = tf.keras.callbacks.EarlyStopping(monitor="loss", patience=2, restore_best_weights=True, verbose=1)
+    x = np.linspace(-1, 1, 8).reshape(-1, 1)
+    after_epoch = []
+    keep = tf.keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: after_epoch.append(model.get_weights()))
+    history = model.fit(x, 3 * x, epochs=20, batch_size=8, verbose=0, callbacks=[keep, stop])
+    # TF 2.21: [3.857142925262451, 41.641395568847656, 449.55731201171875], stopped at 2, best 0, kernel 12.857142
+    np.testing.assert_allclose(history.history["loss"], [3.857142925262451, 41.641395568847656, 449.55731201171875],
+                               rtol=1e-5)
+    assert stop.stopped_epoch == 2 and stop.best_epoch == 0
+    np.testing.assert_allclose(model.get_weights()[0], [[12.857142]], rtol=1e-6)
+    np.testing.assert_array_equal(model.get_weights()[0], after_epoch[0][0])  # the weights at the end of epoch 1
+    assert capsys.readouterr().out.splitlines() == [
+        "Epoch 3: early stopping", "Restoring model weights from the end of the best epoch: 1."]
+
+
+def test_batch_normalization_over_another_axis_dropout_noise_shape_and_dilated_convolution():
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    bn = tf.keras.layers.BatchNormalization(axis=1)
+    mean, variance = x.mean(axis=(0, 2), keepdims=True), x.var(axis=(0, 2), keepdims=True)
+    np.testing.assert_allclose(bn(x, training=True).numpy(), (x - mean) / np.sqrt(variance + 1e-3), atol=1e-6)
+    np.testing.assert_allclose(bn.moving_mean.numpy(), 0.01 * mean.ravel(), rtol=1e-6)
+    rows = tf.keras.layers.Dropout(0.5, noise_shape=(None, 1), seed=1)(np.ones((50, 4)), training=True).numpy()
+    assert all(len(set(row)) == 1 for row in rows) and set(rows.ravel()) == {0.0, 2.0}  # whole rows dropped
+    assert tf.keras.layers.Conv2D(2, 3, dilation_rate=2)(np.ones((1, 7, 7, 1))).shape == (1, 3, 3, 2)

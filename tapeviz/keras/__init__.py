@@ -5,7 +5,7 @@ can be added as its own module.
 """
 import importlib
 
-from . import activations, callbacks, initializers, layers, models, regularizers  # noqa: F401
+from . import activations, backend, callbacks, initializers, layers, models, regularizers, utils  # noqa: F401
 from . import losses, metrics, optimizers  # noqa: F401
 from .layers import Input, InputLayer, Layer  # noqa: F401
 from .models import Model, Sequential  # noqa: F401

@@ -1,9 +1,10 @@
-"""``keras.callbacks``: hooks ``fit`` / ``evaluate`` / ``predict`` call (``Callback``, ``History``, ``LambdaCallback``).
+"""``keras.callbacks``: hooks ``fit`` / ``evaluate`` / ``predict`` call (``Callback``, ``History``, ``LambdaCallback``,
+``EarlyStopping``).
 
 A callback can stop training by setting ``self.model.stop_training = True``.
 """
 
-__all__ = ["Callback", "History", "LambdaCallback", "CallbackList"]
+__all__ = ["Callback", "History", "LambdaCallback", "EarlyStopping", "CallbackList"]
 
 
 class Callback:
@@ -57,6 +58,60 @@ class LambdaCallback(Callback):
             if name not in _EVENTS:
                 raise ValueError(f"Unknown callback event {name!r}; use one of {', '.join(_EVENTS)}.")
             setattr(self, name, function)
+
+
+class EarlyStopping(Callback):
+    """Stop ``fit`` when ``monitor`` has not improved (by more than ``min_delta``) for ``patience`` epochs."""
+
+    def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0, mode="auto", baseline=None,
+                 restore_best_weights=False, start_from_epoch=0):
+        super().__init__()
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"EarlyStopping mode {mode!r} is unknown: use 'auto', 'min' or 'max'.")
+        if mode == "auto":
+            mode = "max" if monitor.endswith(("acc", "accuracy", "auc")) else "min"
+        self.monitor, self.patience, self.verbose = monitor, patience, verbose
+        self.baseline, self.restore_best_weights, self.start_from_epoch = baseline, restore_best_weights, start_from_epoch
+        self._better = (lambda a, b: a < b) if mode == "min" else (lambda a, b: a > b)
+        self.min_delta = -abs(min_delta) if mode == "min" else abs(min_delta)
+
+    def on_train_begin(self, logs=None):
+        self.wait, self.stopped_epoch, self.best_epoch = 0, 0, 0
+        self.best, self.best_weights = None, None
+
+    def _is_improvement(self, value, reference):
+        return reference is None or self._better(value - self.min_delta, reference)
+
+    def on_epoch_end(self, epoch, logs=None):
+        current = (logs or {}).get(self.monitor)
+        if current is None:
+            import warnings
+            warnings.warn(f"Early stopping conditioned on metric `{self.monitor}` which is not available. "
+                          f"Available metrics are: {','.join(logs or {})}", stacklevel=2)
+            return
+        if epoch < self.start_from_epoch:
+            return
+        if self.restore_best_weights and self.best_weights is None:
+            self.best_weights = self.model.get_weights()
+        self.wait += 1
+        if self._is_improvement(current, self.best):
+            self.best, self.best_epoch = current, epoch
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+            if self.baseline is None or self._is_improvement(current, self.baseline):
+                self.wait = 0
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.stopped_epoch > 0 and self.verbose > 0:
+            print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+        if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose > 0:
+                print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
+            self.model.set_weights(self.best_weights)
 
 
 class CallbackList:

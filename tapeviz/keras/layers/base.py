@@ -8,15 +8,18 @@ collects weights (trainable first) and ``add_loss`` losses, and freezes with ``l
 As in Keras 3, only variables made with ``add_weight`` (and those of tracked layers) are the layer's
 weights: a ``tf.Variable`` stored on a layer is not collected.
 """
+import contextlib
 import inspect
 import itertools
 import re
 import threading
+import warnings
 from collections import defaultdict
 
 import numpy as np
 
 from tapeviz.core import dtypes, nest
+from tapeviz.core.context import state
 from tapeviz.core.tensor import Tensor, Variable, _TensorLike, convert_to_tensor
 
 from .. import initializers
@@ -77,8 +80,14 @@ class Layer:
         self._own_trainable = []
         self._own_non_trainable = []
         self._losses = []
+        self._symbolic_shapes = False  # output shapes known from keras.Input (batch None) take precedence
+        self._scope_open = False       # whether this layer's name scope is the innermost one (see _name_scope)
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
+        if input_shape is not None:
+            warnings.warn("Do not pass an `input_shape`/`input_dim` argument to a layer. When using Sequential "
+                          "models, prefer using an `Input(shape)` object as the first layer in the model instead.",
+                          UserWarning, stacklevel=3)
         # Keras keeps input_shape= for the Sequential model that receives this layer (it then builds at once).
         self._input_shape_arg = None if input_shape is None else (batch_size,) + tuple(input_shape)
         self._call_takes_training = "training" in inspect.signature(self.call).parameters
@@ -105,7 +114,11 @@ class Layer:
         initializer = initializers.get(initializer)
         shape = () if shape is None else tuple(int(d) for d in shape)
         value = initializer(shape, dtype=dtype)
-        variable = Variable(value, trainable=trainable, name=f"{self.name}/{name or 'variable'}", dtype=dtype)
+        # Inside this layer's name scope (build or call) the scope supplies "<...>/<layer>/"; elsewhere (a direct
+        # build() call) the layer's name is added here, so the variable is always "<scopes>/<layer>/<name>:0".
+        in_scope = state.name_scope.endswith(f"{self.name}/") and self._scope_open
+        full_name = (name or "variable") if in_scope else f"{self.name}/{name or 'variable'}"
+        variable = Variable(value, trainable=trainable, name=full_name, dtype=dtype)
         (self._own_trainable if trainable else self._own_non_trainable).append(variable)
         if regularizer is not None:
             from .. import regularizers
@@ -200,8 +213,23 @@ class Layer:
         self.built = True
 
     def _build_from_shape(self, input_shape):
-        self.build(input_shape)
+        with self._name_scope():
+            self.build(input_shape)
         self.built = True
+
+    @contextlib.contextmanager
+    def _name_scope(self):
+        """Variables made inside (by add_weight or tf.Variable) are named ``<outer scopes>/<layer>/...``, as in
+        Keras 3, where a layer's build and call run in its name scope."""
+        if self._scope_open and state.name_scope.endswith(f"{self.name}/"):  # already inside it (build from call)
+            yield
+            return
+        parent, was_open = state.name_scope, self._scope_open
+        state.name_scope, self._scope_open = f"{parent}{self.name}/", True
+        try:
+            yield
+        finally:
+            state.name_scope, self._scope_open = parent, was_open
 
     def call(self, inputs, *args, **kwargs):
         return inputs
@@ -259,10 +287,20 @@ class Layer:
                 return call_symbolically(self, args, kwargs)
         if not isinstance(args[0], (list, tuple, dict)):
             self._check_input_spec(args[0])
-        if not self.built:
-            first = args[0]
-            self._build_from_shape(nest.pack_sequence_as(first, [v.shape for v in nest.flatten(first)])
-                                   if isinstance(first, (list, tuple, dict)) else first.shape)
+        parent_scope, was_open = state.name_scope, self._scope_open
+        state.name_scope, self._scope_open = f"{parent_scope}{self.name}/", True
+        try:
+            if not self.built:
+                first = args[0]
+                self.build(nest.pack_sequence_as(first, [v.shape for v in nest.flatten(first)])
+                           if isinstance(first, (list, tuple, dict)) else first.shape)
+                self.built = True
+            return self._call_in_context(args, kwargs, training)
+        finally:
+            state.name_scope, self._scope_open = parent_scope, was_open
+
+    def _call_in_context(self, args, kwargs, training):
+        """``call`` with the training flag resolved and passed down, and the losses of the last call cleared."""
         context = _call_context
         is_entry = context.entry_layer is None
         previous_training = context.training
@@ -276,7 +314,11 @@ class Layer:
         try:
             if self._call_takes_training:
                 kwargs["training"] = training
-            return self.call(*args, **kwargs)
+            outputs = self.call(*args, **kwargs)
+            if not self._symbolic_shapes:  # summary() of a subclassed model shows the last call's shapes
+                self._output_shapes = ([outputs._value.shape] if type(outputs) is Tensor
+                                       else [tuple(o.shape) for o in nest.flatten(outputs) if hasattr(o, "shape")])
+            return outputs
         finally:
             context.training = previous_training
             if is_entry:
@@ -295,6 +337,11 @@ class Layer:
 
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype.name}
+
+    @classmethod
+    def from_config(cls, config):
+        """A new layer from ``get_config()``'s dict (a layer with other arguments overrides both)."""
+        return cls(**config)
 
     def __setattr__(self, name, value):
         # Guards the common mistake of assigning before super().__init__() ran.

@@ -93,4 +93,5 @@ def call_symbolically(layer, args, kwargs):
     node.outputs = nest.pack_sequence_as(
         outputs, [_as_symbolic(o, batch_unknown, node, i) for i, o in enumerate(nest.flatten(outputs))])
     layer._output_shapes = [o.shape for o in nest.flatten(node.outputs)]
+    layer._symbolic_shapes = True
     return node.outputs

@@ -12,11 +12,8 @@ import numpy as np
 from tapeviz.core import nest
 from tapeviz.core.tensor import _TensorLike
 
-__all__ = ["is_array_data", "as_arrays", "array_batches", "dataset_batches", "unpack", "split_validation"]
-
-
-def _is_array(value):
-    return isinstance(value, (np.ndarray, _TensorLike, list, tuple, int, float)) and not _is_dataset(value)
+__all__ = ["is_array_data", "as_arrays", "array_batches", "dataset_batches", "unpack", "split_validation",
+           "class_weights_to_sample_weights"]
 
 
 def _is_dataset(value):
@@ -63,17 +60,15 @@ def _take(structure, index):
     return structure[index]
 
 
-def num_samples(x):
-    return _length(x)
-
-
-def array_batches(x, y=None, sample_weight=None, batch_size=32, shuffle=False):
-    """(steps, iterator of (x, y, sample_weight) batches) over arrays."""
+def array_batches(x, y=None, sample_weight=None, batch_size=32, shuffle=False, max_steps=None):
+    """(steps, iterator of (x, y, sample_weight) batches) over arrays; ``max_steps`` stops early."""
     count = _length(x)
     if y is not None and _length(y) != count:
         raise ValueError(f"Data cardinality is ambiguous: x has {count} samples, y has {_length(y)}. Make sure "
                          "all arrays contain the same number of samples.")
     steps = math.ceil(count / batch_size)
+    if max_steps is not None:
+        steps = min(steps, int(max_steps))
     if shuffle:
         from tapeviz.ops.random_ops import _generator
         order = _generator(None).permutation(count)
@@ -128,3 +123,19 @@ def split_validation(x, y, sample_weight, fraction):
     head, tail = slice(0, split), slice(split, None)
     return ((_take(x, head), _take(y, head), _take(sample_weight, head)),
             (_take(x, tail), _take(y, tail), _take(sample_weight, tail)))
+
+
+def class_weights_to_sample_weights(y, class_weight, sample_weight=None):
+    """Each sample weighted by its class's weight (labels, or the argmax of one-hot rows), as Keras does."""
+    if y is None or not is_array_data(y) or isinstance(y, (dict,)):
+        raise ValueError("`class_weight` needs the targets `y` as one array of labels (or one-hot rows).")
+    labels = np.asarray(y)
+    if labels.ndim == 2 and labels.shape[1] > 1:
+        labels = labels.argmax(axis=1)
+    labels = labels.reshape(-1).astype(np.int64)
+    missing = sorted(set(np.unique(labels).tolist()) - set(class_weight))
+    if missing:
+        raise ValueError(f"`class_weight` has no weight for the classes {missing} found in `y`; give every class a "
+                         "weight.")
+    weights = np.array([class_weight[label] for label in labels.tolist()], dtype=np.float32)
+    return weights if sample_weight is None else weights * np.asarray(sample_weight, dtype=np.float32)

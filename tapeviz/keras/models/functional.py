@@ -65,6 +65,8 @@ class Functional(Model):
 
     def call(self, inputs, training=None, mask=None):
         values = {}
+        if isinstance(inputs, dict) and not isinstance(self._inputs_struct, dict):
+            inputs = self._inputs_by_name(inputs)
         flat_inputs = nest.flatten(inputs) if isinstance(inputs, (list, tuple, dict)) else [inputs]
         if len(flat_inputs) != len(self.inputs):
             raise ValueError(f"Model '{self.name}' expects {len(self.inputs)} input(s), but it received "
@@ -79,6 +81,15 @@ class Functional(Model):
         outputs = [self._evaluate(output, values, results) for output in self.outputs]
         return nest.pack_sequence_as(self._outputs_struct, outputs) if isinstance(
             self._outputs_struct, (list, tuple, dict)) else outputs[0]
+
+    def _inputs_by_name(self, inputs):
+        """A dict of inputs in the order of the model's inputs, matched by the names given to keras.Input."""
+        names = [tensor.history.layer.name for tensor in self.inputs]
+        unknown = sorted(set(inputs) - set(names))
+        if unknown or len(inputs) != len(names):
+            raise ValueError(f"Model '{self.name}' has inputs named {names}; the dict given has keys "
+                             f"{sorted(inputs)}. Name each keras.Input (Input(shape, name=...)) as its key.")
+        return [inputs[name] for name in names]
 
     def _evaluate(self, tensor, values, results):
         if id(tensor) in values:

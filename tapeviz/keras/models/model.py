@@ -3,6 +3,8 @@
 Subclass it and write ``call`` (the layers assigned to attributes are tracked), or call it as
 ``Model(inputs, outputs)`` on ``keras.Input`` tensors for a functional model.
 """
+import warnings
+
 from ..layers.base import Layer
 from .summary import print_summary
 from .training import Trainer
@@ -23,6 +25,16 @@ class Model(Trainer, Layer):
                             "takes keyword arguments (name=..., trainable=...).")
         Layer.__init__(self, trainable=trainable, name=name, dtype=dtype, **kwargs)
         Trainer.__init__(self)
+
+    def build(self, input_shape=None):
+        """As Keras 3: a subclassed model without its own ``build`` creates no weights here (its layers build on
+        the first call); called by you while layers are unbuilt, it warns as Keras does."""
+        if not self._scope_open and any(not layer.built for layer in self._layers):
+            warnings.warn(f"`build()` was called on layer '{self.name}', however the layer does not have a `build()` "
+                          "method implemented and it looks like it has unbuilt state. This will cause the layer to be "
+                          "marked as built, despite not being actually built, which may cause failures down the "
+                          "line. Make sure to implement a proper `build()` method.", UserWarning, stacklevel=2)
+        self.built = True
 
     def call(self, *args, **kwargs):
         raise NotImplementedError(f"Model {type(self).__name__} does not have a `call()` method implemented: "
@@ -45,3 +57,21 @@ class Model(Trainer, Layer):
                 layer_range=None):
         """Print a table of the layers, their output shapes and parameter counts, as Keras 3 does."""
         print_summary(self, print_fn=print_fn)
+
+    def _no_saving(self, method):
+        raise NotImplementedError(
+            f"Model.{method} is not part of tapeviz: it inspects training, it does not save models. Keep the weights "
+            "with numpy instead: numpy.savez(path, *model.get_weights()), and later model.set_weights(list(numpy.load("
+            "path).values())) on a model built the same way.")
+
+    def save(self, filepath, *args, **kwargs):
+        self._no_saving("save")
+
+    def save_weights(self, filepath, *args, **kwargs):
+        self._no_saving("save_weights")
+
+    def load_weights(self, filepath, *args, **kwargs):
+        self._no_saving("load_weights")
+
+    def export(self, filepath, *args, **kwargs):
+        self._no_saving("export")

@@ -72,8 +72,9 @@ class Sequential(Model):
     def _build_symbolically(self, batch_shape):
         dtype = self._input_layer.dtype if self._input_layer is not None else self.dtype
         x = KerasTensor(batch_shape, dtype)
-        for layer in self._sequential_layers:
-            x = call_symbolically(layer, (x,), {})
+        with self._name_scope():  # the layers' weights are "<model>/<layer>/kernel:0", as in Keras 3
+            for layer in self._sequential_layers:
+                x = call_symbolically(layer, (x,), {})
         self.built = True
 
     def build(self, input_shape=None):

@@ -67,6 +67,7 @@ class Trainer:
         self.stop_training = False
         self.history = None
         self._metric_specs = []
+        self._weighted_metric_specs = []
         self._compiled_metrics = None
         self._loss_tracker = _LossTracker()
 
@@ -83,6 +84,7 @@ class Trainer:
             loss_fn = losses.LossFunctionWrapper(loss_fn, name=getattr(loss_fn, "__name__", None))
         self._loss_fn = loss_fn
         self._metric_specs = list(metrics or [])
+        self._weighted_metric_specs = list(weighted_metrics or [])
         self._compiled_metrics = None
         self._loss_tracker = _LossTracker()
         self.compiled = True
@@ -127,9 +129,14 @@ class Trainer:
         if y is None:
             return
         if self._compiled_metrics is None:
+            # As in Keras: `metrics` ignore sample weights, `weighted_metrics` use them.
             self._compiled_metrics = [_resolve_metric(spec, y, y_pred) for spec in self._metric_specs]
-        for metric in self._compiled_metrics:
-            metric.update_state(y, y_pred, sample_weight=sample_weight)
+            self._weighted = [False] * len(self._compiled_metrics)
+            for spec in self._weighted_metric_specs:
+                self._compiled_metrics.append(_resolve_metric(spec, y, y_pred))
+                self._weighted.append(True)
+        for metric, weighted in zip(self._compiled_metrics, self._weighted):
+            metric.update_state(y, y_pred, sample_weight=sample_weight if weighted else None)
 
     def train_step(self, x, y=None, sample_weight=None):
         with GradientTape() as tape:
@@ -166,7 +173,7 @@ class Trainer:
             if x is None:
                 raise ValueError("Unexpected value for `x`: None. Pass your input data as the first argument.")
             return data.array_batches(data.as_arrays(x), data.as_arrays(y), data.as_arrays(sample_weight),
-                                      batch_size or 32, shuffle)
+                                      batch_size or 32, shuffle, steps)
         if y is not None:
             raise ValueError("When `x` is a dataset or a generator, `y` should not be passed: the dataset yields "
                              "(x, y) pairs.")
@@ -178,6 +185,8 @@ class Trainer:
         """Train for ``epochs`` epochs; returns the ``History`` (``history.history['loss']`` per epoch)."""
         self._require_compiled("fit")
         verbose = 1 if verbose == "auto" else verbose
+        if class_weight is not None:
+            sample_weight = data.class_weights_to_sample_weights(y, class_weight, sample_weight)
         if validation_split and validation_data is None:
             if not data.is_array_data(x):
                 raise ValueError("`validation_split` is only supported for arrays and tensors, not datasets.")

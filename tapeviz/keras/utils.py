@@ -1,0 +1,34 @@
+"""``keras.utils``: ``set_random_seed`` and ``to_categorical``."""
+import random
+
+import numpy as np
+
+__all__ = ["set_random_seed", "to_categorical"]
+
+
+def set_random_seed(seed):
+    """Seed Python's, numpy's and tapeviz's random streams at once (Keras's one call for reproducible runs)."""
+    if not isinstance(seed, int):
+        raise ValueError(f"Expected `seed` argument to be an integer. Received: seed={seed!r} (of type "
+                         f"{type(seed).__name__})")
+    from tapeviz.ops.random_ops import set_seed
+    random.seed(seed)
+    np.random.seed(seed)
+    set_seed(seed)
+
+
+def to_categorical(x, num_classes=None):
+    """Integer labels to one-hot rows (float64 numpy, as Keras), ``num_classes`` wide (default: largest label + 1)."""
+    labels = np.asarray(x, dtype=np.int64)
+    if labels.ndim > 1 and labels.shape[-1] == 1:
+        labels = labels[..., 0]
+    if num_classes is None:
+        num_classes = int(labels.max()) + 1
+    one_hot = np.zeros(labels.shape + (num_classes,), dtype=np.float64)
+    np.put_along_axis(one_hot, labels[..., None], 1.0, axis=-1)
+    return one_hot
+
+
+def __getattr__(name):
+    from tapeviz.core.errors import missing_api
+    raise missing_api("tapeviz.keras.utils", name)
