@@ -229,7 +229,14 @@ class EdgeGeometry:
         self.right = np.maximum(self.x0, self.x1)
         self.top = np.minimum(self.y0, self.y1 - self.bend)
         self.bottom = np.maximum(self.y1, self.y0 + self.bend)
-        self.lines = straight_lines(self.x0, self.y0, self.x1, self.y1)
+        self._lines = None
+
+    @property
+    def lines(self):
+        """Every edge as a straight segment, for the far-out view: made when first drawn."""
+        if self._lines is None:
+            self._lines = straight_lines(self.x0, self.y0, self.x1, self.y1)
+        return self._lines
 
     def __len__(self):
         return len(self.x0)

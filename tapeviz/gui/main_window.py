@@ -3,8 +3,9 @@ import os
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from .panels import (ConsolePanel, EditorPanel, GradientsPanel, InspectorPanel, PluginsPanel, TapeList,
-                     WatchedPanel)
+from .editor import EditorPanel
+from .loader import RunLoader
+from .panels import ConsolePanel, GradientsPanel, InspectorPanel, PluginsPanel, ProblemsPanel, TapeList, WatchedPanel
 from .runner import ScriptRunner
 from .session import Session
 
@@ -28,27 +29,40 @@ class MainWindow(QtWidgets.QMainWindow):
     def __init__(self, settings=None):
         super().__init__()
         from .graph_view import GraphView
-        from .plots import FunctionExplorer, GradientPlot
 
         self.settings = settings or QtCore.QSettings("tapeviz", "tapeviz")
         self.session = Session()
         self.runner = ScriptRunner(self)
+        self.loader = RunLoader(self)
+        self.last_error = ""
         self.setWindowTitle("tapeviz")
         self.resize(1500, 950)
 
         self.graph = GraphView()
-        self.graph_search = QtWidgets.QLineEdit(placeholderText="Find a node by name or op type (Ctrl+F)")
+        self.graph_search = QtWidgets.QLineEdit(placeholderText="Find a node by name or op type (Ctrl+F; "
+                                                "Enter next, Shift+Enter previous, Esc clear)")
+        self.graph_search.installEventFilter(self)
+        self.fold_box = QtWidgets.QCheckBox("Fold repeats")
+        self.fold_box.setChecked(True)
+        self.fold_box.setToolTip("Draw a loop's repeated steps as one block and alike variables as one group")
+        self.fold_box.toggled.connect(lambda on: self.graph.set_folding(on))
+        self.expand_button = QtWidgets.QPushButton("Expand all")
+        self.expand_button.setToolTip("Draw every op: no folded blocks, groups or collapsed scopes")
+        self.expand_button.clicked.connect(self._expand_all)
         self.graph_status = QtWidgets.QLabel("")
         center = QtWidgets.QWidget()
         column = QtWidgets.QVBoxLayout(center)
         column.setContentsMargins(2, 2, 2, 2)
         bar = QtWidgets.QHBoxLayout()
         bar.addWidget(self.graph_search, 1)
+        bar.addWidget(self.fold_box)
+        bar.addWidget(self.expand_button)
         bar.addWidget(self.graph_status)
         column.addLayout(bar)
         column.addWidget(self.graph, 1)
         self.setCentralWidget(center)
 
+        self.problems = ProblemsPanel(self.session)
         self.tapes = TapeList(self.session)
         self.watched = WatchedPanel(self.session)
         self.gradients = GradientsPanel(self.session)
@@ -56,11 +70,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.plugins = PluginsPanel()
         self.console = ConsolePanel()
         self.editor = EditorPanel()
-        self.gradient_plot = GradientPlot()
-        self.explorer = FunctionExplorer()
+        self._gradient_plot = self._explorer = None   # made on first use: pyqtgraph takes ~0.5 s to import
         plots = QtWidgets.QTabWidget()
-        plots.addTab(self.gradient_plot, "Gradient plot")
-        plots.addTab(self.explorer, "Function explorer")
+        plots.setMaximumHeight(16777215)
         self.plot_tabs = plots
 
         self.docks = {}
@@ -68,6 +80,7 @@ class MainWindow(QtWidgets.QMainWindow):
         right = QtCore.Qt.DockWidgetArea.RightDockWidgetArea
         bottom = QtCore.Qt.DockWidgetArea.BottomDockWidgetArea
         for title, widget, area in (("Tapes", self.tapes, left), ("Watched variables", self.watched, left),
+                                    ("Problems", self.problems, right),
                                     ("Gradients", self.gradients, right), ("Inspector", self.inspector, right),
                                     ("Plots", plots, bottom), ("Console", self.console, bottom),
                                     ("Editor", self.editor, left), ("Plugins", self.plugins, right)):
@@ -78,10 +91,17 @@ class MainWindow(QtWidgets.QMainWindow):
             self.docks[title] = dock
         self.tabifyDockWidget(self.docks["Console"], self.docks["Plots"])
         self.tabifyDockWidget(self.docks["Inspector"], self.docks["Plugins"])
+        self.tabifyDockWidget(self.docks["Problems"], self.docks["Gradients"])
         self.tabifyDockWidget(self.docks["Watched variables"], self.docks["Editor"])
         self.docks["Inspector"].raise_()
+        self.docks["Problems"].raise_()
         self.docks["Watched variables"].raise_()
-        self.docks["Plots"].raise_()
+        self.docks["Console"].raise_()
+        # The graph gets the room; the bottom docks stay small until they have something to show.
+        self.resizeDocks([self.docks["Console"]], [150], QtCore.Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["Tapes"], self.docks["Problems"]], [300, 380], QtCore.Qt.Orientation.Horizontal)
+        self.docks["Plugins"].visibilityChanged.connect(lambda shown: shown and self.plugins.refresh_once())
+        self.docks["Plots"].visibilityChanged.connect(lambda shown: shown and self._make_plots())
 
         self.progress = QtWidgets.QProgressBar(maximumWidth=160)
         self.progress.setRange(0, 0)
@@ -108,7 +128,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self._action(file_menu, "Open &Tape File...", self.open_run_dialog, "Ctrl+Shift+O")
         self.recent_menu = file_menu.addMenu("Open &Recent")
         file_menu.addSeparator()
-        self.save_action = self._action(file_menu, "Save Run &As...", self.save_run_dialog, keys.SaveAs)
+        self._action(file_menu, "&Save Script", self.editor.save, keys.Save)
+        self._action(file_menu, "Save Script &As...", self.editor.save_as)
+        self.save_action = self._action(file_menu, "Save &Run As...", self.save_run_dialog, "Ctrl+Shift+S")
         self._action(file_menu, "Export Graph as &PNG...", lambda: self.export_graph_dialog("png"), "Ctrl+E")
         self._action(file_menu, "Export Graph as S&VG...", lambda: self.export_graph_dialog("svg"), "Ctrl+Shift+E")
         self._action(file_menu, "Export P&lot as PNG...", self.export_plot_dialog)
@@ -117,8 +139,11 @@ class MainWindow(QtWidgets.QMainWindow):
 
         run_menu = bar.addMenu("&Run")
         self.run_action = self._action(run_menu, "&Run Editor Code", self.run_editor, "Ctrl+Return")
-        self.cancel_action = self._action(run_menu, "&Cancel", self.runner.cancel, "Esc")
+        self.cancel_action = self._action(run_menu, "&Cancel", self.cancel, "Ctrl+.")
         self.cancel_action.setEnabled(False)
+        run_menu.addSeparator()
+        self._action(run_menu, "Next &Problem", lambda: self.problems.step(1), "F8")
+        self._action(run_menu, "Previous Pro&blem", lambda: self.problems.step(-1), "Shift+F8")
 
         examples_menu = bar.addMenu("E&xamples")
         for title, path in examples():
@@ -147,6 +172,13 @@ class MainWindow(QtWidgets.QMainWindow):
         self.runner.output.connect(self.console.append_output)
         self.runner.started.connect(self._script_started)
         self.runner.finished.connect(self._script_finished)
+        self.loader.loaded.connect(self._file_loaded)
+        self.loader.failed.connect(self._load_failed)
+        self.graph.layout_progress.connect(self._layout_progress)
+        self.graph.layout_failed.connect(lambda message: self._error(f"The graph could not be laid out:\n{message}"))
+        self.editor.title_changed.connect(self.docks["Editor"].setWindowTitle)
+        self.gradients.source_line_clicked.connect(self.show_source_line)
+        self.problems.source_line_clicked.connect(self.show_source_line)
 
     # Opening things -----------------------------------------------------------------------------------
     def open_path(self, path):
@@ -157,32 +189,45 @@ class MainWindow(QtWidgets.QMainWindow):
             self.open_run_file(path)
 
     def open_script(self, path):
-        try:
-            with open(path, encoding="utf-8") as handle:
-                self.editor.setPlainText(handle.read())
-        except OSError as error:
-            self._error(f"Cannot open {path}: {error.strerror or error}")
+        if not self.editor.maybe_keep_changes():
             return
-        self.editor.path = path
+        if not self.editor.open_file(path):
+            self._error(self.editor.last_error)
+            return
         self._remember(path)
         self._start(path)
 
     def run_editor(self):
-        """Run the editor's code (saved to its file if it has one, else to a scratch file)."""
+        """Run the editor's code: the file itself when it is saved, else a scratch copy of the text
+        (the user's file is only ever written by Save, never by running)."""
         if self.runner.is_running():
-            self.statusBar().showMessage("A script is running: cancel it first (Esc).", 5000)
+            self.statusBar().showMessage("A script is running: cancel it first (Ctrl+.).", 5000)
             return
         path = self.editor.path
-        if path is None or not os.access(path, os.W_OK) or path.startswith(EXAMPLES_DIR):
+        if path is None or self.editor.document().isModified():
             scratch = QtCore.QStandardPaths.writableLocation(QtCore.QStandardPaths.StandardLocation.TempLocation)
             path = os.path.join(scratch, "tapeviz-scratch.py" if path is None else "tapeviz-" + os.path.basename(path))
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(self.editor.toPlainText())
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write(self.editor.toPlainText())
         self._start(path)
+
+    def cancel(self):
+        """Stop what is under way: the running script (its tapes so far are kept), a load, a layout."""
+        if self.runner.is_running():
+            self.runner.cancel()
+        if self.loader.is_busy():
+            self.loader.cancel()
+            self._busy(False)
+            self.statusBar().showMessage("Loading cancelled.", 5000)
+        self.graph.cancel()
 
     def _start(self, path):
         self.console.clear()
         self.runner.start(path)
+
+    def _busy(self, busy):
+        self.progress.setVisible(busy)
+        self.cancel_action.setEnabled(busy)
 
     def _script_started(self, path):
         self.progress.show()
@@ -195,22 +240,79 @@ class MainWindow(QtWidgets.QMainWindow):
         self.cancel_action.setEnabled(False)
         self.run_action.setEnabled(True)
         if run is not None:
-            self.session.set_run(run, self.editor.path or "")
+            self.session.set_run(run, self.editor.path or "", self.runner.last_index)
         if status != 0 or message:
             self.docks["Console"].raise_()
         self.statusBar().showMessage(message or "Done.", 0 if message else 5000)
 
-    def open_run_file(self, path):
-        from tapeviz.inspection.tapefile import TapeFileError, load
-
-        try:
-            run = load(path)
-        except TapeFileError as error:
-            self._error(str(error))
+    def open_run_file(self, path, future=None):
+        """Load a tape file in a worker thread (``future``: a load already started for it); returns False
+        when the file cannot be read at all, else True and the run shows when loaded."""
+        if not os.path.isfile(path):
+            self._error(f"Cannot open tape file {path}: no such file.")
             return False
-        self._remember(path)
-        self.session.set_run(run, path)
+        self._busy(True)
+        self.statusBar().showMessage(f"Loading {os.path.basename(path)}… (Ctrl+. cancels)")
+        self.loader.load(path, future)
         return True
+
+    def _file_loaded(self, run, index, path):
+        self._busy(self.runner.is_running())
+        self._remember(path)
+        self.statusBar().showMessage(f"Loaded {os.path.basename(path)}.", 3000)
+        self.session.set_run(run, path, index)
+
+    def _load_failed(self, message, path):
+        self._busy(self.runner.is_running())
+        self._error(message)
+
+    def _layout_progress(self, step, fraction):
+        self.graph_status.setText(f"{step}… {fraction:.0%}")
+
+    def _expand_all(self):
+        self.fold_box.blockSignals(True)
+        self.fold_box.setChecked(False)
+        self.fold_box.blockSignals(False)
+        self.graph.expand_all()
+
+    def show_source_line(self, file, line):
+        """Open the editor at a line of the run's code (a click on "line N" in an explanation)."""
+        text = self.session.run.sources.get(file) if self.session.run is not None else None
+        if not self.editor.show_file_line(file, line, text):
+            self._error(self.editor.last_error)
+            return
+        self.docks["Editor"].show()
+        self.docks["Editor"].raise_()
+        self.editor.setFocus()
+
+    def _make_plots(self):
+        if self._gradient_plot is not None:
+            return
+        from .plots import FunctionExplorer, GradientPlot
+
+        self._gradient_plot, self._explorer = GradientPlot(), FunctionExplorer()
+        self.plot_tabs.addTab(self._gradient_plot, "Gradient plot")
+        self.plot_tabs.addTab(self._explorer, "Function explorer")
+
+    @property
+    def gradient_plot(self):
+        self._make_plots()
+        return self._gradient_plot
+
+    @property
+    def explorer(self):
+        self._make_plots()
+        return self._explorer
+
+    def _plot_call(self, call):
+        """Plot a call's gradients when one has a 1-D source that varies; else leave the dock alone."""
+        from .plot_data import plottable
+
+        if not plottable(self.session.run, call):
+            return
+        self.gradient_plot.show_call(self.session.run, call)
+        self.docks["Plots"].show()
+        self.docks["Plots"].raise_()
 
     def open_script_dialog(self):
         path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open script", "", "Python scripts (*.py)")
@@ -264,7 +366,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.graph.set_graph(run, tape_id)
         calls = [c for c in run.calls if c.tape == tape_id]
         if calls:
-            self.gradient_plot.show_call(run, calls[-1])
+            self._plot_call(calls[-1])
 
     def _graph_ready(self):
         tape_id = self.session.tape_id
@@ -276,7 +378,7 @@ class MainWindow(QtWidgets.QMainWindow):
         from .graph import path_keys
 
         run = self.session.run
-        self.gradient_plot.show_call(run, call)
+        self._plot_call(call)
         keys, broken = set(), set()
         for target in call.targets:
             keys |= path_keys(run, call.tape, result.source, target)
@@ -291,8 +393,36 @@ class MainWindow(QtWidgets.QMainWindow):
         self.graph.highlight(keys, broken)
 
     def _search(self):
-        found = self.graph.search(self.graph_search.text())
-        self.statusBar().showMessage(f"{found} nodes match '{self.graph_search.text()}'", 4000)
+        """Enter: a new search, or the next hit of the same one."""
+        text = self.graph_search.text()
+        if text and text == getattr(self, "_searched", None) and self.graph._hits:
+            self._search_step(1)
+            return
+        self._searched = text
+        found = self.graph.search(text)
+        self.graph_status.setText(f"1 of {found} matches" if found else f"no node matches '{text}'")
+
+    def _search_step(self, step):
+        position, count = self.graph.search_step(step)
+        if count:
+            self.graph_status.setText(f"{position} of {count} matches")
+
+    def eventFilter(self, watched, event):
+        if watched is self.graph_search and event.type() == QtCore.QEvent.Type.KeyPress:
+            if event.key() == QtCore.Qt.Key.Key_Escape:
+                self.graph_search.clear()
+                self._searched = None
+                self.graph.clear_search()
+                self.graph_status.setText("")
+                return True
+            if event.key() in (QtCore.Qt.Key.Key_Return, QtCore.Qt.Key.Key_Enter) and \
+                    event.modifiers() & QtCore.Qt.KeyboardModifier.ShiftModifier:
+                self._search_step(-1)
+                return True
+            if event.key() == QtCore.Qt.Key.Key_F3:
+                self._search_step(-1 if event.modifiers() & QtCore.Qt.KeyboardModifier.ShiftModifier else 1)
+                return True
+        return super().eventFilter(watched, event)
 
     def _focus_search(self):
         self.graph_search.setFocus()
@@ -319,10 +449,14 @@ class MainWindow(QtWidgets.QMainWindow):
             self.restoreState(state)
 
     def closeEvent(self, event):
+        if not self.editor.maybe_keep_changes():
+            event.ignore()
+            return
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("window_state", self.saveState())
-        if self.runner.is_running():
-            self.runner.cancel()
+        self.runner.shutdown()    # no signal from the child may reach a half-destroyed window
+        self.loader.cancel()
+        self.graph.cancel()
         super().closeEvent(event)
 
     def _error(self, message):

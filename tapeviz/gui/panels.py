@@ -27,45 +27,243 @@ def _tree(headers):
     return tree
 
 
+class TapeModel(QtCore.QAbstractTableModel):
+    """The run's tapes as rows, made on demand (a run may hold thousands of tapes): Qt asks only for
+    the rows in view. Counts come from the RunIndex computed with the run, off the UI thread."""
+
+    HEADERS = ["tape", "problems", "created at", "ops", "watched", "calls", "persistent"]
+
+    def __init__(self):
+        super().__init__()
+        self.run = self.index_ = None
+        self.ids = []
+
+    def set_run(self, run, index):
+        self.beginResetModel()
+        self.run, self.index_ = run, index
+        self.ids = list(run.tapes) if run is not None else []
+        self.endResetModel()
+
+    def rowCount(self, parent=QtCore.QModelIndex()):
+        return 0 if parent.isValid() else len(self.ids)
+
+    def columnCount(self, parent=QtCore.QModelIndex()):
+        return len(self.HEADERS)
+
+    def headerData(self, section, orientation, role=QtCore.Qt.ItemDataRole.DisplayRole):
+        if orientation == QtCore.Qt.Orientation.Horizontal and role == QtCore.Qt.ItemDataRole.DisplayRole:
+            return self.HEADERS[section]
+        return None
+
+    def data(self, index, role=QtCore.Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        tape = self.run.tapes[self.ids[index.row()]]
+        column = index.column()
+        problems = self.index_.problems_per_tape.get(tape.id, 0) if self.index_ else 0
+        if role == QtCore.Qt.ItemDataRole.DisplayRole:
+            if column == 0:
+                return f"tape {tape.id}" + (f" (in tape {tape.parent})" if tape.parent else "")
+            if column == 1:
+                return str(problems) if problems else ""
+            if column == 2:
+                return _short(tape.location)
+            if column == 3:
+                return str(len(tape.ops))
+            if column == 4:
+                return str(self.index_.watched_per_tape.get(tape.id, 0)) if self.index_ else ""
+            if column == 5:
+                return str(self.index_.calls_per_tape.get(tape.id, 0)) if self.index_ else ""
+            return "yes" if tape.persistent else "no"
+        if role == QtCore.Qt.ItemDataRole.ForegroundRole and column == 1 and problems:
+            return QtGui.QBrush(QtGui.QColor("#c0392b"))
+        if role == QtCore.Qt.ItemDataRole.ToolTipRole and column == 2:
+            return str(tape.location)
+        if role == ROLE:
+            return tape.id
+        return None
+
+    def row_of(self, tape_id):
+        try:
+            return self.ids.index(tape_id)
+        except ValueError:
+            return -1
+
+
 class TapeList(QtWidgets.QWidget):
-    """Every tape of the run: where it was created, persistent, op, watched and call counts."""
+    """Every tape of the run: its problems, where it was created, op, watched and call counts."""
 
     def __init__(self, session):
         super().__init__()
         self.session = session
-        self.tree = _tree(["tape", "created at", "persistent", "ops", "watched", "calls"])
+        self.model = TapeModel()
+        self.view = QtWidgets.QTreeView()
+        self.view.setModel(self.model)
+        self.view.setRootIsDecorated(False)
+        self.view.setAlternatingRowColors(True)
+        self.view.setUniformRowHeights(True)   # lets Qt lay out only the rows in view
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.tree)
+        layout.addWidget(self.view)
         session.run_changed.connect(self.show_run)
         session.tape_changed.connect(self._select)
+        self.view.selectionModel().currentRowChanged.connect(self._chosen)
+
+    def row_count(self):
+        return self.model.rowCount()
+
+    def show_run(self, run):
+        self.model.set_run(run, self.session.index)
+        for column, width in enumerate((110, 64, 110, 50, 60, 50, 70)):
+            self.view.setColumnWidth(column, width)
+
+    def _select(self, tape_id):
+        row = self.model.row_of(tape_id)
+        if row >= 0 and self.view.currentIndex().row() != row:
+            self.view.setCurrentIndex(self.model.index(row, 0))
+
+    def _chosen(self, current, _previous):
+        if current.isValid():
+            self.session.set_tape(self.model.ids[current.row()])
+
+
+class ProblemsPanel(QtWidgets.QWidget):
+    """Every None, NaN/Inf and blocked gradient of the run, across tapes, alike ones grouped.
+
+    The first is selected when a run opens; F8 / Shift+F8 step through them all. Selecting one shows
+    its tape, the path from source to target, and the explanation, whose "line N" opens the editor.
+    """
+
+    source_line_clicked = QtCore.Signal(str, int)
+
+    def __init__(self, session):
+        super().__init__()
+        self.session = session
+        self.tree = QtWidgets.QTreeWidget()
+        self.tree.setHeaderLabels(["problem", "count"])
+        self.tree.setUniformRowHeights(True)
+        self.explanation = QtWidgets.QTextBrowser()
+        self.explanation.setOpenLinks(False)
+        self.explanation.anchorClicked.connect(self._link)
+        self.summary = QtWidgets.QLabel("")
+        self.summary.setWordWrap(True)
+        splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
+        splitter.addWidget(self.tree)
+        splitter.addWidget(self.explanation)
+        splitter.setSizes([220, 220])
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.summary)
+        layout.addWidget(splitter)
+        self._flat = []    # (group index, member index) in list order, for F8
+        session.run_changed.connect(self.show_run)
         self.tree.currentItemChanged.connect(self._chosen)
 
     def show_run(self, run):
         self.tree.clear()
-        if run is None:
+        self.explanation.clear()
+        self._flat = []
+        index = self.session.index
+        if run is None or index is None:
+            self.summary.setText("")
             return
-        for tape in run.tapes.values():
-            calls = sum(1 for c in run.calls if c.tape == tape.id)
-            nested = f" (in tape {tape.parent})" if tape.parent else ""
-            item = QtWidgets.QTreeWidgetItem([f"tape {tape.id}{nested}", _short(tape.location),
-                                              "yes" if tape.persistent else "no", str(len(tape.ops)),
-                                              str(len(run.watched(tape.id))), str(calls)])
-            item.setData(0, ROLE, tape.id)
-            item.setToolTip(1, str(tape.location))
-            self.tree.addTopLevelItem(item)
-        for column in range(self.tree.columnCount()):
-            self.tree.resizeColumnToContents(column)
+        groups = index.groups
+        counts = {}
+        for group in groups:
+            counts[group.kind] = counts.get(group.kind, 0) + len(group.members)
+        self.summary.setText(", ".join(f"{n} {kind}" for kind, n in counts.items()) + " gradients"
+                             if counts else "No None, NaN/Inf or blocked gradient in this run.")
+        for g, group in enumerate(groups):
+            top = QtWidgets.QTreeWidgetItem([group.title, str(len(group.members))])
+            top.setData(0, ROLE, (g, 0))
+            top.setToolTip(0, group.title)
+            top.setForeground(0, QtGui.QBrush(QtGui.QColor("#c0392b" if group.kind != "blocked" else "#b36b00")))
+            self._flat.append((g, 0))
+            if len(group.members) > 1:   # children made only when opened: a 10,000-step loop stays cheap
+                top.setChildIndicatorPolicy(QtWidgets.QTreeWidgetItem.ChildIndicatorPolicy.ShowIndicator)
+            self.tree.addTopLevelItem(top)
+        self.tree.itemExpanded.connect(self._fill, QtCore.Qt.ConnectionType.UniqueConnection)
+        self.tree.resizeColumnToContents(1)
+        if groups:
+            QtCore.QTimer.singleShot(0, lambda r=run: self.select_first() if self.session.run is r else None)
 
-    def _select(self, tape_id):
-        for index in range(self.tree.topLevelItemCount()):
-            item = self.tree.topLevelItem(index)
-            if item.data(0, ROLE) == tape_id and self.tree.currentItem() is not item:
-                self.tree.setCurrentItem(item)
+    def _fill(self, item):
+        if item.childCount() or item.parent() is not None:
+            return
+        g, _ = item.data(0, ROLE)
+        group = self.session.index.groups[g]
+        for m, problem in enumerate(group.members):
+            child = QtWidgets.QTreeWidgetItem([f"tape {problem.call.tape}, {problem.call.kind} call {problem.call.id}",
+                                               ""])
+            child.setData(0, ROLE, (g, m))
+            item.addChild(child)
+
+    def select_first(self):
+        if self.tree.topLevelItemCount():
+            self.tree.setCurrentItem(self.tree.topLevelItem(0))
+            return self.tree.topLevelItem(0)
+        return None
+
+    def step(self, direction):
+        """Next (+1) or previous (-1) problem, every member of every group in turn (F8 / Shift+F8)."""
+        index = self.session.index
+        if index is None or not index.groups:
+            return None
+        order = [(g, m) for g, group in enumerate(index.groups) for m in range(len(group.members))]
+        current = self.tree.currentItem()
+        at = order.index(current.data(0, ROLE)) if current is not None else -1
+        g, m = order[(at + direction) % len(order)]
+        top = self.tree.topLevelItem(g)
+        if m == 0 and len(index.groups[g].members) == 1:
+            item = top
+        else:
+            self._fill(top)
+            top.setExpanded(True)
+            item = top.child(m)
+        self.tree.setCurrentItem(item)
+        return item
+
+    def current_problem(self):
+        item = self.tree.currentItem()
+        if item is None or self.session.index is None:
+            return None
+        g, m = item.data(0, ROLE)
+        return self.session.index.groups[g].members[m]
 
     def _chosen(self, item, _previous):
-        if item is not None:
-            self.session.set_tape(item.data(0, ROLE))
+        problem = self.current_problem()
+        if problem is None:
+            return
+        self.session.set_tape(problem.call.tape)
+        self.explanation.setHtml(problem_html(self.session.run, problem))
+        self.session.result_selected.emit(problem.call, problem.result, problem.target)
+
+    def _link(self, url):
+        if url.scheme() == "source":
+            self.source_line_clicked.emit(url.path(), int(url.fragment() or 0))
+
+
+def problem_html(run, problem):
+    if problem.explanation is not None or problem.kind == "None":
+        return explanation_html(run, problem.call, problem.result)
+    where = _line_link(problem.call.location, f"line {problem.call.location.line}") if problem.call.location else ""
+    advice = {"NaN/Inf": "A value overflowed or an op was given an input outside its domain (log of 0, sqrt of a "
+                         "negative, division by zero) on the way back. Check the op values on the path in the "
+                         "inspector; clip or guard the input.",
+              "blocked": "The gradient is exactly zero everywhere: a ReLU that is off for every input, a comparison, "
+                         "a rounding or a cast on the path passes no gradient. Check the ops on the highlighted path."}
+    return (f"<p><b>{html.escape(problem.text)}</b></p><p>{problem.call.kind} call {problem.call.id} on tape "
+            f"{problem.call.tape} {where}</p><p>{html.escape(_summary_text(problem.result.summary))}</p>"
+            f"<p>{advice[problem.kind]}</p>")
+
+
+def _line_link(location, text):
+    """``text`` as a link that opens the editor at ``location``."""
+    url = QtCore.QUrl()
+    url.setScheme("source")
+    url.setPath(location.file)
+    url.setFragment(str(location.line))
+    return f"<a href='{html.escape(url.toString(), quote=True)}'>{html.escape(text)}</a>"
 
 
 class WatchedPanel(QtWidgets.QWidget):
@@ -112,6 +310,8 @@ class WatchedPanel(QtWidgets.QWidget):
 class GradientsPanel(QtWidgets.QWidget):
     """Every gradient/jacobian call as targets x sources; every None with its explanation."""
 
+    source_line_clicked = QtCore.Signal(str, int)
+
     def __init__(self, session):
         super().__init__()
         self.session = session
@@ -120,6 +320,8 @@ class GradientsPanel(QtWidgets.QWidget):
         self.tree.setAlternatingRowColors(True)
         self.explanation = QtWidgets.QTextBrowser()
         self.explanation.setOpenLinks(False)
+        self.explanation.anchorClicked.connect(
+            lambda url: url.scheme() == "source" and self.source_line_clicked.emit(url.path(), int(url.fragment() or 0)))
         splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
         splitter.addWidget(self.tree)
         splitter.addWidget(self.explanation)
@@ -206,12 +408,26 @@ def explanation_html(run, call, result):
     parts = []
     for target, e in result.explanations.items():
         evidence = "".join(f"<li>{html.escape(i['what'])}"
-                           + (f" <i>at {html.escape(_short(i['location']))}</i>" if i.get("location") else "") + "</li>"
+                           + (f" <i>at {_line_link(i['location'], _short(i['location']))}</i>"
+                              if i.get("location") else "") + "</li>"
                            for i in e.evidence)
+        where = f" ({_line_link(call.location, f'line {call.location.line}')})" if call.location else ""
         parts.append(f"<p><b>d {html.escape(describe(run, target))} / d {source} is None</b> "
-                     f"<code>[{e.code}]</code></p><p>{html.escape(e.sentence)}</p><ul>{evidence}</ul>"
+                     f"<code>[{e.code}]</code>{where}</p><p>{_linked_lines(e.sentence, call)}</p><ul>{evidence}</ul>"
                      f"<p><b>Fix:</b> {html.escape(e.fix)}</p>")
     return "".join(parts)
+
+
+def _linked_lines(sentence, call):
+    """The sentence with each "line N" a link to that line of the call's file."""
+    import re
+
+    text = html.escape(sentence)
+    if call.location is None:
+        return text
+    from tapeviz.inspection.model import Location
+    return re.sub(r"line (\d+)", lambda m: _line_link(Location(call.location.file, int(m.group(1))), m.group(0)),
+                  text)
 
 
 class InspectorPanel(QtWidgets.QTextBrowser):
@@ -314,10 +530,16 @@ class PluginsPanel(QtWidgets.QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tree)
 
+    def refresh_once(self):
+        """Fill the list the first time it is shown (loading every plugin takes a while)."""
+        if not getattr(self, "_filled", False):
+            self._filled = True
+            self.refresh()
+
     def refresh(self):
         import warnings
 
-        from tapeviz.cli import plugin_table
+        from tapeviz.inspection.plugin_table import plugin_table
 
         self.tree.clear()
         with warnings.catch_warnings():
@@ -354,22 +576,3 @@ class ConsolePanel(QtWidgets.QPlainTextEdit):
         cursor.insertText(text, fmt)
         self.setTextCursor(cursor)
         self.ensureCursorVisible()
-
-
-class EditorPanel(QtWidgets.QPlainTextEdit):
-    """The script's code, editable; Ctrl+Enter re-runs it."""
-
-    run_requested = QtCore.Signal()
-
-    def __init__(self):
-        super().__init__()
-        self.setFont(QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.SystemFont.FixedFont))
-        self.setLineWrapMode(QtWidgets.QPlainTextEdit.LineWrapMode.NoWrap)
-        self.path = None
-
-    def keyPressEvent(self, event):
-        if event.key() in (QtCore.Qt.Key.Key_Return, QtCore.Qt.Key.Key_Enter) and \
-                event.modifiers() & QtCore.Qt.KeyboardModifier.ControlModifier:
-            self.run_requested.emit()
-            return
-        super().keyPressEvent(event)

@@ -14,11 +14,15 @@ class Session(QtCore.QObject):
     def __init__(self):
         super().__init__()
         self.run = None
+        self.index = None  # RunIndex: problems, per-tape counts
         self.tape_id = None
         self.origin = ""   # the script or tape file the run came from
 
-    def set_run(self, run, origin=""):
+    def set_run(self, run, origin="", index=None):
+        from .loader import index_run
+
         self.run, self.origin = run, origin
+        self.index = index if index is not None or run is None else index_run(run)
         self.tape_id = next(iter(run.tapes), None) if run is not None else None
         self.run_changed.emit(run)
         if self.tape_id is not None:
