@@ -351,6 +351,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # Reactions ---------------------------------------------------------------------------------------
     def _run_loaded(self, run):
+        index = self.session.index
+        (self.docks["Problems"] if index is not None and index.groups else self.docks["Gradients"]).raise_()
         title = os.path.basename(self.session.origin) if self.session.origin else "untitled"
         self.setWindowTitle(f"{title} - tapeviz")
         if run is not None and not run.tapes:

@@ -114,7 +114,7 @@ class TapeList(QtWidgets.QWidget):
 
     def show_run(self, run):
         self.model.set_run(run, self.session.index)
-        for column, width in enumerate((110, 64, 110, 50, 60, 50, 70)):
+        for column, width in enumerate((74, 64, 120, 46, 58, 44, 70)):
             self.view.setColumnWidth(column, width)
 
     def _select(self, tape_id):
@@ -142,6 +142,10 @@ class ProblemsPanel(QtWidgets.QWidget):
         self.tree = QtWidgets.QTreeWidget()
         self.tree.setHeaderLabels(["problem", "count"])
         self.tree.setUniformRowHeights(True)
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
         self.explanation = QtWidgets.QTextBrowser()
         self.explanation.setOpenLinks(False)
         self.explanation.anchorClicked.connect(self._link)
@@ -158,6 +162,7 @@ class ProblemsPanel(QtWidgets.QWidget):
         self._flat = []    # (group index, member index) in list order, for F8
         session.run_changed.connect(self.show_run)
         self.tree.currentItemChanged.connect(self._chosen)
+        self.tree.itemExpanded.connect(self._fill)
 
     def show_run(self, run):
         self.tree.clear()
@@ -182,8 +187,6 @@ class ProblemsPanel(QtWidgets.QWidget):
             if len(group.members) > 1:   # children made only when opened: a 10,000-step loop stays cheap
                 top.setChildIndicatorPolicy(QtWidgets.QTreeWidgetItem.ChildIndicatorPolicy.ShowIndicator)
             self.tree.addTopLevelItem(top)
-        self.tree.itemExpanded.connect(self._fill, QtCore.Qt.ConnectionType.UniqueConnection)
-        self.tree.resizeColumnToContents(1)
         if groups:
             QtCore.QTimer.singleShot(0, lambda r=run: self.select_first() if self.session.run is r else None)
 

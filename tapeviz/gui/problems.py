@@ -32,6 +32,16 @@ class ProblemGroup:
         return self.members[0]
 
 
+def short_name(run, tensor_id):
+    """What the user called a tensor (``loss``, ``w1``), else a short description of it."""
+    if tensor_id in run.names:
+        return run.names[tensor_id]
+    info = run.tensors.get(tensor_id)
+    if info is not None and info.name:
+        return info.name.split(":")[0]
+    return describe(run, tensor_id)
+
+
 def _where(location):
     return f"{os.path.basename(location.file)}:{location.line}" if location is not None else "?"
 
@@ -43,18 +53,18 @@ def result_problems(run, call, result):
         for target, explanation in result.explanations.items():
             label = "None" if result.is_none else "None (filled with zeros)"
             found.append(Problem("None", call, result, target, explanation,
-                                 f"d {describe(run, target)} / d {describe(run, result.source)} is {label}: "
+                                 f"d {short_name(run, target)} / d {short_name(run, result.source)} is {label}: "
                                  f"{explanation.code}"))
         return found
     if result.is_none:
-        return [Problem("None", call, result, None, None, f"d / d {describe(run, result.source)} is None")]
+        return [Problem("None", call, result, None, None, f"d / d {short_name(run, result.source)} is None")]
     summary = result.summary or {}
     if summary.get("nonfinite"):
         found.append(Problem("NaN/Inf", call, result, None, None,
-                             f"d / d {describe(run, result.source)} has {summary['nonfinite']} NaN/Inf values"))
+                             f"d / d {short_name(run, result.source)} has {summary['nonfinite']} NaN/Inf values"))
     elif summary.get("size") and summary.get("min") == 0 and summary.get("max") == 0:
         found.append(Problem("blocked", call, result, None, None,
-                             f"d / d {describe(run, result.source)} is exactly zero everywhere"))
+                             f"d / d {short_name(run, result.source)} is exactly zero everywhere"))
     return found
 
 
@@ -77,7 +87,7 @@ def run_problems(run):
     result = []
     for (_, where, _, _), group in ordered:
         count = len(group.members)
-        group.title = f"{group.kind}: {group.title} ({where}" + (f" x{count})" if count > 1 else ")")
+        group.title = f"{group.title} ({where}" + (f", x{count})" if count > 1 else ")")
         result.append(group)
     return problems, result
 
