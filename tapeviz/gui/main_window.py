@@ -4,7 +4,9 @@ import os
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from .editor import EditorPanel
+from .graph import path_keys
 from .loader import RunLoader
+from .plot_data import plottable
 from .panels import ConsolePanel, GradientsPanel, InspectorPanel, PluginsPanel, ProblemsPanel, TapeList, WatchedPanel
 from .runner import ScriptRunner
 from .session import Session
@@ -306,8 +308,6 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _plot_call(self, call):
         """Plot a call's gradients when one has a 1-D source that varies; else leave the dock alone."""
-        from .plot_data import plottable
-
         if not plottable(self.session.run, call):
             return
         self.gradient_plot.show_call(self.session.run, call)
@@ -377,8 +377,6 @@ class MainWindow(QtWidgets.QMainWindow):
                                       f"{self.graph.edge_count()} edges")
 
     def _result_selected(self, call, result, _target):
-        from .graph import path_keys
-
         run = self.session.run
         self._plot_call(call)
         keys, broken = set(), set()

@@ -10,6 +10,7 @@ from tapeviz.inspection.explain import describe
 from tapeviz.inspection.report import watched_names
 
 ROLE = QtCore.Qt.ItemDataRole.UserRole
+EAGER_RESULTS = 60   # a call with more results than this gets its rows when opened
 
 
 def _short(location):
@@ -269,45 +270,93 @@ def _line_link(location, text):
     return f"<a href='{html.escape(url.toString(), quote=True)}'>{html.escape(text)}</a>"
 
 
+class WatchedModel(QtCore.QAbstractTableModel):
+    """A tape's watched tensors (and sources used unwatched) as rows whose text is made only when shown."""
+
+    HEADERS = ["name", "shape", "dtype", "trainable", "how watched"]
+    NOT_WATCHED = "NOT WATCHED (used as a gradient source)"
+
+    def __init__(self):
+        super().__init__()
+        self.run = None
+        self.rows = []   # (tensor id, how)
+
+    def set_rows(self, run, rows):
+        self.beginResetModel()
+        self.run, self.rows = run, rows
+        self.endResetModel()
+
+    def rowCount(self, parent=QtCore.QModelIndex()):
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent=QtCore.QModelIndex()):
+        return len(self.HEADERS)
+
+    def headerData(self, section, orientation, role=QtCore.Qt.ItemDataRole.DisplayRole):
+        if orientation == QtCore.Qt.Orientation.Horizontal and role == QtCore.Qt.ItemDataRole.DisplayRole:
+            return self.HEADERS[section]
+        return None
+
+    def data(self, index, role=QtCore.Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        tensor_id, how = self.rows[index.row()]
+        if role == ROLE:
+            return f"t:{tensor_id}"
+        if role == QtCore.Qt.ItemDataRole.ForegroundRole and how == self.NOT_WATCHED:
+            return QtGui.QBrush(QtGui.QColor("#c0392b"))
+        if role != QtCore.Qt.ItemDataRole.DisplayRole:
+            return None
+        info = self.run.tensors.get(tensor_id)
+        column = index.column()
+        if column == 0:
+            return info.name if info is not None and info.name else describe(self.run, tensor_id)
+        if column == 1:
+            return str(tuple(info.shape)) if info else "?"
+        if column == 2:
+            return info.dtype if info else "?"
+        if column == 3:
+            return "" if info is None or info.trainable is None else ("yes" if info.trainable else "no")
+        return how
+
+    def text(self, row, column):
+        return self.data(self.index(row, column))
+
+
 class WatchedPanel(QtWidgets.QWidget):
     """The chosen tape's watched variables and tensors, and the sources used but not watched."""
 
     def __init__(self, session):
         super().__init__()
         self.session = session
-        self.tree = _tree(["name", "shape", "dtype", "trainable", "how watched"])
+        self.model = WatchedModel()
+        self.view = QtWidgets.QTreeView()
+        self.view.setModel(self.model)
+        self.view.setRootIsDecorated(False)
+        self.view.setAlternatingRowColors(True)
+        self.view.setUniformRowHeights(True)
+        for column, width in enumerate((90, 60, 60, 60, 120)):
+            self.view.setColumnWidth(column, width)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.tree)
+        layout.addWidget(self.view)
         session.tape_changed.connect(self.show_tape)
-        session.run_changed.connect(lambda run: self.tree.clear())
-        self.tree.itemClicked.connect(lambda item: self.session.node_selected.emit(item.data(0, ROLE) or ""))
+        session.run_changed.connect(lambda run: self.model.set_rows(run, []))
+        self.view.clicked.connect(lambda index: self.session.node_selected.emit(index.data(ROLE) or ""))
+
+    def row_count(self):
+        return self.model.rowCount()
 
     def show_tape(self, tape_id):
         run = self.session.run
-        self.tree.clear()
         watched = run.watched(tape_id)
-        for tensor_id in sorted(watched):  # ids follow creation order, as watched_variables() lists them
-            self._add(run, tensor_id, watched[tensor_id])
+        rows = [(tensor_id, watched[tensor_id]) for tensor_id in sorted(watched)]  # creation order, as TF lists
         asked = {s for c in run.calls if c.tape == tape_id for s in c.sources}
         for tensor_id in sorted(asked - set(watched)):
             info = run.tensors.get(tensor_id)
             if info is not None and info.kind != "intermediate":
-                item = self._add(run, tensor_id, "NOT WATCHED (used as a gradient source)")
-                for column in range(5):
-                    item.setForeground(column, QtGui.QBrush(QtGui.QColor("#c0392b")))
-        for column in range(self.tree.columnCount()):
-            self.tree.resizeColumnToContents(column)
-
-    def _add(self, run, tensor_id, how):
-        info = run.tensors.get(tensor_id)
-        name = info.name if info is not None and info.name else describe(run, tensor_id)
-        trainable = "" if info is None or info.trainable is None else ("yes" if info.trainable else "no")
-        item = QtWidgets.QTreeWidgetItem([name, str(tuple(info.shape)) if info else "?", info.dtype if info else "?",
-                                          trainable, how])
-        item.setData(0, ROLE, f"t:{tensor_id}")
-        self.tree.addTopLevelItem(item)
-        return item
+                rows.append((tensor_id, WatchedModel.NOT_WATCHED))
+        self.model.set_rows(run, rows)
 
 
 class GradientsPanel(QtWidgets.QWidget):
@@ -335,6 +384,7 @@ class GradientsPanel(QtWidgets.QWidget):
         session.run_changed.connect(self.show_run)
         session.tape_changed.connect(self._show_tape_calls)
         self.tree.currentItemChanged.connect(self._chosen)
+        self.tree.itemExpanded.connect(self._expanded)
 
     def show_run(self, run):
         self.tree.clear()
@@ -347,20 +397,36 @@ class GradientsPanel(QtWidgets.QWidget):
             top = QtWidgets.QTreeWidgetItem([f"{call.kind} {call.id} (tape {call.tape}{line})", f"d[{targets}]", ""])
             top.setToolTip(0, str(call.location))
             top.setData(0, ROLE, (call.id, None, None))
-            for result in call.results:
-                codes = ", ".join(sorted({e.code for e in result.explanations.values()}))
-                value = "None" if result.is_none else _summary_text(result.summary)
-                if not result.is_none and result.explanations:
-                    value += " (unconnected: zeros)"
-                child = QtWidgets.QTreeWidgetItem([describe(run, result.source), value, codes])
-                child.setData(0, ROLE, (call.id, result.source, None))
-                if result.explanations:
-                    for column in range(3):
-                        child.setForeground(column, QtGui.QBrush(QtGui.QColor("#c0392b")))
-                top.addChild(child)
             self.tree.addTopLevelItem(top)
+            if len(call.results) > EAGER_RESULTS:   # rows made when the call is opened
+                top.setChildIndicatorPolicy(QtWidgets.QTreeWidgetItem.ChildIndicatorPolicy.ShowIndicator)
+                continue
+            self._fill(top, call)
             top.setExpanded(True)
-        self.tree.resizeColumnToContents(0)
+        if self.tree.topLevelItemCount() <= EAGER_RESULTS:
+            self.tree.resizeColumnToContents(0)
+        else:
+            self.tree.setColumnWidth(0, 220)
+
+    def _expanded(self, top):
+        if top.parent() is None and top.childCount() == 0:
+            self._fill(top, self._call(top.data(0, ROLE)[0]))
+
+    def _fill(self, top, call):
+        run = self.session.run
+        if call is None:
+            return
+        for result in call.results:
+            codes = ", ".join(sorted({e.code for e in result.explanations.values()}))
+            value = "None" if result.is_none else _summary_text(result.summary)
+            if not result.is_none and result.explanations:
+                value += " (unconnected: zeros)"
+            child = QtWidgets.QTreeWidgetItem([describe(run, result.source), value, codes])
+            child.setData(0, ROLE, (call.id, result.source, None))
+            if result.explanations:
+                for column in range(3):
+                    child.setForeground(column, QtGui.QBrush(QtGui.QColor("#c0392b")))
+            top.addChild(child)
 
     def _show_tape_calls(self, tape_id):
         for index in range(self.tree.topLevelItemCount()):
@@ -370,11 +436,16 @@ class GradientsPanel(QtWidgets.QWidget):
 
     def _call(self, call_id):
         run = self.session.run
-        return next((c for c in run.calls if c.id == call_id), None) if run else None
+        if run is None:
+            return None
+        if getattr(self, "_calls_of", (None,))[0] is not run:
+            self._calls_of = (run, {c.id: c for c in run.calls})
+        return self._calls_of[1].get(call_id)
 
     def select_first_none(self):
         for index in range(self.tree.topLevelItemCount()):
             top = self.tree.topLevelItem(index)
+            self._expanded(top)
             for child_index in range(top.childCount()):
                 child = top.child(child_index)
                 if child.text(2):

@@ -237,3 +237,22 @@ def test_closing_during_a_run_is_clean(tmp_path):
     assert done.returncode == 0 and "closed cleanly" in done.stdout, done.stderr
     assert "Traceback" not in done.stderr and "already deleted" not in done.stderr
     assert "Destroyed while process" not in done.stderr
+
+
+def test_long_lists_make_their_rows_only_when_shown(qtbot, window, tmp_path):
+    import tapeviz as tf
+
+    with tf.record() as rec:
+        weights = [tf.Variable(float(i), name=f"v{i}") for i in range(300)]
+        with tf.GradientTape() as tape:
+            total = tf.add_n([w * 2.0 for w in weights])
+        tape.gradient(total, weights)
+    with_call = rec.snapshot()
+    open_run(qtbot, window, with_call, tmp_path)
+    assert isinstance(window.tapes.view, QtWidgets.QTreeView) and isinstance(window.watched.view, QtWidgets.QTreeView)
+    assert window.watched.row_count() == 300
+    assert window.watched.model.text(299, 0) == "v299:0"
+    top = window.gradients.tree.topLevelItem(0)
+    assert top.childCount() == 0                               # 300 results: made when opened
+    top.setExpanded(True)
+    assert top.childCount() == 300

@@ -57,12 +57,11 @@ def test_five_cases_example_fills_every_panel(qtbot, window):
     assert (window.graph.node_count(), window.graph.edge_count()) == (len(first.nodes), len(first.edges))
     assert first.nodes and first.edges
     window.session.set_tape(1)
-    names = [window.watched.tree.topLevelItem(i).text(0) for i in range(window.watched.tree.topLevelItemCount())]
+    names = [window.watched.model.text(i, 0) for i in range(window.watched.row_count())]
     assert names == ["w:0", "b:0", "x:0"]
     # The trainable=False case: its variable shows as used but not watched, and its Nones are explained.
     window.session.set_tape(2)
-    rows = {window.watched.tree.topLevelItem(i).text(0): window.watched.tree.topLevelItem(i).text(4)
-            for i in range(window.watched.tree.topLevelItemCount())}
+    rows = {window.watched.model.text(i, 0): window.watched.model.text(i, 4) for i in range(window.watched.row_count())}
     assert rows["Variable:0"].startswith("NOT WATCHED")
     item = window.gradients.select_first_none()
     assert item is not None and item.text(1) == "None"
