@@ -91,6 +91,18 @@ def build_graph(run, tape_id):
             info = run.tensors[tensor_id]
             nodes[key] = Node(key, info.kind, info.name or describe(run, tensor_id),
                               f"{info.dtype}{list(info.shape)}", {"watched"})
+    # A gradient source this tape never read is drawn anyway, alone: its None is explained by the
+    # missing edge, which the view marks as the break when its gradient is selected.
+    for call in run.calls:
+        if call.tape != tape_id:
+            continue
+        for tensor_id in call.sources:
+            key = f"t:{tensor_id}"
+            if key not in nodes and tensor_id not in produced and tensor_id in run.tensors:
+                info = run.tensors[tensor_id]
+                flags = {"unread"} | ({"watched"} if tensor_id in watched else set())
+                nodes[key] = Node(key, info.kind, info.name or run.names.get(tensor_id) or describe(run, tensor_id),
+                                  f"{info.dtype}{list(info.shape)}, never read on this tape", flags)
     _scope_ops(nodes, edges)
     return TapeGraph(nodes, edges)
 

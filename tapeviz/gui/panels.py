@@ -28,25 +28,56 @@ def _tree(headers):
     return tree
 
 
-class TapeModel(QtCore.QAbstractTableModel):
-    """The run's tapes as rows, made on demand (a run may hold thousands of tapes): Qt asks only for
-    the rows in view. Counts come from the RunIndex computed with the run, off the UI thread."""
+def tape_groups(run):
+    """Tapes grouped by the line that created them, in run order: [(location text, [tape id, ...])].
+
+    A training loop makes one tape per step on one line: fifty rows become one "mlp.py:16 x50" group.
+    """
+    groups = {}
+    for tape in run.tapes.values():
+        key = (tape.location.file, tape.location.line) if tape.location is not None else ("?", tape.id)
+        groups.setdefault(key, []).append(tape.id)
+    return [(_short(run.tapes[ids[0]].location), ids) for ids in groups.values()]
+
+
+class TapeModel(QtCore.QAbstractItemModel):
+    """The run's tapes, grouped by creation line, as rows made on demand (Qt asks only for the rows in
+    view). Counts come from the RunIndex computed with the run, off the UI thread."""
 
     HEADERS = ["tape", "problems", "created at", "ops", "watched", "calls", "persistent"]
 
     def __init__(self):
         super().__init__()
         self.run = self.index_ = None
-        self.ids = []
+        self.ids = []       # every tape id, in run order
+        self.top = []       # top-level rows: ("tape", id) or ("group", location, [ids])
 
     def set_run(self, run, index):
         self.beginResetModel()
         self.run, self.index_ = run, index
         self.ids = list(run.tapes) if run is not None else []
+        self.top = []
+        for where, ids in (tape_groups(run) if run is not None else []):
+            self.top.append(("tape", ids[0]) if len(ids) == 1 else ("group", where, ids))
         self.endResetModel()
 
+    # Tree structure: a child's internal id is its group's row + 1; top-level rows have 0.
+    def index(self, row, column, parent=QtCore.QModelIndex()):
+        if not self.hasIndex(row, column, parent):
+            return QtCore.QModelIndex()
+        return self.createIndex(row, column, parent.row() + 1 if parent.isValid() else 0)
+
+    def parent(self, index):
+        if not index.isValid() or index.internalId() == 0:
+            return QtCore.QModelIndex()
+        return self.createIndex(index.internalId() - 1, 0, 0)
+
     def rowCount(self, parent=QtCore.QModelIndex()):
-        return 0 if parent.isValid() else len(self.ids)
+        if not parent.isValid():
+            return len(self.top)
+        if parent.internalId() == 0 and self.top[parent.row()][0] == "group":
+            return len(self.top[parent.row()][2])
+        return 0
 
     def columnCount(self, parent=QtCore.QModelIndex()):
         return len(self.HEADERS)
@@ -56,11 +87,31 @@ class TapeModel(QtCore.QAbstractTableModel):
             return self.HEADERS[section]
         return None
 
+    def tape_at(self, index):
+        """The tape id of a row, or None for a group row."""
+        if not index.isValid():
+            return None
+        if index.internalId() == 0:
+            entry = self.top[index.row()]
+            return entry[1] if entry[0] == "tape" else None
+        return self.top[index.internalId() - 1][2][index.row()]
+
+    def index_of(self, tape_id):
+        for row, entry in enumerate(self.top):
+            if entry[0] == "tape" and entry[1] == tape_id:
+                return self.index(row, 0)
+            if entry[0] == "group" and tape_id in entry[2]:
+                return self.index(entry[2].index(tape_id), 0, self.index(row, 0))
+        return QtCore.QModelIndex()
+
     def data(self, index, role=QtCore.Qt.ItemDataRole.DisplayRole):
         if not index.isValid():
             return None
-        tape = self.run.tapes[self.ids[index.row()]]
+        tape_id = self.tape_at(index)
         column = index.column()
+        if tape_id is None:
+            return self._group_data(self.top[index.row()], column, role)
+        tape = self.run.tapes[tape_id]
         problems = self.index_.problems_per_tape.get(tape.id, 0) if self.index_ else 0
         if role == QtCore.Qt.ItemDataRole.DisplayRole:
             if column == 0:
@@ -84,11 +135,26 @@ class TapeModel(QtCore.QAbstractTableModel):
             return tape.id
         return None
 
-    def row_of(self, tape_id):
-        try:
-            return self.ids.index(tape_id)
-        except ValueError:
-            return -1
+    def _group_data(self, entry, column, role):
+        _, where, ids = entry
+        problems = sum(self.index_.problems_per_tape.get(i, 0) for i in ids) if self.index_ else 0
+        if role == QtCore.Qt.ItemDataRole.DisplayRole:
+            if column == 0:
+                return f"{where} x{len(ids)}"
+            if column == 1:
+                return str(problems) if problems else ""
+            if column == 2:
+                return where
+            if column == 3:
+                return str(sum(len(self.run.tapes[i].ops) for i in ids))
+            if column == 5 and self.index_:
+                return str(sum(self.index_.calls_per_tape.get(i, 0) for i in ids))
+            return ""
+        if role == QtCore.Qt.ItemDataRole.ForegroundRole and column == 1 and problems:
+            return QtGui.QBrush(QtGui.QColor("#c0392b"))
+        if role == QtCore.Qt.ItemDataRole.ToolTipRole:
+            return f"{len(ids)} tapes created on the same line (a loop): open to see each step's tape"
+        return None
 
 
 class TapeList(QtWidgets.QWidget):
@@ -100,7 +166,6 @@ class TapeList(QtWidgets.QWidget):
         self.model = TapeModel()
         self.view = QtWidgets.QTreeView()
         self.view.setModel(self.model)
-        self.view.setRootIsDecorated(False)
         self.view.setAlternatingRowColors(True)
         self.view.setUniformRowHeights(True)   # lets Qt lay out only the rows in view
         layout = QtWidgets.QVBoxLayout(self)
@@ -111,7 +176,8 @@ class TapeList(QtWidgets.QWidget):
         self.view.selectionModel().currentRowChanged.connect(self._chosen)
 
     def row_count(self):
-        return self.model.rowCount()
+        """Tapes listed (each tape of a group counted)."""
+        return len(self.model.ids)
 
     def show_run(self, run):
         self.model.set_run(run, self.session.index)
@@ -119,13 +185,17 @@ class TapeList(QtWidgets.QWidget):
             self.view.setColumnWidth(column, width)
 
     def _select(self, tape_id):
-        row = self.model.row_of(tape_id)
-        if row >= 0 and self.view.currentIndex().row() != row:
-            self.view.setCurrentIndex(self.model.index(row, 0))
+        index = self.model.index_of(tape_id)
+        if index.isValid() and self.model.tape_at(self.view.currentIndex()) != tape_id:
+            if index.parent().isValid():
+                self.view.expand(index.parent())
+            self.view.setCurrentIndex(index)
+            self.view.scrollTo(index)
 
     def _chosen(self, current, _previous):
-        if current.isValid():
-            self.session.set_tape(self.model.ids[current.row()])
+        tape_id = self.model.tape_at(current)
+        if tape_id is not None:
+            self.session.set_tape(tape_id)
 
 
 class ProblemsPanel(QtWidgets.QWidget):

@@ -128,3 +128,17 @@ def test_layout_progress_can_stop_a_large_layout():
     except KeyboardInterrupt:
         pass
     assert seen and 0 < seen[0] < 1
+
+
+def test_a_source_never_read_on_the_tape_is_a_lone_node():
+    with tf.record() as rec:
+        x = tf.Variable(1.0, name="x")
+        unused = tf.Variable(2.0, name="unused")
+        with tf.GradientTape() as tape:
+            y = x * 3.0
+        tape.gradient(y, [x, unused])
+    run = rec.snapshot()
+    graph = build_graph(run, only_tape(run))
+    (lone,) = [n for n in graph.nodes.values() if "unread" in n.flags]
+    assert lone.label == "unused:0"
+    assert not any(lone.key in (e.source, e.target) for e in graph.edges)

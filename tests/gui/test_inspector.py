@@ -43,8 +43,14 @@ def test_problems_are_listed_run_wide_and_the_first_is_selected_at_start(qtbot, 
     assert first.kind == "None" and window.session.tape_id == first.call.tape
     assert "is None" in panel.explanation.toPlainText()
     # the tape list shows each tape's problem count
-    counts = [window.tapes.model.index(row, 1).data() for row in range(window.tapes.row_count())]
-    assert counts == ["1"] * 6
+    model = window.tapes.model
+    counts = {model.tape_at(index): index.sibling(index.row(), 1).data()
+              for index in (model.index_of(t) for t in run.tapes)}
+    assert list(counts.values()) == ["1"] * 6
+    # the loop's four tapes, made on one line, are one group of the list
+    group = next(model.index(row, 0) for row in range(model.rowCount()) if model.tape_at(model.index(row, 0)) is None)
+    assert group.data().endswith(" x4") and group.sibling(group.row(), 1).data() == "4"
+    assert model.rowCount(group) == 4
 
 
 def test_f8_walks_every_problem_across_tapes_and_shift_f8_goes_back(qtbot, window, tmp_path):
