@@ -69,7 +69,9 @@ def build_graph(run, tape_id):
             flags.add("not_differentiable")
         outputs = ", ".join(f"{run.tensors[o].dtype}{list(run.tensors[o].shape)}" for o in op.outputs
                             if o in run.tensors)
-        nodes[f"op:{op.id}"] = Node(f"op:{op.id}", "op", op.type, f"-> {outputs}", flags, name=names.get(op.id, ""))
+        values = "; ".join(value_text(run.tensors[o].summary) for o in op.outputs if o in run.tensors)
+        nodes[f"op:{op.id}"] = Node(f"op:{op.id}", "op", op.type, f"-> {outputs}" + (f"\n{values}" if values else ""),
+                                    flags, name=names.get(op.id, ""))
         for tensor_id in op.inputs:
             if tensor_id in produced:
                 edges.append(Edge(produced[tensor_id], f"op:{op.id}", tensor_id))
@@ -105,6 +107,14 @@ def build_graph(run, tape_id):
                                   f"{info.dtype}{list(info.shape)}, never read on this tape", flags)
     _scope_ops(nodes, edges)
     return TapeGraph(nodes, edges)
+
+
+def value_text(summary):
+    """A value's statistics in one line: "min -1 max 2.5 mean 0.3", and its NaN/Inf count if any."""
+    if not summary or "min" not in summary:
+        return ""
+    text = f"min {summary['min']:.4g}  max {summary['max']:.4g}  mean {summary['mean']:.4g}"
+    return text + (f"  NaN/Inf {summary['nonfinite']}" if summary.get("nonfinite") else "")
 
 
 def _scope_ops(nodes, edges):

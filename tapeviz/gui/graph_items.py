@@ -99,7 +99,7 @@ class NodeItem(QtWidgets.QGraphicsItem):
         self.setPos(node.x, node.y)
         self.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setZValue(1)
-        self.setToolTip(f"{node.label}\n{node.detail}".strip())
+        self.setToolTip(((node.name + " = ") if node.name else "") + f"{node.label}\n{node.detail}".strip())
 
     def set_style(self, style):
         self._style = style

@@ -24,7 +24,7 @@ from .graph_items import (HGAP, OVERVIEW_LOD, TEXT_LOD, VGAP, EdgeGeometry, Edge
 AUTO_COLLAPSE_NODES = 2000
 READABLE_SCALE = 0.8          # labels read comfortably from here up
 READABLE_MAX_NODES = 250      # graphs this small open at a readable scale, not squeezed to fit
-ITEMS_PER_TICK = 1500         # node items made per event-loop turn, so a big drawing never blocks
+ITEMS_PER_TICK = 400          # node items made per event-loop turn, so a big drawing never blocks
 MAX_SCALE = 4.0
 WHEEL_STEP = 1.0015   # zoom factor per eighth of a degree of wheel rotation
 KEY_STEP = 1.25

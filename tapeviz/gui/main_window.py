@@ -72,7 +72,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.plugins = PluginsPanel()
         self.console = ConsolePanel()
         self.editor = EditorPanel()
-        self._gradient_plot = self._explorer = None   # made on first use: pyqtgraph takes ~0.5 s to import
+        self._gradient_plot = self._explorer = self._steps = None   # made on first use: pyqtgraph takes ~0.5 s
+        self._steps_shown = None   # the tape group the steps view shows
         plots = QtWidgets.QTabWidget()
         plots.setMaximumHeight(16777215)
         self.plot_tabs = plots
@@ -290,16 +291,42 @@ class MainWindow(QtWidgets.QMainWindow):
     def _make_plots(self):
         if self._gradient_plot is not None:
             return
-        from .plots import FunctionExplorer, GradientPlot
+        from .plots import FunctionExplorer, GradientPlot, StepsPlot
 
-        self._gradient_plot, self._explorer = GradientPlot(), FunctionExplorer()
+        self._gradient_plot, self._explorer, self._steps = GradientPlot(), FunctionExplorer(), StepsPlot()
+        self._steps.step_chosen.connect(self.session.set_tape)
         self.plot_tabs.addTab(self._gradient_plot, "Gradient plot")
+        self.plot_tabs.addTab(self._steps, "Steps")
         self.plot_tabs.addTab(self._explorer, "Function explorer")
 
     @property
     def gradient_plot(self):
         self._make_plots()
         return self._gradient_plot
+
+    @property
+    def steps(self):
+        self._make_plots()
+        return self._steps
+
+    def _show_steps(self, tape_id):
+        """A loop's tapes (three or more made on one line, with gradient calls): loss and norms per step."""
+        from .panels import tape_groups
+
+        run = self.session.run
+        for where, ids in tape_groups(run):
+            if tape_id in ids:
+                break
+        else:
+            return
+        calls = self.session.index.calls_per_tape if self.session.index else {}
+        if len(ids) < 3 or sum(1 for i in ids if calls.get(i)) < 3 or self._steps_shown == (id(run), ids[0]):
+            return
+        self._steps_shown = (id(run), ids[0])
+        self.steps.show_steps(run, ids, where)
+        self.docks["Plots"].show()
+        self.docks["Plots"].raise_()
+        self.plot_tabs.setCurrentWidget(self._steps)
 
     @property
     def explorer(self):
@@ -369,6 +396,7 @@ class MainWindow(QtWidgets.QMainWindow):
         calls = [c for c in run.calls if c.tape == tape_id]
         if calls:
             self._plot_call(calls[-1])
+        self._show_steps(tape_id)
 
     def _graph_ready(self):
         tape_id = self.session.tape_id

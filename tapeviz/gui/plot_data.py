@@ -138,3 +138,31 @@ def skipped_summary(skipped):
     if len(skipped) > MAX_LISTED:
         listed.append(f"and {len(skipped) - MAX_LISTED} more sources not drawn.")
     return " ".join(listed)
+
+
+def steps_data(run, tape_ids):
+    """A training loop's scalars per step, as TensorBoard shows them: ``(steps, loss, norms)``.
+
+    For each tape (one step) the last gradient call made on it counts: ``loss`` is its target's value
+    (NaN where it was not one number or not kept) and ``norms`` maps each source's name to the
+    gradient's norm per step (NaN where the gradient was None or not kept). ``steps`` counts from 1.
+    """
+    last = {}
+    for call in run.calls:
+        if call.tape in tape_ids:
+            last[call.tape] = call
+    steps = [t for t in tape_ids if t in last]
+    loss = np.full(len(steps), np.nan)
+    norms = {}
+    for i, tape_id in enumerate(steps):
+        call = last[tape_id]
+        if len(call.targets) == 1:
+            target = run.tensors.get(call.targets[0])
+            if target is not None and target.value is not None and np.size(target.value) == 1:
+                loss[i] = float(np.asarray(target.value, dtype=np.float64).reshape(()))
+        for result in call.results:
+            name = _short_name(run, result.source)
+            series = norms.setdefault(name, np.full(len(steps), np.nan))
+            if not result.is_none and result.value is not None:
+                series[i] = float(np.linalg.norm(np.asarray(result.value, dtype=np.float64)))
+    return steps, loss, norms

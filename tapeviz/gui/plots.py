@@ -20,7 +20,7 @@ from tapeviz.inspection.names import call_names
 
 
 from .plot_data import (PlotData, PlotSeries, Skipped, _call_names, _short_name, _why_not_plottable,  # noqa: F401
-                        _wrap, gradient_plot_data, plottable, skipped_summary)
+                        _wrap, gradient_plot_data, plottable, skipped_summary, steps_data)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -501,3 +501,53 @@ class FunctionExplorer(QtWidgets.QWidget):
 
     def export_png(self, path):
         return self.plot.export_png(path)
+
+
+class StepsPlot(QtWidgets.QWidget):
+    """A training loop at a glance: the loss per step and every variable's gradient norm per step
+    (log scale, so vanishing and exploding gradients stand out). A click on a step opens its tape."""
+
+    step_chosen = QtCore.Signal(int)   # tape id
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.title = QtWidgets.QLabel(wordWrap=True)
+        self.loss = CurvePlot()
+        self.norms = CurvePlot()
+        self.norms.plot_widget.setLogMode(y=True)
+        self.loss.plot_widget.setLabel("bottom", "step")
+        self.norms.plot_widget.setLabel("bottom", "step")
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(self.loss)
+        row.addWidget(self.norms)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addLayout(row, 1)
+        self.tape_ids = []
+        for plot in (self.loss, self.norms):
+            plot.plot_widget.scene().sigMouseClicked.connect(lambda event, p=plot: self._clicked(p, event))
+
+    def show_steps(self, run, tape_ids, where):
+        self.tape_ids, loss, norms = steps_data(run, tape_ids)
+        x = np.arange(1, len(self.tape_ids) + 1, dtype=float)
+        self.title.setText(f"<b>{where} x{len(tape_ids)}</b>: loss and gradient norms per step; click a step "
+                           "to open its tape")
+        if np.isfinite(loss).any():
+            self.loss.set_series([("loss", x, loss, "function")])
+        else:
+            self.loss.show_message("The loop's gradient calls have no one-number target to plot as a loss.")
+        shown = [(f"|d/d {name}|", x, values, "derivative") for name, values in norms.items()
+                 if np.isfinite(values).any()][:12]   # a legend of more says nothing
+        if shown:
+            self.norms.set_series(shown)
+        else:
+            self.norms.show_message("No gradient values were kept for these steps.")
+        return len(self.tape_ids)
+
+    def _clicked(self, plot, event):
+        if not self.tape_ids:
+            return
+        point = plot.plot_widget.getPlotItem().vb.mapSceneToView(event.scenePos())
+        step = int(round(point.x())) - 1
+        if 0 <= step < len(self.tape_ids):
+            self.step_chosen.emit(self.tape_ids[step])

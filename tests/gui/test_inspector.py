@@ -262,3 +262,29 @@ def test_long_lists_make_their_rows_only_when_shown(qtbot, window, tmp_path):
     assert top.childCount() == 0                               # 300 results: made when opened
     top.setExpanded(True)
     assert top.childCount() == 300
+
+
+def test_a_training_loop_shows_loss_and_gradient_norms_per_step(qtbot, window, tmp_path):
+    import numpy as np
+
+    import tapeviz as tf
+    from tapeviz.gui.plot_data import steps_data
+
+    with tf.record() as rec:
+        w = tf.Variable(3.0, name="w")
+        for _ in range(6):
+            with tf.GradientTape() as tape:
+                loss = (w - 1.0) ** 2
+            grad = tape.gradient(loss, w)
+            w.assign_sub(0.25 * grad)
+    run = rec.snapshot()
+    steps, loss, norms = steps_data(run, list(run.tapes))
+    distance = 2.0 * 0.5 ** np.arange(6)     # w - 1: each step of w -= 0.25 * 2 (w - 1) halves it
+    np.testing.assert_allclose(loss, distance ** 2, rtol=1e-5)
+    np.testing.assert_allclose(norms["w"], 2 * distance, rtol=1e-5)
+    open_run(qtbot, window, run, tmp_path)
+    qtbot.waitUntil(lambda: window._steps is not None and window._steps.tape_ids == steps, timeout=5000)
+    assert window.docks["Plots"].isVisible() and window.plot_tabs.currentWidget() is window._steps
+    with qtbot.waitSignal(window.session.tape_changed, timeout=2000):
+        window._steps.step_chosen.emit(steps[3])
+    assert window.session.tape_id == steps[3]
