@@ -6,7 +6,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from .editor import EditorPanel
 from .graph import path_keys
 from .loader import RunLoader
-from .plot_data import plottable
+from .plot_data import jacobian_matrices, plottable
 from .panels import ConsolePanel, GradientsPanel, InspectorPanel, PluginsPanel, ProblemsPanel, TapeList, WatchedPanel
 from .runner import ScriptRunner
 from .session import Session
@@ -48,6 +48,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.fold_box.setChecked(True)
         self.fold_box.setToolTip("Draw a loop's repeated steps as one block and alike variables as one group")
         self.fold_box.toggled.connect(lambda on: self.graph.set_folding(on))
+        self.scope_box = QtWidgets.QCheckBox("Group scopes")
+        self.scope_box.setToolTip("Draw each layer or module scope (dense_1/...) as one box; double-click opens one")
+        self.scope_box.setTristate(False)
+        self.scope_box.toggled.connect(lambda on: self.graph.collapse_scopes(True if on else False))
         self.expand_button = QtWidgets.QPushButton("Expand all")
         self.expand_button.setToolTip("Draw every op: no folded blocks, groups or collapsed scopes")
         self.expand_button.clicked.connect(self._expand_all)
@@ -58,6 +62,7 @@ class MainWindow(QtWidgets.QMainWindow):
         bar = QtWidgets.QHBoxLayout()
         bar.addWidget(self.graph_search, 1)
         bar.addWidget(self.fold_box)
+        bar.addWidget(self.scope_box)
         bar.addWidget(self.expand_button)
         bar.addWidget(self.graph_status)
         column.addLayout(bar)
@@ -273,9 +278,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.graph_status.setText(f"{step}… {fraction:.0%}")
 
     def _expand_all(self):
-        self.fold_box.blockSignals(True)
-        self.fold_box.setChecked(False)
-        self.fold_box.blockSignals(False)
+        for box in (self.fold_box, self.scope_box):
+            box.blockSignals(True)
+            box.setChecked(False)
+            box.blockSignals(False)
         self.graph.expand_all()
 
     def show_source_line(self, file, line):
@@ -291,12 +297,14 @@ class MainWindow(QtWidgets.QMainWindow):
     def _make_plots(self):
         if self._gradient_plot is not None:
             return
-        from .plots import FunctionExplorer, GradientPlot, StepsPlot
+        from .plots import FunctionExplorer, GradientPlot, HeatmapPlot, StepsPlot
 
         self._gradient_plot, self._explorer, self._steps = GradientPlot(), FunctionExplorer(), StepsPlot()
+        self._heatmap = HeatmapPlot()
         self._steps.step_chosen.connect(self.session.set_tape)
         self.plot_tabs.addTab(self._gradient_plot, "Gradient plot")
         self.plot_tabs.addTab(self._steps, "Steps")
+        self.plot_tabs.addTab(self._heatmap, "Jacobian")
         self.plot_tabs.addTab(self._explorer, "Function explorer")
 
     @property
@@ -335,11 +343,19 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _plot_call(self, call):
         """Plot a call's gradients when one has a 1-D source that varies; else leave the dock alone."""
-        if not plottable(self.session.run, call):
+        run = self.session.run
+        if plottable(run, call):
+            self.gradient_plot.show_call(run, call)
+            shown = self._gradient_plot
+        elif jacobian_matrices(run, call):
+            self._make_plots()
+            self._heatmap.show_call(run, call)
+            shown = self._heatmap
+        else:
             return
-        self.gradient_plot.show_call(self.session.run, call)
         self.docks["Plots"].show()
         self.docks["Plots"].raise_()
+        self.plot_tabs.setCurrentWidget(shown)
 
     def open_script_dialog(self):
         path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open script", "", "Python scripts (*.py)")
@@ -399,6 +415,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self._show_steps(tape_id)
 
     def _graph_ready(self):
+        self.scope_box.blockSignals(True)
+        self.scope_box.setChecked(self.graph.scopes_collapsed())   # big graphs open with scopes grouped
+        self.scope_box.blockSignals(False)
         tape_id = self.session.tape_id
         if tape_id is not None:
             self.graph_status.setText(f"tape {tape_id}: {self.graph.node_count()} nodes, "

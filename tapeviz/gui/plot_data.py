@@ -166,3 +166,28 @@ def steps_data(run, tape_ids):
             if not result.is_none and result.value is not None:
                 series[i] = float(np.linalg.norm(np.asarray(result.value, dtype=np.float64)))
     return steps, loss, norms
+
+
+def jacobian_matrices(run, call):
+    """[(label, 2-D array)] for a jacobian call's kept results: rows are target elements, columns
+    source elements (a Hessian, when the target was itself a gradient)."""
+    if call.kind != "jacobian" or len(call.targets) != 1:
+        return []
+    names = _call_names(run, call)
+    target = run.tensors.get(call.targets[0])
+    rows = int(np.prod(target.shape)) if target is not None else None
+    found = []
+    for result in call.results:
+        if result.is_none or result.value is None:
+            continue
+        value = np.asarray(result.value, dtype=np.float64)
+        source = run.tensors.get(result.source)
+        columns = int(np.prod(source.shape)) if source is not None else None
+        if rows and columns and value.size == rows * columns:
+            matrix = value.reshape(rows, columns)
+        else:
+            matrix = value.reshape(value.shape[0], -1) if value.ndim else value.reshape(1, 1)
+        target_label = names.get(call.targets[0], _short_name(run, call.targets[0]))
+        source_label = names.get(result.source, _short_name(run, result.source))
+        found.append((f"d {target_label} / d {source_label}", matrix))
+    return found

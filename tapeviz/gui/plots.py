@@ -20,7 +20,8 @@ from tapeviz.inspection.names import call_names
 
 
 from .plot_data import (PlotData, PlotSeries, Skipped, _call_names, _short_name, _why_not_plottable,  # noqa: F401
-                        _wrap, gradient_plot_data, plottable, skipped_summary, steps_data)
+                        _wrap, gradient_plot_data, jacobian_matrices, plottable, skipped_summary,
+                        steps_data)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -551,3 +552,58 @@ class StepsPlot(QtWidgets.QWidget):
         step = int(round(point.x())) - 1
         if 0 <= step < len(self.tape_ids):
             self.step_chosen.emit(self.tape_ids[step])
+
+
+class HeatmapPlot(QtWidgets.QWidget):
+    """A Jacobian (or Hessian) the run computed, as a heatmap: rows are target elements, columns source
+    elements; a diverging colour map centred on zero, so signs read at a glance."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.title = QtWidgets.QLabel(wordWrap=True)
+        self.choice = QtWidgets.QComboBox()
+        self.choice.currentIndexChanged.connect(self._show)
+        self.plot_widget = pg.PlotWidget()
+        self.plot_widget.invertY(True)     # row 0 at the top, as a matrix is written
+        self.plot_widget.setAspectLocked(False)
+        self.image = pg.ImageItem()
+        self.plot_widget.addItem(self.image)
+        self.bar = None
+        top = QtWidgets.QHBoxLayout()
+        top.addWidget(self.title, 1)
+        top.addWidget(self.choice)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.plot_widget, 1)
+        self.matrices = []
+
+    def show_call(self, run, call):
+        self.matrices = jacobian_matrices(run, call)
+        where = f" at line {call.location.line}" if call.location else ""
+        self.title.setText(f"<b>Jacobian call {call.id}</b>{where}: rows are target elements, columns source elements")
+        self.choice.blockSignals(True)
+        self.choice.clear()
+        self.choice.addItems([label for label, _ in self.matrices])
+        self.choice.blockSignals(False)
+        self._show(0)
+        return len(self.matrices)
+
+    def _show(self, number):
+        if not 0 <= number < len(self.matrices):
+            self.image.clear()
+            return
+        matrix = self.matrices[number][1]
+        finite = matrix[np.isfinite(matrix)]
+        limit = float(np.max(np.abs(finite))) if finite.size else 1.0
+        limit = limit or 1.0
+        self.image.setImage(matrix.T, levels=(-limit, limit))   # ImageItem's first axis is x: columns
+        self.image.setColorMap(pg.colormap.get("CET-D1"))
+        if self.bar is None:
+            self.bar = pg.ColorBarItem(values=(-limit, limit), colorMap=pg.colormap.get("CET-D1"), interactive=False)
+            self.bar.setImageItem(self.image, insert_in=self.plot_widget.getPlotItem())
+        else:
+            self.bar.setLevels((-limit, limit))
+        self.plot_widget.autoRange()
+
+    def export_png(self, path):
+        return self.plot_widget.grab().save(str(path))

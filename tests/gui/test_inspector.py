@@ -288,3 +288,51 @@ def test_a_training_loop_shows_loss_and_gradient_norms_per_step(qtbot, window, t
     with qtbot.waitSignal(window.session.tape_changed, timeout=2000):
         window._steps.step_chosen.emit(steps[3])
     assert window.session.tape_id == steps[3]
+
+
+def test_a_hessian_the_run_computed_is_shown_as_a_heatmap(qtbot, window, tmp_path):
+    import numpy as np
+
+    import tapeviz as tf
+    from tapeviz.gui.plot_data import jacobian_matrices
+
+    a = np.array([[2.0, 1.0, 0.0], [1.0, 3.0, -1.0], [0.0, -1.0, 4.0]])
+    with tf.record() as rec:
+        x = tf.Variable(np.array([1.0, 2.0, 3.0]), name="x")
+        with tf.GradientTape() as outer:
+            with tf.GradientTape() as inner:
+                y = 0.5 * tf.reduce_sum(x * tf.reshape(tf.matmul(tf.constant(a), tf.reshape(x, (3, 1))), (3,)))
+            g = inner.gradient(y, x)
+        outer.jacobian(g, x)
+    run = rec.snapshot()
+    call = next(c for c in run.calls if c.kind == "jacobian")
+    ((label, matrix),) = jacobian_matrices(run, call)
+    np.testing.assert_allclose(matrix, a, rtol=1e-6)      # the Hessian of x.A.x / 2 is A
+    open_run(qtbot, window, run, tmp_path)
+    window.session.set_tape(call.tape)
+    qtbot.waitUntil(lambda: window._heatmap is not None and window.plot_tabs.currentWidget() is window._heatmap,
+                    timeout=5000)
+    np.testing.assert_allclose(window._heatmap.image.image, a.T)
+
+
+def test_scope_toggle_groups_layers_and_expand_all_opens_them(qtbot, window, tmp_path):
+    import numpy as np
+
+    import tapeviz as tf
+
+    with tf.record() as rec:
+        w = tf.Variable(np.ones((3, 2)), name="dense_1/kernel")
+        b = tf.Variable(np.zeros(2), name="dense_1/bias")
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.nn.relu(tf.matmul(tf.ones((4, 3), dtype=tf.float64), w) + b))
+        tape.gradient(loss, [w, b])
+    open_run(qtbot, window, rec.snapshot(), tmp_path)
+    qtbot.waitUntil(window.graph.is_ready, timeout=10_000)
+    assert not any(n.kind == "scope" for n in window.graph.graph().nodes.values())
+    with qtbot.waitSignal(window.graph.layout_ready, timeout=10_000):
+        window.scope_box.setChecked(True)
+    assert [n.label for n in window.graph.graph().nodes.values() if n.kind == "scope"] == ["dense_1 (3 ops)"]
+    with qtbot.waitSignal(window.graph.layout_ready, timeout=10_000):
+        window.expand_button.click()
+    assert not any(n.kind in ("scope", "fold", "group") for n in window.graph.graph().nodes.values())
+    assert not window.scope_box.isChecked() and not window.fold_box.isChecked()
