@@ -657,10 +657,10 @@ def svg_text(plan, style, marks):
             stroke, width, dash = colour(style.hue["broken"]), 3, ' stroke-dasharray="8,4"'
         paint = f'fill="{colour(style.fill[fill_class(node)])}" stroke="{stroke}" stroke-width="{width}"{dash}'
         attrs = f'class="node {node.kind}" data-key={quoteattr(key)}'
-        if node.kind == "variable":
+        if node.kind in ("variable", "group"):
             shape = f'<ellipse {attrs} cx="{node.x:.1f}" cy="{node.y:.1f}" rx="{w / 2}" ry="{h / 2}" {paint}/>'
         else:
-            rounded = ' rx="8"' if node.kind in ("op", "scope") else ""
+            rounded = ' rx="8"' if node.kind in ("op", "scope", "fold") else ""
             shape = f'<rect {attrs} x="{x:.1f}" y="{y:.1f}" width="{w}" height="{h}"{rounded} {paint}/>'
         lines.append(f"<g><title>{escape(node.label)} {escape(node.detail)}</title>{shape}"
                      f'<text x="{node.x:.1f}" y="{node.y + 4:.1f}" text-anchor="middle" '
