@@ -1,5 +1,7 @@
 """The inspector's main window: menus, docks and the wiring between the session and the views."""
 import os
+import shutil
+import tempfile
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
@@ -36,6 +38,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.session = Session()
         self.runner = ScriptRunner(self)
         self.loader = RunLoader(self)
+        self._scratch_dir = None
         self.last_error = ""
         self.setWindowTitle("tapeviz")
         self.resize(1500, 950)
@@ -213,11 +216,13 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         path = self.editor.path
         if path is None or self.editor.document().isModified():
-            scratch = QtCore.QStandardPaths.writableLocation(QtCore.QStandardPaths.StandardLocation.TempLocation)
-            path = os.path.join(scratch, "tapeviz-scratch.py" if path is None else "tapeviz-" + os.path.basename(path))
+            if self._scratch_dir is None:   # one per window: two inspectors never share a scratch file
+                self._scratch_dir = tempfile.mkdtemp(prefix="tapeviz-")
+            path = os.path.join(self._scratch_dir, "scratch.py" if path is None else os.path.basename(path))
             with open(path, "w", encoding="utf-8") as handle:
                 handle.write(self.editor.toPlainText())
-        self._start(path)
+        # An edited copy still runs where its file lives, so its relative paths and data files resolve.
+        self._start(path, os.path.dirname(os.path.abspath(self.editor.path)) if self.editor.path else None)
 
     def cancel(self):
         """Stop what is under way: the running script (its tapes so far are kept), a load, a layout."""
@@ -229,9 +234,9 @@ class MainWindow(QtWidgets.QMainWindow):
             self.statusBar().showMessage("Loading cancelled.", 5000)
         self.graph.cancel()
 
-    def _start(self, path):
+    def _start(self, path, working_dir=None):
         self.console.clear()
-        self.runner.start(path)
+        self.runner.start(path, working_dir)
 
     def _busy(self, busy):
         self.progress.setVisible(busy)
@@ -502,6 +507,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("window_state", self.saveState())
         self.runner.shutdown()    # no signal from the child may reach a half-destroyed window
+        if self._scratch_dir is not None:
+            shutil.rmtree(self._scratch_dir, ignore_errors=True)
         self.loader.cancel()
         self.graph.cancel()
         super().closeEvent(event)

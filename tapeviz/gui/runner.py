@@ -28,7 +28,8 @@ class ScriptRunner(QtCore.QObject):
     def is_running(self):
         return self._process is not None
 
-    def start(self, script_path):
+    def start(self, script_path, working_dir=None):
+        """Run the script; ``working_dir`` (default: the script's folder) is where it runs."""
         if self.is_running():
             raise RuntimeError("A script is already running: cancel it first.")
         handle, self._run_file = tempfile.mkstemp(suffix=".tapeviz")
@@ -40,7 +41,7 @@ class ScriptRunner(QtCore.QObject):
         environment.insert("PYTHONUNBUFFERED", "1")
         environment.remove("TAPEVIZ_RECORD")
         process.setProcessEnvironment(environment)
-        process.setWorkingDirectory(os.path.dirname(os.path.abspath(script_path)))
+        process.setWorkingDirectory(working_dir or os.path.dirname(os.path.abspath(script_path)))
         process.readyReadStandardOutput.connect(lambda: self._read(process, False))
         process.readyReadStandardError.connect(lambda: self._read(process, True))
         process.finished.connect(self._finished)
