@@ -119,13 +119,19 @@ class _PlanTask(QtCore.QRunnable):
 
     def run(self):
         try:
-            if self.current() != self.generation:
-                raise Stale()   # replaced while it waited in the queue: never started
-            self.signals.done.emit(self.work(self.progress))
-        except Stale:
-            self.signals.failed.emit(self.generation, "")
-        except Exception:  # a failed layout must reach the UI, not die silently in the pool
-            self.signals.failed.emit(self.generation, traceback.format_exc())
+            try:
+                if self.current() != self.generation:
+                    raise Stale()   # replaced while it waited in the queue: never started
+                self.signals.done.emit(self.work(self.progress))
+            except Stale:
+                self.signals.failed.emit(self.generation, "")
+            except RuntimeError as error:
+                if "deleted" not in str(error):
+                    raise
+            except Exception:  # a failed layout must reach the UI, not die silently in the pool
+                self.signals.failed.emit(self.generation, traceback.format_exc())
+        except RuntimeError:
+            pass   # the view was destroyed while this ran (the window closed): nobody to tell
 
 
 class GraphView(QtWidgets.QGraphicsView):

@@ -29,6 +29,27 @@ def examples():
     return found
 
 
+def _import_plots_in_background():
+    """Import igraph and pyqtgraph (half a second) in a worker thread, so the first layout and the first
+    plot do not freeze the window."""
+    import sys
+    import threading
+
+    if "tapeviz.gui.plots" in sys.modules:
+        return
+
+    def work():
+        try:
+            import igraph  # noqa: F401 - its C core's start-up would otherwise hold the GIL in the first layout
+        except ImportError:
+            pass
+        try:
+            import tapeviz.gui.plots  # noqa: F401
+        except Exception:  # noqa: BLE001 - the UI thread imports it again and reports any real error
+            pass
+    threading.Thread(target=work, name="tapeviz-import-plots", daemon=True).start()
+
+
 class MainWindow(QtWidgets.QMainWindow):
     def __init__(self, settings=None):
         super().__init__()
@@ -80,7 +101,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.plugins = PluginsPanel()
         self.console = ConsolePanel()
         self.editor = EditorPanel()
-        self._gradient_plot = self._explorer = self._steps = None   # made on first use: pyqtgraph takes ~0.5 s
+        self._plots = {}           # tab kind -> plot widget, each made on first use
         self._steps_shown = None   # the tape group the steps view shows
         plots = QtWidgets.QTabWidget()
         plots.setMaximumHeight(16777215)
@@ -112,7 +133,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.resizeDocks([self.docks["Console"]], [150], QtCore.Qt.Orientation.Vertical)
         self.resizeDocks([self.docks["Tapes"], self.docks["Problems"]], [300, 380], QtCore.Qt.Orientation.Horizontal)
         self.docks["Plugins"].visibilityChanged.connect(lambda shown: shown and self.plugins.refresh_once())
-        self.docks["Plots"].visibilityChanged.connect(lambda shown: shown and self._make_plots())
+        self.docks["Plots"].visibilityChanged.connect(lambda shown: shown and self._plots_shown())
 
         self.progress = QtWidgets.QProgressBar(maximumWidth=160)
         self.progress.setRange(0, 0)
@@ -121,6 +142,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._build_menus()
         self._connect()
         self._restore_layout()
+        _import_plots_in_background()
 
     # Menus ------------------------------------------------------------------------------------------
     def _action(self, menu, text, slot, shortcut=None):
@@ -299,28 +321,49 @@ class MainWindow(QtWidgets.QMainWindow):
         self.docks["Editor"].raise_()
         self.editor.setFocus()
 
-    def _make_plots(self):
-        if self._gradient_plot is not None:
-            return
-        from .plots import FunctionExplorer, GradientPlot, HeatmapPlot, StepsPlot
+    def _plot(self, kind):
+        """The plot widget of one tab, made the first time it is needed (each PlotWidget costs tens of
+        milliseconds to build on the window's thread, so none is made before it has something to show)."""
+        widget = self._plots.get(kind)
+        if widget is None:
+            from . import plots
 
-        self._gradient_plot, self._explorer, self._steps = GradientPlot(), FunctionExplorer(), StepsPlot()
-        self._heatmap = HeatmapPlot()
-        self._steps.step_chosen.connect(self.session.set_tape)
-        self.plot_tabs.addTab(self._gradient_plot, "Gradient plot")
-        self.plot_tabs.addTab(self._steps, "Steps")
-        self.plot_tabs.addTab(self._heatmap, "Jacobian")
-        self.plot_tabs.addTab(self._explorer, "Function explorer")
+            cls, title = {"gradient": (plots.GradientPlot, "Gradient plot"), "steps": (plots.StepsPlot, "Steps"),
+                          "jacobian": (plots.HeatmapPlot, "Jacobian"),
+                          "explorer": (plots.FunctionExplorer, "Function explorer")}[kind]
+            widget = self._plots[kind] = cls()
+            if kind == "steps":
+                widget.step_chosen.connect(self.session.set_tape)
+            self.plot_tabs.addTab(widget, title)
+        return widget
+
+    def _plots_shown(self):
+        if not self._plots:   # opened by hand with nothing plotted yet: the explorer is always of use
+            self._plot("explorer")
 
     @property
     def gradient_plot(self):
-        self._make_plots()
-        return self._gradient_plot
+        return self._plot("gradient")
 
     @property
     def steps(self):
-        self._make_plots()
-        return self._steps
+        return self._plot("steps")
+
+    @property
+    def explorer(self):
+        return self._plot("explorer")
+
+    @property
+    def _steps(self):
+        return self._plots.get("steps")
+
+    @property
+    def _heatmap(self):
+        return self._plots.get("jacobian")
+
+    @property
+    def _gradient_plot(self):
+        return self._plots.get("gradient")
 
     def _show_steps(self, tape_id):
         """A loop's tapes (three or more made on one line, with gradient calls): loss and norms per step."""
@@ -336,28 +379,31 @@ class MainWindow(QtWidgets.QMainWindow):
         if len(ids) < 3 or sum(1 for i in ids if calls.get(i)) < 3 or self._steps_shown == (id(run), ids[0]):
             return
         self._steps_shown = (id(run), ids[0])
-        self.steps.show_steps(run, ids, where)
+        # Made and filled on later turns of the event loop: the graph and the lists come first.
+        QtCore.QTimer.singleShot(0, lambda: self._fill_steps(run, ids, where))
+
+    def _fill_steps(self, run, ids, where):
+        if self.session.run is not run:
+            return
+        steps = self.steps
+        QtCore.QTimer.singleShot(0, lambda: self.session.run is run and self._steps_filled(steps, run, ids, where))
+
+    def _steps_filled(self, steps, run, ids, where):
+        steps.show_steps(run, ids, where)
         self.docks["Plots"].show()
         self.docks["Plots"].raise_()
-        self.plot_tabs.setCurrentWidget(self._steps)
-
-    @property
-    def explorer(self):
-        self._make_plots()
-        return self._explorer
+        self.plot_tabs.setCurrentWidget(steps)
 
     def _plot_call(self, call):
         """Plot a call's gradients when one has a 1-D source that varies; else leave the dock alone."""
         run = self.session.run
         if plottable(run, call):
-            self.gradient_plot.show_call(run, call)
-            shown = self._gradient_plot
+            shown = self._plot("gradient")
         elif jacobian_matrices(run, call):
-            self._make_plots()
-            self._heatmap.show_call(run, call)
-            shown = self._heatmap
+            shown = self._plot("jacobian")
         else:
             return
+        shown.show_call(run, call)
         self.docks["Plots"].show()
         self.docks["Plots"].raise_()
         self.plot_tabs.setCurrentWidget(shown)
@@ -394,6 +440,9 @@ class MainWindow(QtWidgets.QMainWindow):
     def export_plot_dialog(self):
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export plot as PNG", "plot.png", "PNG (*.png)")
         if path:
+            if self.plot_tabs.currentWidget() is None:
+                self._error("There is no plot to export yet.")
+                return
             self.plot_tabs.currentWidget().export_png(path)
             self.statusBar().showMessage(f"Exported {path}", 5000)
 

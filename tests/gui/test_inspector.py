@@ -180,7 +180,7 @@ def test_nothing_to_plot_for_many_sources_stays_small_and_the_dock_waits(qtbot, 
     assert "and 297 more" in plot.plot.message.text()
     open_run(qtbot, window, run, tmp_path)
     qtbot.wait(100)
-    assert window._gradient_plot is None                      # nothing to plot: pyqtgraph not even made
+    assert window._gradient_plot is None                      # nothing to plot: no plot widget made
     assert window.height() < 1200
 
 
