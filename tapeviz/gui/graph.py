@@ -220,17 +220,19 @@ def _longest_path_layers(count, pairs):
     for a, b in pairs:
         incoming[b].append(a)
     layer = [0] * count
-    for node in _topological(count, pairs):
+    order = _topological(count, pairs)
+    for node in order:
         if incoming[node]:
             layer[node] = max(layer[a] for a in incoming[node]) + 1
-    # Leaves (constants, variables) sit just before their first consumer, not all in layer 0:
-    # long edges would each add a dummy node per layer crossed (millions on a long chain).
+    # Every node then moves down to just above its first consumer (as late as possible): leaves and
+    # side branches sit beside the step that reads them, not all in the top layer, where 1,000 of
+    # them made a row 1,000 nodes wide and a long edge from each (a grey triangle).
     consumers = {}
     for a, b in pairs:
         consumers.setdefault(a, []).append(b)
-    for node in range(count):
-        if not incoming[node] and node in consumers:
-            layer[node] = max(0, min(layer[b] for b in consumers[node]) - 1)
+    for node in reversed(order):
+        if node in consumers:
+            layer[node] = max(layer[node], min(layer[b] for b in consumers[node]) - 1)
     return layer
 
 

@@ -23,7 +23,6 @@ from .graph_items import (HGAP, OVERVIEW_LOD, TEXT_LOD, VGAP, EdgeGeometry, Edge
 
 AUTO_COLLAPSE_NODES = 2000
 READABLE_SCALE = 0.8          # labels read comfortably from here up
-READABLE_MAX_NODES = 250      # graphs this small open at a readable scale, not squeezed to fit
 ITEMS_PER_TICK = 400          # node items made per event-loop turn, so a big drawing never blocks
 MAX_SCALE = 4.0
 WHEEL_STEP = 1.0015   # zoom factor per eighth of a degree of wheel rotation
@@ -392,10 +391,10 @@ class GraphView(QtWidgets.QGraphicsView):
         self._moved()
 
     def default_view(self):
-        """The whole graph if its labels stay readable so; else, for a graph small enough to read
-        node by node, a readable scale at its top (the inputs), where reading starts."""
+        """The whole graph if its labels stay readable so; else a readable scale at its top (the
+        inputs, where reading starts), the minimap showing the rest; Ctrl+0 fits it all."""
         self.fit()
-        if self._plan is None or self._scale() >= READABLE_SCALE or len(self._plan.graph.nodes) > READABLE_MAX_NODES:
+        if self._plan is None or self._scale() >= READABLE_SCALE:
             return
         self.setTransform(QtGui.QTransform.fromScale(READABLE_SCALE, READABLE_SCALE))
         rect = self.sceneRect()

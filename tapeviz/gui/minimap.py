@@ -38,9 +38,13 @@ class Minimap(QtWidgets.QWidget):
         shown = self._view.mapToScene(self._view.viewport().rect()).boundingRect()
         whole = self._plan.bounds
         fits = shown.contains(whole.adjusted(20, 20, -20, -20))
-        self.setVisible(not fits)
-        if not fits:
-            viewport = self._view.viewport()
+        viewport = self._view.viewport()
+        # A corner of the view at most: never more than a fifth of its width or a quarter of its height.
+        width = min(SIZE.width(), int(viewport.width() * 0.2))
+        height = min(SIZE.height(), int(viewport.height() * 0.25))
+        self.setVisible(not fits and width >= 60 and height >= 60)
+        if self.isVisible():
+            self.resize(width, height)
             self.move(viewport.x() + viewport.width() - self.width() - 8, viewport.y() + viewport.height() - self.height() - 8)
             self.raise_()
             self.update()

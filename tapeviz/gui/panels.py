@@ -181,7 +181,8 @@ class TapeList(QtWidgets.QWidget):
 
     def show_run(self, run):
         self.model.set_run(run, self.session.index)
-        for column, width in enumerate((74, 64, 120, 46, 58, 44, 70)):
+        self.view.setIndentation(12)
+        for column, width in enumerate((118, 62, 110, 46, 58, 44, 70)):
             self.view.setColumnWidth(column, width)
 
     def _select(self, tape_id):

@@ -336,3 +336,23 @@ def test_scope_toggle_groups_layers_and_expand_all_opens_them(qtbot, window, tmp
         window.expand_button.click()
     assert not any(n.kind in ("scope", "fold", "group") for n in window.graph.graph().nodes.values())
     assert not window.scope_box.isChecked() and not window.fold_box.isChecked()
+
+
+def test_a_big_expanded_graph_opens_readable_at_its_top_with_a_minimap(qtbot, window, tmp_path):
+    from .test_graph_model import record_fan_out
+
+    open_run(qtbot, window, record_fan_out(200), tmp_path)
+    qtbot.waitUntil(lambda: window.graph.is_ready() and window.graph.items_complete(), timeout=10_000)
+    assert not window.graph.minimap.isVisible()             # folded, it fits
+    with qtbot.waitSignal(window.graph.layout_ready, timeout=20_000):
+        window.expand_button.click()
+    qtbot.waitUntil(window.graph.items_complete, timeout=20_000)
+    view = window.graph
+    assert view.transform().m11() >= 0.8                     # labels readable, not a 1-px line
+    top = min(n.y for n in view.graph().nodes.values())
+    shown = view.mapToScene(view.viewport().rect()).boundingRect()
+    assert shown.top() <= top <= shown.bottom()              # the inputs are in view
+    minimap = view.minimap
+    assert minimap.isVisible()
+    assert minimap.width() <= view.viewport().width() * 0.2 + 1
+    assert minimap.height() <= view.viewport().height() * 0.25 + 1
