@@ -26,7 +26,7 @@ def main(args):
 
     from PySide6 import QtCore, QtWidgets
 
-    from .main_window import MainWindow
+    from .main_window import MainWindow, wait_for_background_imports
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     app.setApplicationName("tapeviz")
     app.setOrganizationName("tapeviz")
@@ -38,12 +38,17 @@ def main(args):
     window = MainWindow(settings)
     window.show()
     if args.screenshot:
-        return _screenshot(app, window, path, args.screenshot, early)
-    if early is not None:
-        window.open_run_file(path, early)
+        status = _screenshot(app, window, path, args.screenshot, early)
     else:
-        window.open_path(path)
-    return app.exec()
+        if early is not None:
+            window.open_run_file(path, early)
+        else:
+            window.open_path(path)
+        status = app.exec()
+    window.graph.cancel()
+    window.graph.wait_for_workers()
+    wait_for_background_imports()
+    return status
 
 
 def _screenshot(app, window, path, target, early=None):

@@ -233,6 +233,10 @@ class GraphView(QtWidgets.QGraphicsView):
         self._fold, self._collapse = False, False
         self._request_plan()
 
+    def wait_for_workers(self, milliseconds=10_000):
+        """Before the process exits: let a layout still running stop (it stops at its next step)."""
+        self._pool.waitForDone(milliseconds)
+
     def cancel(self):
         """Drop the layout under way (the worker stops at its next step); the old drawing stays."""
         self._generation += 1

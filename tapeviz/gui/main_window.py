@@ -47,7 +47,18 @@ def _import_plots_in_background():
             import tapeviz.gui.plots  # noqa: F401
         except Exception:  # noqa: BLE001 - the UI thread imports it again and reports any real error
             pass
-    threading.Thread(target=work, name="tapeviz-import-plots", daemon=True).start()
+    global _BACKGROUND_IMPORT
+    _BACKGROUND_IMPORT = threading.Thread(target=work, name="tapeviz-import-plots", daemon=True)
+    _BACKGROUND_IMPORT.start()
+
+
+_BACKGROUND_IMPORT = None
+
+
+def wait_for_background_imports(timeout=10.0):
+    """Before the process exits: an import still running in a thread while Python shuts down crashes it."""
+    if _BACKGROUND_IMPORT is not None:
+        _BACKGROUND_IMPORT.join(timeout)
 
 
 class MainWindow(QtWidgets.QMainWindow):
