@@ -66,7 +66,7 @@ def find_folds(graph):
             else:
                 parts.append(("leaf", nodes[p].kind, nodes[p].detail))
                 members.append(p)
-        return tuple(sorted(parts, key=repr)), members
+        return (tuple(sorted(parts, key=repr)) if len(parts) > 1 else tuple(parts)), members
 
     folds, taken = [], set()
     for start in nodes:

@@ -168,12 +168,37 @@ class TapeList(QtWidgets.QWidget):
         self.view.setModel(self.model)
         self.view.setAlternatingRowColors(True)
         self.view.setUniformRowHeights(True)   # lets Qt lay out only the rows in view
+        self.filter = QtWidgets.QLineEdit(placeholderText="Filter: tape number, file:line, or 'problems'")
+        self.filter.setClearButtonEnabled(True)
+        self.filter.textChanged.connect(self.apply_filter)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.filter)
         layout.addWidget(self.view)
         session.run_changed.connect(self.show_run)
         session.tape_changed.connect(self._select)
         self.view.selectionModel().currentRowChanged.connect(self._chosen)
+
+    def _matches(self, tape_id, needle):
+        if needle == "problems":
+            return bool(self.model.index_ and self.model.index_.problems_per_tape.get(tape_id))
+        tape = self.model.run.tapes[tape_id]
+        return needle in f"tape {tape_id}" or needle in _short(tape.location).lower()
+
+    def apply_filter(self, text=None):
+        """Hide the tapes that do not match; a group stays while any of its tapes matches."""
+        needle = (self.filter.text() if text is None else text).strip().lower()
+        shown = 0
+        for row, entry in enumerate(self.model.top):
+            ids = [entry[1]] if entry[0] == "tape" else entry[2]
+            keep = [not needle or self._matches(tape_id, needle) for tape_id in ids]
+            self.view.setRowHidden(row, QtCore.QModelIndex(), not any(keep))
+            if entry[0] == "group":
+                parent = self.model.index(row, 0)
+                for child, visible in enumerate(keep):
+                    self.view.setRowHidden(child, parent, not visible)
+            shown += sum(keep)
+        return shown
 
     def row_count(self):
         """Tapes listed (each tape of a group counted)."""
@@ -181,6 +206,8 @@ class TapeList(QtWidgets.QWidget):
 
     def show_run(self, run):
         self.model.set_run(run, self.session.index)
+        if self.filter.text():
+            self.apply_filter()
         self.view.setIndentation(12)
         for column, width in enumerate((118, 62, 110, 46, 58, 44, 70)):
             self.view.setColumnWidth(column, width)

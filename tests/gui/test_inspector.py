@@ -356,3 +356,24 @@ def test_a_big_expanded_graph_opens_readable_at_its_top_with_a_minimap(qtbot, wi
     assert minimap.isVisible()
     assert minimap.width() <= view.viewport().width() * 0.2 + 1
     assert minimap.height() <= view.viewport().height() * 0.25 + 1
+
+
+def test_the_tape_list_filters_by_number_line_and_problems(qtbot, window, tmp_path):
+    import tapeviz as tf
+
+    with tf.record() as rec:
+        w = tf.Variable(1.0, name="w")
+        for _ in range(4):
+            with tf.GradientTape() as tape:
+                loss = w * w
+            tape.gradient(loss, w)
+        c = tf.constant(1.0)
+        with tf.GradientTape() as tape:
+            y = c * 2.0
+        tape.gradient(y, c)                    # None: c is not watched
+    run = rec.snapshot()
+    open_run(qtbot, window, run, tmp_path)
+    tapes = window.tapes
+    assert tapes.apply_filter("problems") == 1
+    assert tapes.apply_filter("tape 2") == 1
+    assert tapes.apply_filter("") == 5
