@@ -28,6 +28,22 @@ HUES = {
 }
 
 
+# Gradient magnitude bins (upper bound, colour, meaning), on a log scale.
+MAGNITUDE_COLOURS = [(1e-6, "#90caf9", "< 1e-6 (vanishing)"), (1e-3, "#1e88e5", "1e-6 to 1e-3"),
+                     (1.0, "#43a047", "1e-3 to 1"), (1e3, "#fb8c00", "1 to 1e3"),
+                     (float("inf"), "#e53935", "> 1e3 (exploding)"), (None, "#6a1b9a", "NaN or Inf")]
+
+
+def magnitude_bin(size):
+    """The MAGNITUDE_COLOURS index of a gradient's largest absolute value."""
+    if size != size or size == float("inf"):
+        return len(MAGNITUDE_COLOURS) - 1
+    for index, (bound, _, _) in enumerate(MAGNITUDE_COLOURS[:-1]):
+        if size < bound:
+            return index
+    return len(MAGNITUDE_COLOURS) - 2
+
+
 def size_of(kind):
     return SIZES.get(kind, DEFAULT_SIZE)
 
@@ -219,6 +235,7 @@ class EdgeGeometry:
         dst = np.array([index[e.target] for e in graph.edges], dtype=np.int64)
         self.sources = [e.source for e in graph.edges]
         self.targets = [e.target for e in graph.edges]
+        self.tensors = [e.tensor for e in graph.edges]
         # Top to bottom: out of a node's bottom edge, into the next one's top edge.
         self.x0 = xs[src] if len(src) else np.zeros(0)
         self.y0 = ys[src] + half[src] if len(src) else np.zeros(0)
@@ -331,11 +348,26 @@ class EdgeLayer(QtWidgets.QGraphicsItem):
         self._style = style
         self._marks = marks
         self._path_edges = np.zeros(0, dtype=np.int64)
+        self._bins = []   # (edge indices, colour) by gradient magnitude, while a backward pass is shown
         self.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption)  # exposedRect
         self.setZValue(0)
 
     def set_style(self, style):
         self._style = style
+        self.update()
+
+    def set_magnitudes(self, magnitudes):
+        """Colour each edge by the size of the gradient its tensor carried back (tensor id -> largest
+        absolute value), on a log scale: vanishing gradients blue, exploding red. None clears."""
+        self._bins = []
+        if magnitudes:
+            edges_by_bin = {}
+            for i, tensor_id in enumerate(self.geometry.tensors):
+                size = magnitudes.get(tensor_id)
+                if size is not None:
+                    edges_by_bin.setdefault(magnitude_bin(size), []).append(i)
+            self._bins = [(np.array(edges, dtype=np.int64), QtGui.QColor(MAGNITUDE_COLOURS[b][1]))
+                          for b, edges in sorted(edges_by_bin.items())]
         self.update()
 
     def set_marks(self):
@@ -368,7 +400,9 @@ class EdgeLayer(QtWidgets.QGraphicsItem):
         span = (g.right - g.left) + (g.bottom - g.top)
         short = span <= 2 * (exposed.width() + exposed.height())
         crisp = len(shown) < CRISP_EDGES
-        for which, colour, width in ((shown, self._style.edge, 1.0), (marked, self._style.hue["path"], 3)):
+        layers = [(shown, self._style.edge, 1.0), (marked, self._style.hue["path"], 3)]
+        layers += [(np.intersect1d(edges, shown, assume_unique=True), colour, 3) for edges, colour in self._bins]
+        for which, colour, width in layers:
             pen = _cosmetic(colour, width * min(lod, 1.0) if width > 1.5 else width)
             self._paint_subset(painter, which[short[which]], lod, pen, crisp)
             self._paint_subset(painter, which[~short[which]], lod, pen, False)

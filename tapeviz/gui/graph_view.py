@@ -155,6 +155,7 @@ class GraphView(QtWidgets.QGraphicsView):
         self._step = ""                   # what the worker is doing, for the placeholder
         self._pending = []                # nodes still to get an item (a big drawing is made in slices)
         self._hits, self._hit = [], -1    # search results and the one in view
+        self._magnitudes = {}             # gradient sizes by tensor id, for the tape in view
         self._plan = None
         self._ready = False
         self._items = {}
@@ -194,6 +195,8 @@ class GraphView(QtWidgets.QGraphicsView):
     # Building ------------------------------------------------------------------------------------
     def set_graph(self, run, tape_id):
         """Show ``tape_id`` of ``run``: built and laid out in a worker; ``layout_ready`` when drawn."""
+        if run is not self._run or tape_id != self._tape_id:   # identity: runs hold arrays
+            self._magnitudes = {}
         self._run, self._tape_id = run, tape_id
         self._full = None
         self._expanded = set()
@@ -321,6 +324,7 @@ class GraphView(QtWidgets.QGraphicsView):
         self._plan = plan
         self._marks.path, self._marks.broken = set(), set()   # keys of the old drawing mean nothing here
         self._edges = EdgeLayer(plan.geometry, plan.bounds, self._style, self._marks)
+        self._edges.set_magnitudes(self._magnitudes)   # kept across re-layouts of the same tape
         scene.addItem(self._edges)
         self._items = {}
         self._overview = OverviewLayer(plan.paths, plan.watched, plan.bounds, self._style)
@@ -565,6 +569,12 @@ class GraphView(QtWidgets.QGraphicsView):
                 self._items[key].update()
         self._edges.set_marks()
         self._update_overview_marks()
+
+    def show_gradient_sizes(self, magnitudes):
+        """Colour edges by the gradient each carried back (tensor id -> size); None or {} clears."""
+        self._magnitudes = magnitudes or {}
+        if self._edges is not None:
+            self._edges.set_magnitudes(self._magnitudes)
 
     def clear_highlight(self):
         self.highlight(set())

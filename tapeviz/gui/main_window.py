@@ -1,7 +1,9 @@
 """The inspector's main window: menus, docks and the wiring between the session and the views."""
+import html
 import os
 import shutil
 import tempfile
+import threading
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
@@ -61,6 +63,16 @@ def wait_for_background_imports(timeout=10.0):
         _BACKGROUND_IMPORT.join(timeout)
 
 
+class _ReplaySignals(QtCore.QObject):
+    done = QtCore.Signal(int, object)   # request number, Replay
+
+
+def _legend_html():
+    from .graph_items import MAGNITUDE_COLOURS
+    return " ".join(f"<span style='color:{colour}'>&#9644;</span>&nbsp;{html.escape(text)}"
+                    for _, colour, text in MAGNITUDE_COLOURS)
+
+
 class MainWindow(QtWidgets.QMainWindow):
     def __init__(self, settings=None):
         super().__init__()
@@ -102,6 +114,30 @@ class MainWindow(QtWidgets.QMainWindow):
         bar.addWidget(self.graph_status)
         column.addLayout(bar)
         column.addWidget(self.graph, 1)
+        # The backward pass of the selected gradient, replayed from the recorded values.
+        self.replay = None
+        self._replay_number = 0
+        self._replay_signals = _ReplaySignals()
+        self._replay_signals.done.connect(self._replayed)
+        self.step_back = QtWidgets.QToolButton(text="◀", toolTip="Previous step of the backward pass (Alt+Left)")
+        self.step_next = QtWidgets.QToolButton(text="▶", toolTip="Next step of the backward pass (Alt+Right)")
+        self.step_back.clicked.connect(lambda: self.backward_step(-1))
+        self.step_next.clicked.connect(lambda: self.backward_step(1))
+        self.step_label = QtWidgets.QLabel("Select a gradient to walk its backward pass.")
+        self.step_label.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
+        self.step_legend = QtWidgets.QLabel(_legend_html())
+        self.step_legend.setToolTip("Edges are coloured by the largest gradient they carried back")
+        self.step_legend.hide()
+        self._step = -1
+        stepper = QtWidgets.QHBoxLayout()
+        stepper.addWidget(QtWidgets.QLabel("Backward:"))
+        stepper.addWidget(self.step_back)
+        stepper.addWidget(self.step_next)
+        stepper.addWidget(self.step_label, 1)
+        stepper.addWidget(self.step_legend)
+        column.addLayout(stepper)
+        for button in (self.step_back, self.step_next):
+            button.setEnabled(False)
         self.setCentralWidget(center)
 
         self.problems = ProblemsPanel(self.session)
@@ -186,6 +222,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.cancel_action = self._action(run_menu, "&Cancel", self.cancel, "Ctrl+.")
         self.cancel_action.setEnabled(False)
         run_menu.addSeparator()
+        self._action(run_menu, "Backward Step &Forward", lambda: self.backward_step(1), "Alt+Right")
+        self._action(run_menu, "Backward Step &Back", lambda: self.backward_step(-1), "Alt+Left")
         self._action(run_menu, "Next &Problem", lambda: self.problems.step(1), "F8")
         self._action(run_menu, "Previous Pro&blem", lambda: self.problems.step(-1), "Shift+F8")
 
@@ -488,6 +526,59 @@ class MainWindow(QtWidgets.QMainWindow):
             self.graph_status.setText(f"tape {tape_id}: {self.graph.node_count()} nodes, "
                                       f"{self.graph.edge_count()} edges")
 
+    def _start_replay(self, call, target):
+        """Replay the call's backward pass in a worker thread; the newest request wins."""
+        from .replay import replay_backward
+
+        self._replay_number += 1
+        number, run, signals = self._replay_number, self.session.run, self._replay_signals
+
+        def work():
+            try:
+                replay = replay_backward(run, call, target)
+            except Exception as error:  # noqa: BLE001 - shown as why the pass could not be replayed
+                from .replay import Replay
+                replay = Replay(stopped=f"{type(error).__name__}: {error}")
+            replay.call = call
+            try:
+                signals.done.emit(number, replay)
+            except RuntimeError:   # the window closed meanwhile
+                pass
+        threading.Thread(target=work, name="tapeviz-replay", daemon=True).start()
+
+    def _replayed(self, number, replay):
+        from .replay import magnitude
+
+        if number != self._replay_number or self.session.run is None:
+            return
+        self.replay, self._step = replay, -1
+        self.graph.show_gradient_sizes({t: magnitude(g) for t, g in replay.grads.items()})
+        self.step_legend.setVisible(bool(replay.grads))
+        for button in (self.step_back, self.step_next):
+            button.setEnabled(bool(replay.steps))
+        note = f" (stopped early: {replay.stopped})" if replay.stopped else ""
+        self.step_label.setText(f"{len(replay.steps)} steps from the target back to the sources; ▶ walks them{note}")
+        self.step_label.setToolTip(self.step_label.text())
+
+    def backward_step(self, direction):
+        """Show the next (+1) or previous (-1) op of the replayed backward pass: selected in the graph,
+        its incoming and outgoing gradients in the inspector."""
+        replay = self.replay
+        if replay is None or not replay.steps or self.session.run is None:
+            return None
+        self._step = max(0, min(len(replay.steps) - 1, self._step + direction))
+        step = replay.steps[self._step]
+        run = self.session.run
+        op = run.ops[step.op]
+        owner = self.graph._plan.owner if self.graph._plan else {}
+        key = owner.get(f"op:{op.id}", f"op:{op.id}")
+        self.graph.select([key])
+        self.graph.center_on(key)
+        self.step_label.setText(f"step {self._step + 1} of {len(replay.steps)}: {op.type} (op {op.id})")
+        self.inspector.setHtml(step_html(run, op, step))
+        self.docks["Inspector"].raise_()
+        return step
+
     def _result_selected(self, call, result, _target):
         run = self.session.run
         self._plot_call(call)
@@ -503,6 +594,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if result.explanations and not broken:
             broken.add(f"t:{result.source}")
         self.graph.highlight(keys, broken)
+        self._start_replay(call, _target if _target is not None else call.targets[0])
 
     def _search(self):
         """Enter: a new search, or the next hit of the same one."""
@@ -585,3 +677,22 @@ class MainWindow(QtWidgets.QMainWindow):
         from tapeviz import __version__
         QtWidgets.QMessageBox.about(self, "About tapeviz", f"<b>tapeviz {__version__}</b><p>See and understand "
                                     "reverse-mode automatic differentiation.</p>")
+
+
+def step_html(run, op, step):
+    """One step of the backward pass: the gradient arriving at the op's outputs and leaving by its inputs."""
+    from tapeviz.inspection.explain import describe
+    from tapeviz.inspection.model import summarize
+
+    from .graph import value_text
+
+    def rows(ids, grads, direction):
+        out = []
+        for tensor_id, grad in zip(ids, grads):
+            text = "no gradient" if grad is None else value_text(summarize(grad)) or str(grad)
+            out.append(f"<li>{direction} {html.escape(describe(run, tensor_id))}: {html.escape(text)}</li>")
+        return "".join(out)
+
+    return (f"<h3>Backward through {html.escape(op.type)} <small>(op {op.id})</small></h3>"
+            f"<p><b>gradient arriving</b></p><ul>{rows(op.outputs, step.out_grads, 'd/d')}</ul>"
+            f"<p><b>gradient leaving</b></p><ul>{rows(op.inputs, step.in_grads, 'to')}</ul>")

@@ -377,3 +377,34 @@ def test_the_tape_list_filters_by_number_line_and_problems(qtbot, window, tmp_pa
     assert tapes.apply_filter("problems") == 1
     assert tapes.apply_filter("tape 2") == 1
     assert tapes.apply_filter("") == 5
+
+
+def test_the_backward_pass_replays_step_by_step_and_colours_edges(qtbot, window, tmp_path):
+    import numpy as np
+
+    import tapeviz as tf
+    from tapeviz.gui.replay import replay_backward
+
+    with tf.record() as rec:
+        x = tf.Variable(np.array([0.5, -1.0, 2.0]), name="x")
+        with tf.GradientTape() as tape:
+            y = tf.reduce_sum(tf.sin(x) * x + tf.exp(x))
+        tape.gradient(y, x)
+    run = rec.snapshot()
+    call = run.calls[0]
+    replay = replay_backward(run, call)
+    value = np.array([0.5, -1.0, 2.0])
+    np.testing.assert_allclose(replay.grads[call.sources[0]], np.cos(value) * value + np.sin(value) + np.exp(value))
+    assert replay.stopped == "" and [run.ops[s.op].type for s in replay.steps][0] == "Sum"
+    open_run(qtbot, window, run, tmp_path)
+    qtbot.waitUntil(window.graph.is_ready, timeout=10_000)
+    window.gradients.tree.setCurrentItem(window.gradients.tree.topLevelItem(0).child(0))
+    qtbot.waitUntil(lambda: window.replay is not None and window.step_next.isEnabled(), timeout=10_000)
+    assert window.graph._edges._bins                                  # edges coloured by gradient size
+    first = window.backward_step(1)
+    assert run.ops[first.op].type == "Sum" and window.graph.selected_keys() == {f"op:{first.op}"}
+    assert "gradient arriving" in window.inspector.toPlainText()
+    for _ in range(len(replay.steps) + 2):
+        last = window.backward_step(1)
+    assert last.op == replay.steps[-1].op                              # stops at the end
+    assert window.backward_step(-1).op == replay.steps[-2].op
