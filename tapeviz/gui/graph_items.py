@@ -29,9 +29,8 @@ HUES = {
 
 
 # Gradient magnitude bins (upper bound, colour, meaning), on a log scale.
-MAGNITUDE_COLOURS = [(1e-6, "#90caf9", "< 1e-6 (vanishing)"), (1e-3, "#1e88e5", "1e-6 to 1e-3"),
-                     (1.0, "#43a047", "1e-3 to 1"), (1e3, "#fb8c00", "1 to 1e3"),
-                     (float("inf"), "#e53935", "> 1e3 (exploding)"), (None, "#6a1b9a", "NaN or Inf")]
+MAGNITUDE_COLOURS = [(1e-6, "#90caf9", "<1e-6"), (1e-3, "#1e88e5", "<1e-3"), (1.0, "#43a047", "<1"),
+                     (1e3, "#fb8c00", "<1e3"), (float("inf"), "#e53935", "≥1e3"), (None, "#6a1b9a", "NaN/Inf")]
 
 
 def magnitude_bin(size):
