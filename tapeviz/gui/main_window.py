@@ -432,9 +432,13 @@ class MainWindow(QtWidgets.QMainWindow):
         QtCore.QTimer.singleShot(0, lambda: self._fill_steps(run, ids, where))
 
     def _fill_steps(self, run, ids, where):
+        """One piece per event-loop turn: the tab, each of its two plots, then the curves."""
         if self.session.run is not run:
             return
         steps = self.steps
+        if not steps.build_step():
+            QtCore.QTimer.singleShot(0, lambda: self._fill_steps(run, ids, where))
+            return
         QtCore.QTimer.singleShot(0, lambda: self.session.run is run and self._steps_filled(steps, run, ids, where))
 
     def _steps_filled(self, steps, run, ids, where):

@@ -513,22 +513,34 @@ class StepsPlot(QtWidgets.QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.title = QtWidgets.QLabel(wordWrap=True)
-        self.loss = CurvePlot()
-        self.norms = CurvePlot()
-        self.norms.plot_widget.setLogMode(y=True)
-        self.loss.plot_widget.setLabel("bottom", "step")
-        self.norms.plot_widget.setLabel("bottom", "step")
-        row = QtWidgets.QHBoxLayout()
-        row.addWidget(self.loss)
-        row.addWidget(self.norms)
+        self.loss = self.norms = None
+        self._row = QtWidgets.QHBoxLayout()
         layout = QtWidgets.QVBoxLayout(self)
         layout.addWidget(self.title)
-        layout.addLayout(row, 1)
+        layout.addLayout(self._row, 1)
         self.tape_ids = []
-        for plot in (self.loss, self.norms):
-            plot.plot_widget.scene().sigMouseClicked.connect(lambda event, p=plot: self._clicked(p, event))
+
+    def build_step(self):
+        """Make one of the two plots (each costs tens of milliseconds); True once both exist. Called on
+        successive turns of the event loop, so the window never waits for both at once."""
+        if self.loss is None:
+            self.loss = self._new_plot(log=False)
+            return False
+        if self.norms is None:
+            self.norms = self._new_plot(log=True)
+        return True
+
+    def _new_plot(self, log):
+        plot = CurvePlot()
+        plot.plot_widget.setLogMode(y=log)
+        plot.plot_widget.setLabel("bottom", "step")
+        plot.plot_widget.scene().sigMouseClicked.connect(lambda event, p=plot: self._clicked(p, event))
+        self._row.addWidget(plot)
+        return plot
 
     def show_steps(self, run, tape_ids, where):
+        while not self.build_step():
+            pass
         self.tape_ids, loss, norms = steps_data(run, tape_ids)
         x = np.arange(1, len(self.tape_ids) + 1, dtype=float)
         self.title.setText(f"<b>{where} x{len(tape_ids)}</b>: loss and gradient norms per step; click a step "
