@@ -5,18 +5,20 @@ import shutil
 import tempfile
 import threading
 
+import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from .editor import EditorPanel
 from .graph import path_keys
 from .loader import RunLoader
-from .plot_data import jacobian_matrices, plottable
+from .plot_data import jacobian_matrices, plottable, steps_data
 from .panels import ConsolePanel, GradientsPanel, InspectorPanel, PluginsPanel, ProblemsPanel, TapeList, WatchedPanel
 from .runner import ScriptRunner
 from .session import Session
 
 EXAMPLES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
 MAX_RECENT = 8
+MIN_STEPS = 5   # tapes made on one line, each with a gradient call, before they count as a training loop
 
 
 def examples():
@@ -415,7 +417,8 @@ class MainWindow(QtWidgets.QMainWindow):
         return self._plots.get("gradient")
 
     def _show_steps(self, tape_id):
-        """A loop's tapes (three or more made on one line, with gradient calls): loss and norms per step."""
+        """A training loop's tapes (MIN_STEPS or more made on one line, each with a gradient call of a
+        one-number loss): loss and gradient norms per step."""
         from .panels import tape_groups
 
         run = self.session.run
@@ -425,7 +428,12 @@ class MainWindow(QtWidgets.QMainWindow):
         else:
             return
         calls = self.session.index.calls_per_tape if self.session.index else {}
-        if len(ids) < 3 or sum(1 for i in ids if calls.get(i)) < 3 or self._steps_shown == (id(run), ids[0]):
+        if len(ids) < MIN_STEPS or sum(1 for i in ids if calls.get(i)) < MIN_STEPS \
+                or self._steps_shown == (id(run), ids[0]):
+            return
+        # A training loop: most steps end in one-number loss (a loop over unrelated cases does not).
+        steps, loss, _ = steps_data(run, ids)
+        if np.count_nonzero(np.isfinite(loss)) < max(MIN_STEPS, len(steps) // 2):
             return
         self._steps_shown = (id(run), ids[0])
         # Made and filled on later turns of the event loop: the graph and the lists come first.
@@ -598,7 +606,16 @@ class MainWindow(QtWidgets.QMainWindow):
         if result.explanations and not broken:
             broken.add(f"t:{result.source}")
         self.graph.highlight(keys, broken)
-        self._start_replay(call, _target if _target is not None else call.targets[0])
+        if result.is_none or result.explanations:   # no backward pass reached this source: nothing to walk
+            self._replay_number += 1
+            self.replay = None
+            self.graph.show_gradient_sizes({})
+            self.step_legend.hide()
+            for button in (self.step_back, self.step_next):
+                button.setEnabled(False)
+            self.step_label.setText("This gradient is None: no backward pass reached its source (see the break).")
+        else:
+            self._start_replay(call, _target if _target is not None else call.targets[0])
 
     def _search(self):
         """Enter: a new search, or the next hit of the same one."""

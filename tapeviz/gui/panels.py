@@ -7,7 +7,6 @@ import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from tapeviz.inspection.explain import describe
-from tapeviz.inspection.report import watched_names
 
 ROLE = QtCore.Qt.ItemDataRole.UserRole
 EAGER_RESULTS = 60   # a call with more results than this gets its rows when opened

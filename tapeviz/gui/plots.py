@@ -10,14 +10,8 @@ import ast
 import math
 import re
 import time
-from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
-
-from tapeviz.inspection.explain import describe
-from tapeviz.inspection.names import call_names
-
 
 from .plot_data import (PlotData, PlotSeries, Skipped, _call_names, _short_name, _why_not_plottable,  # noqa: F401
                         _wrap, gradient_plot_data, jacobian_matrices, plottable, skipped_summary,

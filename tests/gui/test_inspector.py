@@ -408,3 +408,13 @@ def test_the_backward_pass_replays_step_by_step_and_colours_edges(qtbot, window,
         last = window.backward_step(1)
     assert last.op == replay.steps[-1].op                              # stops at the end
     assert window.backward_step(-1).op == replay.steps[-2].op
+
+
+def test_a_none_gradient_has_no_backward_pass_to_walk(qtbot, window, tmp_path):
+    run = record_problem_run(steps=1)
+    open_run(qtbot, window, run, tmp_path)
+    qtbot.waitUntil(lambda: window.problems.current_problem() is not None, timeout=5000)
+    assert window.problems.current_problem().kind == "None"
+    qtbot.wait(200)
+    assert window.replay is None and not window.step_next.isEnabled()
+    assert "None" in window.step_label.text() and not window.graph._edges._bins
