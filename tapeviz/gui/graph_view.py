@@ -600,6 +600,32 @@ class GraphView(QtWidgets.QGraphicsView):
         if self._edges is not None:
             self._edges.set_magnitudes(self._magnitudes)
 
+    def show_gradients(self, grads):
+        """Add to each op's tooltip the gradient that reached its output (tensor id -> array)."""
+        from tapeviz.inspection.model import summarize
+
+        from .graph import value_text
+
+        self._gradients = grads or {}
+        if self._plan is None or self._run is None:
+            return
+        # Only the ops a gradient reached (and those that had one before) are touched.
+        producers = {self._run.tensors[t].producer for t in self._gradients if t in self._run.tensors}
+        keys = {f"op:{p}" for p in producers if p is not None} | getattr(self, "_gradient_keys", set())
+        self._gradient_keys = set()
+        for key in keys:
+            item = self._items.get(key)
+            op = self._run.ops.get(int(key.split(":")[1]))
+            if item is None or op is None:
+                continue
+            node = item.node
+            tip = ((node.name + " = ") if node.name else "") + f"{node.label}\n{node.detail}".strip()
+            here = [self._gradients[o] for o in op.outputs if o in self._gradients]
+            if here:
+                tip += "\ngradient: " + "; ".join(value_text(summarize(g)) for g in here)
+                self._gradient_keys.add(key)
+            item.setToolTip(tip)
+
     def clear_highlight(self):
         self.highlight(set())
 

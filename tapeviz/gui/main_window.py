@@ -565,6 +565,7 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         self.replay, self._step = replay, -1
         self.graph.show_gradient_sizes({t: magnitude(g) for t, g in replay.grads.items()})
+        self.graph.show_gradients(replay.grads)
         self.step_legend.setVisible(bool(replay.grads))
         for button in (self.step_back, self.step_next):
             button.setEnabled(bool(replay.steps))
@@ -610,6 +611,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self._replay_number += 1
             self.replay = None
             self.graph.show_gradient_sizes({})
+            self.graph.show_gradients({})
             self.step_legend.hide()
             for button in (self.step_back, self.step_next):
                 button.setEnabled(False)

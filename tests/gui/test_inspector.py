@@ -401,6 +401,8 @@ def test_the_backward_pass_replays_step_by_step_and_colours_edges(qtbot, window,
     window.gradients.tree.setCurrentItem(window.gradients.tree.topLevelItem(0).child(0))
     qtbot.waitUntil(lambda: window.replay is not None and window.step_next.isEnabled(), timeout=10_000)
     assert window.graph._edges._bins                                  # edges coloured by gradient size
+    sum_key = next(k for k, n in window.graph.graph().nodes.items() if n.label == "Sum")
+    assert "gradient: min 1" in window.graph._items[sum_key].toolTip()    # d y / d y = 1 reaches the Sum
     first = window.backward_step(1)
     assert run.ops[first.op].type == "Sum" and window.graph.selected_keys() == {f"op:{first.op}"}
     assert "gradient arriving" in window.inspector.toPlainText()
