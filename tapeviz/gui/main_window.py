@@ -18,6 +18,7 @@ from .session import Session
 
 EXAMPLES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
 MAX_RECENT = 8
+LAYOUT_VERSION = 2   # of the saved dock layout: 2 added the Problems dock and a small Plots dock
 MIN_STEPS = 5   # tapes made on one line, each with a gradient call, before they count as a training loop
 
 
@@ -673,14 +674,14 @@ class MainWindow(QtWidgets.QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
         if state is not None:
-            self.restoreState(state)
+            self.restoreState(state, LAYOUT_VERSION)   # a layout saved by an older inspector is ignored
 
     def closeEvent(self, event):
         if not self.editor.maybe_keep_changes():
             event.ignore()
             return
         self.settings.setValue("geometry", self.saveGeometry())
-        self.settings.setValue("window_state", self.saveState())
+        self.settings.setValue("window_state", self.saveState(LAYOUT_VERSION))
         self.runner.shutdown()    # no signal from the child may reach a half-destroyed window
         if self._scratch_dir is not None:
             shutil.rmtree(self._scratch_dir, ignore_errors=True)
