@@ -233,14 +233,9 @@ def cmd_explain(args):
 
 
 def plugin_table():
-    from tapeviz.core import plugins, registry
+    from tapeviz.inspection.plugin_table import plugin_table as table
 
-    registry.ensure_loaded()
-    return [{"name": p.name, "version": p.version, "source": p.source, "broken": p.broken, "error": p.error,
-             "warning": p.warning,
-             "gradients": sorted(p.op_types), "not_differentiable": sorted(p.not_differentiable),
-             "new_ops": sorted(p.new_ops), "overrides": sorted(p.overrides),
-             "forward_rules": sorted(getattr(p, "forward_rules", ()))} for p in plugins.plugins]
+    return table()
 
 
 def cmd_plugins(args):

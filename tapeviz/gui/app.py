@@ -15,14 +15,18 @@ def default_script():
 
 
 def main(args):
-    from PySide6 import QtCore, QtWidgets
-
-    from .main_window import MainWindow
-
     path = args.path or default_script()
     if not os.path.exists(path):
         print(f"tapeviz: error: no such file: {path}", file=sys.stderr)
         return 2
+    early = None
+    if not path.endswith(".py"):   # read the tape file while Qt starts and the window is built
+        from .loader import start_loading
+        early = start_loading(path)
+
+    from PySide6 import QtCore, QtWidgets
+
+    from .main_window import MainWindow, wait_for_background_imports
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     app.setApplicationName("tapeviz")
     app.setOrganizationName("tapeviz")
@@ -32,15 +36,22 @@ def main(args):
                                     QtCore.QSettings.Format.IniFormat)
         settings.clear()
     window = MainWindow(settings)
-    window.plugins.refresh()
     window.show()
     if args.screenshot:
-        return _screenshot(app, window, path, args.screenshot)
-    window.open_path(path)
-    return app.exec()
+        status = _screenshot(app, window, path, args.screenshot, early)
+    else:
+        if early is not None:
+            window.open_run_file(path, early)
+        else:
+            window.open_path(path)
+        status = app.exec()
+    window.graph.cancel()
+    window.graph.wait_for_workers()
+    wait_for_background_imports()
+    return status
 
 
-def _screenshot(app, window, path, target):
+def _screenshot(app, window, path, target, early=None):
     from PySide6 import QtCore
 
     status = {"code": 1}
@@ -52,21 +63,23 @@ def _screenshot(app, window, path, target):
         app.quit()
 
     def when_drawn():
-        window.graph.layout_ready.disconnect(when_drawn)
-        window.gradients.select_first_none()
-        QtCore.QTimer.singleShot(300, save)
+        # The first problem is selected as the run opens; its tape may differ from the first one.
+        if window.graph.is_ready() and window.session.tape_id is not None:
+            window.graph.layout_ready.disconnect(when_drawn)
+            QtCore.QTimer.singleShot(0, save)
 
-    def loaded(run, code, message):
+    def loaded(run, *_):
         if run is None or not run.tapes:
             QtCore.QTimer.singleShot(100, save)
 
     window.graph.layout_ready.connect(when_drawn)
     window.graph.layout_failed.connect(lambda details: QtCore.QTimer.singleShot(100, save))  # the error is shown
     window.runner.finished.connect(loaded)
+    window.loader.failed.connect(lambda *_: QtCore.QTimer.singleShot(100, save))
     QtCore.QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, save)
     if path.endswith(".py"):
         window.open_script(path)
-    elif not window.open_run_file(path):
+    elif not window.open_run_file(path, early):
         QtCore.QTimer.singleShot(100, save)
     app.exec()
     return status["code"]

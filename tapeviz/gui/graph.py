@@ -1,12 +1,20 @@
 """A tape's graph for drawing, and its layout: pure functions of the inspection model (no Qt).
 
 Nodes are ops and the leaf tensors they read (variables, constants, watched tensors); an op's
-outputs are the edges out of it, as TensorBoard draws graphs. Layout is layered from sources to
-targets: igraph's Sugiyama (C core) when installed, else longest-path layers in Python.
+outputs are the edges out of it, as TensorBoard draws graphs. Layout is layered from the inputs
+at the top to the loss at the bottom, as TensorBoard and Netron draw. Small graphs are ordered by
+igraph's Sugiyama (C core, fast at that size); larger ones by barycentre sweeps in Python, which
+the interpreter interrupts every few milliseconds, so laying out in a worker thread never holds
+the GIL long enough to stall the window.
 """
 from dataclasses import dataclass, field
 
 from tapeviz.inspection.explain import _path_ops, describe
+
+from .folding import find_folds
+from .source_names import op_names
+
+SUGIYAMA_MAX_NODES = 400   # igraph holds the GIL for its whole run: only where that run is short
 
 
 @dataclass
@@ -19,6 +27,7 @@ class Node:
     scope: str = ""     # name scope ("dense_1") for collapsing
     x: float = 0.0
     y: float = 0.0
+    name: str = ""      # the user's name for an op's output, from its source line ("hidden")
 
 
 @dataclass
@@ -46,6 +55,11 @@ def build_graph(run, tape_id):
     ops = [run.ops[i] for i in tape.ops]
     produced = {o: f"op:{op.id}" for op in ops for o in op.outputs}
     watched = run.watched(tape_id)
+    names = op_names(run, ops)
+    for op in ops:   # a name the user gave a value in a gradient call wins over its assignment
+        for output in op.outputs:
+            if output in run.names and len(op.outputs) == 1:
+                names[op.id] = run.names[output]
     nodes, edges = {}, []
     for op in ops:
         flags = set()
@@ -55,7 +69,9 @@ def build_graph(run, tape_id):
             flags.add("not_differentiable")
         outputs = ", ".join(f"{run.tensors[o].dtype}{list(run.tensors[o].shape)}" for o in op.outputs
                             if o in run.tensors)
-        nodes[f"op:{op.id}"] = Node(f"op:{op.id}", "op", op.type, f"-> {outputs}", flags)
+        values = "; ".join(value_text(run.tensors[o].summary) for o in op.outputs if o in run.tensors)
+        nodes[f"op:{op.id}"] = Node(f"op:{op.id}", "op", op.type, f"-> {outputs}" + (f"\n{values}" if values else ""),
+                                    flags, name=names.get(op.id, ""))
         for tensor_id in op.inputs:
             if tensor_id in produced:
                 edges.append(Edge(produced[tensor_id], f"op:{op.id}", tensor_id))
@@ -77,8 +93,28 @@ def build_graph(run, tape_id):
             info = run.tensors[tensor_id]
             nodes[key] = Node(key, info.kind, info.name or describe(run, tensor_id),
                               f"{info.dtype}{list(info.shape)}", {"watched"})
+    # A gradient source this tape never read is drawn anyway, alone: its None is explained by the
+    # missing edge, which the view marks as the break when its gradient is selected.
+    for call in run.calls:
+        if call.tape != tape_id:
+            continue
+        for tensor_id in call.sources:
+            key = f"t:{tensor_id}"
+            if key not in nodes and tensor_id not in produced and tensor_id in run.tensors:
+                info = run.tensors[tensor_id]
+                flags = {"unread"} | ({"watched"} if tensor_id in watched else set())
+                nodes[key] = Node(key, info.kind, info.name or run.names.get(tensor_id) or describe(run, tensor_id),
+                                  f"{info.dtype}{list(info.shape)}, never read on this tape", flags)
     _scope_ops(nodes, edges)
     return TapeGraph(nodes, edges)
+
+
+def value_text(summary):
+    """A value's statistics in one line: "min -1 max 2.5 mean 0.3", and its NaN/Inf count if any."""
+    if not summary or "min" not in summary:
+        return ""
+    text = f"min {summary['min']:.4g}  max {summary['max']:.4g}  mean {summary['mean']:.4g}"
+    return text + (f"  NaN/Inf {summary['nonfinite']}" if summary.get("nonfinite") else "")
 
 
 def _scope_ops(nodes, edges):
@@ -111,27 +147,72 @@ def path_keys(run, tape_id, source_id, target_id):
     return keys
 
 
-def layout(graph, hgap=150.0, vgap=90.0):
-    """Assign x, y to every node: layers go left to right from sources to targets. Returns the graph.
+def layout(graph, hgap=150.0, vgap=90.0, progress=None):
+    """Assign x, y to every node: layers run top to bottom from inputs to targets. Returns the graph.
 
-    Layers are longest-path layers (computed here: igraph's own layering took minutes on a
-    10,000-op chain); igraph's Sugiyama then orders each layer against edge crossings.
+    Layers are longest-path layers (igraph's own layering took minutes on a 10,000-op chain).
+    ``progress(fraction)`` is called now and then on big graphs; it may raise to stop the work.
     """
     keys = list(graph.nodes)
     index = {k: i for i, k in enumerate(keys)}
     pairs = sorted({(index[e.source], index[e.target]) for e in graph.edges})
     layers = _longest_path_layers(len(keys), pairs)
-    try:
-        import igraph
-    except ImportError:
-        coords = _layer_rows(layers)
-    else:
-        g = igraph.Graph(n=len(keys), edges=pairs, directed=True)
-        coords = [(x, y) for x, y in g.layout_sugiyama(layers=layers, maxiter=20).coords[:len(keys)]] if keys else []
-    for key, (row, layer) in zip(keys, coords):
+    coords = None
+    if 0 < len(keys) <= SUGIYAMA_MAX_NODES:
+        try:
+            import igraph
+        except ImportError:
+            pass
+        else:
+            g = igraph.Graph(n=len(keys), edges=pairs, directed=True)
+            coords = [(x, y) for x, y in g.layout_sugiyama(layers=layers, maxiter=20).coords[:len(keys)]]
+    if coords is None:
+        coords = _barycentre_rows(len(keys), pairs, layers, progress)
+    for key, (column, layer) in zip(keys, coords):
         node = graph.nodes[key]
-        node.x, node.y = layer * hgap, row * vgap
+        node.x, node.y = column * hgap, layer * vgap
     return graph
+
+
+def _barycentre_rows(count, pairs, layers, progress=None, sweeps=4):
+    """(column, layer) per node: each layer ordered by the mean column of its neighbours, down and
+    up a few times (Sugiyama's ordering step without dummy nodes), then centred on its parents."""
+    by_layer = {}
+    for node, layer in enumerate(layers):
+        by_layer.setdefault(layer, []).append(node)
+    order = [by_layer[layer] for layer in sorted(by_layer)]
+    up, down = [[] for _ in range(count)], [[] for _ in range(count)]
+    for a, b in pairs:
+        down[a].append(b)
+        up[b].append(a)
+    column = [0.0] * count
+    for row in order:
+        for i, node in enumerate(row):
+            column[node] = float(i)
+    total = max(1, sweeps * len(order))
+    done = 0
+    for sweep in range(sweeps):
+        rows = order if sweep % 2 == 0 else order[::-1]
+        neighbours = up if sweep % 2 == 0 else down
+        for row in rows:
+            def barycentre(node):
+                near = neighbours[node]
+                return sum(column[n] for n in near) / len(near) if near else column[node]
+            row.sort(key=barycentre)
+            for i, node in enumerate(row):
+                column[node] = float(i)
+            done += 1
+            if progress is not None and done % 200 == 0:
+                progress(done / total)
+    # Place: each row centred under its parents' mean, nodes kept at least one column apart.
+    for row in order:
+        wanted = [sum(column[n] for n in up[node]) / len(up[node]) if up[node] else None for node in row]
+        known = [w for w in wanted if w is not None]
+        centre = sum(known) / len(known) if known else 0.0
+        start = centre - (len(row) - 1) / 2
+        for i, node in enumerate(row):
+            column[node] = start + i
+    return [(column[node], layers[node]) for node in range(count)]
 
 
 def _longest_path_layers(count, pairs):
@@ -139,17 +220,19 @@ def _longest_path_layers(count, pairs):
     for a, b in pairs:
         incoming[b].append(a)
     layer = [0] * count
-    for node in _topological(count, pairs):
+    order = _topological(count, pairs)
+    for node in order:
         if incoming[node]:
             layer[node] = max(layer[a] for a in incoming[node]) + 1
-    # Leaves (constants, variables) sit just before their first consumer, not all in layer 0:
-    # long edges would each add a dummy node per layer crossed (millions on a long chain).
+    # Every node then moves down to just above its first consumer (as late as possible): leaves and
+    # side branches sit beside the step that reads them, not all in the top layer, where 1,000 of
+    # them made a row 1,000 nodes wide and a long edge from each (a grey triangle).
     consumers = {}
     for a, b in pairs:
         consumers.setdefault(a, []).append(b)
-    for node in range(count):
-        if not incoming[node] and node in consumers:
-            layer[node] = max(0, min(layer[b] for b in consumers[node]) - 1)
+    for node in reversed(order):
+        if node in consumers:
+            layer[node] = max(layer[node], min(layer[b] for b in consumers[node]) - 1)
     return layer
 
 
@@ -192,24 +275,52 @@ def collapse_scopes(graph, expanded=frozenset()):
     so a path or a search over the full graph can be shown on the collapsed one. Edges into and
     out of a scope are merged (one per pair of drawn nodes); edges inside a scope disappear.
     """
-    members = {}
-    for key, node in graph.nodes.items():
-        if node.scope and node.scope not in expanded:
-            members.setdefault(node.scope, []).append(node)
-    members = {scope: nodes for scope, nodes in members.items() if len(nodes) > 1}
-    owner = {key: scope_key(node.scope) if node.scope in members else key for key, node in graph.nodes.items()}
+    return fold_graph(graph, expanded, repeats=False, scopes=True)
+
+
+def fold_graph(graph, expanded=frozenset(), repeats=True, scopes=False):
+    """The graph as drawn: repeated runs folded into blocks, alike variables grouped (``repeats``),
+    name scopes as one node each (``scopes``); keys in ``expanded`` stay open. ``(drawn, owner)``."""
+    groups = []   # (drawn key, kind, label, detail, scope, member keys)
+    taken = set()
+    if repeats:
+        folds, variable_groups = find_folds(graph)
+        for key, label, members in folds:
+            if key not in expanded:
+                ops = sum(1 for m in members if graph.nodes[m].kind == "op")
+                groups.append((key, "fold", label, f"{ops} ops folded: double-click to open", "", members))
+                taken.update(members)
+        for key, label, members in variable_groups:
+            if key not in expanded:
+                groups.append((key, "group", label, f"{len(members)} variables: double-click to open", "",
+                               members))
+                taken.update(members)
+    if scopes:
+        members = {}
+        for key, node in graph.nodes.items():
+            if node.scope and scope_key(node.scope) not in expanded and node.scope not in expanded \
+                    and key not in taken:
+                members.setdefault(node.scope, []).append(key)
+        for scope, inside in members.items():
+            if len(inside) > 1:
+                ops = sum(1 for k in inside if graph.nodes[k].kind == "op")
+                groups.append((scope_key(scope), "scope", f"{scope} ({ops} ops)",
+                               f"{ops} ops, {len(inside) - ops} tensors", scope, inside))
+    owner = {key: key for key in graph.nodes}
+    for drawn, *_rest, inside in groups:
+        for key in inside:
+            owner[key] = drawn
     nodes = {}
+    made = {g[0]: g for g in groups}
     for key, node in graph.nodes.items():
         drawn = owner[key]
         if drawn == key:
-            nodes[key] = Node(key, node.kind, node.label, node.detail, set(node.flags), node.scope)
+            nodes[key] = Node(key, node.kind, node.label, node.detail, set(node.flags), node.scope, name=node.name)
         elif drawn not in nodes:
-            inside = members[node.scope]
-            ops = sum(1 for n in inside if n.kind == "op")
-            # A scope shows the worst of its members: a missing rule inside is still a missing rule.
-            flags = set().union(*(n.flags for n in inside)) & {"watched", "no_rule", "not_differentiable"}
-            nodes[drawn] = Node(drawn, "scope", f"{node.scope} ({ops} ops)",
-                                f"{ops} ops, {len(inside) - ops} tensors", flags, node.scope)
+            _, kind, label, detail, scope, inside = made[drawn]
+            # A group shows the worst of its members: a missing rule inside is still a missing rule.
+            flags = set().union(*(graph.nodes[k].flags for k in inside)) & {"watched", "no_rule", "not_differentiable"}
+            nodes[drawn] = Node(drawn, kind, label, detail, flags, scope)
     edges, seen = [], set()
     for edge in graph.edges:
         pair = (owner[edge.source], owner[edge.target])
@@ -217,3 +328,8 @@ def collapse_scopes(graph, expanded=frozenset()):
             seen.add(pair)
             edges.append(Edge(pair[0], pair[1], edge.tensor))
     return TapeGraph(nodes, edges), owner
+
+
+def groups_of(drawn_graph):
+    """Keys of the drawn nodes that stand for several (folds, variable groups, scopes)."""
+    return [k for k, n in drawn_graph.nodes.items() if n.kind in ("fold", "group", "scope")]

@@ -15,15 +15,32 @@ TEXT_LOD = 0.45      # below this scale labels are unreadable: shapes only
 OVERVIEW_LOD = 0.12  # below this the view hides node items and the overview draws them
 CRISP_EDGES = 400    # antialias edges only when fewer than this many are in view
 
-SIZES = {"op": (124, 40), "variable": (140, 40), "constant": (88, 28), "scope": (170, 52)}
+SIZES = {"op": (124, 40), "variable": (128, 36), "constant": (88, 28), "scope": (136, 48), "fold": (136, 48),
+         "group": (136, 44)}
 DEFAULT_SIZE = (116, 34)   # watched or intermediate tensors without a producer
-HGAP, VGAP = 210.0, 66.0   # layout spacing: wider than the widest node, room for edges between layers
+HGAP, VGAP = 150.0, 78.0   # layout spacing: columns wider than the widest node, room for edges between layers
 
 HUES = {
-    "op": "#4a90d9", "variable": "#1fa391", "constant": "#9e9e9e", "scope": "#5c6bc0",
+    "op": "#4a90d9", "variable": "#1fa391", "constant": "#9e9e9e", "scope": "#5c6bc0", "fold": "#7e57c2",
+    "group": "#1fa391",
     "no_rule": "#ff9800", "not_differentiable": "#8d8d8d",
     "watched": "#2e9d3a", "path": "#d62ad6", "broken": "#e53935",
 }
+
+
+# Gradient magnitude bins (upper bound, colour, meaning), on a log scale.
+MAGNITUDE_COLOURS = [(1e-6, "#90caf9", "<1e-6"), (1e-3, "#1e88e5", "<1e-3"), (1.0, "#43a047", "<1"),
+                     (1e3, "#fb8c00", "<1e3"), (float("inf"), "#e53935", "≥1e3"), (None, "#6a1b9a", "NaN/Inf")]
+
+
+def magnitude_bin(size):
+    """The MAGNITUDE_COLOURS index of a gradient's largest absolute value."""
+    if size != size or size == float("inf"):
+        return len(MAGNITUDE_COLOURS) - 1
+    for index, (bound, _, _) in enumerate(MAGNITUDE_COLOURS[:-1]):
+        if size < bound:
+            return index
+    return len(MAGNITUDE_COLOURS) - 2
 
 
 def size_of(kind):
@@ -58,15 +75,19 @@ class GraphStyle:
         self.hue = {name: QtGui.QColor(value) for name, value in HUES.items()}
         strength = {"no_rule": 0.55, "not_differentiable": 0.45, "constant": 0.30}
         self.fill = {name: _mix(self.base, self.hue[name], strength.get(name, 0.28 if dark else 0.22))
-                     for name in ("op", "variable", "constant", "scope", "no_rule", "not_differentiable")}
+                     for name in ("op", "variable", "constant", "scope", "fold", "group", "no_rule",
+                                  "not_differentiable")}
         self.border = _mix(self.base, self.text, 0.55)
         self.edge = _mix(self.base, self.text, 0.45)
         self.muted_text = _mix(self.base, self.text, 0.65)
         self.font = QtGui.QFont()
-        self.font.setPointSizeF(9)
+        self.font.setPointSizeF(10)
+        self.bold_font = QtGui.QFont(self.font)
+        self.bold_font.setBold(True)
         self.small_font = QtGui.QFont(self.font)
         self.small_font.setPointSizeF(7)
         self.metrics = QtGui.QFontMetricsF(self.font)
+        self.bold_metrics = QtGui.QFontMetricsF(self.bold_font)
 
 
 @dataclass
@@ -93,7 +114,7 @@ class NodeItem(QtWidgets.QGraphicsItem):
         self.setPos(node.x, node.y)
         self.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setZValue(1)
-        self.setToolTip(f"{node.label}\n{node.detail}".strip())
+        self.setToolTip(((node.name + " = ") if node.name else "") + f"{node.label}\n{node.detail}".strip())
 
     def set_style(self, style):
         self._style = style
@@ -130,8 +151,8 @@ class NodeItem(QtWidgets.QGraphicsItem):
             border = QtGui.QPen(style.hue["path"], 4 if "watched" not in node.flags else 5)
         painter.setPen(border)
         painter.setBrush(fill)
-        if node.kind == "scope":  # a second box behind, as a stack of the ops it holds
-            painter.drawRoundedRect(rect.translated(5, -5), 8, 8)
+        if node.kind in ("scope", "fold", "group"):  # a second shape behind, as a stack of what it holds
+            self._draw_shape(painter, rect.translated(5, -5))
         self._draw_shape(painter, rect)
         if broken:
             pen = QtGui.QPen(style.hue["broken"], 3, QtCore.Qt.PenStyle.DashLine)
@@ -148,16 +169,27 @@ class NodeItem(QtWidgets.QGraphicsItem):
         if "no_rule" in node.flags or "not_differentiable" in node.flags:
             self._draw_glyph(painter, node.flags)
             text_rect.adjust(14, 0, 0, 0)
-        painter.setFont(style.font)
         painter.setPen(style.text)
         if self._elided is None:
-            self._elided = style.metrics.elidedText(display_label(node), QtCore.Qt.TextElideMode.ElideMiddle, text_rect.width())
-        painter.drawText(text_rect, QtCore.Qt.AlignmentFlag.AlignCenter, self._elided)
+            self._elided = label_lines(node, style, text_rect.width())
+        if len(self._elided) == 1:
+            painter.setFont(style.font)
+            painter.drawText(text_rect, QtCore.Qt.AlignmentFlag.AlignCenter, self._elided[0])
+        else:   # the user's name above, the op below
+            top, bottom = QtCore.QRectF(text_rect), QtCore.QRectF(text_rect)
+            top.setBottom(text_rect.center().y() + 1)
+            bottom.setTop(text_rect.center().y() - 1)
+            painter.setFont(style.bold_font)
+            painter.drawText(top, QtCore.Qt.AlignmentFlag.AlignHCenter | QtCore.Qt.AlignmentFlag.AlignBottom,
+                             self._elided[0])
+            painter.setFont(style.font)
+            painter.drawText(bottom, QtCore.Qt.AlignmentFlag.AlignHCenter | QtCore.Qt.AlignmentFlag.AlignTop,
+                             self._elided[1])
 
     def _draw_shape(self, painter, rect):
-        if self.node.kind == "variable":
+        if self.node.kind in ("variable", "group"):
             painter.drawEllipse(rect)
-        elif self.node.kind in ("op", "scope"):
+        elif self.node.kind in ("op", "scope", "fold"):
             painter.drawRoundedRect(rect, 8, 8)
         else:
             painter.drawRect(rect)
@@ -197,21 +229,30 @@ class EdgeGeometry:
         index = {k: i for i, k in enumerate(keys)}
         xs = np.array([graph.nodes[k].x for k in keys], dtype=float)
         ys = np.array([graph.nodes[k].y for k in keys], dtype=float)
-        half = np.array([size_of(graph.nodes[k].kind)[0] / 2 for k in keys], dtype=float)
+        half = np.array([size_of(graph.nodes[k].kind)[1] / 2 for k in keys], dtype=float)
         src = np.array([index[e.source] for e in graph.edges], dtype=np.int64)
         dst = np.array([index[e.target] for e in graph.edges], dtype=np.int64)
         self.sources = [e.source for e in graph.edges]
         self.targets = [e.target for e in graph.edges]
-        self.x0 = xs[src] + half[src] if len(src) else np.zeros(0)
-        self.y0 = ys[src] if len(src) else np.zeros(0)
-        self.x1 = xs[dst] - half[dst] if len(dst) else np.zeros(0)
-        self.y1 = ys[dst] + _input_offsets(dst, self.y0) if len(dst) else np.zeros(0)
-        self.bend = np.maximum(40.0, np.abs(self.x1 - self.x0) / 2)  # horizontal reach of the curve's handles
-        self.left = np.minimum(self.x0, self.x1 - self.bend)
-        self.right = np.maximum(self.x1, self.x0 + self.bend)
-        self.top = np.minimum(self.y0, self.y1)
-        self.bottom = np.maximum(self.y0, self.y1)
-        self.lines = straight_lines(self.x0, self.y0, self.x1, self.y1)
+        self.tensors = [e.tensor for e in graph.edges]
+        # Top to bottom: out of a node's bottom edge, into the next one's top edge.
+        self.x0 = xs[src] if len(src) else np.zeros(0)
+        self.y0 = ys[src] + half[src] if len(src) else np.zeros(0)
+        self.x1 = xs[dst] + _input_offsets(dst, self.x0) if len(dst) else np.zeros(0)
+        self.y1 = ys[dst] - half[dst] if len(dst) else np.zeros(0)
+        self.bend = np.maximum(24.0, np.abs(self.y1 - self.y0) / 2)  # vertical reach of the curve's handles
+        self.left = np.minimum(self.x0, self.x1)
+        self.right = np.maximum(self.x0, self.x1)
+        self.top = np.minimum(self.y0, self.y1 - self.bend)
+        self.bottom = np.maximum(self.y1, self.y0 + self.bend)
+        self._lines = None
+
+    @property
+    def lines(self):
+        """Every edge as a straight segment, for the far-out view: made when first drawn."""
+        if self._lines is None:
+            self._lines = straight_lines(self.x0, self.y0, self.x1, self.y1)
+        return self._lines
 
     def __len__(self):
         return len(self.x0)
@@ -221,19 +262,34 @@ class EdgeGeometry:
                           & (self.bottom >= rect.top()) & (self.top <= rect.bottom()))[0]
 
 
-def _input_offsets(targets, source_y, spacing=8.0):
-    """A node's inputs arrive at separate points down its left side, in the order their sources sit."""
-    order = np.lexsort((source_y, targets))
+def _input_offsets(targets, source_x, spacing=14.0):
+    """A node's inputs arrive at separate points along its top side, in the order their sources sit."""
+    order = np.lexsort((source_x, targets))
     sorted_targets = targets[order]
     starts = np.flatnonzero(np.r_[True, sorted_targets[1:] != sorted_targets[:-1]])
     counts = np.diff(np.r_[starts, len(order)])
     group = np.repeat(np.arange(len(starts)), counts)
     rank = np.arange(len(order)) - starts[group]
     count = counts[group].astype(float)
-    spread = np.minimum(spacing, 24.0 / np.maximum(count - 1, 1))
+    spread = np.minimum(spacing, 80.0 / np.maximum(count - 1, 1))
     offsets = np.zeros(len(targets))
     offsets[order] = (rank - (count - 1) / 2) * spread
     return offsets
+
+
+def label_lines(node, style, width):
+    """One or two lines that fit ``width``: the user's name (bold) over the op type, or the label."""
+    elide = QtCore.Qt.TextElideMode.ElideMiddle
+    if node.name:
+        return [style.bold_metrics.elidedText(node.name, elide, width),
+                style.metrics.elidedText(display_label(node), elide, width)]
+    text = display_label(node)
+    if style.metrics.horizontalAdvance(text) > width and " " in text and node.kind in ("fold", "group", "scope"):
+        head, _, tail = text.rpartition(" x") if " x" in text else text.partition(" (")
+        if head and tail:
+            second = ("x" if " x" in text else "(") + tail
+            return [style.metrics.elidedText(head, elide, width), style.metrics.elidedText(second, elide, width)]
+    return [style.metrics.elidedText(text, elide, width)]
 
 
 def display_label(node):
@@ -254,16 +310,22 @@ def straight_lines(x0, y0, x1, y1):
 
 
 def curve(x0, y0, x1, y1, bend, path=None):
+    """Downwards: leaves the source straight down and reaches the target straight down, above its arrowhead."""
     path = path if path is not None else QtGui.QPainterPath()
     path.moveTo(x0, y0)
-    path.cubicTo(x0 + bend, y0, x1 - 8 - bend, y1, x1 - 8, y1)
+    path.cubicTo(x0, y0 + bend, x1, y1 - 8 - bend, x1, y1 - 8)
     return path
+
+
+def curve_svg(x0, y0, x1, y1, bend):
+    """The same curve as ``curve``, as SVG path data ending at the target (the marker draws the head)."""
+    return f"M{x0:.1f},{y0:.1f} C{x0:.1f},{y0 + bend:.1f} {x1:.1f},{y1 - bend:.1f} {x1:.1f},{y1:.1f}"
 
 
 def arrowhead(x, y, path):
     path.moveTo(x, y)
-    path.lineTo(x - 10, y - 5)
-    path.lineTo(x - 10, y + 5)
+    path.lineTo(x - 5, y - 10)
+    path.lineTo(x + 5, y - 10)
     path.closeSubpath()
 
 
@@ -285,11 +347,26 @@ class EdgeLayer(QtWidgets.QGraphicsItem):
         self._style = style
         self._marks = marks
         self._path_edges = np.zeros(0, dtype=np.int64)
+        self._bins = []   # (edge indices, colour) by gradient magnitude, while a backward pass is shown
         self.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption)  # exposedRect
         self.setZValue(0)
 
     def set_style(self, style):
         self._style = style
+        self.update()
+
+    def set_magnitudes(self, magnitudes):
+        """Colour each edge by the size of the gradient its tensor carried back (tensor id -> largest
+        absolute value), on a log scale: vanishing gradients blue, exploding red. None clears."""
+        self._bins = []
+        if magnitudes:
+            edges_by_bin = {}
+            for i, tensor_id in enumerate(self.geometry.tensors):
+                size = magnitudes.get(tensor_id)
+                if size is not None:
+                    edges_by_bin.setdefault(magnitude_bin(size), []).append(i)
+            self._bins = [(np.array(edges, dtype=np.int64), QtGui.QColor(MAGNITUDE_COLOURS[b][1]))
+                          for b, edges in sorted(edges_by_bin.items())]
         self.update()
 
     def set_marks(self):
@@ -322,7 +399,9 @@ class EdgeLayer(QtWidgets.QGraphicsItem):
         span = (g.right - g.left) + (g.bottom - g.top)
         short = span <= 2 * (exposed.width() + exposed.height())
         crisp = len(shown) < CRISP_EDGES
-        for which, colour, width in ((shown, self._style.edge, 1.0), (marked, self._style.hue["path"], 3)):
+        layers = [(shown, self._style.edge, 1.0), (marked, self._style.hue["path"], 3)]
+        layers += [(np.intersect1d(edges, shown, assume_unique=True), colour, 3) for edges, colour in self._bins]
+        for which, colour, width in layers:
             pen = _cosmetic(colour, width * min(lod, 1.0) if width > 1.5 else width)
             self._paint_subset(painter, which[short[which]], lod, pen, crisp)
             self._paint_subset(painter, which[~short[which]], lod, pen, False)

@@ -7,6 +7,7 @@
 collapsed, as TensorBoard does; double-click a scope to open it, or a node of an open scope to
 close it again.
 """
+import gc
 import math
 import traceback
 from dataclasses import dataclass
@@ -15,11 +16,15 @@ from xml.sax.saxutils import escape, quoteattr
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from .graph import build_graph, collapse_scopes, layout
+from .graph import build_graph, fold_graph, layout
+from .minimap import Minimap
 from .graph_items import (HGAP, OVERVIEW_LOD, TEXT_LOD, VGAP, EdgeGeometry, EdgeLayer, GraphStyle, Marks,
-                          NodeItem, OverviewLayer, display_label, fill_class, node_paths, size_of)
+                          NodeItem, OverviewLayer, curve_svg, display_label, fill_class, node_paths,
+                          size_of)
 
 AUTO_COLLAPSE_NODES = 2000
+READABLE_SCALE = 0.8          # labels read comfortably from here up
+ITEMS_PER_TICK = 400          # node items made per event-loop turn, so a big drawing never blocks
 MAX_SCALE = 4.0
 WHEEL_STEP = 1.0015   # zoom factor per eighth of a degree of wheel rotation
 KEY_STEP = 1.25
@@ -43,15 +48,31 @@ class Plan:
     ys: np.ndarray
 
 
-def plan_graph(generation, run, tape_id, collapse=None, expanded=frozenset(), full=None):
-    """Build, collapse and lay out a tape's graph, and the geometry to draw it. Runs off the UI thread."""
+class Stale(Exception):
+    """Raised inside a worker when a newer request has replaced its job: the work stops there."""
+
+
+def plan_graph(generation, run, tape_id, collapse=None, expanded=frozenset(), full=None, fold=True,
+               progress=None):
+    """Build, fold, collapse and lay out a tape's graph, and the geometry to draw it. Runs off the UI thread.
+
+    ``progress(step, fraction)`` is called between and during the steps; it raises ``Stale`` when
+    the request is no longer wanted.
+    """
+    report = progress or (lambda step, fraction: None)
+    report("building the graph", 0.0)
     full = full if full is not None else build_graph(run, tape_id)
-    collapsed = len(full.nodes) > AUTO_COLLAPSE_NODES if collapse is None else bool(collapse)
+    report("folding repeated steps", 0.2)
+    graph, owner = fold_graph(full, expanded, repeats=fold, scopes=False)
+    collapsed = len(graph.nodes) > AUTO_COLLAPSE_NODES if collapse is None else bool(collapse)
     if collapsed:
-        graph, owner = collapse_scopes(full, expanded)
-    else:
-        graph, owner = full, {key: key for key in full.nodes}
-    layout(graph, hgap=HGAP, vgap=VGAP)
+        scoped, scope_owner = fold_graph(graph, expanded, repeats=False, scopes=True)
+        owner = {key: scope_owner[drawn] for key, drawn in owner.items()}
+        graph = scoped
+    report(f"laying out {len(graph.nodes):,} nodes", 0.3)
+    layout(graph, hgap=HGAP, vgap=VGAP, progress=lambda f: report(f"laying out {len(graph.nodes):,} nodes",
+                                                                   0.3 + 0.6 * f))
+    report("preparing the drawing", 0.9)
     nodes = list(graph.nodes.values())
     keys = [n.key for n in nodes]
     xs = np.array([n.x for n in nodes], dtype=float)
@@ -76,24 +97,64 @@ def boxes_path(nodes):
     return path
 
 
+BIG_PLAN_NODES = 20_000   # plans this big are kept out of the cyclic garbage collector
+
+
+def _without_collections(work, progress):
+    """Run ``work`` with the cyclic garbage collector held off, and freeze what a big plan made.
+
+    Building a plan for a 100,000-op tape allocates hundreds of thousands of objects; each full
+    collection they trigger walks them all holding the GIL, on whichever thread triggers it, and the
+    window froze for half a second at a time. Plans hold no reference cycles: reference counting
+    still frees a plan when the view drops it.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        plan = work(progress)
+    finally:
+        if was_enabled:
+            gc.enable()
+    if len(plan.full.nodes) > BIG_PLAN_NODES:
+        gc.freeze()
+    return plan
+
+
 class _PlanSignals(QtCore.QObject):
     done = QtCore.Signal(object)
     failed = QtCore.Signal(int, str)
+    progress = QtCore.Signal(int, str, float)
 
 
 class _PlanTask(QtCore.QRunnable):
-    def __init__(self, generation, run, work):
+    def __init__(self, generation, run, work, current):
         super().__init__()
         self.generation = generation
         self.run_ = run
         self.work = work
+        self.current = current     # () -> the view's newest generation
         self.signals = _PlanSignals()
+
+    def progress(self, step, fraction):
+        if self.current() != self.generation:
+            raise Stale()
+        self.signals.progress.emit(self.generation, step, fraction)
 
     def run(self):
         try:
-            self.signals.done.emit(self.work())
-        except Exception:  # a failed layout must reach the UI, not die silently in the pool
-            self.signals.failed.emit(self.generation, traceback.format_exc())
+            try:
+                if self.current() != self.generation:
+                    raise Stale()   # replaced while it waited in the queue: never started
+                self.signals.done.emit(_without_collections(self.work, self.progress))
+            except Stale:
+                self.signals.failed.emit(self.generation, "")
+            except RuntimeError as error:
+                if "deleted" not in str(error):
+                    raise
+            except Exception:  # a failed layout must reach the UI, not die silently in the pool
+                self.signals.failed.emit(self.generation, traceback.format_exc())
+        except RuntimeError:
+            pass   # the view was destroyed while this ran (the window closed): nobody to tell
 
 
 class GraphView(QtWidgets.QGraphicsView):
@@ -101,6 +162,7 @@ class GraphView(QtWidgets.QGraphicsView):
 
     layout_ready = QtCore.Signal()
     layout_failed = QtCore.Signal(str)
+    layout_progress = QtCore.Signal(str, float)   # step, fraction done
     node_selected = QtCore.Signal(str)
 
     def __init__(self, parent=None):
@@ -112,7 +174,12 @@ class GraphView(QtWidgets.QGraphicsView):
         self._run = self._tape_id = None
         self._full = None
         self._collapse = None             # None: automatic, by size
+        self._fold = True                 # repeated steps as one block, alike variables as one group
         self._expanded = set()
+        self._step = ""                   # what the worker is doing, for the placeholder
+        self._pending = []                # nodes still to get an item (a big drawing is made in slices)
+        self._hits, self._hit = [], -1    # search results and the one in view
+        self._magnitudes = {}             # gradient sizes by tensor id, for the tape in view
         self._plan = None
         self._ready = False
         self._items = {}
@@ -133,10 +200,27 @@ class GraphView(QtWidgets.QGraphicsView):
         self.setDragMode(QtWidgets.QGraphicsView.DragMode.ScrollHandDrag)
         self.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
         self.setBackgroundBrush(self._style.base)
+        self.minimap = Minimap(self)
+
+    def graph_style(self):
+        return self._style
+
+    def _moved(self):
+        self.minimap.refresh()
+
+    def scrollContentsBy(self, dx, dy):
+        super().scrollContentsBy(dx, dy)
+        self._moved()
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        self._moved()
 
     # Building ------------------------------------------------------------------------------------
     def set_graph(self, run, tape_id):
         """Show ``tape_id`` of ``run``: built and laid out in a worker; ``layout_ready`` when drawn."""
+        if run is not self._run or tape_id != self._tape_id:   # identity: runs hold arrays
+            self._magnitudes = {}
         self._run, self._tape_id = run, tape_id
         self._full = None
         self._expanded = set()
@@ -152,6 +236,40 @@ class GraphView(QtWidgets.QGraphicsView):
     def expand_scope(self, scope):
         self._expanded.add(scope)
         self._request_plan()
+
+    def set_folding(self, fold):
+        """Fold repeated steps and group alike variables (True), or draw every op (False)."""
+        self._fold = bool(fold)
+        self._expanded = set()
+        if self._run is not None:
+            self._request_plan()
+
+    def folding(self):
+        return self._fold
+
+    def expand(self, key):
+        """Open one drawn group (a folded block, a variable group or a scope)."""
+        node = self._plan.graph.nodes.get(key) if self._plan else None
+        if node is None:
+            return
+        self._expanded.add(node.scope if node.kind == "scope" else key)
+        self._request_plan()
+
+    def expand_all(self):
+        """Every op drawn: no folds, groups or collapsed scopes."""
+        self._fold, self._collapse = False, False
+        self._request_plan()
+
+    def wait_for_workers(self, milliseconds=10_000):
+        """Before the process exits: let a layout still running stop (it stops at its next step)."""
+        self._pool.waitForDone(milliseconds)
+
+    def cancel(self):
+        """Drop the layout under way (the worker stops at its next step); the old drawing stays."""
+        self._generation += 1
+        self._ready = self._plan is not None
+        self._step = ""
+        self.viewport().update()
 
     def collapse_scope(self, scope):
         self._expanded.discard(scope)
@@ -177,11 +295,15 @@ class GraphView(QtWidgets.QGraphicsView):
         self._generation += 1
         self._ready = self._failed = False
         generation, run, tape_id = self._generation, self._run, self._tape_id
-        collapse, expanded, full = self._collapse, frozenset(self._expanded), self._full
-        task = _PlanTask(generation, run, lambda: plan_graph(generation, run, tape_id, collapse, expanded, full))
+        collapse, expanded, full, fold = self._collapse, frozenset(self._expanded), self._full, self._fold
+        task = _PlanTask(generation, run, lambda progress: plan_graph(generation, run, tape_id, collapse, expanded,
+                                                                      full, fold, progress),
+                         lambda: self._generation)
         task.setAutoDelete(False)  # the view keeps it (and its signals) until it reports
         task.signals.done.connect(self._on_plan)
         task.signals.failed.connect(self._on_failed)
+        task.signals.progress.connect(self._on_progress)
+        self._step = "building the graph"
         self._tasks[generation] = task
         self._pool.start(task)
         self.viewport().update()   # the "laying out" note
@@ -202,8 +324,16 @@ class GraphView(QtWidgets.QGraphicsView):
         self._tasks.pop(generation, None)
         if generation == self._generation:
             self._failed = True
+            self._step = ""
             self.viewport().update()
             self.layout_failed.emit(message)
+
+    @QtCore.Slot(int, str, float)
+    def _on_progress(self, generation, step, fraction):
+        if generation == self._generation:
+            self._step = f"{step}… {fraction:.0%}"
+            self.layout_progress.emit(step, fraction)
+            self.viewport().update()
 
     def _new_scene(self):
         scene = QtWidgets.QGraphicsScene(self)
@@ -220,20 +350,49 @@ class GraphView(QtWidgets.QGraphicsView):
         self._plan = plan
         self._marks.path, self._marks.broken = set(), set()   # keys of the old drawing mean nothing here
         self._edges = EdgeLayer(plan.geometry, plan.bounds, self._style, self._marks)
+        self._edges.set_magnitudes(self._magnitudes)   # kept across re-layouts of the same tape
         scene.addItem(self._edges)
         self._items = {}
-        for node in plan.graph.nodes.values():
-            item = NodeItem(node, self._style, self._marks)
-            scene.addItem(item)
-            self._items[node.key] = item
         self._overview = OverviewLayer(plan.paths, plan.watched, plan.bounds, self._style)
         scene.addItem(self._overview)
         self._selection = set()
+        self._hits, self._hit = [], -1
         self._far = None
+        self._step = ""
         self.setScene(scene)
         old.deleteLater()
+        self._pending = list(plan.graph.nodes.values())
+        self._add_items(first=True)
         self.highlight(*self._highlight)
-        self.fit()
+        self.default_view()
+        self.minimap.set_plan(plan)
+
+    def _add_items(self, first=False):
+        """Node items in slices of ITEMS_PER_TICK per event-loop turn; the overview draws the rest meanwhile."""
+        if not self._pending or (not first and self._plan is None):
+            return
+        scene, plan = self.scene(), self._plan
+        batch, self._pending = self._pending[:ITEMS_PER_TICK], self._pending[ITEMS_PER_TICK:]
+        hidden = bool(self._far) or bool(self._pending)
+        for node in batch:
+            item = NodeItem(node, self._style, self._marks)
+            item.setVisible(not hidden)
+            scene.addItem(item)
+            self._items[node.key] = item
+        if self._pending:
+            QtCore.QTimer.singleShot(0, lambda p=plan: self._add_items() if self._plan is p else None)
+        elif not first:
+            self._far = None    # all made: let the level of detail decide afresh
+            self._apply_lod()
+            for key in self._selection:
+                if key in self._items and self._items[key].isVisible():
+                    self._items[key].setSelected(True)
+            for key in self._marks.path | self._marks.broken:
+                if key in self._items:
+                    self._items[key].update()
+
+    def items_complete(self):
+        return not self._pending
 
     # Level of detail -----------------------------------------------------------------------------
     def _scale(self):
@@ -241,7 +400,7 @@ class GraphView(QtWidgets.QGraphicsView):
 
     def _apply_lod(self, scale=None):
         """Far out, hide node items (one Python paint call each) and let the overview draw them."""
-        far = (self._scale() if scale is None else scale) < OVERVIEW_LOD
+        far = (self._scale() if scale is None else scale) < OVERVIEW_LOD or bool(self._pending)
         if far == self._far or self._plan is None:
             return
         self._far = far
@@ -263,6 +422,22 @@ class GraphView(QtWidgets.QGraphicsView):
             self.setTransform(QtGui.QTransform())
             self.centerOn(self.sceneRect().center())
         self._apply_lod()
+        self._moved()
+
+    def default_view(self):
+        """The whole graph if its labels stay readable so; else a readable scale at its top (the
+        inputs, where reading starts), the minimap showing the rest; Ctrl+0 fits it all."""
+        self.fit()
+        if self._plan is None or self._scale() >= READABLE_SCALE:
+            return
+        self.setTransform(QtGui.QTransform.fromScale(READABLE_SCALE, READABLE_SCALE))
+        rect = self.sceneRect()
+        visible_height = self.viewport().height() / READABLE_SCALE
+        visible_width = self.viewport().width() / READABLE_SCALE
+        x = rect.center().x() if rect.width() <= visible_width else rect.left() + visible_width / 2
+        self.centerOn(x, rect.top() + visible_height / 2)
+        self._apply_lod()
+        self._moved()
 
     def zoom(self, factor, anchored_under_mouse=True):
         current = self._scale()
@@ -276,15 +451,17 @@ class GraphView(QtWidgets.QGraphicsView):
         self.scale(target / current, target / current)
         self.setTransformationAnchor(QtWidgets.QGraphicsView.ViewportAnchor.AnchorUnderMouse)
         self._apply_lod()
+        self._moved()
 
     def center_on(self, key, min_scale=None):
-        item = self._items.get(key)
-        if not item:
+        node = self._plan.graph.nodes.get(key) if self._plan else None
+        if node is None:
             return
         if min_scale is not None and self._scale() < min_scale:
             self.setTransform(QtGui.QTransform.fromScale(min_scale, min_scale))
             self._apply_lod()
-        self.centerOn(item.pos())
+        self.centerOn(node.x, node.y)
+        self._moved()
 
     def wheelEvent(self, event):
         self.zoom(WHEEL_STEP ** event.angleDelta().y())
@@ -322,8 +499,8 @@ class GraphView(QtWidgets.QGraphicsView):
     def mouseDoubleClickEvent(self, event):
         key = self.key_at(event.position().toPoint())
         node = self._plan.graph.nodes.get(key) if key and self._plan else None
-        if node is not None and node.kind == "scope":
-            self.expand_scope(node.scope)
+        if node is not None and node.kind in ("scope", "fold", "group"):
+            self.expand(key)
         elif node is not None and node.scope in self._expanded:
             self.collapse_scope(node.scope)
         else:
@@ -362,19 +539,42 @@ class GraphView(QtWidgets.QGraphicsView):
         self._update_overview_marks()
 
     def search(self, text):
-        """Select and centre on the nodes whose label or op type contains ``text``; returns how many."""
+        """Select the nodes whose label, user name or op type contains ``text`` and centre on the first.
+
+        A match inside a folded block or a group selects the block. Returns how many drawn nodes match;
+        ``search_step`` then moves through them.
+        """
         needle = text.strip().lower()
         if not self._plan or not needle:
             self.select([])
+            self._hits, self._hit = [], -1
             return 0
         plan = self._plan
-        hits = [plan.owner[k] for k, n in plan.full.nodes.items() if needle in n.label.lower()]
-        hits += [k for k, n in plan.graph.nodes.items() if needle in n.label.lower()]
+
+        def matches(node):
+            return needle in node.label.lower() or (node.name and needle in node.name.lower())
+
+        hits = [plan.owner[k] for k, n in plan.full.nodes.items() if matches(n)]
+        hits += [k for k, n in plan.graph.nodes.items() if matches(n)]
         drawn = list(dict.fromkeys(hits))   # in graph order, once each
+        drawn.sort(key=lambda k: (plan.graph.nodes[k].y, plan.graph.nodes[k].x))   # reading order
+        self._hits, self._hit = drawn, 0 if drawn else -1
         self.select(drawn)
         if drawn:
-            self.center_on(drawn[0], min_scale=0.8)
+            self.center_on(drawn[0], min_scale=READABLE_SCALE)
         return len(drawn)
+
+    def search_step(self, step):
+        """Centre on the next (+1) or previous (-1) search hit; returns (position, count), 1-based."""
+        if not self._hits:
+            return 0, 0
+        self._hit = (self._hit + step) % len(self._hits)
+        self.center_on(self._hits[self._hit], min_scale=READABLE_SCALE)
+        return self._hit + 1, len(self._hits)
+
+    def clear_search(self):
+        self._hits, self._hit = [], -1
+        self.select([])
 
     # Highlighting --------------------------------------------------------------------------------
     def highlight(self, path_keys, broken=frozenset()):
@@ -395,6 +595,38 @@ class GraphView(QtWidgets.QGraphicsView):
                 self._items[key].update()
         self._edges.set_marks()
         self._update_overview_marks()
+
+    def show_gradient_sizes(self, magnitudes):
+        """Colour edges by the gradient each carried back (tensor id -> size); None or {} clears."""
+        self._magnitudes = magnitudes or {}
+        if self._edges is not None:
+            self._edges.set_magnitudes(self._magnitudes)
+
+    def show_gradients(self, grads):
+        """Add to each op's tooltip the gradient that reached its output (tensor id -> array)."""
+        from tapeviz.inspection.model import summarize
+
+        from .graph import value_text
+
+        self._gradients = grads or {}
+        if self._plan is None or self._run is None:
+            return
+        # Only the ops a gradient reached (and those that had one before) are touched.
+        producers = {self._run.tensors[t].producer for t in self._gradients if t in self._run.tensors}
+        keys = {f"op:{p}" for p in producers if p is not None} | getattr(self, "_gradient_keys", set())
+        self._gradient_keys = set()
+        for key in keys:
+            item = self._items.get(key)
+            op = self._run.ops.get(int(key.split(":")[1]))
+            if item is None or op is None:
+                continue
+            node = item.node
+            tip = ((node.name + " = ") if node.name else "") + f"{node.label}\n{node.detail}".strip()
+            here = [self._gradients[o] for o in op.outputs if o in self._gradients]
+            if here:
+                tip += "\ngradient: " + "; ".join(value_text(summarize(g)) for g in here)
+                self._gradient_keys.add(key)
+            item.setToolTip(tip)
 
     def clear_highlight(self):
         self.highlight(set())
@@ -424,9 +656,12 @@ class GraphView(QtWidgets.QGraphicsView):
     def drawForeground(self, painter, rect):
         if self._ready and self._plan is not None:
             return
-        text = "Laying out the graph…" if self._run is not None else "No tape selected"
-        if self._run is not None and getattr(self, "_failed", False):
+        if self._run is None:
+            text = "No tape selected"
+        elif self._failed:
             text = "Could not lay out the graph (see the status bar)"
+        else:
+            text = f"Drawing the graph: {self._step}" if self._step else "Laying out the graph…"
         painter.save()
         painter.resetTransform()
         painter.setPen(self._style.muted_text)
@@ -480,8 +715,8 @@ def svg_text(plan, style, marks):
         on_path = g.sources[i] in marks.path and g.targets[i] in marks.path
         x0, y0, x1, y1, bend = g.x0[i], g.y0[i], g.x1[i], g.y1[i], g.bend[i]
         stroke = colour(style.hue["path"] if on_path else style.edge)
-        lines.append(f'<path class="edge" d="M{x0:.1f},{y0:.1f} C{x0 + bend:.1f},{y0:.1f} {x1 - bend:.1f},{y1:.1f} '
-                     f'{x1:.1f},{y1:.1f}" fill="none" stroke="{stroke}" stroke-width="{3 if on_path else 1.2}" '
+        lines.append(f'<path class="edge" d="{curve_svg(x0, y0, x1, y1, bend)}" '
+                     f'fill="none" stroke="{stroke}" stroke-width="{3 if on_path else 1.2}" '
                      f'marker-end="url(#{"arrow-path" if on_path else "arrow"})"/>')
     for key, node in plan.graph.nodes.items():
         w, h = size_of(node.kind)
@@ -495,13 +730,13 @@ def svg_text(plan, style, marks):
             stroke, width, dash = colour(style.hue["broken"]), 3, ' stroke-dasharray="8,4"'
         paint = f'fill="{colour(style.fill[fill_class(node)])}" stroke="{stroke}" stroke-width="{width}"{dash}'
         attrs = f'class="node {node.kind}" data-key={quoteattr(key)}'
-        if node.kind == "variable":
+        if node.kind in ("variable", "group"):
             shape = f'<ellipse {attrs} cx="{node.x:.1f}" cy="{node.y:.1f}" rx="{w / 2}" ry="{h / 2}" {paint}/>'
         else:
-            rounded = ' rx="8"' if node.kind in ("op", "scope") else ""
+            rounded = ' rx="8"' if node.kind in ("op", "scope", "fold") else ""
             shape = f'<rect {attrs} x="{x:.1f}" y="{y:.1f}" width="{w}" height="{h}"{rounded} {paint}/>'
         lines.append(f"<g><title>{escape(node.label)} {escape(node.detail)}</title>{shape}"
                      f'<text x="{node.x:.1f}" y="{node.y + 4:.1f}" text-anchor="middle" '
-                     f'fill="{colour(style.text)}">{escape(display_label(node))}</text></g>')
+                     f'fill="{colour(style.text)}">{escape((node.name + " = " if node.name else "") + display_label(node))}</text></g>')
     lines.append("</svg>")
     return "\n".join(lines) + "\n"

@@ -7,9 +7,9 @@ import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from tapeviz.inspection.explain import describe
-from tapeviz.inspection.report import watched_names
 
 ROLE = QtCore.Qt.ItemDataRole.UserRole
+EAGER_RESULTS = 60   # a call with more results than this gets its rows when opened
 
 
 def _short(location):
@@ -27,45 +27,397 @@ def _tree(headers):
     return tree
 
 
+def tape_groups(run):
+    """Tapes grouped by the line that created them, in run order: [(location text, [tape id, ...])].
+
+    A training loop makes one tape per step on one line: fifty rows become one "mlp.py:16 x50" group.
+    """
+    groups = {}
+    for tape in run.tapes.values():
+        key = (tape.location.file, tape.location.line) if tape.location is not None else ("?", tape.id)
+        groups.setdefault(key, []).append(tape.id)
+    return [(_short(run.tapes[ids[0]].location), ids) for ids in groups.values()]
+
+
+class TapeModel(QtCore.QAbstractItemModel):
+    """The run's tapes, grouped by creation line, as rows made on demand (Qt asks only for the rows in
+    view). Counts come from the RunIndex computed with the run, off the UI thread."""
+
+    HEADERS = ["tape", "problems", "created at", "ops", "watched", "calls", "persistent"]
+
+    def __init__(self):
+        super().__init__()
+        self.run = self.index_ = None
+        self.ids = []       # every tape id, in run order
+        self.top = []       # top-level rows: ("tape", id) or ("group", location, [ids])
+
+    def set_run(self, run, index):
+        self.beginResetModel()
+        self.run, self.index_ = run, index
+        self.ids = list(run.tapes) if run is not None else []
+        self.top = []
+        for where, ids in (tape_groups(run) if run is not None else []):
+            self.top.append(("tape", ids[0]) if len(ids) == 1 else ("group", where, ids))
+        self.endResetModel()
+
+    # Tree structure: a child's internal id is its group's row + 1; top-level rows have 0.
+    def index(self, row, column, parent=QtCore.QModelIndex()):
+        if not self.hasIndex(row, column, parent):
+            return QtCore.QModelIndex()
+        return self.createIndex(row, column, parent.row() + 1 if parent.isValid() else 0)
+
+    def parent(self, index):
+        if not index.isValid() or index.internalId() == 0:
+            return QtCore.QModelIndex()
+        return self.createIndex(index.internalId() - 1, 0, 0)
+
+    def rowCount(self, parent=QtCore.QModelIndex()):
+        if not parent.isValid():
+            return len(self.top)
+        if parent.internalId() == 0 and self.top[parent.row()][0] == "group":
+            return len(self.top[parent.row()][2])
+        return 0
+
+    def columnCount(self, parent=QtCore.QModelIndex()):
+        return len(self.HEADERS)
+
+    def headerData(self, section, orientation, role=QtCore.Qt.ItemDataRole.DisplayRole):
+        if orientation == QtCore.Qt.Orientation.Horizontal and role == QtCore.Qt.ItemDataRole.DisplayRole:
+            return self.HEADERS[section]
+        return None
+
+    def tape_at(self, index):
+        """The tape id of a row, or None for a group row."""
+        if not index.isValid():
+            return None
+        if index.internalId() == 0:
+            entry = self.top[index.row()]
+            return entry[1] if entry[0] == "tape" else None
+        return self.top[index.internalId() - 1][2][index.row()]
+
+    def index_of(self, tape_id):
+        for row, entry in enumerate(self.top):
+            if entry[0] == "tape" and entry[1] == tape_id:
+                return self.index(row, 0)
+            if entry[0] == "group" and tape_id in entry[2]:
+                return self.index(entry[2].index(tape_id), 0, self.index(row, 0))
+        return QtCore.QModelIndex()
+
+    def data(self, index, role=QtCore.Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        tape_id = self.tape_at(index)
+        column = index.column()
+        if tape_id is None:
+            return self._group_data(self.top[index.row()], column, role)
+        tape = self.run.tapes[tape_id]
+        problems = self.index_.problems_per_tape.get(tape.id, 0) if self.index_ else 0
+        if role == QtCore.Qt.ItemDataRole.DisplayRole:
+            if column == 0:
+                return f"tape {tape.id}" + (f" (in tape {tape.parent})" if tape.parent else "")
+            if column == 1:
+                return str(problems) if problems else ""
+            if column == 2:
+                return _short(tape.location)
+            if column == 3:
+                return str(len(tape.ops))
+            if column == 4:
+                return str(self.index_.watched_per_tape.get(tape.id, 0)) if self.index_ else ""
+            if column == 5:
+                return str(self.index_.calls_per_tape.get(tape.id, 0)) if self.index_ else ""
+            return "yes" if tape.persistent else "no"
+        if role == QtCore.Qt.ItemDataRole.ForegroundRole and column == 1 and problems:
+            return QtGui.QBrush(QtGui.QColor("#c0392b"))
+        if role == QtCore.Qt.ItemDataRole.ToolTipRole and column == 2:
+            return str(tape.location)
+        if role == ROLE:
+            return tape.id
+        return None
+
+    def _group_data(self, entry, column, role):
+        _, where, ids = entry
+        problems = sum(self.index_.problems_per_tape.get(i, 0) for i in ids) if self.index_ else 0
+        if role == QtCore.Qt.ItemDataRole.DisplayRole:
+            if column == 0:
+                return f"{where} x{len(ids)}"
+            if column == 1:
+                return str(problems) if problems else ""
+            if column == 2:
+                return where
+            if column == 3:
+                return str(sum(len(self.run.tapes[i].ops) for i in ids))
+            if column == 5 and self.index_:
+                return str(sum(self.index_.calls_per_tape.get(i, 0) for i in ids))
+            return ""
+        if role == QtCore.Qt.ItemDataRole.ForegroundRole and column == 1 and problems:
+            return QtGui.QBrush(QtGui.QColor("#c0392b"))
+        if role == QtCore.Qt.ItemDataRole.ToolTipRole:
+            return f"{len(ids)} tapes created on the same line (a loop): open to see each step's tape"
+        return None
+
+
 class TapeList(QtWidgets.QWidget):
-    """Every tape of the run: where it was created, persistent, op, watched and call counts."""
+    """Every tape of the run: its problems, where it was created, op, watched and call counts."""
 
     def __init__(self, session):
         super().__init__()
         self.session = session
-        self.tree = _tree(["tape", "created at", "persistent", "ops", "watched", "calls"])
+        self.model = TapeModel()
+        self.view = QtWidgets.QTreeView()
+        self.view.setModel(self.model)
+        self.view.setAlternatingRowColors(True)
+        self.view.setUniformRowHeights(True)   # lets Qt lay out only the rows in view
+        self.filter = QtWidgets.QLineEdit(placeholderText="Filter: tape number, file:line, or 'problems'")
+        self.filter.setClearButtonEnabled(True)
+        self.filter.textChanged.connect(self.apply_filter)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.tree)
+        layout.addWidget(self.filter)
+        layout.addWidget(self.view)
         session.run_changed.connect(self.show_run)
         session.tape_changed.connect(self._select)
+        self.view.selectionModel().currentRowChanged.connect(self._chosen)
+
+    def _matches(self, tape_id, needle):
+        if needle == "problems":
+            return bool(self.model.index_ and self.model.index_.problems_per_tape.get(tape_id))
+        tape = self.model.run.tapes[tape_id]
+        return needle in f"tape {tape_id}" or needle in _short(tape.location).lower()
+
+    def apply_filter(self, text=None):
+        """Hide the tapes that do not match; a group stays while any of its tapes matches."""
+        needle = (self.filter.text() if text is None else text).strip().lower()
+        shown = 0
+        for row, entry in enumerate(self.model.top):
+            ids = [entry[1]] if entry[0] == "tape" else entry[2]
+            keep = [not needle or self._matches(tape_id, needle) for tape_id in ids]
+            self.view.setRowHidden(row, QtCore.QModelIndex(), not any(keep))
+            if entry[0] == "group":
+                parent = self.model.index(row, 0)
+                for child, visible in enumerate(keep):
+                    self.view.setRowHidden(child, parent, not visible)
+            shown += sum(keep)
+        return shown
+
+    def row_count(self):
+        """Tapes listed (each tape of a group counted)."""
+        return len(self.model.ids)
+
+    def show_run(self, run):
+        self.model.set_run(run, self.session.index)
+        if self.filter.text():
+            self.apply_filter()
+        self.view.setIndentation(12)
+        for column, width in enumerate((118, 62, 110, 46, 58, 44, 70)):
+            self.view.setColumnWidth(column, width)
+
+    def _select(self, tape_id):
+        index = self.model.index_of(tape_id)
+        if index.isValid() and self.model.tape_at(self.view.currentIndex()) != tape_id:
+            if index.parent().isValid():
+                self.view.expand(index.parent())
+            self.view.setCurrentIndex(index)
+            self.view.scrollTo(index)
+
+    def _chosen(self, current, _previous):
+        tape_id = self.model.tape_at(current)
+        if tape_id is not None:
+            self.session.set_tape(tape_id)
+
+
+class ProblemsPanel(QtWidgets.QWidget):
+    """Every None, NaN/Inf and blocked gradient of the run, across tapes, alike ones grouped.
+
+    The first is selected when a run opens; F8 / Shift+F8 step through them all. Selecting one shows
+    its tape, the path from source to target, and the explanation, whose "line N" opens the editor.
+    """
+
+    source_line_clicked = QtCore.Signal(str, int)
+
+    def __init__(self, session):
+        super().__init__()
+        self.session = session
+        self.tree = QtWidgets.QTreeWidget()
+        self.tree.setHeaderLabels(["problem", "count"])
+        self.tree.setUniformRowHeights(True)
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        self.explanation = QtWidgets.QTextBrowser()
+        self.explanation.setOpenLinks(False)
+        self.explanation.anchorClicked.connect(self._link)
+        self.summary = QtWidgets.QLabel("")
+        self.summary.setWordWrap(True)
+        splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
+        splitter.addWidget(self.tree)
+        splitter.addWidget(self.explanation)
+        splitter.setSizes([220, 220])
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.summary)
+        layout.addWidget(splitter)
+        self._flat = []    # (group index, member index) in list order, for F8
+        session.run_changed.connect(self.show_run)
         self.tree.currentItemChanged.connect(self._chosen)
+        self.tree.itemExpanded.connect(self._fill)
 
     def show_run(self, run):
         self.tree.clear()
-        if run is None:
+        self.explanation.clear()
+        self._flat = []
+        index = self.session.index
+        if run is None or index is None:
+            self.summary.setText("")
             return
-        for tape in run.tapes.values():
-            calls = sum(1 for c in run.calls if c.tape == tape.id)
-            nested = f" (in tape {tape.parent})" if tape.parent else ""
-            item = QtWidgets.QTreeWidgetItem([f"tape {tape.id}{nested}", _short(tape.location),
-                                              "yes" if tape.persistent else "no", str(len(tape.ops)),
-                                              str(len(run.watched(tape.id))), str(calls)])
-            item.setData(0, ROLE, tape.id)
-            item.setToolTip(1, str(tape.location))
-            self.tree.addTopLevelItem(item)
-        for column in range(self.tree.columnCount()):
-            self.tree.resizeColumnToContents(column)
+        groups = index.groups
+        counts = {}
+        for group in groups:
+            counts[group.kind] = counts.get(group.kind, 0) + len(group.members)
+        self.summary.setText(", ".join(f"{n} {kind}" for kind, n in counts.items()) + " gradients"
+                             if counts else "No None, NaN/Inf or blocked gradient in this run.")
+        for g, group in enumerate(groups):
+            top = QtWidgets.QTreeWidgetItem([group.title, str(len(group.members))])
+            top.setData(0, ROLE, (g, 0))
+            top.setToolTip(0, group.title)
+            top.setForeground(0, QtGui.QBrush(QtGui.QColor("#c0392b" if group.kind != "blocked" else "#b36b00")))
+            self._flat.append((g, 0))
+            if len(group.members) > 1:   # children made only when opened: a 10,000-step loop stays cheap
+                top.setChildIndicatorPolicy(QtWidgets.QTreeWidgetItem.ChildIndicatorPolicy.ShowIndicator)
+            self.tree.addTopLevelItem(top)
+        if groups:
+            QtCore.QTimer.singleShot(0, lambda r=run: self.select_first() if self.session.run is r else None)
 
-    def _select(self, tape_id):
-        for index in range(self.tree.topLevelItemCount()):
-            item = self.tree.topLevelItem(index)
-            if item.data(0, ROLE) == tape_id and self.tree.currentItem() is not item:
-                self.tree.setCurrentItem(item)
+    def _fill(self, item):
+        if item.childCount() or item.parent() is not None:
+            return
+        g, _ = item.data(0, ROLE)
+        group = self.session.index.groups[g]
+        for m, problem in enumerate(group.members):
+            child = QtWidgets.QTreeWidgetItem([f"tape {problem.call.tape}, {problem.call.kind} call {problem.call.id}",
+                                               ""])
+            child.setData(0, ROLE, (g, m))
+            item.addChild(child)
+
+    def select_first(self):
+        if self.tree.topLevelItemCount():
+            self.tree.setCurrentItem(self.tree.topLevelItem(0))
+            return self.tree.topLevelItem(0)
+        return None
+
+    def step(self, direction):
+        """Next (+1) or previous (-1) problem, every member of every group in turn (F8 / Shift+F8)."""
+        index = self.session.index
+        if index is None or not index.groups:
+            return None
+        order = [(g, m) for g, group in enumerate(index.groups) for m in range(len(group.members))]
+        current = self.tree.currentItem()
+        at = order.index(current.data(0, ROLE)) if current is not None else -1
+        g, m = order[(at + direction) % len(order)]
+        top = self.tree.topLevelItem(g)
+        if m == 0 and len(index.groups[g].members) == 1:
+            item = top
+        else:
+            self._fill(top)
+            top.setExpanded(True)
+            item = top.child(m)
+        self.tree.setCurrentItem(item)
+        return item
+
+    def current_problem(self):
+        item = self.tree.currentItem()
+        if item is None or self.session.index is None:
+            return None
+        g, m = item.data(0, ROLE)
+        return self.session.index.groups[g].members[m]
 
     def _chosen(self, item, _previous):
-        if item is not None:
-            self.session.set_tape(item.data(0, ROLE))
+        problem = self.current_problem()
+        if problem is None:
+            return
+        self.session.set_tape(problem.call.tape)
+        self.explanation.setHtml(problem_html(self.session.run, problem))
+        self.session.result_selected.emit(problem.call, problem.result, problem.target)
+
+    def _link(self, url):
+        if url.scheme() == "source":
+            self.source_line_clicked.emit(url.path(), int(url.fragment() or 0))
+
+
+def problem_html(run, problem):
+    if problem.explanation is not None or problem.kind == "None":
+        return explanation_html(run, problem.call, problem.result)
+    where = _line_link(problem.call.location, f"line {problem.call.location.line}") if problem.call.location else ""
+    advice = {"NaN/Inf": "A value overflowed or an op was given an input outside its domain (log of 0, sqrt of a "
+                         "negative, division by zero) on the way back. Check the op values on the path in the "
+                         "inspector; clip or guard the input.",
+              "blocked": "The gradient is exactly zero everywhere: a ReLU that is off for every input, a comparison, "
+                         "a rounding or a cast on the path passes no gradient. Check the ops on the highlighted path."}
+    return (f"<p><b>{html.escape(problem.text)}</b></p><p>{problem.call.kind} call {problem.call.id} on tape "
+            f"{problem.call.tape} {where}</p><p>{html.escape(_summary_text(problem.result.summary))}</p>"
+            f"<p>{advice[problem.kind]}</p>")
+
+
+def _line_link(location, text):
+    """``text`` as a link that opens the editor at ``location``."""
+    url = QtCore.QUrl()
+    url.setScheme("source")
+    url.setPath(location.file)
+    url.setFragment(str(location.line))
+    return f"<a href='{html.escape(url.toString(), quote=True)}'>{html.escape(text)}</a>"
+
+
+class WatchedModel(QtCore.QAbstractTableModel):
+    """A tape's watched tensors (and sources used unwatched) as rows whose text is made only when shown."""
+
+    HEADERS = ["name", "shape", "dtype", "trainable", "how watched"]
+    NOT_WATCHED = "NOT WATCHED (used as a gradient source)"
+
+    def __init__(self):
+        super().__init__()
+        self.run = None
+        self.rows = []   # (tensor id, how)
+
+    def set_rows(self, run, rows):
+        self.beginResetModel()
+        self.run, self.rows = run, rows
+        self.endResetModel()
+
+    def rowCount(self, parent=QtCore.QModelIndex()):
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent=QtCore.QModelIndex()):
+        return len(self.HEADERS)
+
+    def headerData(self, section, orientation, role=QtCore.Qt.ItemDataRole.DisplayRole):
+        if orientation == QtCore.Qt.Orientation.Horizontal and role == QtCore.Qt.ItemDataRole.DisplayRole:
+            return self.HEADERS[section]
+        return None
+
+    def data(self, index, role=QtCore.Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        tensor_id, how = self.rows[index.row()]
+        if role == ROLE:
+            return f"t:{tensor_id}"
+        if role == QtCore.Qt.ItemDataRole.ForegroundRole and how == self.NOT_WATCHED:
+            return QtGui.QBrush(QtGui.QColor("#c0392b"))
+        if role != QtCore.Qt.ItemDataRole.DisplayRole:
+            return None
+        info = self.run.tensors.get(tensor_id)
+        column = index.column()
+        if column == 0:
+            return info.name if info is not None and info.name else describe(self.run, tensor_id)
+        if column == 1:
+            return str(tuple(info.shape)) if info else "?"
+        if column == 2:
+            return info.dtype if info else "?"
+        if column == 3:
+            return "" if info is None or info.trainable is None else ("yes" if info.trainable else "no")
+        return how
+
+    def text(self, row, column):
+        return self.data(self.index(row, column))
 
 
 class WatchedPanel(QtWidgets.QWidget):
@@ -74,43 +426,40 @@ class WatchedPanel(QtWidgets.QWidget):
     def __init__(self, session):
         super().__init__()
         self.session = session
-        self.tree = _tree(["name", "shape", "dtype", "trainable", "how watched"])
+        self.model = WatchedModel()
+        self.view = QtWidgets.QTreeView()
+        self.view.setModel(self.model)
+        self.view.setRootIsDecorated(False)
+        self.view.setAlternatingRowColors(True)
+        self.view.setUniformRowHeights(True)
+        for column, width in enumerate((90, 60, 60, 60, 120)):
+            self.view.setColumnWidth(column, width)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.tree)
+        layout.addWidget(self.view)
         session.tape_changed.connect(self.show_tape)
-        session.run_changed.connect(lambda run: self.tree.clear())
-        self.tree.itemClicked.connect(lambda item: self.session.node_selected.emit(item.data(0, ROLE) or ""))
+        session.run_changed.connect(lambda run: self.model.set_rows(run, []))
+        self.view.clicked.connect(lambda index: self.session.node_selected.emit(index.data(ROLE) or ""))
+
+    def row_count(self):
+        return self.model.rowCount()
 
     def show_tape(self, tape_id):
         run = self.session.run
-        self.tree.clear()
         watched = run.watched(tape_id)
-        for tensor_id in sorted(watched):  # ids follow creation order, as watched_variables() lists them
-            self._add(run, tensor_id, watched[tensor_id])
+        rows = [(tensor_id, watched[tensor_id]) for tensor_id in sorted(watched)]  # creation order, as TF lists
         asked = {s for c in run.calls if c.tape == tape_id for s in c.sources}
         for tensor_id in sorted(asked - set(watched)):
             info = run.tensors.get(tensor_id)
             if info is not None and info.kind != "intermediate":
-                item = self._add(run, tensor_id, "NOT WATCHED (used as a gradient source)")
-                for column in range(5):
-                    item.setForeground(column, QtGui.QBrush(QtGui.QColor("#c0392b")))
-        for column in range(self.tree.columnCount()):
-            self.tree.resizeColumnToContents(column)
-
-    def _add(self, run, tensor_id, how):
-        info = run.tensors.get(tensor_id)
-        name = info.name if info is not None and info.name else describe(run, tensor_id)
-        trainable = "" if info is None or info.trainable is None else ("yes" if info.trainable else "no")
-        item = QtWidgets.QTreeWidgetItem([name, str(tuple(info.shape)) if info else "?", info.dtype if info else "?",
-                                          trainable, how])
-        item.setData(0, ROLE, f"t:{tensor_id}")
-        self.tree.addTopLevelItem(item)
-        return item
+                rows.append((tensor_id, WatchedModel.NOT_WATCHED))
+        self.model.set_rows(run, rows)
 
 
 class GradientsPanel(QtWidgets.QWidget):
     """Every gradient/jacobian call as targets x sources; every None with its explanation."""
+
+    source_line_clicked = QtCore.Signal(str, int)
 
     def __init__(self, session):
         super().__init__()
@@ -120,6 +469,8 @@ class GradientsPanel(QtWidgets.QWidget):
         self.tree.setAlternatingRowColors(True)
         self.explanation = QtWidgets.QTextBrowser()
         self.explanation.setOpenLinks(False)
+        self.explanation.anchorClicked.connect(
+            lambda url: url.scheme() == "source" and self.source_line_clicked.emit(url.path(), int(url.fragment() or 0)))
         splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
         splitter.addWidget(self.tree)
         splitter.addWidget(self.explanation)
@@ -130,6 +481,7 @@ class GradientsPanel(QtWidgets.QWidget):
         session.run_changed.connect(self.show_run)
         session.tape_changed.connect(self._show_tape_calls)
         self.tree.currentItemChanged.connect(self._chosen)
+        self.tree.itemExpanded.connect(self._expanded)
 
     def show_run(self, run):
         self.tree.clear()
@@ -142,20 +494,36 @@ class GradientsPanel(QtWidgets.QWidget):
             top = QtWidgets.QTreeWidgetItem([f"{call.kind} {call.id} (tape {call.tape}{line})", f"d[{targets}]", ""])
             top.setToolTip(0, str(call.location))
             top.setData(0, ROLE, (call.id, None, None))
-            for result in call.results:
-                codes = ", ".join(sorted({e.code for e in result.explanations.values()}))
-                value = "None" if result.is_none else _summary_text(result.summary)
-                if not result.is_none and result.explanations:
-                    value += " (unconnected: zeros)"
-                child = QtWidgets.QTreeWidgetItem([describe(run, result.source), value, codes])
-                child.setData(0, ROLE, (call.id, result.source, None))
-                if result.explanations:
-                    for column in range(3):
-                        child.setForeground(column, QtGui.QBrush(QtGui.QColor("#c0392b")))
-                top.addChild(child)
             self.tree.addTopLevelItem(top)
+            if len(call.results) > EAGER_RESULTS:   # rows made when the call is opened
+                top.setChildIndicatorPolicy(QtWidgets.QTreeWidgetItem.ChildIndicatorPolicy.ShowIndicator)
+                continue
+            self._fill(top, call)
             top.setExpanded(True)
-        self.tree.resizeColumnToContents(0)
+        if self.tree.topLevelItemCount() <= EAGER_RESULTS:
+            self.tree.resizeColumnToContents(0)
+        else:
+            self.tree.setColumnWidth(0, 220)
+
+    def _expanded(self, top):
+        if top.parent() is None and top.childCount() == 0:
+            self._fill(top, self._call(top.data(0, ROLE)[0]))
+
+    def _fill(self, top, call):
+        run = self.session.run
+        if call is None:
+            return
+        for result in call.results:
+            codes = ", ".join(sorted({e.code for e in result.explanations.values()}))
+            value = "None" if result.is_none else _summary_text(result.summary)
+            if not result.is_none and result.explanations:
+                value += " (unconnected: zeros)"
+            child = QtWidgets.QTreeWidgetItem([describe(run, result.source), value, codes])
+            child.setData(0, ROLE, (call.id, result.source, None))
+            if result.explanations:
+                for column in range(3):
+                    child.setForeground(column, QtGui.QBrush(QtGui.QColor("#c0392b")))
+            top.addChild(child)
 
     def _show_tape_calls(self, tape_id):
         for index in range(self.tree.topLevelItemCount()):
@@ -165,11 +533,16 @@ class GradientsPanel(QtWidgets.QWidget):
 
     def _call(self, call_id):
         run = self.session.run
-        return next((c for c in run.calls if c.id == call_id), None) if run else None
+        if run is None:
+            return None
+        if getattr(self, "_calls_of", (None,))[0] is not run:
+            self._calls_of = (run, {c.id: c for c in run.calls})
+        return self._calls_of[1].get(call_id)
 
     def select_first_none(self):
         for index in range(self.tree.topLevelItemCount()):
             top = self.tree.topLevelItem(index)
+            self._expanded(top)
             for child_index in range(top.childCount()):
                 child = top.child(child_index)
                 if child.text(2):
@@ -206,12 +579,26 @@ def explanation_html(run, call, result):
     parts = []
     for target, e in result.explanations.items():
         evidence = "".join(f"<li>{html.escape(i['what'])}"
-                           + (f" <i>at {html.escape(_short(i['location']))}</i>" if i.get("location") else "") + "</li>"
+                           + (f" <i>at {_line_link(i['location'], _short(i['location']))}</i>"
+                              if i.get("location") else "") + "</li>"
                            for i in e.evidence)
+        where = f" ({_line_link(call.location, f'line {call.location.line}')})" if call.location else ""
         parts.append(f"<p><b>d {html.escape(describe(run, target))} / d {source} is None</b> "
-                     f"<code>[{e.code}]</code></p><p>{html.escape(e.sentence)}</p><ul>{evidence}</ul>"
+                     f"<code>[{e.code}]</code>{where}</p><p>{_linked_lines(e.sentence, call)}</p><ul>{evidence}</ul>"
                      f"<p><b>Fix:</b> {html.escape(e.fix)}</p>")
     return "".join(parts)
+
+
+def _linked_lines(sentence, call):
+    """The sentence with each "line N" a link to that line of the call's file."""
+    import re
+
+    text = html.escape(sentence)
+    if call.location is None:
+        return text
+    from tapeviz.inspection.model import Location
+    return re.sub(r"line (\d+)", lambda m: _line_link(Location(call.location.file, int(m.group(1))), m.group(0)),
+                  text)
 
 
 class InspectorPanel(QtWidgets.QTextBrowser):
@@ -314,10 +701,16 @@ class PluginsPanel(QtWidgets.QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tree)
 
+    def refresh_once(self):
+        """Fill the list the first time it is shown (loading every plugin takes a while)."""
+        if not getattr(self, "_filled", False):
+            self._filled = True
+            self.refresh()
+
     def refresh(self):
         import warnings
 
-        from tapeviz.cli import plugin_table
+        from tapeviz.inspection.plugin_table import plugin_table
 
         self.tree.clear()
         with warnings.catch_warnings():
@@ -354,22 +747,3 @@ class ConsolePanel(QtWidgets.QPlainTextEdit):
         cursor.insertText(text, fmt)
         self.setTextCursor(cursor)
         self.ensureCursorVisible()
-
-
-class EditorPanel(QtWidgets.QPlainTextEdit):
-    """The script's code, editable; Ctrl+Enter re-runs it."""
-
-    run_requested = QtCore.Signal()
-
-    def __init__(self):
-        super().__init__()
-        self.setFont(QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.SystemFont.FixedFont))
-        self.setLineWrapMode(QtWidgets.QPlainTextEdit.LineWrapMode.NoWrap)
-        self.path = None
-
-    def keyPressEvent(self, event):
-        if event.key() in (QtCore.Qt.Key.Key_Return, QtCore.Qt.Key.Key_Enter) and \
-                event.modifiers() & QtCore.Qt.KeyboardModifier.ControlModifier:
-            self.run_requested.emit()
-            return
-        super().keyPressEvent(event)

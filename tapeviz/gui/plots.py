@@ -10,123 +10,12 @@ import ast
 import math
 import re
 import time
-from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 
-from tapeviz.inspection.explain import describe
-from tapeviz.inspection.names import call_names
-
-
-# ------------------------------------------------------------------------------------------------
-# Plain data: what a gradient call gives to plot (no Qt)
-# ------------------------------------------------------------------------------------------------
-@dataclass
-class PlotSeries:
-    label: str
-    x: np.ndarray
-    y: np.ndarray
-    role: str                   # "function", "derivative" or "second derivative": picks the line style
-    source: Optional[int] = None
-    target: Optional[int] = None
-
-
-@dataclass
-class Skipped:
-    source: int
-    label: str
-    reason: str
-    detail: str = ""    # for a None gradient: the recorded explanation of why, in one sentence
-
-
-class PlotData(list):
-    """The series to draw (a plain list of PlotSeries) plus ``skipped``: results that gave none, and why."""
-
-    def __init__(self, series=(), skipped=()):
-        super().__init__(series)
-        self.skipped = list(skipped)
-
-
-def gradient_plot_data(run, call):
-    """The curves of one gradient call: each target and its gradient against a 1-D source's values.
-
-    A result is drawn when its source is 1-D with a stored value (a ``linspace``); the target is drawn
-    beside it when it has one value per point. Every result that gives no curve is in ``.skipped``.
-    """
-    names = _call_names(run, call)
-    data = PlotData()
-    targets = list(call.targets)
-    target_label = " + ".join(names.get(t, _short_name(run, t)) for t in targets)
-    if len(targets) > 1:
-        target_label = f"({target_label})"  # the gradient of several targets is that of their sum
-    for result in call.results:
-        source_label = names.get(result.source, _short_name(run, result.source))
-        skip = _why_not_plottable(run, call, result)
-        if skip:
-            detail = " ".join(e.sentence for e in result.explanations.values())
-            data.skipped.append(Skipped(result.source, f"d {target_label}/d {source_label}", skip, detail))
-            continue
-        source = run.tensors[result.source]
-        x = np.asarray(source.value, dtype=np.float64).reshape(-1)
-        gradient = np.asarray(result.value, dtype=np.float64)
-        if call.kind == "jacobian":
-            gradient = np.diagonal(gradient.reshape(x.size, x.size))
-        order = np.argsort(x, kind="stable")  # unsorted x would draw zigzags across the plot
-        for target_id in targets:
-            target = run.tensors.get(target_id)
-            if target is not None and target.value is not None and np.size(target.value) == x.size:
-                y = np.asarray(target.value, dtype=np.float64).reshape(-1)
-                data.append(PlotSeries(names.get(target_id, _short_name(run, target_id)), x[order], y[order],
-                                       "function", result.source, target_id))
-        data.append(PlotSeries(f"d {_wrap(target_label)}/d {source_label}", x[order],
-                               gradient.reshape(-1)[order], "derivative", result.source,
-                               targets[0] if len(targets) == 1 else None))
-    return data
-
-
-def _why_not_plottable(run, call, result):
-    if result.is_none:
-        return "gradient is None"
-    source = run.tensors.get(result.source)
-    if source is None:
-        return "the source was not recorded"
-    if len(source.shape) != 1:
-        return f"the source has shape {tuple(source.shape)}, not one axis of points"
-    if source.value is None:
-        return f"the source's value was not kept (it has {source.summary.get('size', '?')} elements)"
-    if result.value is None:
-        return "the gradient's value was not kept (too large)"
-    n = int(np.size(source.value))
-    if call.kind == "jacobian":
-        value = np.asarray(result.value)
-        if value.size != n * n:
-            return "a jacobian is drawn only for a function of one value per point"
-        square = value.reshape(n, n)
-        if not np.allclose(square - np.diag(np.diagonal(square)), 0):
-            return "the jacobian is not diagonal: each point depends on others"
-    elif np.size(result.value) != n:
-        return f"the gradient has shape {np.shape(result.value)}, not the source's"
-    return ""
-
-
-def _short_name(run, tensor_id):
-    info = run.tensors.get(tensor_id)
-    if info is not None and info.kind == "variable" and info.name:
-        return info.name.split(":")[0]
-    return describe(run, tensor_id)
-
-
-def _wrap(label):
-    return label if label.isidentifier() or label.startswith("(") else f"({label})"
-
-
-def _call_names(run, call):
-    """tensor id -> what the user called it in this call's ``tape.gradient(...)`` line."""
-    loc = call.location
-    if loc is None:
-        return {}
-    return call_names(run.sources.get(loc.file), loc.line, call.kind, call.targets, call.sources)
+from .plot_data import (PlotData, PlotSeries, Skipped, _call_names, _short_name, _why_not_plottable,  # noqa: F401
+                        _wrap, gradient_plot_data, jacobian_matrices, plottable, skipped_summary,
+                        steps_data)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -290,7 +179,7 @@ class CurvePlot(QtWidgets.QWidget):
         self._items = []
         self.plot_widget = pg.PlotWidget()
         self.plot_widget.showGrid(x=True, y=True, alpha=0.2)
-        self.plot_widget.setMinimumSize(320, 220)
+        self.plot_widget.setMinimumSize(240, 120)
         self.legend = self.plot_widget.addLegend(offset=(10, 10))
         self.vline = pg.InfiniteLine(angle=90, movable=False)
         self.vline.setVisible(False)
@@ -299,6 +188,7 @@ class CurvePlot(QtWidgets.QWidget):
         self.plot_widget.addItem(self.markers, ignoreBounds=True)
         self.message = QtWidgets.QLabel(alignment=QtCore.Qt.AlignCenter, wordWrap=True)
         self.message.setMargin(24)
+        self.message.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Ignored)
         self.stack = QtWidgets.QStackedWidget()
         self.stack.addWidget(self.plot_widget)
         self.stack.addWidget(self.message)
@@ -448,6 +338,9 @@ class GradientPlot(QtWidgets.QWidget):
         self.plot = CurvePlot()
         self.notes = QtWidgets.QLabel(wordWrap=True)
         self.notes.setVisible(False)
+        # However many sources a call has, its notes must not push the window taller.
+        self.notes.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
+        self.notes.setMaximumHeight(60)
         layout = QtWidgets.QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addWidget(self.plot, 1)
@@ -459,13 +352,13 @@ class GradientPlot(QtWidgets.QWidget):
         self.data = gradient_plot_data(run, call)
         where = f" at line {call.location.line}" if call.location else ""
         self.title.setText(f"<b>Gradient call {call.id}</b> ({call.kind}{where})")
-        skipped = [f"{s.label}: {s.reason}." + (f" {s.detail}" if s.detail else "") for s in self.data.skipped]
-        self.notes.setText("Not drawn: " + " ".join(skipped) if skipped else "")
+        skipped = skipped_summary(self.data.skipped)
+        self.notes.setText("Not drawn: " + skipped if skipped else "")
         self.notes.setVisible(bool(skipped) and bool(self.data))  # with no curves the message says it
         if self.data:
             self.plot.set_series([(s.label, s.x, s.y, s.role) for s in self.data])
         else:
-            reasons = "\n".join(skipped) or "The call has no results."
+            reasons = skipped or "The call has no results."
             self.plot.show_message("Nothing to plot for this call: plots need a gradient with respect to a 1-D "
                                    f"tensor with a stored value, such as tf.linspace(...).\n\n{reasons}")
 
@@ -603,3 +496,120 @@ class FunctionExplorer(QtWidgets.QWidget):
 
     def export_png(self, path):
         return self.plot.export_png(path)
+
+
+class StepsPlot(QtWidgets.QWidget):
+    """A training loop at a glance: the loss per step and every variable's gradient norm per step
+    (log scale, so vanishing and exploding gradients stand out). A click on a step opens its tape."""
+
+    step_chosen = QtCore.Signal(int)   # tape id
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.title = QtWidgets.QLabel(wordWrap=True)
+        self.loss = self.norms = None
+        self._row = QtWidgets.QHBoxLayout()
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addLayout(self._row, 1)
+        self.tape_ids = []
+
+    def build_step(self):
+        """Make one of the two plots (each costs tens of milliseconds); True once both exist. Called on
+        successive turns of the event loop, so the window never waits for both at once."""
+        if self.loss is None:
+            self.loss = self._new_plot(log=False)
+            return False
+        if self.norms is None:
+            self.norms = self._new_plot(log=True)
+        return True
+
+    def _new_plot(self, log):
+        plot = CurvePlot()
+        plot.plot_widget.setLogMode(y=log)
+        plot.plot_widget.setLabel("bottom", "step")
+        plot.plot_widget.scene().sigMouseClicked.connect(lambda event, p=plot: self._clicked(p, event))
+        self._row.addWidget(plot)
+        return plot
+
+    def show_steps(self, run, tape_ids, where):
+        while not self.build_step():
+            pass
+        self.tape_ids, loss, norms = steps_data(run, tape_ids)
+        x = np.arange(1, len(self.tape_ids) + 1, dtype=float)
+        self.title.setText(f"<b>{where} x{len(tape_ids)}</b>: loss and gradient norms per step; click a step "
+                           "to open its tape")
+        if np.isfinite(loss).any():
+            self.loss.set_series([("loss", x, loss, "function")])
+        else:
+            self.loss.show_message("The loop's gradient calls have no one-number target to plot as a loss.")
+        shown = [(f"|d/d {name}|", x, values, "derivative") for name, values in norms.items()
+                 if np.isfinite(values).any()][:12]   # a legend of more says nothing
+        if shown:
+            self.norms.set_series(shown)
+        else:
+            self.norms.show_message("No gradient values were kept for these steps.")
+        return len(self.tape_ids)
+
+    def _clicked(self, plot, event):
+        if not self.tape_ids:
+            return
+        point = plot.plot_widget.getPlotItem().vb.mapSceneToView(event.scenePos())
+        step = int(round(point.x())) - 1
+        if 0 <= step < len(self.tape_ids):
+            self.step_chosen.emit(self.tape_ids[step])
+
+
+class HeatmapPlot(QtWidgets.QWidget):
+    """A Jacobian (or Hessian) the run computed, as a heatmap: rows are target elements, columns source
+    elements; a diverging colour map centred on zero, so signs read at a glance."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.title = QtWidgets.QLabel(wordWrap=True)
+        self.choice = QtWidgets.QComboBox()
+        self.choice.currentIndexChanged.connect(self._show)
+        self.plot_widget = pg.PlotWidget()
+        self.plot_widget.invertY(True)     # row 0 at the top, as a matrix is written
+        self.plot_widget.setAspectLocked(False)
+        self.image = pg.ImageItem()
+        self.plot_widget.addItem(self.image)
+        self.bar = None
+        top = QtWidgets.QHBoxLayout()
+        top.addWidget(self.title, 1)
+        top.addWidget(self.choice)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.plot_widget, 1)
+        self.matrices = []
+
+    def show_call(self, run, call):
+        self.matrices = jacobian_matrices(run, call)
+        where = f" at line {call.location.line}" if call.location else ""
+        self.title.setText(f"<b>Jacobian call {call.id}</b>{where}: rows are target elements, columns source elements")
+        self.choice.blockSignals(True)
+        self.choice.clear()
+        self.choice.addItems([label for label, _ in self.matrices])
+        self.choice.blockSignals(False)
+        self._show(0)
+        return len(self.matrices)
+
+    def _show(self, number):
+        if not 0 <= number < len(self.matrices):
+            self.image.clear()
+            return
+        matrix = self.matrices[number][1]
+        finite = matrix[np.isfinite(matrix)]
+        limit = float(np.max(np.abs(finite))) if finite.size else 1.0
+        limit = limit or 1.0
+        self.image.setImage(matrix.T, levels=(-limit, limit))   # ImageItem's first axis is x: columns
+        self.image.setColorMap(pg.colormap.get("CET-D1"))
+        if self.bar is None:
+            self.bar = pg.ColorBarItem(values=(-limit, limit), colorMap=pg.colormap.get("CET-D1"), interactive=False)
+            self.bar.setImageItem(self.image, insert_in=self.plot_widget.getPlotItem())
+        else:
+            self.bar.setLevels((-limit, limit))
+        self.plot_widget.autoRange()
+
+    def export_png(self, path):
+        return self.plot_widget.grab().save(str(path))

@@ -4,6 +4,8 @@ The run itself is the plain-data inspection model; this object only says which p
 """
 from PySide6 import QtCore
 
+from .loader import index_run
+
 
 class Session(QtCore.QObject):
     run_changed = QtCore.Signal(object)          # Run or None
@@ -14,11 +16,13 @@ class Session(QtCore.QObject):
     def __init__(self):
         super().__init__()
         self.run = None
+        self.index = None  # RunIndex: problems, per-tape counts
         self.tape_id = None
         self.origin = ""   # the script or tape file the run came from
 
-    def set_run(self, run, origin=""):
+    def set_run(self, run, origin="", index=None):
         self.run, self.origin = run, origin
+        self.index = index if index is not None or run is None else index_run(run)
         self.tape_id = next(iter(run.tapes), None) if run is not None else None
         self.run_changed.emit(run)
         if self.tape_id is not None:

@@ -135,10 +135,16 @@ def test_scopes_collapse_and_expand(qtbot, view, small):
     assert not any(n.kind == "scope" for n in view.graph().nodes.values())
 
 
-def test_large_graph_ready_in_time_and_far_out(qtbot, view):
+def test_long_loop_opens_folded_and_unfolds_far_out(qtbot, view):
     run, tape_id = chain(3000)
     open_graph(qtbot, view, run, tape_id, timeout=20000)
+    (block,) = [n for n in view.graph().nodes.values() if n.kind == "fold"]
+    assert block.label.startswith("Sin, Mul x1500")
+    assert view.node_count() == 2     # the variable and the block
+    with qtbot.waitSignal(view.layout_ready, timeout=20000):
+        view.set_folding(False)
     assert view.node_count() == len(build_graph(run, tape_id).nodes) > 3000
+    qtbot.waitUntil(view.items_complete, timeout=10000)   # items are made in slices
     view.fit()
     assert view._far    # whole chain in view: node items hidden, the overview draws them
     assert not any(item.isVisible() for item in view._items.values())

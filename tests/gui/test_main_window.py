@@ -31,7 +31,14 @@ def run_script(qtbot, window, path):
 
 
 def wait_for_graph(qtbot, window):
-    qtbot.waitUntil(window.graph.is_ready, timeout=30_000)
+    qtbot.wait(50)   # the first problem is selected one event-loop turn after the run opens
+    qtbot.waitUntil(lambda: window.graph.is_ready() and window.graph._tape_id == window.session.tape_id,
+                    timeout=30_000)
+
+
+def open_file(qtbot, window, path):
+    with qtbot.waitSignal(window.session.run_changed, timeout=30_000):
+        assert window.open_run_file(str(path))
 
 
 def test_examples_menu_lists_the_seed_tutorial_and_none_reasons():
@@ -44,17 +51,17 @@ def test_examples_menu_lists_the_seed_tutorial_and_none_reasons():
 def test_five_cases_example_fills_every_panel(qtbot, window):
     run, status, message = run_script(qtbot, window, os.path.join(EXAMPLES_DIR, "s2_five_cases.py"))
     assert status == 0 and run is not None
-    assert window.tapes.tree.topLevelItemCount() == len(run.tapes) == 5
+    assert window.tapes.row_count() == len(run.tapes) == 5
     wait_for_graph(qtbot, window)
     first = build_graph(run, window.session.tape_id)
     assert (window.graph.node_count(), window.graph.edge_count()) == (len(first.nodes), len(first.edges))
     assert first.nodes and first.edges
-    names = [window.watched.tree.topLevelItem(i).text(0) for i in range(window.watched.tree.topLevelItemCount())]
+    window.session.set_tape(1)
+    names = [window.watched.model.text(i, 0) for i in range(window.watched.row_count())]
     assert names == ["w:0", "b:0", "x:0"]
     # The trainable=False case: its variable shows as used but not watched, and its Nones are explained.
     window.session.set_tape(2)
-    rows = {window.watched.tree.topLevelItem(i).text(0): window.watched.tree.topLevelItem(i).text(4)
-            for i in range(window.watched.tree.topLevelItemCount())}
+    rows = {window.watched.model.text(i, 0): window.watched.model.text(i, 4) for i in range(window.watched.row_count())}
     assert rows["Variable:0"].startswith("NOT WATCHED")
     item = window.gradients.select_first_none()
     assert item is not None and item.text(1) == "None"
@@ -97,7 +104,7 @@ def test_failing_script_shows_its_traceback_and_keeps_earlier_tapes(qtbot, windo
     assert status == 1 and run is not None and len(run.tapes) == 1
     assert "ValueError: on purpose" in window.console.toPlainText()
     assert "Traceback" in window.console.toPlainText()
-    assert window.isVisible() and window.tapes.tree.topLevelItemCount() == 1
+    assert window.isVisible() and window.tapes.row_count() == 1
 
 
 def test_long_script_can_be_cancelled(qtbot, window, tmp_path):
@@ -113,11 +120,14 @@ def test_long_script_can_be_cancelled(qtbot, window, tmp_path):
     assert run is not None and len(run.tapes) == 1  # the tapes recorded before the cancel are kept
 
 
-def test_corrupt_tape_file_gives_a_message_not_a_crash(window, tmp_path):
+def test_corrupt_tape_file_gives_a_message_not_a_crash(qtbot, window, tmp_path):
     bad = tmp_path / "bad.tapeviz"
     bad.write_bytes(b"definitely not a zip")
-    assert window.open_run_file(str(bad)) is False
+    with qtbot.waitSignal(window.loader.failed, timeout=10_000):
+        window.open_run_file(str(bad))
     assert "not a readable tape file" in window.last_error
+    assert window.open_run_file(str(tmp_path / "missing.tapeviz")) is False
+    assert "no such file" in window.last_error
     assert window.isVisible()
 
 
@@ -126,8 +136,8 @@ def test_saved_run_reopens_with_the_same_tapes(qtbot, window, tmp_path):
     run, _, _ = run_script(qtbot, window, os.path.join(EXAMPLES_DIR, "s4_control_flow.py"))
     path = tmp_path / "flow.tapeviz"
     save(run, path)
-    assert window.open_run_file(str(path))
-    assert window.tapes.tree.topLevelItemCount() == len(run.tapes)
+    open_file(qtbot, window, path)
+    assert window.tapes.row_count() == len(run.tapes)
     recent = window.settings.value("recent")
     assert str(path) in (recent if isinstance(recent, list) else [recent])
 

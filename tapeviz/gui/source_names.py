@@ -1,0 +1,71 @@
+"""The names a user gave values in their code (``hidden = tf.nn.relu(...)``), read from the source lines.
+
+An op recorded on the line of ``name = expression`` made that value when it was the last op of the
+statement's execution: that op is labelled ``name`` in the graph and found by searching for it.
+Pure functions of the inspection model; no Qt.
+"""
+import ast
+
+MAX_NAME = 32
+
+
+def assignment_targets(source_text):
+    """line number -> (statement's first line, assigned name) for each simple assignment in the text."""
+    try:
+        tree = ast.parse(source_text)
+    except (SyntaxError, ValueError):
+        return {}
+    found = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)) and node.value is not None:
+            target = node.target
+        else:
+            continue
+        name = ast.unparse(target) if isinstance(target, (ast.Name, ast.Attribute, ast.Subscript)) else None
+        if not name or len(name) > MAX_NAME:
+            continue
+        for line in range(node.lineno, (node.end_lineno or node.lineno) + 1):
+            found[line] = (node.lineno, name)
+    return found
+
+
+def op_names(run, ops):
+    """op id -> the user's name for its output, for ``ops`` (in execution order) of one tape.
+
+    Consecutive ops on one assignment statement are its executions; a statement run again and again
+    by a loop (``y = tf.sin(y) * 1.01``) repeats the same op types, so each repetition of the
+    shortest repeating run of types is one execution, and its last op made the named value.
+    """
+    per_file = {}
+    names = {}
+    group, group_statement = [], None
+    for op in list(ops) + [None]:
+        statement = None
+        location = op.location if op is not None else None
+        if location is not None and location.file in run.sources:
+            lines = per_file.get(location.file)
+            if lines is None:
+                lines = per_file[location.file] = assignment_targets(run.sources[location.file])
+            hit = lines.get(location.line)
+            if hit is not None:
+                statement = (location.file, hit[0], hit[1])
+        if statement != group_statement or op is None:
+            if group_statement is not None:
+                period = _period([o.type for o in group])
+                for end in range(period - 1, len(group), period):
+                    names[group[end].id] = group_statement[2]
+            group, group_statement = [], statement
+        if op is not None:
+            group.append(op)
+    return names
+
+
+def _period(types):
+    """The length of the shortest run of op types that, repeated, makes up ``types``."""
+    count = len(types)
+    for period in range(1, count // 2 + 1):
+        if count % period == 0 and all(types[i] == types[i - period] for i in range(period, count)):
+            return period
+    return count

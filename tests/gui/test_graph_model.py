@@ -1,0 +1,144 @@
+"""The graph as drawn, without Qt: folding of repeated steps, user names, top-to-bottom layout."""
+import numpy as np
+
+import tapeviz as tf
+from tapeviz.gui.folding import MIN_GROUP
+from tapeviz.gui.graph import SUGIYAMA_MAX_NODES, build_graph, fold_graph, layout
+from tapeviz.gui.source_names import assignment_targets, op_names
+
+
+def only_tape(run):
+    return next(iter(run.tapes))
+
+
+def record_chain(steps):
+    with tf.record() as rec:
+        x = tf.Variable(0.5, name="x")
+        with tf.GradientTape():
+            y = x
+            for _ in range(steps):
+                y = tf.sin(y) * 1.01
+    return rec.snapshot()
+
+
+def record_fan_out(count):
+    with tf.record() as rec:
+        weights = [tf.Variable(float(i), name=f"w{i}") for i in range(count)]
+        with tf.GradientTape():
+            total = tf.constant(0.0)
+            for w in weights:
+                total = total + w * 2.0
+    return rec.snapshot()
+
+
+def record_mlp():
+    rng = np.random.default_rng(0)
+    with tf.record() as rec:
+        inputs = tf.constant(rng.normal(size=(8, 4)))
+        w1 = tf.Variable(rng.normal(size=(4, 5)), name="w1")
+        w2 = tf.Variable(rng.normal(size=(5, 1)), name="w2")
+        with tf.GradientTape():
+            hidden = tf.nn.relu(tf.matmul(inputs, w1))
+            logits = tf.matmul(hidden, w2)
+            loss = tf.reduce_mean(logits ** 2)
+    return rec.snapshot()
+
+
+def test_a_long_loop_is_one_block_with_the_variable_outside():
+    run = record_chain(200)
+    full = build_graph(run, only_tape(run))
+    drawn, owner = fold_graph(full)
+    kinds = sorted(n.kind for n in drawn.nodes.values())
+    assert kinds == ["fold", "variable"]
+    (block,) = [n for n in drawn.nodes.values() if n.kind == "fold"]
+    assert block.label.startswith("Sin, Mul x200")
+    # every op and constant of the loop is drawn as the block; the path over it still maps
+    assert {owner[k] for k, n in full.nodes.items() if n.kind != "variable"} == {block.key}
+    assert len(drawn.edges) == 1 and drawn.edges[0].target == block.key
+
+
+def test_alike_variables_feeding_one_block_are_one_group():
+    run = record_fan_out(3 * MIN_GROUP)
+    full = build_graph(run, only_tape(run))
+    drawn, owner = fold_graph(full)
+    groups = [n for n in drawn.nodes.values() if n.kind == "group"]
+    assert len(groups) == 1 and f"({3 * MIN_GROUP - 1} variables)" in groups[0].label
+    assert len(drawn.nodes) < 10 < len(full.nodes)
+    variables = [k for k, n in full.nodes.items() if n.kind == "variable"]
+    assert sum(owner[k] == groups[0].key for k in variables) == 3 * MIN_GROUP - 1
+
+
+def test_a_small_model_is_not_folded_and_an_expanded_block_opens():
+    run = record_mlp()
+    full = build_graph(run, only_tape(run))
+    drawn, _ = fold_graph(full)
+    assert set(drawn.nodes) == set(full.nodes)
+    chain = record_chain(50)
+    full = build_graph(chain, only_tape(chain))
+    block = next(n.key for n in fold_graph(full)[0].nodes.values() if n.kind == "fold")
+    opened, _ = fold_graph(full, expanded={block})
+    assert set(opened.nodes) == set(full.nodes)
+
+
+def test_user_names_label_the_op_that_made_the_assigned_value():
+    run = record_mlp()
+    full = build_graph(run, only_tape(run))
+    named = {n.name: n.label for n in full.nodes.values() if n.name}
+    assert named == {"hidden": "Relu", "logits": "MatMul", "loss": "Mean"}
+
+
+def test_each_repetition_of_a_loop_line_names_its_own_last_op():
+    run = record_chain(5)
+    ops = run.ops_of(only_tape(run))
+    names = op_names(run, ops)
+    assert [ops[i].type for i in range(len(ops)) if ops[i].id in names] == ["Mul"] * 5
+    assert set(names.values()) == {"y"}
+
+
+def test_assignment_targets_cover_every_line_of_a_statement():
+    found = assignment_targets("a = 1\nb = f(\n    2)\nc += 3\nx, y = 1, 2\n")
+    assert found[1] == (1, "a") and found[2] == found[3] == (2, "b") and found[4] == (4, "c")
+    assert 5 not in found   # tuple targets name no single value
+
+
+def test_layout_runs_top_to_bottom_small_and_large():
+    for run in (record_mlp(), record_chain(SUGIYAMA_MAX_NODES)):   # igraph, then the barycentre sweeps
+        graph = layout(build_graph(run, only_tape(run)))
+        for edge in graph.edges:
+            assert graph.nodes[edge.target].y > graph.nodes[edge.source].y
+        columns = {}
+        for node in graph.nodes.values():
+            columns.setdefault(node.y, []).append(node.x)
+        for xs in columns.values():   # nodes of one layer never overlap
+            xs.sort()
+            assert all(b - a >= 0.999 * 150.0 for a, b in zip(xs, xs[1:]))
+
+
+def test_layout_progress_can_stop_a_large_layout():
+    run = record_chain(SUGIYAMA_MAX_NODES * 2)
+    graph = build_graph(run, only_tape(run))
+    seen = []
+
+    def progress(fraction):
+        seen.append(fraction)
+        raise KeyboardInterrupt   # any exception from the callback ends the work
+
+    try:
+        layout(graph, progress=progress)
+    except KeyboardInterrupt:
+        pass
+    assert seen and 0 < seen[0] < 1
+
+
+def test_a_source_never_read_on_the_tape_is_a_lone_node():
+    with tf.record() as rec:
+        x = tf.Variable(1.0, name="x")
+        unused = tf.Variable(2.0, name="unused")
+        with tf.GradientTape() as tape:
+            y = x * 3.0
+        tape.gradient(y, [x, unused])
+    run = rec.snapshot()
+    graph = build_graph(run, only_tape(run))
+    (lone,) = [n for n in graph.nodes.values() if "unread" in n.flags]
+    assert lone.label == "unused:0"
+    assert not any(lone.key in (e.source, e.target) for e in graph.edges)
