@@ -346,6 +346,13 @@ def build_parser():
     check.add_argument("--order", type=int, choices=(1, 2), default=2, help="highest derivative order (default 2)")
     check.set_defaults(handler=cmd_check)
 
+    export = commands.add_parser("export", help="draw a tape's graph as SVG, PNG or DOT (for notebooks and docs)")
+    export.add_argument("run_file")
+    export.add_argument("--tape", type=int, help="the tape to draw (default: the first with a problem)")
+    export.add_argument("-o", "--output", required=True, metavar="FILE", help="graph.svg, graph.png or graph.dot")
+    export.add_argument("--all-ops", action="store_true", help="draw every op: no folded loops or groups")
+    export.set_defaults(handler=cmd_export)
+
     gui = commands.add_parser("gui", help="open the desktop tape inspector")
     gui.add_argument("path", nargs="?", help="a script or tape file to open")
     gui.add_argument("--screenshot", metavar="PNG", help="save a picture of the window and exit")
@@ -359,6 +366,15 @@ def cmd_gui(args):
     except ImportError as error:
         raise UserError(f"the inspector needs the gui extra: pip install 'tapeviz[gui]' ({error})") from None
     return gui_main(args)
+
+
+def cmd_export(args):
+    try:
+        from tapeviz.gui.export import export_main
+    except ImportError as error:
+        raise UserError(f"drawing a graph needs the gui extra: pip install 'tapeviz[gui]' ({error})") from None
+    argv = [args.run_file, "-o", args.output] + (["--tape", str(args.tape)] if args.tape is not None else [])
+    return export_main(argv + (["--all-ops"] if args.all_ops else []))
 
 
 def main(argv=None):

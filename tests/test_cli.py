@@ -135,3 +135,18 @@ def test_check_fails_with_a_wrong_rule(tmp_path):
     done = subprocess.run([sys.executable, "-m", "tapeviz", "check", "--plugin", "wrong"], capture_output=True,
                           text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(tmp_path)})
     assert done.returncode == 1 and "FAIL Twice" in done.stdout and "0 passed, 1 failed" in done.stdout
+
+
+def test_export_draws_a_recorded_tape_as_dot_and_svg_and_refuses_other_names(script, tmp_path):
+    run_file = tmp_path / "run.tapeviz"
+    assert tapeviz("run", str(script), "-o", str(run_file), "-q").returncode == 0
+    dot, svg = tmp_path / "graph.dot", tmp_path / "graph.svg"
+    for out in (dot, svg):
+        done = tapeviz("export", str(run_file), "-o", str(out))
+        assert done.returncode == 0, done.stderr
+    assert dot.read_text().lstrip().startswith("digraph") and "Mul" in dot.read_text()
+    assert "<svg" in svg.read_text() and "Mul" in svg.read_text()
+    done = tapeviz("export", str(run_file), "-o", str(tmp_path / "graph.txt"))
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and ".svg, .png or .dot" in done.stderr
+    done = tapeviz("export", str(run_file), "--tape", "99", "-o", str(svg))
+    assert done.returncode == 2 and "has no tape 99" in done.stderr
