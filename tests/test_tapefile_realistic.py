@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 import tapeviz as tf
 from tapeviz.inspection.report import json_summary, text_summary
@@ -77,3 +78,25 @@ def test_a_10000_op_chain_round_trips_op_by_op(tmp_path):
     for tensor_id in (forward[-1].outputs[0], forward[1234].outputs[0]):
         np.testing.assert_array_equal(loaded.tensors[tensor_id].value, run.tensors[tensor_id].value)
         assert loaded.tensors[tensor_id].summary == run.tensors[tensor_id].summary
+
+
+def test_a_failed_save_at_exit_is_one_line_and_the_script_keeps_its_status(tmp_path):
+    script = tmp_path / "small.py"
+    script.write_text("import tapeviz as tf\nx = tf.Variable(1.0)\nwith tf.GradientTape() as t:\n"
+                      "    y = x * 2\nprint(t.gradient(y, x).numpy())\n")
+    target = tmp_path / "missing" / "run.tapeviz"
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "TAPEVIZ_RECORD": str(target)})
+    assert done.returncode == 0 and done.stdout.strip() == "2.0"
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert f"could not save the run to {target}" in done.stderr and "No such file or directory" in done.stderr
+    assert not list(tmp_path.rglob("*.partial"))
+
+
+def test_a_failed_save_does_not_hide_the_blocks_own_error(tmp_path):
+    with pytest.raises(ZeroDivisionError):
+        with tf.record(tmp_path / "missing" / "run.tapeviz"):
+            1 / 0
+    with pytest.raises(OSError):
+        with tf.record(tmp_path / "missing" / "run.tapeviz"):
+            pass

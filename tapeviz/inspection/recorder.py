@@ -493,8 +493,18 @@ class record:
             self.recorder.run.meta.setdefault("error", f"{exc_type.__name__}: {exc}")
         if self.path is not None:
             from .tapefile import save
-            save(self.recorder.snapshot(), self.path)
+            try:
+                save(self.recorder.snapshot(), self.path)
+            except (OSError, ValueError) as error:
+                if exc is None:
+                    raise
+                # The block's own exception is the one the user must see; the failed save is one line.
+                print(f"tapeviz: could not save the run to {self.path}: {_reason(error)}", file=sys.stderr)
         return False
+
+
+def _reason(error):
+    return error.strerror if isinstance(error, OSError) and error.strerror else str(error)
 
 
 def record_from_environment(variable="TAPEVIZ_RECORD"):
@@ -506,7 +516,14 @@ def record_from_environment(variable="TAPEVIZ_RECORD"):
         return None
     block = record(path, meta={"script": sys.argv[0] if sys.argv else "", "argv": list(sys.argv)})
     block.__enter__()
-    atexit.register(block.__exit__, None, None, None)
+
+    def save_at_exit():
+        try:
+            block.__exit__(None, None, None)
+        except (OSError, ValueError) as error:  # at exit a traceback would hide the one line that matters
+            print(f"tapeviz: could not save the run to {path} (${variable}): {_reason(error)}", file=sys.stderr)
+
+    atexit.register(save_at_exit)
     return block.recorder
 
 
