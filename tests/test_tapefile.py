@@ -452,3 +452,10 @@ def test_meta_that_is_not_plain_json_is_saved_as_plain_json(run, tmp_path):
     run.meta.update(plugins={"softclip", "builtin"}, script=pathlib.PurePosixPath("/a/b.py"), steps=np.int64(3))
     meta = load(save(run, tmp_path / "run.tapeviz")).meta
     assert meta["plugins"] == ["builtin", "softclip"] and meta["steps"] == 3 and "/a/b.py" in meta["script"]
+
+
+def test_a_run_with_too_many_index_values_names_that_limit_not_the_size(run, tmp_path, monkeypatch):
+    monkeypatch.setattr(tapefile, "MAX_INDEX_VALUES", 10)
+    with pytest.raises(TapeFileError, match=r"JSON values, over the 10 that tapeviz reads back") as caught:
+        save(run, tmp_path / "run.tapeviz")
+    assert "MiB" not in str(caught.value) and list(tmp_path.iterdir()) == []

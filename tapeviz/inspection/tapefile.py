@@ -109,11 +109,15 @@ def save(run, path):
     finally:
         if collecting:
             gc.enable()
-    if len(data) > MAX_INDEX_BYTES or _count_values(data) > MAX_INDEX_VALUES:
+    values = _count_values(data)
+    if len(data) > MAX_INDEX_BYTES or values > MAX_INDEX_VALUES:
+        # Name the limit that was passed: a size under the byte limit with too many values reads as a contradiction.
+        over = (f"{_size(len(data))}, over the {_size(MAX_INDEX_BYTES)}" if len(data) > MAX_INDEX_BYTES
+                else f"{values:,} JSON values, over the {MAX_INDEX_VALUES:,}")
         raise TapeFileError(
-            f"Cannot save the run to {os.fspath(path)}: its index would be {_size(len(data))} "
-            f"({len(run.ops)} ops, {len(run.tensors)} tensors), over what tapeviz reads back "
-            f"({_size(MAX_INDEX_BYTES)}). Record fewer steps (a shorter loop inside tapeviz.record()).")
+            f"Cannot save the run to {os.fspath(path)}: its index would be {over} that tapeviz reads back "
+            f"({len(run.ops)} ops, {len(run.tensors)} tensors). Record fewer steps (a shorter loop inside "
+            "tapeviz.record()).")
     sources = json.dumps(dict(run.sources), ensure_ascii=False).encode("utf-8")
     if len(sources) > MAX_SOURCE_BYTES:
         sources = b"{}"
