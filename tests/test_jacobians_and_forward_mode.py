@@ -281,6 +281,25 @@ def test_jvp_of_several_primals_with_broadcasting():
     np.testing.assert_allclose(acc.jvp(y).numpy(), expected, rtol=1e-6, atol=1e-7)
 
 
+def test_jvp_derived_from_a_rule_of_an_op_with_an_integer_output():
+    # TopKV2 (values, int32 indices) has no forward rule: its JVP comes from its gradient rule, and its
+    # integer output must not take the floating output's tangent away.
+    assert "TopKV2" not in registry.forward_rules
+    x = point((2, 5), np.float64, seed=8)
+    v = point((2, 5), np.float64, seed=9)
+    primal = tf.constant(x)
+    with tf.autodiff.ForwardAccumulator(primal, tf.constant(v)) as acc:
+        values, indices = tf.math.top_k(primal, 3)
+        ascending = tf.sort(primal, axis=0)
+    expected = (tf.math.top_k(tf.constant(x + H * v), 3).values.numpy()
+                - tf.math.top_k(tf.constant(x - H * v), 3).values.numpy()) / (2 * H)
+    np.testing.assert_allclose(acc.jvp(values).numpy(), expected, rtol=1e-6, atol=1e-7)
+    assert np.abs(expected).min() > 0.0  # every picked value moves: a zero JVP would fail above
+    assert acc.jvp(indices) is None
+    expected_sorted = (np.sort(x + H * v, axis=0) - np.sort(x - H * v, axis=0)) / (2 * H)
+    np.testing.assert_allclose(acc.jvp(ascending).numpy(), expected_sorted, rtol=1e-6, atol=1e-7)
+
+
 def test_jvp_unconnected_and_integer_targets_as_tensorflow():
     # Observed in TF 2.21 with the same program.
     x, v = tf.constant([1.0, 2.0]), tf.constant([1.0, 0.0])
