@@ -13,7 +13,7 @@ from tapeviz.core.registry import CheckCase
 from tapeviz.ops import matrix_ops as M
 from tapeviz.ops.linalg_ops import matmul
 
-from ._helpers import batch_dims, randn, zeros_for
+from ._helpers import batch_dims, randn, unbroadcast, zeros_for
 
 
 def _adjoint(x):
@@ -63,7 +63,8 @@ def _solve_grad(op, grad):
     else:
         grad_b = M.solve(a, grad, adjoint=not adjoint)
     grad_a = -matmul(c, grad_b, adjoint_b=True) if adjoint else -matmul(grad_b, c, adjoint_b=True)
-    return grad_a, grad_b
+    # Leading dimensions broadcast (a (3, 3) matrix against (2, 3, K) right-hand sides): summed back.
+    return unbroadcast(grad_a, a), unbroadcast(grad_b, op.inputs[1])
 
 
 def _cholesky_grad(op, grad):
@@ -111,7 +112,11 @@ def register_gradients(register):
     register("MatrixSolve", _solve_grad, batched=True, checks=[
         CheckCase(M.solve, (_well_conditioned(3, 3, seed=6), randn(3, 2, seed=7)), name="(3, 3) (3, 2)"),
         CheckCase(lambda a, b: M.solve(a, b, adjoint=True), (_well_conditioned(2, 2, 2, seed=8), randn(2, 2, 1, seed=9)),
-                  name="(2, 2, 2) (2, 2, 1) adjoint")])
+                  name="(2, 2, 2) (2, 2, 1) adjoint"),
+        CheckCase(M.solve, (_well_conditioned(3, 3, seed=16), randn(2, 3, 2, seed=17)), name="(3, 3) (2, 3, 2)"),
+        CheckCase(lambda a, b: M.solve(a, b, adjoint=True), (_well_conditioned(2, 1, 2, 2, seed=18),
+                                                              randn(3, 2, 1, seed=19)),
+                  name="(2, 1, 2, 2) (3, 2, 1) adjoint")])
     register("Cholesky", _cholesky_grad, batched=True, checks=[
         CheckCase(_symmetrised_cholesky, (randn(3, 3, seed=10),), name="(3, 3)"),
         CheckCase(_symmetrised_cholesky, (randn(2, 2, 2, seed=11),), name="(2, 2, 2)")])
