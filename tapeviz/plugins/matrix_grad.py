@@ -125,4 +125,6 @@ def register_gradients(register):
                      CheckCase(M.diag, (randn(2, 3, seed=13),), name="(2, 3)")])
     register("MatrixDiagPartV3", _diag_part_grad, batched=True, needs_inputs=False, needs_outputs=False,
              checks=[CheckCase(M.diag_part, (randn(3, 3, seed=14),), name="(3, 3)"),
-                     CheckCase(M.diag_part, (randn(2, 3, 3, seed=15),), name="(2, 3, 3)")])
+                     CheckCase(M.diag_part, (randn(2, 3, 3, seed=15),), name="(2, 3, 3)"),
+                     CheckCase(M.diag_part, (randn(2, 3, seed=20),), name="(2, 3)"),
+                     CheckCase(M.diag_part, (randn(2, 3, 2, seed=21),), name="(2, 3, 2)")])
