@@ -226,6 +226,12 @@ def _conv_of_both(p):
     return tf.reduce_sum(tf.tanh(tf.nn.conv2d(x, w, 1, "VALID")))
 
 
+def _solve_inverse_determinant(a):
+    # _SOLVE_B's leading dimension broadcasts against the (3, 3) matrix
+    return (tf.reduce_sum(tf.sin(tf.linalg.solve(a, _SOLVE_B))) + tf.linalg.det(a)
+            + tf.reduce_sum(tf.linalg.inv(a) ** 2))
+
+
 NEW_OP_SCALARS = {
     "conv2d, image and filter": (_conv_of_both, (34,)),
     "conv2d SAME stride 2": (lambda x: tf.reduce_sum(tf.sin(tf.nn.conv2d(x, tf.constant(_CONV_W), 2, "SAME"))),
@@ -238,9 +244,7 @@ NEW_OP_SCALARS = {
     "l2_loss": (lambda x: tf.nn.l2_loss(tf.sin(x)), (2, 2)),
     "cumsum and cumprod": (lambda x: tf.reduce_sum(tf.tanh(tf.math.cumprod(x, axis=1, exclusive=True))
                                                    * tf.math.cumsum(x, axis=0, reverse=True)), (2, 3)),
-    "solve, inverse, determinant": (lambda x: tf.reduce_sum(tf.sin(tf.linalg.solve(tf.constant(_SOLVE_A) + x, _SOLVE_B)))
-                                    + tf.linalg.det(tf.constant(_SOLVE_A) + x)
-                                    + tf.reduce_sum(tf.linalg.inv(tf.constant(_SOLVE_A) + x) ** 2), (3, 3)),
+    "solve, inverse, determinant": (lambda x: _solve_inverse_determinant(tf.constant(_SOLVE_A) + x), (3, 3)),
     "cholesky and diagonals": (lambda x: tf.reduce_sum(tf.linalg.diag_part(tf.linalg.cholesky(
         x @ tf.transpose(x) + tf.linalg.diag(tf.constant([3.0, 3.0, 3.0], x.dtype)))) ** 3), (3, 3)),
     "gather_nd and top_k": (lambda x: tf.reduce_sum(tf.math.top_k(tf.gather_nd(x, np.array([[1], [0], [1]])),

@@ -111,8 +111,8 @@ def register_gradients(register):
         CheckCase(lambda a: M.slogdet(a)[1], (_well_conditioned(3, 3, seed=5),), name="(3, 3)")])
     register("MatrixSolve", _solve_grad, batched=True, checks=[
         CheckCase(M.solve, (_well_conditioned(3, 3, seed=6), randn(3, 2, seed=7)), name="(3, 3) (3, 2)"),
-        CheckCase(lambda a, b: M.solve(a, b, adjoint=True), (_well_conditioned(2, 2, 2, seed=8), randn(2, 2, 1, seed=9)),
-                  name="(2, 2, 2) (2, 2, 1) adjoint"),
+        CheckCase(lambda a, b: M.solve(a, b, adjoint=True),
+                  (_well_conditioned(2, 2, 2, seed=8), randn(2, 2, 1, seed=9)), name="(2, 2, 2) (2, 2, 1) adjoint"),
         CheckCase(M.solve, (_well_conditioned(3, 3, seed=16), randn(2, 3, 2, seed=17)), name="(3, 3) (2, 3, 2)"),
         CheckCase(lambda a, b: M.solve(a, b, adjoint=True), (_well_conditioned(2, 1, 2, 2, seed=18),
                                                               randn(3, 2, 1, seed=19)),

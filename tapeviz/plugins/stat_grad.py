@@ -47,8 +47,10 @@ def _scan_cases(fn):
 
 @hookimpl
 def register_gradients(register):
-    register("Cumsum", _cumsum_grad, checks=_scan_cases(stat_ops.cumsum), batched=True, needs_inputs=False, needs_outputs=False)
+    register("Cumsum", _cumsum_grad, checks=_scan_cases(stat_ops.cumsum), batched=True, needs_inputs=False,
+             needs_outputs=False)
     register("Cumprod", _cumprod_grad, batched=True, checks=_scan_cases(stat_ops.cumprod))
-    register("DivNoNan", _div_no_nan_grad, batched=True, checks=binary_cases(stat_ops.divide_no_nan, low=0.5, high=2.0) + [
-        CheckCase(lambda x: stat_ops.divide_no_nan(x, tv.constant([0.0, 2.0], tv.float64)), (randn(2, seed=4),),
-                  name="by zero")])
+    by_zero = CheckCase(lambda x: stat_ops.divide_no_nan(x, tv.constant([0.0, 2.0], tv.float64)), (randn(2, seed=4),),
+                        name="by zero")
+    register("DivNoNan", _div_no_nan_grad, batched=True,
+             checks=binary_cases(stat_ops.divide_no_nan, low=0.5, high=2.0) + [by_zero])
