@@ -210,6 +210,65 @@ def test_hessian_of_a_jacobian_by_a_persistent_outer_tape():
     np.testing.assert_allclose(second.numpy(), expected, rtol=1e-5, atol=1e-5)
 
 
+# Scalar functions through the op families whose rules take a vectorized pass's gradients: the
+# Hessian's jacobian runs the rules of the ops their first gradient recorded (Conv2D's backprops,
+# MaxPoolGrad, the cross-entropies' second output, ...) with a leading batch dimension.
+_CONV_W = point((2, 2, 2, 3), np.float64, seed=11)
+_SOLVE_A = point((3, 3), np.float64, seed=12) + 3.0 * np.eye(3)
+_SOLVE_B = point((2, 3, 2), np.float64, seed=13)
+_LABELS = np.array([[0.2, 0.5, 0.3], [0.6, 0.1, 0.3]])
+
+
+def _conv_of_both(p):
+    # p holds an image (1, 3, 3, 2) and a filter (2, 2, 2, 2): both backprops and their mixed terms
+    x = tf.reshape(p[:18], [1, 3, 3, 2])
+    w = tf.reshape(p[18:], [2, 2, 2, 2])
+    return tf.reduce_sum(tf.tanh(tf.nn.conv2d(x, w, 1, "VALID")))
+
+
+def _solve_inverse_determinant(a):
+    # _SOLVE_B's leading dimension broadcasts against the (3, 3) matrix
+    return (tf.reduce_sum(tf.sin(tf.linalg.solve(a, _SOLVE_B))) + tf.linalg.det(a)
+            + tf.reduce_sum(tf.linalg.inv(a) ** 2))
+
+
+NEW_OP_SCALARS = {
+    "conv2d, image and filter": (_conv_of_both, (34,)),
+    "conv2d SAME stride 2": (lambda x: tf.reduce_sum(tf.sin(tf.nn.conv2d(x, tf.constant(_CONV_W), 2, "SAME"))),
+                             (2, 3, 4, 2)),
+    "max_pool": (lambda x: tf.reduce_sum(tf.nn.max_pool2d(tf.sin(x), 2, 1, "VALID") ** 3), (2, 3, 3, 1)),
+    "avg_pool SAME": (lambda x: tf.reduce_sum(tf.tanh(tf.nn.avg_pool2d(x, 2, 2, "SAME"))), (1, 3, 3, 2)),
+    "softmax cross-entropy": (lambda x: tf.reduce_sum(tf.nn.softmax_cross_entropy_with_logits(_LABELS, x)), (2, 3)),
+    "sparse softmax cross-entropy": (lambda x: tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(
+        np.array([2, 0]), x) * tf.constant([1.0, 2.0], x.dtype)), (2, 3)),
+    "l2_loss": (lambda x: tf.nn.l2_loss(tf.sin(x)), (2, 2)),
+    "cumsum and cumprod": (lambda x: tf.reduce_sum(tf.tanh(tf.math.cumprod(x, axis=1, exclusive=True))
+                                                   * tf.math.cumsum(x, axis=0, reverse=True)), (2, 3)),
+    "solve, inverse, determinant": (lambda x: _solve_inverse_determinant(tf.constant(_SOLVE_A) + x), (3, 3)),
+    "cholesky and diagonals": (lambda x: tf.reduce_sum(tf.linalg.diag_part(tf.linalg.cholesky(
+        x @ tf.transpose(x) + tf.linalg.diag(tf.constant([3.0, 3.0, 3.0], x.dtype)))) ** 3), (3, 3)),
+    "gather_nd and top_k": (lambda x: tf.reduce_sum(tf.math.top_k(tf.gather_nd(x, np.array([[1], [0], [1]])),
+                                                                  2).values ** 3), (2, 4)),
+    "einsum": (lambda x: tf.reduce_sum(tf.tanh(tf.einsum("ij,kj,j->i", x, x, x[0]))), (2, 3)),
+}
+
+
+@pytest.mark.parametrize("name", NEW_OP_SCALARS)
+def test_hessian_through_new_op_families_vectorized_as_row_by_row(name):
+    fn, shape = NEW_OP_SCALARS[name]
+    x = tf.constant(point(shape, np.float64, seed=10))
+    with tf.GradientTape(persistent=True) as outer:
+        outer.watch(x)
+        with tf.GradientTape() as inner:
+            inner.watch(x)
+            y = fn(x)
+        g = inner.gradient(y, x)
+    vectorized = outer.jacobian(g, x).numpy()
+    np.testing.assert_allclose(vectorized, outer.jacobian(g, x, experimental_use_pfor=False).numpy(),
+                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(vectorized, numeric_hessian(fn, x.numpy()), rtol=1e-5, atol=1e-5)
+
+
 # ---- rules that declare batched=True ------------------------------------------------------------
 def _forget(op_type):
     for table in (registry.registrations, registry.gradient_functions, registry.forward_functions,
@@ -279,6 +338,25 @@ def test_jvp_of_several_primals_with_broadcasting():
         y = fn(a, b)
     expected = (fn(a + H * ta, b + H * tb).numpy() - fn(a - H * ta, b - H * tb).numpy()) / (2 * H)
     np.testing.assert_allclose(acc.jvp(y).numpy(), expected, rtol=1e-6, atol=1e-7)
+
+
+def test_jvp_derived_from_a_rule_of_an_op_with_an_integer_output():
+    # TopKV2 (values, int32 indices) has no forward rule: its JVP comes from its gradient rule, and its
+    # integer output must not take the floating output's tangent away.
+    assert "TopKV2" not in registry.forward_rules
+    x = point((2, 5), np.float64, seed=8)
+    v = point((2, 5), np.float64, seed=9)
+    primal = tf.constant(x)
+    with tf.autodiff.ForwardAccumulator(primal, tf.constant(v)) as acc:
+        values, indices = tf.math.top_k(primal, 3)
+        ascending = tf.sort(primal, axis=0)
+    expected = (tf.math.top_k(tf.constant(x + H * v), 3).values.numpy()
+                - tf.math.top_k(tf.constant(x - H * v), 3).values.numpy()) / (2 * H)
+    np.testing.assert_allclose(acc.jvp(values).numpy(), expected, rtol=1e-6, atol=1e-7)
+    assert np.abs(expected).min() > 0.0  # every picked value moves: a zero JVP would fail above
+    assert acc.jvp(indices) is None
+    expected_sorted = (np.sort(x + H * v, axis=0) - np.sort(x - H * v, axis=0)) / (2 * H)
+    np.testing.assert_allclose(acc.jvp(ascending).numpy(), expected_sorted, rtol=1e-6, atol=1e-7)
 
 
 def test_jvp_unconnected_and_integer_targets_as_tensorflow():

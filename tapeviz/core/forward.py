@@ -137,14 +137,18 @@ def op_tangents(entry, in_tangents):
 
 def jvp_from_reverse(op, rule, in_tangents, out_values):
     """J @ tangents from the reverse rule: d/du <rule(op, u), tangents> (rule is linear in u)."""
-    # u = ones, not zeros: a rule may select on its upstream gradient (0 where it is 0).
-    cotangents = [Tensor(np.ones_like(v)) for v in out_values if v.dtype in FLOATING_NUMPY]
-    if len(cotangents) != len(out_values):
+    # u = ones, not zeros: a rule may select on its upstream gradient (0 where it is 0). An integer
+    # output (TopKV2's indices) has no tangent: its upstream gradient is the zeros a backward pass
+    # gives it, untracked, so the floating outputs beside it still get theirs.
+    upstream = [Tensor(np.ones_like(v)) if v.dtype in FLOATING_NUMPY else Tensor(np.zeros_like(v))
+                for v in out_values]
+    cotangents = [u for u, v in zip(upstream, out_values) if v.dtype in FLOATING_NUMPY]
+    if not cotangents:
         return [None] * len(out_values)
     helper = _HelperTape([u._id for u in cotangents])
     state.tapes.append(helper)
     try:
-        in_grads = rule(op, *cotangents)
+        in_grads = rule(op, *upstream)
     finally:
         state.tapes.remove(helper)
     if type(in_grads) is not tuple and type(in_grads) is not list:
@@ -155,7 +159,7 @@ def jvp_from_reverse(op, rule, in_tangents, out_values):
     source_ids = {u._id for u in cotangents}
     grads = backward(helper._ops, [g for g, _ in pairs], [convert_to_tensor(t, dtype=g.dtype) for g, t in pairs],
                      source_ids)
-    return [grads.get(u._id) for u in cotangents]
+    return [grads.get(u._id) if v.dtype in FLOATING_NUMPY else None for u, v in zip(upstream, out_values)]
 
 
 class _HelperTape:

@@ -2,6 +2,13 @@
 
 Conv2D's two backprops are each other's gradients and Conv2D's own (so every order works);
 MaxPoolGrad and MaxPoolGradGrad are each other's gradients; AvgPoolGrad's gradient is AvgPool.
+
+Every rule also takes a vectorized pass's gradients (``batched=True``): the B rows of a jacobian
+ride along an axis the op already has, so each rule is still one op call. Rows become more images
+(the batch axis) where the gradient is image-shaped, more channels where it is filter-shaped
+(a convolution treats channels independently on that side); pooling tiles its recorded input and
+output B times to match. The ordinary pass (``batch_dims() == 0``, the training hot path) runs
+the rules' original code, untouched.
 """
 import tapeviz as tv
 from tapeviz import nn
@@ -9,7 +16,35 @@ from tapeviz.core.hookspecs import hookimpl
 from tapeviz.core.registry import CheckCase
 from tapeviz.ops import conv_ops
 
-from ._helpers import randn, skips
+from ._helpers import batch_dims, randn, skips, zeros_for
+
+
+# -- a vectorized pass's rows, carried by an existing axis ------------------------------------------
+def _rows_into(t, axis):
+    """(B, *s) -> s with s[axis] widened to B * s[axis], row-major in (b, i): the rows ride along ``axis``."""
+    shape = t._value.shape
+    if axis:
+        t = tv.transpose(t, list(range(1, axis + 1)) + [0] + list(range(axis + 1, len(shape))))
+    return tv.reshape(t, shape[1:axis + 1] + (shape[0] * shape[axis + 1],) + shape[axis + 2:])
+
+
+def _rows_out_of(t, axis, rows):
+    """The inverse of ``_rows_into``: split ``axis`` into (rows, rest) and move the rows to the front."""
+    shape = t._value.shape
+    t = tv.reshape(t, shape[:axis] + (rows, shape[axis] // rows) + shape[axis + 1:])
+    if axis:
+        t = tv.transpose(t, [axis] + list(range(axis)) + list(range(axis + 1, len(shape) + 1)))
+    return t
+
+
+def _widened(shape, axis, rows):
+    shape = tuple(int(n) for n in shape)
+    return shape[:axis] + (rows * shape[axis],) + shape[axis + 1:]
+
+
+def _tiled(t, rows):
+    """An NHWC tensor repeated ``rows`` times along its batch axis, to line up with ``_rows_into(g, 0)``."""
+    return tv.tile(t, [rows, 1, 1, 1])
 
 
 def _conv_attrs(op):
@@ -17,6 +52,8 @@ def _conv_attrs(op):
 
 
 def _conv2d_grad(op, grad):
+    if batch_dims():
+        return _conv2d_grad_rows(op, grad)
     x, w = op.inputs
     strides, padding, dilations = _conv_attrs(op)
     dx = None if skips(op, 0) else conv_ops.conv2d_backprop_input(x.shape, w, grad, strides, padding, dilations)
@@ -24,18 +61,56 @@ def _conv2d_grad(op, grad):
     return dx, dw
 
 
+def _conv2d_grad_rows(op, grad):
+    # dx: rows as more images; dw: rows as more output channels of the filter.
+    x, w = op.inputs
+    rows = grad._value.shape[0]
+    strides, padding, dilations = _conv_attrs(op)
+    dx = None if skips(op, 0) else _rows_out_of(conv_ops.conv2d_backprop_input(
+        _widened(x._value.shape, 0, rows), w, _rows_into(grad, 0), strides, padding, dilations), 0, rows)
+    dw = None if skips(op, 1) else _rows_out_of(conv_ops.conv2d_backprop_filter(
+        x, _widened(w._value.shape, 3, rows), _rows_into(grad, 3), strides, padding, dilations), 3, rows)
+    return dx, dw
+
+
 def _conv2d_backprop_input_grad(op, grad):
+    if batch_dims():
+        return _conv2d_backprop_input_grad_rows(op, grad)
     w, dy = op.inputs
     strides, padding, dilations = _conv_attrs(op)
     return (conv_ops.conv2d_backprop_filter(grad, w.shape, dy, strides, padding, dilations),
             conv_ops.conv2d_with_attrs(grad, w, strides, padding, dilations))
 
 
+def _conv2d_backprop_input_grad_rows(op, grad):
+    # grad is input-shaped: rows as more input channels (filter side) and as more images (dy side).
+    w, dy = op.inputs
+    rows = grad._value.shape[0]
+    strides, padding, dilations = _conv_attrs(op)
+    dw = conv_ops.conv2d_backprop_filter(_rows_into(grad, 3), _widened(w._value.shape, 2, rows), dy,
+                                         strides, padding, dilations)
+    return (_rows_out_of(dw, 2, rows),
+            _rows_out_of(conv_ops.conv2d_with_attrs(_rows_into(grad, 0), w, strides, padding, dilations), 0, rows))
+
+
 def _conv2d_backprop_filter_grad(op, grad):
+    if batch_dims():
+        return _conv2d_backprop_filter_grad_rows(op, grad)
     x, dy = op.inputs
     strides, padding, dilations = _conv_attrs(op)
     return (conv_ops.conv2d_backprop_input(x.shape, grad, dy, strides, padding, dilations),
             conv_ops.conv2d_with_attrs(x, grad, strides, padding, dilations))
+
+
+def _conv2d_backprop_filter_grad_rows(op, grad):
+    # grad is filter-shaped: rows as more input channels (x side) and as more output channels (dy side).
+    x, dy = op.inputs
+    rows = grad._value.shape[0]
+    strides, padding, dilations = _conv_attrs(op)
+    dx = conv_ops.conv2d_backprop_input(_widened(x._value.shape, 3, rows), _rows_into(grad, 2), dy,
+                                        strides, padding, dilations)
+    return (_rows_out_of(dx, 3, rows),
+            _rows_out_of(conv_ops.conv2d_with_attrs(x, _rows_into(grad, 3), strides, padding, dilations), 3, rows))
 
 
 def _pool_attrs(op):
@@ -43,24 +118,43 @@ def _pool_attrs(op):
 
 
 def _max_pool_grad(op, grad):
+    if batch_dims():
+        rows = grad._value.shape[0]
+        x, y = _tiled(op.inputs[0], rows), _tiled(op.outputs[0], rows)
+        return _rows_out_of(conv_ops.max_pool_grad(x, y, _rows_into(grad, 0), _pool_attrs(op)), 0, rows)
     return conv_ops.max_pool_grad(op.inputs[0], op.outputs[0], grad, _pool_attrs(op))
 
 
 def _max_pool_grad_grad(op, grad):
     x, y, _ = op.inputs
+    if batch_dims():
+        rows = grad._value.shape[0]
+        ddy = conv_ops.max_pool_grad_grad(_tiled(x, rows), _tiled(y, rows), _rows_into(grad, 0), _pool_attrs(op))
+        return zeros_for(grad, x), zeros_for(grad, y), _rows_out_of(ddy, 0, rows)
     return tv.zeros_like(x), tv.zeros_like(y), conv_ops.max_pool_grad_grad(x, y, grad, _pool_attrs(op))
 
 
 def _max_pool_grad_grad_grad(op, grad):
     x, y, _ = op.inputs
+    if batch_dims():
+        rows = grad._value.shape[0]
+        ddx = conv_ops.max_pool_grad(_tiled(x, rows), _tiled(y, rows), _rows_into(grad, 0), _pool_attrs(op))
+        return zeros_for(grad, x), zeros_for(grad, y), _rows_out_of(ddx, 0, rows)
     return tv.zeros_like(x), tv.zeros_like(y), conv_ops.max_pool_grad(x, y, grad, _pool_attrs(op))
 
 
 def _avg_pool_grad(op, grad):
+    if batch_dims():
+        rows = grad._value.shape[0]
+        return _rows_out_of(conv_ops.avg_pool_grad(_widened(op.inputs[0]._value.shape, 0, rows),
+                                                   _rows_into(grad, 0), _pool_attrs(op)), 0, rows)
     return conv_ops.avg_pool_grad(op.inputs[0].shape, grad, _pool_attrs(op))
 
 
 def _avg_pool_grad_grad(op, grad):
+    if batch_dims():
+        rows = grad._value.shape[0]
+        return _rows_out_of(conv_ops.avg_pool_with_attrs(_rows_into(grad, 0), _pool_attrs(op)), 0, rows)
     return conv_ops.avg_pool_with_attrs(grad, _pool_attrs(op))
 
 
@@ -130,12 +224,14 @@ def _avg_pool_grad_cases():
 
 @hookimpl
 def register_gradients(register):
-    register("Conv2D", _conv2d_grad, checks=_conv_cases())
-    register("Conv2DBackpropInput", _conv2d_backprop_input_grad, checks=_backprop_cases("input"))
-    register("Conv2DBackpropFilter", _conv2d_backprop_filter_grad, checks=_backprop_cases("filter"))
-    register("MaxPool", _max_pool_grad, checks=_pool_cases(nn.max_pool2d))
-    register("MaxPoolGrad", _max_pool_grad_grad, checks=_pool_grad_cases(conv_ops.max_pool_grad, False))
-    register("MaxPoolGradGrad", _max_pool_grad_grad_grad, checks=_pool_grad_cases(conv_ops.max_pool_grad_grad, True))
-    register("AvgPool", _avg_pool_grad, needs_inputs=False, needs_outputs=False, checks=_pool_cases(nn.avg_pool2d))
-    register("AvgPoolGrad", _avg_pool_grad_grad, needs_inputs=False, needs_outputs=False,
+    register("Conv2D", _conv2d_grad, batched=True, checks=_conv_cases())
+    register("Conv2DBackpropInput", _conv2d_backprop_input_grad, batched=True, checks=_backprop_cases("input"))
+    register("Conv2DBackpropFilter", _conv2d_backprop_filter_grad, batched=True, checks=_backprop_cases("filter"))
+    register("MaxPool", _max_pool_grad, batched=True, checks=_pool_cases(nn.max_pool2d))
+    register("MaxPoolGrad", _max_pool_grad_grad, batched=True, checks=_pool_grad_cases(conv_ops.max_pool_grad, False))
+    register("MaxPoolGradGrad", _max_pool_grad_grad_grad, batched=True,
+             checks=_pool_grad_cases(conv_ops.max_pool_grad_grad, True))
+    register("AvgPool", _avg_pool_grad, batched=True, needs_inputs=False, needs_outputs=False,
+             checks=_pool_cases(nn.avg_pool2d))
+    register("AvgPoolGrad", _avg_pool_grad_grad, batched=True, needs_inputs=False, needs_outputs=False,
              checks=_avg_pool_grad_cases())

@@ -1,10 +1,14 @@
-"""Gradient rules for Cumsum, Cumprod and DivNoNan, as TensorFlow's math_grad writes them."""
+"""Gradient rules for Cumsum, Cumprod and DivNoNan, as TensorFlow's math_grad writes them.
+
+All take a vectorized pass's gradients (``batched=True``): the scans' recorded axis (stored
+non-negative) moves past the leading batch dimension; DivNoNan is element-wise.
+"""
 import tapeviz as tv
 from tapeviz.core.hookspecs import hookimpl
 from tapeviz.core.registry import CheckCase
 from tapeviz.ops import stat_ops
 
-from ._helpers import binary_cases, randn, unbroadcast
+from ._helpers import batch_dims, binary_cases, randn, unbroadcast
 
 
 def _scan_attrs(op):
@@ -13,7 +17,7 @@ def _scan_attrs(op):
 
 def _cumsum_grad(op, grad):
     axis, exclusive, reverse = _scan_attrs(op)
-    return stat_ops.cumsum(grad, axis, exclusive=exclusive, reverse=not reverse)
+    return stat_ops.cumsum(grad, axis + batch_dims(), exclusive=exclusive, reverse=not reverse)
 
 
 def _cumprod_grad(op, grad):
@@ -21,7 +25,7 @@ def _cumprod_grad(op, grad):
     x = op.inputs[0]
     axis, exclusive, reverse = _scan_attrs(op)
     product = stat_ops.cumprod(x, axis, exclusive=exclusive, reverse=reverse)
-    return stat_ops.cumsum(product * grad, axis, exclusive=exclusive, reverse=not reverse) / x
+    return stat_ops.cumsum(product * grad, axis + batch_dims(), exclusive=exclusive, reverse=not reverse) / x
 
 
 def _div_no_nan_grad(op, grad):
@@ -43,8 +47,10 @@ def _scan_cases(fn):
 
 @hookimpl
 def register_gradients(register):
-    register("Cumsum", _cumsum_grad, checks=_scan_cases(stat_ops.cumsum), needs_inputs=False, needs_outputs=False)
-    register("Cumprod", _cumprod_grad, checks=_scan_cases(stat_ops.cumprod))
-    register("DivNoNan", _div_no_nan_grad, checks=binary_cases(stat_ops.divide_no_nan, low=0.5, high=2.0) + [
-        CheckCase(lambda x: stat_ops.divide_no_nan(x, tv.constant([0.0, 2.0], tv.float64)), (randn(2, seed=4),),
-                  name="by zero")])
+    register("Cumsum", _cumsum_grad, checks=_scan_cases(stat_ops.cumsum), batched=True, needs_inputs=False,
+             needs_outputs=False)
+    register("Cumprod", _cumprod_grad, batched=True, checks=_scan_cases(stat_ops.cumprod))
+    by_zero = CheckCase(lambda x: stat_ops.divide_no_nan(x, tv.constant([0.0, 2.0], tv.float64)), (randn(2, seed=4),),
+                        name="by zero")
+    register("DivNoNan", _div_no_nan_grad, batched=True,
+             checks=binary_cases(stat_ops.divide_no_nan, low=0.5, high=2.0) + [by_zero])
