@@ -141,18 +141,23 @@ class _PlanTask(QtCore.QRunnable):
         self.signals.progress.emit(self.generation, step, fraction)
 
     def run(self):
+        plan, details = None, ""
         try:
-            try:
-                if self.current() != self.generation:
-                    raise Stale()   # replaced while it waited in the queue: never started
-                self.signals.done.emit(_without_collections(self.work, self.progress))
-            except Stale:
-                self.signals.failed.emit(self.generation, "")
-            except RuntimeError as error:
-                if "deleted" not in str(error):
-                    raise
-            except Exception:  # a failed layout must reach the UI, not die silently in the pool
-                self.signals.failed.emit(self.generation, traceback.format_exc())
+            if self.current() != self.generation:
+                raise Stale()   # replaced while it waited in the queue: never started
+            plan = _without_collections(self.work, self.progress)
+        except Stale:
+            pass
+        except Exception:  # noqa: BLE001 - a failed layout (RuntimeError too) must reach the UI
+            details = traceback.format_exc()
+        # Only telling the view is guarded: an error of the layout itself is never taken for a
+        # closed window (a RuntimeError from the layout was once dropped here, and the view said
+        # "Laying out the graph…" forever).
+        try:
+            if plan is not None:
+                self.signals.done.emit(plan)
+            else:
+                self.signals.failed.emit(self.generation, details)
         except RuntimeError:
             pass   # the view was destroyed while this ran (the window closed): nobody to tell
 
