@@ -83,6 +83,10 @@ def build_graph(run, tape_id):
             label = info.name if info is not None and info.name else describe(run, tensor_id)
             if info is not None and not info.name and info.value is not None and info.value.size == 1:
                 label = f"{info.value.reshape(()).item():.4g}"
+            read = variable_reads(run, [run.ops[info.producer]]) if info is not None and info.producer in run.ops \
+                else {}
+            if read:   # a read this tape did not record (made before it, or unwatched): a constant here
+                label = f"read of {run.tensors[read[info.producer]].label}"
             nodes[key] = Node(key, kind, label, f"{info.dtype}{list(info.shape)}" if info else "", node_flags,
                               scope=(info.name or "").rsplit("/", 1)[0] if info and "/" in (info.name or "") else "")
         return key
@@ -130,6 +134,14 @@ def build_graph(run, tape_id):
                                   f"{info.dtype}{list(info.shape)}, never read on this tape", flags)
     _scope_ops(nodes, edges)
     return TapeGraph(nodes, edges, aliases)
+
+
+def hover_text(node):
+    """A node's tooltip: the user's name, the label, the detail, and a variable's reads drawn into it."""
+    text = ((node.name + " = ") if node.name else "") + f"{node.label}\n{node.detail}".strip()
+    if node.reads:
+        text += f"\nread {node.reads} time{'s' if node.reads > 1 else ''} on this tape (ReadVariableOp)"
+    return text
 
 
 def value_text(summary):

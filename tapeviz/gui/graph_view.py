@@ -16,7 +16,7 @@ from xml.sax.saxutils import escape, quoteattr
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from .graph import build_graph, fold_graph, layout
+from .graph import build_graph, fold_graph, hover_text, layout
 from .minimap import Minimap
 from .graph_items import (HGAP, OVERVIEW_LOD, TEXT_LOD, VGAP, EdgeGeometry, EdgeLayer, GraphStyle, Marks,
                           NodeItem, OverviewLayer, curve_svg, display_label, fill_class, node_paths,
@@ -626,7 +626,7 @@ class GraphView(QtWidgets.QGraphicsView):
             if item is None or op is None:
                 continue
             node = item.node
-            tip = ((node.name + " = ") if node.name else "") + f"{node.label}\n{node.detail}".strip()
+            tip = hover_text(node)
             here = [self._gradients[o] for o in op.outputs if o in self._gradients]
             if here:
                 tip += "\ngradient: " + "; ".join(value_text(summarize(g)) for g in here)
@@ -740,7 +740,7 @@ def svg_text(plan, style, marks):
         else:
             rounded = ' rx="8"' if node.kind in ("op", "scope", "fold") else ""
             shape = f'<rect {attrs} x="{x:.1f}" y="{y:.1f}" width="{w}" height="{h}"{rounded} {paint}/>'
-        lines.append(f"<g><title>{escape(node.label)} {escape(node.detail)}</title>{shape}"
+        lines.append(f"<g><title>{escape(hover_text(node))}</title>{shape}"
                      f'<text x="{node.x:.1f}" y="{node.y + 4:.1f}" text-anchor="middle" '
                      f'fill="{colour(style.text)}">{escape((node.name + " = " if node.name else "") + display_label(node))}</text></g>')
     lines.append("</svg>")

@@ -409,7 +409,13 @@ def test_the_backward_pass_replays_step_by_step_and_colours_edges(qtbot, window,
     for _ in range(len(replay.steps) + 2):
         last = window.backward_step(1)
     assert last.op == replay.steps[-1].op                              # stops at the end
+    # the pass ends at a read of x, drawn as part of x: the step selects x and shows the read op
+    variable = f"t:{call.sources[0]}"
+    assert run.ops[last.op].type == "ReadVariableOp" and window.graph.selected_keys() == {variable}
+    assert "ReadVariableOp" in window.inspector.toPlainText()
     assert window.backward_step(-1).op == replay.steps[-2].op
+    window.session.node_selected.emit(variable)
+    assert "read by\n3 ReadVariableOp ops" in window.inspector.toPlainText()   # sin(x), * x, exp(x)
 
 
 def test_a_none_gradient_has_no_backward_pass_to_walk(qtbot, window, tmp_path):
