@@ -608,7 +608,8 @@ class GraphView(QtWidgets.QGraphicsView):
             self._edges.set_magnitudes(self._magnitudes)
 
     def show_gradients(self, grads):
-        """Add to each op's tooltip the gradient that reached its output (tensor id -> array)."""
+        """Add to each op's tooltip the gradient that reached its output (tensor id -> array), and to
+        each variable's the sum of those that reached its reads (its gradient)."""
         from tapeviz.inspection.model import summarize
 
         from .graph import value_text
@@ -620,17 +621,25 @@ class GraphView(QtWidgets.QGraphicsView):
         producers = {self._run.tensors[t].producer for t in self._gradients if t in self._run.tensors}
         keys = {f"op:{p}" for p in producers if p is not None} | getattr(self, "_gradient_keys", set())
         self._gradient_keys = set()
+        aliases = self._plan.full.aliases
+        reached = {}   # drawn key -> gradients at its outputs (a variable: at each of its reads)
         for key in keys:
-            item = self._items.get(key)
             op = self._run.ops.get(int(key.split(":")[1]))
-            if item is None or op is None:
+            if op is None:
                 continue
-            node = item.node
-            tip = hover_text(node)
             here = [self._gradients[o] for o in op.outputs if o in self._gradients]
+            reached.setdefault(aliases.get(key, key), []).extend(here)
             if here:
-                tip += "\ngradient: " + "; ".join(value_text(summarize(g)) for g in here)
                 self._gradient_keys.add(key)
+        for key, here in reached.items():
+            item = self._items.get(key)
+            if item is None:
+                continue
+            tip = hover_text(item.node)
+            if here and item.node.kind == "variable":
+                tip += "\ngradient: " + value_text(summarize(sum(np.asarray(g, dtype=float) for g in here)))
+            elif here:
+                tip += "\ngradient: " + "; ".join(value_text(summarize(g)) for g in here)
             item.setToolTip(tip)
 
     def clear_highlight(self):

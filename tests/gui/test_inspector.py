@@ -403,6 +403,11 @@ def test_the_backward_pass_replays_step_by_step_and_colours_edges(qtbot, window,
     assert window.graph._edges._bins                                  # edges coloured by gradient size
     sum_key = next(k for k, n in window.graph.graph().nodes.items() if n.label == "Sum")
     assert "gradient: min 1" in window.graph._items[sum_key].toolTip()    # d y / d y = 1 reaches the Sum
+    # x's hover shows its gradient: the sum of those its three reads received
+    from tapeviz.gui.graph import value_text
+    from tapeviz.inspection.model import summarize
+    expected = value_text(summarize(np.cos(value) * value + np.sin(value) + np.exp(value)))
+    assert f"gradient: {expected}" in window.graph._items[f"t:{call.sources[0]}"].toolTip()
     first = window.backward_step(1)
     assert run.ops[first.op].type == "Sum" and window.graph.selected_keys() == {f"op:{first.op}"}
     assert "gradient arriving" in window.inspector.toPlainText()
