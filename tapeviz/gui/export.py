@@ -71,7 +71,7 @@ def tape_svg(run, tape_id=None, fold=True):
 
 def tape_dot(run, tape_id=None, fold=True):
     """The tape's graph in Graphviz's DOT language (drawn top to bottom, as the inspector draws it)."""
-    from .graph import fold_graph, build_graph
+    from .graph import build_graph, fold_graph, hover_text
     tape_id = _default_tape(run) if tape_id is None else tape_id
     full = build_graph(run, tape_id)
     graph, owner = fold_graph(full, repeats=fold)
@@ -85,7 +85,8 @@ def tape_dot(run, tape_id=None, fold=True):
     lines = [f"digraph {quote(f'tape {tape_id}')} {{", "  rankdir=TB;", '  node [fontname="sans-serif"];']
     for key, node in graph.nodes.items():
         label = f"{node.name}\n{node.label}" if node.name else node.label
-        attrs = [f"label={quote(label)}", f"shape={shapes.get(node.kind, 'box')}"]
+        attrs = [f"label={quote(label)}", f"shape={shapes.get(node.kind, 'box')}",
+                 f"tooltip={quote(hover_text(node))}"]
         if node.kind == "op":
             attrs.append('style="rounded"')
         if "watched" in node.flags:

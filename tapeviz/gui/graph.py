@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from tapeviz.inspection.explain import _path_ops, describe
 
 from .folding import find_folds
+from .reads import variable_reads
 from .source_names import op_names
 
 SUGIYAMA_MAX_NODES = 400   # igraph holds the GIL for its whole run: only where that run is short
@@ -28,6 +29,7 @@ class Node:
     x: float = 0.0
     y: float = 0.0
     name: str = ""      # the user's name for an op's output, from its source line ("hidden")
+    reads: int = 0      # a variable's reads on the tape (ReadVariableOp ops, drawn as part of it)
 
 
 @dataclass
@@ -41,6 +43,7 @@ class Edge:
 class TapeGraph:
     nodes: dict
     edges: list
+    aliases: dict = field(default_factory=dict)   # key drawn as part of another node (a read) -> that node's key
 
     def neighbours(self):
         out = {}
@@ -50,18 +53,50 @@ class TapeGraph:
 
 
 def build_graph(run, tape_id):
-    """The op graph one tape recorded, with the tensors it watched."""
+    """The op graph one tape recorded, with the tensors it watched.
+
+    A read of a variable (``ReadVariableOp``) is drawn as part of the variable: no node of its
+    own, and the ops using the read take their edge from the variable (see ``reads.py``).
+    """
     tape = run.tapes[tape_id]
     ops = [run.ops[i] for i in tape.ops]
-    produced = {o: f"op:{op.id}" for op in ops for o in op.outputs}
+    reads = variable_reads(run, ops)
+    read_of = {run.ops[op_id].outputs[0]: variable for op_id, variable in reads.items()}
+    produced = {o: f"op:{op.id}" for op in ops if op.id not in reads for o in op.outputs}
     watched = run.watched(tape_id)
     names = op_names(run, ops)
     for op in ops:   # a name the user gave a value in a gradient call wins over its assignment
+        if op.id in reads:
+            continue
         for output in op.outputs:
             if output in run.names and len(op.outputs) == 1:
                 names[op.id] = run.names[output]
-    nodes, edges = {}, []
+    nodes, edges, aliases = {}, [], {}
+
+    def leaf(tensor_id):
+        """The node of a tensor no drawn op made (variable, constant, watched tensor), made once."""
+        key = f"t:{tensor_id}"
+        if key not in nodes:
+            info = run.tensors.get(tensor_id)
+            kind = info.kind if info is not None else "constant"
+            node_flags = {"watched"} if tensor_id in watched else set()
+            label = info.name if info is not None and info.name else describe(run, tensor_id)
+            if info is not None and not info.name and info.value is not None and info.value.size == 1:
+                label = f"{info.value.reshape(()).item():.4g}"
+            read = variable_reads(run, [run.ops[info.producer]]) if info is not None and info.producer in run.ops \
+                else {}
+            if read:   # a read this tape did not record (made before it, or unwatched): a constant here
+                label = f"read of {run.tensors[read[info.producer]].label}"
+            nodes[key] = Node(key, kind, label, f"{info.dtype}{list(info.shape)}" if info else "", node_flags,
+                              scope=(info.name or "").rsplit("/", 1)[0] if info and "/" in (info.name or "") else "")
+        return key
+
     for op in ops:
+        if op.id in reads:
+            key = leaf(reads[op.id])
+            nodes[key].reads += 1
+            aliases[f"op:{op.id}"] = aliases[f"t:{op.outputs[0]}"] = key
+            continue
         flags = set()
         if op.rule == "missing":
             flags.add("no_rule")
@@ -73,23 +108,14 @@ def build_graph(run, tape_id):
         nodes[f"op:{op.id}"] = Node(f"op:{op.id}", "op", op.type, f"-> {outputs}" + (f"\n{values}" if values else ""),
                                     flags, name=names.get(op.id, ""))
         for tensor_id in op.inputs:
-            if tensor_id in produced:
-                edges.append(Edge(produced[tensor_id], f"op:{op.id}", tensor_id))
-                continue
-            key = f"t:{tensor_id}"
-            if key not in nodes:
-                info = run.tensors.get(tensor_id)
-                kind = info.kind if info is not None else "constant"
-                node_flags = {"watched"} if tensor_id in watched else set()
-                label = info.name if info is not None and info.name else describe(run, tensor_id)
-                if info is not None and not info.name and info.value is not None and info.value.size == 1:
-                    label = f"{info.value.reshape(()).item():.4g}"
-                nodes[key] = Node(key, kind, label, f"{info.dtype}{list(info.shape)}" if info else "", node_flags,
-                                  scope=(info.name or "").rsplit("/", 1)[0] if info and "/" in (info.name or "") else "")
-            edges.append(Edge(key, f"op:{op.id}", tensor_id))
+            if tensor_id in read_of:   # the edge carries the read, from the variable it read
+                source = leaf(read_of[tensor_id])
+            else:
+                source = produced.get(tensor_id) or leaf(tensor_id)
+            edges.append(Edge(source, f"op:{op.id}", tensor_id))
     for tensor_id, how in watched.items():  # watched tensors that no recorded op read still show
         key = f"t:{tensor_id}"
-        if key not in nodes and f"t:{tensor_id}" not in produced and tensor_id in run.tensors:
+        if key not in nodes and tensor_id not in produced and tensor_id not in read_of and tensor_id in run.tensors:
             info = run.tensors[tensor_id]
             nodes[key] = Node(key, info.kind, info.name or describe(run, tensor_id),
                               f"{info.dtype}{list(info.shape)}", {"watched"})
@@ -100,13 +126,22 @@ def build_graph(run, tape_id):
             continue
         for tensor_id in call.sources:
             key = f"t:{tensor_id}"
-            if key not in nodes and tensor_id not in produced and tensor_id in run.tensors:
+            if key not in nodes and tensor_id not in produced and tensor_id not in read_of \
+                    and tensor_id in run.tensors:
                 info = run.tensors[tensor_id]
                 flags = {"unread"} | ({"watched"} if tensor_id in watched else set())
                 nodes[key] = Node(key, info.kind, info.name or run.names.get(tensor_id) or describe(run, tensor_id),
                                   f"{info.dtype}{list(info.shape)}, never read on this tape", flags)
     _scope_ops(nodes, edges)
-    return TapeGraph(nodes, edges)
+    return TapeGraph(nodes, edges, aliases)
+
+
+def hover_text(node):
+    """A node's tooltip: the user's name, the label, the detail, and a variable's reads drawn into it."""
+    text = ((node.name + " = ") if node.name else "") + f"{node.label}\n{node.detail}".strip()
+    if node.reads:
+        text += f"\nread {node.reads} time{'s' if node.reads > 1 else ''} on this tape (ReadVariableOp)"
+    return text
 
 
 def value_text(summary):
@@ -137,13 +172,17 @@ def _scope_ops(nodes, edges):
 
 
 def path_keys(run, tape_id, source_id, target_id):
-    """Node keys on the recorded path from a source to a target (for highlighting a gradient)."""
+    """Node keys on the recorded path from a source to a target (for highlighting a gradient).
+
+    Keys are those of ``build_graph``: a variable read on the path is its variable's node."""
     ops = [run.ops[i] for i in run.tapes[tape_id].ops]
-    keys = {f"op:{op.id}" for op in _path_ops(ops, source_id, target_id)}
-    keys.add(f"t:{source_id}")
+    on_path = list(_path_ops(ops, source_id, target_id))
     producer = run.tensors[target_id].producer if target_id in run.tensors else None
-    if producer is not None:
-        keys.add(f"op:{producer}")
+    if producer in run.ops:
+        on_path.append(run.ops[producer])
+    reads = variable_reads(run, on_path)
+    keys = {f"t:{reads[op.id]}" if op.id in reads else f"op:{op.id}" for op in on_path}
+    keys.add(f"t:{source_id}")
     return keys
 
 
@@ -271,7 +310,8 @@ def scope_key(scope):
 def collapse_scopes(graph, expanded=frozenset()):
     """The graph with each name scope (two or more nodes, not in ``expanded``) drawn as one node.
 
-    Returns ``(collapsed, owner)``: ``owner`` maps every key of ``graph`` to the key drawn for it,
+    Returns ``(collapsed, owner)``: ``owner`` maps every key of ``graph`` (and of its variable reads)
+    to the key drawn for it,
     so a path or a search over the full graph can be shown on the collapsed one. Edges into and
     out of a scope are merged (one per pair of drawn nodes); edges inside a scope disappear.
     """
@@ -310,12 +350,15 @@ def fold_graph(graph, expanded=frozenset(), repeats=True, scopes=False):
     for drawn, *_rest, inside in groups:
         for key in inside:
             owner[key] = drawn
+    for hidden, shown in graph.aliases.items():   # a read is found where its variable is drawn
+        owner[hidden] = owner[shown]
     nodes = {}
     made = {g[0]: g for g in groups}
     for key, node in graph.nodes.items():
         drawn = owner[key]
         if drawn == key:
-            nodes[key] = Node(key, node.kind, node.label, node.detail, set(node.flags), node.scope, name=node.name)
+            nodes[key] = Node(key, node.kind, node.label, node.detail, set(node.flags), node.scope, name=node.name,
+                              reads=node.reads)
         elif drawn not in nodes:
             _, kind, label, detail, scope, inside = made[drawn]
             # A group shows the worst of its members: a missing rule inside is still a missing rule.

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from .graph import hover_text
+
 TEXT_LOD = 0.45      # below this scale labels are unreadable: shapes only
 OVERVIEW_LOD = 0.12  # below this the view hides node items and the overview draws them
 CRISP_EDGES = 400    # antialias edges only when fewer than this many are in view
@@ -114,7 +116,7 @@ class NodeItem(QtWidgets.QGraphicsItem):
         self.setPos(node.x, node.y)
         self.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setZValue(1)
-        self.setToolTip(((node.name + " = ") if node.name else "") + f"{node.label}\n{node.detail}".strip())
+        self.setToolTip(hover_text(node))
 
     def set_style(self, style):
         self._style = style

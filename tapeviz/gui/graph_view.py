@@ -16,7 +16,7 @@ from xml.sax.saxutils import escape, quoteattr
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from .graph import build_graph, fold_graph, layout
+from .graph import build_graph, fold_graph, hover_text, layout
 from .minimap import Minimap
 from .graph_items import (HGAP, OVERVIEW_LOD, TEXT_LOD, VGAP, EdgeGeometry, EdgeLayer, GraphStyle, Marks,
                           NodeItem, OverviewLayer, curve_svg, display_label, fill_class, node_paths,
@@ -141,18 +141,23 @@ class _PlanTask(QtCore.QRunnable):
         self.signals.progress.emit(self.generation, step, fraction)
 
     def run(self):
+        plan, details = None, ""
         try:
-            try:
-                if self.current() != self.generation:
-                    raise Stale()   # replaced while it waited in the queue: never started
-                self.signals.done.emit(_without_collections(self.work, self.progress))
-            except Stale:
-                self.signals.failed.emit(self.generation, "")
-            except RuntimeError as error:
-                if "deleted" not in str(error):
-                    raise
-            except Exception:  # a failed layout must reach the UI, not die silently in the pool
-                self.signals.failed.emit(self.generation, traceback.format_exc())
+            if self.current() != self.generation:
+                raise Stale()   # replaced while it waited in the queue: never started
+            plan = _without_collections(self.work, self.progress)
+        except Stale:
+            pass
+        except Exception:  # noqa: BLE001 - a failed layout (RuntimeError too) must reach the UI
+            details = traceback.format_exc()
+        # Only telling the view is guarded: an error of the layout itself is never taken for a
+        # closed window (a RuntimeError from the layout was once dropped here, and the view said
+        # "Laying out the graph…" forever).
+        try:
+            if plan is not None:
+                self.signals.done.emit(plan)
+            else:
+                self.signals.failed.emit(self.generation, details)
         except RuntimeError:
             pass   # the view was destroyed while this ran (the window closed): nobody to tell
 
@@ -603,7 +608,8 @@ class GraphView(QtWidgets.QGraphicsView):
             self._edges.set_magnitudes(self._magnitudes)
 
     def show_gradients(self, grads):
-        """Add to each op's tooltip the gradient that reached its output (tensor id -> array)."""
+        """Add to each op's tooltip the gradient that reached its output (tensor id -> array), and to
+        each variable's the sum of those that reached its reads (its gradient)."""
         from tapeviz.inspection.model import summarize
 
         from .graph import value_text
@@ -615,17 +621,25 @@ class GraphView(QtWidgets.QGraphicsView):
         producers = {self._run.tensors[t].producer for t in self._gradients if t in self._run.tensors}
         keys = {f"op:{p}" for p in producers if p is not None} | getattr(self, "_gradient_keys", set())
         self._gradient_keys = set()
+        aliases = self._plan.full.aliases
+        reached = {}   # drawn key -> gradients at its outputs (a variable: at each of its reads)
         for key in keys:
-            item = self._items.get(key)
             op = self._run.ops.get(int(key.split(":")[1]))
-            if item is None or op is None:
+            if op is None:
                 continue
-            node = item.node
-            tip = ((node.name + " = ") if node.name else "") + f"{node.label}\n{node.detail}".strip()
             here = [self._gradients[o] for o in op.outputs if o in self._gradients]
+            reached.setdefault(aliases.get(key, key), []).extend(here)
             if here:
-                tip += "\ngradient: " + "; ".join(value_text(summarize(g)) for g in here)
                 self._gradient_keys.add(key)
+        for key, here in reached.items():
+            item = self._items.get(key)
+            if item is None:
+                continue
+            tip = hover_text(item.node)
+            if here and item.node.kind == "variable":
+                tip += "\ngradient: " + value_text(summarize(sum(np.asarray(g, dtype=float) for g in here)))
+            elif here:
+                tip += "\ngradient: " + "; ".join(value_text(summarize(g)) for g in here)
             item.setToolTip(tip)
 
     def clear_highlight(self):
@@ -735,7 +749,7 @@ def svg_text(plan, style, marks):
         else:
             rounded = ' rx="8"' if node.kind in ("op", "scope", "fold") else ""
             shape = f'<rect {attrs} x="{x:.1f}" y="{y:.1f}" width="{w}" height="{h}"{rounded} {paint}/>'
-        lines.append(f"<g><title>{escape(node.label)} {escape(node.detail)}</title>{shape}"
+        lines.append(f"<g><title>{escape(hover_text(node))}</title>{shape}"
                      f'<text x="{node.x:.1f}" y="{node.y + 4:.1f}" text-anchor="middle" '
                      f'fill="{colour(style.text)}">{escape((node.name + " = " if node.name else "") + display_label(node))}</text></g>')
     lines.append("</svg>")

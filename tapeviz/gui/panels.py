@@ -8,8 +8,11 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from tapeviz.inspection.explain import describe
 
+from .reads import READ_OP
+
 ROLE = QtCore.Qt.ItemDataRole.UserRole
 EAGER_RESULTS = 60   # a call with more results than this gets its rows when opened
+MAX_READS_LISTED = 5  # op ids of a variable's reads shown in the inspector
 
 
 def _short(location):
@@ -623,7 +626,7 @@ class InspectorPanel(QtWidgets.QTextBrowser):
         if kind == "op" and ident in run.ops:
             self.setHtml(op_html(run, run.ops[ident]))
         elif kind == "t" and ident in run.tensors:
-            self.setHtml(tensor_html(run, run.tensors[ident]))
+            self.setHtml(tensor_html(run, run.tensors[ident], self.session.tape_id))
 
 
 def _code_around(run, location, context=3):
@@ -652,7 +655,8 @@ def _value_html(value, summary):
     return "".join(parts)
 
 
-def tensor_html(run, info):
+def tensor_html(run, info, tape_id=None):
+    """A tensor's details; a variable's also list its reads on ``tape_id`` (drawn as part of it)."""
     rows = [("kind", info.kind), ("shape", str(tuple(info.shape))), ("dtype", info.dtype)]
     if info.name:
         rows.insert(0, ("name", info.name))
@@ -660,6 +664,12 @@ def tensor_html(run, info):
         rows.append(("trainable", "yes" if info.trainable else "no"))
     if info.producer in run.ops:
         rows.append(("computed by", f"{run.ops[info.producer].type} (op {info.producer})"))
+    if info.kind == "variable" and tape_id in run.tapes:   # only the tape's ops: a run may have millions
+        reads = [op.id for op in run.ops_of(tape_id) if op.type == READ_OP and op.inputs == [info.id]]
+        if reads:
+            shown = ", ".join(map(str, reads[:MAX_READS_LISTED])) + (", …" if len(reads) > MAX_READS_LISTED else "")
+            rows.append(("read by", f"{len(reads)} ReadVariableOp op{'s' if len(reads) > 1 else ''} "
+                                    f"on tape {tape_id} ({shown})"))
     table = "".join(f"<tr><td><b>{k}</b></td><td>{html.escape(v)}</td></tr>" for k, v in rows)
     where = run.ops[info.producer].location if info.producer in run.ops else info.first_seen
     return (f"<h3>{html.escape(describe(run, info.id))}</h3><table>{table}</table>"

@@ -6,6 +6,8 @@ Pure functions of the inspection model; no Qt.
 """
 import ast
 
+from .reads import variable_reads
+
 MAX_NAME = 32
 
 
@@ -36,12 +38,14 @@ def op_names(run, ops):
 
     Consecutive ops on one assignment statement are its executions; a statement run again and again
     by a loop (``y = tf.sin(y) * 1.01``) repeats the same op types, so each repetition of the
-    shortest repeating run of types is one execution, and its last op made the named value.
+    shortest repeating run of types is one execution, and its last op made the named value. Reads
+    of variables are left out: only the first execution of ``y = tf.sin(x) * 1.01`` reads ``x``.
     """
     per_file = {}
     names = {}
     group, group_statement = [], None
-    for op in list(ops) + [None]:
+    reads = variable_reads(run, ops)   # part of the variable, not of the statement's value
+    for op in [op for op in ops if op.id not in reads] + [None]:
         statement = None
         location = op.location if op is not None else None
         if location is not None and location.file in run.sources:

@@ -31,6 +31,8 @@ def test_svg_png_and_dot_have_every_drawn_node_and_mark_the_break(tmp_path):
     dot = tape_dot(run, tape_id)
     assert dot.startswith('digraph "tape ') and "rankdir=TB" in dot and "path breaks here" in dot
     assert dot.count(" -> ") == len(drawn.edges)
+    variable = next(k for k, n in drawn.nodes.items() if n.label == "x:0")
+    assert 'label="ReadVariableOp"' not in dot and f'"{variable}" -> ' in dot   # the read is the variable's
 
 
 def test_a_tape_shows_in_jupyter_as_svg():

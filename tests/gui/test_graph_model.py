@@ -3,7 +3,7 @@ import numpy as np
 
 import tapeviz as tf
 from tapeviz.gui.folding import MIN_GROUP
-from tapeviz.gui.graph import SUGIYAMA_MAX_NODES, build_graph, fold_graph, layout
+from tapeviz.gui.graph import SUGIYAMA_MAX_NODES, build_graph, fold_graph, hover_text, layout, path_keys
 from tapeviz.gui.source_names import assignment_targets, op_names
 
 
@@ -78,6 +78,41 @@ def test_a_small_model_is_not_folded_and_an_expanded_block_opens():
     block = next(n.key for n in fold_graph(full)[0].nodes.values() if n.kind == "fold")
     opened, _ = fold_graph(full, expanded={block})
     assert set(opened.nodes) == set(full.nodes)
+
+
+def test_a_variable_read_is_drawn_as_part_of_the_variable():
+    run = record_mlp()
+    tape_id = only_tape(run)
+    reads = [op for op in run.ops_of(tape_id) if op.type == "ReadVariableOp"]
+    assert len(reads) == 2                     # the tape recorded a read of w1 and one of w2
+    full = build_graph(run, tape_id)
+    assert "ReadVariableOp" not in {n.label for n in full.nodes.values()}
+    key = {n.label: k for k, n in full.nodes.items()}
+    (edge,) = [e for e in full.edges if e.source == key["w1:0"]]
+    assert full.nodes[edge.target].label == "MatMul"             # the variable feeds its user directly
+    assert run.ops[run.tensors[edge.tensor].producer].type == "ReadVariableOp"   # carrying the read
+    assert full.nodes[key["w1:0"]].reads == 1 and "read 1 time" in hover_text(full.nodes[key["w1:0"]])
+    _, owner = fold_graph(full)
+    assert {owner[f"op:{op.id}"] for op in reads} == {key["w1:0"], key["w2:0"]}
+    w1 = int(key["w1:0"][2:])
+    loss = run.ops[int(next(k for k, n in full.nodes.items() if n.name == "loss")[3:])].outputs[0]
+    on_path = path_keys(run, tape_id, w1, loss)
+    assert key["w1:0"] in on_path and on_path <= set(full.nodes)   # every key of the path is drawn
+
+
+def test_a_read_the_tape_did_not_record_is_a_constant_named_after_its_variable():
+    with tf.record() as rec:
+        x = tf.Variable([1.0, 2.0], name="x")
+        hoisted = x.read_value()                # read before the tape: the tape sees a constant
+        with tf.GradientTape() as tape:
+            tape.watch(hoisted)
+            y = tf.reduce_sum(hoisted * 3.0)
+        tape.gradient(y, hoisted)
+    run = rec.snapshot()
+    full = build_graph(run, only_tape(run))
+    (leaf,) = [n for n in full.nodes.values() if n.key == f"t:{hoisted._id}"]
+    assert leaf.label == "read of x:0" and "watched" in leaf.flags
+    assert not any(n.kind == "variable" for n in full.nodes.values())
 
 
 def test_user_names_label_the_op_that_made_the_assigned_value():

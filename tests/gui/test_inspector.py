@@ -403,13 +403,24 @@ def test_the_backward_pass_replays_step_by_step_and_colours_edges(qtbot, window,
     assert window.graph._edges._bins                                  # edges coloured by gradient size
     sum_key = next(k for k, n in window.graph.graph().nodes.items() if n.label == "Sum")
     assert "gradient: min 1" in window.graph._items[sum_key].toolTip()    # d y / d y = 1 reaches the Sum
+    # x's hover shows its gradient: the sum of those its three reads received
+    from tapeviz.gui.graph import value_text
+    from tapeviz.inspection.model import summarize
+    expected = value_text(summarize(np.cos(value) * value + np.sin(value) + np.exp(value)))
+    assert f"gradient: {expected}" in window.graph._items[f"t:{call.sources[0]}"].toolTip()
     first = window.backward_step(1)
     assert run.ops[first.op].type == "Sum" and window.graph.selected_keys() == {f"op:{first.op}"}
     assert "gradient arriving" in window.inspector.toPlainText()
     for _ in range(len(replay.steps) + 2):
         last = window.backward_step(1)
     assert last.op == replay.steps[-1].op                              # stops at the end
+    # the pass ends at a read of x, drawn as part of x: the step selects x and shows the read op
+    variable = f"t:{call.sources[0]}"
+    assert run.ops[last.op].type == "ReadVariableOp" and window.graph.selected_keys() == {variable}
+    assert "ReadVariableOp" in window.inspector.toPlainText()
     assert window.backward_step(-1).op == replay.steps[-2].op
+    window.session.node_selected.emit(variable)
+    assert "read by\n3 ReadVariableOp ops" in window.inspector.toPlainText()   # sin(x), * x, exp(x)
 
 
 def test_a_none_gradient_has_no_backward_pass_to_walk(qtbot, window, tmp_path):
