@@ -27,7 +27,8 @@ RELU_GRAD_BLOCK = 32768
 
 def _relu_grad(gradients, features):
     # A multiply by the mask, which is made in the gradients' dtype and multiplied in place: np.where
-    # branches per element (15x slower on random signs) and a bool operand is cast in the inner loop.
+    # branches per element (15x slower on random signs) and a bool operand is cast in the inner loop
+    # (two passes, compare then multiply by the bool mask, measured 1.25x the time of these three).
     if features.shape != gradients.shape:  # raw ReluGrad with broadcasting operands
         return (features > 0).astype(gradients.dtype) * gradients
     if gradients.size >= RELU_GRAD_BLOCKED_MIN:
