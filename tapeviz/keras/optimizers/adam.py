@@ -2,6 +2,7 @@
 import numpy as np
 
 from .base import Optimizer, private_value, store, value_of
+from .blocks import Scratch, contiguous_writable, flat_blocks
 
 
 class Adam(Optimizer):
@@ -14,6 +15,7 @@ class Adam(Optimizer):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.amsgrad = amsgrad
+        self._scratch = Scratch()
 
     def slot_names_and_initial_values(self):
         slots = [("momentum", 0.0), ("velocity", 0.0)]
@@ -26,38 +28,48 @@ class Adam(Optimizer):
         value = value_of(variable)
         kind = value.dtype.type
         slots = self.slots(variable)
-        m_slot, v_slot = slots[0], slots[1]
         step = kind(value_of(self.iterations) + 1)
         beta_1_power = np.power(kind(self.beta_1), step)
         beta_2_power = np.power(kind(self.beta_2), step)
         alpha = kind(learning_rate) * np.sqrt(kind(1) - beta_2_power) / (kind(1) - beta_1_power)
-        # m += (g - m)(1 - b1) and v += (g^2 - v)(1 - b2), in place when the slots are private: the
-        # same float32 operations, in the same order, as Keras's assign_add.
-        m = _writable(m_slot)
-        v = _writable(v_slot)
-        scratch = np.subtract(gradient, m, out=np.empty(m.shape, m.dtype))
-        scratch *= kind(1 - self.beta_1)
-        m += scratch
-        np.multiply(gradient, gradient, out=scratch)
-        scratch -= v
-        scratch *= kind(1 - self.beta_2)
-        v += scratch
-        store(m_slot, m)
-        store(v_slot, v)
-        if self.amsgrad:
-            v = np.maximum(value_of(slots[2]), v)
-            store(slots[2], v)
-        denominator = np.sqrt(v, out=scratch)
-        denominator += kind(self.epsilon)
-        # (m alpha) / denominator, subtracted: Keras's order of operations.
-        update = np.multiply(m, alpha, out=np.empty(m.shape, m.dtype))
-        update /= denominator
-        if own is not None:
-            own -= update
-            store(variable, own)
+        # The moments are updated in place when the slots are private (a copy otherwise); the weights
+        # too, else the new weights go to a new array, as assign would give them.
+        m, v = _writable(slots[0]), _writable(slots[1])
+        v_hat = _writable(slots[2]) if self.amsgrad else None
+        if own is None or not own.flags.c_contiguous:
+            target = np.empty(value.shape, value.dtype)
+            source = np.ascontiguousarray(value).reshape(-1)
         else:
-            np.subtract(value, update, out=update)
-            store(variable, update)
+            target = own
+            source = own.reshape(-1)
+        g = np.ascontiguousarray(gradient).reshape(-1)
+        m_flat, v_flat, target_flat = m.reshape(-1), v.reshape(-1), target.reshape(-1)
+        v_hat_flat = v_hat.reshape(-1) if v_hat is not None else None
+        one_minus_beta_1, one_minus_beta_2, epsilon = kind(1 - self.beta_1), kind(1 - self.beta_2), kind(self.epsilon)
+        for start, stop in flat_blocks(g.size):
+            gb, mb, vb = g[start:stop], m_flat[start:stop], v_flat[start:stop]
+            scratch, update = self._scratch.pair(value.dtype, stop - start)
+            # Keras's order: m += (g - m)(1 - b1); v += (g^2 - v)(1 - b2); then v_hat = max(v_hat, v);
+            # w -= (m alpha) / (sqrt(v) + eps).
+            np.subtract(gb, mb, out=scratch)
+            scratch *= one_minus_beta_1
+            mb += scratch
+            np.multiply(gb, gb, out=scratch)
+            scratch -= vb
+            scratch *= one_minus_beta_2
+            vb += scratch
+            if v_hat_flat is not None:
+                vb = np.maximum(v_hat_flat[start:stop], vb, out=v_hat_flat[start:stop])
+            np.sqrt(vb, out=scratch)
+            scratch += epsilon
+            np.multiply(mb, alpha, out=update)
+            update /= scratch
+            np.subtract(source[start:stop], update, out=target_flat[start:stop])
+        store(slots[0], m)
+        store(slots[1], v)
+        if v_hat is not None:
+            store(slots[2], v_hat)
+        store(variable, target)
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
@@ -76,6 +88,8 @@ class AdamW(Adam):
 
 
 def _writable(slot):
-    """The slot's array to update in place, or a copy when someone else can see it."""
+    """The slot's array to update in place, or a C-contiguous copy when someone else can see it."""
     value = private_value(slot)
-    return value if value is not None else np.array(value_of(slot))  # np.array: 0-d scalars too
+    if value is None:
+        return np.array(value_of(slot), order="C")  # np.array: 0-d scalars too
+    return contiguous_writable(value)
