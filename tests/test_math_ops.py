@@ -241,3 +241,18 @@ def test_special_values_are_silent_as_in_tf_but_user_numpy_still_warns():
     # log(0) + exp(0) + 0/0 is nan and log(1) + exp(100) + 1/0 is inf; both gradients hold a 1/0, so inf.
     assert run.stdout.splitlines()[0] == "[nan, inf] [inf, inf]"
     assert "user warning: divide by zero encountered in log" in run.stdout
+
+
+@pytest.mark.parametrize("shape, axis, keepdims", [((43264, 32), 0, False), ((4, 5, 6), (0, 1), True),
+                                                     ((4, 5, 6), (-3,), False), ((0, 3), 0, False),
+                                                     ((7, 0), 0, True), ((3, 4), (1, 0), False)])
+def test_summing_leading_axes_matches_numpy_in_value_shape_and_special_values(shape, axis, keepdims):
+    rng = np.random.default_rng(3)
+    for dtype in (np.float32, np.float64):
+        x = rng.standard_normal(shape).astype(dtype)
+        if x.size:
+            x.flat[0], x.flat[-1] = np.nan, np.inf
+        got = tf.reduce_sum(tf.constant(x), axis=axis, keepdims=keepdims).numpy()
+        want = np.sum(x.astype(np.float64), axis=axis, keepdims=keepdims)
+        assert got.dtype == dtype and got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-3)

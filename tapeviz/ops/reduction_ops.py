@@ -3,6 +3,8 @@
 ``axis`` is None (all axes), an int or a list/tuple of ints, negative counting from the end;
 ``keepdims`` keeps reduced axes with length 1. Gradient rules live in ``tapeviz.plugins.reduction_grad``.
 """
+import math
+
 import numpy as np
 
 from tapeviz.core import dtypes
@@ -41,8 +43,22 @@ def _numeric(op_type, x):
 
 
 def _sum(x, axis, keepdims):
+    if axis and x.size and x.dtype in _BLAS_FLOATS and x.flags.c_contiguous and _leading(axis, x.ndim):
+        # A bias's gradient sums rows: numpy adds them one row at a time (0.8 ms for 43,264 x 32),
+        # a BLAS product with ones takes a quarter of that and is closer to the exact sum.
+        rows = math.prod(x.shape[:len(axis)])
+        total = np.ones(rows, x.dtype) @ x.reshape(rows, -1)
+        return total.reshape((1,) * len(axis) + x.shape[len(axis):] if keepdims else x.shape[len(axis):])
     # np.sum's own work, minus its Python wrapper; dtype: numpy would widen int32 to int64.
     return np.add.reduce(x, axis=axis, keepdims=keepdims, dtype=x.dtype)
+
+
+_BLAS_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _leading(axis, ndim):
+    """Whether ``axis`` names the first axes, and not all of them (a full sum stays pairwise)."""
+    return len(axis) < ndim and sorted(a % ndim for a in axis) == list(range(len(axis)))
 
 
 def reduce_sum(input_tensor, axis=None, keepdims=False, name=None):
