@@ -15,6 +15,7 @@ whole run. The recorder keeps no array of the run alive beyond a fixed budget of
 """
 import copy
 import itertools
+from bisect import bisect_left
 from dataclasses import replace
 import linecache
 import os
@@ -50,8 +51,13 @@ _ARRAY_OVERHEAD = 200  # bytes a kept array costs beside its data (object, dict 
 _NOTHING = {}  # shared by the results with no summary or explanation yet; replaced, never filled
 SMALL_VALUE = 64  # elements: an intermediate this small costs about what its summary costs
 
-_library_code = {}   # code object -> is it tapeviz's or numpy's (frames skipped to find the user's line)
-_locations = {}      # (file, line, function) -> one shared Location
+# Keyed by id(code), not by the code object: hashing a code object hashes its bytecode and constants
+# each time (it is not cached), which made finding the user's line the largest part of an op's cost.
+# _codes_seen keeps every code object met alive, so its id is never reused for another.
+_library_code = {}   # id(code) -> is it tapeviz's or numpy's (frames skipped to find the user's line)
+_codes_seen = []
+_locations = {}      # (id(code), line) -> one shared Location
+_call_sites = {}     # (id(code), bytecode offset) -> its Location: f_lineno decodes a line table, f_lasti is free
 
 
 def _library_frame(filename):
@@ -78,14 +84,19 @@ def _walk(frame):
     backward = False
     while frame is not None:
         code = frame.f_code
-        library = _library_code.get(code)
+        library = _library_code.get(id(code))
         if library is None:
-            library = _library_code[code] = _library_frame(code.co_filename)
+            _codes_seen.append(code)
+            library = _library_code[id(code)] = _library_frame(code.co_filename)
         if not library:
-            key = (code, frame.f_lineno)
-            location = _locations.get(key)
+            site = (id(code), frame.f_lasti)
+            location = _call_sites.get(site)
             if location is None:
-                location = _locations[key] = Location(code.co_filename, frame.f_lineno, code.co_name)
+                key = (id(code), frame.f_lineno)
+                location = _locations.get(key)
+                if location is None:
+                    location = _locations[key] = Location(code.co_filename, frame.f_lineno, code.co_name)
+                _call_sites[site] = location
             if backward:
                 _backward_seen.location = location
             return location, backward
@@ -112,6 +123,13 @@ def _needs_diagnosis(value):
     """Is a gradient value NaN/Inf somewhere, or all zero (the results a diagnosis is made for)?"""
     value = np.asarray(value)
     if value.dtype.kind != "f" or not value.size:
+        return False
+    # One dot product answers for almost every gradient: finite and non-zero means no NaN/Inf and not
+    # all zero. Only an overflow (huge values) or an underflow (tiny ones) needs the exact test below.
+    flat = value.reshape(-1)
+    with np.errstate(all="ignore"):
+        square = flat @ flat
+    if square != 0 and square - square == 0:  # finite and non-zero
         return False
     low, high = np.minimum.reduce(value, axis=None), np.maximum.reduce(value, axis=None)  # NaN propagates
     return not (np.isfinite(low) and np.isfinite(high)) or (low == 0 and high == 0)
@@ -292,8 +310,9 @@ class Recorder:
         with self._lock:
             # The tapes recording now, those that recorded the op and those paused, as one code: a
             # loop repeats a few such sets, so this is one dictionary look-up per op.
-            key = (tuple(map(id, recorded_on)) if recorded_on else (), tuple(map(id, state.tapes)),
-                   tuple(self._paused))
+            tapes, paused = state.tapes, self._paused
+            key = (tuple(map(id, recorded_on)) if recorded_on else (), tuple(map(id, tapes)) if tapes else (),
+                   tuple(paused) if paused else ())
             tape_set = self._tape_sets.get(key)
             if tape_set is None:
                 tape_set = self._tape_set(recorded_on, key)
@@ -310,9 +329,12 @@ class Recorder:
 
     def _add_op(self, op_type, inputs, outputs, attrs, grad_fn, tape_set, location, backward=False):
         store = self.store
-        row = store.tensors.row
-        for t in inputs:
-            if row(t._id) is None:
+        table = store.tensors
+        ids, late = table.ordered_ids, table.late
+        for t in inputs:  # TensorTable.row, inlined: most inputs are earlier ops' outputs, found at once
+            tensor_id = t._id
+            index = bisect_left(ids, tensor_id)
+            if (index == len(ids) or ids[index] != tensor_id) and tensor_id not in late:
                 self._tensor(t, location)
         if op_type not in store.rules:
             store.rules[op_type] = _rule_of(op_type, None)
@@ -326,10 +348,11 @@ class Recorder:
                              store.attrs_code(attrs, _plain_attrs) if attrs else -1, code, location_code, backward)
         if grad_fn is not None:
             store.custom.add(op_id)
-        for t in outputs:
-            size = t._value.size
-            if 1 < size <= SMALL_VALUE:
-                self._keep(t._id, np.asarray(t._value))
+        if self._value_bytes < VALUE_BUDGET_BYTES:
+            for t in outputs:
+                size = t._value.size
+                if 1 < size <= SMALL_VALUE:
+                    self._keep(t._id, np.asarray(t._value))
         if tapes:
             run_tapes = self.run.tapes
             for tape_id in tapes:
@@ -348,11 +371,16 @@ class Recorder:
             location = user_location(3)
             # Values beyond a summary serve the inspector's plots: a gradient against a 1-D source (and the
             # target, if it has the source's size). Only those are kept.
-            plotted = {s._id: s._value_for_read().size for s in sources if np.ndim(s._value_for_read()) == 1} \
-                if self._value_bytes < VALUE_BUDGET_BYTES else {}
-            for t in list(targets) + list(sources):
+            plotted = {}
+            if self._value_bytes < VALUE_BUDGET_BYTES:
+                for s in sources:
+                    value = s._value_for_read()
+                    if np.ndim(value) == 1:
+                        plotted[s._id] = value.size
+            sizes = set(plotted.values())
+            for t in itertools.chain(targets, sources):
                 self._tensor(t, location)
-                if plotted and (t._id in plotted or np.size(t._value_for_read()) in plotted.values()):
+                if plotted and (t._id in plotted or np.size(t._value_for_read()) in sizes) and t._id not in self._values:
                     self._keep(t._id, np.asarray(t._value_for_read()), always=True)
             seq = next(self._seq)
             options_key = tuple(options.items())

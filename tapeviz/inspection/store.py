@@ -112,7 +112,7 @@ class TensorTable:
             dtype = self.dtypes_values[dtype_code]
             if dtype.kind not in _NUMERIC:
                 continue
-            sizes = np.fromiter(map(np.size, values), np.int64, len(values))
+            sizes = np.fromiter([v.size for v in values], np.int64, len(values))  # arrays: .size, not np.size
             keep = sizes > 0
             where = np.frombuffer(rows, np.int64) - first
             if not keep.all():
@@ -173,6 +173,10 @@ class Store:
         self.in_ids, self.out_ids = array("q"), array("q")
         self.variables = {}              # variable id -> (name, trainable)
         self._lists = {}                 # tape set code -> its three shared lists
+        table = self.tensors
+        self._appends = (table.ordered_ids.append, table.ordered_rows.append, table.producer.append,
+                         table.kind.append, table.leaf_location.append, table.shape.append, table.dtype.append,
+                         self.out_ids.append, self.in_ids.append)
 
     def nbytes(self):
         """Bytes the columns hold: what a tape file keeps of the ops and tensors (ids, codes, summaries)."""
@@ -219,12 +223,15 @@ class Store:
         return index
 
     def add_op(self, seq, op_type, inputs, outputs, attrs_index, tape_set, location, backward):
-        """Add an op and its outputs' rows (one call per op: this is the recording's hot path)."""
+        """Add an op and its outputs' rows (one call per op: this is the recording's hot path, so the
+        columns' ``append`` methods are looked up once, in ``_bind``, not per op)."""
         op_id = len(self.seq) + 1
         table = self.tensors
         shape_codes, dtype_codes = self.shapes.codes, self.dtypes.codes
-        ids, out_ids = table.ordered_ids, self.out_ids
+        ids = table.ordered_ids
         pending = table.pending
+        (add_id, add_row, add_producer, add_kind, add_leaf_location, add_shape, add_dtype, add_out_id,
+         add_in_id) = self._appends
         for t in outputs:
             value = t._value
             if type(value) is not np.ndarray:
@@ -237,15 +244,15 @@ class Store:
             tensor_id = t._id
             row = len(table.producer)
             if not ids or tensor_id > ids[-1]:
-                ids.append(tensor_id)
-                table.ordered_rows.append(row)
+                add_id(tensor_id)
+                add_row(row)
             else:
                 table.late[tensor_id] = row
-            table.producer.append(op_id)
-            table.kind.append(INTERMEDIATE)
-            table.leaf_location.append(-1)
-            table.shape.append(shape)
-            table.dtype.append(dtype)
+            add_producer(op_id)
+            add_kind(INTERMEDIATE)
+            add_leaf_location(-1)
+            add_shape(shape)
+            add_dtype(dtype)
             group = pending.get(dtype)
             if group is None:
                 group = pending[dtype] = ([], array("q"))
@@ -253,17 +260,17 @@ class Store:
             group[1].append(row)
             table.pending_count += 1
             table.pending_bytes += value.nbytes
-            out_ids.append(tensor_id)
-        self.out_start.append(len(out_ids))
-        in_ids = self.in_ids
+            add_out_id(tensor_id)
+        self.out_start.append(len(self.out_ids))
         for t in inputs:
-            in_ids.append(t._id)
-        self.in_start.append(len(in_ids))
+            add_in_id(t._id)
+        self.in_start.append(len(self.in_ids))
         self.seq.append(seq)
-        self.type.append(self.types.code(op_type))
+        type_code = self.types.codes.get(op_type)
+        self.type.append(self.types.code(op_type) if type_code is None else type_code)
         self.location.append(location)
         self.tape_set.append(tape_set)
-        self.backward.append(backward)
+        self.backward.append(1 if backward else 0)
         self.attrs_index.append(attrs_index)
         if table.pending_count >= FLUSH_VALUES or table.pending_bytes >= FLUSH_BYTES:
             table.flush()
