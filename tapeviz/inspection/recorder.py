@@ -121,14 +121,15 @@ HELD_OPS = 50_000  # a jacobian runs many backward passes: past this many ops, t
 
 def _needs_diagnosis(value):
     """Is a gradient value NaN/Inf somewhere, or all zero (the results a diagnosis is made for)?"""
-    value = np.asarray(value)
+    if type(value) is not np.ndarray:
+        value = np.asarray(value)
     if value.dtype.kind != "f" or not value.size:
         return False
     # One dot product answers for almost every gradient: finite and non-zero means no NaN/Inf and not
     # all zero. Only an overflow (huge values) or an underflow (tiny ones) needs the exact test below.
+    # (Callers hold np.errstate(all="ignore"): the dot product of huge values overflows, on purpose.)
     flat = value.reshape(-1)
-    with np.errstate(all="ignore"):
-        square = flat @ flat
+    square = np.dot(flat, flat)
     if square != 0 and square - square == 0:  # finite and non-zero
         return False
     low, high = np.minimum.reduce(value, axis=None), np.maximum.reduce(value, axis=None)  # NaN propagates
@@ -190,9 +191,9 @@ class Recorder:
 
     def _keep(self, key, value, always=False):
         """Keep a small value while the budget lasts (``always``: any size up to VALUE_CAP)."""
-        if self._value_bytes >= VALUE_BUDGET_BYTES:
-            return
         size = value.size
+        if size <= 1 or self._value_bytes >= VALUE_BUDGET_BYTES:
+            return
         if size <= 1 or size > (VALUE_CAP if always else SMALL_VALUE) or key in self._values:
             return  # a one-element value is its own summary (min = max = the value)
         cost = value.nbytes + _ARRAY_OVERHEAD
@@ -206,16 +207,19 @@ class Recorder:
         tensor_id = tensor._id
         store = self.store
         table = store.tensors
-        if type(tensor) is Variable and tensor_id not in store.variables:  # created before recording began
-            store.variables[tensor_id] = (tensor.name, tensor.trainable)
-        row = table.row(tensor_id)
+        variables = store.variables
+        if type(tensor) is Variable and tensor_id not in variables:  # created before recording began
+            variables[tensor_id] = (tensor.name, tensor.trainable)
+        ids = table.ordered_ids  # TensorTable.row, inlined: this runs for every input and gradient
+        index = bisect_left(ids, tensor_id)
+        row = table.ordered_rows[index] if index < len(ids) and ids[index] == tensor_id else table.late.get(tensor_id)
         if row is None:
             value = tensor._value_for_read()
             value = value if type(value) is np.ndarray else np.asarray(value)
             kind = VARIABLE if tensor_id in store.variables else CONSTANT
             row = store.add_leaf(tensor_id, value, kind, store.location_code(location))
             self._keep(tensor_id, value)
-        elif tensor_id in store.variables and table.kind[row] == CONSTANT:
+        elif tensor_id in variables and table.kind[row] == CONSTANT:
             table.kind[row] = VARIABLE
         return row
 
@@ -362,7 +366,10 @@ class Recorder:
         _forget_backward_frame()
         held, _held.ops = _held.ops, []
         with self._lock:
-            if held and any(grad is not None and _needs_diagnosis(grad._value) for grad in results):
+            if held:
+                with np.errstate(all="ignore"):
+                    diagnose_held = any(grad is not None and _needs_diagnosis(grad._value) for grad in results)
+            if held and diagnose_held:
                 recording = tuple(self._tape_id(t) for t in state.tapes)
                 tape_set = (self.store.tape_sets.code(((), recording, tuple(sorted(self._paused)))), ())
                 for op_type, inputs, outputs, attrs, grad_fn, location in held:
