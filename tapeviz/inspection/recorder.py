@@ -314,9 +314,8 @@ class Recorder:
         with self._lock:
             # The tapes recording now, those that recorded the op and those paused, as one code: a
             # loop repeats a few such sets, so this is one dictionary look-up per op.
-            tapes, paused = state.tapes, self._paused
-            key = (tuple(map(id, recorded_on)) if recorded_on else (), tuple(map(id, tapes)) if tapes else (),
-                   tuple(paused) if paused else ())
+            # (One flat tuple, the three parts separated by None: cheaper to build and hash than three.)
+            key = (*map(id, recorded_on), None, *map(id, state.tapes), None, *self._paused)
             tape_set = self._tape_sets.get(key)
             if tape_set is None:
                 tape_set = self._tape_set(recorded_on, key)
@@ -365,10 +364,13 @@ class Recorder:
     def gradient_computed(self, tape, kind, targets, sources, options, results):
         _forget_backward_frame()
         held, _held.ops = _held.ops, []
+        rerun = state.rerun_backward  # set by GradientTape.gradient, whose backward ops were not shown to us
         with self._lock:
-            if held:
+            if held or rerun is not None:
                 with np.errstate(all="ignore"):
                     diagnose_held = any(grad is not None and _needs_diagnosis(grad._value) for grad in results)
+                if diagnose_held and rerun is not None:
+                    held += self._backward_ops_again(rerun)
             if held and diagnose_held:
                 recording = tuple(self._tape_id(t) for t in state.tapes)
                 tape_set = (self.store.tape_sets.code(((), recording, tuple(sorted(self._paused)))), ())
@@ -408,6 +410,19 @@ class Recorder:
                         self._keep(("call", call.id, source._id), np.asarray(grad._value), always=True)
                 call.results.append(result)
             self.run.calls.append(call)
+
+    @staticmethod
+    def _backward_ops_again(rerun):
+        """The ops of a gradient call's backward pass, run once more (observed, recorded by no tape)."""
+        saved_tapes = state.tapes
+        state.tapes, state.rerun_backward = [], None
+        try:
+            rerun()
+        finally:
+            state.tapes, state.rerun_backward = saved_tapes, rerun
+            _forget_backward_frame()
+        held, _held.ops = _held.ops, []
+        return held
 
     def explain_pending(self):
         """Explain the calls made since the last time: the Nones, the zeros asked for with
