@@ -16,7 +16,6 @@ whole run. The recorder keeps no array of the run alive beyond a fixed budget of
 import copy
 import itertools
 from bisect import bisect_left
-from dataclasses import replace
 import linecache
 import os
 import sys
@@ -456,19 +455,26 @@ class Recorder:
             self.explain_pending()
             live, store = self.run, self.store
             store.tensors.flush()
-            tapes = {i: replace(t, ops=list(t.ops), spans=[list(s) for s in t.spans], resets=list(t.resets))
+            # Made field by field (dataclasses.replace looks the fields up on every call: a snapshot of a
+            # training loop copies a tape and a call per step).
+            tapes = {i: TapeInfo(t.id, t.persistent, t.watch_accessed_variables, t.location, t.parent, list(t.ops),
+                                 [list(s) for s in t.spans], list(t.resets))
                      for i, t in live.tapes.items()}
             values = self._values
             calls = []
+            summary_of = store.tensor_summary
             for call in live.calls:
-                results = [GradientResult(r.source, r.is_none, summary=r.summary, explanations=dict(r.explanations),
-                                          tensor=r.tensor, diagnosis=r.diagnosis) for r in call.results]
-                for result in results:
-                    if result.tensor is not None:
-                        result.summary = store.tensor_summary(result.tensor)
-                        value = values.get(("call", call.id, result.source))
-                        result.value = np.array(value) if value is not None else one_value(result.summary)
-                calls.append(replace(call, results=results))
+                results = []
+                for r in call.results:
+                    result = GradientResult(r.source, r.is_none, None, r.summary,
+                                            dict(r.explanations) if r.explanations else {}, r.tensor, r.diagnosis)
+                    if r.tensor is not None:
+                        result.summary = summary = summary_of(r.tensor)
+                        value = values.get(("call", call.id, r.source))
+                        result.value = np.array(value) if value is not None else one_value(summary)
+                    results.append(result)
+                calls.append(GradientCall(call.id, call.seq, call.tape, call.kind, call.targets, call.sources,
+                                          call.options, results, call.location))
             run = Run(tapes=tapes, ops=OpsView(store, frozen=len(store.seq)),
                       tensors=TensorsView(store, frozen=len(store.tensors), values=dict(values)),
                       events=list(live.events), calls=calls, meta=copy.deepcopy(live.meta), names=dict(live.names))
