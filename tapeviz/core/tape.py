@@ -176,9 +176,7 @@ class GradientTape:
                 raise ValueError("Attempt to convert a value (None) with an unsupported type (<class 'NoneType'>) "
                                  "to a Tensor: output_gradients holds None for a recorded target; give a tensor "
                                  "(tapeviz.ones_like(target) for the plain gradient) for every target.")
-        if not observers:
-            results = self._gradients(targets, seeds, flat_sources, unconnected)
-        else:  # the pass's ops are not shown to observers one by one: see context.state.rerun_backward
+        if observers and not state.tapes:  # the pass's ops are not shown to observers: see state.rerun_backward
             previous = state.rerun_backward
             state.rerun_backward = lambda: self._gradients(targets, seeds, flat_sources, unconnected)
             try:
@@ -188,6 +186,12 @@ class GradientTape:
                        results)
             finally:
                 state.rerun_backward = previous
+        else:  # with a tape recording (higher orders), observers see every op of the pass
+            results = self._gradients(targets, seeds, flat_sources, unconnected)
+            if observers:
+                notify("gradient_computed", self, "gradient", targets, flat_sources,
+                       {"unconnected_gradients": unconnected.name, "output_gradients": output_gradients is not None},
+                       results)
         self._finish()
         return nest.pack_sequence_as(sources, results)
 

@@ -5,8 +5,9 @@ library use never pays for it: the core tests one empty list per op when no reco
 
 What keeps recording linear in a training loop: each op costs a bounded amount (its user line is
 found through a per-code-object cache, it becomes a row of the columns in store.py, its outputs
-are summarized in bulk, not kept); the ops of a backward pass that no tape records are held only
-until the gradient call ends and kept only if a gradient is NaN/Inf or all zero; a gradient call
+are summarized in bulk, not kept); the ops of a backward pass that no tape records are not shown
+to the recorder by ``GradientTape.gradient`` (the recorder runs the pass again, and keeps its ops,
+only if a gradient is NaN/Inf or all zero; a jacobian's are held until the call ends); a gradient call
 only notes its results, and the ones that need an explanation (None, unconnected zeros under
 ``UnconnectedGradients.ZERO``, NaN/Inf or exact zeros) are explained when someone asks
 (``snapshot``, ``tape.explain``), each from the ops near its call, never from a pass over the
