@@ -16,6 +16,7 @@ whole run. The recorder keeps no array of the run alive beyond a fixed budget of
 """
 import copy
 import itertools
+from dataclasses import replace
 from bisect import bisect_left
 import linecache
 import os
@@ -456,10 +457,7 @@ class Recorder:
             self.explain_pending()
             live, store = self.run, self.store
             store.tensors.flush()
-            # Made field by field (dataclasses.replace looks the fields up on every call: a snapshot of a
-            # training loop copies a tape and a call per step).
-            tapes = {i: TapeInfo(t.id, t.persistent, t.watch_accessed_variables, t.location, t.parent, list(t.ops),
-                                 [list(s) for s in t.spans], list(t.resets))
+            tapes = {i: replace(t, ops=list(t.ops), spans=[list(s) for s in t.spans], resets=list(t.resets))
                      for i, t in live.tapes.items()}
             values = self._values
             calls = []
@@ -467,15 +465,14 @@ class Recorder:
             for call in live.calls:
                 results = []
                 for r in call.results:
-                    result = GradientResult(r.source, r.is_none, None, r.summary,
-                                            dict(r.explanations) if r.explanations else {}, r.tensor, r.diagnosis)
+                    result = GradientResult(r.source, r.is_none, summary=r.summary, tensor=r.tensor, diagnosis=r.diagnosis,
+                                            explanations=dict(r.explanations) if r.explanations else {})
                     if r.tensor is not None:
                         result.summary = summary = summary_of(r.tensor)
                         value = values.get(("call", call.id, r.source))
                         result.value = np.array(value) if value is not None else one_value(summary)
                     results.append(result)
-                calls.append(GradientCall(call.id, call.seq, call.tape, call.kind, call.targets, call.sources,
-                                          call.options, results, call.location))
+                calls.append(replace(call, results=results))
             run = Run(tapes=tapes, ops=OpsView(store, frozen=len(store.seq)),
                       tensors=TensorsView(store, frozen=len(store.tensors), values=dict(values)),
                       events=list(live.events), calls=calls, meta=copy.deepcopy(live.meta), names=dict(live.names))
