@@ -157,7 +157,7 @@ class Recorder:
         self._value_bytes = 0
         self._tape_sets = {}   # (ids of tape objects recording/recorded/paused) -> tape set code
         self._checked_calls = 0
-        self._location_codes = {}  # id of an interned Location -> its code in the store
+        self._location_codes = {}  # id of a Location -> (the Location, its code in the store)
         self._options = {}     # a gradient call's options, shared between calls with the same ones  # calls before this index have had their results looked at
         self._rules = {}       # op type -> rule code, for ops without a custom gradient
 
@@ -218,11 +218,22 @@ class Recorder:
             value = tensor._value_for_read()
             value = value if type(value) is np.ndarray else np.asarray(value)
             kind = VARIABLE if tensor_id in store.variables else CONSTANT
-            row = store.add_leaf(tensor_id, value, kind, store.location_code(location))
+            row = store.add_leaf(tensor_id, value, kind, self._location_code(location))
             self._keep(tensor_id, value)
         elif tensor_id in variables and table.kind[row] == CONSTANT:
             table.kind[row] = VARIABLE
         return row
+
+    def _location_code(self, location):
+        """The store's code for a Location, cached by identity (the cache holds the Location, so its id
+        cannot be reused by another while cached)."""
+        found = self._location_codes.get(id(location))
+        if found is not None and found[0] is location:
+            return found[1]
+        location_code = self.store.location_code(location)
+        if location is not None:
+            self._location_codes[id(location)] = (location, location_code)
+        return location_code
 
     def _event(self, kind, tape=None, tensor=None, detail="", location=None):
         self.run.events.append(Event(next(self._seq), kind, tape, tensor, location or user_location(3), detail))
@@ -342,11 +353,7 @@ class Recorder:
                 self._tensor(t, location)
         if op_type not in store.rules:
             store.rules[op_type] = _rule_of(op_type, None)
-        location_code = self._location_codes.get(id(location))
-        if location_code is None:
-            location_code = store.location_code(location)
-            if location is not None:  # ops' Locations come from _walk, interned: their ids stay theirs
-                self._location_codes[id(location)] = location_code
+        location_code = self._location_code(location)
         code, tapes = tape_set
         op_id = store.add_op(next(self._seq), op_type, inputs, outputs,
                              store.attrs_code(attrs, _plain_attrs) if attrs else -1, code, location_code, backward)

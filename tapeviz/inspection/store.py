@@ -216,7 +216,12 @@ class Store:
 
     def add_leaf(self, tensor_id, value, kind, location_code):
         table = self.tensors
-        row = table.add(tensor_id, value, 0, self.shapes.code(value.shape), self.dtypes.code(value.dtype))
+        shape, dtype = self.shapes.codes.get(value.shape), self.dtypes.codes.get(value.dtype)
+        if shape is None:
+            shape = self.shapes.code(value.shape)
+        if dtype is None:
+            dtype = self.dtypes.code(value.dtype)
+        row = table.add(tensor_id, value, 0, shape, dtype)
         table.kind.append(kind)
         table.leaf_location.append(location_code)
         return row
