@@ -170,6 +170,8 @@ class Recorder:
     def stop(self):
         if self in context.observers:
             context.observers.remove(self)
+        with self._lock:
+            self.store.tensors.finish()  # the waiting arrays and the flush buffer are not kept past the run
 
     # Helpers --------------------------------------------------------------------------------------
     def _tape_id(self, tape):

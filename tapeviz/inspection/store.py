@@ -142,6 +142,11 @@ class TensorTable:
         self.mean.frombytes(mean.tobytes())
         self.nonfinite.frombytes(bad.tobytes())
 
+    def finish(self):
+        """Summarize what waits and drop the flush buffers: nothing more will be added."""
+        self.flush()
+        self._buffers = {}
+
     def _concatenate(self, values, total, dtype):
         """The values end to end, in a buffer kept from one flush to the next (up to REUSED_BYTES).
 
