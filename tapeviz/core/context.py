@@ -12,6 +12,11 @@ class _ThreadState(threading.local):
         self.tapes = []              # recording GradientTapes, outermost first
         self.variable_watchers = []  # callables told of every variable read (custom_gradient)
         self.name_scope = ""         # prefix of new variables' names, "outer/inner/" (tapeviz.name_scope)
+        # While GradientTape.gradient runs its backward pass with observers installed and no tape
+        # recording: a function that runs the pass again. Observers are not told of that pass's ops
+        # one by one (about half of a training step's ops); one that needs them (the recorder, for a
+        # NaN/Inf or all-zero gradient) clears this, calls it, and sees the ops then.
+        self.rerun_backward = None
 
 
 state = _ThreadState()

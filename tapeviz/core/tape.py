@@ -176,11 +176,22 @@ class GradientTape:
                 raise ValueError("Attempt to convert a value (None) with an unsupported type (<class 'NoneType'>) "
                                  "to a Tensor: output_gradients holds None for a recorded target; give a tensor "
                                  "(tapeviz.ones_like(target) for the plain gradient) for every target.")
-        results = self._gradients(targets, seeds, flat_sources, unconnected)
-        if observers:
-            notify("gradient_computed", self, "gradient", targets, flat_sources,
-                   {"unconnected_gradients": unconnected.name, "output_gradients": output_gradients is not None},
-                   results)
+        if observers and not state.tapes:  # the pass's ops are not shown to observers: see state.rerun_backward
+            previous = state.rerun_backward
+            state.rerun_backward = lambda: self._gradients(targets, seeds, flat_sources, unconnected)
+            try:
+                results = self._gradients(targets, seeds, flat_sources, unconnected)
+                notify("gradient_computed", self, "gradient", targets, flat_sources,
+                       {"unconnected_gradients": unconnected.name, "output_gradients": output_gradients is not None},
+                       results)
+            finally:
+                state.rerun_backward = previous
+        else:  # with a tape recording (higher orders), observers see every op of the pass
+            results = self._gradients(targets, seeds, flat_sources, unconnected)
+            if observers:
+                notify("gradient_computed", self, "gradient", targets, flat_sources,
+                       {"unconnected_gradients": unconnected.name, "output_gradients": output_gradients is not None},
+                       results)
         self._finish()
         return nest.pack_sequence_as(sources, results)
 

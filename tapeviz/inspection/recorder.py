@@ -5,8 +5,9 @@ library use never pays for it: the core tests one empty list per op when no reco
 
 What keeps recording linear in a training loop: each op costs a bounded amount (its user line is
 found through a per-code-object cache, it becomes a row of the columns in store.py, its outputs
-are summarized in bulk, not kept); the ops of a backward pass that no tape records are held only
-until the gradient call ends and kept only if a gradient is NaN/Inf or all zero; a gradient call
+are summarized in bulk, not kept); the ops of a backward pass that no tape records are not shown
+to the recorder by ``GradientTape.gradient`` (the recorder runs the pass again, and keeps its ops,
+only if a gradient is NaN/Inf or all zero; a jacobian's are held until the call ends); a gradient call
 only notes its results, and the ones that need an explanation (None, unconnected zeros under
 ``UnconnectedGradients.ZERO``, NaN/Inf or exact zeros) are explained when someone asks
 (``snapshot``, ``tape.explain``), each from the ops near its call, never from a pass over the
@@ -16,6 +17,7 @@ whole run. The recorder keeps no array of the run alive beyond a fixed budget of
 import copy
 import itertools
 from dataclasses import replace
+from bisect import bisect_left
 import linecache
 import os
 import sys
@@ -50,8 +52,13 @@ _ARRAY_OVERHEAD = 200  # bytes a kept array costs beside its data (object, dict 
 _NOTHING = {}  # shared by the results with no summary or explanation yet; replaced, never filled
 SMALL_VALUE = 64  # elements: an intermediate this small costs about what its summary costs
 
-_library_code = {}   # code object -> is it tapeviz's or numpy's (frames skipped to find the user's line)
-_locations = {}      # (file, line, function) -> one shared Location
+# Keyed by id(code), not by the code object: hashing a code object hashes its bytecode and constants
+# each time (it is not cached), which made finding the user's line the largest part of an op's cost.
+# _codes_seen keeps every code object met alive, so its id is never reused for another.
+_library_code = {}   # id(code) -> is it tapeviz's or numpy's (frames skipped to find the user's line)
+_codes_seen = []
+_locations = {}      # (id(code), line) -> one shared Location
+_call_sites = {}     # (id(code), bytecode offset) -> its Location: f_lineno decodes a line table, f_lasti is free
 
 
 def _library_frame(filename):
@@ -78,14 +85,19 @@ def _walk(frame):
     backward = False
     while frame is not None:
         code = frame.f_code
-        library = _library_code.get(code)
+        library = _library_code.get(id(code))
         if library is None:
-            library = _library_code[code] = _library_frame(code.co_filename)
+            _codes_seen.append(code)
+            library = _library_code[id(code)] = _library_frame(code.co_filename)
         if not library:
-            key = (code, frame.f_lineno)
-            location = _locations.get(key)
+            site = (id(code), frame.f_lasti)
+            location = _call_sites.get(site)
             if location is None:
-                location = _locations[key] = Location(code.co_filename, frame.f_lineno, code.co_name)
+                key = (id(code), frame.f_lineno)
+                location = _locations.get(key)
+                if location is None:
+                    location = _locations[key] = Location(code.co_filename, frame.f_lineno, code.co_name)
+                _call_sites[site] = location
             if backward:
                 _backward_seen.location = location
             return location, backward
@@ -110,8 +122,16 @@ HELD_OPS = 50_000  # a jacobian runs many backward passes: past this many ops, t
 
 def _needs_diagnosis(value):
     """Is a gradient value NaN/Inf somewhere, or all zero (the results a diagnosis is made for)?"""
-    value = np.asarray(value)
+    if type(value) is not np.ndarray:
+        value = np.asarray(value)
     if value.dtype.kind != "f" or not value.size:
+        return False
+    # One dot product answers for almost every gradient: finite and non-zero means no NaN/Inf and not
+    # all zero. Only an overflow (huge values) or an underflow (tiny ones) needs the exact test below.
+    # (Callers hold np.errstate(all="ignore"): the dot product of huge values overflows, on purpose.)
+    flat = value.reshape(-1)
+    square = np.dot(flat, flat)
+    if square != 0 and square - square == 0:  # finite and non-zero
         return False
     low, high = np.minimum.reduce(value, axis=None), np.maximum.reduce(value, axis=None)  # NaN propagates
     return not (np.isfinite(low) and np.isfinite(high)) or (low == 0 and high == 0)
@@ -137,7 +157,7 @@ class Recorder:
         self._value_bytes = 0
         self._tape_sets = {}   # (ids of tape objects recording/recorded/paused) -> tape set code
         self._checked_calls = 0
-        self._location_codes = {}  # id of an interned Location -> its code in the store
+        self._location_codes = {}  # id of a Location -> (the Location, its code in the store)
         self._options = {}     # a gradient call's options, shared between calls with the same ones  # calls before this index have had their results looked at
         self._rules = {}       # op type -> rule code, for ops without a custom gradient
 
@@ -150,6 +170,8 @@ class Recorder:
     def stop(self):
         if self in context.observers:
             context.observers.remove(self)
+        with self._lock:
+            self.store.tensors.finish()  # the waiting arrays and the flush buffer are not kept past the run
 
     # Helpers --------------------------------------------------------------------------------------
     def _tape_id(self, tape):
@@ -172,9 +194,9 @@ class Recorder:
 
     def _keep(self, key, value, always=False):
         """Keep a small value while the budget lasts (``always``: any size up to VALUE_CAP)."""
-        if self._value_bytes >= VALUE_BUDGET_BYTES:
-            return
         size = value.size
+        if size <= 1 or self._value_bytes >= VALUE_BUDGET_BYTES:
+            return
         if size <= 1 or size > (VALUE_CAP if always else SMALL_VALUE) or key in self._values:
             return  # a one-element value is its own summary (min = max = the value)
         cost = value.nbytes + _ARRAY_OVERHEAD
@@ -188,18 +210,32 @@ class Recorder:
         tensor_id = tensor._id
         store = self.store
         table = store.tensors
-        if type(tensor) is Variable and tensor_id not in store.variables:  # created before recording began
-            store.variables[tensor_id] = (tensor.name, tensor.trainable)
-        row = table.row(tensor_id)
+        variables = store.variables
+        if type(tensor) is Variable and tensor_id not in variables:  # created before recording began
+            variables[tensor_id] = (tensor.name, tensor.trainable)
+        ids = table.ordered_ids  # TensorTable.row, inlined: this runs for every input and gradient
+        index = bisect_left(ids, tensor_id)
+        row = table.ordered_rows[index] if index < len(ids) and ids[index] == tensor_id else table.late.get(tensor_id)
         if row is None:
             value = tensor._value_for_read()
             value = value if type(value) is np.ndarray else np.asarray(value)
             kind = VARIABLE if tensor_id in store.variables else CONSTANT
-            row = store.add_leaf(tensor_id, value, kind, store.location_code(location))
+            row = store.add_leaf(tensor_id, value, kind, self._location_code(location))
             self._keep(tensor_id, value)
-        elif tensor_id in store.variables and table.kind[row] == CONSTANT:
+        elif tensor_id in variables and table.kind[row] == CONSTANT:
             table.kind[row] = VARIABLE
         return row
+
+    def _location_code(self, location):
+        """The store's code for a Location, cached by identity (the cache holds the Location, so its id
+        cannot be reused by another while cached)."""
+        found = self._location_codes.get(id(location))
+        if found is not None and found[0] is location:
+            return found[1]
+        location_code = self.store.location_code(location)
+        if location is not None:
+            self._location_codes[id(location)] = (location, location_code)
+        return location_code
 
     def _event(self, kind, tape=None, tensor=None, detail="", location=None):
         self.run.events.append(Event(next(self._seq), kind, tape, tensor, location or user_location(3), detail))
@@ -292,8 +328,8 @@ class Recorder:
         with self._lock:
             # The tapes recording now, those that recorded the op and those paused, as one code: a
             # loop repeats a few such sets, so this is one dictionary look-up per op.
-            key = (tuple(map(id, recorded_on)) if recorded_on else (), tuple(map(id, state.tapes)),
-                   tuple(self._paused))
+            # (One flat tuple, the three parts separated by None: cheaper to build and hash than three.)
+            key = (*map(id, recorded_on), None, *map(id, state.tapes), None, *self._paused)
             tape_set = self._tape_sets.get(key)
             if tape_set is None:
                 tape_set = self._tape_set(recorded_on, key)
@@ -310,26 +346,26 @@ class Recorder:
 
     def _add_op(self, op_type, inputs, outputs, attrs, grad_fn, tape_set, location, backward=False):
         store = self.store
-        row = store.tensors.row
-        for t in inputs:
-            if row(t._id) is None:
+        table = store.tensors
+        ids, late = table.ordered_ids, table.late
+        for t in inputs:  # TensorTable.row, inlined: most inputs are earlier ops' outputs, found at once
+            tensor_id = t._id
+            index = bisect_left(ids, tensor_id)
+            if (index == len(ids) or ids[index] != tensor_id) and tensor_id not in late:
                 self._tensor(t, location)
         if op_type not in store.rules:
             store.rules[op_type] = _rule_of(op_type, None)
-        location_code = self._location_codes.get(id(location))
-        if location_code is None:
-            location_code = store.location_code(location)
-            if location is not None:  # ops' Locations come from _walk, interned: their ids stay theirs
-                self._location_codes[id(location)] = location_code
+        location_code = self._location_code(location)
         code, tapes = tape_set
         op_id = store.add_op(next(self._seq), op_type, inputs, outputs,
                              store.attrs_code(attrs, _plain_attrs) if attrs else -1, code, location_code, backward)
         if grad_fn is not None:
             store.custom.add(op_id)
-        for t in outputs:
-            size = t._value.size
-            if 1 < size <= SMALL_VALUE:
-                self._keep(t._id, np.asarray(t._value))
+        if self._value_bytes < VALUE_BUDGET_BYTES:
+            for t in outputs:
+                size = t._value.size
+                if 1 < size <= SMALL_VALUE:
+                    self._keep(t._id, np.asarray(t._value))
         if tapes:
             run_tapes = self.run.tapes
             for tape_id in tapes:
@@ -338,8 +374,14 @@ class Recorder:
     def gradient_computed(self, tape, kind, targets, sources, options, results):
         _forget_backward_frame()
         held, _held.ops = _held.ops, []
+        rerun = state.rerun_backward  # set by GradientTape.gradient, whose backward ops were not shown to us
         with self._lock:
-            if held and any(grad is not None and _needs_diagnosis(grad._value) for grad in results):
+            if held or rerun is not None:
+                with np.errstate(all="ignore"):
+                    diagnose_held = any(grad is not None and _needs_diagnosis(grad._value) for grad in results)
+                if diagnose_held and rerun is not None:
+                    held += self._backward_ops_again(rerun)
+            if held and diagnose_held:
                 recording = tuple(self._tape_id(t) for t in state.tapes)
                 tape_set = (self.store.tape_sets.code(((), recording, tuple(sorted(self._paused)))), ())
                 for op_type, inputs, outputs, attrs, grad_fn, location in held:
@@ -348,11 +390,16 @@ class Recorder:
             location = user_location(3)
             # Values beyond a summary serve the inspector's plots: a gradient against a 1-D source (and the
             # target, if it has the source's size). Only those are kept.
-            plotted = {s._id: s._value_for_read().size for s in sources if np.ndim(s._value_for_read()) == 1} \
-                if self._value_bytes < VALUE_BUDGET_BYTES else {}
-            for t in list(targets) + list(sources):
+            plotted = {}
+            if self._value_bytes < VALUE_BUDGET_BYTES:
+                for s in sources:
+                    value = s._value_for_read()
+                    if np.ndim(value) == 1:
+                        plotted[s._id] = value.size
+            sizes = set(plotted.values())
+            for t in itertools.chain(targets, sources):
                 self._tensor(t, location)
-                if plotted and (t._id in plotted or np.size(t._value_for_read()) in plotted.values()):
+                if plotted and (t._id in plotted or np.size(t._value_for_read()) in sizes) and t._id not in self._values:
                     self._keep(t._id, np.asarray(t._value_for_read()), always=True)
             seq = next(self._seq)
             options_key = tuple(options.items())
@@ -373,6 +420,19 @@ class Recorder:
                         self._keep(("call", call.id, source._id), np.asarray(grad._value), always=True)
                 call.results.append(result)
             self.run.calls.append(call)
+
+    @staticmethod
+    def _backward_ops_again(rerun):
+        """The ops of a gradient call's backward pass, run once more (observed, recorded by no tape)."""
+        saved_tapes = state.tapes
+        state.tapes, state.rerun_backward = [], None
+        try:
+            rerun()
+        finally:
+            state.tapes, state.rerun_backward = saved_tapes, rerun
+            _forget_backward_frame()
+        held, _held.ops = _held.ops, []
+        return held
 
     def explain_pending(self):
         """Explain the calls made since the last time: the Nones, the zeros asked for with
@@ -410,14 +470,17 @@ class Recorder:
                      for i, t in live.tapes.items()}
             values = self._values
             calls = []
+            summary_of = store.tensor_summary
             for call in live.calls:
-                results = [GradientResult(r.source, r.is_none, summary=r.summary, explanations=dict(r.explanations),
-                                          tensor=r.tensor, diagnosis=r.diagnosis) for r in call.results]
-                for result in results:
-                    if result.tensor is not None:
-                        result.summary = store.tensor_summary(result.tensor)
-                        value = values.get(("call", call.id, result.source))
-                        result.value = np.array(value) if value is not None else one_value(result.summary)
+                results = []
+                for r in call.results:
+                    result = GradientResult(r.source, r.is_none, summary=r.summary, tensor=r.tensor, diagnosis=r.diagnosis,
+                                            explanations=dict(r.explanations) if r.explanations else {})
+                    if r.tensor is not None:
+                        result.summary = summary = summary_of(r.tensor)
+                        value = values.get(("call", call.id, r.source))
+                        result.value = np.array(value) if value is not None else one_value(summary)
+                    results.append(result)
                 calls.append(replace(call, results=results))
             run = Run(tapes=tapes, ops=OpsView(store, frozen=len(store.seq)),
                       tensors=TensorsView(store, frozen=len(store.tensors), values=dict(values)),

@@ -23,6 +23,7 @@ INTERMEDIATE, CONSTANT, VARIABLE = 0, 1, 2
 FLUSH_VALUES = 1024           # arrays waiting for their summary, at most
 FLUSH_BYTES = 1024 ** 2       # bytes of arrays waiting for their summary, at most (kept low: RSS keeps its peak)
 _NUMERIC = "fiub"
+REUSED_BYTES = 4 * FLUSH_BYTES  # a flush this large or larger concatenates into a new array, not the kept one
 _NO_STATS = -2                # non-finite column value for an empty or non-numeric tensor
 
 
@@ -60,6 +61,7 @@ class TensorTable:
         self.pending_count = 0
         self.pending_bytes = 0
         self.dtypes_values = []          # the Store's dtype table (set by the Store)
+        self._buffers = {}               # dtype -> the array flushes concatenate values into
 
     def __len__(self):
         return len(self.producer)
@@ -112,7 +114,7 @@ class TensorTable:
             dtype = self.dtypes_values[dtype_code]
             if dtype.kind not in _NUMERIC:
                 continue
-            sizes = np.fromiter(map(np.size, values), np.int64, len(values))
+            sizes = np.fromiter([v.size for v in values], np.int64, len(values))  # arrays: .size, not np.size
             keep = sizes > 0
             where = np.frombuffer(rows, np.int64) - first
             if not keep.all():
@@ -120,7 +122,7 @@ class TensorTable:
                 where, sizes = where[keep], sizes[keep]
                 if not len(values):
                     continue
-            flat = np.concatenate(values, axis=None)
+            flat = self._concatenate(values, int(sizes.sum()), dtype)
             if dtype.kind == "b":
                 flat = flat.view(np.uint8)
             starts = np.zeros(len(values), np.int64)
@@ -139,6 +141,26 @@ class TensorTable:
         self.maximum.frombytes(high.tobytes())
         self.mean.frombytes(mean.tobytes())
         self.nonfinite.frombytes(bad.tobytes())
+
+    def finish(self):
+        """Summarize what waits and drop the flush buffers: nothing more will be added."""
+        self.flush()
+        self._buffers = {}
+
+    def _concatenate(self, values, total, dtype):
+        """The values end to end, in a buffer kept from one flush to the next (up to REUSED_BYTES).
+
+        A fresh megabyte-sized array is mapped from the system on each flush and costs a page fault per
+        4 KB on first touch: that was three quarters of a flush's time.
+        """
+        if total * dtype.itemsize > REUSED_BYTES:
+            return np.concatenate(values, axis=None)
+        buffer = self._buffers.get(dtype)
+        if buffer is None or len(buffer) < total:
+            buffer = self._buffers[dtype] = np.empty(max(total, FLUSH_BYTES // dtype.itemsize), dtype)
+        flat = buffer[:total]
+        np.concatenate(values, axis=None, out=flat)
+        return flat
 
     def stats(self, row):
         """(min, max, mean, non-finite count) of a row, or None for an empty or non-numeric value."""
@@ -173,6 +195,10 @@ class Store:
         self.in_ids, self.out_ids = array("q"), array("q")
         self.variables = {}              # variable id -> (name, trainable)
         self._lists = {}                 # tape set code -> its three shared lists
+        table = self.tensors
+        self._appends = (table.ordered_ids.append, table.ordered_rows.append, table.producer.append,
+                         table.kind.append, table.leaf_location.append, table.shape.append, table.dtype.append,
+                         self.out_ids.append, self.in_ids.append)
 
     def nbytes(self):
         """Bytes the columns hold: what a tape file keeps of the ops and tensors (ids, codes, summaries)."""
@@ -195,7 +221,12 @@ class Store:
 
     def add_leaf(self, tensor_id, value, kind, location_code):
         table = self.tensors
-        row = table.add(tensor_id, value, 0, self.shapes.code(value.shape), self.dtypes.code(value.dtype))
+        shape, dtype = self.shapes.codes.get(value.shape), self.dtypes.codes.get(value.dtype)
+        if shape is None:
+            shape = self.shapes.code(value.shape)
+        if dtype is None:
+            dtype = self.dtypes.code(value.dtype)
+        row = table.add(tensor_id, value, 0, shape, dtype)
         table.kind.append(kind)
         table.leaf_location.append(location_code)
         return row
@@ -219,12 +250,15 @@ class Store:
         return index
 
     def add_op(self, seq, op_type, inputs, outputs, attrs_index, tape_set, location, backward):
-        """Add an op and its outputs' rows (one call per op: this is the recording's hot path)."""
+        """Add an op and its outputs' rows (one call per op: this is the recording's hot path, so the
+        columns' ``append`` methods are looked up once, in ``_bind``, not per op)."""
         op_id = len(self.seq) + 1
         table = self.tensors
         shape_codes, dtype_codes = self.shapes.codes, self.dtypes.codes
-        ids, out_ids = table.ordered_ids, self.out_ids
+        ids = table.ordered_ids
         pending = table.pending
+        (add_id, add_row, add_producer, add_kind, add_leaf_location, add_shape, add_dtype, add_out_id,
+         add_in_id) = self._appends
         for t in outputs:
             value = t._value
             if type(value) is not np.ndarray:
@@ -237,15 +271,15 @@ class Store:
             tensor_id = t._id
             row = len(table.producer)
             if not ids or tensor_id > ids[-1]:
-                ids.append(tensor_id)
-                table.ordered_rows.append(row)
+                add_id(tensor_id)
+                add_row(row)
             else:
                 table.late[tensor_id] = row
-            table.producer.append(op_id)
-            table.kind.append(INTERMEDIATE)
-            table.leaf_location.append(-1)
-            table.shape.append(shape)
-            table.dtype.append(dtype)
+            add_producer(op_id)
+            add_kind(INTERMEDIATE)
+            add_leaf_location(-1)
+            add_shape(shape)
+            add_dtype(dtype)
             group = pending.get(dtype)
             if group is None:
                 group = pending[dtype] = ([], array("q"))
@@ -253,17 +287,17 @@ class Store:
             group[1].append(row)
             table.pending_count += 1
             table.pending_bytes += value.nbytes
-            out_ids.append(tensor_id)
-        self.out_start.append(len(out_ids))
-        in_ids = self.in_ids
+            add_out_id(tensor_id)
+        self.out_start.append(len(self.out_ids))
         for t in inputs:
-            in_ids.append(t._id)
-        self.in_start.append(len(in_ids))
+            add_in_id(t._id)
+        self.in_start.append(len(self.in_ids))
         self.seq.append(seq)
-        self.type.append(self.types.code(op_type))
+        type_code = self.types.codes.get(op_type)
+        self.type.append(self.types.code(op_type) if type_code is None else type_code)
         self.location.append(location)
         self.tape_set.append(tape_set)
-        self.backward.append(backward)
+        self.backward.append(1 if backward else 0)
         self.attrs_index.append(attrs_index)
         if table.pending_count >= FLUSH_VALUES or table.pending_bytes >= FLUSH_BYTES:
             table.flush()
