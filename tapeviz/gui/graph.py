@@ -13,7 +13,8 @@ from tapeviz.inspection.explain import _path_ops, describe
 
 from .folding import find_folds
 from .reads import variable_reads
-from .source_names import op_names
+from .short_names import short_names
+from .source_names import input_names, op_names
 
 SUGIYAMA_MAX_NODES = 400   # igraph holds the GIL for its whole run: only where that run is short
 
@@ -30,6 +31,7 @@ class Node:
     y: float = 0.0
     name: str = ""      # the user's name for an op's output, from its source line ("hidden")
     reads: int = 0      # a variable's reads on the tape (ReadVariableOp ops, drawn as part of it)
+    short: str = ""     # what the box shows for a long scoped name ("dense/kernel"); label keeps it whole
 
 
 @dataclass
@@ -133,7 +135,28 @@ def build_graph(run, tape_id):
                 nodes[key] = Node(key, info.kind, info.name or run.names.get(tensor_id) or describe(run, tensor_id),
                                   f"{info.dtype}{list(info.shape)}, never read on this tape", flags)
     _scope_ops(nodes, edges)
+    _name_leaves(run, [op for op in ops if op.id not in reads], nodes)
     return TapeGraph(nodes, edges, aliases)
+
+
+def _name_leaves(run, ops, nodes):
+    """Variables show the meaningful tail of their scoped names; constants the user named in the
+    source (``x = tf.random.normal(...)`` read as ``x @ w1``) show that name above their shape."""
+    variables = [n for n in nodes.values() if n.kind == "variable"]
+    tails = short_names(n.label for n in variables)
+    for node in variables:
+        node.short = tails[node.label] if tails[node.label] != node.label else ""
+    unnamed = {}
+    for key, node in nodes.items():
+        info = run.tensors.get(int(key[2:])) if key.startswith("t:") else None
+        if node.kind == "constant" and not node.name and info is not None and not info.name:
+            unnamed[info.id] = node
+    for tensor_id, node in unnamed.items():
+        if tensor_id in run.names:
+            node.name = run.names[tensor_id]
+    found = input_names(run, ops, [t for t, n in unnamed.items() if not n.name])
+    for tensor_id, name in found.items():
+        unnamed[tensor_id].name = name
 
 
 def hover_text(node):
@@ -358,7 +381,7 @@ def fold_graph(graph, expanded=frozenset(), repeats=True, scopes=False):
         drawn = owner[key]
         if drawn == key:
             nodes[key] = Node(key, node.kind, node.label, node.detail, set(node.flags), node.scope, name=node.name,
-                              reads=node.reads)
+                              reads=node.reads, short=node.short)
         elif drawn not in nodes:
             _, kind, label, detail, scope, inside = made[drawn]
             # A group shows the worst of its members: a missing rule inside is still a missing rule.
