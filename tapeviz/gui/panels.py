@@ -9,6 +9,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from tapeviz.inspection.explain import describe
 
 from .reads import READ_OP
+from .short_names import short_names, without_output_index
 
 ROLE = QtCore.Qt.ItemDataRole.UserRole
 EAGER_RESULTS = 60   # a call with more results than this gets its rows when opened
@@ -380,10 +381,13 @@ class WatchedModel(QtCore.QAbstractTableModel):
         super().__init__()
         self.run = None
         self.rows = []   # (tensor id, how)
+        self.short = {}  # full variable name -> what its cell shows
 
     def set_rows(self, run, rows):
         self.beginResetModel()
         self.run, self.rows = run, rows
+        names = [run.tensors[t].name for t, _ in rows if t in run.tensors and run.tensors[t].name]
+        self.short = {name: tail + name[len(without_output_index(name)):] for name, tail in short_names(names).items()}
         self.endResetModel()
 
     def rowCount(self, parent=QtCore.QModelIndex()):
@@ -405,12 +409,15 @@ class WatchedModel(QtCore.QAbstractTableModel):
             return f"t:{tensor_id}"
         if role == QtCore.Qt.ItemDataRole.ForegroundRole and how == self.NOT_WATCHED:
             return QtGui.QBrush(QtGui.QColor("#c0392b"))
-        if role != QtCore.Qt.ItemDataRole.DisplayRole:
-            return None
         info = self.run.tensors.get(tensor_id)
         column = index.column()
+        if role == QtCore.Qt.ItemDataRole.ToolTipRole and column == 0 and info is not None and info.name:
+            return info.name   # the cell shows the scoped name's tail ("dense_1/kernel:0")
+        if role != QtCore.Qt.ItemDataRole.DisplayRole:
+            return None
         if column == 0:
-            return info.name if info is not None and info.name else describe(self.run, tensor_id)
+            return self.short.get(info.name, info.name) if info is not None and info.name \
+                else describe(self.run, tensor_id)
         if column == 1:
             return str(tuple(info.shape)) if info else "?"
         if column == 2:
