@@ -209,11 +209,13 @@ def path_keys(run, tape_id, source_id, target_id):
     return keys
 
 
-def layout(graph, hgap=150.0, vgap=90.0, progress=None):
+def layout(graph, hgap=150.0, vgap=90.0, progress=None, width_of=None, min_gap=16.0):
     """Assign x, y to every node: layers run top to bottom from inputs to targets. Returns the graph.
 
     Layers are longest-path layers (igraph's own layering took minutes on a 10,000-op chain).
     ``progress(fraction)`` is called now and then on big graphs; it may raise to stop the work.
+    ``width_of(node)``, when given, is a node's drawn width: nodes of a layer are then pushed apart
+    until ``min_gap`` separates every two boxes, whatever column spacing the ordering produced.
     """
     keys = list(graph.nodes)
     index = {k: i for i, k in enumerate(keys)}
@@ -233,7 +235,34 @@ def layout(graph, hgap=150.0, vgap=90.0, progress=None):
     for key, (column, layer) in zip(keys, coords):
         node = graph.nodes[key]
         node.x, node.y = column * hgap, layer * vgap
+    if width_of is not None:
+        _separate(graph, width_of, min_gap)
     return graph
+
+
+def _separate(graph, width_of, min_gap):
+    """Push the boxes of each layer apart, left to right, so that none overlaps its neighbour.
+
+    The orderings place nodes by column, one ``hgap`` apart at best: a box wider than that, or two
+    nodes put less than a column apart (Sugiyama's placement works in fractions of a column), would
+    be drawn one over the other. A layer that had to spread is re-centred where it was."""
+    rows = {}
+    for node in graph.nodes.values():
+        rows.setdefault(node.y, []).append(node)
+    for row in rows.values():
+        if len(row) < 2:
+            continue
+        row.sort(key=lambda n: n.x)
+        before = (row[0].x + row[-1].x) / 2
+        moved = False
+        for left, right in zip(row, row[1:]):
+            least = left.x + (width_of(left) + width_of(right)) / 2 + min_gap
+            if right.x < least:
+                right.x, moved = least, True
+        if moved:
+            shift = before - (row[0].x + row[-1].x) / 2
+            for node in row:
+                node.x += shift
 
 
 def _barycentre_rows(count, pairs, layers, progress=None, sweeps=4):
