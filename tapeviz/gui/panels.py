@@ -442,7 +442,7 @@ class WatchedPanel(QtWidgets.QWidget):
         self.view.setRootIsDecorated(False)
         self.view.setAlternatingRowColors(True)
         self.view.setUniformRowHeights(True)
-        for column, width in enumerate((90, 60, 60, 60, 120)):
+        for column, width in enumerate((120, 60, 60, 60, 120)):   # room for "dense_1/kernel:0"
             self.view.setColumnWidth(column, width)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -523,12 +523,18 @@ class GradientsPanel(QtWidgets.QWidget):
         run = self.session.run
         if call is None:
             return
+        names = [run.tensors[r.source].name for r in call.results if r.source in run.tensors and run.tensors[r.source].name]
+        tails = short_names(names)   # "Variable 'dense_1/kernel:0'": the cell's end shows what differs
         for result in call.results:
             codes = ", ".join(sorted({e.code for e in result.explanations.values()}))
             value = "None" if result.is_none else _summary_text(result.summary)
             if not result.is_none and result.explanations:
                 value += " (unconnected: zeros)"
-            child = QtWidgets.QTreeWidgetItem([describe(run, result.source), value, codes])
+            described = describe(run, result.source)
+            name = run.tensors[result.source].name if result.source in run.tensors else None
+            shown = described.replace(name, tails[name] + name[len(without_output_index(name)):]) if name else described
+            child = QtWidgets.QTreeWidgetItem([shown, value, codes])
+            child.setToolTip(0, described)
             child.setData(0, ROLE, (call.id, result.source, None))
             if result.explanations:
                 for column in range(3):

@@ -203,7 +203,7 @@ def gradient_sizes(run, tape_ids):
     out of the plot and all curves measure the same thing."""
     steps, _, norms = steps_data(run, tape_ids)
     if all(np.isfinite(values).all() for values in norms.values()):
-        return "norm", norms
+        return "gradient norm", norms
     last = {}
     for call in run.calls:
         if call.tape in tape_ids:
@@ -215,10 +215,10 @@ def gradient_sizes(run, tape_ids):
             summary = result.summary or {}
             if not result.is_none and "min" in summary and "max" in summary:
                 series[i] = max(abs(summary["min"]), abs(summary["max"]))
-    return "largest |value|", largest
+    return "largest |gradient|", largest
 
 
-def log_ticks(low, high, pixels, spacing=24):
+def log_ticks(low, high, pixels, spacing=20):
     """Tick levels for a log axis over log10 values ``low``..``high`` drawn ``pixels`` long: decades
     (every second or third when there are many), or 1-2-5 within a decade, never closer than
     ``spacing`` pixels, so labels cannot pile up into one unreadable stack."""

@@ -611,8 +611,6 @@ class StepsPlot(QtWidgets.QWidget):
             pass
         self.tape_ids, loss, norms = steps_data(run, tape_ids)
         x = np.arange(1, len(self.tape_ids) + 1, dtype=float)
-        self.title.setText(f"<b>{where} x{len(tape_ids)}</b>: loss and gradient norms per step; click a step "
-                           "to open its tape")
         if np.isfinite(loss).any():
             self.loss.set_series([("loss", x, loss, "function")])
         else:
@@ -621,7 +619,8 @@ class StepsPlot(QtWidgets.QWidget):
         kept = [(name, values) for name, values in sizes.items() if np.isfinite(values).any()][:12]
         tails = short_names(name for name, _ in kept)   # "dense_1/kernel", not "sequent…ernel"
         shown = [(tails[name], x, values, "derivative") for name, values in kept]   # more says nothing
-        self.norms.plot_widget.setTitle(f"gradient {measure} per variable", size="9pt")
+        self.title.setText(f"<b>{where} x{len(tape_ids)}</b>: loss, and each variable's {measure}, per "
+                           "step; click a step to open its tape")
         if shown:
             self.norms.set_series(shown, tooltips={tails[name]: name for name, _ in kept})
         else:

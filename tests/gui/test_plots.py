@@ -225,7 +225,7 @@ def test_the_largest_value_is_plotted_for_every_variable_when_some_values_were_n
     from tapeviz.gui.plot_data import gradient_sizes
     run = record_scoped_training(steps=5)
     measure, sizes = gradient_sizes(run, list(run.tapes))
-    assert measure == "largest |value|" and len(sizes) == 4
+    assert measure == "largest |gradient|" and len(sizes) == 4
     last = run.calls[-1]
     for result in last.results:
         name = run.tensors[result.source].name.split(":")[0]
@@ -241,4 +241,4 @@ def test_log_axis_labels_are_never_closer_than_a_line_of_text(low, high, pixels)
     values = [v for _, level in log_ticks(low, high, pixels) for v in level]
     assert values and all(low <= v <= high for v in values)
     gaps = np.diff(sorted(values)) / (high - low) * pixels
-    assert (gaps >= 24).all()
+    assert (gaps >= 20).all()   # a 9-point label is about 14 pixels tall
