@@ -149,7 +149,8 @@ def _name_leaves(run, ops, nodes):
     unnamed = {}
     for key, node in nodes.items():
         info = run.tensors.get(int(key[2:])) if key.startswith("t:") else None
-        if node.kind == "constant" and not node.name and info is not None and not info.name:
+        # an "intermediate" leaf was made before the tape (y = tf.reduce_sum(...)): a constant to it
+        if node.kind in ("constant", "intermediate") and not node.name and info is not None and not info.name:
             unnamed[info.id] = node
     for tensor_id, node in unnamed.items():
         if tensor_id in run.names:

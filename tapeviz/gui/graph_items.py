@@ -297,8 +297,9 @@ def label_lines(node, style, width):
 
 
 def display_label(node):
-    """What fits in a node: a constant described in words ('a float64 constant of shape (4, 3)') shows its shape."""
-    if node.kind == "constant" and node.label.startswith("a ") and node.detail:
+    """What fits in a node: a constant described in words ('a float64 constant of shape (4, 3)', 'the float32
+    output of Sum (line 4)', made before the tape) shows its shape; the words stay in the tooltip."""
+    if node.kind in ("constant", "intermediate") and node.label.startswith(("a ", "the ")) and node.detail:
         return node.detail.replace("float", "f").replace("int", "i")
     return node.short or node.label
 

@@ -242,3 +242,19 @@ def test_a_source_never_read_on_the_tape_is_a_lone_node():
     (lone,) = [n for n in graph.nodes.values() if "unread" in n.flags]
     assert lone.label == "unused:0"
     assert not any(lone.key in (e.source, e.target) for e in graph.edges)
+
+
+def test_a_value_computed_before_the_tape_is_named_and_shows_its_shape(qapp):
+    from tapeviz.gui.graph_items import GraphStyle, label_lines
+    from PySide6 import QtGui
+    with tf.record() as rec:
+        x = tf.ones((4, 3))
+        y = tf.reduce_sum(x, axis=1, keepdims=True)     # an op's output, made before the tape
+        w = tf.Variable(tf.ones((3, 1)), name="w")
+        with tf.GradientTape():
+            loss = tf.reduce_mean((x @ w - y) ** 2)
+    run = rec.snapshot()
+    full = build_graph(run, only_tape(run))
+    (leaf,) = [n for n in full.nodes.values() if n.key == f"t:{y._id}"]
+    assert label_lines(leaf, GraphStyle(QtGui.QPalette()), 200) == ["y", "f32[4, 1]"]
+    assert loss is not None
