@@ -158,6 +158,9 @@ def _name_leaves(run, ops, nodes):
     found = input_names(run, ops, [t for t, n in unnamed.items() if not n.name])
     for tensor_id, name in found.items():
         unnamed[tensor_id].name = name
+    for node in unnamed.values():   # already labelled with that name (a gradient source drawn alone)
+        if node.name == node.label:
+            node.name = ""
 
 
 def hover_text(node):

@@ -235,3 +235,17 @@ def log_ticks(low, high, pixels, spacing=20):
         return [(None, [(low + high) / 2])]
     step = math.ceil(len(values) / room)
     return [(None, values[::step])]
+
+
+def steps_with_common_sources(run, tape_ids):
+    """How many of the tapes end in a gradient call with the same sources as the most: a training
+    loop differentiates the same variables at every step; a loop over cases makes new ones each time."""
+    last = {}
+    for call in run.calls:
+        if call.tape in tape_ids:
+            last[call.tape] = call
+    counts = {}
+    for call in last.values():
+        key = tuple(call.sources)
+        counts[key] = counts.get(key, 0) + 1
+    return max(counts.values(), default=0)
