@@ -146,21 +146,17 @@ def _name_leaves(run, ops, nodes):
     tails = short_names(n.label for n in variables)
     for node in variables:
         node.short = tails[node.label] if tails[node.label] != node.label else ""
-    unnamed = {}
-    for key, node in nodes.items():
-        info = run.tensors.get(int(key[2:])) if key.startswith("t:") else None
+    # Only inputs read by name on their op's line are looked at: a 10,000-op loop's constants cost
+    # one pass over the ops, not one look-up each.
+    named = dict(input_names(run, ops))
+    named.update((t, name) for t, name in run.names.items() if f"t:{t}" in nodes)   # gradient calls' names win
+    for tensor_id, name in named.items():
+        node = nodes.get(f"t:{tensor_id}")
+        info = run.tensors.get(tensor_id)
         # an "intermediate" leaf was made before the tape (y = tf.reduce_sum(...)): a constant to it
-        if node.kind in ("constant", "intermediate") and not node.name and info is not None and not info.name:
-            unnamed[info.id] = node
-    for tensor_id, node in unnamed.items():
-        if tensor_id in run.names:
-            node.name = run.names[tensor_id]
-    found = input_names(run, ops, [t for t, n in unnamed.items() if not n.name])
-    for tensor_id, name in found.items():
-        unnamed[tensor_id].name = name
-    for node in unnamed.values():   # already labelled with that name (a gradient source drawn alone)
-        if node.name == node.label:
-            node.name = ""
+        if node is not None and node.kind in ("constant", "intermediate") and not node.name \
+                and info is not None and not info.name and name != node.label:
+            node.name = name
 
 
 def hover_text(node):

@@ -102,30 +102,35 @@ def _operands_on_lines(source_text):
         else:
             continue
         names = [o.id if isinstance(o, ast.Name) else None for o in operands]
+        if not any(names):
+            continue
         for line in range(node.lineno, (node.end_lineno or node.lineno) + 1):
             found.setdefault(line, []).append((types, names))
     return found
 
 
-def input_names(run, ops, tensor_ids):
-    """tensor id -> the name the user's code reads it by (``x`` in ``hidden = x @ w1``), for ``tensor_ids``.
+def input_names(run, ops):
+    """tensor id -> the name the user's code reads it by (``x`` in ``hidden = x @ w1``), for op inputs.
 
     A constant made before the tape (``x = tf.random.normal(...)``) is recorded without a name; the
     op that used it was recorded on a line, and an operator there of that op's kind whose operand in
-    the input's place is a plain name names it. Only a name every such use agrees on is given."""
-    wanted = set(tensor_ids)
+    the input's place is a plain name names it. A tensor two uses name differently gets no name.
+    Lines with no named operand are skipped at once (a long loop of ``tf.sin(y) * 1.01`` costs little)."""
     per_file, seen = {}, {}
     for op in ops:
         location = op.location
-        if location is None or location.file not in run.sources or not wanted.intersection(op.inputs):
+        if location is None or location.file not in run.sources:
             continue
         lines = per_file.get(location.file)
         if lines is None:
             lines = per_file[location.file] = _operands_on_lines(run.sources[location.file])
-        candidates = [names for types, names in lines.get(location.line, ()) if op.type in types]
+        entries = lines.get(location.line)
+        if not entries:
+            continue
+        candidates = [names for types, names in entries if op.type in types]
         for position, tensor_id in enumerate(op.inputs):
-            if tensor_id not in wanted:
-                continue
             here = {names[position] for names in candidates if position < len(names)}
-            seen.setdefault(tensor_id, set()).update(here if here else {None})
-    return {t: names.pop() for t, names in seen.items() if len(names) == 1 and None not in names}
+            here.discard(None)
+            if here:
+                seen.setdefault(tensor_id, set()).update(here)
+    return {t: names.pop() for t, names in seen.items() if len(names) == 1}
