@@ -164,6 +164,17 @@ _STYLES = {"function": (QtCore.Qt.SolidLine, 2.5), "derivative": (QtCore.Qt.Dash
            "second derivative": (QtCore.Qt.DashDotLine, 2)}
 
 
+_SWATCHES = {QtCore.Qt.DashLine: "&#9472;&#32;&#9472;", QtCore.Qt.DotLine: "&#183;&#183;&#183;&#183;",
+             QtCore.Qt.DashDotLine: "&#9472;&#183;&#9472;"}
+
+
+def _curve_style(index, role, colour_count):
+    """(pen style, width) of the index-th curve: its role's style, then dotted once the colours have
+    all been used, so a seventh curve is not a copy of the first."""
+    style, width = _STYLES.get(role, _STYLES["function"])
+    return (QtCore.Qt.DotLine if index >= colour_count else style), width
+
+
 def _is_dark(palette):
     return palette.color(QtGui.QPalette.Base).lightness() < 128
 
@@ -196,14 +207,14 @@ class SideLegend(QtWidgets.QScrollArea):
         self.labels = []
 
     def set_entries(self, entries):
-        """``entries``: (text, colour, pen style name, tooltip) per curve."""
+        """``entries``: (text, colour, Qt pen style, tooltip) per curve."""
         for label in self.labels:
             label.deleteLater()
         self.labels = []
         while self.rows.count():
             self.rows.takeAt(0)
-        for text, colour, dashed, tooltip in entries:
-            swatch = "&#9472;&#32;&#9472;" if dashed else "&#9472;&#9472;&#9472;"
+        for text, colour, style, tooltip in entries:
+            swatch = _SWATCHES.get(style, "&#9472;&#9472;&#9472;")
             label = QtWidgets.QLabel(f"<span style='color:{colour}; font-weight:bold'>{swatch}</span>&nbsp;{_html(text)}",
                                      textFormat=QtCore.Qt.RichText)
             label.setToolTip(tooltip)
@@ -317,15 +328,15 @@ class CurvePlot(QtWidgets.QWidget):
         self._items = []
         colours = self.colours()
         for i, (label, x, y, role) in enumerate(self._series):
-            style, width = _STYLES.get(role, _STYLES["function"])
+            style, width = _curve_style(i, role, len(colours))
             pen = pg.mkPen(colours[i % len(colours)], width=width, style=style)
             # connect="finite": points where the value is inf/nan leave a gap instead of a wild line.
             item = self.plot_widget.plot(x, y, pen=pen, name=None if self.side_legend else label,
                                          connect="finite")
             self._items.append(item)
         if self.side_legend is not None:
-            self.side_legend.set_entries([(label, colours[i % len(colours)], role != "function",
-                                           self.tooltips.get(label, label))
+            self.side_legend.set_entries([(label, colours[i % len(colours)],
+                                           _curve_style(i, role, len(colours))[0], self.tooltips.get(label, label))
                                           for i, (label, _x, _y, role) in enumerate(self._series)])
         self.vline.setVisible(False)
         self.markers.clear()

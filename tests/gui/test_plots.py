@@ -242,3 +242,15 @@ def test_log_axis_labels_are_never_closer_than_a_line_of_text(low, high, pixels)
     assert values and all(low <= v <= high for v in values)
     gaps = np.diff(sorted(values)) / (high - low) * pixels
     assert (gaps >= 20).all()   # a 9-point label is about 14 pixels tall
+
+
+def test_curves_beyond_the_palette_are_drawn_in_another_line_style(qtbot):
+    from tapeviz.gui.plots import CurvePlot
+    plot = CurvePlot(log_y=True, legend_outside=True)
+    qtbot.addWidget(plot)
+    x = np.arange(1.0, 6.0)
+    count = len(plot.colours()) + 1
+    plot.set_series([(f"v{i}", x, x * (i + 1), "derivative") for i in range(count)])
+    pens = [(item.opts["pen"].color().name(), item.opts["pen"].style()) for item in plot.curves()]
+    assert len(set(pens)) == count                       # no two curves look alike
+    assert len(plot.side_legend.texts()) == count
