@@ -13,7 +13,8 @@ from tapeviz.inspection.explain import _path_ops, describe
 
 from .folding import find_folds
 from .reads import variable_reads
-from .source_names import op_names
+from .short_names import short_names
+from .source_names import input_names, op_names
 
 SUGIYAMA_MAX_NODES = 400   # igraph holds the GIL for its whole run: only where that run is short
 
@@ -30,6 +31,7 @@ class Node:
     y: float = 0.0
     name: str = ""      # the user's name for an op's output, from its source line ("hidden")
     reads: int = 0      # a variable's reads on the tape (ReadVariableOp ops, drawn as part of it)
+    short: str = ""     # what the box shows for a long scoped name ("dense/kernel"); label keeps it whole
 
 
 @dataclass
@@ -133,7 +135,28 @@ def build_graph(run, tape_id):
                 nodes[key] = Node(key, info.kind, info.name or run.names.get(tensor_id) or describe(run, tensor_id),
                                   f"{info.dtype}{list(info.shape)}, never read on this tape", flags)
     _scope_ops(nodes, edges)
+    _name_leaves(run, [op for op in ops if op.id not in reads], nodes)
     return TapeGraph(nodes, edges, aliases)
+
+
+def _name_leaves(run, ops, nodes):
+    """Variables show the meaningful tail of their scoped names; constants the user named in the
+    source (``x = tf.random.normal(...)`` read as ``x @ w1``) show that name above their shape."""
+    variables = [n for n in nodes.values() if n.kind == "variable"]
+    tails = short_names(n.label for n in variables)
+    for node in variables:
+        node.short = tails[node.label] if tails[node.label] != node.label else ""
+    # Only inputs read by name on their op's line are looked at: a 10,000-op loop's constants cost
+    # one pass over the ops, not one look-up each.
+    named = dict(input_names(run, ops))
+    named.update((t, name) for t, name in run.names.items() if f"t:{t}" in nodes)   # gradient calls' names win
+    for tensor_id, name in named.items():
+        node = nodes.get(f"t:{tensor_id}")
+        info = run.tensors.get(tensor_id)
+        # an "intermediate" leaf was made before the tape (y = tf.reduce_sum(...)): a constant to it
+        if node is not None and node.kind in ("constant", "intermediate") and not node.name \
+                and info is not None and not info.name and name != node.label:
+            node.name = name
 
 
 def hover_text(node):
@@ -186,11 +209,13 @@ def path_keys(run, tape_id, source_id, target_id):
     return keys
 
 
-def layout(graph, hgap=150.0, vgap=90.0, progress=None):
+def layout(graph, hgap=150.0, vgap=90.0, progress=None, width_of=None, min_gap=16.0):
     """Assign x, y to every node: layers run top to bottom from inputs to targets. Returns the graph.
 
     Layers are longest-path layers (igraph's own layering took minutes on a 10,000-op chain).
     ``progress(fraction)`` is called now and then on big graphs; it may raise to stop the work.
+    ``width_of(node)``, when given, is a node's drawn width: nodes of a layer are then pushed apart
+    until ``min_gap`` separates every two boxes, whatever column spacing the ordering produced.
     """
     keys = list(graph.nodes)
     index = {k: i for i, k in enumerate(keys)}
@@ -210,7 +235,34 @@ def layout(graph, hgap=150.0, vgap=90.0, progress=None):
     for key, (column, layer) in zip(keys, coords):
         node = graph.nodes[key]
         node.x, node.y = column * hgap, layer * vgap
+    if width_of is not None:
+        _separate(graph, width_of, min_gap)
     return graph
+
+
+def _separate(graph, width_of, min_gap):
+    """Push the boxes of each layer apart, left to right, so that none overlaps its neighbour.
+
+    The orderings place nodes by column, one ``hgap`` apart at best: a box wider than that, or two
+    nodes put less than a column apart (Sugiyama's placement works in fractions of a column), would
+    be drawn one over the other. A layer that had to spread is re-centred where it was."""
+    rows = {}
+    for node in graph.nodes.values():
+        rows.setdefault(node.y, []).append(node)
+    for row in rows.values():
+        if len(row) < 2:
+            continue
+        row.sort(key=lambda n: n.x)
+        before = (row[0].x + row[-1].x) / 2
+        moved = False
+        for left, right in zip(row, row[1:]):
+            least = left.x + (width_of(left) + width_of(right)) / 2 + min_gap
+            if right.x < least:
+                right.x, moved = least, True
+        if moved:
+            shift = before - (row[0].x + row[-1].x) / 2
+            for node in row:
+                node.x += shift
 
 
 def _barycentre_rows(count, pairs, layers, progress=None, sweeps=4):
@@ -358,7 +410,7 @@ def fold_graph(graph, expanded=frozenset(), repeats=True, scopes=False):
         drawn = owner[key]
         if drawn == key:
             nodes[key] = Node(key, node.kind, node.label, node.detail, set(node.flags), node.scope, name=node.name,
-                              reads=node.reads)
+                              reads=node.reads, short=node.short)
         elif drawn not in nodes:
             _, kind, label, detail, scope, inside = made[drawn]
             # A group shows the worst of its members: a missing rule inside is still a missing rule.

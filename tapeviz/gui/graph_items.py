@@ -17,7 +17,7 @@ TEXT_LOD = 0.45      # below this scale labels are unreadable: shapes only
 OVERVIEW_LOD = 0.12  # below this the view hides node items and the overview draws them
 CRISP_EDGES = 400    # antialias edges only when fewer than this many are in view
 
-SIZES = {"op": (124, 40), "variable": (128, 36), "constant": (88, 28), "scope": (136, 48), "fold": (136, 48),
+SIZES = {"op": (124, 40), "variable": (128, 36), "constant": (104, 36), "scope": (136, 48), "fold": (136, 48),
          "group": (136, 44)}
 DEFAULT_SIZE = (116, 34)   # watched or intermediate tensors without a producer
 HGAP, VGAP = 150.0, 78.0   # layout spacing: columns wider than the widest node, room for edges between layers
@@ -291,14 +291,17 @@ def label_lines(node, style, width):
         if head and tail:
             second = ("x" if " x" in text else "(") + tail
             return [style.metrics.elidedText(head, elide, width), style.metrics.elidedText(second, elide, width)]
+    if node.kind == "variable":   # the end of a scoped name tells variables apart: "…dense_1/kernel"
+        elide = QtCore.Qt.TextElideMode.ElideLeft
     return [style.metrics.elidedText(text, elide, width)]
 
 
 def display_label(node):
-    """What fits in a node: a constant described in words ('a float64 constant of shape (4, 3)') shows its shape."""
-    if node.kind == "constant" and node.label.startswith("a ") and node.detail:
+    """What fits in a node: a constant described in words ('a float64 constant of shape (4, 3)', 'the float32
+    output of Sum (line 4)', made before the tape) shows its shape; the words stay in the tooltip."""
+    if node.kind in ("constant", "intermediate") and node.label.startswith(("a ", "the ")) and node.detail:
         return node.detail.replace("float", "f").replace("int", "i")
-    return node.label
+    return node.short or node.label
 
 
 def straight_lines(x0, y0, x1, y1):

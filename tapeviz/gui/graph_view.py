@@ -71,7 +71,8 @@ def plan_graph(generation, run, tape_id, collapse=None, expanded=frozenset(), fu
         graph = scoped
     report(f"laying out {len(graph.nodes):,} nodes", 0.3)
     layout(graph, hgap=HGAP, vgap=VGAP, progress=lambda f: report(f"laying out {len(graph.nodes):,} nodes",
-                                                                   0.3 + 0.6 * f))
+                                                                   0.3 + 0.6 * f),
+           width_of=lambda node: size_of(node.kind)[0])
     report("preparing the drawing", 0.9)
     nodes = list(graph.nodes.values())
     keys = [n.key for n in nodes]

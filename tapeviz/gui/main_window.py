@@ -11,7 +11,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from .editor import EditorPanel
 from .graph import path_keys
 from .loader import RunLoader
-from .plot_data import jacobian_matrices, plottable, steps_data
+from .plot_data import jacobian_matrices, plottable, steps_data, steps_with_common_sources
 from .panels import ConsolePanel, GradientsPanel, InspectorPanel, PluginsPanel, ProblemsPanel, TapeList, WatchedPanel
 from .runner import ScriptRunner
 from .session import Session
@@ -434,7 +434,8 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         # A training loop: most steps end in one-number loss (a loop over unrelated cases does not).
         steps, loss, _ = steps_data(run, ids)
-        if np.count_nonzero(np.isfinite(loss)) < max(MIN_STEPS, len(steps) // 2):
+        if np.count_nonzero(np.isfinite(loss)) < max(MIN_STEPS, len(steps) // 2) \
+                or steps_with_common_sources(run, ids) < max(MIN_STEPS, len(steps) // 2):
             return
         self._steps_shown = (id(run), ids[0])
         # Made and filled on later turns of the event loop: the graph and the lists come first.

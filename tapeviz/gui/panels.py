@@ -9,6 +9,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from tapeviz.inspection.explain import describe
 
 from .reads import READ_OP
+from .short_names import short_names, without_output_index
 
 ROLE = QtCore.Qt.ItemDataRole.UserRole
 EAGER_RESULTS = 60   # a call with more results than this gets its rows when opened
@@ -380,10 +381,13 @@ class WatchedModel(QtCore.QAbstractTableModel):
         super().__init__()
         self.run = None
         self.rows = []   # (tensor id, how)
+        self.short = {}  # full variable name -> what its cell shows
 
     def set_rows(self, run, rows):
         self.beginResetModel()
         self.run, self.rows = run, rows
+        names = [run.tensors[t].name for t, _ in rows if t in run.tensors and run.tensors[t].name]
+        self.short = {name: tail + name[len(without_output_index(name)):] for name, tail in short_names(names).items()}
         self.endResetModel()
 
     def rowCount(self, parent=QtCore.QModelIndex()):
@@ -405,12 +409,15 @@ class WatchedModel(QtCore.QAbstractTableModel):
             return f"t:{tensor_id}"
         if role == QtCore.Qt.ItemDataRole.ForegroundRole and how == self.NOT_WATCHED:
             return QtGui.QBrush(QtGui.QColor("#c0392b"))
-        if role != QtCore.Qt.ItemDataRole.DisplayRole:
-            return None
         info = self.run.tensors.get(tensor_id)
         column = index.column()
+        if role == QtCore.Qt.ItemDataRole.ToolTipRole and column == 0 and info is not None and info.name:
+            return info.name   # the cell shows the scoped name's tail ("dense_1/kernel:0")
+        if role != QtCore.Qt.ItemDataRole.DisplayRole:
+            return None
         if column == 0:
-            return info.name if info is not None and info.name else describe(self.run, tensor_id)
+            return self.short.get(info.name, info.name) if info is not None and info.name \
+                else describe(self.run, tensor_id)
         if column == 1:
             return str(tuple(info.shape)) if info else "?"
         if column == 2:
@@ -435,7 +442,7 @@ class WatchedPanel(QtWidgets.QWidget):
         self.view.setRootIsDecorated(False)
         self.view.setAlternatingRowColors(True)
         self.view.setUniformRowHeights(True)
-        for column, width in enumerate((90, 60, 60, 60, 120)):
+        for column, width in enumerate((120, 60, 60, 60, 120)):   # room for "dense_1/kernel:0"
             self.view.setColumnWidth(column, width)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -516,12 +523,18 @@ class GradientsPanel(QtWidgets.QWidget):
         run = self.session.run
         if call is None:
             return
+        names = [run.tensors[r.source].name for r in call.results if r.source in run.tensors and run.tensors[r.source].name]
+        tails = short_names(names)   # "Variable 'dense_1/kernel:0'": the cell's end shows what differs
         for result in call.results:
             codes = ", ".join(sorted({e.code for e in result.explanations.values()}))
             value = "None" if result.is_none else _summary_text(result.summary)
             if not result.is_none and result.explanations:
                 value += " (unconnected: zeros)"
-            child = QtWidgets.QTreeWidgetItem([describe(run, result.source), value, codes])
+            described = describe(run, result.source)
+            name = run.tensors[result.source].name if result.source in run.tensors else None
+            shown = described.replace(name, tails[name] + name[len(without_output_index(name)):]) if name else described
+            child = QtWidgets.QTreeWidgetItem([shown, value, codes])
+            child.setToolTip(0, described)
             child.setData(0, ROLE, (call.id, result.source, None))
             if result.explanations:
                 for column in range(3):

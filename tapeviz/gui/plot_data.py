@@ -6,6 +6,8 @@ importing pyqtgraph (half a second) until there is.
 from dataclasses import dataclass
 from typing import Optional
 
+import math
+
 import numpy as np
 
 from tapeviz.inspection.explain import describe
@@ -191,3 +193,59 @@ def jacobian_matrices(run, call):
         source_label = names.get(result.source, _short_name(run, result.source))
         found.append((f"d {target_label} / d {source_label}", matrix))
     return found
+
+
+def gradient_sizes(run, tape_ids):
+    """``(measure, {source name: size per step})`` for a training loop's gradients, one curve per variable.
+
+    The norm when every gradient's value was kept; otherwise (large kernels keep only statistics)
+    the largest absolute value, which every gradient's statistics hold, so that no variable drops
+    out of the plot and all curves measure the same thing."""
+    steps, _, norms = steps_data(run, tape_ids)
+    if all(np.isfinite(values).all() for values in norms.values()):
+        return "gradient norm", norms
+    last = {}
+    for call in run.calls:
+        if call.tape in tape_ids:
+            last[call.tape] = call
+    largest = {}
+    for i, tape_id in enumerate(steps):
+        for result in last[tape_id].results:
+            series = largest.setdefault(_short_name(run, result.source), np.full(len(steps), np.nan))
+            summary = result.summary or {}
+            if not result.is_none and "min" in summary and "max" in summary:
+                series[i] = max(abs(summary["min"]), abs(summary["max"]))
+    return "largest |gradient|", largest
+
+
+def log_ticks(low, high, pixels, spacing=20):
+    """Tick levels for a log axis over log10 values ``low``..``high`` drawn ``pixels`` long: decades
+    (every second or third when there are many), or 1-2-5 within a decade, never closer than
+    ``spacing`` pixels, so labels cannot pile up into one unreadable stack."""
+    if not (np.isfinite(low) and np.isfinite(high)) or high <= low:
+        return [(1.0, [])]
+    room = max(2, int(pixels // spacing))
+    decades = [k for k in range(math.floor(low), math.ceil(high) + 1) if low <= k <= high]
+    if len(decades) >= 2:
+        step = math.ceil(len(decades) / room)
+        return [(float(step), decades[::step])]
+    values = sorted(k + math.log10(m) for k in range(math.floor(low) - 1, math.ceil(high) + 1) for m in (1, 2, 5)
+                    if low <= k + math.log10(m) <= high)
+    if not values:   # a narrow range between 1-2-5 values: one label in the middle says where it is
+        return [(None, [(low + high) / 2])]
+    step = math.ceil(len(values) / room)
+    return [(None, values[::step])]
+
+
+def steps_with_common_sources(run, tape_ids):
+    """How many of the tapes end in a gradient call with the same sources as the most: a training
+    loop differentiates the same variables at every step; a loop over cases makes new ones each time."""
+    last = {}
+    for call in run.calls:
+        if call.tape in tape_ids:
+            last[call.tape] = call
+    counts = {}
+    for call in last.values():
+        key = tuple(call.sources)
+        counts[key] = counts.get(key, 0) + 1
+    return max(counts.values(), default=0)

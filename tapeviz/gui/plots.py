@@ -14,8 +14,9 @@ import time
 import numpy as np
 
 from .plot_data import (PlotData, PlotSeries, Skipped, _call_names, _short_name, _why_not_plottable,  # noqa: F401
-                        _wrap, gradient_plot_data, jacobian_matrices, plottable, skipped_summary,
-                        steps_data)
+                        _wrap, gradient_plot_data, gradient_sizes, jacobian_matrices, log_ticks, plottable,
+                        skipped_summary, steps_data)
+from .short_names import short_names
 
 
 # ------------------------------------------------------------------------------------------------
@@ -163,21 +164,87 @@ _STYLES = {"function": (QtCore.Qt.SolidLine, 2.5), "derivative": (QtCore.Qt.Dash
            "second derivative": (QtCore.Qt.DashDotLine, 2)}
 
 
+_SWATCHES = {QtCore.Qt.DashLine: "&#9472;&#32;&#9472;", QtCore.Qt.DotLine: "&#183;&#183;&#183;&#183;",
+             QtCore.Qt.DashDotLine: "&#9472;&#183;&#9472;"}
+
+
+def _curve_style(index, role, colour_count):
+    """(pen style, width) of the index-th curve: its role's style, then dotted once the colours have
+    all been used, so a seventh curve is not a copy of the first."""
+    style, width = _STYLES.get(role, _STYLES["function"])
+    return (QtCore.Qt.DotLine if index >= colour_count else style), width
+
+
 def _is_dark(palette):
     return palette.color(QtGui.QPalette.Base).lightness() < 128
+
+
+class LogAxis(pg.AxisItem):
+    """A log axis whose labels never pile up: decades, or 1-2-5 inside one, spaced by the axis's length
+    (pyqtgraph labels every minor tick, which on a short plot is one unreadable stack)."""
+
+    def logTickValues(self, minVal, maxVal, size, stdTicks):
+        return log_ticks(minVal, maxVal, size)
+
+    def logTickStrings(self, values, scale, spacing):
+        return [f"{10 ** v * scale:.3g}" for v in values]
+
+
+class SideLegend(QtWidgets.QScrollArea):
+    """A legend beside the plot, not on it: every entry is readable and no curve hides under it.
+    One row per curve: a swatch in the curve's colour and its short name; the full name in the tooltip."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.inner = QtWidgets.QWidget()
+        self.rows = QtWidgets.QVBoxLayout(self.inner)
+        self.rows.setContentsMargins(4, 4, 4, 4)
+        self.rows.setSpacing(2)
+        self.setWidget(self.inner)
+        self.labels = []
+
+    def set_entries(self, entries):
+        """``entries``: (text, colour, Qt pen style, tooltip) per curve."""
+        for label in self.labels:
+            label.deleteLater()
+        self.labels = []
+        while self.rows.count():
+            self.rows.takeAt(0)
+        for text, colour, style, tooltip in entries:
+            swatch = _SWATCHES.get(style, "&#9472;&#9472;&#9472;")
+            label = QtWidgets.QLabel(f"<span style='color:{colour}; font-weight:bold'>{swatch}</span>&nbsp;{_html(text)}",
+                                     textFormat=QtCore.Qt.RichText)
+            label.setToolTip(tooltip)
+            self.rows.addWidget(label)
+            self.labels.append(label)
+        self.rows.addStretch(1)
+        width = max([label.sizeHint().width() for label in self.labels] + [0]) + 16
+        self.setFixedWidth(min(width, 240))
+        self.setVisible(bool(self.labels))
+
+    def texts(self):
+        return [label.text().split("&nbsp;", 1)[1] for label in self.labels]
 
 
 class CurvePlot(QtWidgets.QWidget):
     """A PlotWidget with legend, grid and a crosshair read-out of every curve at the mouse's x.
 
     Takes plain arrays only; colours follow the widget's palette, so it reads in light and dark themes.
+    ``log_y`` draws y on a log axis with readable ticks; ``legend_outside`` puts the legend beside
+    the plot (for many curves on a small plot, where a legend inside would hide them and be cut off).
     """
 
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, log_y=False, legend_outside=False):
         super().__init__(parent)
         self._series = []      # (label, x, y, role), kept to redraw on palette change
         self._items = []
-        self.plot_widget = pg.PlotWidget()
+        self.tooltips = {}     # label -> full name, for the side legend
+        self.plot_widget = pg.PlotWidget(axisItems={"left": LogAxis("left")} if log_y else None)
+        if log_y:
+            self.plot_widget.setLogMode(y=True)
         self.plot_widget.showGrid(x=True, y=True, alpha=0.2)
         self.plot_widget.setMinimumSize(240, 120)
         self.legend = self.plot_widget.addLegend(offset=(10, 10))
@@ -194,23 +261,36 @@ class CurvePlot(QtWidgets.QWidget):
         self.stack.addWidget(self.message)
         self.readout = QtWidgets.QLabel(" ", textFormat=QtCore.Qt.RichText)
         self.readout.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
+        self.side_legend = SideLegend() if legend_outside else None
+        self.body = QtWidgets.QWidget()
+        row = QtWidgets.QHBoxLayout(self.body)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(2)
+        row.addWidget(self.stack, 1)
+        if self.side_legend is not None:
+            self.legend.setVisible(False)
+            self.side_legend.setVisible(False)
+            row.addWidget(self.side_legend)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.stack, 1)
+        layout.addWidget(self.body, 1)
         layout.addWidget(self.readout)
         # Rate-limited, as in pyqtgraph's crosshair example: mouse moves come far faster than repaints.
         self._proxy = pg.SignalProxy(self.plot_widget.scene().sigMouseMoved, rateLimit=60, slot=self._mouse_moved)
         self._apply_palette()
 
     # Data -----------------------------------------------------------------------------------------
-    def set_series(self, series):
-        """Draw ``series``: (label, x, y, role) tuples; an empty list clears the plot."""
+    def set_series(self, series, tooltips=None):
+        """Draw ``series``: (label, x, y, role) tuples; an empty list clears the plot. ``tooltips``
+        maps a label to the full name the side legend shows on hover."""
+        self.tooltips = dict(tooltips or {})
         self._series = [(label, np.asarray(x, float), np.asarray(y, float), role) for label, x, y, role in series]
         self._redraw()
         self.stack.setCurrentWidget(self.plot_widget)
         if self._series:
             self.plot_widget.enableAutoRange()
-            self._place_legend()
+            if self.side_legend is None:
+                self._place_legend()
 
     def _place_legend(self):
         # Put the legend in the corner the curves cross least: a fixed corner hides the ends of a
@@ -248,11 +328,16 @@ class CurvePlot(QtWidgets.QWidget):
         self._items = []
         colours = self.colours()
         for i, (label, x, y, role) in enumerate(self._series):
-            style, width = _STYLES.get(role, _STYLES["function"])
+            style, width = _curve_style(i, role, len(colours))
             pen = pg.mkPen(colours[i % len(colours)], width=width, style=style)
             # connect="finite": points where the value is inf/nan leave a gap instead of a wild line.
-            item = self.plot_widget.plot(x, y, pen=pen, name=label, connect="finite")
+            item = self.plot_widget.plot(x, y, pen=pen, name=None if self.side_legend else label,
+                                         connect="finite")
             self._items.append(item)
+        if self.side_legend is not None:
+            self.side_legend.set_entries([(label, colours[i % len(colours)],
+                                           _curve_style(i, role, len(colours))[0], self.tooltips.get(label, label))
+                                          for i, (label, _x, _y, role) in enumerate(self._series)])
         self.vline.setVisible(False)
         self.markers.clear()
         self.readout.setText(" ")
@@ -320,7 +405,8 @@ class CurvePlot(QtWidgets.QWidget):
 
     def export_png(self, path):
         """Save what is shown (plot with legend, or the message) as a PNG; raises OSError on failure."""
-        if not self.stack.currentWidget().grab().save(str(path), "PNG"):
+        shown = self.body if self.stack.currentWidget() is self.plot_widget else self.stack.currentWidget()
+        if not shown.grab().save(str(path), "PNG"):
             raise OSError(f"Could not write the image to {path}.")
         return str(path)
 
@@ -525,8 +611,7 @@ class StepsPlot(QtWidgets.QWidget):
         return True
 
     def _new_plot(self, log):
-        plot = CurvePlot()
-        plot.plot_widget.setLogMode(y=log)
+        plot = CurvePlot(log_y=log, legend_outside=log)
         plot.plot_widget.setLabel("bottom", "step")
         plot.plot_widget.scene().sigMouseClicked.connect(lambda event, p=plot: self._clicked(p, event))
         self._row.addWidget(plot)
@@ -537,16 +622,18 @@ class StepsPlot(QtWidgets.QWidget):
             pass
         self.tape_ids, loss, norms = steps_data(run, tape_ids)
         x = np.arange(1, len(self.tape_ids) + 1, dtype=float)
-        self.title.setText(f"<b>{where} x{len(tape_ids)}</b>: loss and gradient norms per step; click a step "
-                           "to open its tape")
         if np.isfinite(loss).any():
             self.loss.set_series([("loss", x, loss, "function")])
         else:
             self.loss.show_message("The loop's gradient calls have no one-number target to plot as a loss.")
-        shown = [(f"|d/d {name}|", x, values, "derivative") for name, values in norms.items()
-                 if np.isfinite(values).any()][:12]   # a legend of more says nothing
+        measure, sizes = gradient_sizes(run, self.tape_ids)
+        kept = [(name, values) for name, values in sizes.items() if np.isfinite(values).any()][:12]
+        tails = short_names(name for name, _ in kept)   # "dense_1/kernel", not "sequent…ernel"
+        shown = [(tails[name], x, values, "derivative") for name, values in kept]   # more says nothing
+        self.title.setText(f"<b>{where} x{len(tape_ids)}</b>: loss, and each variable's {measure}, per "
+                           "step; click a step to open its tape")
         if shown:
-            self.norms.set_series(shown)
+            self.norms.set_series(shown, tooltips={tails[name]: name for name, _ in kept})
         else:
             self.norms.show_message("No gradient values were kept for these steps.")
         return len(self.tape_ids)

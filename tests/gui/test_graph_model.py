@@ -118,8 +118,74 @@ def test_a_read_the_tape_did_not_record_is_a_constant_named_after_its_variable()
 def test_user_names_label_the_op_that_made_the_assigned_value():
     run = record_mlp()
     full = build_graph(run, only_tape(run))
-    named = {n.name: n.label for n in full.nodes.values() if n.name}
+    named = {n.name: n.label for n in full.nodes.values() if n.name and n.kind == "op"}
     assert named == {"hidden": "Relu", "logits": "MatMul", "loss": "Mean"}
+
+
+def test_a_constant_read_by_name_in_the_source_is_labelled_with_that_name_over_its_shape(qapp):
+    from tapeviz.gui.graph_items import GraphStyle, label_lines
+    from PySide6 import QtGui
+    run = record_mlp()          # tf.matmul(inputs, w1): the constant made before the tape is `inputs`
+    full = build_graph(run, only_tape(run))
+    (constant,) = [n for n in full.nodes.values() if n.kind == "constant" and n.detail.endswith("[8, 4]")]
+    assert constant.name == "inputs"
+    assert label_lines(constant, GraphStyle(QtGui.QPalette()), 200) == ["inputs", "f64[8, 4]"]
+
+
+def test_a_constant_no_source_line_names_keeps_its_shape_label(qapp):
+    from tapeviz.gui.graph_items import GraphStyle, label_lines
+    from PySide6 import QtGui
+    with tf.record() as rec:
+        w = tf.Variable([[1.0], [2.0]], name="w")
+        with tf.GradientTape():
+            loss = tf.reduce_sum(tf.matmul(tf.ones((3, 2)), w))
+    run = rec.snapshot()
+    full = build_graph(run, only_tape(run))
+    (constant,) = [n for n in full.nodes.values() if n.kind == "constant"]
+    assert not constant.name
+    assert label_lines(constant, GraphStyle(QtGui.QPalette()), 200) == ["f32[3, 2]"]
+    assert loss is not None
+
+
+def test_constants_named_only_where_every_use_agrees():
+    from tapeviz.gui.source_names import input_names
+    with tf.record() as rec:
+        x = tf.random.normal((4, 3))
+        y = tf.random.normal((4, 1))
+        w = tf.Variable(tf.ones((3, 1)), name="w")
+        with tf.GradientTape():
+            error = x @ w - y
+            loss = tf.reduce_mean(error ** 2)
+    run = rec.snapshot()
+    ops = [run.ops[i] for i in run.tapes[only_tape(run)].ops]
+    found = input_names(run, ops)
+    assert found[x._id] == "x" and found[y._id] == "y"
+    assert loss is not None
+
+
+def test_a_scoped_variable_shows_its_layer_and_weight_and_keeps_its_full_name(qapp):
+    from tapeviz.gui.graph_items import GraphStyle, label_lines
+    from tapeviz.gui.graph import hover_text
+    from PySide6 import QtGui
+    with tf.record() as rec:
+        kernel = tf.Variable(tf.ones((3, 2)), name="sequential/dense_1/kernel")
+        with tf.GradientTape():
+            loss = tf.reduce_sum(tf.ones((1, 3)) @ kernel)
+    run = rec.snapshot()
+    full = build_graph(run, only_tape(run))
+    (variable,) = [n for n in full.nodes.values() if n.kind == "variable"]
+    assert label_lines(variable, GraphStyle(QtGui.QPalette()), 112) == ["dense_1/kernel"]
+    assert variable.label == "sequential/dense_1/kernel:0"       # search and the tooltip see it whole
+    assert "sequential/dense_1/kernel:0" in hover_text(variable)
+    assert loss is not None
+
+
+def test_short_names_keep_the_scope_that_tells_names_apart():
+    from tapeviz.gui.short_names import short_names
+    names = ["model_a/dense/kernel:0", "model_b/dense/kernel:0", "sequential/dense_1/bias:0", "w1:0"]
+    assert short_names(names) == {"model_a/dense/kernel:0": "model_a/dense/kernel",
+                                  "model_b/dense/kernel:0": "model_b/dense/kernel",
+                                  "sequential/dense_1/bias:0": "dense_1/bias", "w1:0": "w1"}
 
 
 def test_each_repetition_of_a_loop_line_names_its_own_last_op():
@@ -177,3 +243,19 @@ def test_a_source_never_read_on_the_tape_is_a_lone_node():
     (lone,) = [n for n in graph.nodes.values() if "unread" in n.flags]
     assert lone.label == "unused:0"
     assert not any(lone.key in (e.source, e.target) for e in graph.edges)
+
+
+def test_a_value_computed_before_the_tape_is_named_and_shows_its_shape(qapp):
+    from tapeviz.gui.graph_items import GraphStyle, label_lines
+    from PySide6 import QtGui
+    with tf.record() as rec:
+        x = tf.ones((4, 3))
+        y = tf.reduce_sum(x, axis=1, keepdims=True)     # an op's output, made before the tape
+        w = tf.Variable(tf.ones((3, 1)), name="w")
+        with tf.GradientTape():
+            loss = tf.reduce_mean((x @ w - y) ** 2)
+    run = rec.snapshot()
+    full = build_graph(run, only_tape(run))
+    (leaf,) = [n for n in full.nodes.values() if n.key == f"t:{y._id}"]
+    assert label_lines(leaf, GraphStyle(QtGui.QPalette()), 200) == ["y", "f32[4, 1]"]
+    assert loss is not None

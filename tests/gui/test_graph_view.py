@@ -152,3 +152,44 @@ def test_long_loop_opens_folded_and_unfolds_far_out(qtbot, view):
     assert not image.isNull()
     view.search("sin")
     assert not view._far and all(isinstance(i, NodeItem) for i in view.scene().selectedItems())
+
+
+def node_rects(view):
+    return [(item.key, item.mapRectToScene(item._rect)) for item in view.scene().items() if isinstance(item, NodeItem)]
+
+
+def test_no_two_node_boxes_overlap_in_a_keras_training_step(qtbot, view):
+    """The quickstart's model (flatten, dense relu, dropout, dense) trained by fit: ops, variables,
+    the dropout mask and the inputs side by side, each box clear of every other."""
+    rng = np.random.default_rng(0)
+    with tf.record() as rec:
+        model = tf.keras.models.Sequential([tf.keras.layers.Flatten(input_shape=(6, 6)),
+                                            tf.keras.layers.Dense(16, activation="relu"),
+                                            tf.keras.layers.Dropout(0.2), tf.keras.layers.Dense(4)])
+        model.compile(optimizer="adam", loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        model.fit(rng.random((32, 6, 6)), rng.integers(0, 4, 32), epochs=1, verbose=0)
+    run = rec.snapshot()
+    open_graph(qtbot, view, run, next(iter(run.tapes)))
+    rects = node_rects(view)
+    assert len(rects) >= 12
+    for i, (key_a, a) in enumerate(rects):
+        for key_b, b in rects[i + 1:]:
+            assert not a.intersects(b), f"{key_a} overlaps {key_b}"
+
+
+def test_layout_pushes_apart_boxes_wider_than_their_column():
+    from tapeviz.gui.graph import layout
+    from tapeviz.gui.graph_items import size_of
+    with tf.record() as rec:
+        x = tf.random.normal((4, 3))
+        w = tf.Variable(tf.ones((3, 2)), name="w")
+        with tf.GradientTape():
+            tf.reduce_sum(tf.concat([x @ w, x @ w * 2.0, tf.sin(x @ w)], axis=1))
+    run = rec.snapshot()
+    graph = layout(build_graph(run, next(iter(run.tapes))), hgap=40.0, vgap=90.0,   # columns narrower than boxes
+                   width_of=lambda node: size_of(node.kind)[0])
+    nodes = list(graph.nodes.values())
+    for i, a in enumerate(nodes):
+        for b in nodes[i + 1:]:
+            if a.y == b.y:
+                assert abs(a.x - b.x) >= (size_of(a.kind)[0] + size_of(b.kind)[0]) / 2 + 16 - 1e-9

@@ -290,6 +290,24 @@ def test_a_training_loop_shows_loss_and_gradient_norms_per_step(qtbot, window, t
     assert window.session.tape_id == steps[3]
 
 
+def test_a_loop_over_cases_with_new_variables_each_time_is_not_a_training_loop(qtbot, window, tmp_path):
+    import tapeviz as tf
+    from tapeviz.gui.plot_data import steps_data
+
+    with tf.record() as rec:
+        for case in range(8):                    # as the seed tutorial's cases: fresh values every time
+            x = tf.Variable(float(case), name="x")
+            with tf.GradientTape() as tape:
+                loss = x * x
+            tape.gradient(loss, x)
+    run = rec.snapshot()
+    steps, loss, _ = steps_data(run, list(run.tapes))
+    assert len(steps) == 8 and all(loss == [float(c * c) for c in range(8)])   # one-number losses, yet cases
+    open_run(qtbot, window, run, tmp_path)
+    qtbot.wait(200)
+    assert window._steps is None or not window._steps.tape_ids
+
+
 def test_a_hessian_the_run_computed_is_shown_as_a_heatmap(qtbot, window, tmp_path):
     import numpy as np
 

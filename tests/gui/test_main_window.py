@@ -157,3 +157,22 @@ def test_screenshot_command(tmp_path):
                           timeout=300, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert done.returncode == 0, done.stderr
     assert out.stat().st_size > 10_000
+
+
+def test_scoped_names_show_their_tail_in_the_lists_and_whole_in_tooltips(qtbot, window, tmp_path):
+    import tapeviz as tf
+    from tapeviz.inspection.tapefile import save
+    with tf.record() as rec:
+        kernel = tf.Variable(tf.ones((3, 2)), name="sequential/dense_1/kernel")
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.ones((1, 3)) @ kernel)
+        tape.gradient(loss, kernel)
+    path = tmp_path / "scoped.tapeviz"
+    save(rec.snapshot(), path)
+    open_file(qtbot, window, path)
+    window.session.set_tape(next(iter(window.session.run.tapes)))
+    model = window.watched.model
+    assert model.text(0, 0) == "dense_1/kernel:0"
+    assert model.data(model.index(0, 0), QtCore.Qt.ItemDataRole.ToolTipRole) == "sequential/dense_1/kernel:0"
+    child = window.gradients.tree.topLevelItem(0).child(0)
+    assert "'dense_1/kernel:0'" in child.text(0) and "sequential/dense_1/kernel:0" in child.toolTip(0)

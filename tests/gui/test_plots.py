@@ -184,3 +184,73 @@ def test_only_the_newest_request_is_drawn(qtbot):
     qtbot.waitUntil(lambda: not explorer.busy(), timeout=10000)
     x, f = explorer.curves()[0].getData()
     np.testing.assert_allclose(f, x**3, **F32)
+
+
+def record_scoped_training(steps=6):
+    """Four scoped variables, two too large for their gradient's value to be kept (only statistics)."""
+    rng = np.random.default_rng(1)
+    with tf.record() as rec:
+        x = tf.constant(rng.normal(size=(8, 784)).astype(np.float32))
+        params = [tf.Variable(rng.normal(size=(784, 32)).astype(np.float32) * 0.05, name="sequential/dense/kernel"),
+                  tf.Variable(np.zeros(32, np.float32), name="sequential/dense/bias"),
+                  tf.Variable(rng.normal(size=(32, 40)).astype(np.float32) * 0.1, name="sequential/dense_1/kernel"),
+                  tf.Variable(np.zeros(40, np.float32), name="sequential/dense_1/bias")]
+        for _ in range(steps):
+            with tf.GradientTape() as tape:
+                hidden = tf.nn.relu(x @ params[0] + params[1])
+                loss = tf.reduce_mean((hidden @ params[2] + params[3]) ** 2)
+            grads = tape.gradient(loss, params)
+            for param, grad in zip(params, grads):
+                param.assign_sub(0.1 * grad)
+    return rec.snapshot()
+
+
+def test_the_steps_view_names_every_variable_beside_the_plot(qtbot):
+    from tapeviz.gui.plots import StepsPlot
+    run = record_scoped_training()
+    kept = [r.value is not None for r in run.calls[-1].results]
+    assert not all(kept)                      # the case where norms alone would drop variables
+    plot = StepsPlot()
+    qtbot.addWidget(plot)
+    plot.resize(700, 200)
+    plot.show_steps(run, list(run.tapes), "train.py:9")
+    legend = plot.norms.side_legend
+    assert legend.texts() == ["dense/kernel", "dense/bias", "dense_1/kernel", "dense_1/bias"]
+    assert len(plot.norms.curves()) == 4
+    assert [label.toolTip() for label in legend.labels][0] == "sequential/dense/kernel"
+    assert not plot.norms.legend.isVisible() or not plot.norms.legend.items   # nothing drawn over the curves
+
+
+def test_the_largest_value_is_plotted_for_every_variable_when_some_values_were_not_kept():
+    from tapeviz.gui.plot_data import gradient_sizes
+    run = record_scoped_training(steps=5)
+    measure, sizes = gradient_sizes(run, list(run.tapes))
+    assert measure == "largest |gradient|" and len(sizes) == 4
+    last = run.calls[-1]
+    for result in last.results:
+        name = run.tensors[result.source].name.split(":")[0]
+        expected = max(abs(result.summary["min"]), abs(result.summary["max"]))
+        assert sizes[name][-1] == pytest.approx(expected)
+        if result.value is not None:       # where the value was kept, it agrees with the statistics
+            assert expected == pytest.approx(np.abs(result.value).max())
+
+
+@pytest.mark.parametrize("low, high, pixels", [(-2.0, -0.5, 70), (-6.0, 1.0, 70), (-6.0, 1.0, 400), (-1.3, -1.1, 60)])
+def test_log_axis_labels_are_never_closer_than_a_line_of_text(low, high, pixels):
+    from tapeviz.gui.plot_data import log_ticks
+    values = [v for _, level in log_ticks(low, high, pixels) for v in level]
+    assert values and all(low <= v <= high for v in values)
+    gaps = np.diff(sorted(values)) / (high - low) * pixels
+    assert (gaps >= 20).all()   # a 9-point label is about 14 pixels tall
+
+
+def test_curves_beyond_the_palette_are_drawn_in_another_line_style(qtbot):
+    from tapeviz.gui.plots import CurvePlot
+    plot = CurvePlot(log_y=True, legend_outside=True)
+    qtbot.addWidget(plot)
+    x = np.arange(1.0, 6.0)
+    count = len(plot.colours()) + 1
+    plot.set_series([(f"v{i}", x, x * (i + 1), "derivative") for i in range(count)])
+    pens = [(item.opts["pen"].color().name(), item.opts["pen"].style()) for item in plot.curves()]
+    assert len(set(pens)) == count                       # no two curves look alike
+    assert len(plot.side_legend.texts()) == count
