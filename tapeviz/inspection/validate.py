@@ -255,15 +255,20 @@ def _arrays(items, attr, label):
             _check_array(getattr(item, attr), label(item), attr)
 
 
-def check_run(run, from_tables=False):
+def check_run(run, from_tables=False, progress=None):
     """Raise InvalidRun unless every field of ``run`` has its declared type and every id resolves.
 
     ``from_tables``: every string field of the ops, tensors and events was taken from a string
-    table, and every location from a location table, both already checked (tape file version 2):
-    those columns need no second look.
+    table, and every location from a location table, both already checked (tape file versions 2
+    and 3): those columns need no second look. ``progress``, if given, is called with the fraction
+    of the checks done between the tables (it may raise to stop them).
     """
     def already_checked(*args, **kwargs):
         return None
+
+    if progress is None:
+        def progress(done):
+            return None
 
     _strings = already_checked if from_tables else _column
     _locations_of = already_checked if from_tables else _locations
@@ -292,7 +297,9 @@ def check_run(run, from_tables=False):
     def op_label(op):
         return f"op {op.id}"
 
+    progress(0.1)
     _column(op_items, "seq", _INT, op_label)
+    _column(op_items, "backward", _BOOL, op_label)
     for attr in ("type", "rule", "rule_source"):
         _strings(op_items, attr, _STR, op_label)
     for attr in ("inputs", "outputs"):
@@ -307,6 +314,9 @@ def check_run(run, from_tables=False):
 
     def tensor_label(tensor):
         return f"tensor {tensor.id}"
+
+    progress(0.4)
+    _refs(tensor_items, "read_of", tensors, "tensor", tensor_label)
 
     for attr in ("kind", "dtype"):
         _strings(tensor_items, attr, _STR, tensor_label)
@@ -327,6 +337,7 @@ def check_run(run, from_tables=False):
     _summaries(tensor_items, tensor_label)
     _locations_of(tensor_items, "first_seen", tensor_label)
 
+    progress(0.8)
     events = run.events
     if type(events) is not list:
         _fail("events", f"must be a list, not {show(events)}")
@@ -347,6 +358,7 @@ def check_run(run, from_tables=False):
             _fail(event_label(event), f"detail of an {event.kind} must be the assigned tensor's id, "
                                       f"not {show(event.detail)}")
 
+    progress(0.9)
     if type(run.calls) is not list:
         _fail("calls", f"must be a list, not {show(run.calls)}")
     for number, call in enumerate(run.calls):
