@@ -188,3 +188,25 @@ def test_index_limits_count_all_chunks_together_before_any_is_parsed(big_file, m
     with pytest.raises(TapeFileError, match="over the" if limit == "MAX_INDEX_BYTES" else "values, over the limit"):
         load(big_file)
     assert len(sizes) <= 1  # the small index.json at most: no table chunk was parsed
+
+
+def test_the_inspectors_loader_reports_progress_and_stops_reading_when_cancelled(big_file, qtbot, monkeypatch):
+    pytest.importorskip("PySide6")
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from tapeviz.gui import loader as loader_module
+
+    loader = loader_module.RunLoader()
+    fractions = []
+    loader.progress.connect(lambda fraction, step: fractions.append(fraction))
+    with qtbot.waitSignal(loader.loaded, timeout=60_000):
+        loader.load(str(big_file))
+    qtbot.waitUntil(lambda: bool(fractions) and fractions[-1] == 1.0, timeout=10_000)
+    assert len(fractions) > 20 and fractions == sorted(fractions)
+
+    # After cancel(), the worker's next progress report stops the load: the file is not read to the end.
+    futures = []
+    real = loader_module.start_loading
+    monkeypatch.setattr(loader_module, "start_loading", lambda *args: futures.append(real(*args)) or futures[-1])
+    loader.load(str(big_file))
+    loader.cancel()
+    assert isinstance(futures[0].exception(timeout=60), LoadCancelled)
