@@ -210,3 +210,20 @@ def test_the_inspectors_loader_reports_progress_and_stops_reading_when_cancelled
     loader.load(str(big_file))
     loader.cancel()
     assert isinstance(futures[0].exception(timeout=60), LoadCancelled)
+
+
+@pytest.mark.parametrize("damage", ["summary", "producer"])
+def test_checks_made_a_slice_at_a_time_still_see_the_last_slice(monkeypatch, tmp_path, damage):
+    from tapeviz.inspection import validate
+
+    monkeypatch.setattr(validate, "_SLICE", 4)
+    path = save(_chain(6), tmp_path / "run.tapeviz")
+    run = load(path)
+    last = list(run.tensors.values())[-1]
+    if damage == "summary":
+        last.summary = dict(last.summary, size="big") if last.summary else {"shape": [], "dtype": "f", "size": "x"}
+    else:
+        last.producer = next(op.id for op in run.ops.values() if last.id not in op.outputs)
+    validate.check_run(load(path))  # an untouched run passes with slices of 4
+    with pytest.raises(validate.InvalidRun, match=f"tensor {last.id}"):
+        validate.check_run(run)

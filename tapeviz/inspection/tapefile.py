@@ -1,13 +1,22 @@
 """Tape files: a whole run in one zip archive, written atomically and read back without trusting it.
 
-Format version 2 (what ``save`` writes)::
+Format version 3 (what ``save`` writes)::
 
-    index.json     {"format": "tapeviz-run", "version": 2, "meta", "strings", "locations", "attrs",
-                    "arrays", "tapes", "ops", "tensors", "events", "calls", "names", "extra_fields"}
+    index.json     {"format": "tapeviz-run", "version": 3, "meta", "extra_fields",
+                    "chunks": {"strings": n, "locations": n, "attrs": n, "arrays": n, "tapes": n,
+                               "ops": n, "tensors": n, "events": n, "calls": n, "names": n}}
+    TABLE/K.json   for each table and K from 0 to its chunk count - 1: a JSON list of that table's
+                   next rows, at most CHUNK_ROWS of them and, unless one row, at most CHUNK_BYTES
     arrays.bin     every array value, back to back (little-endian, C order, 16-byte aligned)
     sources.json   {file: source text}, for showing the code around a line
 
-The index is compact: each table is a list of rows (lists in a fixed field order, no repeated
+Tables come in chunks so that loading never holds the GIL for long: json.loads of a whole 25 MB
+index (a 100,000-op run) held it for most of a second, freezing the inspector's window while its
+worker thread loaded a file; a chunk parses in a few milliseconds, and other threads run between
+chunks. ``load`` also reports its progress after each chunk and can be cancelled there.
+
+Version 2 (still read) is the same tables whole inside index.json (``"version": 2`` and the tables
+as keys beside ``meta``), with backward and read_of as extra fields. The index is compact: each table is a list of rows (lists in a fixed field order, no repeated
 keys); each distinct string is stored once in ``strings`` and rows hold its number; each distinct
 source location once in ``locations`` as [file string, line, function string]; each distinct
 op-attribute dict once in ``attrs``; each array once in ``arrays`` as [dtype, shape, byte offset
@@ -15,8 +24,8 @@ into arrays.bin], and rows hold the array's number (null for none). The rows:
 
     tapes    [id, persistent, watch_accessed_variables, location, parent, [op ids], [[enter, exit]], [reset seqs]]
     ops      [id, seq, type, [input ids], [output ids], attrs, rule, rule_source, [tapes],
-              [recording tapes], [paused tapes], location]
-    tensors  [id, kind, [shape], dtype, name, trainable, producer, value, summary, first_seen]
+              [recording tapes], [paused tapes], location, backward]
+    tensors  [id, kind, [shape], dtype, name, trainable, producer, value, summary, first_seen, read_of]
     events   [seq, kind, tape, tensor, location, detail]
     calls    [id, seq, tape, kind, [target ids], [source ids], options, [results], location]
              a result: [source, is_none, value, summary, [[target, code, sentence, fix, [evidence]]]]
@@ -33,10 +42,11 @@ Version 1 (still read): index.json with one JSON object per item and one ``array
 per array, referenced as {"$array": "arrays/N.npy"}; read by ``tapefile_v1``.
 
 Loading never runs code (no pickle) and trusts nothing the file declares: only stored or deflated
-members are read; bytes are counted as they are decompressed; the index's JSON values are counted
-before it is parsed; each array is read once; and the whole run is validated (types and ids,
-``validate.check_run``) so that every consumer can trust it. Anything wrong raises TapeFileError
-with one line naming the file and the problem.
+members are read; bytes are counted as they are decompressed; the JSON values of the index and all
+its chunks together are counted before any chunk is parsed (as are their bytes, against one
+limit); chunk counts are bounded (MAX_CHUNKS); each array is read once; and the whole run is
+validated (types and ids, ``validate.check_run``) so that every consumer can trust it. Anything
+wrong raises TapeFileError with one line naming the file and the problem.
 """
 import gc
 import json
