@@ -227,3 +227,11 @@ def test_checks_made_a_slice_at_a_time_still_see_the_last_slice(monkeypatch, tmp
     validate.check_run(load(path))  # an untouched run passes with slices of 4
     with pytest.raises(validate.InvalidRun, match=f"tensor {last.id}"):
         validate.check_run(run)
+
+
+def test_an_error_in_the_progress_callback_is_not_blamed_on_the_file(big_file):
+    def progress(fraction, step):
+        if step == "decoding":
+            raise KeyError("the caller's bug")
+    with pytest.raises(KeyError, match="the caller's bug"):
+        load(big_file, progress=progress)

@@ -68,8 +68,8 @@ from .validate import InvalidRun, check_plain, check_run, show
 FORMAT = "tapeviz-run"
 VERSION = 3
 MAX_FILE_BYTES = 2 * 1024 ** 3       # on disk
-MAX_INDEX_BYTES = 96 * 1024 ** 2      # index.json, decompressed (a 100,000-op chain needs 21 MiB)
-MAX_INDEX_VALUES = 8_000_000          # JSON values in index.json, counted before parsing (100,000 ops: 4.9M)
+MAX_INDEX_BYTES = 96 * 1024 ** 2      # the index and its chunks, decompressed (a 100,000-op chain: 25 MiB)
+MAX_INDEX_VALUES = 8_000_000          # their JSON values, counted before parsing (100,000 ops: 6.0M)
 MAX_ARRAY_BYTES = 128 * 1024 ** 2     # all array values together, decompressed
 MAX_SOURCE_BYTES = 64 * 1024 ** 2     # sources.json, decompressed
 MAX_MEMBERS = 1_000_000               # zip entries (a version 1 file has one per array)
@@ -393,6 +393,8 @@ def load(path, progress=None):
                 return _read(archive, path, report)
     except (TapeFileError, LoadCancelled):
         raise
+    except _CallbackFailed:
+        raise report.error from None  # the caller's own bug, not a damaged file
     except InvalidRun as error:
         raise TapeFileError(f"{path} is damaged: {error}. Record the run again.") from None
     except (zipfile.BadZipFile, EOFError) as error:
@@ -467,8 +469,21 @@ class _Progress:
         self.callback, self.path = callback, path
 
     def __call__(self, fraction, step):
-        if self.callback is not None and self.callback(min(max(fraction, 0.0), 1.0), step) is False:
+        if self.callback is None:
+            return
+        try:
+            answer = self.callback(min(max(fraction, 0.0), 1.0), step)
+        except LoadCancelled:
+            raise
+        except Exception as error:  # noqa: BLE001 - raised again by load, as it is
+            self.error = error
+            raise _CallbackFailed from error
+        if answer is False:
             raise LoadCancelled(f"loading {self.path} was cancelled")
+
+
+class _CallbackFailed(Exception):
+    """The progress callback raised: load raises its exception, not a "damaged file" error."""
 
 
 # Where each step of a load ends, as a fraction of the whole (parsing and decoding dominate).
