@@ -183,6 +183,10 @@ def hostile_files(directory):
             os.path.join(d, "empty.tapeviz"), 3_900_000)[0]),
         ("index of 3.9M empty lists (7.8M values)", lambda: hostile.empty_objects(
             os.path.join(d, "lists.tapeviz"), 3_900_000, b"[]")[0]),
+        ("v3: 3.9M empty objects in 1,905 chunks", lambda: hostile.chunked(
+            os.path.join(d, "chunks.tapeviz"), "tensors", 1905, 2048)),
+        ("v3: 10,000 empty chunks (the limit)", lambda: hostile.chunked(
+            os.path.join(d, "empty-chunks.tapeviz"), "events", 10_000, 0, b"")),
         ("index of 66M empty objects (199 KB)", lambda: hostile.empty_objects(
             os.path.join(d, "empty-big.tapeviz"), 66_000_000)[0]),
         ("index nested 1M lists deep", lambda: hostile.deep_nesting(os.path.join(d, "deep.tapeviz"), 1_000_000)),

@@ -248,3 +248,19 @@ def split_index(index, members, version=3, rows_per_chunk=None):
         index["chunks"][name] = len(pieces)
     members["index.json"] = json.dumps(index).encode()
     return members
+
+
+def chunked(path, table, chunks, per_chunk, row=b"{}"):
+    """A version 3 file whose ``table`` is ``chunks`` members of ``per_chunk`` copies of ``row``
+    each (other tables empty): the chunked form of ``empty_objects``, or with ``per_chunk`` 0,
+    as many empty chunks as the file may have."""
+    counts = {name: 0 for name in TABLES}
+    counts[table] = chunks
+    body = b"[" + b",".join([row] * per_chunk) + b"]"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("index.json", json.dumps(dict(_header(3), meta={}, extra_fields={}, chunks=counts)))
+        for number in range(chunks):
+            archive.writestr(f"{table}/{number}.json", body)
+        archive.writestr("sources.json", "{}")
+        archive.writestr("arrays.bin", b"")
+    return path
