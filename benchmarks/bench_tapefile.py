@@ -131,8 +131,9 @@ def formats(directory, quick):
             except TapeFileError as error:
                 shown, gap = f"{'refused':>7s} {'':8s}", float("nan")
                 print(f"    v{version} refused: {str(error).split(': ', 1)[1][:90]}")
+            saved = f"{saved:7.3f}" if writer is not save_v2 else f"{'-':>7s}"  # save_v2 is save and a rewrite
             print(f"{name:18s} {len(run.ops):7d} {'v' + str(version):>6s} {os.path.getsize(path) / MB:7.2f}MB "
-                  f"{saved:7.3f} {shown} {('<= ' + str(target)) if target and version == 3 else '':>7s} "
+                  f"{saved} {shown} {('<= ' + str(target)) if target and version == 3 else '':>7s} "
                   f"{gap:7.0f} {'<= 100' if version == 3 else '':>7s}")
         if 1 in loads and 3 in loads:
             print(f"{'':18s} load v1 / v3: {loads[1] / loads[3]:.1f}x, v2 / v3: {loads[2] / loads[3]:.1f}x")
