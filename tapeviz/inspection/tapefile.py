@@ -16,11 +16,13 @@ worker thread loaded a file; a chunk parses in a few milliseconds, and other thr
 chunks. ``load`` also reports its progress after each chunk and can be cancelled there.
 
 Version 2 (still read) is the same tables whole inside index.json (``"version": 2`` and the tables
-as keys beside ``meta``), with backward and read_of as extra fields. The index is compact: each table is a list of rows (lists in a fixed field order, no repeated
-keys); each distinct string is stored once in ``strings`` and rows hold its number; each distinct
-source location once in ``locations`` as [file string, line, function string]; each distinct
-op-attribute dict once in ``attrs``; each array once in ``arrays`` as [dtype, shape, byte offset
-into arrays.bin], and rows hold the array's number (null for none). The rows:
+as keys beside ``meta``), with backward and read_of as extra fields.
+
+The index is compact: each table is a list of rows (lists in a fixed field order, no repeated keys);
+each distinct string is stored once in ``strings`` and rows hold its number; each distinct source
+location once in ``locations`` as [file string, line, function string]; each distinct op-attribute
+dict once in ``attrs``; each array once in ``arrays`` as [dtype, shape, byte offset into
+arrays.bin], and rows hold the array's number (null for none). The rows:
 
     tapes    [id, persistent, watch_accessed_variables, location, parent, [op ids], [[enter, exit]], [reset seqs]]
     ops      [id, seq, type, [input ids], [output ids], attrs, rule, rule_source, [tapes],
