@@ -205,3 +205,62 @@ def long_chain(path, ops):
         archive.writestr("sources.json", "{}")
         archive.writestr("arrays.bin", b"")
     return path
+
+
+# Version 3 keeps each table in chunks (NAME/0.json, NAME/1.json...); tests damage a table as a
+# whole, so these turn a file's members into one index dict and back, in either layout.
+TABLES = ("strings", "locations", "attrs", "arrays", "tapes", "ops", "tensors", "events", "calls", "names")
+
+
+def joined_index(members):
+    """The index of a version 2 or 3 file as one dict (tables whole); chunk members are taken out of ``members``."""
+    index = json.loads(members.pop("index.json"))
+    chunks = index.pop("chunks", None)
+    if isinstance(chunks, dict):
+        for name, count in chunks.items():
+            index[name] = [row for number in range(count) for row in json.loads(members.pop(f"{name}/{number}.json"))]
+    return index
+
+
+def split_index(index, members, version=3, rows_per_chunk=None):
+    """Put ``index`` (tables whole, version 3 rows) into ``members`` in the layout of ``version``."""
+    from tapeviz.inspection import tapefile
+    index = dict(index, version=version)
+    if version == 2:  # version 2 kept backward and read_of as extra fields
+        extra = dict(index.get("extra_fields", {}))
+        extra["ops"] = ["backward"] + extra.get("ops", [])
+        extra["tensors"] = ["read_of"] + extra.get("tensors", [])
+        members["index.json"] = json.dumps(dict(index, extra_fields=extra)).encode()
+        return members
+    index["chunks"] = {}
+    for name in TABLES:
+        if name not in index:
+            continue
+        rows = index.pop(name)
+        if not isinstance(rows, list):
+            pieces = [json.dumps(rows).encode()]
+        elif rows_per_chunk:
+            pieces = [json.dumps(rows[n:n + rows_per_chunk]).encode() for n in range(0, len(rows), rows_per_chunk)]
+        else:
+            pieces = list(tapefile._encode_chunks(rows))
+        for number, piece in enumerate(pieces):
+            members[f"{name}/{number}.json"] = piece
+        index["chunks"][name] = len(pieces)
+    members["index.json"] = json.dumps(index).encode()
+    return members
+
+
+def chunked(path, table, chunks, per_chunk, row=b"{}"):
+    """A version 3 file whose ``table`` is ``chunks`` members of ``per_chunk`` copies of ``row``
+    each (other tables empty): the chunked form of ``empty_objects``, or with ``per_chunk`` 0,
+    as many empty chunks as the file may have."""
+    counts = {name: 0 for name in TABLES}
+    counts[table] = chunks
+    body = b"[" + b",".join([row] * per_chunk) + b"]"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("index.json", json.dumps(dict(_header(3), meta={}, extra_fields={}, chunks=counts)))
+        for number in range(chunks):
+            archive.writestr(f"{table}/{number}.json", body)
+        archive.writestr("sources.json", "{}")
+        archive.writestr("arrays.bin", b"")
+    return path

@@ -1,6 +1,8 @@
 """Tape files: a run survives a round trip; every kind of damaged file gives a clear error."""
 import io
 import json
+import os
+import sys
 import warnings
 import zipfile
 
@@ -11,6 +13,9 @@ import tapeviz as tf
 from tapeviz.inspection import tapefile
 from tapeviz.inspection.tapefile import TapeFileError, load, save
 from tapeviz.inspection.tapefile_v1 import save_v1
+
+sys.path.insert(0, os.path.dirname(__file__))  # the makers of hostile files live beside the tests
+import hostile_tapefiles as hostile  # noqa: E402
 
 
 @pytest.fixture
@@ -195,13 +200,15 @@ def test_value_summaries_match_float64_statistics(array):
 FIXTURES = __import__("pathlib").Path(__file__).parent / "fixtures" / "tapefiles"
 
 
-def test_version_2_keeps_all_arrays_in_one_member_and_strings_once(run, tmp_path):
+def test_version_3_keeps_all_arrays_in_one_member_and_strings_once(run, tmp_path):
     path = save(run, tmp_path / "run.tapeviz")
     with zipfile.ZipFile(path) as archive:
-        assert sorted(archive.namelist()) == ["arrays.bin", "index.json", "sources.json"]
+        names = archive.namelist()
         assert {i.compress_type for i in archive.infolist()} == {zipfile.ZIP_DEFLATED}
-        index = json.loads(archive.read("index.json"))
-    assert index["version"] == 2
+        members = {name: archive.read(name) for name in names}
+    assert json.loads(members["index.json"])["version"] == 3
+    index = hostile.joined_index(members)
+    assert sorted(members) == ["arrays.bin", "sources.json"]  # besides the index and its table chunks
     kept = [t for t in run.tensors.values() if t.value is not None]
     kept += [r for c in run.calls for r in c.results if r.value is not None]
     assert len(index["arrays"]) == len(kept) > 3
@@ -253,13 +260,16 @@ def test_loaded_arrays_are_numbers_of_the_saved_dtype_and_writable(tmp_path):
             got[...] = 0  # an array of its own, not a read-only view of the file
 
 
-def _rewrite_v2(good, bad, change_index=None, members=None, compression=zipfile.ZIP_DEFLATED):
+def _rewrite_tables(good, bad, change_index=None, members=None, compression=zipfile.ZIP_DEFLATED, version=3):
+    """``good`` (as save writes it) rewritten to ``bad`` in the layout of ``version`` (2: one index.json,
+    3: tables in chunks), after ``change_index`` changed its index (tables whole) and ``members``
+    replaced members (None: left out)."""
     with zipfile.ZipFile(good) as source:
         contents = {name: source.read(name) for name in source.namelist()}
+    index = hostile.joined_index(contents)
     if change_index:
-        index = json.loads(contents["index.json"])
         change_index(index)
-        contents["index.json"] = json.dumps(index).encode()
+    hostile.split_index(index, contents, version)
     contents.update(members or {})
     with zipfile.ZipFile(bad, "w", compression=compression) as target:
         for name, data in contents.items():
@@ -317,11 +327,12 @@ V2_DAMAGE = {
 }
 
 
+@pytest.mark.parametrize("version", [2, 3])
 @pytest.mark.parametrize("damage", sorted(V2_DAMAGE))
-def test_version_2_files_that_do_not_hold_together_are_refused_at_load(run, tmp_path, damage):
+def test_files_that_do_not_hold_together_are_refused_at_load(run, tmp_path, damage, version):
     change, message = V2_DAMAGE[damage]
     good = save(run, tmp_path / "good.tapeviz")
-    bad = _rewrite_v2(good, tmp_path / "bad.tapeviz", change_index=change)
+    bad = _rewrite_tables(good, tmp_path / "bad.tapeviz", change_index=change, version=version)
     if message is None:  # a harmless change: the file must still load
         load(bad)
         return
@@ -331,21 +342,24 @@ def test_version_2_files_that_do_not_hold_together_are_refused_at_load(run, tmp_
     assert message in text and str(bad) in text and "\n" not in text
 
 
-def test_assign_event_whose_detail_is_not_an_id_is_refused(run, tmp_path):
+@pytest.mark.parametrize("version", [2, 3])
+def test_assign_event_whose_detail_is_not_an_id_is_refused(run, tmp_path, version):
     good = save(run, tmp_path / "good.tapeviz")
 
     def change(index):
         index["strings"] += ["assign", "not a number"]
         index["events"].append([10 ** 6, len(index["strings"]) - 2, None, None, None, len(index["strings"]) - 1])
     with pytest.raises(TapeFileError, match="detail of an assign must be the assigned tensor's id"):
-        load(_rewrite_v2(good, tmp_path / "bad.tapeviz", change_index=change))
+        load(_rewrite_tables(good, tmp_path / "bad.tapeviz", change_index=change, version=version))
 
 
-@pytest.mark.parametrize("missing", ["index.json", "arrays.bin", "sources.json"])
-def test_version_2_file_missing_a_member(run, tmp_path, missing):
+@pytest.mark.parametrize("version, missing", [(2, "index.json"), (2, "arrays.bin"), (2, "sources.json"),
+                                              (3, "index.json"), (3, "arrays.bin"), (3, "sources.json"),
+                                              (3, "ops/0.json"), (3, "strings/0.json")])
+def test_file_missing_a_member(run, tmp_path, missing, version):
     good = save(run, tmp_path / "good.tapeviz")
     with pytest.raises(TapeFileError, match=f"no {missing}"):
-        load(_rewrite_v2(good, tmp_path / "bad.tapeviz", members={missing: None}))
+        load(_rewrite_tables(good, tmp_path / "bad.tapeviz", members={missing: None}, version=version))
 
 
 # Not a regular file --------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Seeded fuzzers for tape files: damaged files give TapeFileError, or a run every consumer can use.
 
-Each case damages a good file (a realistic small run, in both format versions): values in the
-index replaced by values of other types, items removed or repeated, bytes of the archive changed.
+Each case damages a good file (a realistic small run, in every format version): values in the
+index replaced by values of other types, items removed or repeated, bytes of the archive changed,
+and for version 3 table chunks lost, repeated, swapped, miscounted or replaced by other JSON.
 Loading must then raise TapeFileError (one line), or return a run on which ``show``, ``explain``
 and the inspector's graph all work. Reproducible: a failure names its seed and case; set
 TAPEVIZ_FUZZ_SEED and TAPEVIZ_FUZZ_CASES to try other or more cases.
@@ -9,6 +10,7 @@ TAPEVIZ_FUZZ_SEED and TAPEVIZ_FUZZ_CASES to try other or more cases.
 import json
 import os
 import random
+import sys
 import zipfile
 
 import numpy as np
@@ -18,6 +20,9 @@ import tapeviz as tf
 from tapeviz.inspection.report import json_summary, text_summary
 from tapeviz.inspection.tapefile import TapeFileError, load, save
 from tapeviz.inspection.tapefile_v1 import save_v1
+
+sys.path.insert(0, os.path.dirname(__file__))  # the makers of hostile files live beside the tests
+import hostile_tapefiles as hostile  # noqa: E402
 
 SEED = int(os.environ.get("TAPEVIZ_FUZZ_SEED", "20261201"))
 CASES = int(os.environ.get("TAPEVIZ_FUZZ_CASES", "150"))
@@ -51,7 +56,14 @@ def _program():
 def good_files(tmp_path_factory):
     directory = tmp_path_factory.mktemp("fuzz")
     run = _program()
-    return {1: save_v1(run, directory / "v1.tapeviz"), 2: save(run, directory / "v2.tapeviz")}
+    v3 = save(run, directory / "v3.tapeviz")
+    members = _members(v3)
+    index = hostile.joined_index(members)
+    # Version 2 (one index.json) and version 3 with chunks of 3 rows: every table in several chunks.
+    v2 = _write(directory / "v2.tapeviz", hostile.split_index(index, dict(members), version=2))
+    chunked = _write(directory / "v3-small-chunks.tapeviz",
+                     hostile.split_index(index, dict(members), version=3, rows_per_chunk=3))
+    return {1: save_v1(run, directory / "v1.tapeviz"), 2: v2, 3: chunked}
 
 
 def _members(path):
@@ -131,20 +143,25 @@ def _check_case(path, what):
     return "loaded"
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", [1, 2, 3])
 def test_index_damage_is_refused_or_harmless(good_files, tmp_path, version):
     members = _members(good_files[version])
     outcomes = {"refused": 0, "loaded": 0}
     for case in range(CASES):
         rng = random.Random(f"{SEED}-index-{version}-{case}")
-        index = json.loads(members["index.json"])
+        others = dict(members)
+        index = hostile.joined_index(others) if version > 1 else json.loads(others.pop("index.json"))
         done = _mutate_index(index, rng)
-        path = _write(tmp_path / "case.tapeviz", dict(members, **{"index.json": json.dumps(index).encode()}))
+        if version > 1:
+            damaged = hostile.split_index(index, others, version=version, rows_per_chunk=3)
+        else:
+            damaged = dict(others, **{"index.json": json.dumps(index).encode()})
+        path = _write(tmp_path / "case.tapeviz", damaged)
         outcomes[_check_case(path, f"seed {SEED} version {version} case {case}: {'; '.join(done)}")] += 1
     assert outcomes["refused"] > CASES // 2  # the fuzzer reaches the checks, not only harmless places
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", [1, 2, 3])
 def test_byte_damage_is_refused_or_harmless(good_files, tmp_path, version):
     raw = open(good_files[version], "rb").read()
     for case in range(CASES):
@@ -167,15 +184,66 @@ def test_byte_damage_is_refused_or_harmless(good_files, tmp_path, version):
         _check_case(path, f"seed {SEED} version {version} case {case}: {kind}")
 
 
-def test_member_damage_with_valid_checksums(good_files, tmp_path):
+@pytest.mark.parametrize("version", [2, 3])
+def test_member_damage_with_valid_checksums(good_files, tmp_path, version):
     # Byte changes inside a member whose CRC is recomputed: zipfile's checks no longer catch them.
-    members = _members(good_files[2])
+    members = _members(good_files[version])
     for case in range(CASES):
-        rng = random.Random(f"{SEED}-member-{case}")
+        rng = random.Random(f"{SEED}-member-{version}-{case}")
         name = rng.choice(sorted(members))
         data = bytearray(members[name])
         if data:
             for _ in range(rng.randint(1, 4)):
                 data[rng.randrange(len(data))] = rng.randrange(256)
         path = _write(tmp_path / "case.tapeviz", dict(members, **{name: bytes(data)}))
-        _check_case(path, f"seed {SEED} member case {case}: {name}")
+        _check_case(path, f"seed {SEED} version {version} member case {case}: {name}")
+
+
+CHUNK_JUNK = [b"", b"[", b"{}", b"null", b"5", b'"rows"', b"[[]]", b"[null]", b"[[1, 2, 3]]", b"\xff\xfe[]",
+              b"[" * 5000 + b"]" * 5000, b"[1e999]", b"[NaN]"]
+
+
+def _chunk_damage(members, rng):
+    """One change to the chunks of a version 3 file: a member lost, repeated, swapped, its count in the
+    index changed, its rows damaged, or its whole text replaced. Returns what was done."""
+    chunks = sorted(name for name in members if name.endswith(".json") and "/" in name)
+    name = rng.choice(chunks)
+    table, number = name.split("/")[0], int(name.split("/")[1][:-5])
+    index = json.loads(members["index.json"])
+    kind = rng.choice(["lose", "repeat", "swap", "recount", "rows", "replace"])
+    if kind == "lose":
+        del members[name]
+    elif kind == "repeat":  # the chunk in the place of the next one, or one more chunk at the end
+        following = f"{table}/{number + 1}.json"
+        if following not in members:
+            index["chunks"][table] += 1
+        members[following] = members[name]
+    elif kind == "swap":
+        other = rng.choice(chunks)
+        members[name], members[other] = members[other], members[name]
+        name = f"{name} <-> {other}"
+    elif kind == "recount":
+        index["chunks"][table] = rng.choice([0, number, number + 2, -1, 10 ** 6, 2 ** 70, None, "1", 1.0, [1]])
+        name = f"{table} count = {index['chunks'][table]!r}"
+    elif kind == "rows":
+        rows = json.loads(members[name])
+        done = _mutate_index(rows, rng) if rows else ["(empty)"]
+        members[name] = json.dumps(rows).encode()
+        name = f"{name}: {'; '.join(done)}"
+    else:
+        members[name] = rng.choice(CHUNK_JUNK)
+        name = f"{name} = {members[name][:20]!r}"
+    members["index.json"] = json.dumps(index).encode()
+    return f"{kind} {name}"
+
+
+def test_chunk_damage_is_refused_or_harmless(good_files, tmp_path):
+    members = _members(good_files[3])
+    outcomes = {"refused": 0, "loaded": 0}
+    for case in range(CASES):
+        rng = random.Random(f"{SEED}-chunks-{case}")
+        damaged = dict(members)
+        done = _chunk_damage(damaged, rng)
+        path = _write(tmp_path / "case.tapeviz", damaged)
+        outcomes[_check_case(path, f"seed {SEED} chunk case {case}: {done}")] += 1
+    assert outcomes["refused"] > CASES // 2

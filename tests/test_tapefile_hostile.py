@@ -164,3 +164,19 @@ def test_small_valid_hostile_base_loads(tmp_path):
     for version in (1, 2):
         run = load(hostile.valid_small(tmp_path / f"v{version}.tapeviz", version))
         assert [o.type for o in run.ops.values()] == ["Sin"] and np.all([t.value is None for t in run.tensors.values()])
+
+
+def test_chunks_of_empty_objects_are_counted_together_and_refused_after_bounded_work(tmp_path, monkeypatch):
+    # 400 chunks of 2,048 empty objects: each chunk is small, together they pass the value limit.
+    monkeypatch.setattr(tapefile, "MAX_INDEX_VALUES", 400 * 2048)
+    path = hostile.chunked(tmp_path / "chunks.tapeviz", "tensors", 400, 2048)
+    error, peak = peak_while(lambda: load(path))
+    assert isinstance(error, TapeFileError) and "values, over the limit" in str(error)
+    assert peak < 2 * 400 * 2048 * 3 + 2 * MB  # the chunks' bytes, never their 819,200 parsed objects
+
+
+def test_the_most_chunks_a_file_may_have_load_and_one_more_is_refused(tmp_path):
+    empty = load(hostile.chunked(tmp_path / "empty.tapeviz", "events", tapefile.MAX_CHUNKS, 0, b""))
+    assert empty.events == [] and empty.ops == {}
+    with pytest.raises(TapeFileError, match="at most 10000 in all"):
+        load(hostile.chunked(tmp_path / "more.tapeviz", "events", tapefile.MAX_CHUNKS + 1, 0, b""))

@@ -41,7 +41,7 @@ def index_run(run):
                     {tape_id: len(ids) for tape_id, ids in watched.items()})
 
 
-def _load_and_index(path):
+def _load_and_index(path, progress=None):
     """Load and index with the cyclic garbage collector held off, then frozen over the result.
 
     A run is hundreds of thousands of objects; a full collection walks all of them while holding
@@ -55,7 +55,7 @@ def _load_and_index(path):
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        run = load(path)
+        run = load(path, progress=progress)
         index = index_run(run)
     finally:
         gc.freeze()
@@ -64,13 +64,14 @@ def _load_and_index(path):
     return run, index, time.perf_counter() - start
 
 
-def start_loading(path):
-    """A Future of ``(run, index, seconds)`` for ``path``, being loaded in a daemon thread."""
+def start_loading(path, progress=None):
+    """A Future of ``(run, index, seconds)`` for ``path``, being loaded in a daemon thread
+    (``progress``: as for ``tapefile.load``, called in that thread)."""
     future = Future()
 
     def work():
         try:
-            future.set_result(_load_and_index(path))
+            future.set_result(_load_and_index(path, progress))
         except BaseException as error:  # noqa: BLE001 - handed to whoever waits on the future
             future.set_exception(error)
 
@@ -95,6 +96,7 @@ def index_in_thread(run):
 class RunLoader(QtCore.QObject):
     loaded = QtCore.Signal(object, object, str)   # Run, RunIndex, where it came from
     failed = QtCore.Signal(str, str)              # message, path
+    progress = QtCore.Signal(float, str)          # fraction of the file loaded, step (from the worker, queued)
     _arrived = QtCore.Signal(int, object, str)    # from the worker thread: generation, future, origin
 
     def __init__(self, parent=None):
@@ -108,7 +110,16 @@ class RunLoader(QtCore.QObject):
 
     def load(self, path, future=None):
         """Load a tape file (or adopt a load already started for it); ``loaded`` or ``failed`` follows."""
-        self._watch(future or start_loading(path), path)
+        generation = self._generation + 1  # the one _watch gives this load
+
+        def report(fraction, step):  # in the worker: a newer load or cancel() stops this one's reading
+            if self._generation > generation:  # (it may report before _watch below has counted it)
+                return False
+            try:
+                self.progress.emit(fraction, step)
+            except RuntimeError:  # the window closed
+                return False
+        self._watch(future or start_loading(path, report), path)
 
     def index(self, run, origin):
         """Index a run already in memory off the UI thread; ``loaded`` follows."""

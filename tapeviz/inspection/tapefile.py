@@ -1,22 +1,33 @@
 """Tape files: a whole run in one zip archive, written atomically and read back without trusting it.
 
-Format version 2 (what ``save`` writes)::
+Format version 3 (what ``save`` writes)::
 
-    index.json     {"format": "tapeviz-run", "version": 2, "meta", "strings", "locations", "attrs",
-                    "arrays", "tapes", "ops", "tensors", "events", "calls", "names", "extra_fields"}
+    index.json     {"format": "tapeviz-run", "version": 3, "meta", "extra_fields",
+                    "chunks": {"strings": n, "locations": n, "attrs": n, "arrays": n, "tapes": n,
+                               "ops": n, "tensors": n, "events": n, "calls": n, "names": n}}
+    TABLE/K.json   for each table and K from 0 to its chunk count - 1: a JSON list of that table's
+                   next rows, at most CHUNK_ROWS of them and, unless one row, at most CHUNK_BYTES
     arrays.bin     every array value, back to back (little-endian, C order, 16-byte aligned)
     sources.json   {file: source text}, for showing the code around a line
 
-The index is compact: each table is a list of rows (lists in a fixed field order, no repeated
-keys); each distinct string is stored once in ``strings`` and rows hold its number; each distinct
-source location once in ``locations`` as [file string, line, function string]; each distinct
-op-attribute dict once in ``attrs``; each array once in ``arrays`` as [dtype, shape, byte offset
-into arrays.bin], and rows hold the array's number (null for none). The rows:
+Tables come in chunks so that loading never holds the GIL for long: json.loads of a whole 25 MB
+index (a 100,000-op run) held it for most of a second, freezing the inspector's window while its
+worker thread loaded a file; a chunk parses in a few milliseconds, and other threads run between
+chunks. ``load`` also reports its progress after each chunk and can be cancelled there.
+
+Version 2 (still read) is the same tables whole inside index.json (``"version": 2`` and the tables
+as keys beside ``meta``), with backward and read_of as extra fields.
+
+The index is compact: each table is a list of rows (lists in a fixed field order, no repeated keys);
+each distinct string is stored once in ``strings`` and rows hold its number; each distinct source
+location once in ``locations`` as [file string, line, function string]; each distinct op-attribute
+dict once in ``attrs``; each array once in ``arrays`` as [dtype, shape, byte offset into
+arrays.bin], and rows hold the array's number (null for none). The rows:
 
     tapes    [id, persistent, watch_accessed_variables, location, parent, [op ids], [[enter, exit]], [reset seqs]]
     ops      [id, seq, type, [input ids], [output ids], attrs, rule, rule_source, [tapes],
-              [recording tapes], [paused tapes], location]
-    tensors  [id, kind, [shape], dtype, name, trainable, producer, value, summary, first_seen]
+              [recording tapes], [paused tapes], location, backward]
+    tensors  [id, kind, [shape], dtype, name, trainable, producer, value, summary, first_seen, read_of]
     events   [seq, kind, tape, tensor, location, detail]
     calls    [id, seq, tape, kind, [target ids], [source ids], options, [results], location]
              a result: [source, is_none, value, summary, [[target, code, sentence, fix, [evidence]]]]
@@ -33,10 +44,11 @@ Version 1 (still read): index.json with one JSON object per item and one ``array
 per array, referenced as {"$array": "arrays/N.npy"}; read by ``tapefile_v1``.
 
 Loading never runs code (no pickle) and trusts nothing the file declares: only stored or deflated
-members are read; bytes are counted as they are decompressed; the index's JSON values are counted
-before it is parsed; each array is read once; and the whole run is validated (types and ids,
-``validate.check_run``) so that every consumer can trust it. Anything wrong raises TapeFileError
-with one line naming the file and the problem.
+members are read; bytes are counted as they are decompressed; the JSON values of the index and all
+its chunks together are counted before any chunk is parsed (as are their bytes, against one
+limit); chunk counts are bounded (MAX_CHUNKS); each array is read once; and the whole run is
+validated (types and ids, ``validate.check_run``) so that every consumer can trust it. Anything
+wrong raises TapeFileError with one line naming the file and the problem.
 """
 import gc
 import json
@@ -56,13 +68,21 @@ from .model import (Event, Explanation, GradientCall, GradientResult, Location, 
 from .validate import InvalidRun, check_plain, check_run, show
 
 FORMAT = "tapeviz-run"
-VERSION = 2
+VERSION = 3
 MAX_FILE_BYTES = 2 * 1024 ** 3       # on disk
-MAX_INDEX_BYTES = 96 * 1024 ** 2      # index.json, decompressed (a 100,000-op chain needs 21 MiB)
-MAX_INDEX_VALUES = 8_000_000          # JSON values in index.json, counted before parsing (100,000 ops: 4.9M)
+MAX_INDEX_BYTES = 96 * 1024 ** 2      # the index and its chunks, decompressed (a 100,000-op chain: 25 MiB)
+MAX_INDEX_VALUES = 8_000_000          # their JSON values, counted before parsing (100,000 ops: 6.0M)
 MAX_ARRAY_BYTES = 128 * 1024 ** 2     # all array values together, decompressed
 MAX_SOURCE_BYTES = 64 * 1024 ** 2     # sources.json, decompressed
 MAX_MEMBERS = 1_000_000               # zip entries (a version 1 file has one per array)
+MAX_CHUNKS = 10_000                   # table chunks in a version 3 file (a 96 MiB index needs about 1,000)
+# A table chunk holds at most CHUNK_ROWS rows and, unless it is one row, at most CHUNK_BYTES of JSON:
+# json.loads holds the GIL for a whole member, so a chunk is sized to take a few milliseconds.
+CHUNK_ROWS = 2048
+CHUNK_BYTES = 256 * 1024
+# The tables of the index, in the order they are written and read (strings and locations first:
+# the rows of the others refer to them).
+_CHUNKED = ("strings", "locations", "attrs", "arrays", "tapes", "ops", "tensors", "events", "calls", "names")
 _READ_CHUNK = 256 * 1024
 _ALIGN = 16
 _COMPRESSIONS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate"}
@@ -71,9 +91,14 @@ ARRAY_DTYPES = frozenset(["|b1", "|i1", "|u1", "<i2", "<u2", "<i4", "<u4", "<i8"
                           "<c8", "<c16"])
 
 _TAPE_FIELDS = ("id", "persistent", "watch_accessed_variables", "location", "parent", "ops", "spans", "resets")
-_OP_FIELDS = ("id", "seq", "type", "inputs", "outputs", "attrs", "rule", "rule_source", "tapes", "recording_tapes",
-              "paused_tapes", "location")
-_TENSOR_FIELDS = ("id", "kind", "shape", "dtype", "name", "trainable", "producer", "value", "summary", "first_seen")
+_OP_FIELDS_V2 = ("id", "seq", "type", "inputs", "outputs", "attrs", "rule", "rule_source", "tapes",
+                 "recording_tapes", "paused_tapes", "location")
+_TENSOR_FIELDS_V2 = ("id", "kind", "shape", "dtype", "name", "trainable", "producer", "value", "summary",
+                     "first_seen")
+# Version 3 stores backward and read_of as fixed fields: as extra fields they took every row off the
+# fast path (a third of the load time).
+_OP_FIELDS = _OP_FIELDS_V2 + ("backward",)
+_TENSOR_FIELDS = _TENSOR_FIELDS_V2 + ("read_of",)
 _EVENT_FIELDS = ("seq", "kind", "tape", "tensor", "location", "detail")
 _CALL_FIELDS = ("id", "seq", "tape", "kind", "targets", "sources", "options", "results", "location")
 _RESULT_FIELDS = ("source", "is_none", "value", "summary", "explanations")
@@ -81,6 +106,9 @@ _EXPLANATION_FIELDS = ("code", "sentence", "fix", "evidence")
 _TABLES = (("tapes", TapeInfo, _TAPE_FIELDS), ("ops", OpInfo, _OP_FIELDS), ("tensors", TensorInfo, _TENSOR_FIELDS),
            ("events", Event, _EVENT_FIELDS), ("calls", GradientCall, _CALL_FIELDS),
            ("results", GradientResult, _RESULT_FIELDS), ("explanations", Explanation, _EXPLANATION_FIELDS))
+_FIXED_FIELDS = {2: dict((name, known) for name, _, known in _TABLES) | {"ops": _OP_FIELDS_V2,
+                                                                         "tensors": _TENSOR_FIELDS_V2},
+                 3: dict((name, known) for name, _, known in _TABLES)}
 _STANDARD_SUMMARY = ("shape", "dtype", "size")
 _STATISTICS = ("min", "max", "mean", "nonfinite")
 
@@ -89,9 +117,13 @@ class TapeFileError(ValueError):
     """A tape file that cannot be read or written; the message names the file, the problem and what to do."""
 
 
+class LoadCancelled(Exception):
+    """Raised by ``load`` when its progress callback returned False (or raised this itself)."""
+
+
 # Saving ---------------------------------------------------------------------------------------------
 def save(run, path):
-    """Write ``run`` to ``path`` as a version 2 tape file and return the path.
+    """Write ``run`` to ``path`` as a version 3 tape file and return the path.
 
     The file is written to a temporary file beside the target and renamed over it only when
     complete, so a failure (a full disk, an interrupt) leaves the target as it was and no partial
@@ -104,16 +136,23 @@ def save(run, path):
     gc.disable()  # hundreds of thousands of rows and no cycles: see _read
     try:
         index = encoder.encode(run)
-        data = json.dumps(index, allow_nan=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        tables = []
+        for name in _CHUNKED:
+            chunks = list(_encode_chunks(index.pop(name)))
+            tables += [(f"{name}/{number}.json", chunk, 6) for number, chunk in enumerate(chunks)]
+            index.setdefault("chunks", {})[name] = len(chunks)
+        head = _dumps(index)
         del index
     finally:
         if collecting:
             gc.enable()
-    values = _count_values(data)
-    if len(data) > MAX_INDEX_BYTES or values > MAX_INDEX_VALUES:
+    size = len(head) + sum(len(data) for _, data, _ in tables)
+    values = _count_values(head) + sum(_count_values(data) for _, data, _ in tables)
+    if size > MAX_INDEX_BYTES or values > MAX_INDEX_VALUES or len(tables) > MAX_CHUNKS:
         # Name the limit that was passed: a size under the byte limit with too many values reads as a contradiction.
-        over = (f"{_size(len(data))}, over the {_size(MAX_INDEX_BYTES)}" if len(data) > MAX_INDEX_BYTES
-                else f"{values:,} JSON values, over the {MAX_INDEX_VALUES:,}")
+        over = (f"{_size(size)}, over the {_size(MAX_INDEX_BYTES)}" if size > MAX_INDEX_BYTES
+                else f"{values:,} JSON values, over the {MAX_INDEX_VALUES:,}" if values > MAX_INDEX_VALUES
+                else f"{len(tables):,} table chunks, over the {MAX_CHUNKS:,}")
         raise TapeFileError(
             f"Cannot save the run to {os.fspath(path)}: its index would be {over} that tapeviz reads back "
             f"({len(run.ops)} ops, {len(run.tensors)} tensors). Record fewer steps (a shorter loop inside "
@@ -121,8 +160,28 @@ def save(run, path):
     sources = json.dumps(dict(run.sources), ensure_ascii=False).encode("utf-8")
     if len(sources) > MAX_SOURCE_BYTES:
         sources = b"{}"
-    members = (("index.json", data, 6), ("arrays.bin", encoder.buffer, 1), ("sources.json", sources, 6))
+    members = [("index.json", head, 6)] + tables + [("arrays.bin", encoder.buffer, 1), ("sources.json", sources, 6)]
     return _write_atomically(os.fspath(path), members)
+
+
+def _dumps(value):
+    return json.dumps(value, allow_nan=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _encode_chunks(rows):
+    """A table as JSON lists of at most CHUNK_ROWS rows and, unless a single row, CHUNK_BYTES bytes."""
+    for start in range(0, len(rows), CHUNK_ROWS):
+        yield from _split(rows[start:start + CHUNK_ROWS])
+
+
+def _split(rows):
+    data = _dumps(rows)
+    if len(data) <= CHUNK_BYTES or len(rows) == 1:
+        yield data
+        return
+    half = len(rows) // 2
+    yield from _split(rows[:half])
+    yield from _split(rows[half:])
 
 
 def _write_atomically(path, members):
@@ -149,7 +208,7 @@ def _write_atomically(path, members):
 
 
 class _Encoder:
-    """Turns a Run into the compact index and the array buffer of format version 2."""
+    """Turns a Run into the compact index and the array buffer of format version 3."""
 
     def __init__(self):
         self.strings, self.string_numbers = [], {}
@@ -233,10 +292,10 @@ class _Encoder:
         tapes = [[t.id, t.persistent, t.watch_accessed_variables, loc(t.location), t.parent, list(t.ops),
                   [list(s) for s in t.spans], list(t.resets)] + more(t, "tapes") for t in run.tapes.values()]
         ops = [[o.id, o.seq, text(o.type), list(o.inputs), list(o.outputs), self.attr(o.attrs), text(o.rule),
-                text(o.rule_source), list(o.tapes), list(o.recording_tapes), list(o.paused_tapes), loc(o.location)]
-               + more(o, "ops") for o in run.ops.values()]
+                text(o.rule_source), list(o.tapes), list(o.recording_tapes), list(o.paused_tapes), loc(o.location),
+                o.backward] + more(o, "ops") for o in run.ops.values()]
         tensors = [[t.id, text(t.kind), list(t.shape), text(t.dtype), text(t.name), t.trainable, t.producer,
-                    array(t.value), self.summary(t.summary), loc(t.first_seen)] + more(t, "tensors")
+                    array(t.value), self.summary(t.summary), loc(t.first_seen), t.read_of] + more(t, "tensors")
                    for t in run.tensors.values()]
         events = [[e.seq, text(e.kind), e.tape, e.tensor, loc(e.location), text(e.detail)] + more(e, "events")
                   for e in run.events]
@@ -302,9 +361,16 @@ def _count_values(data):
 
 
 # Loading --------------------------------------------------------------------------------------------
-def load(path):
-    """Read a tape file into a validated Run, or raise TapeFileError saying in one line why it cannot be read."""
+def load(path, progress=None):
+    """Read a tape file into a validated Run, or raise TapeFileError saying in one line why it cannot be read.
+
+    ``progress``, if given, is called as ``progress(fraction, step)`` (fraction from 0 to 1, step one
+    of "reading", "decoding", "checking") every few milliseconds of work; if it returns False (or
+    raises LoadCancelled) the load stops and LoadCancelled is raised. The big tables of a version 3
+    file are parsed a chunk at a time, so another thread (a window's) never waits long for the GIL.
+    """
     path = os.fspath(path)
+    report = _Progress(progress, path)
     try:
         status = os.stat(path)
     except OSError as error:
@@ -326,9 +392,11 @@ def load(path):
                 raise TapeFileError(f"{path} has {members} zip entries, over the {MAX_MEMBERS} limit; it is not a "
                                     "tape file tapeviz wrote.")
             with zipfile.ZipFile(handle) as archive:
-                return _read(archive, path)
-    except TapeFileError:
+                return _read(archive, path, report)
+    except (TapeFileError, LoadCancelled):
         raise
+    except _CallbackFailed:
+        raise report.error from None  # the caller's own bug, not a damaged file
     except InvalidRun as error:
         raise TapeFileError(f"{path} is damaged: {error}. Record the run again.") from None
     except (zipfile.BadZipFile, EOFError) as error:
@@ -396,19 +464,41 @@ def _read_member(archive, name, limit, path, what):
     return buffer
 
 
+class _Progress:
+    """Reports ``load``'s progress to its callback and stops the load when the callback says so."""
+
+    def __init__(self, callback, path):
+        self.callback, self.path = callback, path
+
+    def __call__(self, fraction, step):
+        if self.callback is None:
+            return
+        try:
+            answer = self.callback(min(max(fraction, 0.0), 1.0), step)
+        except LoadCancelled:
+            raise
+        except Exception as error:  # noqa: BLE001 - raised again by load, as it is
+            self.error = error
+            raise _CallbackFailed from error
+        if answer is False:
+            raise LoadCancelled(f"loading {self.path} was cancelled")
+
+
+class _CallbackFailed(Exception):
+    """The progress callback raised: load raises its exception, not a "damaged file" error."""
+
+
+# Where each step of a load ends, as a fraction of the whole (parsing and decoding dominate).
+_READ_END, _DECODE_END = 0.1, 0.85
+
+
 def _read_index(archive, path):
     data = _read_member(archive, "index.json", MAX_INDEX_BYTES, path, "its index")
     values = _count_values(data)
     if values > MAX_INDEX_VALUES:
         raise TapeFileError(f"{path}: its index holds up to {values} values, over the {MAX_INDEX_VALUES} limit; "
                             "it is not a tape file tapeviz wrote.")
-    try:
-        index = json.loads(data)
-    except UnicodeDecodeError:
-        raise TapeFileError(f"{path} is damaged: its index is not UTF-8 text. Record the run again.") from None
-    except ValueError as error:
-        raise TapeFileError(f"{path} is damaged: its index is not valid JSON ({_one_line(error)}). "
-                            "Record the run again.") from None
+    index = _parse(data, path, "its index")
     if type(index) is not dict or index.get("format") != FORMAT:
         raise TapeFileError(f"{path} is not a tapeviz tape file (its index names no '{FORMAT}' format).")
     version = index.get("version")
@@ -417,33 +507,129 @@ def _read_index(archive, path):
     if version > VERSION:
         raise TapeFileError(f"{path} was written by a newer tapeviz (tape file format {version}); this tapeviz "
                             f"reads format {VERSION} and older. Upgrade tapeviz to open it.")
-    return index, version
+    return index, version, len(data), values
 
 
-def _read(archive, path):
+def _parse(data, path, what):
+    try:
+        return json.loads(data)
+    except UnicodeDecodeError:
+        raise TapeFileError(f"{path} is damaged: {what} is not UTF-8 text. Record the run again.") from None
+    except ValueError as error:
+        raise TapeFileError(f"{path} is damaged: {what} is not valid JSON ({_one_line(error)}). "
+                            "Record the run again.") from None
+
+
+def _read(archive, path, report):
     # The index makes hundreds of thousands of lists and objects and no cycles: the cyclic garbage
     # collector, run again and again as they are made, would take as long as the parsing itself.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _read_run(archive, path)
+        return _read_run(archive, path, report)
     finally:
         if collecting:
             gc.enable()
 
 
-def _read_run(archive, path):
-    index, version = _read_index(archive, path)
+def _read_run(archive, path, report):
+    report(0.0, "reading")
+    index, version, size, values = _read_index(archive, path)
     if version == 1:
         from .tapefile_v1 import decode_v1
         run = decode_v1(archive, index, path)
+        report(_DECODE_END, "checking")
+        check_run(run)
     else:
-        run = _decode_v2(archive, index, path)
-    check_run(run, from_tables=version >= 2)
+        tables = _Tables(archive, index, version, path, report, size, values)
+        run = _decode_tables(archive, index, tables, path, version)
+        check_run(run, from_tables=True, progress=lambda done: report(_DECODE_END + (1 - _DECODE_END) * done,
+                                                                       "checking"))
+    report(1.0, "checking")
     return run
 
 
-# Version 2 ------------------------------------------------------------------------------------------
+# Versions 2 and 3 ---------------------------------------------------------------------------------
+class _Tables:
+    """The index's tables, given a chunk of rows at a time.
+
+    Version 3 keeps each table in members ``NAME/0.json``, ``NAME/1.json``... (as many as
+    ``index["chunks"][NAME]`` says), each a JSON list of rows. All of them are read and their bytes
+    and JSON values counted against the index limits before any is parsed; then each is parsed only
+    when its rows are decoded, so no single json.loads holds the GIL for more than a few
+    milliseconds. Version 2 has each table whole in index.json: one chunk per table.
+    """
+
+    def __init__(self, archive, index, version, path, report, size, values):
+        self.index, self.version, self.path, self.report = index, version, path, report
+        self.raw = {}
+        self.parsed = 0
+        if version == 2:
+            self.total = 0
+            return
+        chunks = index.get("chunks")
+        if type(chunks) is not dict:
+            raise InvalidRun(f"the index has no chunks table (found {show(chunks)})")
+        missing = [name for name in _CHUNKED if name not in chunks]
+        if missing:
+            raise InvalidRun(f"the index has no {missing[0]} table (no chunk count for it)")
+        if not all(type(count) is int and 0 <= count <= MAX_CHUNKS for count in chunks.values()) \
+                or sum(chunks.values()) > MAX_CHUNKS:
+            raise InvalidRun(f"the index's chunk counts must be numbers, at most {MAX_CHUNKS} in all; found "
+                             f"{show(chunks)}")
+        infos = []
+        for name in _CHUNKED:
+            for number in range(chunks[name]):
+                member = f"{name}/{number}.json"
+                try:
+                    infos.append((name, member, archive.getinfo(member)))
+                except KeyError:
+                    raise TapeFileError(f"{path} is a zip archive but not a complete tape file: it has no "
+                                        f"{member}.") from None
+        declared = size + sum(info.file_size for _, _, info in infos)
+        if declared > MAX_INDEX_BYTES:
+            raise TapeFileError(f"{path}: its index would unpack to {_size(declared)}, over the "
+                                f"{_size(MAX_INDEX_BYTES)} limit; it is not a tape file tapeviz wrote.")
+        self.raw = {name: [] for name in _CHUNKED}
+        read = 0
+        for name, member, info in infos:
+            data = _read_member(archive, member, info.file_size, path, f"its {name} table")
+            values += _count_values(data)
+            if values > MAX_INDEX_VALUES:
+                raise TapeFileError(f"{path}: its index holds more than {MAX_INDEX_VALUES} values, over the limit; "
+                                    "it is not a tape file tapeviz wrote.")
+            self.raw[name].append(data)
+            read += len(data)
+            report(_READ_END * read / max(declared, 1), "reading")
+        self.total = read
+
+    def chunks(self, name):
+        """Each chunk of the table ``name`` as (number of its first row, list of rows)."""
+        if self.version == 2:
+            rows = _table(self.index, name)
+            self.report(_READ_END, "decoding")
+            yield 0, rows
+            return
+        first = 0
+        pieces = self.raw.pop(name)
+        for number in range(len(pieces)):
+            data, pieces[number] = pieces[number], None  # freed once parsed
+            rows = _parse(data, self.path, f"its {name} table (chunk {number})")
+            if type(rows) is not list:
+                raise InvalidRun(f"{name} chunk {number} is not a list of rows (found {show(rows)})")
+            yield first, rows
+            first += len(rows)
+            self.parsed += len(data)
+            self.report(_READ_END + (_DECODE_END - _READ_END) * self.parsed / max(self.total, 1), "decoding")
+
+    def whole(self, name):
+        """The table ``name`` as one list of rows (for the small tables other rows refer to)."""
+        rows = []
+        for _, chunk in self.chunks(name):
+            rows += chunk
+        return rows
+
+
 def _table(index, name):
     rows = index.get(name)
     if type(rows) is not list:
@@ -451,7 +637,7 @@ def _table(index, name):
     return rows
 
 
-def _arrays(table, buffer):
+def _arrays(table, buffer, first=0):
     """Each array of the table, made once as a view of the buffer (no copy)."""
     if set(map(type, table)) - {list} or set(map(len, table)) - {3}:
         entry = next(e for e in table if type(e) is not list or len(e) != 3)
@@ -472,23 +658,27 @@ def _arrays(table, buffer):
     ends = [offset + math.prod(shape) * size for offset, shape, size in zip(offsets, shapes, itemsizes)]
     if ends and max(ends) > len(buffer):
         number = next(n for n, end in enumerate(ends) if end > len(buffer))
-        raise InvalidRun(f"array {number} ({dtypes[number]}{shapes[number]}) reaches past the end of arrays.bin")
+        raise InvalidRun(f"array {first + number} ({dtypes[number]}{shapes[number]}) reaches past the end of "
+                         "arrays.bin")
     ndarray = np.ndarray
     return [ndarray(shape, dtype_of[name], buffer, offset) for name, shape, offset in table]
 
 
-def _decode_v2(archive, index, path):
-    strings = _table(index, "strings")
-    if not all(type(s) is str for s in strings):
-        raise InvalidRun("the string table holds something that is not a string")
+def _decode_tables(archive, index, tables, path, version):
     buffer = _read_member(archive, "arrays.bin", MAX_ARRAY_BYTES, path, "its arrays")
-    arrays = _arrays(_table(index, "arrays"), buffer)
     sources_data = _read_member(archive, "sources.json", MAX_SOURCE_BYTES, path, "its source texts")
     if _count_values(sources_data) > MAX_INDEX_VALUES:
         raise InvalidRun("sources.json holds too many values")
-    sources = json.loads(sources_data)
+    sources = _parse(sources_data, path, "sources.json")
+    del sources_data
+    strings = tables.whole("strings")
+    if not all(type(s) is str for s in strings):
+        raise InvalidRun("the string table holds something that is not a string")
+    arrays = []
+    for first, chunk in tables.chunks("arrays"):
+        arrays += _arrays(chunk, buffer, first)
     locations = []
-    for number, entry in enumerate(_table(index, "locations")):
+    for number, entry in enumerate(tables.whole("locations")):
         try:
             file, line, function = entry
             if type(line) is not int:
@@ -496,46 +686,53 @@ def _decode_v2(archive, index, path):
             locations.append(Location(strings[file], line, strings[function]))
         except (TypeError, ValueError, IndexError):
             raise InvalidRun(f"location {number} is not [file, line, function]: {show(entry)}") from None
-    attrs = _table(index, "attrs")
+    attrs = tables.whole("attrs")
     extra = index.get("extra_fields", {})
     if type(extra) is not dict:
         raise InvalidRun(f"extra_fields must be a dict, not {show(extra)}")
-    decoder = _Decoder(strings, locations, arrays, attrs, extra)
+    decoder = _Decoder(strings, locations, arrays, attrs, extra, version)
     meta = index.get("meta")
     check_plain(meta, "meta", "meta")
-    names = _table(index, "names")
+    names = tables.whole("names")
     run = Run(meta=decoder.resolve(meta), sources=sources)
     try:
         run.names = {k: v for k, v in names}
     except (TypeError, ValueError):
         raise InvalidRun("names must be a list of [tensor id, name] pairs") from None
     for name, target in (("tapes", run.tapes), ("ops", run.ops), ("tensors", run.tensors)):
-        rows = _table(index, name)
-        for item in decoder.rows(name, rows):
-            target[item.id] = item
-        if len(target) != len(rows):
+        count = 0
+        for first, rows in tables.chunks(name):
+            for item in decoder.rows(name, rows, first):
+                target[item.id] = item
+            count += len(rows)
+        if len(target) != count:
             raise InvalidRun(f"the {name} table gives the same id to two {name}")
-    run.events = decoder.rows("events", _table(index, "events"))
-    run.calls = decoder.rows("calls", _table(index, "calls"))
+    for name in ("events", "calls"):
+        items = []
+        for first, rows in tables.chunks(name):
+            items += decoder.rows(name, rows, first)
+        setattr(run, name, items)
     return run
 
 
 class _Decoder:
-    """Rows of a version 2 index back into model objects. Types are checked afterwards, by check_run."""
+    """Rows of a version 2 or 3 index back into model objects. Types are checked afterwards, by check_run."""
 
-    def __init__(self, strings, locations, arrays, attrs, extra):
+    def __init__(self, strings, locations, arrays, attrs, extra, version=VERSION):
         self.strings, self.locations, self.arrays, self.attrs = strings, locations, arrays, attrs
         self.extra = {name: list(extra.get(name, [])) for name, _, _ in _TABLES}
         for name, cls, _ in _TABLES:
             if not all(type(f) is str for f in self.extra[name]):
                 raise InvalidRun(f"extra_fields for {name} must be field names")
         self.fields = {name: {f.name for f in fields(cls)} for name, cls, _ in _TABLES}
-        self.width = {name: len(known) + len(self.extra[name]) for name, _, known in _TABLES}
+        known = _FIXED_FIELDS[version]
+        self.version = version
+        self.width = {name: len(known[name]) + len(self.extra[name]) for name, _, _ in _TABLES}
 
-    def rows(self, name, rows):
+    def rows(self, name, rows, first=0):
         """A table's rows as model objects: all at once when every row is a list of the right width
         and the table has no extra fields (the common case, several times faster); else row by
-        row, which names the first row that is wrong."""
+        row, which names the first row that is wrong (``first`` is the number of the first row)."""
         if not self.extra[name] and name in ("ops", "tensors", "events") and not set(map(type, rows)) - {list} \
                 and not set(map(len, rows)) - {self.width[name]}:
             try:
@@ -543,24 +740,29 @@ class _Decoder:
             except (TypeError, ValueError, IndexError, KeyError, AttributeError, InvalidRun):
                 pass  # the row by row pass below says which row and what
         decode = getattr(self, name[:-1])
-        return [self.row(name, number, row, decode) for number, row in enumerate(rows)]
+        return [self.row(name, first + number, row, decode) for number, row in enumerate(rows)]
 
     def all_ops(self, rows):
         strings, locations, attrs = self.strings, self.locations, self.attrs
         if set(map(type, map(itemgetter(5), rows))) - {int}:
             raise InvalidRun("an op's attrs is not a number")
+        if self.version == 2:
+            rows = (row + [False] for row in rows)
         return [OpInfo(i, seq, strings[kind], inputs, outputs, dict(attrs[a]), strings[rule], strings[source], tapes,
-                       recording, paused, None if location is None else locations[location])
-                for i, seq, kind, inputs, outputs, a, rule, source, tapes, recording, paused, location in rows]
+                       recording, paused, None if location is None else locations[location], backward)
+                for i, seq, kind, inputs, outputs, a, rule, source, tapes, recording, paused, location, backward
+                in rows]
 
     def all_tensors(self, rows):
         strings, locations, arrays, summary = self.strings, self.locations, self.arrays, self.summary
         if set(map(type, map(itemgetter(2), rows))) - {list}:
             raise InvalidRun("a tensor's shape is not a list")
+        if self.version == 2:
+            rows = (row + [None] for row in rows)
         return [TensorInfo(i, strings[kind], tuple(shape), strings[dtype], None if name is None else strings[name],
                            trainable, producer, None if value is None else arrays[value], summary(stats),
-                           None if first is None else locations[first])
-                for i, kind, shape, dtype, name, trainable, producer, value, stats, first in rows]
+                           None if first is None else locations[first], read_of)
+                for i, kind, shape, dtype, name, trainable, producer, value, stats, first, read_of in rows]
 
     def all_events(self, rows):
         strings, locations = self.strings, self.locations
@@ -637,14 +839,16 @@ class _Decoder:
         if type(attrs) is not int:
             raise InvalidRun(f"attrs must be a number, not {show(attrs)}")
         return OpInfo(op_id, seq, self.strings[kind], inputs, outputs, dict(self.attrs[attrs]), self.strings[rule],
-                      self.strings[source], tapes, recording, paused, self.location(location))
+                      self.strings[source], tapes, recording, paused, self.location(location),
+                      row[12] if self.version >= 3 else False)
 
     def tensor(self, row):
         tensor_id, kind, shape, dtype, name, trainable, producer, value, summary, first_seen = row[:10]
         if type(shape) is not list:
             raise InvalidRun(f"shape must be a list of sizes, not {show(shape)}")
         return TensorInfo(tensor_id, self.strings[kind], tuple(shape), self.strings[dtype], self.text(name),
-                          trainable, producer, self.array(value), self.summary(summary), self.location(first_seen))
+                          trainable, producer, self.array(value), self.summary(summary), self.location(first_seen),
+                          row[10] if self.version >= 3 else None)
 
     def event(self, row):
         seq, kind, tape, tensor, location, detail = row[:6]

@@ -1,9 +1,9 @@
 """Tape file format version 1: read (files written before version 2 still open) and written (for tests
-and benchmarks only; ``tapefile.save`` writes version 2).
+and benchmarks only; ``tapefile.save`` writes version 3).
 
 Version 1 is a zip of ``index.json``, one JSON object per tape, op, tensor, event and call, and one
 ``arrays/N.npy`` member per array, named in the index as {"$array": "arrays/N.npy"}. Reading it
-obeys the same limits as version 2 (``tapefile``): bytes counted as read, each array read once
+obeys the same limits as versions 2 and 3 (``tapefile``): bytes counted as read, each array read once
 and viewed rather than copied, no pickles, and the run validated afterwards.
 """
 import io
@@ -160,7 +160,7 @@ def _decode_v1_index(index, array):
 def save_v1(run, path):
     """Write ``run`` in format version 1 (one ``.npy`` member per array), as tapeviz before version 2 did.
 
-    Kept so that reading version 1 stays tested and benchmarked; ``tapefile.save`` writes version 2.
+    Kept so that reading version 1 stays tested and benchmarked; ``tapefile.save`` writes version 3.
     """
     arrays = {}
 

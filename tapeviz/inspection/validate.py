@@ -211,8 +211,18 @@ def _shapes(items, attr, label, kind=tuple):
                 _fail(label(item), f"{attr} must be a list of sizes, not {show(shape)}")
 
 
+# Whole-column checks run on slices of this many items: one C call over 150,000 summaries held the
+# GIL for 50-60 ms, stalling other threads (the inspector's window) while a file loads.
+_SLICE = 16_384
+
+
 def _summaries(items, label, attr="summary"):
     """Every item's summary: the usual ones (3 or 7 keys) a column at a time, any other one by one."""
+    for start in range(0, len(items), _SLICE):
+        _summary_slice(items[start:start + _SLICE], label, attr)
+
+
+def _summary_slice(items, label, attr):
     summaries = list(map(attrgetter(attr), items))
 
     def one_by_one():
@@ -255,15 +265,20 @@ def _arrays(items, attr, label):
             _check_array(getattr(item, attr), label(item), attr)
 
 
-def check_run(run, from_tables=False):
+def check_run(run, from_tables=False, progress=None):
     """Raise InvalidRun unless every field of ``run`` has its declared type and every id resolves.
 
     ``from_tables``: every string field of the ops, tensors and events was taken from a string
-    table, and every location from a location table, both already checked (tape file version 2):
-    those columns need no second look.
+    table, and every location from a location table, both already checked (tape file versions 2
+    and 3): those columns need no second look. ``progress``, if given, is called with the fraction
+    of the checks done between the tables (it may raise to stop them).
     """
     def already_checked(*args, **kwargs):
         return None
+
+    if progress is None:
+        def progress(done):
+            return None
 
     _strings = already_checked if from_tables else _column
     _locations_of = already_checked if from_tables else _locations
@@ -292,7 +307,9 @@ def check_run(run, from_tables=False):
     def op_label(op):
         return f"op {op.id}"
 
+    progress(0.1)
     _column(op_items, "seq", _INT, op_label)
+    _column(op_items, "backward", _BOOL, op_label)
     for attr in ("type", "rule", "rule_source"):
         _strings(op_items, attr, _STR, op_label)
     for attr in ("inputs", "outputs"):
@@ -308,15 +325,21 @@ def check_run(run, from_tables=False):
     def tensor_label(tensor):
         return f"tensor {tensor.id}"
 
+    progress(0.4)
+    _refs(tensor_items, "read_of", tensors, "tensor", tensor_label)
+
     for attr in ("kind", "dtype"):
         _strings(tensor_items, attr, _STR, tensor_label)
     _strings(tensor_items, "name", _STR, tensor_label, optional=True)
     _column(tensor_items, "trainable", _BOOL, tensor_label, optional=True)
     _shapes(tensor_items, "shape", tensor_label)
     producers = _refs(tensor_items, "producer", ops, "op", tensor_label)
-    made = set(zip([op.id for op in op_items for _ in op.outputs], chain.from_iterable(map(attrgetter("outputs"),
-                                                                                          op_items))))
-    claimed = set(zip(producers, map(attrgetter("id"), tensor_items)))
+    made, claimed = set(), set()
+    for start in range(0, max(len(op_items), len(tensor_items)), _SLICE):  # slices: see _SLICE
+        some_ops = op_items[start:start + _SLICE]
+        made.update(zip([op.id for op in some_ops for _ in op.outputs],
+                        chain.from_iterable(map(attrgetter("outputs"), some_ops))))
+        claimed.update(zip(producers[start:start + _SLICE], map(attrgetter("id"), tensor_items[start:start + _SLICE])))
     claimed.discard((None, None))
     if not made >= {pair for pair in claimed if pair[0] is not None}:
         for tensor, producer in zip(tensor_items, producers):
@@ -327,6 +350,7 @@ def check_run(run, from_tables=False):
     _summaries(tensor_items, tensor_label)
     _locations_of(tensor_items, "first_seen", tensor_label)
 
+    progress(0.8)
     events = run.events
     if type(events) is not list:
         _fail("events", f"must be a list, not {show(events)}")
@@ -347,6 +371,7 @@ def check_run(run, from_tables=False):
             _fail(event_label(event), f"detail of an {event.kind} must be the assigned tensor's id, "
                                       f"not {show(event.detail)}")
 
+    progress(0.9)
     if type(run.calls) is not list:
         _fail("calls", f"must be a list, not {show(run.calls)}")
     for number, call in enumerate(run.calls):
