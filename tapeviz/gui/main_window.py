@@ -261,6 +261,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.loader.loaded.connect(self._file_loaded)
         self.loader.failed.connect(self._load_failed)
         self.graph.layout_progress.connect(self._layout_progress)
+        self.loader.progress.connect(self._load_progress)
         self.editor.title_changed.connect(self.docks["Editor"].setWindowTitle)
         self.gradients.source_line_clicked.connect(self.show_source_line)
         self.problems.source_line_clicked.connect(self.show_source_line)
@@ -313,8 +314,14 @@ class MainWindow(QtWidgets.QMainWindow):
         self.runner.start(path, working_dir)
 
     def _busy(self, busy):
+        self.progress.setRange(0, 0)  # indeterminate until a load reports how far it is
         self.progress.setVisible(busy)
         self.cancel_action.setEnabled(busy)
+
+    def _load_progress(self, fraction, step):
+        self.progress.setRange(0, 100)
+        self.progress.setValue(int(fraction * 100))
+        self.progress.setFormat(f"{step} %p%")
 
     def _script_started(self, path):
         self.progress.show()

@@ -56,3 +56,23 @@ def test_a_damaged_file_is_reported_and_nothing_is_laid_out(qtbot, window, tmp_p
     assert window.session.run is None and not window.loader.is_busy()
     qtbot.wait(100)
     assert laid_out == [] and window.graph._run is None
+
+
+def test_loading_shows_how_far_it_is_in_the_progress_bar(qtbot, window, tmp_path):
+    with tf.record() as rec:
+        x = tf.Variable(0.5)
+        with tf.GradientTape() as tape:
+            y = x
+            for _ in range(3000):
+                y = tf.sin(y) * 1.01
+        tape.gradient(y, x)
+    path = save(rec.snapshot(), tmp_path / "chain.tapeviz")
+    seen = []
+    window.loader.progress.connect(lambda fraction, step: seen.append((window.progress.maximum(),
+                                                                         window.progress.value(), step)))
+    with qtbot.waitSignal(window.loader.loaded, timeout=30_000):
+        assert window.open_run_file(str(path))
+    # Seen after the window's own handler (connected first): a determinate bar at the reported percentage.
+    assert seen and all(maximum == 100 and 0 <= value <= 100 for maximum, value, _ in seen)
+    assert {"decoding", "checking"} <= {step for _, _, step in seen}
+    assert not window.progress.isVisible()
