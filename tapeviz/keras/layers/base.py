@@ -140,25 +140,15 @@ class Layer:
     @property
     def weights(self):
         """Every weight: this layer's (trainable first, in creation order), then its layers'."""
-        collected, seen = [], set()
-        for variable in itertools.chain(self._own_trainable, self._own_non_trainable,
-                                        (w for layer in self._layers for w in layer.weights)):
-            if id(variable) not in seen:
-                seen.add(id(variable))
-                collected.append(variable)
-        return collected
+        return _unique_by_identity(itertools.chain(self._own_trainable, self._own_non_trainable,
+                                                   (w for layer in self._layers for w in layer.weights)))
 
     @property
     def trainable_weights(self):
         if not self.trainable:
             return []
-        collected, seen = [], set()
-        for variable in itertools.chain(self._own_trainable,
-                                        (w for layer in self._layers for w in layer.trainable_weights)):
-            if id(variable) not in seen:
-                seen.add(id(variable))
-                collected.append(variable)
-        return collected
+        return _unique_by_identity(itertools.chain(self._own_trainable,
+                                                   (w for layer in self._layers for w in layer.trainable_weights)))
 
     @property
     def non_trainable_weights(self):
@@ -352,3 +342,12 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+def _unique_by_identity(variables):
+    """``variables`` in order, each once (a variable shared by two layers is one weight, as in Keras)."""
+    collected, seen = [], set()
+    for variable in variables:
+        if id(variable) not in seen:
+            seen.add(id(variable))
+            collected.append(variable)
+    return collected
