@@ -267,8 +267,8 @@ class GradientTape:
                 results.append(None)
                 continue
             if len(pieces) > 1:  # a chunk that reached no source still covers its rows, with zeros
-                shape = lambda n: (n,) + _value(source).shape  # noqa: E731
-                pieces = [Tensor(np.zeros(shape(min(step, rows - i * step)), _value(source).dtype)) if p is None
+                value = _value(source)
+                pieces = [Tensor(np.zeros((min(step, rows - i * step),) + value.shape, value.dtype)) if p is None
                           else p for i, p in enumerate(pieces)]
             results.append(pieces[0] if len(pieces) == 1 else shape_ops.concat(pieces, 0))
         return results
