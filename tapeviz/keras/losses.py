@@ -49,9 +49,9 @@ def squeeze_or_expand_to_same_rank(x1, x2, expand_rank_1=True):
 
 
 def _standardize_reduction(reduction):
-    if reduction is None or reduction == "auto":
-        return "sum_over_batch_size" if reduction == "auto" else None
-    if reduction not in _REDUCTIONS:
+    if reduction == "auto":
+        return "sum_over_batch_size"
+    if reduction is not None and reduction not in _REDUCTIONS:
         raise ValueError(f"Invalid value for argument `reduction`. Expected one of {_REDUCTIONS}. "
                          f"Received: reduction={reduction}")
     return reduction
