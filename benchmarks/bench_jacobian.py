@@ -66,10 +66,8 @@ def best_time(fn, repeats, clock=time.process_time):
 
 
 # --- workers: one library each ------------------------------------------------------------------
-def tapeviz_figures(data):
-    sys.path.insert(0, ROOT)
-    import tapeviz as tf
-
+def gradienttape_figures(tf, data):
+    """The figures for a library with TF's API (``tf``: tapeviz or TensorFlow), by the same code."""
     w, v = tf.constant(data["w"]), tf.constant(data["v"])
 
     def f(x, m):
@@ -118,6 +116,13 @@ def tapeviz_figures(data):
             "hvp": (lambda: hvp(xh, u), lambda r: r.numpy().reshape(-1))}
 
 
+def tapeviz_figures(data):
+    sys.path.insert(0, ROOT)
+    import tapeviz
+
+    return gradienttape_figures(tapeviz, data)
+
+
 def torch_figures(data):
     import torch
     from torch.autograd.functional import hessian, hvp, jacobian
@@ -152,61 +157,7 @@ def tensorflow_figures(data):
 
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    namespace = {"tf": tf, "np": np}
-    exec(_tf_source(), namespace)  # the same code as tapeviz's, with the real TensorFlow
-    return namespace["figures"](data)
-
-
-def _tf_source():
-    return '''
-def figures(data):
-    w, v = tf.constant(data["w"]), tf.constant(data["v"])
-
-    def f(x, m):
-        return tf.tanh(tf.tanh(x @ m) @ m)
-
-    def jacobian(x):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = f(x, w)
-        return tape.jacobian(y, x)
-
-    def batch_jacobian(x):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = f(x, w)
-        return tape.batch_jacobian(y, x)
-
-    def hessian(x):
-        with tf.GradientTape() as outer:
-            outer.watch(x)
-            with tf.GradientTape() as inner:
-                inner.watch(x)
-                y = tf.reduce_sum(f(x, v))
-            g = inner.gradient(y, x)
-        return outer.jacobian(g, x)
-
-    def gradient(x):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = tf.reduce_sum(f(x, v))
-        return tape.gradient(y, x)
-
-    def hvp(x, u):
-        with tf.autodiff.ForwardAccumulator(x, u) as acc:
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                y = tf.reduce_sum(f(x, v))
-            g = tape.gradient(y, x)
-        return acc.jvp(g)
-
-    x1, xb, xh, u = (tf.constant(data[k]) for k in ("x1", "xb", "xh", "u"))
-    return {"jacobian": (lambda: jacobian(x1), lambda r: r.numpy().reshape(300, 300)),
-            "batch_jacobian": (lambda: batch_jacobian(xb), lambda r: r.numpy()),
-            "hessian": (lambda: hessian(xh), lambda r: r.numpy().reshape(100, 100)),
-            "gradient": (lambda: gradient(xh), lambda r: r.numpy().reshape(-1)),
-            "hvp": (lambda: hvp(xh, u), lambda r: r.numpy().reshape(-1))}
-'''
+    return gradienttape_figures(tf, data)  # the same code as tapeviz's, with the real TensorFlow
 
 
 WORKERS = {"tapeviz": tapeviz_figures, "torch": torch_figures, "tensorflow": tensorflow_figures}

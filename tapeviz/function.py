@@ -20,7 +20,7 @@ class TensorSpec:
     """The shape (``None`` for any size) and dtype a tensor argument must have."""
 
     def __init__(self, shape, dtype=dtypes.float32, name=None):
-        self.shape = TensorShape(tuple(None if d is None else int(d) for d in shape)) if shape is not None else None
+        self.shape = TensorShape(tuple(shape)) if shape is not None else None
         self.dtype = dtypes.as_dtype(dtype)
         self.name = name
 
@@ -36,10 +36,7 @@ class TensorSpec:
             shape, dtype = value.shape, value.dtype
         if dtype is not self.dtype and dtype != self.dtype:
             return False
-        if self.shape is None:
-            return True
-        return len(shape) == len(self.shape) and all(a is None or b is None or a == b
-                                                     for a, b in zip(self.shape, shape))
+        return self.shape is None or self.shape.is_compatible_with(shape)
 
     def __eq__(self, other):
         return isinstance(other, TensorSpec) and (self.shape, self.dtype, self.name) == (other.shape, other.dtype,

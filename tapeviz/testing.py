@@ -75,25 +75,22 @@ def _check_all(op_types, plugin, order, seed):
         for number, case in enumerate(reg.checks):
             name = case.name or f"case {number}"
             for result_order in range(1, (order if case.second_order else 1) + 1):
-                try:
-                    detail = _check_case(reg.op_type, case, result_order, seed + number)
-                except Exception as error:  # a crashing rule is a failed check, not a crashed checker
-                    detail = f"raised {type(error).__name__}: {error}"
-                results.append(CheckResult(reg.op_type, reg.plugin, name, result_order, detail == "", detail))
+                results.append(_result(reg, name, result_order, _check_case, case, result_order, seed + number))
             for derived in ((False, True) if reg.op_type in registry.forward_rules else (False,)):
-                try:
-                    detail = _check_jvp(reg.op_type, case, seed + number, derived)
-                except Exception as error:
-                    detail = f"raised {type(error).__name__}: {error}"
                 label = ", forward mode" + (" from the gradient rule" if derived else "")
-                results.append(CheckResult(reg.op_type, reg.plugin, name + label, 1, detail == "", detail))
+                results.append(_result(reg, name + label, 1, _check_jvp, case, seed + number, derived))
             if reg.batched:
-                try:
-                    detail = _check_vectorized(reg.op_type, case)
-                except Exception as error:
-                    detail = f"raised {type(error).__name__}: {error}"
-                results.append(CheckResult(reg.op_type, reg.plugin, name + ", vectorized", 1, detail == "", detail))
+                results.append(_result(reg, name + ", vectorized", 1, _check_vectorized, case))
     return results
+
+
+def _result(reg, name, order, check, *args):
+    """The CheckResult of ``check(reg.op_type, *args)``, which returns "" or what differs."""
+    try:
+        detail = check(reg.op_type, *args)
+    except Exception as error:  # a crashing rule is a failed check, not a crashed checker
+        detail = f"raised {type(error).__name__}: {error}"
+    return CheckResult(reg.op_type, reg.plugin, name, order, detail == "", detail)
 
 
 def _check_jvp(op_type, case, seed, derived):

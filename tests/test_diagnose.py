@@ -1,6 +1,4 @@
 """Why a gradient is NaN/Inf or exactly zero: the op that did it, its forward line, the values and the fix."""
-import inspect
-import warnings
 
 import numpy as np
 import pytest
@@ -9,16 +7,7 @@ import tapeviz as tf
 from tapeviz.inspection import recorder as recording
 from tapeviz.inspection.report import json_summary, text_summary
 
-
-def here():
-    return inspect.currentframe().f_back.f_lineno
-
-
-@pytest.fixture(autouse=True)
-def recorder_must_not_fail():
-    with warnings.catch_warnings():
-        warnings.filterwarnings("error", message="tapeviz stopped recording", category=RuntimeWarning)
-        yield
+from recording_helpers import here, recorder_must_not_fail  # noqa: F401 - an autouse fixture
 
 
 def diagnoses(run):

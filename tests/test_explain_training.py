@@ -4,9 +4,7 @@ Each test trains a small MLP (or a linear model) for several steps with the mist
 checks the reason code, the line the evidence names, what the fix does not say, and that the same
 explanation at every step is folded into the first one.
 """
-import inspect
 import json
-import warnings
 
 import numpy as np
 import pytest
@@ -14,20 +12,9 @@ import pytest
 import tapeviz as tf
 from tapeviz.inspection.report import folded, json_summary, text_summary
 
+from recording_helpers import here, recorder_must_not_fail  # noqa: F401 - an autouse fixture
+
 STEPS = 4
-
-
-def here():
-    """The caller's line number (to check that evidence names the right line)."""
-    return inspect.currentframe().f_back.f_lineno
-
-
-@pytest.fixture(autouse=True)
-def recorder_must_not_fail():
-    # The core drops a failing recorder with a RuntimeWarning and keeps going: make that a failure here.
-    with warnings.catch_warnings():
-        warnings.filterwarnings("error", message="tapeviz stopped recording", category=RuntimeWarning)
-        yield
 
 
 def make_model(seed=0):

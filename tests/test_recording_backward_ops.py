@@ -4,15 +4,12 @@ GradientTape.gradient does not show its backward ops to the recorder one by one 
 them; the recorder runs the pass again when a gradient is NaN/Inf or all zero. These tests check what
 the run then holds, against the ops the same pass shows while a tape records (each as it runs).
 """
-import inspect
 
 import numpy as np
 
 import tapeviz as tf
 
-
-def here():
-    return inspect.currentframe().f_back.f_lineno
+from recording_helpers import here
 
 
 def backward_ops(run):

@@ -87,17 +87,14 @@ class GradientTape:
 
     def reset(self):
         """Forget everything recorded so far, as if the context were exited and entered anew."""
-        recording = self._recording
-        if not recording:  # as TF: outside the context (or under stop_recording) there is nothing to reset
+        if not self._recording:  # as TF: outside the context (or under stop_recording) there is nothing to reset
             raise ValueError("Tape is not recording. Call reset() inside the tape's `with` block, where it is "
                              "recording; outside it, make a new GradientTape.")
-        if recording:
-            self._pop()
+        self._pop()
         self._new_tape()
         if observers:
             notify("tape_reset", self)
-        if recording:
-            self._push()
+        self._push()
 
     # Watching -----------------------------------------------------------------------------------
     def watch(self, tensor):
@@ -176,22 +173,21 @@ class GradientTape:
                 raise ValueError("Attempt to convert a value (None) with an unsupported type (<class 'NoneType'>) "
                                  "to a Tensor: output_gradients holds None for a recorded target; give a tensor "
                                  "(tapeviz.ones_like(target) for the plain gradient) for every target.")
-        if observers and not state.tapes:  # the pass's ops are not shown to observers: see state.rerun_backward
+        # The pass's ops are not shown to observers (see state.rerun_backward), unless a tape records them
+        # (higher orders): then observers see every op of the pass.
+        hide_pass = observers and not state.tapes
+        if hide_pass:
             previous = state.rerun_backward
             state.rerun_backward = lambda: self._gradients(targets, seeds, flat_sources, unconnected)
-            try:
-                results = self._gradients(targets, seeds, flat_sources, unconnected)
-                notify("gradient_computed", self, "gradient", targets, flat_sources,
-                       {"unconnected_gradients": unconnected.name, "output_gradients": output_gradients is not None},
-                       results)
-            finally:
-                state.rerun_backward = previous
-        else:  # with a tape recording (higher orders), observers see every op of the pass
+        try:
             results = self._gradients(targets, seeds, flat_sources, unconnected)
             if observers:
                 notify("gradient_computed", self, "gradient", targets, flat_sources,
                        {"unconnected_gradients": unconnected.name, "output_gradients": output_gradients is not None},
                        results)
+        finally:
+            if hide_pass:
+                state.rerun_backward = previous
         self._finish()
         return nest.pack_sequence_as(sources, results)
 
@@ -271,8 +267,8 @@ class GradientTape:
                 results.append(None)
                 continue
             if len(pieces) > 1:  # a chunk that reached no source still covers its rows, with zeros
-                shape = lambda n: (n,) + _value(source).shape  # noqa: E731
-                pieces = [Tensor(np.zeros(shape(min(step, rows - i * step)), _value(source).dtype)) if p is None
+                value = _value(source)
+                pieces = [Tensor(np.zeros((min(step, rows - i * step),) + value.shape, value.dtype)) if p is None
                           else p for i, p in enumerate(pieces)]
             results.append(pieces[0] if len(pieces) == 1 else shape_ops.concat(pieces, 0))
         return results

@@ -6,6 +6,7 @@ and evidence) is folded into that first one: printed once, then "same as step 1,
 by the same line with the same ops and watches are folded the same way. In JSON every item carries
 its tensor ids and source file and line.
 """
+import itertools
 import os
 
 from .explain import describe, step_of
@@ -61,18 +62,13 @@ def folded(run):
     """[(call, result, target, explanation, repeats)] for each distinct explanation, first occurrence first;
     ``repeats`` lists the (call, result, target) of every later identical one."""
     groups = {}
-    for call, result, target, explanation in run.nones():
+    diagnoses = ((call, result, None, explanation) for call, result, explanation in run.diagnoses())
+    for call, result, target, explanation in itertools.chain(run.nones(), diagnoses):
         key = _explanation_key(call, result, target, explanation)
         if key in groups:
             groups[key][4].append((call, result, target))
         else:
             groups[key] = [call, result, target, explanation, []]
-    for call, result, explanation in run.diagnoses():
-        key = _explanation_key(call, result, None, explanation)
-        if key in groups:
-            groups[key][4].append((call, result, None))
-        else:
-            groups[key] = [call, result, None, explanation, []]
     return [tuple(group) for group in groups.values()]
 
 

@@ -2,7 +2,7 @@
 
 Each is built from tapeviz ops, so tapes differentiate them at every order.
 """
-from tapeviz.ops import math_ops, nn_ops
+from tapeviz.ops import math_ops, nn_ops, xent_ops
 
 __all__ = ["relu", "relu6", "elu", "selu", "sigmoid", "tanh", "softmax", "log_softmax", "softplus", "softsign",
            "gelu", "silu", "swish", "leaky_relu", "exponential", "hard_sigmoid", "hard_silu", "hard_swish",
@@ -67,7 +67,7 @@ def gelu(x, approximate=False):
 
 def silu(x):
     """``x * sigmoid(x)`` (also called swish)."""
-    return x * math_ops.sigmoid(x)
+    return xent_ops.silu(x)
 
 
 swish = silu

@@ -11,6 +11,7 @@ import numpy as np
 
 from tapeviz.core import dtypes
 from tapeviz.core.tensor import Tensor
+from tapeviz.ops.random_ops import truncated_standard_normal
 
 __all__ = ["Initializer", "Constant", "Zeros", "Ones", "Identity", "RandomNormal", "RandomUniform",
            "TruncatedNormal", "VarianceScaling", "GlorotUniform", "GlorotNormal", "HeNormal", "HeUniform",
@@ -136,23 +137,13 @@ class RandomUniform(_Seeded):
         return {"seed": self.seed, "minval": self.minval, "maxval": self.maxval}
 
 
-def _truncated_standard_normal(rng, shape):
-    """Standard normal samples redrawn until within two standard deviations."""
-    values = rng.standard_normal(shape)
-    outside = np.abs(values) > 2
-    while outside.any():
-        values[outside] = rng.standard_normal(int(outside.sum()))
-        outside = np.abs(values) > 2
-    return values
-
-
 class TruncatedNormal(_Seeded):
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
         super().__init__(seed)
         self.mean, self.stddev = mean, stddev
 
     def __call__(self, shape, dtype=None):
-        values = _truncated_standard_normal(self._rng(), tuple(shape))
+        values = truncated_standard_normal(self._rng(), tuple(shape))
         return Tensor((self.mean + self.stddev * values).astype(_float_numpy_dtype(dtype, "TruncatedNormal")))
 
     def get_config(self):
@@ -184,7 +175,7 @@ class VarianceScaling(_Seeded):
         scale = self.scale / max(1.0, fan)
         rng, shape = self._rng(), tuple(shape)
         if self.distribution == "truncated_normal":
-            values = math.sqrt(scale) / _TRUNCATED_STDDEV * _truncated_standard_normal(rng, shape)
+            values = math.sqrt(scale) / _TRUNCATED_STDDEV * truncated_standard_normal(rng, shape)
         elif self.distribution == "untruncated_normal":
             values = math.sqrt(scale) * rng.standard_normal(shape)
         else:

@@ -13,6 +13,8 @@ from tapeviz.core import dtypes
 from tapeviz.core.tensor import Tensor, Variable, convert_to_tensor
 from tapeviz.ops import array_ops, math_ops, reduction_ops, xent_ops
 
+from .naming import snake_case
+
 EPSILON = 1e-7  # keras.backend.epsilon()
 
 __all__ = ["Loss", "LossFunctionWrapper", "MeanSquaredError", "MeanAbsoluteError", "Huber", "BinaryCrossentropy",
@@ -47,9 +49,9 @@ def squeeze_or_expand_to_same_rank(x1, x2, expand_rank_1=True):
 
 
 def _standardize_reduction(reduction):
-    if reduction is None or reduction == "auto":
-        return "sum_over_batch_size" if reduction == "auto" else None
-    if reduction not in _REDUCTIONS:
+    if reduction == "auto":
+        return "sum_over_batch_size"
+    if reduction is not None and reduction not in _REDUCTIONS:
         raise ValueError(f"Invalid value for argument `reduction`. Expected one of {_REDUCTIONS}. "
                          f"Received: reduction={reduction}")
     return reduction
@@ -83,7 +85,7 @@ class Loss:
     """Base class: ``loss(y_true, y_pred, sample_weight=None)`` calls ``call`` and reduces its result."""
 
     def __init__(self, name=None, reduction="sum_over_batch_size", dtype=None):
-        self.name = name or _snake(type(self).__name__)
+        self.name = name or snake_case(type(self).__name__)
         self.reduction = _standardize_reduction(reduction)
         self.dtype = dtypes.as_dtype(dtype or "float32")
 
@@ -318,12 +320,3 @@ def deserialize(config):
     if cls is None:
         raise ValueError(f"Unknown loss class {config['class_name']!r}; tapeviz knows {sorted(_CLASSES)}.")
     return cls(**config.get("config", {}))
-
-
-def _snake(name):
-    out = ""
-    for i, char in enumerate(name):
-        if char.isupper() and i and not name[i - 1].isupper():
-            out += "_"
-        out += char.lower()
-    return out

@@ -10,6 +10,7 @@ import numpy as np
 from tapeviz.core.tensor import Tensor, Variable
 
 from . import losses as _losses
+from .naming import snake_case
 
 EPSILON = 1e-7
 
@@ -48,7 +49,7 @@ class Metric:
     """Base class: ``update_state``, ``result``, ``reset_state``; state in ``add_variable`` variables."""
 
     def __init__(self, name=None, dtype=None):
-        self.name = name or _snake(type(self).__name__)
+        self.name = name or snake_case(type(self).__name__)
         self.dtype = dtype or "float32"
         self._variables = []
 
@@ -428,12 +429,3 @@ def get(identifier):
             return cls()
     raise ValueError(f"Could not interpret metric identifier: {identifier!r}. tapeviz knows {sorted(_BY_NAME)}, "
                      "or pass a metric instance.")
-
-
-def _snake(name):
-    out = ""
-    for i, char in enumerate(name):
-        if char.isupper() and i and not name[i - 1].isupper():
-            out += "_"
-        out += char.lower()
-    return out

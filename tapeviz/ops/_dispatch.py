@@ -49,12 +49,12 @@ def tf_type_name(np_dtype):
     return "string" if np_dtype.kind in "US" else _TF_KIND_NAMES.get(np_dtype.name, np_dtype.name)
 
 
-def not_allowed(op_type, x, allowed):
+def not_allowed(op_type, x, allowed, fix="cast the input first, e.g. tapeviz.cast(x, tapeviz.float32)"):
     """TF's InvalidArgumentError for an op that has no kernel for x's dtype (sqrt of int32, sum of bool)."""
     name = tf_type_name(x._value.dtype)
     return InvalidArgumentError(
         f"Value for attr 'T' of {name} is not in the list of allowed values: {allowed} [Op:{op_type}]. "
-        f"{op_type} has no kernel for {name} tensors: cast the input first, e.g. tapeviz.cast(x, tapeviz.float32).")
+        f"{op_type} has no kernel for {name} tensors: {fix}.")
 
 
 def incompatible_shapes(op_type, x, y):

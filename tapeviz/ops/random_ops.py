@@ -67,12 +67,18 @@ def normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, name=No
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, name=None):
     """Normal samples, redrawn until within two standard deviations of the mean (as TF's)."""
     dtype, rng = _float_dtype("truncated_normal", dtype), _generator(seed)
-    values = rng.standard_normal(_dims(shape))
+    values = truncated_standard_normal(rng, _dims(shape))
+    return Tensor((float(mean) + float(stddev) * values).astype(dtype))
+
+
+def truncated_standard_normal(rng, shape):
+    """Standard normal samples from numpy Generator ``rng``, redrawn until within two standard deviations."""
+    values = rng.standard_normal(shape)
     outside = np.abs(values) > 2
     while outside.any():
         values[outside] = rng.standard_normal(int(outside.sum()))
         outside = np.abs(values) > 2
-    return Tensor((float(mean) + float(stddev) * values).astype(dtype))
+    return values
 
 
 def shuffle(value, seed=None, name=None):

@@ -8,12 +8,11 @@ import math
 import numpy as np
 
 from tapeviz.core import dtypes
-from tapeviz.core.errors import InvalidArgumentError
 from tapeviz.core.execute import execute
 from tapeviz.core.tensor import Tensor
 
 from . import math_ops
-from ._dispatch import as_tensor
+from ._dispatch import as_tensor, not_allowed
 
 __all__ = ["reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod", "reduce_logsumexp",
            "reduce_all", "reduce_any", "argmax", "argmin"]
@@ -35,10 +34,8 @@ def _axis(axis):
 def _numeric(op_type, x):
     x = as_tensor(x)
     if x._value.dtype.kind == "b":
-        raise InvalidArgumentError(
-            f"Value for attr 'T' of bool is not in the list of allowed values: numeric types [Op:{op_type}]. "
-            f"{op_type} needs a numeric tensor: cast it first with tapeviz.cast(x, tapeviz.int32) (or use "
-            "reduce_any / reduce_all).")
+        raise not_allowed(op_type, x, "numeric types",
+                          "cast it first with tapeviz.cast(x, tapeviz.int32) (or use reduce_any / reduce_all)")
     return x
 
 

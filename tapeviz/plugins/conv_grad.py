@@ -117,30 +117,33 @@ def _pool_attrs(op):
     return {"ksize": op.get_attr("ksize"), "strides": op.get_attr("strides"), "padding": op.get_attr("padding")}
 
 
-def _max_pool_grad(op, grad):
+def _max_pool_kernel(kernel, x, y, grad, op):
+    """``kernel(x, y, grad, pool attrs)``; in a vectorized pass the rows of ``grad`` ride along the batch axis."""
     if batch_dims():
         rows = grad._value.shape[0]
-        x, y = _tiled(op.inputs[0], rows), _tiled(op.outputs[0], rows)
-        return _rows_out_of(conv_ops.max_pool_grad(x, y, _rows_into(grad, 0), _pool_attrs(op)), 0, rows)
-    return conv_ops.max_pool_grad(op.inputs[0], op.outputs[0], grad, _pool_attrs(op))
+        return _rows_out_of(kernel(_tiled(x, rows), _tiled(y, rows), _rows_into(grad, 0), _pool_attrs(op)), 0, rows)
+    return kernel(x, y, grad, _pool_attrs(op))
+
+
+def _max_pool_input_zeros(grad, x, y):
+    """The zero gradients of MaxPoolGrad's x and y inputs."""
+    if batch_dims():
+        return zeros_for(grad, x), zeros_for(grad, y)
+    return tv.zeros_like(x), tv.zeros_like(y)
+
+
+def _max_pool_grad(op, grad):
+    return _max_pool_kernel(conv_ops.max_pool_grad, op.inputs[0], op.outputs[0], grad, op)
 
 
 def _max_pool_grad_grad(op, grad):
     x, y, _ = op.inputs
-    if batch_dims():
-        rows = grad._value.shape[0]
-        ddy = conv_ops.max_pool_grad_grad(_tiled(x, rows), _tiled(y, rows), _rows_into(grad, 0), _pool_attrs(op))
-        return zeros_for(grad, x), zeros_for(grad, y), _rows_out_of(ddy, 0, rows)
-    return tv.zeros_like(x), tv.zeros_like(y), conv_ops.max_pool_grad_grad(x, y, grad, _pool_attrs(op))
+    return _max_pool_input_zeros(grad, x, y) + (_max_pool_kernel(conv_ops.max_pool_grad_grad, x, y, grad, op),)
 
 
 def _max_pool_grad_grad_grad(op, grad):
     x, y, _ = op.inputs
-    if batch_dims():
-        rows = grad._value.shape[0]
-        ddx = conv_ops.max_pool_grad(_tiled(x, rows), _tiled(y, rows), _rows_into(grad, 0), _pool_attrs(op))
-        return zeros_for(grad, x), zeros_for(grad, y), _rows_out_of(ddx, 0, rows)
-    return tv.zeros_like(x), tv.zeros_like(y), conv_ops.max_pool_grad(x, y, grad, _pool_attrs(op))
+    return _max_pool_input_zeros(grad, x, y) + (_max_pool_kernel(conv_ops.max_pool_grad, x, y, grad, op),)
 
 
 def _avg_pool_grad(op, grad):

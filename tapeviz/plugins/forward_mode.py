@@ -27,6 +27,7 @@ def _full(t, op):
 
 
 def _sum(op, *terms):
+    """The tangent of a sum of the inputs (AddV2, AddN): the sum of the tangents there are."""
     present = [t for t in terms if t is not None]
     if not present:
         return None
@@ -34,10 +35,6 @@ def _sum(op, *terms):
     for t in present[1:]:
         total = total + t
     return _full(total, op)
-
-
-def _add(op, tx, ty):
-    return _sum(op, tx, ty)
 
 
 def _sub(op, tx, ty):
@@ -121,19 +118,15 @@ def _concat_jvp(op, *tangents):
     return A.concat(_zeros_for(tangents, op), op.get_attr("axis"))
 
 
-def _add_n_jvp(op, *tangents):
-    return _sum(op, *tangents)
-
-
 @hookimpl
 def register_gradients(register):
     for op_type, rule in {**UNARY, **LINEAR}.items():
         register.forward(op_type, rule)
-    register.forward("AddV2", _add)
+    register.forward("AddV2", _sum)
     register.forward("Sub", _sub)
     register.forward("Mul", _mul)
     register.forward("RealDiv", _div)
-    register.forward("AddN", _add_n_jvp)
+    register.forward("AddN", _sum)
     register.forward("ReluGrad", _relu_grad_jvp)
     register.forward("Pack", _pack_jvp)
     register.forward("Softmax", _softmax_jvp)

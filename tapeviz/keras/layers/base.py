@@ -11,7 +11,6 @@ weights: a ``tf.Variable`` stored on a layer is not collected.
 import contextlib
 import inspect
 import itertools
-import re
 import threading
 import warnings
 from collections import defaultdict
@@ -23,6 +22,7 @@ from tapeviz.core.context import state
 from tapeviz.core.tensor import Tensor, Variable, _TensorLike, convert_to_tensor
 
 from .. import initializers
+from ..naming import snake_case
 from .symbolic import KerasTensor, call_symbolically, is_symbolic
 
 __all__ = ["Layer", "InputSpec"]
@@ -34,13 +34,6 @@ def unique_name(base):
     """``base``, then ``base_1``, ``base_2``, ...: Keras's automatic names, counted per base name."""
     index = next(_name_counters[base])
     return base if index == 0 else f"{base}_{index}"
-
-
-def snake_case(name):
-    """Keras's to_snake_case: ``Conv2D`` -> ``conv2d``, ``MaxPooling2D`` -> ``max_pooling2d``."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 class _CallContext(threading.local):
@@ -140,25 +133,15 @@ class Layer:
     @property
     def weights(self):
         """Every weight: this layer's (trainable first, in creation order), then its layers'."""
-        collected, seen = [], set()
-        for variable in itertools.chain(self._own_trainable, self._own_non_trainable,
-                                        (w for layer in self._layers for w in layer.weights)):
-            if id(variable) not in seen:
-                seen.add(id(variable))
-                collected.append(variable)
-        return collected
+        return _unique_by_identity(itertools.chain(self._own_trainable, self._own_non_trainable,
+                                                   (w for layer in self._layers for w in layer.weights)))
 
     @property
     def trainable_weights(self):
         if not self.trainable:
             return []
-        collected, seen = [], set()
-        for variable in itertools.chain(self._own_trainable,
-                                        (w for layer in self._layers for w in layer.trainable_weights)):
-            if id(variable) not in seen:
-                seen.add(id(variable))
-                collected.append(variable)
-        return collected
+        return _unique_by_identity(itertools.chain(self._own_trainable,
+                                                   (w for layer in self._layers for w in layer.trainable_weights)))
 
     @property
     def non_trainable_weights(self):
@@ -352,3 +335,13 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _unique_by_identity(variables):
+    """``variables`` in order, each once (a variable shared by two layers is one weight, as in Keras)."""
+    collected, seen = [], set()
+    for variable in variables:
+        if id(variable) not in seen:
+            seen.add(id(variable))
+            collected.append(variable)
+    return collected

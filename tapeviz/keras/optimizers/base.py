@@ -5,7 +5,6 @@ values with numpy (in the variables' dtype, in the order Keras 3 computes them, 
 losses match TensorFlow's step by step) and stores them into the variables. Tapes never record
 an update; the inspection recorder sees each one as an assignment.
 """
-import re
 import sys
 import warnings
 
@@ -14,6 +13,7 @@ import numpy as np
 from tapeviz.core.context import notify, observers
 from tapeviz.core.tensor import Tensor, Variable, _snapshot
 
+from ..naming import snake_case
 from .schedules import LearningRateSchedule, serialize
 
 _KNOWN_OPTIONS = ("weight_decay", "clipnorm", "clipvalue", "global_clipnorm", "use_ema", "ema_momentum",
@@ -106,7 +106,7 @@ class Optimizer:
             raise NotImplementedError(
                 "tapeviz optimizers do not implement use_ema or gradient_accumulation_steps; leave them at "
                 "their defaults (use_ema=False, gradient_accumulation_steps=None).")
-        self.name = name or _snake(type(self).__name__)
+        self.name = name or snake_case(type(self).__name__)
         self.weight_decay = weight_decay
         self.clipnorm = clipnorm
         self.clipvalue = clipvalue
@@ -346,12 +346,6 @@ def _clip_by_global_norm(grads, clip_norm):
     kind = use_norm.dtype.type
     scale = kind(clip_norm) * np.minimum(kind(1.0) / use_norm, kind(1.0) / kind(clip_norm)) + (use_norm - use_norm)
     return [g * g.dtype.type(scale) for g in grads]
-
-
-def _snake(name):
-    """Keras's to_snake_case: SGD -> sgd, AdamW -> adam_w, RMSprop -> rm_sprop."""
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 _UNSHARED = _unshared_counts()  # measured, not assumed: reference counting details vary by Python version
