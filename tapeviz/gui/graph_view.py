@@ -385,6 +385,12 @@ class GraphView(QtWidgets.QGraphicsView):
             item.setVisible(not hidden)
             scene.addItem(item)
             self._items[node.key] = item
+        if len(plan.graph.nodes) > BIG_PLAN_NODES:
+            # Each slice's items (and their tooltips, rectangles, wrappers) would otherwise pile up in
+            # the collector's oldest generation: every full collection, triggered here on the UI thread
+            # as they pile up, walked all of them again and froze the window for 150 ms and more while
+            # a 100,000-op graph was drawn. They hold no cycles; reference counting frees them.
+            gc.freeze()
         if self._pending:
             QtCore.QTimer.singleShot(0, lambda p=plan: self._add_items() if self._plan is p else None)
         elif not first:
