@@ -19,8 +19,8 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from .graph import build_graph, fold_graph, hover_text, layout
 from .minimap import Minimap
 from .graph_items import (HGAP, OVERVIEW_LOD, TEXT_LOD, VGAP, EdgeGeometry, EdgeLayer, GraphStyle, Marks,
-                          NodeItem, OverviewLayer, curve_svg, display_label, fill_class, node_paths,
-                          size_of)
+                          NodeItem, OverviewLayer, curve_svg, display_label, fill_class, node_boxes,
+                          node_paths, size_of)
 
 AUTO_COLLAPSE_NODES = 2000
 READABLE_SCALE = 0.8          # labels read comfortably from here up
@@ -46,6 +46,7 @@ class Plan:
     keys: list
     xs: np.ndarray
     ys: np.ndarray
+    boxes: dict           # fill class -> (left, top, right, bottom) rows, for the overview's culling
 
 
 class Stale(Exception):
@@ -87,7 +88,7 @@ def plan_graph(generation, run, tape_id, collapse=None, expanded=frozenset(), fu
         bounds = QtCore.QRectF(-100, -60, 200, 120)
     watched = boxes_path(n for n in nodes if "watched" in n.flags)
     return Plan(generation, full, graph, owner, collapsed, EdgeGeometry(graph), node_paths(nodes), watched,
-                bounds, keys, xs, ys)
+                bounds, keys, xs, ys, node_boxes(nodes))
 
 
 def boxes_path(nodes):
@@ -359,7 +360,7 @@ class GraphView(QtWidgets.QGraphicsView):
         self._edges.set_magnitudes(self._magnitudes)   # kept across re-layouts of the same tape
         scene.addItem(self._edges)
         self._items = {}
-        self._overview = OverviewLayer(plan.paths, plan.watched, plan.bounds, self._style)
+        self._overview = OverviewLayer(plan.paths, plan.watched, plan.bounds, self._style, plan.boxes)
         scene.addItem(self._overview)
         self._selection = set()
         self._hits, self._hit = [], -1

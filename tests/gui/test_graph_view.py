@@ -215,3 +215,56 @@ def test_items_of_a_big_drawing_are_kept_out_of_full_collections(qtbot, view, mo
         assert not [item for item in items if id(item) in collectable]
     finally:
         gc.unfreeze()
+
+
+class RecordingPainter:
+    """Stands in for a QPainter and records how many node boxes each fill draws (the outlines of
+    marks, drawn with no brush, are left out: they are of the few marked nodes)."""
+
+    def __init__(self):
+        self.drawn = []
+        self._filling = False
+
+    def setPen(self, pen):
+        pass
+
+    def setBrush(self, brush):
+        self._filling = brush != QtCore.Qt.BrushStyle.NoBrush
+
+    def drawPath(self, path):
+        if self._filling:
+            self.drawn.append(path.elementCount() // 5)   # the overview's paths are of rectangles: 5 elements each
+
+    def drawRects(self, rects):
+        if self._filling:
+            self.drawn.append(len(rects))
+
+
+def test_overview_of_a_small_part_of_a_big_graph_draws_only_the_boxes_in_view(qtbot, view, monkeypatch):
+    """While a big drawing's items are made, the overview stands in for them at a readable scale;
+    stroking the whole graph's box paths on every repaint there stalled the window (100 ms+ at
+    100,000 ops). Only the boxes meeting the exposed rectangle may be drawn."""
+    from PySide6 import QtWidgets
+
+    run, tape_id = chain(400)
+    view.set_folding(False)
+    open_graph(qtbot, view, run, tape_id)
+    overview, nodes = view._overview, view.graph().nodes
+    assert len(nodes) > 400
+    first = min(nodes.values(), key=lambda n: (n.y, n.x))
+    option = QtWidgets.QStyleOptionGraphicsItem()
+    option.exposedRect = QtCore.QRectF(first.x - 150, first.y - 100, 300, 200)
+    from tapeviz.gui.graph_items import size_of
+
+    def box(node):
+        w, h = size_of(node.kind)
+        return QtCore.QRectF(node.x - w / 2, node.y - h / 2, w, h)
+
+    in_view = sum(1 for n in nodes.values() if box(n).adjusted(-1, -1, 1, 1).intersects(option.exposedRect))
+    painter = RecordingPainter()
+    overview.paint(painter, option)
+    assert 0 < sum(painter.drawn) <= in_view
+    option.exposedRect = view.sceneRect()   # the whole graph in view: the prebuilt paths, all boxes
+    painter = RecordingPainter()
+    overview.paint(painter, option)
+    assert sum(painter.drawn) >= len(nodes)
