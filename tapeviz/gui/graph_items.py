@@ -473,7 +473,7 @@ class OverviewLayer(QtWidgets.QGraphicsItem):
         self._bounds = bounds
         self._style = style
         self.marks = {}   # "path" / "broken" / "selected" -> QPainterPath
-        self.setZValue(2)
+        self.setZValue(0.5)   # over the edges, under the items made so far (far out those are hidden)
 
     def set_style(self, style):
         self._style = style

@@ -380,7 +380,11 @@ class GraphView(QtWidgets.QGraphicsView):
             return
         scene, plan = self.scene(), self._plan
         batch, self._pending = self._pending[:ITEMS_PER_TICK], self._pending[ITEMS_PER_TICK:]
-        hidden = bool(self._far) or bool(self._pending)
+        # Made as the level of detail wants them, so finishing never shows every item at once: that
+        # toggled all 100,000 items of a big drawing in one turn, and the scene then redrew the
+        # bookkeeping of each, stalling the window. Meanwhile the overview, under the items, draws
+        # the boxes not made yet.
+        hidden = bool(self._far)
         for node in batch:
             item = NodeItem(node, self._style, self._marks)
             item.setVisible(not hidden)
@@ -395,8 +399,7 @@ class GraphView(QtWidgets.QGraphicsView):
         if self._pending:
             QtCore.QTimer.singleShot(0, lambda p=plan: self._add_items() if self._plan is p else None)
         elif not first:
-            self._far = None    # all made: let the level of detail decide afresh
-            self._apply_lod()
+            self._apply_lod()   # all made: the overview steps aside unless the view is far out
             for key in self._selection:
                 if key in self._items and self._items[key].isVisible():
                     self._items[key].setSelected(True)
@@ -412,9 +415,13 @@ class GraphView(QtWidgets.QGraphicsView):
         return self.transform().m11()
 
     def _apply_lod(self, scale=None):
-        """Far out, hide node items (one Python paint call each) and let the overview draw them."""
-        far = (self._scale() if scale is None else scale) < OVERVIEW_LOD or bool(self._pending)
-        if far == self._far or self._plan is None:
+        """Far out, hide node items (one Python paint call each) and let the overview draw them; it also
+        draws, under the items, the nodes whose items are not made yet."""
+        if self._plan is None:
+            return
+        far = (self._scale() if scale is None else scale) < OVERVIEW_LOD
+        self._overview.setVisible(far or bool(self._pending))
+        if far == self._far:
             return
         self._far = far
         self._switching = True   # hiding an item deselects it: keep our own record of the selection
@@ -423,7 +430,6 @@ class GraphView(QtWidgets.QGraphicsView):
             if not far and key in self._selection:
                 item.setSelected(True)
         self._switching = False
-        self._overview.setVisible(far)
 
     # Navigation ----------------------------------------------------------------------------------
     def fit(self):
@@ -505,7 +511,7 @@ class GraphView(QtWidgets.QGraphicsView):
             return  # that was a pan
         key = self.key_at(event.position().toPoint())
         if key is not None:
-            if self._far:   # hidden items cannot be clicked: select through our own record
+            if self._far or self._pending:   # hidden or unmade items cannot be clicked: our own record
                 self.select([key])
             self.node_selected.emit(key)
 
@@ -524,7 +530,7 @@ class GraphView(QtWidgets.QGraphicsView):
         for item in self.items(viewport_point):
             if isinstance(item, NodeItem):
                 return item.key
-        if not self._far or not self._plan or not self._plan.keys:
+        if not (self._far or self._pending) or not self._plan or not self._plan.keys:
             return None
         at = self.mapToScene(viewport_point)
         distance = np.hypot(self._plan.xs - at.x(), self._plan.ys - at.y())

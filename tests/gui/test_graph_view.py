@@ -268,3 +268,37 @@ def test_overview_of_a_small_part_of_a_big_graph_draws_only_the_boxes_in_view(qt
     painter = RecordingPainter()
     overview.paint(painter, option)
     assert sum(painter.drawn) >= len(nodes)
+
+
+def test_no_turn_of_a_sliced_drawing_touches_more_items_than_one_slice(qtbot, view, monkeypatch):
+    """Items made in slices used to be made hidden and all shown in the last turn: at 100,000 ops
+    that one turn, and the scene's redrawing of every item it touched, stalled the window. Each turn
+    may now make or show at most one slice's items."""
+    from tapeviz.gui import graph_view
+
+    monkeypatch.setattr(graph_view, "ITEMS_PER_TICK", 50)
+    calls = {"visible": 0}
+    original_set_visible = NodeItem.setVisible
+
+    def counting_set_visible(item, visible):
+        calls["visible"] += 1
+        original_set_visible(item, visible)
+
+    monkeypatch.setattr(NodeItem, "setVisible", counting_set_visible)
+    per_turn = []
+    original_add_items = GraphView._add_items
+
+    def counting_add_items(self, first=False):
+        before = calls["visible"]
+        original_add_items(self, first)
+        per_turn.append(calls["visible"] - before)
+
+    monkeypatch.setattr(GraphView, "_add_items", counting_add_items)
+    run, tape_id = chain(400)
+    view.set_folding(False)
+    open_graph(qtbot, view, run, tape_id)
+    qtbot.waitUntil(view.items_complete, timeout=10000)
+    assert len(per_turn) > 5 and view._far is False   # several slices, drawn at a readable scale
+    assert max(per_turn) <= 50
+    assert all(item.isVisible() for item in view.scene().items() if isinstance(item, NodeItem))
+    assert not view._overview.isVisible()   # every item made: the overview steps aside
