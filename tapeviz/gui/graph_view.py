@@ -136,10 +136,18 @@ class _PlanTask(QtCore.QRunnable):
         self.work = work
         self.current = current     # () -> the view's newest generation
         self.signals = _PlanSignals()
+        self._reported = (None, -1.0)   # the last step and fraction sent to the UI thread
 
     def progress(self, step, fraction):
         if self.current() != self.generation:
             raise Stale()
+        # The layout reports every 200 rows: a 100,000-op chain made thousands of queued signals,
+        # and the UI thread handled a backlog of them in one turn. Only a new step or a whole
+        # percent more crosses to it.
+        last_step, last_fraction = self._reported
+        if step == last_step and fraction - last_fraction < 0.01:
+            return
+        self._reported = (step, fraction)
         self.signals.progress.emit(self.generation, step, fraction)
 
     def run(self):
@@ -397,7 +405,8 @@ class GraphView(QtWidgets.QGraphicsView):
             # a 100,000-op graph was drawn. They hold no cycles; reference counting frees them.
             gc.freeze()
         if self._pending:
-            QtCore.QTimer.singleShot(0, lambda p=plan: self._add_items() if self._plan is p else None)
+            # The view as the timer's context: a view closed between two slices is never called.
+            QtCore.QTimer.singleShot(0, self, lambda p=plan: self._add_items() if self._plan is p else None)
         elif not first:
             self._apply_lod()   # all made: the overview steps aside unless the view is far out
             for key in self._selection:

@@ -302,3 +302,17 @@ def test_no_turn_of_a_sliced_drawing_touches_more_items_than_one_slice(qtbot, vi
     assert max(per_turn) <= 50
     assert all(item.isVisible() for item in view.scene().items() if isinstance(item, NodeItem))
     assert not view._overview.isVisible()   # every item made: the overview steps aside
+
+
+def test_layout_progress_reaches_the_ui_thread_at_most_once_a_percent(qtbot, view):
+    """The layout reports every 200 rows; a 100,000-op chain made thousands of queued progress
+    signals, and the UI thread handled a backlog of them in one go (a stall of 250 ms+). Only a
+    change of step or of a whole percent may cross to it."""
+    run, tape_id = chain(8000)
+    steps = []
+    view.layout_progress.connect(lambda step, fraction: steps.append((step, fraction)))
+    view.set_folding(False)
+    open_graph(qtbot, view, run, tape_id, timeout=60000)
+    qtbot.waitUntil(view.items_complete, timeout=30000)
+    assert len({step for step, _ in steps}) >= 3   # building, laying out, preparing: each reported
+    assert len(steps) <= 100 + len({step for step, _ in steps})
