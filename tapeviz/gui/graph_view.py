@@ -19,8 +19,8 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from .graph import build_graph, fold_graph, hover_text, layout
 from .minimap import Minimap
 from .graph_items import (HGAP, OVERVIEW_LOD, TEXT_LOD, VGAP, EdgeGeometry, EdgeLayer, GraphStyle, Marks,
-                          NodeItem, OverviewLayer, curve_svg, display_label, fill_class, node_paths,
-                          size_of)
+                          NodeItem, OverviewLayer, curve_svg, display_label, fill_class, node_boxes,
+                          node_paths, size_of)
 
 AUTO_COLLAPSE_NODES = 2000
 READABLE_SCALE = 0.8          # labels read comfortably from here up
@@ -46,6 +46,7 @@ class Plan:
     keys: list
     xs: np.ndarray
     ys: np.ndarray
+    boxes: dict           # fill class -> (left, top, right, bottom) rows, for the overview's culling
 
 
 class Stale(Exception):
@@ -87,7 +88,7 @@ def plan_graph(generation, run, tape_id, collapse=None, expanded=frozenset(), fu
         bounds = QtCore.QRectF(-100, -60, 200, 120)
     watched = boxes_path(n for n in nodes if "watched" in n.flags)
     return Plan(generation, full, graph, owner, collapsed, EdgeGeometry(graph), node_paths(nodes), watched,
-                bounds, keys, xs, ys)
+                bounds, keys, xs, ys, node_boxes(nodes))
 
 
 def boxes_path(nodes):
@@ -135,10 +136,18 @@ class _PlanTask(QtCore.QRunnable):
         self.work = work
         self.current = current     # () -> the view's newest generation
         self.signals = _PlanSignals()
+        self._reported = (None, -1.0)   # the last step and fraction sent to the UI thread
 
     def progress(self, step, fraction):
         if self.current() != self.generation:
             raise Stale()
+        # The layout reports every 200 rows: a 100,000-op chain made thousands of queued signals,
+        # and the UI thread handled a backlog of them in one turn. Only a new step or a whole
+        # percent more crosses to it.
+        last_step, last_fraction = self._reported
+        if step == last_step and fraction - last_fraction < 0.01:
+            return
+        self._reported = (step, fraction)
         self.signals.progress.emit(self.generation, step, fraction)
 
     def run(self):
@@ -359,7 +368,7 @@ class GraphView(QtWidgets.QGraphicsView):
         self._edges.set_magnitudes(self._magnitudes)   # kept across re-layouts of the same tape
         scene.addItem(self._edges)
         self._items = {}
-        self._overview = OverviewLayer(plan.paths, plan.watched, plan.bounds, self._style)
+        self._overview = OverviewLayer(plan.paths, plan.watched, plan.bounds, self._style, plan.boxes)
         scene.addItem(self._overview)
         self._selection = set()
         self._hits, self._hit = [], -1
@@ -379,17 +388,27 @@ class GraphView(QtWidgets.QGraphicsView):
             return
         scene, plan = self.scene(), self._plan
         batch, self._pending = self._pending[:ITEMS_PER_TICK], self._pending[ITEMS_PER_TICK:]
-        hidden = bool(self._far) or bool(self._pending)
+        # Made as the level of detail wants them, so finishing never shows every item at once: that
+        # toggled all 100,000 items of a big drawing in one turn, and the scene then redrew the
+        # bookkeeping of each, stalling the window. Meanwhile the overview, under the items, draws
+        # the boxes not made yet.
+        hidden = bool(self._far)
         for node in batch:
             item = NodeItem(node, self._style, self._marks)
             item.setVisible(not hidden)
             scene.addItem(item)
             self._items[node.key] = item
+        if len(plan.graph.nodes) > BIG_PLAN_NODES:
+            # Each slice's items (and their tooltips, rectangles, wrappers) would otherwise pile up in
+            # the collector's oldest generation: every full collection, triggered here on the UI thread
+            # as they pile up, walked all of them again and froze the window for 150 ms and more while
+            # a 100,000-op graph was drawn. They hold no cycles; reference counting frees them.
+            gc.freeze()
         if self._pending:
-            QtCore.QTimer.singleShot(0, lambda p=plan: self._add_items() if self._plan is p else None)
+            # The view as the timer's context: a view closed between two slices is never called.
+            QtCore.QTimer.singleShot(0, self, lambda p=plan: self._add_items() if self._plan is p else None)
         elif not first:
-            self._far = None    # all made: let the level of detail decide afresh
-            self._apply_lod()
+            self._apply_lod()   # all made: the overview steps aside unless the view is far out
             for key in self._selection:
                 if key in self._items and self._items[key].isVisible():
                     self._items[key].setSelected(True)
@@ -405,9 +424,13 @@ class GraphView(QtWidgets.QGraphicsView):
         return self.transform().m11()
 
     def _apply_lod(self, scale=None):
-        """Far out, hide node items (one Python paint call each) and let the overview draw them."""
-        far = (self._scale() if scale is None else scale) < OVERVIEW_LOD or bool(self._pending)
-        if far == self._far or self._plan is None:
+        """Far out, hide node items (one Python paint call each) and let the overview draw them; it also
+        draws, under the items, the nodes whose items are not made yet."""
+        if self._plan is None:
+            return
+        far = (self._scale() if scale is None else scale) < OVERVIEW_LOD
+        self._overview.setVisible(far or bool(self._pending))
+        if far == self._far:
             return
         self._far = far
         self._switching = True   # hiding an item deselects it: keep our own record of the selection
@@ -416,7 +439,6 @@ class GraphView(QtWidgets.QGraphicsView):
             if not far and key in self._selection:
                 item.setSelected(True)
         self._switching = False
-        self._overview.setVisible(far)
 
     # Navigation ----------------------------------------------------------------------------------
     def fit(self):
@@ -498,7 +520,7 @@ class GraphView(QtWidgets.QGraphicsView):
             return  # that was a pan
         key = self.key_at(event.position().toPoint())
         if key is not None:
-            if self._far:   # hidden items cannot be clicked: select through our own record
+            if self._far or self._pending:   # hidden or unmade items cannot be clicked: our own record
                 self.select([key])
             self.node_selected.emit(key)
 
@@ -517,7 +539,7 @@ class GraphView(QtWidgets.QGraphicsView):
         for item in self.items(viewport_point):
             if isinstance(item, NodeItem):
                 return item.key
-        if not self._far or not self._plan or not self._plan.keys:
+        if not (self._far or self._pending) or not self._plan or not self._plan.keys:
             return None
         at = self.mapToScene(viewport_point)
         distance = np.hypot(self._plan.xs - at.x(), self._plan.ys - at.y())

@@ -193,3 +193,126 @@ def test_layout_pushes_apart_boxes_wider_than_their_column():
         for b in nodes[i + 1:]:
             if a.y == b.y:
                 assert abs(a.x - b.x) >= (size_of(a.kind)[0] + size_of(b.kind)[0]) / 2 + 16 - 1e-9
+
+
+def test_items_of_a_big_drawing_are_kept_out_of_full_collections(qtbot, view, monkeypatch):
+    """Node items are made on the UI thread; left in the collector's generations, every full
+    collection walked all of them again while a 100,000-op graph was drawn (a stall of 150 ms+)."""
+    import gc
+
+    from tapeviz.gui import graph_view
+
+    monkeypatch.setattr(graph_view, "BIG_PLAN_NODES", 100)   # "big", at a test's size
+    monkeypatch.setattr(graph_view, "ITEMS_PER_TICK", 50)     # several slices
+    run, tape_id = chain(400)
+    try:
+        view.set_folding(False)
+        open_graph(qtbot, view, run, tape_id)
+        qtbot.waitUntil(view.items_complete, timeout=10000)
+        items = [item for item in view.scene().items() if isinstance(item, NodeItem)]
+        assert len(items) > 400
+        collectable = {id(obj) for obj in gc.get_objects()}   # the permanent generation is not listed
+        assert not [item for item in items if id(item) in collectable]
+    finally:
+        gc.unfreeze()
+
+
+class RecordingPainter:
+    """Stands in for a QPainter and records how many node boxes each fill draws (the outlines of
+    marks, drawn with no brush, are left out: they are of the few marked nodes)."""
+
+    def __init__(self):
+        self.drawn = []
+        self._filling = False
+
+    def setPen(self, pen):
+        pass
+
+    def setBrush(self, brush):
+        self._filling = brush != QtCore.Qt.BrushStyle.NoBrush
+
+    def drawPath(self, path):
+        if self._filling:
+            self.drawn.append(path.elementCount() // 5)   # the overview's paths are of rectangles: 5 elements each
+
+    def drawRects(self, rects):
+        if self._filling:
+            self.drawn.append(len(rects))
+
+
+def test_overview_of_a_small_part_of_a_big_graph_draws_only_the_boxes_in_view(qtbot, view, monkeypatch):
+    """While a big drawing's items are made, the overview stands in for them at a readable scale;
+    stroking the whole graph's box paths on every repaint there stalled the window (100 ms+ at
+    100,000 ops). Only the boxes meeting the exposed rectangle may be drawn."""
+    from PySide6 import QtWidgets
+
+    run, tape_id = chain(400)
+    view.set_folding(False)
+    open_graph(qtbot, view, run, tape_id)
+    overview, nodes = view._overview, view.graph().nodes
+    assert len(nodes) > 400
+    first = min(nodes.values(), key=lambda n: (n.y, n.x))
+    option = QtWidgets.QStyleOptionGraphicsItem()
+    option.exposedRect = QtCore.QRectF(first.x - 150, first.y - 100, 300, 200)
+    from tapeviz.gui.graph_items import size_of
+
+    def box(node):
+        w, h = size_of(node.kind)
+        return QtCore.QRectF(node.x - w / 2, node.y - h / 2, w, h)
+
+    in_view = sum(1 for n in nodes.values() if box(n).adjusted(-1, -1, 1, 1).intersects(option.exposedRect))
+    painter = RecordingPainter()
+    overview.paint(painter, option)
+    assert 0 < sum(painter.drawn) <= in_view
+    option.exposedRect = view.sceneRect()   # the whole graph in view: the prebuilt paths, all boxes
+    painter = RecordingPainter()
+    overview.paint(painter, option)
+    assert sum(painter.drawn) >= len(nodes)
+
+
+def test_no_turn_of_a_sliced_drawing_touches_more_items_than_one_slice(qtbot, view, monkeypatch):
+    """Items made in slices used to be made hidden and all shown in the last turn: at 100,000 ops
+    that one turn, and the scene's redrawing of every item it touched, stalled the window. Each turn
+    may now make or show at most one slice's items."""
+    from tapeviz.gui import graph_view
+
+    monkeypatch.setattr(graph_view, "ITEMS_PER_TICK", 50)
+    calls = {"visible": 0}
+    original_set_visible = NodeItem.setVisible
+
+    def counting_set_visible(item, visible):
+        calls["visible"] += 1
+        original_set_visible(item, visible)
+
+    monkeypatch.setattr(NodeItem, "setVisible", counting_set_visible)
+    per_turn = []
+    original_add_items = GraphView._add_items
+
+    def counting_add_items(self, first=False):
+        before = calls["visible"]
+        original_add_items(self, first)
+        per_turn.append(calls["visible"] - before)
+
+    monkeypatch.setattr(GraphView, "_add_items", counting_add_items)
+    run, tape_id = chain(400)
+    view.set_folding(False)
+    open_graph(qtbot, view, run, tape_id)
+    qtbot.waitUntil(view.items_complete, timeout=10000)
+    assert len(per_turn) > 5 and view._far is False   # several slices, drawn at a readable scale
+    assert max(per_turn) <= 50
+    assert all(item.isVisible() for item in view.scene().items() if isinstance(item, NodeItem))
+    assert not view._overview.isVisible()   # every item made: the overview steps aside
+
+
+def test_layout_progress_reaches_the_ui_thread_at_most_once_a_percent(qtbot, view):
+    """The layout reports every 200 rows; a 100,000-op chain made thousands of queued progress
+    signals, and the UI thread handled a backlog of them in one go (a stall of 250 ms+). Only a
+    change of step or of a whole percent may cross to it."""
+    run, tape_id = chain(8000)
+    steps = []
+    view.layout_progress.connect(lambda step, fraction: steps.append((step, fraction)))
+    view.set_folding(False)
+    open_graph(qtbot, view, run, tape_id, timeout=60000)
+    qtbot.waitUntil(view.items_complete, timeout=30000)
+    assert len({step for step, _ in steps}) >= 3   # building, laying out, preparing: each reported
+    assert len(steps) <= 100 + len({step for step, _ in steps})
