@@ -5,24 +5,11 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from tapeviz.gui.main_window import MainWindow
 from tapeviz.inspection.tapefile import save
 
 from .test_problems import record_problem_run
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    settings = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
-    main = MainWindow(settings)
-    qtbot.addWidget(main)
-    main.show()
-    yield main
-    main.editor.document().setModified(False)
-    main.runner.shutdown()
 
 
 def open_run(qtbot, window, run, tmp_path, name="run.tapeviz"):

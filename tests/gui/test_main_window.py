@@ -3,25 +3,12 @@ import os
 import subprocess
 import sys
 
-import pytest
 from PySide6 import QtCore
 
 from tapeviz.gui.graph import build_graph
-from tapeviz.gui.main_window import EXAMPLES_DIR, MainWindow, examples
+from tapeviz.gui.main_window import EXAMPLES_DIR, examples
 
-RUN_TIMEOUT_MS = 120_000
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    settings = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
-    main = MainWindow(settings)
-    qtbot.addWidget(main)
-    main.show()
-    yield main
-    if main.runner.is_running():
-        with qtbot.waitSignal(main.runner.finished, timeout=RUN_TIMEOUT_MS):
-            main.runner.cancel()
+from .conftest import RUN_TIMEOUT_MS
 
 
 def run_script(qtbot, window, path):
