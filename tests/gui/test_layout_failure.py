@@ -1,24 +1,13 @@
 """The inspector reports a graph it could not lay out, instead of saying "Laying out the graph..." forever."""
-import pytest
 from PySide6 import QtCore, QtWidgets
 
 import tapeviz as tf
 from tapeviz.gui import graph_view
-from tapeviz.gui.main_window import MainWindow
 from tapeviz.inspection.tapefile import save
 
 
 def shown_messages(window):
     return [box.text() for box in window.findChildren(QtWidgets.QMessageBox) if box.isVisible()]
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    settings = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
-    main = MainWindow(settings)
-    qtbot.addWidget(main)
-    main.show()
-    return main
 
 
 def test_a_layout_failure_is_reported_in_the_status_bar_and_the_view(qtbot, window, tmp_path, monkeypatch):
@@ -76,3 +65,13 @@ def test_loading_shows_how_far_it_is_in_the_progress_bar(qtbot, window, tmp_path
     assert seen and all(maximum == 100 and 0 <= value <= 100 for maximum, value, _ in seen)
     assert {"decoding", "checking"} <= {step for _, _, step in seen}
     assert not window.progress.isVisible()
+
+
+def test_the_window_lets_its_workers_hand_the_interpreter_back_often(window):
+    # Loading and layout run Python in worker threads; the UI thread must get the lock back within a
+    # millisecond or so, or every slot waits for a worker's whole turn.
+    import sys
+
+    from tapeviz.gui.main_window import UI_SWITCH_INTERVAL_S
+
+    assert sys.getswitchinterval() <= UI_SWITCH_INTERVAL_S <= 0.001
