@@ -43,7 +43,19 @@ def tape_groups(run):
     return [(_short(run.tapes[ids[0]].location), ids) for ids in groups.values()]
 
 
-class TapeModel(QtCore.QAbstractItemModel):
+class _HeadedColumns:
+    """Columns and their titles from the model's ``HEADERS``, for the lists below."""
+
+    def columnCount(self, parent=QtCore.QModelIndex()):
+        return len(self.HEADERS)
+
+    def headerData(self, section, orientation, role=QtCore.Qt.ItemDataRole.DisplayRole):
+        if orientation == QtCore.Qt.Orientation.Horizontal and role == QtCore.Qt.ItemDataRole.DisplayRole:
+            return self.HEADERS[section]
+        return None
+
+
+class TapeModel(_HeadedColumns, QtCore.QAbstractItemModel):
     """The run's tapes, grouped by creation line, as rows made on demand (Qt asks only for the rows in
     view). Counts come from the RunIndex computed with the run, off the UI thread."""
 
@@ -81,14 +93,6 @@ class TapeModel(QtCore.QAbstractItemModel):
         if parent.internalId() == 0 and self.top[parent.row()][0] == "group":
             return len(self.top[parent.row()][2])
         return 0
-
-    def columnCount(self, parent=QtCore.QModelIndex()):
-        return len(self.HEADERS)
-
-    def headerData(self, section, orientation, role=QtCore.Qt.ItemDataRole.DisplayRole):
-        if orientation == QtCore.Qt.Orientation.Horizontal and role == QtCore.Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        return None
 
     def tape_at(self, index):
         """The tape id of a row, or None for a group row."""
@@ -371,7 +375,7 @@ def _line_link(location, text):
     return f"<a href='{html.escape(url.toString(), quote=True)}'>{html.escape(text)}</a>"
 
 
-class WatchedModel(QtCore.QAbstractTableModel):
+class WatchedModel(_HeadedColumns, QtCore.QAbstractTableModel):
     """A tape's watched tensors (and sources used unwatched) as rows whose text is made only when shown."""
 
     HEADERS = ["name", "shape", "dtype", "trainable", "how watched"]
@@ -392,14 +396,6 @@ class WatchedModel(QtCore.QAbstractTableModel):
 
     def rowCount(self, parent=QtCore.QModelIndex()):
         return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent=QtCore.QModelIndex()):
-        return len(self.HEADERS)
-
-    def headerData(self, section, orientation, role=QtCore.Qt.ItemDataRole.DisplayRole):
-        if orientation == QtCore.Qt.Orientation.Horizontal and role == QtCore.Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        return None
 
     def data(self, index, role=QtCore.Qt.ItemDataRole.DisplayRole):
         if not index.isValid():
