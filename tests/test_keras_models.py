@@ -561,6 +561,7 @@ def test_variables_are_named_by_the_name_scopes_of_the_layers_that_build_them_as
     model(tf.ones((1, 3)))
     # TF 2.21: kernel.name 'kernel', kernel.path 'sequential/dense/kernel'; tapeviz names it by its path
     assert dense.kernel.name == f"{model.name}/{dense.name}/kernel:0"
+    assert dense.kernel.path == f"{model.name}/{dense.name}/kernel"  # Keras 3's path, as TF 2.21 prints it
     built_early = tf.keras.layers.Dense(2)
     early = tf.keras.Sequential([tf.keras.Input(shape=(3,)), built_early])
     assert built_early.kernel.name == f"{early.name}/{built_early.name}/kernel:0"

@@ -294,6 +294,11 @@ class Variable(_TensorLike):
         return self._name
 
     @property
+    def path(self):
+        """Keras 3's name for a layer's weight: ``"sequential/dense/kernel"`` for ``sequential/dense/kernel:0``."""
+        return self._name[:-2] if self._name.endswith(":0") else self._name
+
+    @property
     def trainable(self):
         return self._trainable
 
