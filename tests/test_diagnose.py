@@ -100,7 +100,7 @@ def test_tape_explain_names_the_op_with_and_without_recording():
     assert tape.explain(fine, v) is None
 
 
-@pytest.mark.parametrize("case", ["relu", "tanh", "sigmoid", "clip"])
+@pytest.mark.parametrize("case", ["relu", "tanh", "sigmoid", "clip", "zero weight"])
 def test_exactly_zero_gradient_through_a_blocking_op_warns(case):
     w = tf.Variable(np.full((3, 2), 0.5, np.float32), name="w")
     data = tf.constant(np.ones((4, 3), np.float32))
@@ -113,6 +113,8 @@ def test_exactly_zero_gradient_through_a_blocking_op_warns(case):
                 out = tf.tanh(pre * 100.0); line = here()  # noqa: E702 - saturated at float32
             elif case == "sigmoid":
                 out = tf.sigmoid(pre * 100.0); line = here()  # noqa: E702
+            elif case == "zero weight":
+                out = pre * tf.constant(0.0); line = here()  # noqa: E702 - a loss term switched off
             else:
                 out = tf.clip_by_value(pre, -1.0, 1.0); line = here()  # noqa: E702 - every value above 1
             loss = tf.reduce_sum(out)
@@ -120,10 +122,24 @@ def test_exactly_zero_gradient_through_a_blocking_op_warns(case):
     assert not np.any(grad.numpy())
     (found,) = diagnoses(rec.snapshot())
     expected = {"relu": "ZERO_RELU_INACTIVE", "tanh": "ZERO_SATURATED", "sigmoid": "ZERO_SATURATED",
-                "clip": "ZERO_CLIPPED"}[case]
+                "clip": "ZERO_CLIPPED", "zero weight": "ZERO_MULTIPLIED_BY_ZERO"}[case]
     assert found.code == expected and found.kind == "zero"
     assert found.evidence[0]["location"].line == line
     assert "warning: [" + expected in "\n".join(text_summary(rec.snapshot(), only_nones=True))
+
+
+def test_a_zero_factor_is_blamed_only_for_the_other_factors_gradient():
+    """d(x * y)/dx is y and d(x * y)/dy is x: a zero x explains y's zero gradient, not its own."""
+    x = tf.Variable([0.0, 0.0], name="x")
+    y = tf.Variable([2.0, 3.0], name="y")
+    with tf.record() as rec:
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(x * y)
+        grad_x, grad_y = tape.gradient(loss, [x, y])
+    assert grad_x.numpy().tolist() == [2.0, 3.0] and not np.any(grad_y.numpy())
+    ((call, result, found),) = rec.snapshot().diagnoses()
+    assert found.code == "ZERO_MULTIPLIED_BY_ZERO" and "Variable 'y:0'" in found.sentence
+    assert "Variable 'x:0'" in found.sentence.split("because")[1]
 
 
 def test_finite_gradients_are_never_diagnosed(monkeypatch):

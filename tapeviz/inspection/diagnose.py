@@ -154,10 +154,27 @@ def _nonfinite(run, call, result):
     return Explanation(code, sentence, fix[0].upper() + fix[1:] + ".", evidence, kind="nonfinite")
 
 
-def _blocking(run, op):
-    """(code, what) if ``op`` passes an exactly-zero gradient for every element, from the values' summaries."""
+def _variable_read(run, tensor_id):
+    """The variable a tensor is a read of (named as the variable in sentences), or None."""
+    info = run.tensors.get(tensor_id)
+    if info is None:
+        return None
+    if info.read_of is not None:
+        return info.read_of
+    producer = run.ops.get(info.producer) if info.producer is not None else None
+    return producer.inputs[0] if producer is not None and producer.type == "ReadVariableOp" else None
+
+
+def _blocking(run, op, on_path=()):
+    """(code, what) if ``op`` passes an exactly-zero gradient for every element, from the values' summaries.
+    ``on_path``: the tensors the gradient flows back to (the source and what it feeds)."""
     found = _range(run, op.inputs[0]) if op.inputs else None
     out = _range(run, op.outputs[0]) if op.outputs else None
+    if op.type == "Mul" and any(i in on_path for i in op.inputs):
+        zero_factor = next((i for i in op.inputs if i not in on_path and _range(run, i) == (0, 0)), None)
+        if zero_factor is not None:
+            name = describe(run, _variable_read(run, zero_factor) or zero_factor)
+            return "ZERO_MULTIPLIED_BY_ZERO", f"the other factor, {name}, is exactly zero"
     if op.type in ("Relu", "Relu6") and found is not None and found[1] <= 0:
         return "ZERO_RELU_INACTIVE", f"every unit of this ReLU is inactive (its input is at most {found[1]:.6g})"
     if op.type == "Tanh" and out is not None and out[0] == out[1] and abs(out[0]) == 1:
@@ -177,6 +194,8 @@ _ZERO_FIXES = {
                           "/ tf.nn.elu, which pass a gradient for negative inputs.",
     "ZERO_SATURATED": "Scale the inputs down (normalize, smaller initial weights), or compute the loss from logits "
                       "instead of from a saturated activation.",
+    "ZERO_MULTIPLIED_BY_ZERO": "Check the factor (a loss weight or mask of 0 switches this term off): if that is "
+                               "meant, the zero gradient is right.",
     "ZERO_CLIPPED": "Check the clipping range against the values, or clip with a smooth function that passes a "
                     "gradient outside the range.",
 }
@@ -186,8 +205,9 @@ def _blocked_zero(run, call, result):
     src = describe(run, result.source)
     for target in call.targets:
         path = _path_ops(cone(run, target, call.seq), {result.source}, target)
+        on_path = {result.source, *(o for op in path for o in op.outputs)}
         for op in path:
-            found = _blocking(run, op)
+            found = _blocking(run, op, on_path)
             if found is not None:
                 code, what = found
                 line = f" at line {op.location.line}" if op.location else ""
