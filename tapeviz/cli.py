@@ -181,7 +181,7 @@ def _load_run(path):
         raise UserError(str(error)) from None
 
 
-def _print_run(run, as_json, only_nones, json_out=None, quiet=False):
+def _print_run(run, as_json, only_nones, json_out=None, quiet=False, full=False):
     """The summary: text on stdout, or exactly one JSON document on stdout; with ``json_out``, JSON in that file."""
     from tapeviz.inspection.report import json_summary, text_summary
 
@@ -194,7 +194,7 @@ def _print_run(run, as_json, only_nones, json_out=None, quiet=False):
     if as_json:
         sys.stdout.write(document)
     else:
-        sys.stdout.write("".join(terminal_safe(line) + "\n" for line in text_summary(run, only_nones)))
+        sys.stdout.write("".join(terminal_safe(line) + "\n" for line in text_summary(run, only_nones, full)))
 
 
 def _write_json(path, document):
@@ -211,14 +211,14 @@ def cmd_run(args):
                               json_out=args.json_out)
     if not args.quiet and not args.json:
         print("-" * 30 + " tapeviz " + "-" * 30)
-    _print_run(run, args.json, False, args.json_out, quiet=args.quiet)
+    _print_run(run, args.json, False, args.json_out, quiet=args.quiet, full=args.all)
     if run.meta.get("saved_to"):
         say(f"tapeviz: run saved to {args.output}", sys.stderr)
     return status
 
 
 def cmd_show(args):
-    _print_run(_load_run(args.run_file), args.json, False)
+    _print_run(_load_run(args.run_file), args.json, False, full=args.all)
     return EXIT_OK
 
 
@@ -308,6 +308,10 @@ class _ArgumentParser(argparse.ArgumentParser):
         super().error(terminal_safe(message))
 
 
+_ALL_HELP = ("list every gradient call and result (by default a call repeated by the same line with nothing "
+             "to report is folded, and a call lists at most 12 results with nothing to report)")
+
+
 def build_parser():
     parser = _ArgumentParser(prog="tapeviz", description="See and understand reverse-mode autodiff.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -321,11 +325,13 @@ def build_parser():
                      help="print the summary as one JSON document on stdout (the script's output goes to stderr)")
     run.add_argument("--json-out", metavar="FILE", help="write the summary as JSON to FILE")
     run.add_argument("-q", "--quiet", action="store_true", help="print no summary")
+    run.add_argument("--all", action="store_true", help=_ALL_HELP)
     run.set_defaults(handler=cmd_run)
 
     show = commands.add_parser("show", help="summarize a tape file")
     show.add_argument("run_file")
     show.add_argument("--json", action="store_true", help="print JSON")
+    show.add_argument("--all", action="store_true", help=_ALL_HELP)
     show.set_defaults(handler=cmd_show)
 
     explain = commands.add_parser("explain", help="list every None gradient and why (script or tape file)")

@@ -150,3 +150,50 @@ def test_export_draws_a_recorded_tape_as_dot_and_svg_and_refuses_other_names(scr
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and ".svg, .png or .dot" in done.stderr
     done = tapeviz("export", str(run_file), "--tape", "99", "-o", str(svg))
     assert done.returncode == 2 and "has no tape 99" in done.stderr
+
+
+TRAINING_LOOP = textwrap.dedent("""
+    import tapeviz as tf
+    weights = [tf.Variable(tf.ones((2,)) * (i + 1), name=f"w{i}") for i in range(30)]
+    frozen = tf.Variable(1.0, name="frozen", trainable=False)
+    for step in range(8):
+        with tf.GradientTape() as tape:
+            loss = tf.add_n([tf.reduce_sum(w * w) for w in weights])
+            if step == 5:
+                loss = loss * frozen
+        grads = tape.gradient(loss, weights + [frozen])
+        for w, g in zip(weights, grads[:-1]):
+            w.assign_sub(0.01 * g)
+""")
+
+
+def test_show_folds_a_training_loop_and_all_lists_everything(tmp_path):
+    """A loop's repeated clean calls fold into one line and a call lists 12 ordinary results; problems stay."""
+    loop = tmp_path / "loop.py"
+    loop.write_text(TRAINING_LOOP)
+    out = tmp_path / "loop.tapeviz"
+    assert tapeviz("run", str(loop), "-q", "-o", str(out)).returncode == 0
+    folded = tapeviz("show", str(out)).stdout.splitlines()
+    everything = tapeviz("show", "--all", str(out)).stdout.splitlines()
+    calls = [line for line in folded if line.startswith("gradient call")]
+    # Every call has a None (the untrainable `frozen`), so none is folded away; each lists 12 values.
+    assert len(calls) == 8
+    assert sum("... and 18 more sources with a value and nothing to report" in line for line in folded) == 8
+    assert "    ... and 18 more watched (--all lists them)" in folded
+    assert sum(line.startswith("gradient call") for line in everything) == 8
+    assert sum(line.startswith("    / d Variable 'w") for line in everything) == 8 * 30
+    assert not any("more sources" in line or "more watched" in line for line in everything)
+
+
+def test_show_folds_clean_repeated_calls_into_their_first(tmp_path):
+    loop = tmp_path / "loop.py"
+    loop.write_text(TRAINING_LOOP.replace("weights + [frozen]", "weights").replace("grads[:-1]", "grads")
+                    .replace("loss * frozen", "loss * tf.constant(0.0)"))
+    out = tmp_path / "loop.tapeviz"
+    assert tapeviz("run", str(loop), "-q", "-o", str(out)).returncode == 0
+    folded = tapeviz("show", str(out)).stdout.splitlines()
+    steps = [line.split("(step ")[1].split(")")[0] for line in folded if line.startswith("gradient call")]
+    assert steps == ["1", "6"]  # step 6's exact zeros are reported, not folded
+    assert "    the same call again at steps 2-5, 7-8: 6 more calls with nothing to report (--all lists them)" \
+        in folded
+    assert "warning: [ZERO_" in "\n".join(folded)

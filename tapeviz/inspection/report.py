@@ -3,8 +3,11 @@
 A training loop asks the same question every step: an explanation identical to one given at an
 earlier step of the same gradient call (same line, same source and target position, same reason
 and evidence) is folded into that first one: printed once, then "same as step 1, x8". Tapes made
-by the same line with the same ops and watches are folded the same way. In JSON every item carries
-its tensor ids and source file and line.
+by the same line with the same ops and watches are folded the same way, and so are gradient calls
+made again by the same line with nothing to report (no None, NaN/Inf or zero result): "the same call
+again at steps 2-50". A call with many sources lists its first ``CLEAN_RESULTS_SHOWN`` ordinary
+results and every result with something to report. ``full=True`` (``tapeviz show --all``) lists
+everything. In JSON every item carries its tensor ids and source file and line, and nothing is folded.
 """
 import itertools
 import os
@@ -72,12 +75,40 @@ def folded(run):
     return [tuple(group) for group in groups.values()]
 
 
+CLEAN_RESULTS_SHOWN = 12  # per gradient call and tape: a 1,000-variable model would print 1,000 lines a step
+
+
+def _call_key(run, call):
+    """What makes a gradient call the same one, step after step: its line, its kind, its targets and sources."""
+    return (_where(call.location), call.kind, tuple(describe(run, t) for t in call.targets),
+            tuple(describe(run, r.source) for r in call.results))
+
+
+def _has_problem(result):
+    return bool(result.explanations) or result.diagnosis is not None
+
+
+def _steps_text(steps):
+    """[2, 3, 4, 7] -> "2-4, 7"."""
+    runs = []
+    for value in steps:
+        if runs and value == runs[-1][1] + 1:
+            runs[-1][1] = value
+        else:
+            runs.append([value, value])
+    parts = [str(a) if a == b else f"{a}-{b}" for a, b in runs]
+    return ", ".join(parts[:6]) + (", ..." if len(parts) > 6 else "")
+
+
 def _tape_key(run, tape):
     return (_where(tape.location), tape.persistent, len(tape.ops), tuple(watched_names(run, tape.id)))
 
 
-def text_summary(run, only_nones=False):
-    """Lines describing the run: tapes, their ops and watched variables, every gradient call and None."""
+def text_summary(run, only_nones=False, full=False):
+    """Lines describing the run: tapes, their ops and watched variables, every gradient call and None.
+
+    Unless ``full``, a call made again by the same line with nothing to report is folded into the first
+    one, and a call lists at most ``CLEAN_RESULTS_SHOWN`` results with nothing to report."""
     lines = []
     groups = folded(run)
     first_of, repeat_of = {}, {}
@@ -103,10 +134,28 @@ def text_summary(run, only_nones=False):
             again = f"; {more} more tapes made there, the same" if more else ""
             lines.append(f"tape {tape.id} (created at {_short(tape.location)}, {kind}{nested}): "
                          f"{len(tape.ops)} ops recorded{again}")
-            for name, how in watched_names(run, tape.id):
+            watched = watched_names(run, tape.id)
+            shown = watched if full or len(watched) <= CLEAN_RESULTS_SHOWN else watched[:CLEAN_RESULTS_SHOWN]
+            for name, how in shown:
                 lines.append(f"    watches {name} ({how})")
+            if len(shown) < len(watched):
+                lines.append(f"    ... and {len(watched) - len(shown)} more watched (--all lists them)")
+    first_call_of, folded_steps = {}, {}  # call key -> the first call's id; first call id -> [later steps]
+    fold_line_at = {}  # first call id -> the index in ``lines`` where its fold line goes
     for call in run.calls:
+        folding = not only_nones and not full
+        if folding:
+            first = first_call_of.setdefault(_call_key(run, call), call.id)
+            if first != call.id and not any(_has_problem(r) for r in call.results):
+                folded_steps[first].append(step(run, call))
+                continue
         shown = [r for r in call.results if not only_nones or r.explanations or r.diagnosis is not None]
+        hidden = 0
+        if not full and not only_nones and len(shown) > CLEAN_RESULTS_SHOWN:
+            clean = [r for r in shown if not _has_problem(r)]
+            kept = {id(r) for r in clean[:CLEAN_RESULTS_SHOWN]}
+            hidden = len(clean) - len(kept)
+            shown = [r for r in shown if _has_problem(r) or id(r) in kept]
         items = []
         for result in shown:
             reasons = [(t, e) for t, e in result.explanations.items()]
@@ -138,6 +187,17 @@ def text_summary(run, only_nones=False):
         lines.append(f"{call.kind} call {call.id} (step {step(run, call)}) on tape {call.tape} at "
                      f"{_short(call.location)}: d[{targets}]")
         lines.extend(items)
+        if hidden:
+            lines.append(f"    ... and {hidden} more sources with a value and nothing to report (--all lists them)")
+        if folding and first == call.id:
+            folded_steps[call.id] = []
+            fold_line_at[call.id] = len(lines)
+    for first, index in sorted(fold_line_at.items(), key=lambda item: -item[1]):  # from the end: indices hold
+        steps = folded_steps[first]
+        if steps:
+            lines.insert(index, f"    the same call again at step{'s' if len(steps) > 1 else ''} {_steps_text(steps)}: "
+                                f"{len(steps)} more call{'s' if len(steps) > 1 else ''} with nothing to report "
+                                "(--all lists them)")
     if only_nones and not nones and not groups:
         lines.append("tapeviz: no gradient came out None.")
     return lines
