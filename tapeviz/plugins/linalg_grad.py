@@ -1,10 +1,11 @@
 """Gradient rules for matrix multiplication (MatMul, and BatchMatMulV2 for batched operands).
 
-An operand nobody differentiates (an MLP's input batch) gets no gradient computed at all.
+An operand nobody differentiates (an MLP's input batch) gets no gradient computed at all. MatMul
+also takes batch_jacobian's diagonal gradients, where its gradient needs no matrix product.
 """
 from tapeviz.core.hookspecs import hookimpl
 from tapeviz.core.registry import CheckCase
-from tapeviz.ops.array_ops import reshape
+from tapeviz.ops.array_ops import reshape, transpose
 from tapeviz.ops.linalg_ops import matmul
 
 from ._helpers import batch_dims, randn, skips, unbroadcast
@@ -38,6 +39,29 @@ def _matmul_grad(op, grad):
     return _grads(op, grad, op.attrs["transpose_a"], op.attrs["transpose_b"])
 
 
+def _matmul_diagonal_grad(op, grad):
+    """MatMul's rule for batch_jacobian's diagonal gradients (tapeviz.core.batching.DiagonalGradient).
+
+    Row r of the gradient of a @ b is zero but for column r, ``grad.values[:, r]``; times b^T that
+    is row r of b^T scaled per batch row: an outer product instead of a (rows * B, P) @ (P, K)
+    product. Declines where the structure does not fit (a transposed a, or b differentiated too).
+    """
+    a, b = op.inputs
+    if op.attrs["transpose_a"] or not skips(op, 1) or a._value.ndim != 2:
+        return NotImplemented
+    if skips(op, 0):
+        return None, None
+    rows_of_b_t = b[grad.start:grad.stop] if op.attrs["transpose_b"] else transpose(b)[grad.start:grad.stop]
+    scales = transpose(grad.values[:, grad.start:grad.stop])  # (rows, B)
+    return _c_order(scales)[:, :, None] * _c_order(rows_of_b_t)[:, None, :], None
+
+
+def _c_order(x):
+    """``x`` copied into row-major order if it is a transposed view: numpy lays a product out as its
+    operands are, and the (rows, B, K) product must come out row-major for the next rules' reshapes."""
+    return x if x._value.flags.c_contiguous else reshape(reshape(x, [-1]), x._value.shape)
+
+
 def _batch_matmul_grad(op, grad):
     # Batch dimensions broadcast, so each gradient is summed back down to its operand's shape.
     grad_a, grad_b = _grads(op, grad, op.attrs["adj_x"], op.attrs["adj_y"])
@@ -62,7 +86,7 @@ def _cases(a_shape, b_shape):
 @hookimpl
 def register_gradients(register):
     register("MatMul", _matmul_grad, checks=_cases((2, 3), (3, 4)) + _cases((1, 3), (3, 1)), needs_outputs=False,
-             batched=True)
+             batched=True, diagonal=_matmul_diagonal_grad)
     register("BatchMatMulV2", _batch_matmul_grad, batched=True, checks=_cases((2, 2, 3), (2, 3, 4)) + [
         CheckCase(lambda a, b: matmul(a, b), (randn(2, 1, 2, 3), randn(3, 3, 2, seed=1)), name="broadcast batch"),
         CheckCase(lambda a, b: matmul(a, b), (randn(2, 3), randn(4, 3, 2, seed=1)), name="matrix @ batch")],
