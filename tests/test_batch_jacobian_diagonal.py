@@ -47,8 +47,10 @@ FUNCTIONS = {
     "transpose_a": (lambda x: tf.tanh(tf.matmul(tf.transpose(x), const(W1, x), transpose_a=True)), (5, 3)),
     # rank 3 target and source, element-wise all the way
     "rank 3": (lambda x: tf.nn.elu(x) * tf.tanh(x) - x ** 3, (2, 3, 2)),
-    # rank 3 target from a rank 2 source: a reshape (no diagonal rule) right after the seed
+    # rank 3 target from a rank 2 source: a reshape that keeps the batch axis stays diagonal
     "rank 3 by reshape": (lambda x: tf.sin(tf.reshape(x @ const(W1, x), [5, 2, 2])), (5, 3)),
+    # a reshape that moves positions across batch rows declines
+    "reshape across rows": (lambda x: tf.reshape(tf.sin(tf.reshape(x @ const(W1, x), [10, 2])), [5, 4]), (5, 3)),
     # a custom gradient (never diagonal) under the MatMul
     "custom gradient": (lambda x: tf.tanh(_cube(x) @ const(W1, x)), (5, 3)),
 }
@@ -278,3 +280,15 @@ def test_every_built_in_diagonal_rule_passes_its_check():
     assert {"MatMul", "Tanh", "Mul", "AddV2", "Relu"} <= set(registry.diagonal_rules)
     results = [r for r in check_gradients(op_types=sorted(registry.diagonal_rules), order=1) if "diagonal" in r.case]
     assert results and [str(r) for r in results if not r.passed] == []
+
+
+def test_forward_mode_over_the_diagonal_pass():
+    # the accumulator computes tangents of the ops the diagonal rules run (slices, transposes, products)
+    fn = FUNCTIONS["transpose_b and a bias"][0]
+    x, v = point((4, 3), np.float64), np.random.default_rng(8).standard_normal((4, 3))
+    primal = tf.constant(x)
+    with tf.autodiff.ForwardAccumulator(primal, tf.constant(v)) as acc:
+        jb = batch_jacobian(fn, primal)
+    expected = (batch_jacobian(fn, tf.constant(x + H * v)).numpy()
+                - batch_jacobian(fn, tf.constant(x - H * v)).numpy()) / (2 * H)
+    np.testing.assert_allclose(acc.jvp(jb).numpy(), expected, rtol=1e-6, atol=1e-7)

@@ -84,8 +84,9 @@ class DiagonalGradient:
     def one_hot(self):
         """(rows, 1, y...) numpy: row r is one at position ``start + r`` of ``shape[1:]``, zero elsewhere."""
         trailing = self.shape[1:]
-        positions = int(np.prod(trailing, dtype=np.int64))
-        return np.eye(positions, dtype=self.dtype)[self.start:self.stop].reshape((self.rows, 1) + trailing)
+        one_hot = np.zeros((self.rows, int(np.prod(trailing, dtype=np.int64))), self.dtype)
+        one_hot[np.arange(self.rows), np.arange(self.start, self.stop)] = 1
+        return one_hot.reshape((self.rows, 1) + trailing)
 
     def dense(self):
         """The ordinary (rows, B, y...) batched gradient (recorded by outer tapes, for higher orders)."""
