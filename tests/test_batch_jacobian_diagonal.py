@@ -2,7 +2,8 @@
 
 Each function's batch_jacobian is computed as it runs (element-wise rules and MatMul take the
 one-hot seeds in diagonal form) and again with every diagonal rule hidden (the plain vectorized
-pass, dense seeds): the numbers must be the same, and match central differences in float64.
+pass, dense seeds): the numbers must be the same, and match central differences in float64. The
+jacobian of a target of one row is seeded the same way and is tested the same way.
 """
 import contextlib
 
@@ -292,3 +293,53 @@ def test_forward_mode_over_the_diagonal_pass():
     expected = (batch_jacobian(fn, tf.constant(x + H * v)).numpy()
                 - batch_jacobian(fn, tf.constant(x - H * v)).numpy()) / (2 * H)
     np.testing.assert_allclose(acc.jvp(jb).numpy(), expected, rtol=1e-6, atol=1e-7)
+
+
+# ---- jacobian of a target with one row: the same seeds, a batch of one ------------------------------
+ONE_ROW = {
+    "two tanh layers": (lambda x: tf.tanh(tf.tanh(x @ const(W1, x)) @ const(W2, x)), (1, 3)),
+    "rank 3 target by reshape": (lambda x: tf.sin(tf.reshape(x @ const(W1, x), [1, 2, 2])) * 2.0, (1, 3)),
+    "rank 1 source": (lambda x: tf.exp(tf.reshape(x, [1, 4])) * tf.reshape(x, [1, 4]), (4,)),
+    "both operands reachable": (lambda x: tf.tanh(tf.transpose(x) @ x)[:1], (2, 3)),
+}
+
+
+def jacobian(fn, x, **options):
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = fn(x)
+    return tape.jacobian(y, x, **options)
+
+
+def numeric_jacobian(fn, x):
+    x = np.asarray(x, np.float64)
+    y = fn(tf.constant(x)).numpy()
+    out = np.zeros(y.shape + x.shape)
+    for j in np.ndindex(*x.shape):
+        step = np.zeros_like(x)
+        step[j] = H
+        out[(Ellipsis,) + j] = (fn(tf.constant(x + step)).numpy() - fn(tf.constant(x - step)).numpy()) / (2 * H)
+    return out
+
+
+@pytest.mark.parametrize("name", ONE_ROW)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("options", [{}, {"parallel_iterations": 3}, {"experimental_use_pfor": False}])
+def test_jacobian_of_one_row_matches_the_plain_pass_and_finite_differences(name, dtype, options):
+    fn, shape = ONE_ROW[name]
+    x = tf.constant(point(shape, dtype))
+    structured = jacobian(fn, x, **options).numpy()
+    with plain_pass():
+        plain = jacobian(fn, x, **options).numpy()
+    np.testing.assert_allclose(structured, plain, rtol=1e-6 if dtype == np.float32 else 1e-14, atol=0)
+    tolerance = dict(rtol=1e-6, atol=1e-7) if dtype == np.float64 else dict(rtol=2e-3, atol=2e-4)
+    np.testing.assert_allclose(structured, numeric_jacobian(fn, x.numpy()), **tolerance)
+
+
+def test_jacobian_of_one_row_keeps_none_for_an_unconnected_source():
+    x, z = tf.constant(point((1, 3), np.float32)), tf.constant(point((1, 3), np.float32, seed=4))
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch([x, z])
+        y = tf.tanh(x @ tf.constant(W1, tf.float32))
+    assert tape.jacobian(y, z) is None  # TF 2.21: None under UnconnectedGradients.NONE
+    np.testing.assert_array_equal(tape.jacobian(y, z, unconnected_gradients="zero").numpy(), np.zeros((1, 4, 1, 3)))

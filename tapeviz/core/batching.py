@@ -59,7 +59,8 @@ class DiagonalGradient:
     it is ``values[b, r]``. So the whole (rows, B, y...) batch is the one tensor ``values`` of
     shape (B, y...), and a rule registered with a ``diagonal`` rule can use that: MatMul's gradient
     of a one-hot row is a column of the other operand, no product needed. ``dense()`` gives the
-    ordinary batched gradient wherever a rule cannot use the structure.
+    ordinary batched gradient wherever a rule cannot use the structure. ``jacobian`` of a target with
+    one row (shape (1, y...)) seeds the same way: a batch of one.
     """
 
     __slots__ = ("_values", "start", "stop", "shape", "dtype")

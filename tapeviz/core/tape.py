@@ -224,14 +224,18 @@ class GradientTape:
         One vectorized backward pass seeds every element of ``target`` at once (at most
         ``parallel_iterations`` per pass); ``experimental_use_pfor=False`` calls every rule once per
         element instead. An unconnected source gives None, or zeros under ``UnconnectedGradients.ZERO``.
+        A target of one row (shape (1, ...)) is seeded as ``batch_jacobian`` seeds a batch of one.
         """
         self._start_gradient()
         unconnected = _unconnected_option(unconnected_gradients)
         target = _as_target(target)
         flat_sources = [_as_source(s) for s in nest.flatten(sources)]
         t_shape = target._value.shape
-        grads = self._batched_gradients(target, _one_hot_seeds(target._value), flat_sources, parallel_iterations,
-                                        experimental_use_pfor)
+        if t_shape[:1] == (1,):  # a batch of one row: its one-hot seeds are batch_jacobian's, diagonal
+            seeds = DiagonalGradient(None, 0, target._value.size, t_shape, target._value.dtype)
+        else:
+            seeds = _one_hot_seeds(target._value)
+        grads = self._batched_gradients(target, seeds, flat_sources, parallel_iterations, experimental_use_pfor)
         results = []
         for source, grad in zip(flat_sources, grads):
             shape = t_shape + _value(source).shape

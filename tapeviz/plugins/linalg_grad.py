@@ -51,15 +51,15 @@ def _matmul_diagonal_grad(op, grad):
         return NotImplemented
     if skips(op, 0):
         return None, None
-    rows_of_b_t = b[grad.start:grad.stop] if op.attrs["transpose_b"] else transpose(b)[grad.start:grad.stop]
-    scales = transpose(grad.values[:, grad.start:grad.stop])  # (rows, B)
-    return _c_order(scales)[:, :, None] * _c_order(rows_of_b_t)[:, None, :], None
-
-
-def _c_order(x):
-    """``x`` copied into row-major order if it is a transposed view: numpy lays a product out as its
-    operands are, and the (rows, B, K) product must come out row-major for the next rules' reshapes."""
-    return x if x._value.flags.c_contiguous else reshape(reshape(x, [-1]), x._value.shape)
+    start, stop, (batch, positions) = grad.start, grad.stop, grad.shape
+    rows_of_b_t = b if op.attrs["transpose_b"] else transpose(b)  # (positions, K)
+    scales = transpose(grad.values)  # (positions, B)
+    if (start, stop) != (0, positions):  # one pass of several (parallel_iterations)
+        rows_of_b_t, scales = rows_of_b_t[start:stop], scales[start:stop]
+    # numpy lays a product out as its operands are: the scales are copied into row-major order (a
+    # flattening reshape) so that the (rows, B, K) gradient comes out row-major for the next rules
+    scales = reshape(reshape(scales, [-1]), (stop - start, batch, 1))
+    return scales * reshape(rows_of_b_t, (stop - start, 1, rows_of_b_t._value.shape[-1])), None
 
 
 def _batch_matmul_grad(op, grad):
