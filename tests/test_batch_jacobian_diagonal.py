@@ -343,3 +343,20 @@ def test_jacobian_of_one_row_keeps_none_for_an_unconnected_source():
         y = tf.tanh(x @ tf.constant(W1, tf.float32))
     assert tape.jacobian(y, z) is None  # TF 2.21: None under UnconnectedGradients.NONE
     np.testing.assert_array_equal(tape.jacobian(y, z, unconnected_gradients="zero").numpy(), np.zeros((1, 4, 1, 3)))
+
+
+def test_register_gradient_takes_a_diagonal_rule():
+    first = Registrar("test-diagonal-op")
+    first.op("ScriptTwice", lambda v: 2 * v)
+    first.commit(PluginInfo("test-diagonal-op", "", "test"))
+    try:
+        @tf.RegisterGradient("ScriptTwice", batched=True, diagonal=elementwise(_double))
+        def _rule(op, g):
+            return g * 2.0
+
+        assert "ScriptTwice" in registry.diagonal_rules
+        x = tf.constant(point((2, 3), np.float64))
+        np.testing.assert_array_equal(batch_jacobian(lambda v: tf.raw_ops.ScriptTwice(v), x).numpy(),
+                                      np.stack([2.0 * np.eye(3)] * 2))
+    finally:
+        _forget("ScriptTwice")

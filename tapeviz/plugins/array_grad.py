@@ -205,7 +205,8 @@ def register_gradients(register):
         # tests/test_array_ops.py; this case takes the path through a cast to int (no gradient).
         CheckCase(lambda x: x * A.cast(A.cast(x, "int32"), "float64"), (np.array([0.3, 1.6, -2.2]),),
                   name="through int32")])
-    register("Identity", _pass_through, diagonal=elementwise(_pass_through), checks=[CheckCase(A.identity, (randn(2, 3),), name="(2, 3)")])
+    register("Identity", _pass_through, diagonal=elementwise(_pass_through),
+             checks=[CheckCase(A.identity, (randn(2, 3),), name="(2, 3)")])
     # A read of a variable passes its gradient to the variable (TF's _ReadGrad).
     register("ReadVariableOp", _pass_through, diagonal=elementwise(_pass_through), needs_inputs=False,
              needs_outputs=False,
