@@ -4,7 +4,8 @@ Each registered rule carries ``CheckCase``s (how to run its op, and where). A ch
 rule's first derivatives, and its second derivatives through nested tapes, with central
 differences in float64 along random directions (as HIPS autograd's ``check_grads`` does). A rule
 registered ``batched=True`` is also checked in a vectorized pass: its jacobian, computed with one
-batched call, must equal the one computed row by row. Forward mode is checked too: the JVP a
+batched call, must equal the one computed row by row; one with a ``diagonal`` rule must give
+``batch_jacobian``'s diagonal gradients the numbers its rule gives them dense. Forward mode is checked too: the JVP a
 ``ForwardAccumulator`` computes (from the op's forward rule, and also from its gradient rule where
 a forward rule exists) against central differences along the tangent::
 
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from tapeviz.core import execute, registry
+from tapeviz.core.backward import backward_batched
+from tapeviz.core.batching import DiagonalGradient
 from tapeviz.core.forward import ForwardAccumulator
 from tapeviz.core.tape import GradientTape
 from tapeviz.core.tensor import Tensor
@@ -81,6 +84,8 @@ def _check_all(op_types, plugin, order, seed):
                 results.append(_result(reg, name + label, 1, _check_jvp, case, seed + number, derived))
             if reg.batched:
                 results.append(_result(reg, name + ", vectorized", 1, _check_vectorized, case))
+            if reg.diagonal is not None:
+                results.append(_result(reg, name + ", diagonal", 1, _check_diagonal, case))
     return results
 
 
@@ -149,6 +154,41 @@ def _check_vectorized(op_type, case):
                 return (f"vectorized jacobian of output {k} by input {i} differs from the row-by-row one by "
                         f"{np.max(np.abs(v._value - r._value)):.3g}: the rule does not handle a leading batch "
                         "dimension (tapeviz.core.batching.batch_dims()) as it declares with batched=True")
+    return ""
+
+
+def _check_diagonal(op_type, case):
+    """"" if the rule's diagonal rule gives the batched gradients its rule gives for the same gradients dense.
+
+    Seeds each output (rank 1 or more) with a random DiagonalGradient, all of its rows and then a
+    later part of them (a ``parallel_iterations`` pass), as ``batch_jacobian`` does.
+    """
+    missing = _probe(op_type, case)[1]
+    if missing:
+        return missing
+    rng = np.random.default_rng(104723)
+    xs = _tensors(case.inputs)
+    floating = [x for x in xs if x._value.dtype.kind == "f"]
+    with GradientTape(persistent=True) as tape:
+        tape.watch(floating)
+        outputs = [o for o in _outputs(case.fn(*xs)) if o._value.dtype.kind == "f" and o._value.ndim >= 1]
+    source_ids = {x._id for x in floating}
+    for k, output in enumerate(outputs):
+        shape = output._value.shape
+        positions = int(np.prod(shape[1:], dtype=np.int64))
+        for start in sorted({0, positions // 2}):
+            seed = DiagonalGradient(Tensor(rng.standard_normal(shape).astype(output._value.dtype)), start, positions)
+            structured = backward_batched(tape._ops, [output], [seed], source_ids)
+            dense = backward_batched(tape._ops, [output], [seed.dense()], source_ids)
+            for i, x in enumerate(floating):
+                got, want = structured.get(x._id), dense.get(x._id)
+                if (got is None) != (want is None) or got is not None and (
+                        got._value.shape != want._value.shape
+                        or not np.allclose(got._value, want._value, rtol=1e-12, atol=1e-12)):
+                    return (f"rows {start}-{positions} of a diagonal gradient of output {k}: the diagonal rule's "
+                            f"gradient of input {i} differs from the rule's on the dense gradient "
+                            f"({'None' if got is None else list(got._value.shape)} vs "
+                            f"{'None' if want is None else list(want._value.shape)})")
     return ""
 
 

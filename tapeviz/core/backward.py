@@ -8,7 +8,7 @@ gradient carrying a leading batch dimension (see ``tapeviz.core.batching``).
 import numpy as np
 
 from . import registry, shape_ops
-from .batching import leading_batch_dims
+from .batching import DiagonalGradient, leading_batch_dims
 from .dtypes import FLOATING_NUMPY
 from .errors import GradientRuleError
 from .execute import Operation, execute
@@ -84,41 +84,85 @@ def backward_batched(entries, targets, seeds, source_ids, vectorize=True):
     """Like ``backward`` for seeds with one leading batch dimension of B rows: gradients shaped (B, ...).
 
     Rules registered ``batched=True`` get the whole batch in one call; other rules (and custom
-    gradients) are called once per row, and so are all rules when ``vectorize`` is False.
+    gradients) are called once per row, and so are all rules when ``vectorize`` is False. A seed may
+    be a ``DiagonalGradient`` (batch_jacobian's): rules with a diagonal rule keep it in that form,
+    the first other rule gets it dense.
     """
     relevant, reachable = reachable_ops(entries, source_ids)
-    rows = seeds[0]._value.shape[0]
+    first = seeds[0]
+    rows = first.rows if type(first) is DiagonalGradient else first._value.shape[0]
     grads = {}
     for target, seed in zip(targets, seeds):
-        if target._id in source_ids and not seed._value.flags.writeable:
+        if target._id in source_ids and type(seed) is Tensor and not seed._value.flags.writeable:
             seed = Tensor(np.array(seed._value))  # returned as the source's own gradient: the caller's copy
         if target._id in reachable:
-            grads[target._id] = _add(grads[target._id], seed) if target._id in grads else seed
-    rules, not_differentiable, batch_aware = registry.gradient_functions, registry.not_differentiable, \
-        registry.batch_aware
+            grads[target._id] = _accumulate(grads[target._id], seed) if target._id in grads else seed
+    rules, not_differentiable, batch_aware, diagonal_rules = registry.gradient_functions, \
+        registry.not_differentiable, registry.batch_aware, registry.diagonal_rules
     for entry in reversed(relevant):
         op_type, in_ids, in_values, out_ids, out_values, _, grad_fn = entry
         out_grads = [grads.get(i) if i in source_ids else grads.pop(i, None) for i in out_ids]
         if all(g is None for g in out_grads):
             continue
-        out_grads = [Tensor(np.zeros((rows,) + v.shape, v.dtype)) if g is None else g
-                     for g, v in zip(out_grads, out_values)]
         rule = grad_fn or rules.get(op_type)
         if rule is None:
             if op_type in not_differentiable:
                 continue
             raise registry.missing_rule_error(op_type)
         op = Operation(entry, reachable)
-        if vectorize and grad_fn is None and op_type in batch_aware:
-            with leading_batch_dims(1):
-                in_grads = _checked(op, rule(op, *out_grads), in_ids, in_values, reachable, (rows,))
-        else:
-            in_grads = _row_by_row(op, rule, out_grads, rows, in_ids, in_values, reachable)
+        in_grads = NotImplemented
+        if type(out_grads[0]) is DiagonalGradient and len(out_grads) == 1:
+            diagonal_rule = diagonal_rules.get(op_type) if vectorize and grad_fn is None else None
+            if diagonal_rule is not None:
+                with leading_batch_dims(1):
+                    in_grads = _checked_diagonal(op, diagonal_rule(op, out_grads[0]), in_ids, in_values,
+                                                 reachable, rows)
+        if in_grads is NotImplemented:
+            out_grads = [Tensor(np.zeros((rows,) + v.shape, v.dtype)) if g is None else
+                         g.dense() if type(g) is DiagonalGradient else g for g, v in zip(out_grads, out_values)]
+            if vectorize and grad_fn is None and op_type in batch_aware:
+                with leading_batch_dims(1):
+                    in_grads = _checked(op, rule(op, *out_grads), in_ids, in_values, reachable, (rows,))
+            else:
+                in_grads = _row_by_row(op, rule, out_grads, rows, in_ids, in_values, reachable)
         for tensor_id, g in zip(in_ids, in_grads):
             if g is not None:
                 previous = grads.get(tensor_id)
-                grads[tensor_id] = g if previous is None else _add(previous, g)
+                grads[tensor_id] = g if previous is None else _accumulate(previous, g)
+    for tensor_id in source_ids:
+        if type(grads.get(tensor_id)) is DiagonalGradient:
+            dense = grads[tensor_id].dense()
+            # the seed's read-only broadcast, returned as a source's own gradient: the caller's copy
+            grads[tensor_id] = dense if dense._value.flags.writeable else Tensor(np.array(dense._value))
     return grads
+
+
+def _accumulate(previous, g):
+    """previous + g, each a batched Tensor or a DiagonalGradient: diagonal stays diagonal only if both are."""
+    if type(previous) is DiagonalGradient:
+        if type(g) is DiagonalGradient:
+            return previous.add(g)
+        previous = previous.dense()
+    return _add(previous, g.dense() if type(g) is DiagonalGradient else g)
+
+
+def _checked_diagonal(op, in_grads, in_ids, in_values, reachable, rows):
+    """A diagonal rule's gradients: NotImplemented (it declines), or one per input, each a DiagonalGradient
+    with its input's shape and dtype, a checked (rows, ...) Tensor or None."""
+    if in_grads is NotImplemented:
+        return in_grads
+    if type(in_grads) is not tuple and type(in_grads) is not list:
+        in_grads = (in_grads,)
+    dense = [None if type(g) is DiagonalGradient else g for g in in_grads]
+    checked = _checked(op, dense, in_ids, in_values, reachable, (rows,))
+    for index, (tensor_id, expected, g) in enumerate(zip(in_ids, in_values, in_grads)):
+        if type(g) is not DiagonalGradient or tensor_id not in reachable:
+            continue
+        if g.dtype != expected.dtype or g.shape != expected.shape or g.rows != rows:
+            raise _rule_error(op, f"returned a diagonal gradient of {g.dtype}{list(g.shape)} with {g.rows} rows "
+                                  f"for an input of {expected.dtype}{list(expected.shape)} in a pass of {rows} rows")
+        checked[index] = g
+    return checked
 
 
 def _row_by_row(op, rule, out_grads, rows, in_ids, in_values, reachable):

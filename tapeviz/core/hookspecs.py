@@ -30,6 +30,10 @@ def register_gradients(register):
       that it reads only those values: the tape then does not keep the others alive.
       ``batched=True`` declares that the rule handles gradients with one leading batch dimension
       (see ``tapeviz.core.batching``); jacobians then call it once per pass instead of once per row.
+      With it, ``diagonal=fn`` gives ``batch_jacobian`` a faster path: ``fn(op, grad)`` takes its
+      one-hot seeds in diagonal form (a ``tapeviz.core.batching.DiagonalGradient``) and returns per
+      input a DiagonalGradient, a batched Tensor or None, or NotImplemented where it cannot use the
+      structure. Element-wise ops pass ``diagonal=tapeviz.core.batching.elementwise(grad_fn)``.
     - ``register.forward(op_type, jvp_fn, *, override=False)``: a forward-mode rule;
       ``jvp_fn(op, *input_tangents)`` returns the tangent of each output (inputs without a tangent
       get None). Optional: forward mode derives JVPs from the gradient rule where none is registered.

@@ -48,7 +48,7 @@ class Registrar:
         self.staged = []
 
     def __call__(self, op_type, grad_fn, *, checks=(), override=False, needs_inputs=True, needs_outputs=True,
-                 batched=False):
+                 batched=False, diagonal=None):
         _check_op_type(op_type)
         if not callable(grad_fn):
             raise TypeError(f"The gradient rule for '{op_type}' must be callable, got {grad_fn!r}.")
@@ -57,9 +57,12 @@ class Registrar:
                     and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in needs)):
                 raise TypeError(f"{keyword} for '{op_type}' must be True, False or a sequence of indices "
                                 f"(the {keyword[6:]} whose values the rule reads), got {needs!r}.")
+        if diagonal is not None and not (callable(diagonal) and batched):
+            raise TypeError(f"diagonal for '{op_type}' must be a function (op, DiagonalGradient) of a rule registered "
+                            f"with batched=True, got {diagonal!r} with batched={batched!r}.")
         self._stage(Registration(op_type, self.plugin, location_of(grad_fn), grad_fn=grad_fn,
                                  checks=tuple(checks), needs_inputs=needs_inputs, needs_outputs=needs_outputs,
-                                 batched=bool(batched)),
+                                 batched=bool(batched), diagonal=diagonal),
                     override)
 
     def forward(self, op_type, jvp_fn, *, override=False):

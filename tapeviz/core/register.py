@@ -15,19 +15,21 @@ class RegisterGradient:
     Registering an op type that already has a rule raises KeyError naming the first registration;
     pass ``override=True`` to replace it on purpose. ``batched=True`` declares that the rule handles
     gradients with a leading batch dimension (see ``tapeviz.core.batching``); jacobians then call it
-    once per pass instead of once per row.
+    once per pass instead of once per row. With it, ``diagonal=fn`` takes ``batch_jacobian``'s
+    diagonal gradients (``diagonal=tapeviz.core.batching.elementwise(rule)`` for an element-wise op).
     """
 
-    def __init__(self, op_type, override=False, batched=False):
+    def __init__(self, op_type, override=False, batched=False, diagonal=None):
         if not isinstance(op_type, str):
             raise TypeError("op_type must be a string")
         self._op_type = op_type
         self._override = override
         self._batched = batched
+        self._diagonal = diagonal
 
     def __call__(self, fn):
         registrar = _registrar_for(fn, self._op_type)
-        registrar(self._op_type, fn, override=self._override, batched=self._batched)
+        registrar(self._op_type, fn, override=self._override, batched=self._batched, diagonal=self._diagonal)
         _commit(registrar)
         return fn
 

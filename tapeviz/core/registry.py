@@ -18,6 +18,7 @@ registrations = {}        # op type -> Registration (gradient rules)
 forward_rules = {}        # op type -> jvp(op, *input_tangents): output tangent(s), for forward mode
 forward_registrations = {}  # op type -> Registration (forward-mode rules)
 batch_aware = set()       # op types whose rule takes gradients with a leading batch dimension (batched=True)
+diagonal_rules = {}       # op type -> rule(op, DiagonalGradient) for batch_jacobian's structured gradients
 op_definitions = {}       # op type -> Registration (plugin-defined forward functions)
 _loaded = False           # set only after every plugin was tried: other threads may then read the tables
 load_lock = threading.RLock()  # held while plugins load or a script registers a rule
@@ -54,6 +55,7 @@ class Registration:
     needs_inputs: object = True
     needs_outputs: object = True  # the same for the op's outputs
     batched: bool = False        # True: the rule handles gradients with a leading batch dimension
+    diagonal: Optional[Callable] = None  # the rule for a batched=True rule's diagonal gradients (batching.py)
 
     def describe(self):
         return f"plugin '{self.plugin}' at {self.location}"
@@ -90,7 +92,8 @@ def load_plugins(fresh=False):
             _loaded = False
             if fresh:
                 for table in (gradient_functions, not_differentiable, forward_functions, registrations,
-                              op_definitions, values_read, batch_aware, forward_rules, forward_registrations):
+                              op_definitions, values_read, batch_aware, forward_rules, forward_registrations,
+                              diagonal_rules):
                     table.clear()
                 plugins.plugins.clear()
             plugins.load()
@@ -175,11 +178,14 @@ def add(reg, override=False):
     gradient_functions.pop(reg.op_type, None)
     values_read.pop(reg.op_type, None)
     batch_aware.discard(reg.op_type)
+    diagonal_rules.pop(reg.op_type, None)
     table[reg.op_type] = reg
     if reg.kind == "gradient":
         gradient_functions[reg.op_type] = reg.grad_fn
         if reg.batched:
             batch_aware.add(reg.op_type)
+            if reg.diagonal is not None:
+                diagonal_rules[reg.op_type] = reg.diagonal
         reads = (_indices_read(reg.needs_inputs), _indices_read(reg.needs_outputs))
         if reads != (None, None):
             values_read[reg.op_type] = reads

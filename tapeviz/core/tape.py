@@ -7,6 +7,7 @@ import numpy as np
 
 from . import nest, registry, shape_ops
 from .backward import backward, backward_batched
+from .batching import DiagonalGradient
 from .execute import Operation
 from .context import notify, observers, state
 from .dtypes import FLOATING_NUMPY
@@ -223,14 +224,18 @@ class GradientTape:
         One vectorized backward pass seeds every element of ``target`` at once (at most
         ``parallel_iterations`` per pass); ``experimental_use_pfor=False`` calls every rule once per
         element instead. An unconnected source gives None, or zeros under ``UnconnectedGradients.ZERO``.
+        A target of one row (shape (1, ...)) is seeded as ``batch_jacobian`` seeds a batch of one.
         """
         self._start_gradient()
         unconnected = _unconnected_option(unconnected_gradients)
         target = _as_target(target)
         flat_sources = [_as_source(s) for s in nest.flatten(sources)]
         t_shape = target._value.shape
-        grads = self._batched_gradients(target, _one_hot_seeds(target._value), flat_sources, parallel_iterations,
-                                        experimental_use_pfor)
+        if t_shape[:1] == (1,):  # a batch of one row: its one-hot seeds are batch_jacobian's, diagonal
+            seeds = DiagonalGradient(None, 0, target._value.size, t_shape, target._value.dtype)
+        else:
+            seeds = _one_hot_seeds(target._value)
+        grads = self._batched_gradients(target, seeds, flat_sources, parallel_iterations, experimental_use_pfor)
         results = []
         for source, grad in zip(flat_sources, grads):
             shape = t_shape + _value(source).shape
@@ -249,16 +254,21 @@ class GradientTape:
     def _batched_gradients(self, target, seeds, sources, parallel_iterations, vectorize):
         """For each source, the (rows, ...) gradients of ``target`` seeded by each row of ``seeds``, or None.
 
+        ``seeds``: a numpy array, or a DiagonalGradient of all its rows (cut into passes here).
+
         Runs the rows in passes of at most ``parallel_iterations`` (None: all in one pass).
         """
-        rows = seeds.shape[0]
+        rows = seeds.shape[0] if isinstance(seeds, np.ndarray) else seeds.stop
         step = rows if parallel_iterations is None else _positive_int(parallel_iterations)
         source_ids = {s._id for s in sources if (s._id in self._ids or s._id == target._id) and _is_floating(s)}
         if not _is_floating(target) or rows == 0 or not source_ids:
             return [None] * len(sources)
         parts = []
         for start in range(0, rows, max(step, 1)):
-            chunk = Tensor(seeds[start:start + step])
+            if isinstance(seeds, np.ndarray):
+                chunk = Tensor(seeds[start:start + step])
+            else:
+                chunk = DiagonalGradient(None, start, min(start + step, rows), seeds.shape, seeds.dtype)
             parts.append(backward_batched(self._ops, [target], [chunk], source_ids, vectorize))
         results = []
         for source in sources:
@@ -292,19 +302,20 @@ class GradientTape:
         if len(t_shape) < 2 or len(s_shape) < 2:
             raise ValueError(f"batch_jacobian needs target and source of rank 2 or more; got target shape "
                              f"{list(t_shape)} and source shape {list(s_shape)}.")
-        batch, positions = t_shape[0], int(np.prod(t_shape[1:], dtype=np.int64))
-        # Seed p: ones at position p of every row; its gradient's row b is d target[b, p] / d source[b]. A
-        # read-only broadcast of the identity (rules never write into a gradient): no seed memory to fill.
-        identity = np.eye(positions, dtype=target._value.dtype)[:, None, :]
-        seeds = np.broadcast_to(identity, (positions, batch, positions)).reshape((positions,) + t_shape)
+        positions = int(np.prod(t_shape[1:], dtype=np.int64))
+        # Seed p: ones at position p of every row; its gradient's row b is d target[b, p] / d source[b]. Kept
+        # diagonal while the rules can use that (tapeviz.core.batching), else a read-only broadcast of the identity.
+        seeds = DiagonalGradient(None, 0, positions, t_shape, target._value.dtype)
         grad, = self._batched_gradients(target, seeds, [source_t], parallel_iterations, experimental_use_pfor)
         shape = t_shape + s_shape[1:]
         if grad is None:
             result = Tensor(np.zeros(shape, dtype=_value(source_t).dtype))
         else:
-            # (positions, batch, x...) -> (batch, positions, x...) -> (batch, y..., x...)
-            moved = shape_ops.transpose(grad, (1, 0) + tuple(range(2, grad._value.ndim)))
-            result = shape_ops.reshape(moved, shape)
+            # (positions, batch, x...) -> (y..., batch, x...) -> (batch, y..., x...): a view, no copy
+            y_rank = len(t_shape) - 1
+            unfolded = shape_ops.reshape(grad, t_shape[1:] + t_shape[:1] + s_shape[1:])
+            result = shape_ops.transpose(unfolded, (y_rank,) + tuple(range(y_rank)) +
+                                         tuple(range(y_rank + 1, len(shape))))
         if observers:
             notify("gradient_computed", self, "batch_jacobian", [target], [source_t],
                    {"unconnected_gradients": unconnected.name}, [result])

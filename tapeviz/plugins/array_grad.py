@@ -5,6 +5,7 @@ StridedSliceGrad, GatherV2 and GatherV2Grad, Split and ConcatV2 are each other's
 """
 import numpy as np
 
+from tapeviz.core.batching import elementwise
 from tapeviz.core.execute import execute
 from tapeviz.core.hookspecs import hookimpl
 from tapeviz.core.registry import CheckCase
@@ -25,6 +26,15 @@ VALUES_READ = {
 
 def _reshape_back(op, grad):
     return A.reshape(grad, grad._value.shape[:batch_dims()] + op.inputs[0]._value.shape)
+
+
+def _reshape_diagonal(op, grad):
+    """batch_jacobian's diagonal gradients through a reshape that keeps the first (batch) axis: each
+    batch row's positions keep their row-major order, so the gradient stays diagonal, reshaped."""
+    shape = op.inputs[0]._value.shape
+    if not shape or shape[0] != grad.shape[0]:
+        return NotImplemented
+    return (grad.with_values(A.reshape(grad.values, shape)),)
 
 
 def _axis(axis):
@@ -98,6 +108,10 @@ def _cast_grad(op, grad):
     return A.cast(grad, op.get_attr("SrcT")) if floating else None
 
 
+def _pass_through(op, grad):
+    return grad
+
+
 def _read_of_a_variable(x):
     # A read's input is a variable's current value; the check runs the op on a tensor in its place.
     return execute("ReadVariableOp", np.array, (x,))
@@ -112,14 +126,15 @@ def _lead_paddings(op):
 def register_gradients(register):
     # Every rule here takes gradients with a leading batch dimension (vectorized jacobians) unless it says not.
     register = DeclaringReads(register, VALUES_READ, default=dict(needs_inputs=False, needs_outputs=False, batched=True))
-    register("Reshape", _reshape_back, batched=True, checks=[
+    register("Reshape", _reshape_back, batched=True, diagonal=_reshape_diagonal, checks=[
         CheckCase(lambda x: A.reshape(x, (3, 2)), (randn(2, 3),), name="(2, 3) to (3, 2)"),
+        CheckCase(lambda x: A.reshape(x, (2, 6)), (randn(2, 3, 2),), name="(2, 3, 2) to (2, 6)"),
         CheckCase(lambda x: A.reshape(x, (-1,)), (randn(2, 2, 2),), name="flatten with -1"),
         CheckCase(lambda x: A.reshape(x, (1, 1)), (randn(),), name="scalar to (1, 1)")])
-    register("Squeeze", _reshape_back, batched=True, checks=[
+    register("Squeeze", _reshape_back, batched=True, diagonal=_reshape_diagonal, checks=[
         CheckCase(lambda x: A.squeeze(x), (randn(1, 3, 1),), name="all size-1 axes"),
         CheckCase(lambda x: A.squeeze(x, axis=-1), (randn(2, 1),), name="axis -1")])
-    register("ExpandDims", _reshape_back, batched=True, checks=[
+    register("ExpandDims", _reshape_back, batched=True, diagonal=_reshape_diagonal, checks=[
         CheckCase(lambda x: A.expand_dims(x, 0), (randn(3),), name="axis 0"),
         CheckCase(lambda x: A.expand_dims(x, -1), (randn(2, 3),), name="axis -1")])
     register("Transpose", _transpose_grad, batched=True, checks=[
@@ -185,13 +200,15 @@ def register_gradients(register):
         CheckCase(lambda x, lo, hi: A.clip_by_value(x, lo, hi),
                   (np.array([[-2.0, 0.3, 1.5], [0.1, -0.4, 3.0]]), np.array([-1.0, 0.0, 1.0]), np.array(2.0)),
                   name="tensor bounds, broadcast")])
-    register("Cast", _cast_grad, batched=True, checks=[
+    register("Cast", _cast_grad, batched=True, diagonal=elementwise(_cast_grad), checks=[
         # Only float64 keeps finite differences exact, so the float-to-float branch is tested in
         # tests/test_array_ops.py; this case takes the path through a cast to int (no gradient).
         CheckCase(lambda x: x * A.cast(A.cast(x, "int32"), "float64"), (np.array([0.3, 1.6, -2.2]),),
                   name="through int32")])
-    register("Identity", lambda op, grad: grad, checks=[CheckCase(A.identity, (randn(2, 3),), name="(2, 3)")])
+    register("Identity", _pass_through, diagonal=elementwise(_pass_through),
+             checks=[CheckCase(A.identity, (randn(2, 3),), name="(2, 3)")])
     # A read of a variable passes its gradient to the variable (TF's _ReadGrad).
-    register("ReadVariableOp", lambda op, grad: grad, needs_inputs=False, needs_outputs=False,
+    register("ReadVariableOp", _pass_through, diagonal=elementwise(_pass_through), needs_inputs=False,
+             needs_outputs=False,
              checks=[CheckCase(_read_of_a_variable, (randn(2, 3),), name="(2, 3)")])
     register.not_differentiable("StopGradient")

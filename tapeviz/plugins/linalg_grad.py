@@ -1,10 +1,11 @@
 """Gradient rules for matrix multiplication (MatMul, and BatchMatMulV2 for batched operands).
 
-An operand nobody differentiates (an MLP's input batch) gets no gradient computed at all.
+An operand nobody differentiates (an MLP's input batch) gets no gradient computed at all. MatMul
+also takes batch_jacobian's diagonal gradients, where its gradient needs no matrix product.
 """
 from tapeviz.core.hookspecs import hookimpl
 from tapeviz.core.registry import CheckCase
-from tapeviz.ops.array_ops import reshape
+from tapeviz.ops.array_ops import reshape, transpose
 from tapeviz.ops.linalg_ops import matmul
 
 from ._helpers import batch_dims, randn, skips, unbroadcast
@@ -38,6 +39,29 @@ def _matmul_grad(op, grad):
     return _grads(op, grad, op.attrs["transpose_a"], op.attrs["transpose_b"])
 
 
+def _matmul_diagonal_grad(op, grad):
+    """MatMul's rule for batch_jacobian's diagonal gradients (tapeviz.core.batching.DiagonalGradient).
+
+    Row r of the gradient of a @ b is zero but for column r, ``grad.values[:, r]``; times b^T that
+    is row r of b^T scaled per batch row: an outer product instead of a (rows * B, P) @ (P, K)
+    product. Declines where the structure does not fit (a transposed a, or b differentiated too).
+    """
+    a, b = op.inputs
+    if op.attrs["transpose_a"] or not skips(op, 1) or a._value.ndim != 2:
+        return NotImplemented
+    if skips(op, 0):
+        return None, None
+    start, stop, (batch, positions) = grad.start, grad.stop, grad.shape
+    rows_of_b_t = b if op.attrs["transpose_b"] else transpose(b)  # (positions, K)
+    scales = transpose(grad.values)  # (positions, B)
+    if (start, stop) != (0, positions):  # one pass of several (parallel_iterations)
+        rows_of_b_t, scales = rows_of_b_t[start:stop], scales[start:stop]
+    # numpy lays a product out as its operands are: the scales are copied into row-major order (a
+    # flattening reshape) so that the (rows, B, K) gradient comes out row-major for the next rules
+    scales = reshape(reshape(scales, [-1]), (stop - start, batch, 1))
+    return scales * reshape(rows_of_b_t, (stop - start, 1, rows_of_b_t._value.shape[-1])), None
+
+
 def _batch_matmul_grad(op, grad):
     # Batch dimensions broadcast, so each gradient is summed back down to its operand's shape.
     grad_a, grad_b = _grads(op, grad, op.attrs["adj_x"], op.attrs["adj_y"])
@@ -62,7 +86,7 @@ def _cases(a_shape, b_shape):
 @hookimpl
 def register_gradients(register):
     register("MatMul", _matmul_grad, checks=_cases((2, 3), (3, 4)) + _cases((1, 3), (3, 1)), needs_outputs=False,
-             batched=True)
+             batched=True, diagonal=_matmul_diagonal_grad)
     register("BatchMatMulV2", _batch_matmul_grad, batched=True, checks=_cases((2, 2, 3), (2, 3, 4)) + [
         CheckCase(lambda a, b: matmul(a, b), (randn(2, 1, 2, 3), randn(3, 3, 2, seed=1)), name="broadcast batch"),
         CheckCase(lambda a, b: matmul(a, b), (randn(2, 3), randn(4, 3, 2, seed=1)), name="matrix @ batch")],

@@ -5,6 +5,7 @@ import numpy as np
 
 import tapeviz as tv
 from tapeviz import math as tm
+from tapeviz.core.batching import elementwise
 from tapeviz.core.hookspecs import hookimpl
 from tapeviz.core.registry import CheckCase
 
@@ -176,10 +177,11 @@ def _unary_checks(fn, domain):
 def register_gradients(register):
     # Every rule here takes gradients with a leading batch dimension (vectorized jacobians).
     register = DeclaringReads(register, VALUES_READ, default=dict(needs_outputs=False, batched=True))
+    # Element-wise: batch_jacobian's diagonal gradients stay diagonal through them (tapeviz.core.batching).
     for op_type, (rule, fn, domain) in UNARY.items():
-        register(op_type, rule, checks=_unary_checks(fn, domain), batched=True)
+        register(op_type, rule, checks=_unary_checks(fn, domain), batched=True, diagonal=elementwise(rule))
     for op_type, (rule, fn, domain) in BINARY.items():
-        register(op_type, rule, checks=binary_cases(fn, **domain))
+        register(op_type, rule, checks=binary_cases(fn, **domain), diagonal=elementwise(rule))
     for op_type, (rule, fn) in GRAD_OPS.items():
         register(op_type, rule, checks=[CheckCase(fn, (randn(*shape, seed=1, low=0.5, high=2.0), randn(*shape, seed=2)),
                                                   name=str(shape)) for shape in [(), (2, 3)]])

@@ -5,6 +5,7 @@ import numpy as np
 
 import tapeviz as tv
 from tapeviz import math as tm, nn
+from tapeviz.core.batching import elementwise
 from tapeviz.core.hookspecs import hookimpl
 from tapeviz.core.registry import CheckCase
 from tapeviz.ops.nn_ops import SELU_ALPHA, SELU_SCALE, leaky_relu_grad, relu6_grad, relu_grad
@@ -112,17 +113,20 @@ def _softmax_cases(fn):
 
 @hookimpl
 def register_gradients(register):
-    # Every rule here takes gradients with a leading batch dimension (vectorized jacobians).
+    # Every rule here takes gradients with a leading batch dimension (vectorized jacobians); the
+    # element-wise ones keep batch_jacobian's diagonal gradients diagonal (tapeviz.core.batching).
     register = DeclaringReads(register, VALUES_READ, default=dict(needs_outputs=False, batched=True))
-    register("Relu", _relu_grad, checks=_cases(nn.relu))
+    register("Relu", _relu_grad, diagonal=elementwise(_relu_grad), checks=_cases(nn.relu))
     register("ReluGrad", _relu_grad_grad, checks=_grad_op_cases(relu_grad))
-    register("Relu6", _relu6_grad, checks=_cases(nn.relu6))
+    register("Relu6", _relu6_grad, diagonal=elementwise(_relu6_grad), checks=_cases(nn.relu6))
     register("Relu6Grad", _relu6_grad_grad, checks=_grad_op_cases(relu6_grad))
     register("LeakyReluGrad", _leaky_relu_grad_grad, checks=_grad_op_cases(
         lambda g, x: leaky_relu_grad(g, x, alpha=0.3)))
-    register("Elu", _elu_grad, checks=_cases(nn.elu))
-    register("Selu", _selu_grad, checks=_cases(nn.selu))
-    register("LeakyRelu", _leaky_relu_grad, checks=_cases(lambda x: nn.leaky_relu(x, alpha=0.3)))
-    register("Gelu", _gelu_grad, checks=_cases(nn.gelu) + _cases(lambda x: nn.gelu(x, approximate=True), "tanh form "))
+    register("Elu", _elu_grad, diagonal=elementwise(_elu_grad), checks=_cases(nn.elu))
+    register("Selu", _selu_grad, diagonal=elementwise(_selu_grad), checks=_cases(nn.selu))
+    register("LeakyRelu", _leaky_relu_grad, diagonal=elementwise(_leaky_relu_grad),
+             checks=_cases(lambda x: nn.leaky_relu(x, alpha=0.3)))
+    register("Gelu", _gelu_grad, diagonal=elementwise(_gelu_grad),
+             checks=_cases(nn.gelu) + _cases(lambda x: nn.gelu(x, approximate=True), "tanh form "))
     register("Softmax", _softmax_grad, checks=_softmax_cases(nn.softmax))
     register("LogSoftmax", _log_softmax_grad, checks=_softmax_cases(nn.log_softmax))
