@@ -1,19 +1,21 @@
 """2-D convolution and pooling on NHWC tensors, under TensorFlow's op-type names.
 
-``Conv2D`` gathers every input patch with ``as_strided`` (a view, no loop) and does one matrix
-product with the filter; its backprops (``Conv2DBackpropInput``, ``Conv2DBackpropFilter``) are one
-product each, plus a scatter-add over the kernel's few offsets. ``MaxPool``/``AvgPool`` reduce
+``Conv2D`` gathers input patches (im2col: a copy of an ``as_strided`` window view) and multiplies
+them by the filter; ``Conv2DBackpropFilter`` multiplies the same patches by the output gradient,
+``Conv2DBackpropInput`` multiplies the output gradient by each kernel offset's filter slice and adds
+it back at the offset's place. All three work a cache-sized block of images (or image rows) at a
+time in reused scratch space, so no patch matrix is ever whole. ``MaxPool``/``AvgPool`` reduce
 window views; ``MaxPoolGrad``/``MaxPoolGradGrad``/``AvgPoolGrad`` are their gradients, and
 are ops themselves so that second derivatives work. Padding follows TensorFlow: ``SAME`` pads
 ``total = max((ceil(n / s) - 1) s + (k - 1) d + 1 - n, 0)`` with ``total // 2`` before; average
 pooling divides by the count of real (unpadded) elements. Rules: ``tapeviz.plugins.conv_grad``.
 """
-import weakref
+import math
+import threading
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from tapeviz.core.context import state
 from tapeviz.core.execute import execute
 
 from ._dispatch import as_tensor, binary_inputs, floating_only
@@ -74,48 +76,85 @@ def _offset_slices(kernel, strides, oh, ow, dilations=(1, 1)):
                    slice(left, left + strides[1] * (ow - 1) + 1, strides[1]), slice(None))
 
 
-def _im2col(padded, kernel, strides, dilations, oh, ow):
-    """Every window as a row: (N * OH * OW, KH * KW * C), in the filter's (KH, KW, C) order."""
-    n, c = padded.shape[0], padded.shape[3]
-    if c >= 8:  # numpy's copy of the window view moves C-long runs: fast when they are long
-        return _windows(padded, kernel, strides, dilations, oh, ow).reshape(n * oh * ow, -1)
-    # Few channels (a first layer's images): one strided slice copy per kernel offset is 2x faster.
-    cols = np.empty((n, oh, ow, kernel[0], kernel[1], c), padded.dtype)
-    for k, index in enumerate(_offset_slices(kernel, strides, oh, ow, dilations)):
-        cols[:, :, :, k // kernel[1], k % kernel[1], :] = padded[index]
-    return cols.reshape(n * oh * ow, -1)
+# -- scratch space and blocks -----------------------------------------------------------------------
+# Convolutions gather their patches, and their input backprop its per-offset products, a block at
+# a time into a per-thread scratch array that is reused from call to call: a block stays in cache
+# between its copy and its matrix product, and no patch matrix nine times the input's size is
+# allocated, faulted in and freed on every call (on the conv net of benchmarks/bench_training.py
+# that churn cost more than the products). Scratch arrays never leave the kernel that fills them.
+_SCRATCH = threading.local()
+
+# Patches of about this many bytes per block. Whole images while they fit, else rows of one image.
+PATCH_BLOCK_BYTES = 1 << 20
+# Conv2DBackpropInput's per-offset products of about this many bytes per block of whole images:
+# the block, its share of dy and its output region then stay in the core's own cache.
+BACKPROP_INPUT_BLOCK_BYTES = 1 << 16
 
 
-# The patches Conv2D gathered from an input, kept while that input lives and a tape records, for
-# the Conv2DBackpropFilter of the same input (a training step's backward pass) to reuse rather than
-# gather again. Keyed by the input array's identity: tensors' arrays are never written in place.
-_PATCHES = {}
+def _scratch(slot, shape, dtype):
+    """A reusable uninitialized array of ``shape``, this thread's own for ``slot``; it grows on demand."""
+    size = math.prod(shape)
+    buffers = _SCRATCH.__dict__
+    key = (slot, dtype)
+    buffer = buffers.get(key)
+    if buffer is None or buffer.size < size:
+        buffer = buffers[key] = np.empty(size, dtype)
+    return buffer[:size].reshape(shape)
 
 
-def _patches(x, kernel, strides, dilations, padding):
-    """(rows of patches, output height, output width) of an NHWC input, from the cache when it has them."""
-    oh, ow, pads = _geometry(x.shape, kernel, strides, dilations, padding)
-    key = (x.shape, x.dtype, tuple(kernel), tuple(strides), tuple(dilations), padding)
-    entry = _PATCHES.get(id(x))
-    if entry is not None and entry[0]() is x and entry[1] == key:
-        return entry[2], oh, ow
-    cols = _im2col(_pad(x, pads), kernel, strides, dilations, oh, ow)
-    if state.tapes and not np.may_share_memory(cols, x):  # a view of x would keep x alive forever
-        _remember_patches(x, key, cols)
-    return cols, oh, ow
+def _output_blocks(n, oh, row_bytes, budget):
+    """(first image, last image + 1, first output row, last output row + 1) blocks of about ``budget`` bytes
+    at ``row_bytes`` per output row: runs of whole images, or runs of rows of one image when an image is more."""
+    rows = max(1, budget // max(1, row_bytes))
+    if rows >= oh:
+        per = rows // max(1, oh)
+        return [(start, min(start + per, n), 0, oh) for start in range(0, n, per)]
+    return [(image, image + 1, top, min(top + rows, oh)) for image in range(n) for top in range(0, oh, rows)]
 
 
-def _remember_patches(x, key, cols):
-    x_id = id(x)
+def _input_rows(x, first, last, top, bottom, pads, slot):
+    """Images [first, last) of NHWC ``x`` padded by ``pads``, rows [top, bottom) of the padded image: a view
+    of ``x`` when no padding is in reach, else a scratch copy with zeros in the padding."""
+    (pad_top, _), (pad_left, pad_right) = pads[1], pads[2]
+    height, width = x.shape[1], x.shape[2]
+    source_top, source_bottom = top - pad_top, bottom - pad_top
+    if not pad_left and not pad_right and source_top >= 0 and source_bottom <= height:
+        return x[first:last, source_top:source_bottom]
+    block = _scratch(slot, (last - first, bottom - top, width + pad_left + pad_right, x.shape[3]), x.dtype)
+    block.fill(0)
+    inside_top, inside_bottom = max(source_top, 0), min(source_bottom, height)
+    if inside_top < inside_bottom:
+        block[:, inside_top - source_top:inside_bottom - source_top, pad_left:pad_left + width] = \
+            x[first:last, inside_top:inside_bottom]
+    return block
 
-    def forget(_, x_id=x_id):
-        entry = _PATCHES.get(x_id)
-        if entry is not None and entry[0]() is None:
-            del _PATCHES[x_id]
-    try:
-        _PATCHES[x_id] = (weakref.ref(x, forget), key, cols)
-    except TypeError:  # not weak-referenceable (a numpy scalar): no caching
-        pass
+
+def _patch_blocks(x, kernel, strides, dilations, oh, ow, pads):
+    """Yield (output rows, patches) for blocks of a convolution's output, flattened as (N * OH * OW) rows.
+
+    ``patches`` is (rows, KH * KW * C), in the filter's (KH, KW, C) order: each output position's
+    window as a row, ready for one product with the filter. It lives in scratch space until the
+    next block. With few channels (a first layer's images) it is the transpose of a (KH * KW * C,
+    rows) array, which one strided slice copy per kernel offset fills with long runs; the product
+    reads either layout in place.
+    """
+    n, _, _, channels = x.shape
+    depth = kernel[0] * kernel[1] * channels
+    span = (kernel[0] - 1) * dilations[0] + 1
+    for first, last, top, bottom in _output_blocks(n, oh, ow * depth * x.itemsize, PATCH_BLOCK_BYTES):
+        images, rows = last - first, bottom - top
+        source = _input_rows(x, first, last, top * strides[0], (bottom - 1) * strides[0] + span, pads, "conv input")
+        if channels >= 8:  # numpy's copy of the window view moves C-long runs: fast when they are long
+            block = _scratch("patches", (images, rows, ow, kernel[0], kernel[1], channels), x.dtype)
+            np.copyto(block, _windows(source, kernel, strides, dilations, rows, ow))
+            patches = block.reshape(images * rows * ow, depth)
+        else:
+            block = _scratch("patches", (kernel[0], kernel[1], channels, images, rows, ow), x.dtype)
+            for k, index in enumerate(_offset_slices(kernel, strides, rows, ow, dilations)):
+                np.copyto(block[k // kernel[1], k % kernel[1]], source[index].transpose(3, 0, 1, 2))
+            patches = block.reshape(depth, images * rows * ow).T
+        start = (first * oh + top) * ow
+        yield slice(start, start + images * rows * ow), patches
 
 
 def _scatter_windows(cols, shape, pads, kernel, strides, dilations):
@@ -138,33 +177,68 @@ def _conv2d(x, w, strides, padding, dilations):
     if x.shape[3] != w.shape[2]:
         raise ValueError(f"input depth ({x.shape[3]}) must equal the filter's in-channels dimension "
                          f"({w.shape[2]}); the filter's shape is [height, width, in_channels, out_channels].")
-    cols, oh, ow = _patches(x, kernel, strides, dilations, padding)
-    return np.matmul(cols, w.reshape(-1, w.shape[3])).reshape(x.shape[0], oh, ow, w.shape[3])
+    oh, ow, pads = _geometry(x.shape, kernel, strides, dilations, padding)
+    out_channels = w.shape[3]
+    out = np.empty((x.shape[0] * oh * ow, out_channels), np.result_type(x, w))
+    filters = w.reshape(-1, out_channels)
+    if filters.shape[0] == 0:  # no input channels: every sum is empty
+        out.fill(0)
+    else:
+        for rows, patches in _patch_blocks(x, kernel, strides, dilations, oh, ow, pads):
+            np.matmul(patches, filters, out=out[rows])
+    return out.reshape(x.shape[0], oh, ow, out_channels)
+
+
+def _check_out_backprop(dy, n, oh, ow, out_channels, op_type):
+    if dy.shape != (n, oh, ow, out_channels):
+        raise ValueError(f"{op_type}: out_backprop has shape {list(dy.shape)}, but the convolution's output is "
+                         f"{[n, oh, ow, out_channels]}; pass the gradient of the conv2d output it belongs to.")
 
 
 def _conv2d_backprop_input(w, dy, input_sizes, strides, padding, dilations):
     kernel = w.shape[:2]
-    _, _, pads = _geometry(input_sizes, kernel, strides, dilations, padding)
-    n, oh, ow, out_channels = dy.shape
-    in_channels = w.shape[2]
-    # Each kernel offset's contribution is one product into a reused buffer, added at its strided
-    # place: the same arithmetic as one big product, without its (offsets x input) temporary.
-    padded = np.zeros((input_sizes[0], input_sizes[1] + sum(pads[1]), input_sizes[2] + sum(pads[2]), in_channels),
-                      dy.dtype)
+    oh, ow, pads = _geometry(input_sizes, kernel, strides, dilations, padding)
+    n, in_channels, out_channels = input_sizes[0], w.shape[2], w.shape[3]
+    _check_out_backprop(dy, n, oh, ow, out_channels, "Conv2DBackpropInput")
+    # Each kernel offset's contribution is one product into a small scratch block, added at its
+    # strided place, a few images at a time: the arithmetic of one big product, while the block,
+    # its dy rows and the output region it lands in stay in cache.
+    padded = np.zeros((n, input_sizes[1] + sum(pads[1]), input_sizes[2] + sum(pads[2]), in_channels),
+                      np.result_type(w, dy))
     flat_dy = dy.reshape(-1, out_channels)
-    block = np.empty((n * oh * ow, in_channels), dy.dtype)
-    block_view = block.reshape(n, oh, ow, in_channels)
-    for k, index in enumerate(_offset_slices(kernel, strides, oh, ow, dilations)):
-        np.matmul(flat_dy, w[k // kernel[1], k % kernel[1]].T, out=block)
-        padded[index] += block_view
+    span = (kernel[0] - 1) * dilations[0] + 1
+    for first, last, top, bottom in _output_blocks(n, oh, ow * in_channels * padded.itemsize,
+                                                   BACKPROP_INPUT_BLOCK_BYTES):
+        images, rows = last - first, bottom - top
+        start = (first * oh + top) * ow
+        block_dy = flat_dy[start:start + images * rows * ow]
+        block = _scratch("input backprop", (images * rows * ow, in_channels), padded.dtype)
+        block_view = block.reshape(images, rows, ow, in_channels)
+        region = padded[first:last, top * strides[0]:(bottom - 1) * strides[0] + span]
+        for k, index in enumerate(_offset_slices(kernel, strides, rows, ow, dilations)):
+            np.matmul(block_dy, w[k // kernel[1], k % kernel[1]].T, out=block)
+            region[index] += block_view
     (top, bottom), (left, right) = pads[1], pads[2]
     return padded[:, top:padded.shape[1] - bottom, left:padded.shape[2] - right, :]
 
 
 def _conv2d_backprop_filter(x, dy, filter_sizes, strides, padding, dilations):
     kernel = filter_sizes[:2]
-    cols, oh, ow = _patches(x, kernel, strides, dilations, padding)
-    return np.matmul(cols.T, dy.reshape(-1, dy.shape[3])).reshape(filter_sizes)
+    oh, ow, pads = _geometry(x.shape, kernel, strides, dilations, padding)
+    out_channels = filter_sizes[3]
+    _check_out_backprop(dy, x.shape[0], oh, ow, out_channels, "Conv2DBackpropFilter")
+    flat_dy = dy.reshape(-1, out_channels)
+    total = None
+    for rows, patches in _patch_blocks(x, kernel, strides, dilations, oh, ow, pads):
+        if total is None:
+            total = np.matmul(patches.T, flat_dy[rows])
+        else:
+            partial = _scratch("filter partial", total.shape, total.dtype)
+            np.matmul(patches.T, flat_dy[rows], out=partial)
+            total += partial
+    if total is None:  # an empty batch or output
+        total = np.zeros((math.prod(filter_sizes[:3]), out_channels), np.result_type(x, dy))
+    return total.reshape(filter_sizes)
 
 
 def _four(value, name, rank_name="strides"):
