@@ -18,6 +18,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from tapeviz.core.execute import execute
 
+from . import _recycling
 from ._dispatch import as_tensor, binary_inputs, floating_only
 
 __all__ = []  # reached as tf.nn.conv2d, tf.nn.max_pool2d, ...
@@ -179,7 +180,7 @@ def _conv2d(x, w, strides, padding, dilations):
                          f"({w.shape[2]}); the filter's shape is [height, width, in_channels, out_channels].")
     oh, ow, pads = _geometry(x.shape, kernel, strides, dilations, padding)
     out_channels = w.shape[3]
-    out = np.empty((x.shape[0] * oh * ow, out_channels), np.result_type(x, w))
+    out = _recycling.empty((x.shape[0] * oh * ow, out_channels), np.result_type(x, w))
     filters = w.reshape(-1, out_channels)
     if filters.shape[0] == 0:  # no input channels: every sum is empty
         out.fill(0)
@@ -203,8 +204,9 @@ def _conv2d_backprop_input(w, dy, input_sizes, strides, padding, dilations):
     # Each kernel offset's contribution is one product into a small scratch block, added at its
     # strided place, a few images at a time: the arithmetic of one big product, while the block,
     # its dy rows and the output region it lands in stay in cache.
-    padded = np.zeros((n, input_sizes[1] + sum(pads[1]), input_sizes[2] + sum(pads[2]), in_channels),
-                      np.result_type(w, dy))
+    padded = _recycling.empty((n, input_sizes[1] + sum(pads[1]), input_sizes[2] + sum(pads[2]), in_channels),
+                              np.result_type(w, dy))
+    padded.fill(0)
     flat_dy = dy.reshape(-1, out_channels)
     span = (kernel[0] - 1) * dilations[0] + 1
     for first, last, top, bottom in _output_blocks(n, oh, ow * in_channels * padded.itemsize,
@@ -338,7 +340,7 @@ def _max_pool(x, ksize, strides, padding):
     # reducing a 6-D window view, whose inner axes are tiny.
     oh, ow, pads = _geometry(x.shape, ksize, strides, _ONE, padding)
     padded = _pad(x, pads, -np.inf)
-    out = np.empty((x.shape[0], oh, ow, x.shape[3]), x.dtype)
+    out = _recycling.empty((x.shape[0], oh, ow, x.shape[3]), x.dtype)
     for start, stop in _image_blocks(padded):
         images, block = padded[start:stop], out[start:stop]
         slices = _offset_slices(ksize, strides, oh, ow)
@@ -374,7 +376,9 @@ def _max_pool_grad(x, y, dy, ksize, strides, padding):
     tiled = strides[0] == ksize[0] and strides[1] == ksize[1] and shape[1] == y.shape[1] * strides[0] \
         and shape[2] == y.shape[2] * strides[1]
     # Windows that tile the (padded) input exactly write every element once: no zeros needed first.
-    padded = np.empty(shape, dy.dtype) if tiled else np.zeros(shape, dy.dtype)
+    padded = _recycling.empty(shape, dy.dtype)
+    if not tiled:
+        padded.fill(0)
     disjoint = strides[0] >= ksize[0] and strides[1] >= ksize[1]  # windows do not overlap: write, do not add
     for start, stop in _image_blocks(x):
         _, _, masks = _first_maxima(x[start:stop], y[start:stop], ksize, strides, padding)
