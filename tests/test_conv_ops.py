@@ -103,6 +103,7 @@ BLOCKED_CONV_SETTINGS = [
     ((5, 9, 8, 10), (3, 2, 10, 4), (2, 1), ((0, 1), (2, 0)), (1, 1)),  # many channels, uneven padding
     ((3, 11, 10, 9), (2, 3, 9, 5), (1, 2), ((0, 0), (0, 0)), (2, 1)),  # dilated, no padding
     ((2, 7, 7, 1), (5, 5, 1, 3), (3, 3), ((2, 2), (2, 2)), (1, 1)),    # windows wider than the stride
+    ((3, 10, 6, 9), (3, 2, 9, 4), (2, 1), ((1, 2), (0, 1)), (2, 1)),   # dilated and strided rows only
 ]
 
 

@@ -201,12 +201,22 @@ def _conv2d_backprop_input(w, dy, input_sizes, strides, padding, dilations):
     oh, ow, pads = _geometry(input_sizes, kernel, strides, dilations, padding)
     n, in_channels, out_channels = input_sizes[0], w.shape[2], w.shape[3]
     _check_out_backprop(dy, n, oh, ow, out_channels, "Conv2DBackpropInput")
-    # Each kernel offset's contribution is one product into a small scratch block, added at its
-    # strided place, a few images at a time: the arithmetic of one big product, while the block,
-    # its dy rows and the output region it lands in stay in cache.
     padded = _recycling.empty((n, input_sizes[1] + sum(pads[1]), input_sizes[2] + sum(pads[2]), in_channels),
                               np.result_type(w, dy))
     padded.fill(0)
+    if strides[1] == 1 and dilations[1] == 1:
+        _add_input_backprop_by_kernel_rows(padded, w, dy, strides[0], dilations[0])
+    else:
+        _add_input_backprop_by_offsets(padded, w, dy, strides, dilations)
+    (top, bottom), (left, right) = pads[1], pads[2]
+    return padded[:, top:padded.shape[1] - bottom, left:padded.shape[2] - right, :]
+
+
+def _add_input_backprop_by_offsets(padded, w, dy, strides, dilations):
+    """Add each kernel offset's contribution to the padded input gradient: one product of dy with
+    the offset's filter slice into a small scratch block, added at its strided place, a few images
+    at a time, so that the block, its dy rows and the output region it lands in stay in cache."""
+    kernel, (n, oh, ow, out_channels), in_channels = w.shape[:2], dy.shape, w.shape[2]
     flat_dy = dy.reshape(-1, out_channels)
     span = (kernel[0] - 1) * dilations[0] + 1
     for first, last, top, bottom in _output_blocks(n, oh, ow * in_channels * padded.itemsize,
@@ -220,8 +230,39 @@ def _conv2d_backprop_input(w, dy, input_sizes, strides, padding, dilations):
         for k, index in enumerate(_offset_slices(kernel, strides, rows, ow, dilations)):
             np.matmul(block_dy, w[k // kernel[1], k % kernel[1]].T, out=block)
             region[index] += block_view
-    (top, bottom), (left, right) = pads[1], pads[2]
-    return padded[:, top:padded.shape[1] - bottom, left:padded.shape[2] - right, :]
+
+
+def _add_input_backprop_by_kernel_rows(padded, w, dy, row_stride, row_dilation):
+    """The same sum, for unit stride and dilation along the width, in a third of the additions.
+
+    Input column x receives dy's columns x - j for the kernel columns j: gathering, for every x,
+    those KW columns of dy (zero-padded at both ends) as one row makes a kernel row's whole
+    contribution one product with the kernel row's flipped (KW * out, in) slice, whose result is
+    added, unstrided along the width, at the kernel row's place. A block of images (or rows) at a
+    time, in scratch space.
+    """
+    (kh, kw, in_channels, out_channels), (n, oh, ow, _) = w.shape, dy.shape
+    width = padded.shape[2]  # = ow + kw - 1: every padded input column receives something
+    flipped = np.ascontiguousarray(w[:, ::-1].transpose(0, 1, 3, 2)).reshape(kh, kw * out_channels, in_channels)
+    span = (kh - 1) * row_dilation + 1
+    for first, last, top, bottom in _output_blocks(n, oh, width * kw * out_channels * dy.itemsize,
+                                                   PATCH_BLOCK_BYTES):
+        images, rows = last - first, bottom - top
+        spread = _scratch("input backprop dy", (images, rows, ow + 2 * (kw - 1), out_channels), dy.dtype)
+        spread[:, :, :kw - 1] = 0
+        spread[:, :, kw - 1 + ow:] = 0
+        spread[:, :, kw - 1:kw - 1 + ow] = dy[first:last, top:bottom]
+        strides = spread.strides
+        windows = as_strided(spread, (images, rows, width, kw * out_channels), strides, writeable=False)
+        gathered = _scratch("input backprop windows", windows.shape, dy.dtype)
+        np.copyto(gathered, windows)
+        gathered = gathered.reshape(-1, kw * out_channels)
+        product = _scratch("input backprop", (gathered.shape[0], in_channels), padded.dtype)
+        product_view = product.reshape(images, rows, width, in_channels)
+        region = padded[first:last, top * row_stride:(bottom - 1) * row_stride + span]
+        for i in range(kh):
+            np.matmul(gathered, flipped[i], out=product)
+            region[:, i * row_dilation:i * row_dilation + row_stride * (rows - 1) + 1:row_stride] += product_view
 
 
 def _conv2d_backprop_filter(x, dy, filter_sizes, strides, padding, dilations):
