@@ -245,14 +245,15 @@ def _add_input_backprop_by_kernel_rows(padded, w, dy, row_stride, row_dilation):
     """The same sum, for unit stride and dilation along the width, in a third of the additions.
 
     Input column x receives dy's columns x - j for the kernel columns j: gathering, for every x,
-    those KW columns of dy (zero-padded at both ends) as one row makes a kernel row's whole
-    contribution one product with the kernel row's flipped (KW * out, in) slice, whose result is
-    added, unstrided along the width, at the kernel row's place. A block of images (or rows) at a
-    time, in scratch space.
+    those KW columns of dy (zero-padded at both ends) as one row makes every kernel row's whole
+    contribution one product with the flipped filter, (KW * out) by (KH * in); each kernel row's
+    share of the result is added, unstrided along the width, at the kernel row's place. A block of
+    images (or rows) at a time, in scratch space.
     """
     (kh, kw, in_channels, out_channels), (n, oh, ow, _) = w.shape, dy.shape
     width = padded.shape[2]  # = ow + kw - 1: every padded input column receives something
-    flipped = np.ascontiguousarray(w[:, ::-1].transpose(0, 1, 3, 2)).reshape(kh, kw * out_channels, in_channels)
+    # flipped[(j, o), (i, c)] = w[i, kw - 1 - j, c, o]
+    flipped = np.ascontiguousarray(w[:, ::-1].transpose(1, 3, 0, 2)).reshape(kw * out_channels, kh * in_channels)
     span = (kh - 1) * row_dilation + 1
     for first, last, top, bottom in _output_blocks(n, oh, width * kw * out_channels * dy.itemsize,
                                                    PATCH_BLOCK_BYTES):
@@ -261,17 +262,16 @@ def _add_input_backprop_by_kernel_rows(padded, w, dy, row_stride, row_dilation):
         spread[:, :, :kw - 1] = 0
         spread[:, :, kw - 1 + ow:] = 0
         spread[:, :, kw - 1:kw - 1 + ow] = dy[first:last, top:bottom]
-        strides = spread.strides
-        windows = _read_only_view(spread, (images, rows, width, kw * out_channels), strides)
+        windows = _read_only_view(spread, (images, rows, width, kw * out_channels), spread.strides)
         gathered = _scratch("input backprop windows", windows.shape, dy.dtype)
         np.copyto(gathered, windows)
-        gathered = gathered.reshape(-1, kw * out_channels)
-        product = _scratch("input backprop", (gathered.shape[0], in_channels), padded.dtype)
-        product_view = product.reshape(images, rows, width, in_channels)
+        product = _scratch("input backprop", (images * rows * width, kh * in_channels), padded.dtype)
+        np.matmul(gathered.reshape(-1, kw * out_channels), flipped, out=product)
+        by_kernel_row = product.reshape(images, rows, width, kh, in_channels)
         region = padded[first:last, top * row_stride:(bottom - 1) * row_stride + span]
         for i in range(kh):
-            np.matmul(gathered, flipped[i], out=product)
-            region[:, i * row_dilation:i * row_dilation + row_stride * (rows - 1) + 1:row_stride] += product_view
+            region[:, i * row_dilation:i * row_dilation + row_stride * (rows - 1) + 1:row_stride] += \
+                by_kernel_row[:, :, :, i]
 
 
 def _conv2d_backprop_filter(x, dy, filter_sizes, strides, padding, dilations):
