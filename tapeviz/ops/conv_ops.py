@@ -1,10 +1,11 @@
 """2-D convolution and pooling on NHWC tensors, under TensorFlow's op-type names.
 
-``Conv2D`` gathers input patches (im2col: a copy of an ``as_strided`` window view) and multiplies
-them by the filter; ``Conv2DBackpropFilter`` multiplies the same patches by the output gradient,
-``Conv2DBackpropInput`` multiplies the output gradient by each kernel offset's filter slice and adds
-it back at the offset's place. All three work a cache-sized block of images (or image rows) at a
-time in reused scratch space, so no patch matrix is ever whole. ``MaxPool``/``AvgPool`` reduce
+``Conv2D`` gathers input patches (im2col: a copy of a strided window view) and multiplies them by
+the filter; ``Conv2DBackpropFilter`` multiplies the same patches by the output gradient;
+``Conv2DBackpropInput`` multiplies the output gradient by the filter and adds the products back at
+their kernel offsets' places (with unit width stride, once per kernel row). All three work a
+cache-sized block of images (or image rows) at a time in reused scratch space, so no patch matrix
+is ever whole, and take large outputs from ``_recycling``. ``MaxPool``/``AvgPool`` reduce
 window views; ``MaxPoolGrad``/``MaxPoolGradGrad``/``AvgPoolGrad`` are their gradients, and
 are ops themselves so that second derivatives work. Padding follows TensorFlow: ``SAME`` pads
 ``total = max((ceil(n / s) - 1) s + (k - 1) d + 1 - n, 0)`` with ``total // 2`` before; average
