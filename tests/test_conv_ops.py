@@ -72,21 +72,67 @@ def test_conv2d_errors_name_the_fix():
         tf.nn.conv2d(X, W, 1, "FULL")
 
 
-def test_patches_kept_for_the_backward_pass_are_released_with_their_input():
-    import gc
+def _reference_windows(x, kernel, strides, dilations, pads):
+    """Every window of the padded input in float64, (N, OH, OW, KH, KW, C), straight from indices."""
+    padded = np.pad(x.astype(np.float64), ((0, 0), pads[0], pads[1], (0, 0)))
+    span = [(k - 1) * d + 1 for k, d in zip(kernel, dilations)]
+    oh, ow = [(padded.shape[1 + a] - span[a]) // strides[a] + 1 for a in range(2)]
+    windows = np.empty((x.shape[0], oh, ow, kernel[0], kernel[1], x.shape[3]))
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            top, left = i * dilations[0], j * dilations[1]
+            windows[:, :, :, i, j] = padded[:, top:top + strides[0] * (oh - 1) + 1:strides[0],
+                                            left:left + strides[1] * (ow - 1) + 1:strides[1]]
+    return padded.shape, windows
 
+
+def _reference_input_backprop(dy, w, shape, padded_shape, strides, dilations, pads):
+    padded = np.zeros(padded_shape)
+    oh, ow = dy.shape[1:3]
+    for i in range(w.shape[0]):
+        for j in range(w.shape[1]):
+            top, left = i * dilations[0], j * dilations[1]
+            padded[:, top:top + strides[0] * (oh - 1) + 1:strides[0], left:left + strides[1] * (ow - 1) + 1:strides[1]] \
+                += np.einsum("nhwo,co->nhwc", dy.astype(np.float64), w[i, j].astype(np.float64))
+    return padded[:, pads[0][0]:pads[0][0] + shape[1], pads[1][0]:pads[1][0] + shape[2]]
+
+
+# input shape, filter shape, strides, padding (explicit pairs), dilations
+BLOCKED_CONV_SETTINGS = [
+    ((5, 9, 8, 3), (3, 3, 3, 4), (1, 1), ((1, 1), (1, 1)), (1, 1)),    # few channels: transposed patches
+    ((5, 9, 8, 10), (3, 2, 10, 4), (2, 1), ((0, 1), (2, 0)), (1, 1)),  # many channels, uneven padding
+    ((3, 11, 10, 9), (2, 3, 9, 5), (1, 2), ((0, 0), (0, 0)), (2, 1)),  # dilated, no padding
+    ((2, 7, 7, 1), (5, 5, 1, 3), (3, 3), ((2, 2), (2, 2)), (1, 1)),    # windows wider than the stride
+    ((3, 10, 6, 9), (3, 2, 9, 4), (2, 1), ((1, 2), (0, 1)), (2, 1)),   # dilated and strided rows only
+]
+
+
+@pytest.mark.parametrize("block_bytes", [1, 700, 5000, None])  # rows of one image, whole images, all at once
+@pytest.mark.parametrize("x_shape, w_shape, strides, pads, dilations", BLOCKED_CONV_SETTINGS)
+def test_conv2d_and_its_backprops_in_blocks_match_the_definition(monkeypatch, block_bytes, x_shape, w_shape, strides,
+                                                                 pads, dilations):
     from tapeviz.ops import conv_ops
+    if block_bytes is not None:
+        monkeypatch.setattr(conv_ops, "PATCH_BLOCK_BYTES", block_bytes)
+        monkeypatch.setattr(conv_ops, "BACKPROP_INPUT_BLOCK_BYTES", block_bytes)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    w = rng.standard_normal(w_shape).astype(np.float32)
+    padded_shape, windows = _reference_windows(x, w_shape[:2], strides, dilations, pads)
+    y = conv_ops._conv2d(x, w, strides, pads, dilations)
+    np.testing.assert_allclose(y, np.einsum("nhwijc,ijco->nhwo", windows, w.astype(np.float64)), rtol=1e-5, atol=1e-5)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    dw = conv_ops._conv2d_backprop_filter(x, dy, w_shape, strides, pads, dilations)
+    np.testing.assert_allclose(dw, np.einsum("nhwijc,nhwo->ijco", windows, dy.astype(np.float64)), rtol=1e-5, atol=1e-4)
+    dx = conv_ops._conv2d_backprop_input(w, dy, x_shape, strides, pads, dilations)
+    np.testing.assert_allclose(dx, _reference_input_backprop(dy, w, x_shape, padded_shape, strides, dilations, pads),
+                               rtol=1e-5, atol=1e-5)
 
-    w = tf.Variable(np.ones((3, 3, 3, 2), np.float32))
-    for _ in range(3):
-        x = tf.constant(np.random.default_rng(0).random((2, 6, 6, 3)).astype(np.float32))
-        with tf.GradientTape() as tape:
-            y = tf.reduce_sum(tf.nn.conv2d(x, w, 1, "SAME") ** 2)
-        reused = tape.gradient(y, w).numpy()
-    conv_ops._PATCHES.clear()
-    fresh = conv_ops._conv2d_backprop_filter(x.numpy(), 2 * tf.nn.conv2d(x, w, 1, "SAME").numpy(), (3, 3, 3, 2),
-                                             (1, 1), "SAME", (1, 1))
-    np.testing.assert_allclose(reused, fresh, rtol=1e-6)
-    del x, tape, y
-    gc.collect()
-    assert not conv_ops._PATCHES
+
+def test_backprops_name_a_mismatched_out_backprop():
+    from tapeviz.ops import conv_ops
+    wrong = np.zeros((2, 4, 4, 4), np.float32)  # the VALID output of X and W is (2, 5, 5, 4)
+    with pytest.raises(Exception, match="out_backprop has shape"):
+        conv_ops.conv2d_backprop_filter(X, W.shape, wrong, 1, "VALID")
+    with pytest.raises(Exception, match="out_backprop has shape"):
+        conv_ops.conv2d_backprop_input(X.shape, W, wrong, 1, "VALID")

@@ -1,21 +1,25 @@
 """2-D convolution and pooling on NHWC tensors, under TensorFlow's op-type names.
 
-``Conv2D`` gathers every input patch with ``as_strided`` (a view, no loop) and does one matrix
-product with the filter; its backprops (``Conv2DBackpropInput``, ``Conv2DBackpropFilter``) are one
-product each, plus a scatter-add over the kernel's few offsets. ``MaxPool``/``AvgPool`` reduce
+``Conv2D`` gathers input patches (im2col: a copy of a strided window view) and multiplies them by
+the filter; ``Conv2DBackpropFilter`` multiplies the same patches by the output gradient;
+``Conv2DBackpropInput`` multiplies the output gradient by the filter and adds the products back at
+their kernel offsets' places (with unit width stride, once per kernel row). All three work a
+cache-sized block of images (or image rows) at a time in reused scratch space, so no patch matrix
+is ever whole, and take large outputs from ``_recycling``. ``MaxPool``/``AvgPool`` reduce
 window views; ``MaxPoolGrad``/``MaxPoolGradGrad``/``AvgPoolGrad`` are their gradients, and
 are ops themselves so that second derivatives work. Padding follows TensorFlow: ``SAME`` pads
 ``total = max((ceil(n / s) - 1) s + (k - 1) d + 1 - n, 0)`` with ``total // 2`` before; average
 pooling divides by the count of real (unpadded) elements. Rules: ``tapeviz.plugins.conv_grad``.
 """
-import weakref
+import math
+import threading
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from tapeviz.core.context import state
 from tapeviz.core.execute import execute
 
+from . import _recycling
 from ._dispatch import as_tensor, binary_inputs, floating_only
 
 __all__ = []  # reached as tf.nn.conv2d, tf.nn.max_pool2d, ...
@@ -53,9 +57,18 @@ def _windows(padded, kernel, strides, dilations, oh, ow):
     """A read-only view (N, OH, OW, KH, KW, C) of every window of a padded NHWC array."""
     n, _, _, c = padded.shape
     sn, sh, sw, sc = padded.strides
-    return as_strided(padded, (n, oh, ow, kernel[0], kernel[1], c),
-                      (sn, sh * strides[0], sw * strides[1], sh * dilations[0], sw * dilations[1], sc),
-                      writeable=False)
+    return _read_only_view(padded, (n, oh, ow, kernel[0], kernel[1], c),
+                           (sn, sh * strides[0], sw * strides[1], sh * dilations[0], sw * dilations[1], sc))
+
+
+def _read_only_view(array, shape, strides):
+    """``as_strided(array, shape, strides, writeable=False)``; a contiguous array's in a quarter of the
+    time (2 us, not 7: convolutions make one per block)."""
+    if not array.flags.c_contiguous:
+        return as_strided(array, shape, strides, writeable=False)
+    view = np.ndarray(shape, array.dtype, buffer=array, strides=strides)
+    view.flags.writeable = False
+    return view
 
 
 def _pad(x, pads, value=0):
@@ -74,48 +87,85 @@ def _offset_slices(kernel, strides, oh, ow, dilations=(1, 1)):
                    slice(left, left + strides[1] * (ow - 1) + 1, strides[1]), slice(None))
 
 
-def _im2col(padded, kernel, strides, dilations, oh, ow):
-    """Every window as a row: (N * OH * OW, KH * KW * C), in the filter's (KH, KW, C) order."""
-    n, c = padded.shape[0], padded.shape[3]
-    if c >= 8:  # numpy's copy of the window view moves C-long runs: fast when they are long
-        return _windows(padded, kernel, strides, dilations, oh, ow).reshape(n * oh * ow, -1)
-    # Few channels (a first layer's images): one strided slice copy per kernel offset is 2x faster.
-    cols = np.empty((n, oh, ow, kernel[0], kernel[1], c), padded.dtype)
-    for k, index in enumerate(_offset_slices(kernel, strides, oh, ow, dilations)):
-        cols[:, :, :, k // kernel[1], k % kernel[1], :] = padded[index]
-    return cols.reshape(n * oh * ow, -1)
+# -- scratch space and blocks -----------------------------------------------------------------------
+# Convolutions gather their patches, and their input backprop its per-offset products, a block at
+# a time into a per-thread scratch array that is reused from call to call: a block stays in cache
+# between its copy and its matrix product, and no patch matrix nine times the input's size is
+# allocated, faulted in and freed on every call (on the conv net of benchmarks/bench_training.py
+# that churn cost more than the products). Scratch arrays never leave the kernel that fills them.
+_SCRATCH = threading.local()
+
+# Patches of about this many bytes per block. Whole images while they fit, else rows of one image.
+PATCH_BLOCK_BYTES = 1 << 20
+# Conv2DBackpropInput's per-offset products of about this many bytes per block of whole images:
+# the block, its share of dy and its output region then stay in the core's own cache.
+BACKPROP_INPUT_BLOCK_BYTES = 1 << 16
 
 
-# The patches Conv2D gathered from an input, kept while that input lives and a tape records, for
-# the Conv2DBackpropFilter of the same input (a training step's backward pass) to reuse rather than
-# gather again. Keyed by the input array's identity: tensors' arrays are never written in place.
-_PATCHES = {}
+def _scratch(slot, shape, dtype):
+    """A reusable uninitialized array of ``shape``, this thread's own for ``slot``; it grows on demand."""
+    size = math.prod(shape)
+    buffers = _SCRATCH.__dict__
+    key = (slot, dtype)
+    buffer = buffers.get(key)
+    if buffer is None or buffer.size < size:
+        buffer = buffers[key] = np.empty(size, dtype)
+    return buffer[:size].reshape(shape)
 
 
-def _patches(x, kernel, strides, dilations, padding):
-    """(rows of patches, output height, output width) of an NHWC input, from the cache when it has them."""
-    oh, ow, pads = _geometry(x.shape, kernel, strides, dilations, padding)
-    key = (x.shape, x.dtype, tuple(kernel), tuple(strides), tuple(dilations), padding)
-    entry = _PATCHES.get(id(x))
-    if entry is not None and entry[0]() is x and entry[1] == key:
-        return entry[2], oh, ow
-    cols = _im2col(_pad(x, pads), kernel, strides, dilations, oh, ow)
-    if state.tapes and not np.may_share_memory(cols, x):  # a view of x would keep x alive forever
-        _remember_patches(x, key, cols)
-    return cols, oh, ow
+def _output_blocks(n, oh, row_bytes, budget):
+    """(first image, last image + 1, first output row, last output row + 1) blocks of about ``budget`` bytes
+    at ``row_bytes`` per output row: runs of whole images, or runs of rows of one image when an image is more."""
+    rows = max(1, budget // max(1, row_bytes))
+    if rows >= oh:
+        per = rows // max(1, oh)
+        return [(start, min(start + per, n), 0, oh) for start in range(0, n, per)]
+    return [(image, image + 1, top, min(top + rows, oh)) for image in range(n) for top in range(0, oh, rows)]
 
 
-def _remember_patches(x, key, cols):
-    x_id = id(x)
+def _input_rows(x, first, last, top, bottom, pads, slot):
+    """Images [first, last) of NHWC ``x`` padded by ``pads``, rows [top, bottom) of the padded image: a view
+    of ``x`` when no padding is in reach, else a scratch copy with zeros in the padding."""
+    (pad_top, _), (pad_left, pad_right) = pads[1], pads[2]
+    height, width = x.shape[1], x.shape[2]
+    source_top, source_bottom = top - pad_top, bottom - pad_top
+    if not pad_left and not pad_right and source_top >= 0 and source_bottom <= height:
+        return x[first:last, source_top:source_bottom]
+    block = _scratch(slot, (last - first, bottom - top, width + pad_left + pad_right, x.shape[3]), x.dtype)
+    block.fill(0)
+    inside_top, inside_bottom = max(source_top, 0), min(source_bottom, height)
+    if inside_top < inside_bottom:
+        block[:, inside_top - source_top:inside_bottom - source_top, pad_left:pad_left + width] = \
+            x[first:last, inside_top:inside_bottom]
+    return block
 
-    def forget(_, x_id=x_id):
-        entry = _PATCHES.get(x_id)
-        if entry is not None and entry[0]() is None:
-            del _PATCHES[x_id]
-    try:
-        _PATCHES[x_id] = (weakref.ref(x, forget), key, cols)
-    except TypeError:  # not weak-referenceable (a numpy scalar): no caching
-        pass
+
+def _patch_blocks(x, kernel, strides, dilations, oh, ow, pads):
+    """Yield (output rows, patches) for blocks of a convolution's output, flattened as (N * OH * OW) rows.
+
+    ``patches`` is (rows, KH * KW * C), in the filter's (KH, KW, C) order: each output position's
+    window as a row, ready for one product with the filter. It lives in scratch space until the
+    next block. With few channels (a first layer's images) it is the transpose of a (KH * KW * C,
+    rows) array, which one strided slice copy per kernel offset fills with long runs; the product
+    reads either layout in place.
+    """
+    n, _, _, channels = x.shape
+    depth = kernel[0] * kernel[1] * channels
+    span = (kernel[0] - 1) * dilations[0] + 1
+    for first, last, top, bottom in _output_blocks(n, oh, ow * depth * x.itemsize, PATCH_BLOCK_BYTES):
+        images, rows = last - first, bottom - top
+        source = _input_rows(x, first, last, top * strides[0], (bottom - 1) * strides[0] + span, pads, "conv input")
+        if channels >= 8:  # numpy's copy of the window view moves C-long runs: fast when they are long
+            block = _scratch("patches", (images, rows, ow, kernel[0], kernel[1], channels), x.dtype)
+            np.copyto(block, _windows(source, kernel, strides, dilations, rows, ow))
+            patches = block.reshape(images * rows * ow, depth)
+        else:
+            block = _scratch("patches", (kernel[0], kernel[1], channels, images, rows, ow), x.dtype)
+            for k, index in enumerate(_offset_slices(kernel, strides, rows, ow, dilations)):
+                np.copyto(block[k // kernel[1], k % kernel[1]], source[index].transpose(3, 0, 1, 2))
+            patches = block.reshape(depth, images * rows * ow).T
+        start = (first * oh + top) * ow
+        yield slice(start, start + images * rows * ow), patches
 
 
 def _scatter_windows(cols, shape, pads, kernel, strides, dilations):
@@ -138,33 +188,110 @@ def _conv2d(x, w, strides, padding, dilations):
     if x.shape[3] != w.shape[2]:
         raise ValueError(f"input depth ({x.shape[3]}) must equal the filter's in-channels dimension "
                          f"({w.shape[2]}); the filter's shape is [height, width, in_channels, out_channels].")
-    cols, oh, ow = _patches(x, kernel, strides, dilations, padding)
-    return np.matmul(cols, w.reshape(-1, w.shape[3])).reshape(x.shape[0], oh, ow, w.shape[3])
+    oh, ow, pads = _geometry(x.shape, kernel, strides, dilations, padding)
+    out_channels = w.shape[3]
+    out = _recycling.empty((x.shape[0] * oh * ow, out_channels), np.result_type(x, w))
+    filters = w.reshape(-1, out_channels)
+    if filters.shape[0] == 0:  # no input channels: every sum is empty
+        out.fill(0)
+    else:
+        for rows, patches in _patch_blocks(x, kernel, strides, dilations, oh, ow, pads):
+            np.matmul(patches, filters, out=out[rows])
+    return out.reshape(x.shape[0], oh, ow, out_channels)
+
+
+def _check_out_backprop(dy, n, oh, ow, out_channels, op_type):
+    if dy.shape != (n, oh, ow, out_channels):
+        raise ValueError(f"{op_type}: out_backprop has shape {list(dy.shape)}, but the convolution's output is "
+                         f"{[n, oh, ow, out_channels]}; pass the gradient of the conv2d output it belongs to.")
 
 
 def _conv2d_backprop_input(w, dy, input_sizes, strides, padding, dilations):
     kernel = w.shape[:2]
-    _, _, pads = _geometry(input_sizes, kernel, strides, dilations, padding)
-    n, oh, ow, out_channels = dy.shape
-    in_channels = w.shape[2]
-    # Each kernel offset's contribution is one product into a reused buffer, added at its strided
-    # place: the same arithmetic as one big product, without its (offsets x input) temporary.
-    padded = np.zeros((input_sizes[0], input_sizes[1] + sum(pads[1]), input_sizes[2] + sum(pads[2]), in_channels),
-                      dy.dtype)
-    flat_dy = dy.reshape(-1, out_channels)
-    block = np.empty((n * oh * ow, in_channels), dy.dtype)
-    block_view = block.reshape(n, oh, ow, in_channels)
-    for k, index in enumerate(_offset_slices(kernel, strides, oh, ow, dilations)):
-        np.matmul(flat_dy, w[k // kernel[1], k % kernel[1]].T, out=block)
-        padded[index] += block_view
+    oh, ow, pads = _geometry(input_sizes, kernel, strides, dilations, padding)
+    n, in_channels, out_channels = input_sizes[0], w.shape[2], w.shape[3]
+    _check_out_backprop(dy, n, oh, ow, out_channels, "Conv2DBackpropInput")
+    padded = _recycling.empty((n, input_sizes[1] + sum(pads[1]), input_sizes[2] + sum(pads[2]), in_channels),
+                              np.result_type(w, dy))
+    padded.fill(0)
+    if strides[1] == 1 and dilations[1] == 1:
+        _add_input_backprop_by_kernel_rows(padded, w, dy, strides[0], dilations[0])
+    else:
+        _add_input_backprop_by_offsets(padded, w, dy, strides, dilations)
     (top, bottom), (left, right) = pads[1], pads[2]
     return padded[:, top:padded.shape[1] - bottom, left:padded.shape[2] - right, :]
 
 
+def _add_input_backprop_by_offsets(padded, w, dy, strides, dilations):
+    """Add each kernel offset's contribution to the padded input gradient: one product of dy with
+    the offset's filter slice into a small scratch block, added at its strided place, a few images
+    at a time, so that the block, its dy rows and the output region it lands in stay in cache."""
+    kernel, (n, oh, ow, out_channels), in_channels = w.shape[:2], dy.shape, w.shape[2]
+    flat_dy = dy.reshape(-1, out_channels)
+    span = (kernel[0] - 1) * dilations[0] + 1
+    for first, last, top, bottom in _output_blocks(n, oh, ow * in_channels * padded.itemsize,
+                                                   BACKPROP_INPUT_BLOCK_BYTES):
+        images, rows = last - first, bottom - top
+        start = (first * oh + top) * ow
+        block_dy = flat_dy[start:start + images * rows * ow]
+        block = _scratch("input backprop", (images * rows * ow, in_channels), padded.dtype)
+        block_view = block.reshape(images, rows, ow, in_channels)
+        region = padded[first:last, top * strides[0]:(bottom - 1) * strides[0] + span]
+        for k, index in enumerate(_offset_slices(kernel, strides, rows, ow, dilations)):
+            np.matmul(block_dy, w[k // kernel[1], k % kernel[1]].T, out=block)
+            region[index] += block_view
+
+
+def _add_input_backprop_by_kernel_rows(padded, w, dy, row_stride, row_dilation):
+    """The same sum, for unit stride and dilation along the width, in a third of the additions.
+
+    Input column x receives dy's columns x - j for the kernel columns j: gathering, for every x,
+    those KW columns of dy (zero-padded at both ends) as one row makes every kernel row's whole
+    contribution one product with the flipped filter, (KW * out) by (KH * in); each kernel row's
+    share of the result is added, unstrided along the width, at the kernel row's place. A block of
+    images (or rows) at a time, in scratch space.
+    """
+    (kh, kw, in_channels, out_channels), (n, oh, ow, _) = w.shape, dy.shape
+    width = padded.shape[2]  # = ow + kw - 1: every padded input column receives something
+    # flipped[(j, o), (i, c)] = w[i, kw - 1 - j, c, o]
+    flipped = np.ascontiguousarray(w[:, ::-1].transpose(1, 3, 0, 2)).reshape(kw * out_channels, kh * in_channels)
+    span = (kh - 1) * row_dilation + 1
+    for first, last, top, bottom in _output_blocks(n, oh, width * kw * out_channels * dy.itemsize,
+                                                   PATCH_BLOCK_BYTES):
+        images, rows = last - first, bottom - top
+        spread = _scratch("input backprop dy", (images, rows, ow + 2 * (kw - 1), out_channels), dy.dtype)
+        spread[:, :, :kw - 1] = 0
+        spread[:, :, kw - 1 + ow:] = 0
+        spread[:, :, kw - 1:kw - 1 + ow] = dy[first:last, top:bottom]
+        windows = _read_only_view(spread, (images, rows, width, kw * out_channels), spread.strides)
+        gathered = _scratch("input backprop windows", windows.shape, dy.dtype)
+        np.copyto(gathered, windows)
+        product = _scratch("input backprop", (images * rows * width, kh * in_channels), padded.dtype)
+        np.matmul(gathered.reshape(-1, kw * out_channels), flipped, out=product)
+        by_kernel_row = product.reshape(images, rows, width, kh, in_channels)
+        region = padded[first:last, top * row_stride:(bottom - 1) * row_stride + span]
+        for i in range(kh):
+            region[:, i * row_dilation:i * row_dilation + row_stride * (rows - 1) + 1:row_stride] += \
+                by_kernel_row[:, :, :, i]
+
+
 def _conv2d_backprop_filter(x, dy, filter_sizes, strides, padding, dilations):
     kernel = filter_sizes[:2]
-    cols, oh, ow = _patches(x, kernel, strides, dilations, padding)
-    return np.matmul(cols.T, dy.reshape(-1, dy.shape[3])).reshape(filter_sizes)
+    oh, ow, pads = _geometry(x.shape, kernel, strides, dilations, padding)
+    out_channels = filter_sizes[3]
+    _check_out_backprop(dy, x.shape[0], oh, ow, out_channels, "Conv2DBackpropFilter")
+    flat_dy = dy.reshape(-1, out_channels)
+    total = None
+    for rows, patches in _patch_blocks(x, kernel, strides, dilations, oh, ow, pads):
+        if total is None:
+            total = np.matmul(patches.T, flat_dy[rows])
+        else:
+            partial = _scratch("filter partial", total.shape, total.dtype)
+            np.matmul(patches.T, flat_dy[rows], out=partial)
+            total += partial
+    if total is None:  # an empty batch or output
+        total = np.zeros((math.prod(filter_sizes[:3]), out_channels), np.result_type(x, dy))
+    return total.reshape(filter_sizes)
 
 
 def _four(value, name, rank_name="strides"):
@@ -264,7 +391,7 @@ def _max_pool(x, ksize, strides, padding):
     # reducing a 6-D window view, whose inner axes are tiny.
     oh, ow, pads = _geometry(x.shape, ksize, strides, _ONE, padding)
     padded = _pad(x, pads, -np.inf)
-    out = np.empty((x.shape[0], oh, ow, x.shape[3]), x.dtype)
+    out = _recycling.empty((x.shape[0], oh, ow, x.shape[3]), x.dtype)
     for start, stop in _image_blocks(padded):
         images, block = padded[start:stop], out[start:stop]
         slices = _offset_slices(ksize, strides, oh, ow)
@@ -300,7 +427,9 @@ def _max_pool_grad(x, y, dy, ksize, strides, padding):
     tiled = strides[0] == ksize[0] and strides[1] == ksize[1] and shape[1] == y.shape[1] * strides[0] \
         and shape[2] == y.shape[2] * strides[1]
     # Windows that tile the (padded) input exactly write every element once: no zeros needed first.
-    padded = np.empty(shape, dy.dtype) if tiled else np.zeros(shape, dy.dtype)
+    padded = _recycling.empty(shape, dy.dtype)
+    if not tiled:
+        padded.fill(0)
     disjoint = strides[0] >= ksize[0] and strides[1] >= ksize[1]  # windows do not overlap: write, do not add
     for start, stop in _image_blocks(x):
         _, _, masks = _first_maxima(x[start:stop], y[start:stop], ksize, strides, padding)

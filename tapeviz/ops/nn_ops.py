@@ -7,6 +7,7 @@ import numpy as np
 
 from tapeviz.core.execute import execute
 
+from . import _recycling
 from ._dispatch import as_tensor, floating_only, unary
 from .math_ops import _erf, floating_unary
 
@@ -15,7 +16,15 @@ __all__ = []
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
-relu = unary("Relu", lambda x: np.maximum(x, 0))
+
+
+def _relu(x):
+    if x.dtype.kind == "f" and x.nbytes >= _recycling.MIN_BYTES:  # an activation: into a recycled array
+        return np.maximum(x, 0, out=_recycling.empty(x.shape, x.dtype))
+    return np.maximum(x, 0)
+
+
+relu = unary("Relu", _relu)
 
 
 # Above this many elements (1.5 MiB of float32: past what a core's L2 cache holds along with the
@@ -40,7 +49,7 @@ def _relu_grad(gradients, features):
 
 def _relu_grad_blocked(gradients, features):
     """The same mask-times-gradients products, block by block (bit for bit the whole-array result)."""
-    output = np.empty(gradients.shape, gradients.dtype)
+    output = _recycling.empty(gradients.shape, gradients.dtype)
     flat_output, flat_gradients, flat_features = output.reshape(-1), gradients.reshape(-1), features.reshape(-1)
     mask = np.empty(RELU_GRAD_BLOCK, bool)
     for start in range(0, flat_output.size, RELU_GRAD_BLOCK):

@@ -227,12 +227,17 @@ def _avg_pool_grad_cases():
 
 @hookimpl
 def register_gradients(register):
-    register("Conv2D", _conv2d_grad, batched=True, checks=_conv_cases())
-    register("Conv2DBackpropInput", _conv2d_backprop_input_grad, batched=True, checks=_backprop_cases("input"))
-    register("Conv2DBackpropFilter", _conv2d_backprop_filter_grad, batched=True, checks=_backprop_cases("filter"))
+    # The convolutions' rules read their inputs only, and the pooling gradients' rules only the pooled
+    # input and output: the tape lets go of the rest (an activation-sized array per layer) at once.
+    register("Conv2D", _conv2d_grad, batched=True, needs_outputs=False, checks=_conv_cases())
+    register("Conv2DBackpropInput", _conv2d_backprop_input_grad, batched=True, needs_outputs=False,
+             checks=_backprop_cases("input"))
+    register("Conv2DBackpropFilter", _conv2d_backprop_filter_grad, batched=True, needs_outputs=False,
+             checks=_backprop_cases("filter"))
     register("MaxPool", _max_pool_grad, batched=True, checks=_pool_cases(nn.max_pool2d))
-    register("MaxPoolGrad", _max_pool_grad_grad, batched=True, checks=_pool_grad_cases(conv_ops.max_pool_grad, False))
-    register("MaxPoolGradGrad", _max_pool_grad_grad_grad, batched=True,
+    register("MaxPoolGrad", _max_pool_grad_grad, batched=True, needs_inputs=(0, 1), needs_outputs=False,
+             checks=_pool_grad_cases(conv_ops.max_pool_grad, False))
+    register("MaxPoolGradGrad", _max_pool_grad_grad_grad, batched=True, needs_inputs=(0, 1), needs_outputs=False,
              checks=_pool_grad_cases(conv_ops.max_pool_grad_grad, True))
     register("AvgPool", _avg_pool_grad, batched=True, needs_inputs=False, needs_outputs=False,
              checks=_pool_cases(nn.avg_pool2d))
