@@ -10,13 +10,17 @@ The ops that compute tangents are ordinary ops: tapes and accumulators opened be
 record them, which is how ``ForwardAccumulator`` around ``GradientTape`` gives Hessian-vector
 products and accumulators nest. An accumulator sits in the thread's list of recording tapes and
 receives the recorded entries there, so the per-op path of ``execute`` is the same for both.
+
+Observers (the run recorder) are told of an accumulator's life: created with its primals and tangents,
+entered and exited, the tangents each op pushed, each ``jvp`` call and its results. With none
+installed, each of those costs one empty-list test.
 """
 import numpy as np
 
 from . import nest, registry
 from .backward import backward
 from .batching import leading_batch_dims
-from .context import state
+from .context import notify, observers, state
 from .dtypes import FLOATING_NUMPY
 from .execute import Operation
 from .tape import UnconnectedGradients, _unconnected_option
@@ -51,6 +55,8 @@ class ForwardAccumulator:
             if value.dtype in FLOATING_NUMPY:
                 self._ids.add(primal._id)
                 self._tangents[primal._id] = tangent
+        if observers:
+            notify("accumulator_created", self, flat_primals)
 
     def __enter__(self):
         if self._recording:
@@ -58,12 +64,16 @@ class ForwardAccumulator:
         registry.ensure_loaded()
         state.tapes.append(self)
         self._recording = True
+        if observers:
+            notify("accumulator_entered", self)
         return self
 
     def __exit__(self, *exc_info):
         if self in state.tapes:
             state.tapes.remove(self)
         self._recording = False
+        if observers:
+            notify("accumulator_exited", self)
 
     def _watch_variable(self, variable):
         pass  # an accumulator watches its primals only
@@ -72,8 +82,9 @@ class ForwardAccumulator:
         """The tangent of each tensor in ``primals`` (same structure): None where it has none, or zeros
         with ``unconnected_gradients=tapeviz.UnconnectedGradients.ZERO``."""
         unconnected = _unconnected_option(unconnected_gradients)
+        items = nest.flatten(primals)
         results = []
-        for item in nest.flatten(primals):
+        for item in items:
             if not isinstance(item, (Tensor, Variable)):
                 raise TypeError(f"jvp takes Tensors or Variables, got {type(item).__name__}: {item!r}.")
             tangent = self._tangents.get(item._id)
@@ -81,6 +92,10 @@ class ForwardAccumulator:
                 value = item._snapshot._value if isinstance(item, Variable) else item._value
                 tangent = Tensor(np.zeros_like(value))
             results.append(tangent)
+        if observers:
+            # connected: whether each result is a tangent the accumulator computed (not None, not zeros filled in)
+            notify("jvp_computed", self, items, results, [item._id in self._tangents for item in items],
+                   unconnected.name)
         return nest.pack_sequence_as(primals, results)
 
 
@@ -104,6 +119,9 @@ class _TangentPropagator:
         in_tangents = [tangents.get(i) for i in entry[1]]
         if all(t is None for t in in_tangents):
             return
+        if observers:
+            # The tangent ops read this op's outputs before observers are told of the op itself.
+            notify("tangents_started", accumulator, entry[3])
         recording = state.tapes
         # Only what was opened before this accumulator sees the tangent ops (TF's nesting order).
         state.tapes = recording[:recording.index(accumulator)] if accumulator in recording else list(recording)
@@ -115,6 +133,8 @@ class _TangentPropagator:
         for out_id, tangent in zip(entry[3], out_tangents):
             if tangent is not None:
                 tangents[out_id] = tangent
+        if observers:
+            notify("tangents_pushed", accumulator, entry[3], out_tangents)
 
 
 def op_tangents(entry, in_tangents):

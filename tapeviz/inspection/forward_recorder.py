@@ -1,0 +1,220 @@
+"""Forward mode in a recording: each ``ForwardAccumulator``'s life, its tangents and its ``jvp`` calls.
+
+A mixin of the Recorder (recorder.py), kept apart from its per-op hot path. An accumulator is not a
+tape here: it gets an id of its own, and the tangent each op pushed becomes a row of a small table
+of its own (``TangentTable``), summarized in bulk as the tensor table's values are, so a forward-mode
+op costs a bounded amount (a few appends per output) and no array is kept beyond the recorder's
+small-value budget. Which ops an accumulator pushed tangents through is found when a snapshot is
+made, from the producers of the tensors that got a tangent.
+"""
+import itertools
+import weakref
+from array import array
+
+import numpy as np
+
+from tapeviz.core.dtypes import FLOATING_NUMPY
+from tapeviz.core.tape import GradientTape
+
+from .model import AccumulatorInfo, JvpCall, JvpResult, Tangent, summarize
+from .names import names_at
+from .store import TensorTable, one_value
+
+
+def gradient_tapes(tapes):
+    """The GradientTapes among the recording objects of a thread (accumulators and the helper tape of the
+    double-backward trick sit in the same list, and are not tapes of the run)."""
+    return [t for t in tapes if isinstance(t, GradientTape)]
+
+
+class TangentTable:
+    """One row per (accumulator, tensor) tangent: the tangent's id and its summary, made in bulk."""
+
+    def __init__(self, store):
+        self.store = store
+        self.values = TensorTable()      # its summary columns; its id columns are not used
+        self.values.dtypes_values = store.dtypes.values
+        self.accumulator = array("q")
+        self.tensor = array("q")         # the tensor with the tangent (a primal or an op's output)
+        self.tangent = array("q")        # the tangent's own tensor id
+        self.rows = {}                   # (accumulator id, tensor id) -> row
+
+    def add(self, accumulator_id, tensor_id, tangent):
+        value = tangent._value
+        if type(value) is not np.ndarray:
+            value = np.asarray(value)
+        store = self.store
+        shape, dtype = store.shapes.codes.get(value.shape), store.dtypes.codes.get(value.dtype)
+        if shape is None:
+            shape = store.shapes.code(value.shape)
+        if dtype is None:
+            dtype = store.dtypes.code(value.dtype)
+        row = self.values.add(tangent._id, value, 0, shape, dtype)
+        self.accumulator.append(accumulator_id)
+        self.tensor.append(tensor_id)
+        self.tangent.append(tangent._id)
+        self.rows[(accumulator_id, tensor_id)] = row   # a tensor given a new tangent keeps the last, as the core
+        return row
+
+    def summary(self, row):
+        values = self.values
+        shape = self.store.shapes.values[values.shape[row]]
+        dtype = self.store.dtypes.values[values.dtype[row]]
+        found = {"shape": list(shape), "dtype": dtype.name, "size": int(np.prod(shape, dtype=np.int64))}
+        stats = values.stats(row)
+        if stats is not None:
+            low, high, mean, bad = stats
+            found.update(min=float(low), max=float(high), mean=float(mean), nonfinite=int(bad))
+        return found
+
+
+class ForwardRecording:
+    """The Recorder's observer methods for forward mode (``accumulator_*``, ``tangents_pushed``, ``jvp_computed``)."""
+
+    def _forward_state(self):
+        found = getattr(self, "_forward", None)
+        if found is None:
+            found = self._forward = {"ids": {}, "refs": {}, "infos": {}, "table": TangentTable(self.store),
+                                     "jvps": [], "calls": itertools.count(1)}
+        return found
+
+    def _accumulator_id(self, accumulator):
+        forward = self._forward_state()
+        key = id(accumulator)
+        found = forward["ids"].get(key)
+        if found is None:
+            found = forward["ids"][key] = len(forward["infos"]) + 1
+            forward["infos"][found] = AccumulatorInfo(found)
+
+            def forget(_, key=key, ids=forward["ids"], refs=forward["refs"]):
+                ids.pop(key, None)
+                refs.pop(key, None)
+            forward["refs"][key] = weakref.ref(accumulator, forget)
+        return found
+
+    def _add_tangent(self, accumulator_id, tensor_id, tangent):
+        self._forward["table"].add(accumulator_id, tensor_id, tangent)
+        self._keep(("tangent", accumulator_id, tensor_id), tangent._value)
+
+    def accumulator_created(self, accumulator, primals):
+        from .recorder import user_location
+
+        with self._lock:
+            accumulator_id = self._accumulator_id(accumulator)
+            info = self._forward["infos"][accumulator_id]
+            info.location = location = user_location(3)
+            for primal in primals:
+                self._tensor(primal, location)
+                info.primals.append(primal._id)
+                tangent = accumulator._tangents.get(primal._id)
+                if tangent is not None:
+                    self._add_tangent(accumulator_id, primal._id, tangent)
+
+    def accumulator_entered(self, accumulator):
+        with self._lock:
+            info = self._forward_state()["infos"][self._accumulator_id(accumulator)]
+            info.spans.append([next(self._seq), None])
+
+    def accumulator_exited(self, accumulator):
+        with self._lock:
+            info = self._forward_state()["infos"][self._accumulator_id(accumulator)]
+            if info.spans and info.spans[-1][1] is None:
+                info.spans[-1][1] = next(self._seq)
+
+    # Outputs of ops whose tangents are being computed: the op is observed after its tangent ops, which read
+    # its outputs; ``_tensor`` must not add those as leaves (the op adds their rows when it is observed).
+    # Shared by all recorders of the process: the ids are unique, and a set per recorder would need an
+    # __init__ edit.
+    _pending_outputs = set()
+
+    def tangents_started(self, accumulator, output_ids):
+        with self._lock:
+            self._pending_outputs.update(output_ids)
+
+    def tangents_pushed(self, accumulator, output_ids, tangents):
+        """An op gave its outputs tangents (called before the op itself is observed: its id comes later)."""
+        with self._lock:
+            self._pending_outputs.difference_update(output_ids)
+            accumulator_id = self._accumulator_id(accumulator)
+            for output_id, tangent in zip(output_ids, tangents):
+                if tangent is not None:
+                    self._add_tangent(accumulator_id, output_id, tangent)
+
+    def jvp_computed(self, accumulator, targets, results, connected, unconnected):
+        from .recorder import user_location
+
+        with self._lock:
+            forward = self._forward_state()
+            accumulator_id = self._accumulator_id(accumulator)
+            location = user_location(3)
+            table = forward["table"]
+            call = JvpCall(next(forward["calls"]), next(self._seq), accumulator_id, [t._id for t in targets],
+                           {"unconnected_gradients": unconnected}, [], location)
+            for target, result, has_tangent in zip(targets, results, connected):
+                self._tensor(target, location)
+                item = JvpResult(target._id, result is None)
+                if has_tangent:
+                    row = table.rows.get((accumulator_id, target._id))
+                    if row is None:   # a tangent pushed before recording began: added now
+                        self._add_tangent(accumulator_id, target._id, result)
+                    item.tangent = result._id
+                else:
+                    item.reason = self._jvp_reason(forward["infos"][accumulator_id], target)
+                    if result is not None:   # the zeros asked for with UnconnectedGradients.ZERO
+                        item.tangent, item.summary = result._id, summarize(result._value)
+                call.results.append(item)
+            self.run.names.update(names_at(location, "jvp", call.targets, []))
+            forward["jvps"].append(call)
+
+    def _jvp_reason(self, info, target):
+        """Why ``target`` has no tangent in the accumulator: its dtype, when it was made, or no path."""
+        value = target._value_for_read()
+        if np.asarray(value).dtype not in FLOATING_NUMPY:
+            return "NOT_FLOATING"
+        store = self.store
+        row = store.tensors.row(target._id)
+        producer = store.tensors.producer[row] if row is not None else 0
+        if producer:
+            seq = store.seq[producer - 1]
+            if not any(start < seq and (end is None or seq < end) for start, end in info.spans):
+                return "OUTSIDE_ACCUMULATOR"
+        return "NOT_CONNECTED"
+
+    def forward_snapshot(self):
+        """(accumulators, jvp calls) as plain data for a snapshot of the run (call with the lock held)."""
+        forward = getattr(self, "_forward", None)
+        if forward is None:
+            return {}, []
+        table, store, values = forward["table"], self.store, self._values
+        table.values.flush()
+        tensors = store.tensors
+        accumulators = {}
+        for accumulator_id, live in forward["infos"].items():
+            accumulators[accumulator_id] = AccumulatorInfo(accumulator_id, live.location, list(live.primals), [], {},
+                                                           [list(s) for s in live.spans])
+        ops = {accumulator_id: set() for accumulator_id in accumulators}
+        for (accumulator_id, tensor_id), row in table.rows.items():
+            summary = table.summary(row)
+            value = values.get(("tangent", accumulator_id, tensor_id))
+            accumulators[accumulator_id].tangents[tensor_id] = Tangent(
+                tensor_id, table.tangent[row], summary, np.array(value) if value is not None else one_value(summary))
+            tensor_row = tensors.row(tensor_id)
+            producer = tensors.producer[tensor_row] if tensor_row is not None else 0
+            if producer:
+                ops[accumulator_id].add(producer)
+        for accumulator_id, op_ids in ops.items():
+            accumulators[accumulator_id].ops = sorted(op_ids)
+        calls = []
+        for live in forward["jvps"]:
+            results = []
+            for r in live.results:
+                result = JvpResult(r.target, r.is_none, dict(r.summary), r.tangent, None, r.reason)
+                tangent = accumulators[live.accumulator].tangents.get(r.target)
+                if not r.reason and tangent is not None:
+                    result.summary, result.value = tangent.summary, tangent.value
+                elif r.summary:
+                    result.value = one_value(r.summary)
+                results.append(result)
+            calls.append(JvpCall(live.id, live.seq, live.accumulator, list(live.targets), dict(live.options), results,
+                                 live.location))
+        return accumulators, calls
