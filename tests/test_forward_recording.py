@@ -233,3 +233,31 @@ def test_show_lists_accumulators_and_jvp_calls(hvp):
     assert [r["reason"] for r in document["jvps"][1]["results"]] == ["NOT_CONNECTED", "NOT_FLOATING",
                                                                      "OUTSIDE_ACCUMULATOR", "OUTSIDE_ACCUMULATOR"]
     assert document["jvps"][0]["results"][0]["value"].startswith("float32[2] min 0 max 6")
+
+
+def test_tapeviz_run_and_show_list_the_forward_mode_of_the_example(tmp_path):
+    """The CLI end to end on the bundled example: `run -o`, then `show` and `show --json`."""
+    import subprocess
+
+    example = os.path.join(os.path.dirname(tf.__file__), "examples", "forward_mode.py")
+    out = tmp_path / "forward.tapeviz"
+
+    def tapeviz(*args):
+        done = subprocess.run([sys.executable, "-m", "tapeviz", *args], capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "PYTHONWARNINGS": "ignore"})
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    printed = tapeviz("run", example, "-o", str(out))
+    assert "H v: tapeviz.Tensor([2.5941598 0.        0.       ]" in printed   # TF 2.21 prints the same numbers
+    assert "2 forward accumulators, 3 jvp calls" in printed
+    shown = tapeviz("show", str(out))
+    assert "accumulator 1 (created at " in shown and "primals: Variable 'w1:0'" in shown
+    assert "jvp call 2 on accumulator 1" in shown and "why: [NOT_FLOATING]" in shown
+    document = json.loads(tapeviz("show", str(out), "--json"))
+    assert [a["primals"] for a in document["accumulators"]] == [["Variable 'w1:0'"], ["`p` (a float32 constant of shape (3,))"]]
+    assert [[r["is_none"] for r in c["results"]] for c in document["jvps"]] == [[False], [True], [False]]
+    assert document["jvps"][1]["results"][0]["reason"] == "NOT_FLOATING"
+    assert len(json.dumps(document["accumulators"] + document["jvps"])) < 3000   # small: counts and summaries
+    nones = json.loads(tapeviz("explain", str(out), "--json"))
+    assert [n["reason"] for n in nones["jvp_nones"]] == ["NOT_FLOATING"]

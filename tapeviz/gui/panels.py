@@ -8,6 +8,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from tapeviz.inspection.explain import describe
 
+from . import forward
 from .reads import READ_OP
 from .short_names import short_names, without_output_index
 
@@ -65,7 +66,7 @@ class TapeModel(_HeadedColumns, QtCore.QAbstractItemModel):
         super().__init__()
         self.run = self.index_ = None
         self.ids = []       # every tape id, in run order
-        self.top = []       # top-level rows: ("tape", id) or ("group", location, [ids])
+        self.top = []       # top-level rows: ("tape", id), ("group", location, [ids]) or ("accumulator", id)
 
     def set_run(self, run, index):
         self.beginResetModel()
@@ -74,6 +75,7 @@ class TapeModel(_HeadedColumns, QtCore.QAbstractItemModel):
         self.top = []
         for where, ids in (tape_groups(run) if run is not None else []):
             self.top.append(("tape", ids[0]) if len(ids) == 1 else ("group", where, ids))
+        self.top += [("accumulator", i) for i in (run.accumulators if run is not None else ())]
         self.endResetModel()
 
     # Tree structure: a child's internal id is its group's row + 1; top-level rows have 0.
@@ -103,6 +105,19 @@ class TapeModel(_HeadedColumns, QtCore.QAbstractItemModel):
             return entry[1] if entry[0] == "tape" else None
         return self.top[index.internalId() - 1][2][index.row()]
 
+    def accumulator_at(self, index):
+        """The accumulator id of a row (forward mode), or None for a tape or group row."""
+        if not index.isValid() or index.internalId() != 0:
+            return None
+        entry = self.top[index.row()]
+        return entry[1] if entry[0] == "accumulator" else None
+
+    def index_of_accumulator(self, accumulator_id):
+        for row, entry in enumerate(self.top):
+            if entry == ("accumulator", accumulator_id):
+                return self.index(row, 0)
+        return QtCore.QModelIndex()
+
     def index_of(self, tape_id):
         for row, entry in enumerate(self.top):
             if entry[0] == "tape" and entry[1] == tape_id:
@@ -116,6 +131,8 @@ class TapeModel(_HeadedColumns, QtCore.QAbstractItemModel):
             return None
         tape_id = self.tape_at(index)
         column = index.column()
+        if tape_id is None and self.accumulator_at(index) is not None:
+            return self._accumulator_data(self.accumulator_at(index), column, role)
         if tape_id is None:
             return self._group_data(self.top[index.row()], column, role)
         tape = self.run.tapes[tape_id]
@@ -140,6 +157,21 @@ class TapeModel(_HeadedColumns, QtCore.QAbstractItemModel):
             return str(tape.location)
         if role == ROLE:
             return tape.id
+        return None
+
+    def _accumulator_data(self, accumulator_id, column, role):
+        """A ForwardAccumulator's row: its None jvps as problems, its primals as watched, its jvp calls."""
+        info = self.run.accumulators[accumulator_id]
+        problems = self.index_.problems_per_accumulator.get(accumulator_id, 0) if self.index_ else 0
+        if role == QtCore.Qt.ItemDataRole.DisplayRole:
+            return [f"accumulator {info.id}", str(problems) if problems else "", _short(info.location),
+                    str(len(info.ops)), str(len(info.primals)),
+                    str(sum(1 for c in self.run.jvps if c.accumulator == info.id)), "forward"][column]
+        if role == QtCore.Qt.ItemDataRole.ForegroundRole and column == 1 and problems:
+            return QtGui.QBrush(QtGui.QColor("#c0392b"))
+        if role == QtCore.Qt.ItemDataRole.ToolTipRole:
+            return (f"ForwardAccumulator created at {info.location}: {len(info.ops)} ops pushed tangents, "
+                    f"{len(info.primals)} primals; its jvp calls count as calls")
         return None
 
     def _group_data(self, entry, column, role):
@@ -184,6 +216,7 @@ class TapeList(QtWidgets.QWidget):
         layout.addWidget(self.view)
         session.run_changed.connect(self.show_run)
         session.tape_changed.connect(self._select)
+        session.accumulator_changed.connect(self._select_accumulator)
         self.view.selectionModel().currentRowChanged.connect(self._chosen)
 
     def _matches(self, tape_id, needle):
@@ -197,6 +230,13 @@ class TapeList(QtWidgets.QWidget):
         needle = (self.filter.text() if text is None else text).strip().lower()
         shown = 0
         for row, entry in enumerate(self.model.top):
+            if entry[0] == "accumulator":
+                info = self.model.run.accumulators[entry[1]]
+                keep = not needle or needle in f"accumulator {info.id} forward" or needle in _short(info.location).lower() \
+                    or (needle == "problems" and bool(self.model.index_
+                                                      and self.model.index_.problems_per_accumulator.get(info.id)))
+                self.view.setRowHidden(row, QtCore.QModelIndex(), not keep)
+                continue
             ids = [entry[1]] if entry[0] == "tape" else entry[2]
             keep = [not needle or self._matches(tape_id, needle) for tape_id in ids]
             self.view.setRowHidden(row, QtCore.QModelIndex(), not any(keep))
@@ -227,10 +267,18 @@ class TapeList(QtWidgets.QWidget):
             self.view.setCurrentIndex(index)
             self.view.scrollTo(index)
 
+    def _select_accumulator(self, accumulator_id):
+        index = self.model.index_of_accumulator(accumulator_id)
+        if index.isValid() and self.model.accumulator_at(self.view.currentIndex()) != accumulator_id:
+            self.view.setCurrentIndex(index)
+            self.view.scrollTo(index)
+
     def _chosen(self, current, _previous):
         tape_id = self.model.tape_at(current)
         if tape_id is not None:
             self.session.set_tape(tape_id)
+        elif self.model.accumulator_at(current) is not None:
+            self.session.set_accumulator(self.model.accumulator_at(current))
 
 
 class ProblemsPanel(QtWidgets.QWidget):
@@ -302,8 +350,8 @@ class ProblemsPanel(QtWidgets.QWidget):
         g, _ = item.data(0, ROLE)
         group = self.session.index.groups[g]
         for m, problem in enumerate(group.members):
-            child = QtWidgets.QTreeWidgetItem([f"tape {problem.call.tape}, {problem.call.kind} call {problem.call.id}",
-                                               ""])
+            owner = f"accumulator {problem.call.accumulator}" if problem.call.kind == "jvp" else f"tape {problem.call.tape}"
+            child = QtWidgets.QTreeWidgetItem([f"{owner}, {problem.call.kind} call {problem.call.id}", ""])
             child.setData(0, ROLE, (g, m))
             item.addChild(child)
 
@@ -342,6 +390,11 @@ class ProblemsPanel(QtWidgets.QWidget):
     def _chosen(self, item, _previous):
         problem = self.current_problem()
         if problem is None:
+            return
+        if problem.call.kind == "jvp":   # forward mode: the accumulator's graph, the way to the target
+            self.session.set_accumulator(problem.call.accumulator)
+            self.explanation.setHtml(forward.jvp_html(self.session.run, problem.call, problem.result))
+            self.session.jvp_selected.emit(problem.call, problem.result)
             return
         self.session.set_tape(problem.call.tape)
         self.explanation.setHtml(problem_html(self.session.run, problem))
@@ -444,11 +497,22 @@ class WatchedPanel(QtWidgets.QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.view)
         session.tape_changed.connect(self.show_tape)
+        session.accumulator_changed.connect(self.show_accumulator)
         session.run_changed.connect(lambda run: self.model.set_rows(run, []))
         self.view.clicked.connect(lambda index: self.session.node_selected.emit(index.data(ROLE) or ""))
 
     def row_count(self):
         return self.model.rowCount()
+
+    def show_accumulator(self, accumulator_id):
+        """Forward mode: an accumulator's primals, each with its tangent's range as how it is watched."""
+        from .graph import value_text
+
+        run = self.session.run
+        info = run.accumulators[accumulator_id]
+        self.model.set_rows(run, [(p, "primal, tangent " + (value_text(info.tangents[p].summary) or "kept")
+                                   if p in info.tangents else "primal, not floating: no tangent")
+                                  for p in info.primals])
 
     def show_tape(self, tape_id):
         run = self.session.run
@@ -506,13 +570,31 @@ class GradientsPanel(QtWidgets.QWidget):
                 continue
             self._fill(top, call)
             top.setExpanded(True)
+        for call in run.jvps:   # forward mode: jvp calls, listed like gradient calls
+            targets = ", ".join(describe(run, t) for t in call.targets)
+            line = f", line {call.location.line}" if call.location else ""
+            top = QtWidgets.QTreeWidgetItem([f"jvp {call.id} (accumulator {call.accumulator}{line})",
+                                             f"tangent of [{targets}]", ""])
+            top.setToolTip(0, str(call.location))
+            top.setData(0, ROLE, (call.id, None, "jvp"))
+            self.tree.addTopLevelItem(top)
+            for result in call.results:
+                child = QtWidgets.QTreeWidgetItem([describe(run, result.target), forward.jvp_result_text(result),
+                                                   result.reason])
+                child.setToolTip(0, describe(run, result.target))
+                child.setData(0, ROLE, (call.id, result.target, "jvp"))
+                if result.is_none:
+                    for column in range(3):
+                        child.setForeground(column, QtGui.QBrush(QtGui.QColor("#c0392b")))
+                top.addChild(child)
+            top.setExpanded(True)
         if self.tree.topLevelItemCount() <= EAGER_RESULTS:
             self.tree.resizeColumnToContents(0)
         else:
             self.tree.setColumnWidth(0, 220)
 
     def _expanded(self, top):
-        if top.parent() is None and top.childCount() == 0:
+        if top.parent() is None and top.childCount() == 0 and top.data(0, ROLE)[2] != "jvp":
             self._fill(top, self._call(top.data(0, ROLE)[0]))
 
     def _fill(self, top, call):
@@ -540,6 +622,8 @@ class GradientsPanel(QtWidgets.QWidget):
     def _show_tape_calls(self, tape_id):
         for index in range(self.tree.topLevelItemCount()):
             item = self.tree.topLevelItem(index)
+            if item.data(0, ROLE)[2] == "jvp":
+                continue   # jvp calls stay listed: forward over backward reads them beside the tape's gradients
             call = self._call(item.data(0, ROLE)[0])
             item.setHidden(call is not None and call.tape != tape_id)
 
@@ -565,7 +649,10 @@ class GradientsPanel(QtWidgets.QWidget):
     def _chosen(self, item, _previous):
         if item is None:
             return
-        call_id, source_id, _ = item.data(0, ROLE)
+        call_id, source_id, kind = item.data(0, ROLE)
+        if kind == "jvp":
+            self._jvp_chosen(call_id, source_id)
+            return
         call = self._call(call_id)
         if call is None or source_id is None:
             return
@@ -573,6 +660,20 @@ class GradientsPanel(QtWidgets.QWidget):
         self.session.set_tape(call.tape)
         self.explanation.setHtml(explanation_html(self.session.run, call, result))
         self.session.result_selected.emit(call, result, None)
+
+
+    def _jvp_chosen(self, call_id, target_id):
+        run = self.session.run
+        call = next((c for c in run.jvps if c.id == call_id), None) if run is not None else None
+        if call is None:
+            return
+        self.session.set_accumulator(call.accumulator)
+        if target_id is None:
+            self.explanation.setHtml(forward.accumulator_html(run, run.accumulators[call.accumulator]))
+            return
+        result = next(r for r in call.results if r.target == target_id)
+        self.explanation.setHtml(forward.jvp_html(run, call, result))
+        self.session.jvp_selected.emit(call, result)
 
 
 def _summary_text(summary):
@@ -682,7 +783,7 @@ def tensor_html(run, info, tape_id=None):
     table = "".join(f"<tr><td><b>{k}</b></td><td>{html.escape(v)}</td></tr>" for k, v in rows)
     where = run.ops[info.producer].location if info.producer in run.ops else info.first_seen
     return (f"<h3>{html.escape(describe(run, info.id))}</h3><table>{table}</table>"
-            + _value_html(info.value, info.summary) + _code_around(run, where))
+            + _value_html(info.value, info.summary) + forward.tangents_html(run, info.id) + _code_around(run, where))
 
 
 def op_html(run, op):
@@ -697,7 +798,7 @@ def op_html(run, op):
     value = ""
     if len(op.outputs) == 1 and op.outputs[0] in run.tensors:
         out = run.tensors[op.outputs[0]]
-        value = "<p><b>output value</b></p>" + _value_html(out.value, out.summary)
+        value = "<p><b>output value</b></p>" + _value_html(out.value, out.summary) + forward.tangents_html(run, out.id)
     tapes = ", ".join(f"tape {t}" for t in op.tapes) or "none"
     return (f"<h3>{html.escape(op.type)} <small>(op {op.id})</small></h3><p>{rule}</p><p>recorded on: {tapes}</p>"
             f"<p><b>inputs</b></p><ul>{inputs}</ul><p><b>outputs</b></p><ul>{outputs}</ul>"
