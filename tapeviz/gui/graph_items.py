@@ -217,11 +217,16 @@ class NodeItem(QtWidgets.QGraphicsItem):
     def _draw_tangent(self, painter, text):
         """Forward mode: the tangent's range just under the box, in the tangent colour."""
         painter.setFont(self._style.small_font)
+        metrics = QtGui.QFontMetricsF(self._style.small_font)
+        room = self._rect.width() + 40
+        text = metrics.elidedText(text, QtCore.Qt.TextElideMode.ElideRight, room)
+        width = metrics.horizontalAdvance(text) + 6
+        below = QtCore.QRectF(-width / 2, self._rect.bottom() + 1, width, metrics.height() + 1)
+        painter.setPen(QtCore.Qt.PenStyle.NoPen)
+        painter.setBrush(self._style.base)   # the edge leaving the node passes behind the text, not through it
+        painter.drawRoundedRect(below, 3, 3)
         painter.setPen(self._style.hue["tangent"])
-        below = QtCore.QRectF(self._rect.left() - 20, self._rect.bottom() + 1, self._rect.width() + 40, 14)
-        painter.drawText(below, QtCore.Qt.AlignmentFlag.AlignHCenter | QtCore.Qt.AlignmentFlag.AlignTop,
-                         QtGui.QFontMetricsF(self._style.small_font).elidedText(
-                             text, QtCore.Qt.TextElideMode.ElideRight, below.width()))
+        painter.drawText(below, QtCore.Qt.AlignmentFlag.AlignCenter, text)
 
     def _draw_tag(self, painter, text):
         painter.setFont(self._style.small_font)
