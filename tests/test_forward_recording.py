@@ -261,3 +261,47 @@ def test_tapeviz_run_and_show_list_the_forward_mode_of_the_example(tmp_path):
     assert len(json.dumps(document["accumulators"] + document["jvps"])) < 3000   # small: counts and summaries
     nones = json.loads(tapeviz("explain", str(out), "--json"))
     assert [n["reason"] for n in nones["jvp_nones"]] == ["NOT_FLOATING"]
+
+
+def test_tangent_ops_are_kept_only_where_something_records_them():
+    """A forward-mode chain keeps its own ops, not the ops that computed the tangents (nothing shows them);
+    a tape opened around the accumulator records the tangent ops, and then they are kept (backward over
+    forward needs them)."""
+    x = tf.constant([0.5, 1.0])
+    with tf.record() as rec:
+        with tf.autodiff.ForwardAccumulator(x, tf.ones_like(x)) as acc:
+            y = tf.sin(tf.exp(x))
+        acc.jvp(y)
+    run = rec.snapshot()
+    assert [op.type for op in run.ops.values()] == ["Exp", "Sin"]
+    with tf.record() as rec:
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            with tf.autodiff.ForwardAccumulator(x, tf.ones_like(x)) as acc:
+                y = tf.sin(tf.exp(x))
+            jvp = acc.jvp(y)
+        grad = tape.gradient(jvp, x)
+    run = rec.snapshot()
+    (tape_info,) = run.tapes.values()
+    assert len(tape_info.ops) > 2 and jvp._id in {o for i in tape_info.ops for o in run.ops[i].outputs}
+    # d/dx of cos(e^x) e^x = e^x (cos(e^x) - e^x sin(e^x)), elementwise (the tangent is all ones)
+    e = np.exp([0.5, 1.0])
+    np.testing.assert_allclose(grad.numpy(), e * (np.cos(e) - e * np.sin(e)), rtol=1e-5)
+    assert run.calls[0].results[0].summary["min"] == pytest.approx(float(np.min(grad.numpy())))
+
+
+def test_a_rule_that_raises_in_forward_mode_leaves_recording_as_it_was():
+    @tf.custom_gradient
+    def broken(v):
+        def grad(upstream):
+            raise ValueError("no gradient here")
+        return v * 2.0, grad
+
+    x = tf.constant([1.0, 2.0])
+    with tf.record() as rec:
+        with tf.autodiff.ForwardAccumulator(x, tf.ones_like(x)):
+            with pytest.raises(ValueError, match="no gradient here"):
+                broken(x)
+        after = tf.exp(x)
+    assert rec.op_executed.__func__ is type(rec).op_executed   # the tangent filter is gone
+    assert "Exp" in [op.type for op in rec.snapshot().ops.values()] and after is not None

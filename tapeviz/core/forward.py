@@ -119,22 +119,24 @@ class _TangentPropagator:
         in_tangents = [tangents.get(i) for i in entry[1]]
         if all(t is None for t in in_tangents):
             return
-        if observers:
-            # The tangent ops read this op's outputs before observers are told of the op itself.
+        observed = bool(observers)
+        if observed:
+            # The tangent ops run (and read this op's outputs) before observers are told of the op itself.
             notify("tangents_started", accumulator, entry[3])
         recording = state.tapes
         # Only what was opened before this accumulator sees the tangent ops (TF's nesting order).
         state.tapes = recording[:recording.index(accumulator)] if accumulator in recording else list(recording)
+        out_tangents = ()
         try:
             with leading_batch_dims(0):  # tangents of an op run inside a vectorized pass are ordinary tensors
                 out_tangents = op_tangents(entry, in_tangents)
         finally:
             state.tapes = recording
+            if observed:  # also when a rule raised: an observer waiting for the end must hear of it
+                notify("tangents_pushed", accumulator, entry[3], out_tangents)
         for out_id, tangent in zip(entry[3], out_tangents):
             if tangent is not None:
                 tangents[out_id] = tangent
-        if observers:
-            notify("tangents_pushed", accumulator, entry[3], out_tangents)
 
 
 def op_tangents(entry, in_tangents):

@@ -8,12 +8,14 @@ small-value budget. Which ops an accumulator pushed tangents through is found wh
 made, from the producers of the tensors that got a tangent.
 """
 import itertools
+import threading
 import weakref
 from array import array
 
 import numpy as np
 
 from tapeviz.core.dtypes import FLOATING_NUMPY
+from tapeviz.core.forward import _HelperTape
 from tapeviz.core.tape import GradientTape
 
 from .model import AccumulatorInfo, JvpCall, JvpResult, Tangent, summarize
@@ -25,6 +27,18 @@ def gradient_tapes(tapes):
     """The GradientTapes among the recording objects of a thread (accumulators and the helper tape of the
     double-backward trick sit in the same list, and are not tapes of the run)."""
     return [t for t in tapes if isinstance(t, GradientTape)]
+
+
+class _TangentDepth(threading.local):
+    value = 0   # how many tangent computations this thread is inside (nested accumulators nest them)
+
+
+_tangent_depth = _TangentDepth()
+
+
+def _recorded_by_others(recorded_on):
+    """Did a GradientTape or an accumulator (not the double-backward helper) record this op?"""
+    return any(type(t) is not _HelperTape for t in recorded_on) if recorded_on else False
 
 
 class TangentTable:
@@ -128,13 +142,31 @@ class ForwardRecording:
     _pending_outputs = set()
 
     def tangents_started(self, accumulator, output_ids):
+        """An op's tangents are about to be computed: its tangent ops that only the accumulator's helper sees
+        (no tape, no other accumulator records them) are not kept; they are most of a forward-mode run's ops
+        and nothing shows them. ``op_executed`` is swapped for a filter while any thread computes tangents."""
         with self._lock:
             self._pending_outputs.update(output_ids)
+            _tangent_depth.value += 1
+            if "op_executed" not in self.__dict__:
+                self._computing_tangents = 1
+                self.op_executed = self._tangent_op_executed
+            else:
+                self._computing_tangents += 1
+
+    def _tangent_op_executed(self, op_type, inputs, outputs, attrs, grad_fn, recorded_on):
+        if _tangent_depth.value and not _recorded_by_others(recorded_on):
+            return
+        type(self).op_executed(self, op_type, inputs, outputs, attrs, grad_fn, recorded_on)
 
     def tangents_pushed(self, accumulator, output_ids, tangents):
         """An op gave its outputs tangents (called before the op itself is observed: its id comes later)."""
         with self._lock:
             self._pending_outputs.difference_update(output_ids)
+            _tangent_depth.value -= 1
+            self._computing_tangents -= 1
+            if not self._computing_tangents:
+                del self.op_executed
             accumulator_id = self._accumulator_id(accumulator)
             for output_id, tangent in zip(output_ids, tangents):
                 if tangent is not None:
