@@ -8,6 +8,7 @@ small-value budget. Which ops an accumulator pushed tangents through is found wh
 made, from the producers of the tensors that got a tangent.
 """
 import itertools
+import math
 import threading
 import weakref
 from array import array
@@ -18,9 +19,9 @@ from tapeviz.core.dtypes import FLOATING_NUMPY
 from tapeviz.core.forward import _HelperTape
 from tapeviz.core.tape import GradientTape
 
-from .model import AccumulatorInfo, JvpCall, JvpResult, Tangent, summarize
+from .model import AccumulatorInfo, JvpCall, JvpResult, Tangent, dtype_name, summarize
 from .names import names_at
-from .store import TensorTable, one_value
+from .store import _NO_STATS, TensorTable, one_value
 
 
 def gradient_tapes(tapes):
@@ -51,7 +52,6 @@ class TangentTable:
         self.accumulator = array("q")
         self.tensor = array("q")         # the tensor with the tangent (a primal or an op's output)
         self.tangent = array("q")        # the tangent's own tensor id
-        self.rows = {}                   # (accumulator id, tensor id) -> row
 
     def add(self, accumulator_id, tensor_id, tangent):
         value = tangent._value
@@ -67,18 +67,30 @@ class TangentTable:
         self.accumulator.append(accumulator_id)
         self.tensor.append(tensor_id)
         self.tangent.append(tangent._id)
-        self.rows[(accumulator_id, tensor_id)] = row   # a tensor given a new tangent keeps the last, as the core
         return row
 
-    def summary(self, row):
+    def rows(self):
+        """(accumulator id, tensor id) -> row, made when a snapshot needs it (a tensor given a new tangent
+        keeps the last, as the accumulator does): no dictionary entry per op while recording."""
+        return dict(zip(zip(self.accumulator, self.tensor), range(len(self.tensor))))
+
+    def summaries(self):
+        """Every row's summary dict, made from the columns in one pass (a snapshot makes them all)."""
         values = self.values
-        shape = self.store.shapes.values[values.shape[row]]
-        dtype = self.store.dtypes.values[values.dtype[row]]
-        found = {"shape": list(shape), "dtype": dtype.name, "size": int(np.prod(shape, dtype=np.int64))}
-        stats = values.stats(row)
-        if stats is not None:
-            low, high, mean, bad = stats
-            found.update(min=float(low), max=float(high), mean=float(mean), nonfinite=int(bad))
+        values.flush()
+        shapes, dtypes = self.store.shapes.values, self.store.dtypes.values
+        heads = {}
+        found = []
+        for shape_code, dtype_code, low, high, mean, bad in zip(values.shape, values.dtype, values.minimum,
+                                                                values.maximum, values.mean, values.nonfinite):
+            head = heads.get((shape_code, dtype_code))
+            if head is None:
+                shape = shapes[shape_code]
+                head = heads[(shape_code, dtype_code)] = (shape, dtype_name(dtypes[dtype_code]), math.prod(shape))
+            summary = {"shape": list(head[0]), "dtype": head[1], "size": head[2]}
+            if bad != _NO_STATS:
+                summary.update(min=low, max=high, mean=mean, nonfinite=bad)
+            found.append(summary)
         return found
 
 
@@ -179,21 +191,16 @@ class ForwardRecording:
             forward = self._forward_state()
             accumulator_id = self._accumulator_id(accumulator)
             location = user_location(3)
-            table = forward["table"]
             call = JvpCall(next(forward["calls"]), next(self._seq), accumulator_id, [t._id for t in targets],
                            {"unconnected_gradients": unconnected}, [], location)
             for target, result, has_tangent in zip(targets, results, connected):
                 self._tensor(target, location)
                 item = JvpResult(target._id, result is None)
-                if has_tangent:
-                    row = table.rows.get((accumulator_id, target._id))
-                    if row is None:   # a tangent pushed before recording began: added now
-                        self._add_tangent(accumulator_id, target._id, result)
-                    item.tangent = result._id
-                else:
+                if not has_tangent:
                     item.reason = self._jvp_reason(forward["infos"][accumulator_id], target)
-                    if result is not None:   # the zeros asked for with UnconnectedGradients.ZERO
-                        item.tangent, item.summary = result._id, summarize(result._value)
+                if result is not None:   # its own summary: a jvp call is one per many ops, and needs no look-up
+                    item.tangent, item.summary = result._id, summarize(result._value)
+                    self._keep(("jvp", call.id, target._id), np.asarray(result._value))
                 call.results.append(item)
             self.run.names.update(names_at(location, "jvp", call.targets, []))
             forward["jvps"].append(call)
@@ -218,15 +225,15 @@ class ForwardRecording:
         if forward is None:
             return {}, []
         table, store, values = forward["table"], self.store, self._values
-        table.values.flush()
+        summaries = table.summaries()
         tensors = store.tensors
         accumulators = {}
         for accumulator_id, live in forward["infos"].items():
             accumulators[accumulator_id] = AccumulatorInfo(accumulator_id, live.location, list(live.primals), [], {},
                                                            [list(s) for s in live.spans])
         ops = {accumulator_id: set() for accumulator_id in accumulators}
-        for (accumulator_id, tensor_id), row in table.rows.items():
-            summary = table.summary(row)
+        for (accumulator_id, tensor_id), row in table.rows().items():
+            summary = summaries[row]
             value = values.get(("tangent", accumulator_id, tensor_id))
             accumulators[accumulator_id].tangents[tensor_id] = Tangent(
                 tensor_id, table.tangent[row], summary, np.array(value) if value is not None else one_value(summary))
@@ -240,13 +247,9 @@ class ForwardRecording:
         for live in forward["jvps"]:
             results = []
             for r in live.results:
-                result = JvpResult(r.target, r.is_none, dict(r.summary), r.tangent, None, r.reason)
-                tangent = accumulators[live.accumulator].tangents.get(r.target)
-                if not r.reason and tangent is not None:
-                    result.summary, result.value = tangent.summary, tangent.value
-                elif r.summary:
-                    result.value = one_value(r.summary)
-                results.append(result)
+                value = values.get(("jvp", live.id, r.target))
+                results.append(JvpResult(r.target, r.is_none, dict(r.summary), r.tangent,
+                                         np.array(value) if value is not None else one_value(r.summary), r.reason))
             calls.append(JvpCall(live.id, live.seq, live.accumulator, list(live.targets), dict(live.options), results,
                                  live.location))
         return accumulators, calls
