@@ -32,6 +32,15 @@ def _tree(headers):
     return tree
 
 
+def accumulator_groups(run):
+    """ForwardAccumulators grouped by the line that created them, as ``tape_groups`` groups tapes."""
+    groups = {}
+    for info in run.accumulators.values():
+        key = (info.location.file, info.location.line) if info.location is not None else ("?", info.id)
+        groups.setdefault(key, []).append(info.id)
+    return [(_short(run.accumulators[ids[0]].location), ids) for ids in groups.values()]
+
+
 def tape_groups(run):
     """Tapes grouped by the line that created them, in run order: [(location text, [tape id, ...])].
 
@@ -66,7 +75,9 @@ class TapeModel(_HeadedColumns, QtCore.QAbstractItemModel):
         super().__init__()
         self.run = self.index_ = None
         self.ids = []       # every tape id, in run order
-        self.top = []       # top-level rows: ("tape", id), ("group", location, [ids]) or ("accumulator", id)
+        # top-level rows: ("tape", id), ("group", location, [ids]); forward mode: ("accumulator", id) and
+        # ("accumulators", location, [ids]) for those made on one line (a loop)
+        self.top = []
 
     def set_run(self, run, index):
         self.beginResetModel()
@@ -75,7 +86,8 @@ class TapeModel(_HeadedColumns, QtCore.QAbstractItemModel):
         self.top = []
         for where, ids in (tape_groups(run) if run is not None else []):
             self.top.append(("tape", ids[0]) if len(ids) == 1 else ("group", where, ids))
-        self.top += [("accumulator", i) for i in (run.accumulators if run is not None else ())]
+        for where, ids in (accumulator_groups(run) if run is not None else []):
+            self.top.append(("accumulator", ids[0]) if len(ids) == 1 else ("accumulators", where, ids))
         self.endResetModel()
 
     # Tree structure: a child's internal id is its group's row + 1; top-level rows have 0.
@@ -92,7 +104,7 @@ class TapeModel(_HeadedColumns, QtCore.QAbstractItemModel):
     def rowCount(self, parent=QtCore.QModelIndex()):
         if not parent.isValid():
             return len(self.top)
-        if parent.internalId() == 0 and self.top[parent.row()][0] == "group":
+        if parent.internalId() == 0 and self.top[parent.row()][0] in ("group", "accumulators"):
             return len(self.top[parent.row()][2])
         return 0
 
@@ -103,19 +115,25 @@ class TapeModel(_HeadedColumns, QtCore.QAbstractItemModel):
         if index.internalId() == 0:
             entry = self.top[index.row()]
             return entry[1] if entry[0] == "tape" else None
-        return self.top[index.internalId() - 1][2][index.row()]
+        entry = self.top[index.internalId() - 1]
+        return entry[2][index.row()] if entry[0] == "group" else None
 
     def accumulator_at(self, index):
         """The accumulator id of a row (forward mode), or None for a tape or group row."""
-        if not index.isValid() or index.internalId() != 0:
+        if not index.isValid():
             return None
-        entry = self.top[index.row()]
-        return entry[1] if entry[0] == "accumulator" else None
+        if index.internalId() == 0:
+            entry = self.top[index.row()]
+            return entry[1] if entry[0] == "accumulator" else None
+        entry = self.top[index.internalId() - 1]
+        return entry[2][index.row()] if entry[0] == "accumulators" else None
 
     def index_of_accumulator(self, accumulator_id):
         for row, entry in enumerate(self.top):
             if entry == ("accumulator", accumulator_id):
                 return self.index(row, 0)
+            if entry[0] == "accumulators" and accumulator_id in entry[2]:
+                return self.index(entry[2].index(accumulator_id), 0, self.index(row, 0))
         return QtCore.QModelIndex()
 
     def index_of(self, tape_id):
@@ -133,6 +151,8 @@ class TapeModel(_HeadedColumns, QtCore.QAbstractItemModel):
         column = index.column()
         if tape_id is None and self.accumulator_at(index) is not None:
             return self._accumulator_data(self.accumulator_at(index), column, role)
+        if tape_id is None and self.top[index.row()][0] == "accumulators":
+            return self._accumulator_group_data(self.top[index.row()], column, role)
         if tape_id is None:
             return self._group_data(self.top[index.row()], column, role)
         tape = self.run.tapes[tape_id]
@@ -172,6 +192,19 @@ class TapeModel(_HeadedColumns, QtCore.QAbstractItemModel):
         if role == QtCore.Qt.ItemDataRole.ToolTipRole:
             return (f"ForwardAccumulator created at {info.location}: {len(info.ops)} ops pushed tangents, "
                     f"{len(info.primals)} primals; its jvp calls count as calls")
+        return None
+
+    def _accumulator_group_data(self, entry, column, role):
+        _, where, ids = entry
+        problems = sum(self.index_.problems_per_accumulator.get(i, 0) for i in ids) if self.index_ else 0
+        if role == QtCore.Qt.ItemDataRole.DisplayRole:
+            return [f"accumulators {where} x{len(ids)}", str(problems) if problems else "", where,
+                    str(sum(len(self.run.accumulators[i].ops) for i in ids)), "",
+                    str(sum(1 for c in self.run.jvps if c.accumulator in set(ids))), "forward"][column]
+        if role == QtCore.Qt.ItemDataRole.ForegroundRole and column == 1 and problems:
+            return QtGui.QBrush(QtGui.QColor("#c0392b"))
+        if role == QtCore.Qt.ItemDataRole.ToolTipRole:
+            return f"{len(ids)} ForwardAccumulators created on the same line (a loop): open to see each"
         return None
 
     def _group_data(self, entry, column, role):
@@ -219,6 +252,12 @@ class TapeList(QtWidgets.QWidget):
         session.accumulator_changed.connect(self._select_accumulator)
         self.view.selectionModel().currentRowChanged.connect(self._chosen)
 
+    def _accumulator_matches(self, accumulator_id, needle):
+        if needle == "problems":
+            return bool(self.model.index_ and self.model.index_.problems_per_accumulator.get(accumulator_id))
+        info = self.model.run.accumulators[accumulator_id]
+        return needle in f"accumulator {info.id} forward" or needle in _short(info.location).lower()
+
     def _matches(self, tape_id, needle):
         if needle == "problems":
             return bool(self.model.index_ and self.model.index_.problems_per_tape.get(tape_id))
@@ -230,12 +269,13 @@ class TapeList(QtWidgets.QWidget):
         needle = (self.filter.text() if text is None else text).strip().lower()
         shown = 0
         for row, entry in enumerate(self.model.top):
-            if entry[0] == "accumulator":
-                info = self.model.run.accumulators[entry[1]]
-                keep = not needle or needle in f"accumulator {info.id} forward" or needle in _short(info.location).lower() \
-                    or (needle == "problems" and bool(self.model.index_
-                                                      and self.model.index_.problems_per_accumulator.get(info.id)))
-                self.view.setRowHidden(row, QtCore.QModelIndex(), not keep)
+            if entry[0] in ("accumulator", "accumulators"):
+                ids = [entry[1]] if entry[0] == "accumulator" else entry[2]
+                keep = [not needle or self._accumulator_matches(i, needle) for i in ids]
+                self.view.setRowHidden(row, QtCore.QModelIndex(), not any(keep))
+                if entry[0] == "accumulators":
+                    for child, visible in enumerate(keep):
+                        self.view.setRowHidden(child, self.model.index(row, 0), not visible)
                 continue
             ids = [entry[1]] if entry[0] == "tape" else entry[2]
             keep = [not needle or self._matches(tape_id, needle) for tape_id in ids]
@@ -270,6 +310,8 @@ class TapeList(QtWidgets.QWidget):
     def _select_accumulator(self, accumulator_id):
         index = self.model.index_of_accumulator(accumulator_id)
         if index.isValid() and self.model.accumulator_at(self.view.currentIndex()) != accumulator_id:
+            if index.parent().isValid():
+                self.view.expand(index.parent())
             self.view.setCurrentIndex(index)
             self.view.scrollTo(index)
 
@@ -329,8 +371,12 @@ class ProblemsPanel(QtWidgets.QWidget):
         groups = index.groups
         counts = {}
         for group in groups:
-            counts[group.kind] = counts.get(group.kind, 0) + len(group.members)
-        self.summary.setText(", ".join(f"{n} {kind}" for kind, n in counts.items()) + " gradients"
+            kind = "None jvp" if group.first.call.kind == "jvp" else group.kind   # forward mode's, told apart
+            counts[kind] = counts.get(kind, 0) + len(group.members)
+        gradients = ", ".join(f"{n} {kind}" for kind, n in counts.items() if kind != "None jvp")
+        jvps = counts.get("None jvp")
+        self.summary.setText((gradients + " gradients" if gradients else "")
+                             + (", " if gradients and jvps else "") + (f"{jvps} None jvp results" if jvps else "")
                              if counts else "No None, NaN/Inf or blocked gradient in this run.")
         for g, group in enumerate(groups):
             top = QtWidgets.QTreeWidgetItem([group.title, str(len(group.members))])

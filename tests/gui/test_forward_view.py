@@ -95,6 +95,7 @@ def test_the_window_lists_accumulators_and_opens_on_the_none_jvp(qtbot, window, 
     # The first problem is the None jvp: its accumulator's graph is shown and its explanation names the reason.
     assert window.session.accumulator_id == 1 and window.session.tape_id is None
     assert window.graph._tape_id == accumulator_subject(1)
+    assert window.problems.summary.text() == "1 None jvp results"
     text = window.problems.explanation.toPlainText()
     assert "NOT_FLOATING" in text and "only floating-point tensors carry tangents" in text
     assert window.watched.model.rowCount() == 1 and "primal, tangent min 1" in window.watched.model.text(0, 4)
@@ -168,3 +169,26 @@ def test_screenshot_of_a_run_with_only_an_accumulator(tmp_path):
                           env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert done.returncode == 0, done.stderr
     assert out.stat().st_size > 10_000
+
+
+def test_accumulators_made_by_a_loop_are_one_group_row(qtbot, window):
+    with tf.record() as rec:
+        x = tf.constant([1.0, 2.0])
+        for step in range(4):
+            with tf.autodiff.ForwardAccumulator(x, tf.constant([1.0, float(step)])) as acc:
+                y = tf.reduce_sum(x * x) if step != 2 else tf.reduce_sum(tf.cast(x, tf.int32))
+            acc.jvp(y)
+    run = rec.snapshot()
+    _open(qtbot, window, run)
+    model = window.tapes.model
+    assert model.rowCount() == 1
+    group = model.index(0, 0)
+    assert model.data(group).endswith(" x4") and model.data(model.index(0, 1)) == "1"   # the None of step 3
+    assert model.rowCount(group) == 4 and model.accumulator_at(model.index(2, 0, group)) == 3
+    # The None jvp opens first: its accumulator, inside the group, is the current row.
+    assert window.session.accumulator_id == 3 and model.accumulator_at(window.tapes.view.currentIndex()) == 3
+    window.tapes.view.setCurrentIndex(model.index(1, 0, group))
+    qtbot.waitUntil(lambda: window.graph.is_ready() and window.graph._tape_id == accumulator_subject(2),
+                    timeout=30_000)
+    assert window.tapes.apply_filter("problems") == 0
+    assert window.tapes.view.isRowHidden(1, group) and not window.tapes.view.isRowHidden(2, group)
