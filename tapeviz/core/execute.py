@@ -145,6 +145,9 @@ def record(op_type, inputs, outputs, attrs, grad_fn=None):
     if observers and (recorded_on or state.rerun_backward is None):
         for observer in observers:
             observer.op_executed(op_type, inputs, outputs, attrs or _NO_ATTRS, grad_fn, recorded_on)
+        if state.tangents_due:   # forward mode: the op's tangents, computed now that observers have seen it
+            from .forward import push_due_tangents
+            push_due_tangents(entry)
     return entry
 
 

@@ -13,7 +13,9 @@ receives the recorded entries there, so the per-op path of ``execute`` is the sa
 
 Observers (the run recorder) are told of an accumulator's life: created with its primals and tangents,
 entered and exited, the tangents each op pushed, each ``jvp`` call and its results. With none
-installed, each of those costs one empty-list test.
+installed, each of those costs one empty-list test. With observers, an op's tangents are computed
+just after the observers are told of the op (``execute.record`` calls ``push_due_tangents``), so
+they see each op before the ops that computed its tangents, in the order a backward pass needs.
 """
 import numpy as np
 
@@ -82,6 +84,8 @@ class ForwardAccumulator:
         """The tangent of each tensor in ``primals`` (same structure): None where it has none, or zeros
         with ``unconnected_gradients=tapeviz.UnconnectedGradients.ZERO``."""
         unconnected = _unconnected_option(unconnected_gradients)
+        if state.tangents_due:
+            push_due_tangents(None)
         items = nest.flatten(primals)
         results = []
         for item in items:
@@ -114,14 +118,24 @@ class _TangentPropagator:
         return iter(())
 
     def append(self, entry):
+        due = state.tangents_due
+        if due and due[-1][1] is not entry:
+            push_due_tangents(None)   # left by an op whose observers raised: they are due before this one
+        tangents = self._accumulator._tangents
+        if all(tangents.get(i) is None for i in entry[1]):
+            return
+        if observers:
+            due.append((self, entry))   # pushed by execute.record once the observers have seen the op
+            return
+        self.push(entry)
+
+    def push(self, entry):
+        """Compute the tangents of the op's outputs, with the ops that do it seen by what was opened before."""
         accumulator = self._accumulator
         tangents = accumulator._tangents
         in_tangents = [tangents.get(i) for i in entry[1]]
-        if all(t is None for t in in_tangents):
-            return
         observed = bool(observers)
         if observed:
-            # The tangent ops run (and read this op's outputs) before observers are told of the op itself.
             notify("tangents_started", accumulator, entry[3])
         recording = state.tapes
         # Only what was opened before this accumulator sees the tangent ops (TF's nesting order).
@@ -137,6 +151,20 @@ class _TangentPropagator:
         for out_id, tangent in zip(entry[3], out_tangents):
             if tangent is not None:
                 tangents[out_id] = tangent
+
+
+def push_due_tangents(entry):
+    """Compute the tangents deferred for ``entry`` (all that are due, for None), in the order they were due.
+
+    Only the items at the end of the list belong to the op being recorded: those of an outer op were taken
+    off before its tangent ops ran, so nested accumulators push in the order they would without observers.
+    """
+    due = state.tangents_due
+    mine = []
+    while due and (entry is None or due[-1][1] is entry):
+        mine.append(due.pop())
+    for propagator, item in reversed(mine):
+        propagator.push(item)
 
 
 def op_tangents(entry, in_tangents):

@@ -544,6 +544,8 @@ class MainWindow(QtWidgets.QMainWindow):
         tape = run.tapes[tape_id]
         self.graph_status.setText(f"tape {tape_id}: {len(tape.ops)} ops - laying out...")
         self.graph.set_graph(run, tape_id)
+        if self.replay is None and self.step_label.text().startswith("Forward mode"):   # back from an accumulator
+            self.step_label.setText("Select a gradient to walk its backward pass.")
         calls = [c for c in run.calls if c.tape == tape_id]
         if calls:
             self._plot_call(calls[-1])

@@ -147,18 +147,11 @@ class ForwardRecording:
             if info.spans and info.spans[-1][1] is None:
                 info.spans[-1][1] = next(self._seq)
 
-    # Outputs of ops whose tangents are being computed: the op is observed after its tangent ops, which read
-    # its outputs; ``_tensor`` must not add those as leaves (the op adds their rows when it is observed).
-    # Shared by all recorders of the process: the ids are unique, and a set per recorder would need an
-    # __init__ edit.
-    _pending_outputs = set()
-
     def tangents_started(self, accumulator, output_ids):
         """An op's tangents are about to be computed: its tangent ops that only the accumulator's helper sees
         (no tape, no other accumulator records them) are not kept; they are most of a forward-mode run's ops
         and nothing shows them. ``op_executed`` is swapped for a filter while any thread computes tangents."""
         with self._lock:
-            self._pending_outputs.update(output_ids)
             _tangent_depth.value += 1
             if "op_executed" not in self.__dict__:
                 self._computing_tangents = 1
@@ -172,9 +165,8 @@ class ForwardRecording:
         type(self).op_executed(self, op_type, inputs, outputs, attrs, grad_fn, recorded_on)
 
     def tangents_pushed(self, accumulator, output_ids, tangents):
-        """An op gave its outputs tangents (called before the op itself is observed: its id comes later)."""
+        """An op gave its outputs tangents (after the op itself was observed)."""
         with self._lock:
-            self._pending_outputs.difference_update(output_ids)
             _tangent_depth.value -= 1
             self._computing_tangents -= 1
             if not self._computing_tangents:

@@ -218,8 +218,6 @@ class Recorder(ForwardRecording):
         index = bisect_left(ids, tensor_id)
         row = table.ordered_rows[index] if index < len(ids) and ids[index] == tensor_id else table.late.get(tensor_id)
         if row is None:
-            if tensor_id in self._pending_outputs:
-                return None  # an op's output its tangent ops read before the op is observed: its row comes then
             value = tensor._value_for_read()
             value = value if type(value) is np.ndarray else np.asarray(value)
             kind = VARIABLE if tensor_id in store.variables else CONSTANT

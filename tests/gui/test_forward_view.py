@@ -110,6 +110,7 @@ def test_choosing_a_tape_then_an_accumulator_switches_the_graph(qtbot, window, e
     view.setCurrentIndex(model.index(0, 0))
     qtbot.waitUntil(lambda: window.graph.is_ready() and window.graph._tape_id == 1, timeout=30_000)
     assert window.session.tape_id == 1 and window.session.accumulator_id is None
+    assert window.step_label.text() == "Select a gradient to walk its backward pass."
     view.setCurrentIndex(model.index(2, 0))
     qtbot.waitUntil(lambda: window.graph.is_ready() and window.graph._tape_id == accumulator_subject(2),
                     timeout=30_000)
