@@ -36,13 +36,18 @@ def tangents_for(run, subject=None):
     """tensor id -> [(accumulator id, Tangent)]: an accumulator's own tangents, or for a tape (or None)
     every accumulator's, so that forward over backward shows H v beside a tape's gradient ops."""
     accumulator_id = accumulator_of(subject)
-    found = {}
-    for info in run.accumulators.values():
-        if accumulator_id is not None and info.id != accumulator_id:
-            continue
-        for tensor_id, tangent in info.tangents.items():
-            found.setdefault(tensor_id, []).append((info.id, tangent))
-    return found
+    if accumulator_id is not None:
+        return {tensor_id: [(accumulator_id, tangent)]
+                for tensor_id, tangent in run.accumulators[accumulator_id].tangents.items()}
+    # Every tape's graph asks: made once per run (a loop's hundreds of tapes would each scan every tangent).
+    cached = run.__dict__.get("_tangents_by_tensor")
+    if cached is None or cached[0] is not run.accumulators:
+        found = {}
+        for info in run.accumulators.values():
+            for tensor_id, tangent in info.tangents.items():
+                found.setdefault(tensor_id, []).append((info.id, tangent))
+        cached = run.__dict__["_tangents_by_tensor"] = (run.accumulators, found)
+    return cached[1]
 
 
 def short_stats(summary):

@@ -211,6 +211,23 @@ class ForwardRecording:
                 return "OUTSIDE_ACCUMULATOR"
         return "NOT_CONNECTED"
 
+    def _producers(self, tensor_ids):
+        """The op that made each tensor (0 for a leaf or an unknown id), looked up for all at once."""
+        table = self.store.tensors
+        ids = np.frombuffer(table.ordered_ids, np.int64) if len(table.ordered_ids) else np.zeros(0, np.int64)
+        wanted = np.asarray(tensor_ids, np.int64)
+        at = np.searchsorted(ids, wanted)
+        inside = at < len(ids)
+        found = np.zeros(len(wanted), bool)
+        found[inside] = ids[at[inside]] == wanted[inside]
+        rows = np.full(len(wanted), -1, np.int64)
+        rows[found] = np.frombuffer(table.ordered_rows, np.int64)[at[found]]
+        late = table.late
+        for k in np.flatnonzero(~found):
+            rows[k] = late.get(int(wanted[k]), -1)
+        producer = np.frombuffer(table.producer, np.int64) if len(table.producer) else np.zeros(1, np.int64)
+        return np.where(rows >= 0, producer[np.maximum(rows, 0)], 0).tolist()
+
     def forward_snapshot(self):
         """(accumulators, jvp calls) as plain data for a snapshot of the run (call with the lock held)."""
         forward = getattr(self, "_forward", None)
@@ -223,14 +240,17 @@ class ForwardRecording:
         for accumulator_id, live in forward["infos"].items():
             accumulators[accumulator_id] = AccumulatorInfo(accumulator_id, live.location, list(live.primals), [], {},
                                                            [list(s) for s in live.spans])
+        rows = table.rows()
+        producers = dict(zip(rows, self._producers([tensor_id for _, tensor_id in rows])))
         ops = {accumulator_id: set() for accumulator_id in accumulators}
-        for (accumulator_id, tensor_id), row in table.rows().items():
+        one = one_value
+        for key, row in rows.items():
+            accumulator_id, tensor_id = key
             summary = summaries[row]
-            value = values.get(("tangent", accumulator_id, tensor_id))
+            value = values.get(("tangent", accumulator_id, tensor_id))   # kept arrays are never written to
             accumulators[accumulator_id].tangents[tensor_id] = Tangent(
-                tensor_id, table.tangent[row], summary, np.array(value) if value is not None else one_value(summary))
-            tensor_row = tensors.row(tensor_id)
-            producer = tensors.producer[tensor_row] if tensor_row is not None else 0
+                tensor_id, table.tangent[row], summary, value if value is not None else one(summary))
+            producer = producers[key]
             if producer:
                 ops[accumulator_id].add(producer)
         for accumulator_id, op_ids in ops.items():
