@@ -303,7 +303,9 @@ def test_a_rule_that_raises_in_forward_mode_leaves_recording_as_it_was():
             with pytest.raises(ValueError, match="no gradient here"):
                 broken(x)
         after = tf.exp(x)
-    assert rec.op_executed.__func__ is type(rec).op_executed   # the tangent filter is gone
+    assert rec.op_executed.__func__ is type(rec).op_executed   # the tangent filter is gone with the accumulator
+    from tapeviz.inspection.forward_recorder import _tangent_depth
+    assert _tangent_depth.value == 0
     assert "Exp" in [op.type for op in rec.snapshot().ops.values()] and after is not None
 
 

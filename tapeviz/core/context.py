@@ -20,6 +20,7 @@ class _ThreadState(threading.local):
         # Forward mode with observers installed: (tangent propagator, entry) pairs whose tangents are computed
         # once the observers have seen the op (forward.push_due_tangents, called by execute.record).
         self.tangents_due = []
+        self.tangent_ops_hidden = False  # while tangents are computed: observers see only ops something records
 
 
 state = _ThreadState()

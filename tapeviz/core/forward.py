@@ -137,15 +137,17 @@ class _TangentPropagator:
         observed = bool(observers)
         if observed:
             notify("tangents_started", accumulator, entry[3])
-        recording = state.tapes
-        # Only what was opened before this accumulator sees the tangent ops (TF's nesting order).
+        recording, hidden = state.tapes, state.tangent_ops_hidden
+        # Only what was opened before this accumulator sees the tangent ops (TF's nesting order), and
+        # observers see only those a tape or accumulator records (the rest are most of the run's ops).
         state.tapes = recording[:recording.index(accumulator)] if accumulator in recording else list(recording)
+        state.tangent_ops_hidden = True
         out_tangents = ()
         try:
             with leading_batch_dims(0):  # tangents of an op run inside a vectorized pass are ordinary tensors
                 out_tangents = op_tangents(entry, in_tangents)
         finally:
-            state.tapes = recording
+            state.tapes, state.tangent_ops_hidden = recording, hidden
             if observed:  # also when a rule raised: an observer waiting for the end must hear of it
                 notify("tangents_pushed", accumulator, entry[3], out_tangents)
         for out_id, tangent in zip(entry[3], out_tangents):

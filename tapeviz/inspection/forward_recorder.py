@@ -138,26 +138,30 @@ class ForwardRecording:
 
     def accumulator_entered(self, accumulator):
         with self._lock:
-            info = self._forward_state()["infos"][self._accumulator_id(accumulator)]
+            forward = self._forward_state()
+            info = forward["infos"][self._accumulator_id(accumulator)]
             info.spans.append([next(self._seq), None])
+            forward["active"] = forward.get("active", 0) + 1
 
     def accumulator_exited(self, accumulator):
         with self._lock:
-            info = self._forward_state()["infos"][self._accumulator_id(accumulator)]
+            forward = self._forward_state()
+            info = forward["infos"][self._accumulator_id(accumulator)]
             if info.spans and info.spans[-1][1] is None:
                 info.spans[-1][1] = next(self._seq)
+            forward["active"] = max(forward.get("active", 0) - 1, 0)
+            if not forward["active"] and "op_executed" in self.__dict__:
+                del self.op_executed   # no accumulator records now: ops go straight to the recorder again
 
     def tangents_started(self, accumulator, output_ids):
         """An op's tangents are about to be computed: its tangent ops that only the accumulator's helper sees
         (no tape, no other accumulator records them) are not kept; they are most of a forward-mode run's ops
-        and nothing shows them. ``op_executed`` is swapped for a filter while any thread computes tangents."""
-        with self._lock:
-            _tangent_depth.value += 1
-            if "op_executed" not in self.__dict__:
-                self._computing_tangents = 1
+        and nothing shows them. ``op_executed`` is swapped for a filter until no accumulator is active (set
+        and removed once, not per op: changing an instance's attributes per op slowed every look-up on it)."""
+        _tangent_depth.value += 1   # per thread: no lock needed
+        if "op_executed" not in self.__dict__:
+            with self._lock:
                 self.op_executed = self._tangent_op_executed
-            else:
-                self._computing_tangents += 1
 
     def _tangent_op_executed(self, op_type, inputs, outputs, attrs, grad_fn, recorded_on):
         if _tangent_depth.value and not _recorded_by_others(recorded_on):
@@ -166,11 +170,8 @@ class ForwardRecording:
 
     def tangents_pushed(self, accumulator, output_ids, tangents):
         """An op gave its outputs tangents (after the op itself was observed)."""
+        _tangent_depth.value -= 1
         with self._lock:
-            _tangent_depth.value -= 1
-            self._computing_tangents -= 1
-            if not self._computing_tangents:
-                del self.op_executed
             accumulator_id = self._accumulator_id(accumulator)
             for output_id, tangent in zip(output_ids, tangents):
                 if tangent is not None:
