@@ -10,7 +10,6 @@ gives the second directional derivative.
 import json
 import os
 import sys
-import warnings
 
 import numpy as np
 import pytest
