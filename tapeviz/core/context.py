@@ -17,6 +17,10 @@ class _ThreadState(threading.local):
         # one by one (about half of a training step's ops); one that needs them (the recorder, for a
         # NaN/Inf or all-zero gradient) clears this, calls it, and sees the ops then.
         self.rerun_backward = None
+        # Forward mode with observers installed: (tangent propagator, entry) pairs whose tangents are computed
+        # once the observers have seen the op (forward.push_due_tangents, called by execute.record).
+        self.tangents_due = []
+        self.tangent_ops_hidden = False  # while tangents are computed: observers see only ops something records
 
 
 state = _ThreadState()

@@ -142,9 +142,12 @@ def record(op_type, inputs, outputs, attrs, grad_fn=None):
                 if recorded_on is not None:
                     recorded_on.append(tape)
                 break
-    if observers and (recorded_on or state.rerun_backward is None):
+    if observers and (recorded_on or (state.rerun_backward is None and not state.tangent_ops_hidden)):
         for observer in observers:
             observer.op_executed(op_type, inputs, outputs, attrs or _NO_ATTRS, grad_fn, recorded_on)
+        if state.tangents_due:   # forward mode: the op's tangents, computed now that observers have seen it
+            from .forward import push_due_tangents
+            push_due_tangents(entry)
     return entry
 
 

@@ -10,13 +10,19 @@ The ops that compute tangents are ordinary ops: tapes and accumulators opened be
 record them, which is how ``ForwardAccumulator`` around ``GradientTape`` gives Hessian-vector
 products and accumulators nest. An accumulator sits in the thread's list of recording tapes and
 receives the recorded entries there, so the per-op path of ``execute`` is the same for both.
+
+Observers (the run recorder) are told of an accumulator's life: created with its primals and tangents,
+entered and exited, the tangents each op pushed, each ``jvp`` call and its results. With none
+installed, each of those costs one empty-list test. With observers, an op's tangents are computed
+just after the observers are told of the op (``execute.record`` calls ``push_due_tangents``), so
+they see each op before the ops that computed its tangents, in the order a backward pass needs.
 """
 import numpy as np
 
 from . import nest, registry
 from .backward import backward
 from .batching import leading_batch_dims
-from .context import state
+from .context import notify, observers, state
 from .dtypes import FLOATING_NUMPY
 from .execute import Operation
 from .tape import UnconnectedGradients, _unconnected_option
@@ -51,6 +57,8 @@ class ForwardAccumulator:
             if value.dtype in FLOATING_NUMPY:
                 self._ids.add(primal._id)
                 self._tangents[primal._id] = tangent
+        if observers:
+            notify("accumulator_created", self, flat_primals)
 
     def __enter__(self):
         if self._recording:
@@ -58,12 +66,16 @@ class ForwardAccumulator:
         registry.ensure_loaded()
         state.tapes.append(self)
         self._recording = True
+        if observers:
+            notify("accumulator_entered", self)
         return self
 
     def __exit__(self, *exc_info):
         if self in state.tapes:
             state.tapes.remove(self)
         self._recording = False
+        if observers:
+            notify("accumulator_exited", self)
 
     def _watch_variable(self, variable):
         pass  # an accumulator watches its primals only
@@ -72,8 +84,11 @@ class ForwardAccumulator:
         """The tangent of each tensor in ``primals`` (same structure): None where it has none, or zeros
         with ``unconnected_gradients=tapeviz.UnconnectedGradients.ZERO``."""
         unconnected = _unconnected_option(unconnected_gradients)
+        if state.tangents_due:
+            push_due_tangents(None)
+        items = nest.flatten(primals)
         results = []
-        for item in nest.flatten(primals):
+        for item in items:
             if not isinstance(item, (Tensor, Variable)):
                 raise TypeError(f"jvp takes Tensors or Variables, got {type(item).__name__}: {item!r}.")
             tangent = self._tangents.get(item._id)
@@ -81,6 +96,10 @@ class ForwardAccumulator:
                 value = item._snapshot._value if isinstance(item, Variable) else item._value
                 tangent = Tensor(np.zeros_like(value))
             results.append(tangent)
+        if observers:
+            # connected: whether each result is a tangent the accumulator computed (not None, not zeros filled in)
+            notify("jvp_computed", self, items, results, [item._id in self._tangents for item in items],
+                   unconnected.name)
         return nest.pack_sequence_as(primals, results)
 
 
@@ -99,22 +118,55 @@ class _TangentPropagator:
         return iter(())
 
     def append(self, entry):
+        due = state.tangents_due
+        if due and due[-1][1] is not entry:
+            push_due_tangents(None)   # left by an op whose observers raised: they are due before this one
+        tangents = self._accumulator._tangents
+        if all(tangents.get(i) is None for i in entry[1]):
+            return
+        if observers:
+            due.append((self, entry))   # pushed by execute.record once the observers have seen the op
+            return
+        self.push(entry)
+
+    def push(self, entry):
+        """Compute the tangents of the op's outputs, with the ops that do it seen by what was opened before."""
         accumulator = self._accumulator
         tangents = accumulator._tangents
         in_tangents = [tangents.get(i) for i in entry[1]]
-        if all(t is None for t in in_tangents):
-            return
-        recording = state.tapes
-        # Only what was opened before this accumulator sees the tangent ops (TF's nesting order).
+        observed = bool(observers)
+        if observed:
+            notify("tangents_started", accumulator, entry[3])
+        recording, hidden = state.tapes, state.tangent_ops_hidden
+        # Only what was opened before this accumulator sees the tangent ops (TF's nesting order), and
+        # observers see only those a tape or accumulator records (the rest are most of the run's ops).
         state.tapes = recording[:recording.index(accumulator)] if accumulator in recording else list(recording)
+        state.tangent_ops_hidden = True
+        out_tangents = ()
         try:
             with leading_batch_dims(0):  # tangents of an op run inside a vectorized pass are ordinary tensors
                 out_tangents = op_tangents(entry, in_tangents)
         finally:
-            state.tapes = recording
+            state.tapes, state.tangent_ops_hidden = recording, hidden
+            if observed:  # also when a rule raised: an observer waiting for the end must hear of it
+                notify("tangents_pushed", accumulator, entry[3], out_tangents)
         for out_id, tangent in zip(entry[3], out_tangents):
             if tangent is not None:
                 tangents[out_id] = tangent
+
+
+def push_due_tangents(entry):
+    """Compute the tangents deferred for ``entry`` (all that are due, for None), in the order they were due.
+
+    Only the items at the end of the list belong to the op being recorded: those of an outer op were taken
+    off before its tangent ops ran, so nested accumulators push in the order they would without observers.
+    """
+    due = state.tangents_due
+    mine = []
+    while due and (entry is None or due[-1][1] is entry):
+        mine.append(due.pop())
+    for propagator, item in reversed(mine):
+        propagator.push(item)
 
 
 def op_tangents(entry, in_tangents):

@@ -64,12 +64,13 @@ def _screenshot(app, window, path, target, early=None):
 
     def when_drawn():
         # The first problem is selected as the run opens; its tape may differ from the first one.
-        if window.graph.is_ready() and window.session.tape_id is not None:
+        if window.graph.is_ready() and (window.session.tape_id is not None
+                                        or window.session.accumulator_id is not None):
             window.graph.layout_ready.disconnect(when_drawn)
             QtCore.QTimer.singleShot(0, save)
 
     def loaded(run, *_):
-        if run is None or not run.tapes:
+        if run is None or not (run.tapes or run.accumulators):
             QtCore.QTimer.singleShot(100, save)
 
     window.graph.layout_ready.connect(when_drawn)

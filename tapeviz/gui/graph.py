@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from tapeviz.inspection.explain import _path_ops, describe
 
 from .folding import find_folds
+from .forward import accumulator_of, short_stats, subject_parts, tangent_lines, tangents_for
 from .reads import variable_reads
 from .short_names import short_names
 from .source_names import input_names, op_names
@@ -32,6 +33,7 @@ class Node:
     name: str = ""      # the user's name for an op's output, from its source line ("hidden")
     reads: int = 0      # a variable's reads on the tape (ReadVariableOp ops, drawn as part of it)
     short: str = ""     # what the box shows for a long scoped name ("dense/kernel"); label keeps it whole
+    tangent: str = ""   # forward mode: the tangent's range, shown under the box ("tangent 0..6")
 
 
 @dataclass
@@ -55,17 +57,19 @@ class TapeGraph:
 
 
 def build_graph(run, tape_id):
-    """The op graph one tape recorded, with the tensors it watched.
+    """The op graph one tape recorded, with the tensors it watched; or, for ``tape_id`` an accumulator's
+    subject (``forward.accumulator_subject``), the ops it pushed tangents through, its primals watched.
 
     A read of a variable (``ReadVariableOp``) is drawn as part of the variable: no node of its
-    own, and the ops using the read take their edge from the variable (see ``reads.py``).
+    own, and the ops using the read take their edge from the variable (see ``reads.py``). A tensor
+    with a tangent (forward mode) shows it under its node and in its hover, beside its value.
     """
-    tape = run.tapes[tape_id]
-    ops = [run.ops[i] for i in tape.ops]
+    ops, watched, tape_calls = subject_parts(run, tape_id)
+    tangents = tangents_for(run, tape_id)
+    several = len(run.accumulators) > 1 and accumulator_of(tape_id) is None   # say whose tangent it is
     reads = variable_reads(run, ops)
     read_of = {run.ops[op_id].outputs[0]: variable for op_id, variable in reads.items()}
     produced = {o: f"op:{op.id}" for op in ops if op.id not in reads for o in op.outputs}
-    watched = run.watched(tape_id)
     names = op_names(run, ops)
     for op in ops:   # a name the user gave a value in a gradient call wins over its assignment
         if op.id in reads:
@@ -107,8 +111,12 @@ def build_graph(run, tape_id):
         outputs = ", ".join(f"{run.tensors[o].dtype}{list(run.tensors[o].shape)}" for o in op.outputs
                             if o in run.tensors)
         values = "; ".join(value_text(run.tensors[o].summary) for o in op.outputs if o in run.tensors)
-        nodes[f"op:{op.id}"] = Node(f"op:{op.id}", "op", op.type, f"-> {outputs}" + (f"\n{values}" if values else ""),
-                                    flags, name=names.get(op.id, ""))
+        detail = f"-> {outputs}" + (f"\n{values}" if values else "")
+        with_tangent = [tangents[o] for o in op.outputs if o in tangents]
+        for entries in with_tangent:
+            detail += "\n" + "\n".join(tangent_lines(entries, value_text, several))
+        nodes[f"op:{op.id}"] = Node(f"op:{op.id}", "op", op.type, detail, flags, name=names.get(op.id, ""),
+                                    tangent=short_stats(with_tangent[0][-1][1].summary) if with_tangent else "")
         for tensor_id in op.inputs:
             if tensor_id in read_of:   # the edge carries the read, from the variable it read
                 source = leaf(read_of[tensor_id])
@@ -123,9 +131,7 @@ def build_graph(run, tape_id):
                               f"{info.dtype}{list(info.shape)}", {"watched"})
     # A gradient source this tape never read is drawn anyway, alone: its None is explained by the
     # missing edge, which the view marks as the break when its gradient is selected.
-    for call in run.calls:
-        if call.tape != tape_id:
-            continue
+    for call in tape_calls:
         for tensor_id in call.sources:
             key = f"t:{tensor_id}"
             if key not in nodes and tensor_id not in produced and tensor_id not in read_of \
@@ -134,6 +140,11 @@ def build_graph(run, tape_id):
                 flags = {"unread"} | ({"watched"} if tensor_id in watched else set())
                 nodes[key] = Node(key, info.kind, info.name or run.names.get(tensor_id) or describe(run, tensor_id),
                                   f"{info.dtype}{list(info.shape)}, never read on this tape", flags)
+    for key, node in nodes.items():   # leaves with a tangent: the primals
+        tensor_id = int(key[2:]) if key.startswith("t:") else None
+        if tensor_id in tangents:
+            node.tangent = short_stats(tangents[tensor_id][-1][1].summary)
+            node.detail += "\n" + "\n".join(tangent_lines(tangents[tensor_id], value_text, several))
     _scope_ops(nodes, edges)
     _name_leaves(run, [op for op in ops if op.id not in reads], nodes)
     return TapeGraph(nodes, edges, aliases)
@@ -410,7 +421,7 @@ def fold_graph(graph, expanded=frozenset(), repeats=True, scopes=False):
         drawn = owner[key]
         if drawn == key:
             nodes[key] = Node(key, node.kind, node.label, node.detail, set(node.flags), node.scope, name=node.name,
-                              reads=node.reads, short=node.short)
+                              reads=node.reads, short=node.short, tangent=node.tangent)
         elif drawn not in nodes:
             _, kind, label, detail, scope, inside = made[drawn]
             # A group shows the worst of its members: a missing rule inside is still a missing rule.

@@ -26,7 +26,7 @@ HUES = {
     "op": "#4a90d9", "variable": "#1fa391", "constant": "#9e9e9e", "scope": "#5c6bc0", "fold": "#7e57c2",
     "group": "#1fa391",
     "no_rule": "#ff9800", "not_differentiable": "#8d8d8d",
-    "watched": "#2e9d3a", "path": "#d62ad6", "broken": "#e53935",
+    "watched": "#2e9d3a", "path": "#d62ad6", "broken": "#e53935", "tangent": "#ef6c00",
 }
 
 
@@ -110,8 +110,9 @@ class NodeItem(QtWidgets.QGraphicsItem):
         self._marks = marks
         w, h = size_of(node.kind)
         self._rect = QtCore.QRectF(-w / 2, -h / 2, w, h)
-        # Room for the thick watched border, the selection ring and the "breaks here" tag above.
-        self._bounds = self._rect.adjusted(-6, -24, 6, 6)
+        # Room for the thick watched border, the selection ring and the "breaks here" tag above; forward
+        # mode: the tangent's range under the box.
+        self._bounds = self._rect.adjusted(-6, -24, 6, 20 if node.tangent else 6)
         self._elided = None
         self.setPos(node.x, node.y)
         self.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
@@ -162,6 +163,8 @@ class NodeItem(QtWidgets.QGraphicsItem):
             painter.setBrush(QtCore.Qt.BrushStyle.NoBrush)
             self._draw_shape(painter, rect.adjusted(-4, -4, 4, 4))
             self._draw_tag(painter, "path breaks here")
+        if node.tangent:
+            self._draw_tangent(painter, node.tangent)
         if self.isSelected():
             painter.setPen(QtGui.QPen(style.selection, 2.5))
             painter.setBrush(QtCore.Qt.BrushStyle.NoBrush)
@@ -210,6 +213,20 @@ class NodeItem(QtWidgets.QGraphicsItem):
             painter.setBrush(QtCore.Qt.BrushStyle.NoBrush)
             painter.drawEllipse(centre, 7, 7)
             painter.drawLine(centre + QtCore.QPointF(-5, 5), centre + QtCore.QPointF(5, -5))
+
+    def _draw_tangent(self, painter, text):
+        """Forward mode: the tangent's range just under the box, in the tangent colour."""
+        painter.setFont(self._style.small_font)
+        metrics = QtGui.QFontMetricsF(self._style.small_font)
+        room = self._rect.width() + 40
+        text = metrics.elidedText(text, QtCore.Qt.TextElideMode.ElideRight, room)
+        width = metrics.horizontalAdvance(text) + 6
+        below = QtCore.QRectF(-width / 2, self._rect.bottom() + 1, width, metrics.height() + 1)
+        painter.setPen(QtCore.Qt.PenStyle.NoPen)
+        painter.setBrush(self._style.base)   # the edge leaving the node passes behind the text, not through it
+        painter.drawRoundedRect(below, 3, 3)
+        painter.setPen(self._style.hue["tangent"])
+        painter.drawText(below, QtCore.Qt.AlignmentFlag.AlignCenter, text)
 
     def _draw_tag(self, painter, text):
         painter.setFont(self._style.small_font)

@@ -8,7 +8,7 @@ import gc
 import threading
 import time
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PySide6 import QtCore
 
@@ -23,10 +23,11 @@ class RunIndex:
     problems_per_tape: dict
     calls_per_tape: dict
     watched_per_tape: dict
+    problems_per_accumulator: dict = field(default_factory=dict)   # forward mode: None jvp results
 
 
 def index_run(run):
-    from .problems import problems_per_tape, run_problems
+    from .problems import problems_per_accumulator, problems_per_tape, run_problems
 
     problems, groups = run_problems(run)
     calls = {}
@@ -38,7 +39,7 @@ def index_run(run):
         if event.kind in ("watch", "accessed variable") and event.tape in watched and event.seq > resets[event.tape]:
             watched[event.tape].add(event.tensor)
     return RunIndex(problems, groups, problems_per_tape(problems), calls,
-                    {tape_id: len(ids) for tape_id, ids in watched.items()})
+                    {tape_id: len(ids) for tape_id, ids in watched.items()}, problems_per_accumulator(problems))
 
 
 def _load_and_index(path, progress=None):

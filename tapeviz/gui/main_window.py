@@ -258,6 +258,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.session.run_changed.connect(self._run_loaded)
         self.session.tape_changed.connect(self._show_tape)
         self.session.result_selected.connect(self._result_selected)
+        self.session.accumulator_changed.connect(self._show_accumulator)
+        self.session.jvp_selected.connect(self._jvp_selected)
         self.session.node_selected.connect(lambda key: self.docks["Inspector"].raise_())
         self.graph.node_selected.connect(self.session.node_selected.emit)
         self.graph.layout_ready.connect(self._graph_ready)
@@ -542,10 +544,47 @@ class MainWindow(QtWidgets.QMainWindow):
         tape = run.tapes[tape_id]
         self.graph_status.setText(f"tape {tape_id}: {len(tape.ops)} ops - laying out...")
         self.graph.set_graph(run, tape_id)
+        if self.replay is None and self.step_label.text().startswith("Forward mode"):   # back from an accumulator
+            self.step_label.setText("Select a gradient to walk its backward pass.")
         calls = [c for c in run.calls if c.tape == tape_id]
         if calls:
             self._plot_call(calls[-1])
         self._show_steps(tape_id)
+
+    def _show_accumulator(self, accumulator_id):
+        """Forward mode: the ops an accumulator pushed tangents through, its primals watched, tangents under
+        the nodes; its page in the inspector."""
+        from .forward import accumulator_html, accumulator_subject
+
+        run = self.session.run
+        info = run.accumulators[accumulator_id]
+        self.graph_status.setText(f"accumulator {accumulator_id}: {len(info.ops)} ops - laying out...")
+        self.graph.set_graph(run, accumulator_subject(accumulator_id))
+        self._clear_replay("Forward mode: tangents are shown under the nodes (select one for its value and tangent).")
+        self.inspector.setHtml(accumulator_html(run, info))
+
+    def _clear_replay(self, message):
+        self._replay_number += 1
+        self.replay = None
+        self.graph.show_gradient_sizes({})
+        self.graph.show_gradients({})
+        self.step_legend.hide()
+        for button in (self.step_back, self.step_next):
+            button.setEnabled(False)
+        self.step_label.setText(message)
+
+    def _jvp_selected(self, call, result):
+        """Highlight the way from the accumulator's primals to the jvp's target; a None one marks the target."""
+        from .forward import forward_path_keys
+
+        run = self.session.run
+        keys = forward_path_keys(run, call.accumulator, result.target)
+        broken = set()
+        if result.reason:
+            info = run.tensors.get(result.target)
+            broken.add(f"op:{info.producer}" if info is not None and info.producer in run.ops
+                       and info.producer in run.accumulators[call.accumulator].ops else f"t:{result.target}")
+        self.graph.highlight(keys, broken)
 
     def _graph_ready(self):
         self.scope_box.blockSignals(True)
@@ -554,6 +593,9 @@ class MainWindow(QtWidgets.QMainWindow):
         tape_id = self.session.tape_id
         if tape_id is not None:
             self.graph_status.setText(f"tape {tape_id}: {self.graph.node_count()} nodes, "
+                                      f"{self.graph.edge_count()} edges")
+        elif self.session.accumulator_id is not None:
+            self.graph_status.setText(f"accumulator {self.session.accumulator_id}: {self.graph.node_count()} nodes, "
                                       f"{self.graph.edge_count()} edges")
 
     def _graph_failed(self, details):

@@ -8,6 +8,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from tapeviz.inspection.explain import describe
 
+from . import forward
 from .reads import READ_OP
 from .short_names import short_names, without_output_index
 
@@ -29,6 +30,15 @@ def _tree(headers):
     tree.setAlternatingRowColors(True)
     tree.setUniformRowHeights(True)
     return tree
+
+
+def accumulator_groups(run):
+    """ForwardAccumulators grouped by the line that created them, as ``tape_groups`` groups tapes."""
+    groups = {}
+    for info in run.accumulators.values():
+        key = (info.location.file, info.location.line) if info.location is not None else ("?", info.id)
+        groups.setdefault(key, []).append(info.id)
+    return [(_short(run.accumulators[ids[0]].location), ids) for ids in groups.values()]
 
 
 def tape_groups(run):
@@ -65,7 +75,9 @@ class TapeModel(_HeadedColumns, QtCore.QAbstractItemModel):
         super().__init__()
         self.run = self.index_ = None
         self.ids = []       # every tape id, in run order
-        self.top = []       # top-level rows: ("tape", id) or ("group", location, [ids])
+        # top-level rows: ("tape", id), ("group", location, [ids]); forward mode: ("accumulator", id) and
+        # ("accumulators", location, [ids]) for those made on one line (a loop)
+        self.top = []
 
     def set_run(self, run, index):
         self.beginResetModel()
@@ -74,6 +86,8 @@ class TapeModel(_HeadedColumns, QtCore.QAbstractItemModel):
         self.top = []
         for where, ids in (tape_groups(run) if run is not None else []):
             self.top.append(("tape", ids[0]) if len(ids) == 1 else ("group", where, ids))
+        for where, ids in (accumulator_groups(run) if run is not None else []):
+            self.top.append(("accumulator", ids[0]) if len(ids) == 1 else ("accumulators", where, ids))
         self.endResetModel()
 
     # Tree structure: a child's internal id is its group's row + 1; top-level rows have 0.
@@ -90,7 +104,7 @@ class TapeModel(_HeadedColumns, QtCore.QAbstractItemModel):
     def rowCount(self, parent=QtCore.QModelIndex()):
         if not parent.isValid():
             return len(self.top)
-        if parent.internalId() == 0 and self.top[parent.row()][0] == "group":
+        if parent.internalId() == 0 and self.top[parent.row()][0] in ("group", "accumulators"):
             return len(self.top[parent.row()][2])
         return 0
 
@@ -101,7 +115,26 @@ class TapeModel(_HeadedColumns, QtCore.QAbstractItemModel):
         if index.internalId() == 0:
             entry = self.top[index.row()]
             return entry[1] if entry[0] == "tape" else None
-        return self.top[index.internalId() - 1][2][index.row()]
+        entry = self.top[index.internalId() - 1]
+        return entry[2][index.row()] if entry[0] == "group" else None
+
+    def accumulator_at(self, index):
+        """The accumulator id of a row (forward mode), or None for a tape or group row."""
+        if not index.isValid():
+            return None
+        if index.internalId() == 0:
+            entry = self.top[index.row()]
+            return entry[1] if entry[0] == "accumulator" else None
+        entry = self.top[index.internalId() - 1]
+        return entry[2][index.row()] if entry[0] == "accumulators" else None
+
+    def index_of_accumulator(self, accumulator_id):
+        for row, entry in enumerate(self.top):
+            if entry == ("accumulator", accumulator_id):
+                return self.index(row, 0)
+            if entry[0] == "accumulators" and accumulator_id in entry[2]:
+                return self.index(entry[2].index(accumulator_id), 0, self.index(row, 0))
+        return QtCore.QModelIndex()
 
     def index_of(self, tape_id):
         for row, entry in enumerate(self.top):
@@ -116,6 +149,10 @@ class TapeModel(_HeadedColumns, QtCore.QAbstractItemModel):
             return None
         tape_id = self.tape_at(index)
         column = index.column()
+        if tape_id is None and self.accumulator_at(index) is not None:
+            return self._accumulator_data(self.accumulator_at(index), column, role)
+        if tape_id is None and self.top[index.row()][0] == "accumulators":
+            return self._accumulator_group_data(self.top[index.row()], column, role)
         if tape_id is None:
             return self._group_data(self.top[index.row()], column, role)
         tape = self.run.tapes[tape_id]
@@ -140,6 +177,34 @@ class TapeModel(_HeadedColumns, QtCore.QAbstractItemModel):
             return str(tape.location)
         if role == ROLE:
             return tape.id
+        return None
+
+    def _accumulator_data(self, accumulator_id, column, role):
+        """A ForwardAccumulator's row: its None jvps as problems, its primals as watched, its jvp calls."""
+        info = self.run.accumulators[accumulator_id]
+        problems = self.index_.problems_per_accumulator.get(accumulator_id, 0) if self.index_ else 0
+        if role == QtCore.Qt.ItemDataRole.DisplayRole:
+            return [f"accumulator {info.id}", str(problems) if problems else "", _short(info.location),
+                    str(len(info.ops)), str(len(info.primals)),
+                    str(sum(1 for c in self.run.jvps if c.accumulator == info.id)), "forward"][column]
+        if role == QtCore.Qt.ItemDataRole.ForegroundRole and column == 1 and problems:
+            return QtGui.QBrush(QtGui.QColor("#c0392b"))
+        if role == QtCore.Qt.ItemDataRole.ToolTipRole:
+            return (f"ForwardAccumulator created at {info.location}: {len(info.ops)} ops pushed tangents, "
+                    f"{len(info.primals)} primals; its jvp calls count as calls")
+        return None
+
+    def _accumulator_group_data(self, entry, column, role):
+        _, where, ids = entry
+        problems = sum(self.index_.problems_per_accumulator.get(i, 0) for i in ids) if self.index_ else 0
+        if role == QtCore.Qt.ItemDataRole.DisplayRole:
+            return [f"accumulators {where} x{len(ids)}", str(problems) if problems else "", where,
+                    str(sum(len(self.run.accumulators[i].ops) for i in ids)), "",
+                    str(sum(1 for c in self.run.jvps if c.accumulator in set(ids))), "forward"][column]
+        if role == QtCore.Qt.ItemDataRole.ForegroundRole and column == 1 and problems:
+            return QtGui.QBrush(QtGui.QColor("#c0392b"))
+        if role == QtCore.Qt.ItemDataRole.ToolTipRole:
+            return f"{len(ids)} ForwardAccumulators created on the same line (a loop): open to see each"
         return None
 
     def _group_data(self, entry, column, role):
@@ -184,7 +249,14 @@ class TapeList(QtWidgets.QWidget):
         layout.addWidget(self.view)
         session.run_changed.connect(self.show_run)
         session.tape_changed.connect(self._select)
+        session.accumulator_changed.connect(self._select_accumulator)
         self.view.selectionModel().currentRowChanged.connect(self._chosen)
+
+    def _accumulator_matches(self, accumulator_id, needle):
+        if needle == "problems":
+            return bool(self.model.index_ and self.model.index_.problems_per_accumulator.get(accumulator_id))
+        info = self.model.run.accumulators[accumulator_id]
+        return needle in f"accumulator {info.id} forward" or needle in _short(info.location).lower()
 
     def _matches(self, tape_id, needle):
         if needle == "problems":
@@ -197,6 +269,14 @@ class TapeList(QtWidgets.QWidget):
         needle = (self.filter.text() if text is None else text).strip().lower()
         shown = 0
         for row, entry in enumerate(self.model.top):
+            if entry[0] in ("accumulator", "accumulators"):
+                ids = [entry[1]] if entry[0] == "accumulator" else entry[2]
+                keep = [not needle or self._accumulator_matches(i, needle) for i in ids]
+                self.view.setRowHidden(row, QtCore.QModelIndex(), not any(keep))
+                if entry[0] == "accumulators":
+                    for child, visible in enumerate(keep):
+                        self.view.setRowHidden(child, self.model.index(row, 0), not visible)
+                continue
             ids = [entry[1]] if entry[0] == "tape" else entry[2]
             keep = [not needle or self._matches(tape_id, needle) for tape_id in ids]
             self.view.setRowHidden(row, QtCore.QModelIndex(), not any(keep))
@@ -227,10 +307,20 @@ class TapeList(QtWidgets.QWidget):
             self.view.setCurrentIndex(index)
             self.view.scrollTo(index)
 
+    def _select_accumulator(self, accumulator_id):
+        index = self.model.index_of_accumulator(accumulator_id)
+        if index.isValid() and self.model.accumulator_at(self.view.currentIndex()) != accumulator_id:
+            if index.parent().isValid():
+                self.view.expand(index.parent())
+            self.view.setCurrentIndex(index)
+            self.view.scrollTo(index)
+
     def _chosen(self, current, _previous):
         tape_id = self.model.tape_at(current)
         if tape_id is not None:
             self.session.set_tape(tape_id)
+        elif self.model.accumulator_at(current) is not None:
+            self.session.set_accumulator(self.model.accumulator_at(current))
 
 
 class ProblemsPanel(QtWidgets.QWidget):
@@ -281,8 +371,12 @@ class ProblemsPanel(QtWidgets.QWidget):
         groups = index.groups
         counts = {}
         for group in groups:
-            counts[group.kind] = counts.get(group.kind, 0) + len(group.members)
-        self.summary.setText(", ".join(f"{n} {kind}" for kind, n in counts.items()) + " gradients"
+            kind = "None jvp" if group.first.call.kind == "jvp" else group.kind   # forward mode's, told apart
+            counts[kind] = counts.get(kind, 0) + len(group.members)
+        gradients = ", ".join(f"{n} {kind}" for kind, n in counts.items() if kind != "None jvp")
+        jvps = counts.get("None jvp")
+        self.summary.setText((gradients + " gradients" if gradients else "")
+                             + (", " if gradients and jvps else "") + (f"{jvps} None jvp results" if jvps else "")
                              if counts else "No None, NaN/Inf or blocked gradient in this run.")
         for g, group in enumerate(groups):
             top = QtWidgets.QTreeWidgetItem([group.title, str(len(group.members))])
@@ -302,8 +396,8 @@ class ProblemsPanel(QtWidgets.QWidget):
         g, _ = item.data(0, ROLE)
         group = self.session.index.groups[g]
         for m, problem in enumerate(group.members):
-            child = QtWidgets.QTreeWidgetItem([f"tape {problem.call.tape}, {problem.call.kind} call {problem.call.id}",
-                                               ""])
+            owner = f"accumulator {problem.call.accumulator}" if problem.call.kind == "jvp" else f"tape {problem.call.tape}"
+            child = QtWidgets.QTreeWidgetItem([f"{owner}, {problem.call.kind} call {problem.call.id}", ""])
             child.setData(0, ROLE, (g, m))
             item.addChild(child)
 
@@ -342,6 +436,11 @@ class ProblemsPanel(QtWidgets.QWidget):
     def _chosen(self, item, _previous):
         problem = self.current_problem()
         if problem is None:
+            return
+        if problem.call.kind == "jvp":   # forward mode: the accumulator's graph, the way to the target
+            self.session.set_accumulator(problem.call.accumulator)
+            self.explanation.setHtml(forward.jvp_html(self.session.run, problem.call, problem.result))
+            self.session.jvp_selected.emit(problem.call, problem.result)
             return
         self.session.set_tape(problem.call.tape)
         self.explanation.setHtml(problem_html(self.session.run, problem))
@@ -444,11 +543,22 @@ class WatchedPanel(QtWidgets.QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.view)
         session.tape_changed.connect(self.show_tape)
+        session.accumulator_changed.connect(self.show_accumulator)
         session.run_changed.connect(lambda run: self.model.set_rows(run, []))
         self.view.clicked.connect(lambda index: self.session.node_selected.emit(index.data(ROLE) or ""))
 
     def row_count(self):
         return self.model.rowCount()
+
+    def show_accumulator(self, accumulator_id):
+        """Forward mode: an accumulator's primals, each with its tangent's range as how it is watched."""
+        from .graph import value_text
+
+        run = self.session.run
+        info = run.accumulators[accumulator_id]
+        self.model.set_rows(run, [(p, "primal, tangent " + (value_text(info.tangents[p].summary) or "kept")
+                                   if p in info.tangents else "primal, not floating: no tangent")
+                                  for p in info.primals])
 
     def show_tape(self, tape_id):
         run = self.session.run
@@ -506,13 +616,31 @@ class GradientsPanel(QtWidgets.QWidget):
                 continue
             self._fill(top, call)
             top.setExpanded(True)
+        for call in run.jvps:   # forward mode: jvp calls, listed like gradient calls
+            targets = ", ".join(describe(run, t) for t in call.targets)
+            line = f", line {call.location.line}" if call.location else ""
+            top = QtWidgets.QTreeWidgetItem([f"jvp {call.id} (accumulator {call.accumulator}{line})",
+                                             f"tangent of [{targets}]", ""])
+            top.setToolTip(0, str(call.location))
+            top.setData(0, ROLE, (call.id, None, "jvp"))
+            self.tree.addTopLevelItem(top)
+            for result in call.results:
+                child = QtWidgets.QTreeWidgetItem([describe(run, result.target), forward.jvp_result_text(result),
+                                                   result.reason])
+                child.setToolTip(0, describe(run, result.target))
+                child.setData(0, ROLE, (call.id, result.target, "jvp"))
+                if result.is_none:
+                    for column in range(3):
+                        child.setForeground(column, QtGui.QBrush(QtGui.QColor("#c0392b")))
+                top.addChild(child)
+            top.setExpanded(True)
         if self.tree.topLevelItemCount() <= EAGER_RESULTS:
             self.tree.resizeColumnToContents(0)
         else:
             self.tree.setColumnWidth(0, 220)
 
     def _expanded(self, top):
-        if top.parent() is None and top.childCount() == 0:
+        if top.parent() is None and top.childCount() == 0 and top.data(0, ROLE)[2] != "jvp":
             self._fill(top, self._call(top.data(0, ROLE)[0]))
 
     def _fill(self, top, call):
@@ -540,6 +668,8 @@ class GradientsPanel(QtWidgets.QWidget):
     def _show_tape_calls(self, tape_id):
         for index in range(self.tree.topLevelItemCount()):
             item = self.tree.topLevelItem(index)
+            if item.data(0, ROLE)[2] == "jvp":
+                continue   # jvp calls stay listed: forward over backward reads them beside the tape's gradients
             call = self._call(item.data(0, ROLE)[0])
             item.setHidden(call is not None and call.tape != tape_id)
 
@@ -565,7 +695,10 @@ class GradientsPanel(QtWidgets.QWidget):
     def _chosen(self, item, _previous):
         if item is None:
             return
-        call_id, source_id, _ = item.data(0, ROLE)
+        call_id, source_id, kind = item.data(0, ROLE)
+        if kind == "jvp":
+            self._jvp_chosen(call_id, source_id)
+            return
         call = self._call(call_id)
         if call is None or source_id is None:
             return
@@ -573,6 +706,20 @@ class GradientsPanel(QtWidgets.QWidget):
         self.session.set_tape(call.tape)
         self.explanation.setHtml(explanation_html(self.session.run, call, result))
         self.session.result_selected.emit(call, result, None)
+
+
+    def _jvp_chosen(self, call_id, target_id):
+        run = self.session.run
+        call = next((c for c in run.jvps if c.id == call_id), None) if run is not None else None
+        if call is None:
+            return
+        self.session.set_accumulator(call.accumulator)
+        if target_id is None:
+            self.explanation.setHtml(forward.accumulator_html(run, run.accumulators[call.accumulator]))
+            return
+        result = next(r for r in call.results if r.target == target_id)
+        self.explanation.setHtml(forward.jvp_html(run, call, result))
+        self.session.jvp_selected.emit(call, result)
 
 
 def _summary_text(summary):
@@ -682,7 +829,7 @@ def tensor_html(run, info, tape_id=None):
     table = "".join(f"<tr><td><b>{k}</b></td><td>{html.escape(v)}</td></tr>" for k, v in rows)
     where = run.ops[info.producer].location if info.producer in run.ops else info.first_seen
     return (f"<h3>{html.escape(describe(run, info.id))}</h3><table>{table}</table>"
-            + _value_html(info.value, info.summary) + _code_around(run, where))
+            + _value_html(info.value, info.summary) + forward.tangents_html(run, info.id) + _code_around(run, where))
 
 
 def op_html(run, op):
@@ -697,7 +844,7 @@ def op_html(run, op):
     value = ""
     if len(op.outputs) == 1 and op.outputs[0] in run.tensors:
         out = run.tensors[op.outputs[0]]
-        value = "<p><b>output value</b></p>" + _value_html(out.value, out.summary)
+        value = "<p><b>output value</b></p>" + _value_html(out.value, out.summary) + forward.tangents_html(run, out.id)
     tapes = ", ".join(f"tape {t}" for t in op.tapes) or "none"
     return (f"<h3>{html.escape(op.type)} <small>(op {op.id})</small></h3><p>{rule}</p><p>recorded on: {tapes}</p>"
             f"<p><b>inputs</b></p><ul>{inputs}</ul><p><b>outputs</b></p><ul>{outputs}</ul>"

@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, field
 
 from tapeviz.inspection.explain import describe
+from tapeviz.inspection.model import JvpCall
 
 KINDS = ("None", "NaN/Inf", "blocked")   # in order of how badly they break training
 
@@ -75,6 +76,7 @@ def run_problems(run):
     reason code are the same: the one problem a training loop repeats at every step.
     """
     problems = [p for call in run.calls for result in call.results for p in result_problems(run, call, result)]
+    problems += jvp_problems(run)
     groups = {}
     for problem in problems:
         code = problem.explanation.code if problem.explanation is not None else ""
@@ -92,8 +94,24 @@ def run_problems(run):
     return problems, result
 
 
+def jvp_problems(run):
+    """A problem for each ``acc.jvp(target)`` that is None (forward mode), its reason code as its text's end."""
+    return [Problem("None", call, result, result.target, None,
+                    f"jvp of {short_name(run, result.target)} is None: {result.reason or 'no tangent'}")
+            for call in run.jvps for result in call.results if result.is_none]
+
+
 def problems_per_tape(problems):
     counts = {}
     for problem in problems:
-        counts[problem.call.tape] = counts.get(problem.call.tape, 0) + 1
+        if type(problem.call) is not JvpCall:
+            counts[problem.call.tape] = counts.get(problem.call.tape, 0) + 1
+    return counts
+
+
+def problems_per_accumulator(problems):
+    counts = {}
+    for problem in problems:
+        if type(problem.call) is JvpCall:
+            counts[problem.call.accumulator] = counts.get(problem.call.accumulator, 0) + 1
     return counts

@@ -128,6 +128,70 @@ class GradientCall:
     location: Optional[Location] = None
 
 
+@dataclass(slots=True)
+class Tangent:
+    """A tensor's tangent in one accumulator: the tangent's own tensor id, its summary, a small value."""
+
+    tensor: int                    # the tensor (a primal, or an op's output) that has this tangent
+    tangent: int                   # the tangent's own tensor id
+    summary: dict = field(default_factory=dict)
+    value: Optional[np.ndarray] = None
+
+
+@dataclass(slots=True)
+class AccumulatorInfo:
+    """A ``ForwardAccumulator``: its primals, the ops it pushed tangents through and every tangent."""
+
+    id: int
+    location: Optional[Location] = None
+    primals: list = field(default_factory=list)   # primal tensor ids, in the order given
+    ops: list = field(default_factory=list)       # ids of the ops that gave their outputs tangents
+    tangents: dict = field(default_factory=dict)  # tensor id -> Tangent (the primals' included)
+    spans: list = field(default_factory=list)     # [enter_seq, exit_seq or None] recording spans
+
+    @property
+    def label(self):
+        return f"accumulator {self.id}" + (f" ({self.location})" if self.location else "")
+
+
+# Why ``acc.jvp(target)`` is None (TF returns None in each case; zeros under UnconnectedGradients.ZERO).
+JVP_REASONS = {
+    "NOT_FLOATING": ("{target} is {dtype}: only floating-point tensors carry tangents.",
+                     "Take the JVP of a floating-point tensor (cast to float before the op if the value matters)."),
+    "OUTSIDE_ACCUMULATOR": ("{target} was computed while the accumulator was not recording (before its `with` "
+                            "block or after it ended), so no tangent was pushed through the ops that made it.",
+                            "Compute the target inside `with ForwardAccumulator(primals, tangents) as acc:`."),
+    "NOT_CONNECTED": ("{target} does not depend on any primal of the accumulator: no op on its way was given a "
+                      "tensor with a tangent.",
+                      "Pass the tensor the target is computed from as a primal (with a tangent of its shape), or "
+                      "use unconnected_gradients='zero' if zeros are what you want."),
+}
+
+
+@dataclass(slots=True)
+class JvpResult:
+    target: int
+    is_none: bool
+    summary: dict = field(default_factory=dict)
+    tangent: Optional[int] = None   # the tangent's own tensor id (None for a None result)
+    value: Optional[np.ndarray] = None
+    reason: str = ""                # a JVP_REASONS code when the target has no tangent ("" when it has one)
+
+
+@dataclass(slots=True)
+class JvpCall:
+    """One ``acc.jvp(targets)`` call: a result per flattened target."""
+
+    id: int
+    seq: int
+    accumulator: int
+    targets: list
+    options: dict
+    results: list                   # JvpResult per target
+    location: Optional[Location] = None
+    kind: str = "jvp"
+
+
 @dataclass
 class Run:
     """Everything recorded about one run of a script (or one ``tapeviz.record()`` block)."""
@@ -140,6 +204,8 @@ class Run:
     sources: dict = field(default_factory=dict)   # file -> source text, for showing code around a line
     names: dict = field(default_factory=dict)     # tensor id -> what the user's gradient call named it
     meta: dict = field(default_factory=dict)      # script, argv, tapeviz version, plugins, exit status
+    accumulators: dict = field(default_factory=dict)  # id -> AccumulatorInfo (forward mode)
+    jvps: list = field(default_factory=list)          # JvpCall, in run order
 
     def ops_of(self, tape_id):
         return [self.ops[i] for i in self.tapes[tape_id].ops]
@@ -179,6 +245,19 @@ class Run:
             for result in call.results:
                 for target, explanation in result.explanations.items():
                     yield call, result, target, explanation
+
+
+def jvp_reason(run, call, result):
+    """(sentence, fix) saying why a jvp result is None (or unconnected zeros), or None if it has a tangent."""
+    from .explain import describe
+
+    found = JVP_REASONS.get(result.reason)
+    if found is None:
+        return None
+    info = run.tensors.get(result.target)
+    target = describe(run, result.target) if info is not None else f"tensor {result.target}"
+    sentence = found[0].format(target=target, dtype=info.dtype if info is not None else "not floating")
+    return sentence[:1].upper() + sentence[1:], found[1]
 
 
 def _last_reset(tape, before_seq):

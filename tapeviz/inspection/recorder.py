@@ -33,6 +33,7 @@ from tapeviz.core.tensor import Variable
 
 from .explain import explain as explain_pair
 from .diagnose import diagnose
+from .forward_recorder import ForwardRecording, gradient_tapes
 from .names import names_at
 from .model import VALUE_CAP, Event, GradientCall, GradientResult, Location, Run, TapeInfo
 from .store import CONSTANT, VARIABLE, OpsView, Store, TensorsView, one_value
@@ -141,7 +142,7 @@ def _forget_backward_frame():
     _backward_seen.frame = _backward_seen.location = None  # do not keep the finished pass's frame (and locals) alive
 
 
-class Recorder:
+class Recorder(ForwardRecording):
     """Observes tapes, ops and gradient calls and keeps them as a ``Run``."""
 
     def __init__(self, meta=None):
@@ -250,7 +251,7 @@ class Recorder:
         with self._lock:
             info = self.run.tapes[self._tape_id(tape)]
             if info.parent is None and not info.spans:
-                outer = [t for t in state.tapes if t is not tape]
+                outer = [t for t in gradient_tapes(state.tapes) if t is not tape]
                 info.parent = self._tape_id(outer[-1]) if outer else None
             info.spans.append([next(self._seq), None])
 
@@ -308,10 +309,13 @@ class Recorder:
     def tensor_converted(self, tensor, how):
         if not state.tapes:  # conversions matter only while a tape records
             return
+        tapes = gradient_tapes(state.tapes)
+        if not tapes:
+            return
         with self._lock:
             location = user_location(3)
             self._tensor(tensor, location)
-            self._event(how, self._tape_id(state.tapes[-1]), tensor._id, location=location)
+            self._event(how, self._tape_id(tapes[-1]), tensor._id, location=location)
 
     def op_executed(self, op_type, inputs, outputs, attrs, grad_fn, recorded_on):
         location, backward = _walk(sys._getframe(2))
@@ -338,8 +342,8 @@ class Recorder:
     def _tape_set(self, recorded_on, key):
         """(code, tape ids that recorded the op) for a set of tapes, cached under ``key``."""
         tape_id = self._tape_id
-        tapes = tuple(tape_id(t) for t in recorded_on) if recorded_on else ()
-        recording = tuple(tape_id(t) for t in state.tapes)
+        tapes = tuple(tape_id(t) for t in gradient_tapes(recorded_on)) if recorded_on else ()
+        recording = tuple(tape_id(t) for t in gradient_tapes(state.tapes))
         code = self.store.tape_sets.code((tapes, recording, tuple(sorted(self._paused))))
         self._tape_sets[key] = found = (code, tapes)
         return found
@@ -382,7 +386,7 @@ class Recorder:
                 if diagnose_held and rerun is not None:
                     held += self._backward_ops_again(rerun)
             if held and diagnose_held:
-                recording = tuple(self._tape_id(t) for t in state.tapes)
+                recording = tuple(self._tape_id(t) for t in gradient_tapes(state.tapes))
                 tape_set = (self.store.tape_sets.code(((), recording, tuple(sorted(self._paused)))), ())
                 for op_type, inputs, outputs, attrs, grad_fn, location in held:
                     self._add_op(op_type, inputs, outputs, attrs, grad_fn, tape_set, location, True)
@@ -485,6 +489,7 @@ class Recorder:
             run = Run(tapes=tapes, ops=OpsView(store, frozen=len(store.seq)),
                       tensors=TensorsView(store, frozen=len(store.tensors), values=dict(values)),
                       events=list(live.events), calls=calls, meta=copy.deepcopy(live.meta), names=dict(live.names))
+            run.accumulators, run.jvps = self.forward_snapshot()
             run.sources = _read_sources(run, store.locations)
             return run
 
@@ -515,7 +520,8 @@ def _plain_attrs(attrs):
 def _read_sources(run, locations=()):
     """The text of every file a location of the run names (``locations``: those of the ops)."""
     files = {location.file for location in locations}
-    for item in list(run.events) + list(run.calls) + list(run.tapes.values()):
+    for item in list(run.events) + list(run.calls) + list(run.tapes.values()) + list(run.accumulators.values()) \
+            + list(run.jvps):
         if item.location is not None:
             files.add(item.location.file)
     sources = {}

@@ -13,6 +13,7 @@ import itertools
 import os
 
 from .explain import describe, step_of
+from .model import jvp_reason
 
 
 def _short(location, cwd=None):
@@ -120,7 +121,9 @@ def text_summary(run, only_nones=False, full=False):
     variables = [t for t in _variables(run)]
     if not only_nones:
         lines.append(f"tapeviz: {len(run.tapes)} tapes, {len(run.ops)} ops run, {len(variables)} variables, "
-                     f"{len(run.calls)} gradient calls, {len(nones)} None results explained")
+                     f"{len(run.calls)} gradient calls, {len(nones)} None results explained"
+                     + (f", {len(run.accumulators)} forward accumulators, {len(run.jvps)} jvp calls"
+                        if run.accumulators else ""))
         seen_tapes = {}
         for tape in run.tapes.values():
             key = _tape_key(run, tape)
@@ -198,9 +201,62 @@ def text_summary(run, only_nones=False, full=False):
             lines.insert(index, f"    the same call again at step{'s' if len(steps) > 1 else ''} {_steps_text(steps)}: "
                                 f"{len(steps)} more call{'s' if len(steps) > 1 else ''} with nothing to report "
                                 "(--all lists them)")
-    if only_nones and not nones and not groups:
+    lines.extend(forward_lines(run, only_nones))
+    if only_nones and not nones and not groups and not any(r.is_none for c in run.jvps for r in c.results):
         lines.append("tapeviz: no gradient came out None.")
     return lines
+
+
+def _tangent_text(result):
+    if result.is_none:
+        return "None"
+    text = _value_text(result)
+    return text + (" (unconnected: zeros)" if result.reason else "")
+
+
+def forward_lines(run, only_nones=False):
+    """Forward mode: each accumulator (primals, ops that pushed tangents) and each jvp call's results;
+    a None (or unconnected zeros) with its reason. ``only_nones``: the jvp calls with a None only."""
+    lines = []
+    if not only_nones:
+        for info in run.accumulators.values():
+            primals = ", ".join(describe(run, t) for t in info.primals)
+            lines.append(f"accumulator {info.id} (created at {_short(info.location)}): {len(info.primals)} primals, "
+                         f"{len(info.ops)} ops pushed tangents")
+            lines.append(f"    primals: {primals}")
+    for call in run.jvps:
+        if only_nones and not any(r.is_none for r in call.results):
+            continue
+        lines.append(f"jvp call {call.id} on accumulator {call.accumulator} at {_short(call.location)}")
+        for result in call.results:
+            if only_nones and not result.is_none:
+                continue
+            lines.append(f"    {describe(run, result.target)} = {_tangent_text(result)}")
+            reason = jvp_reason(run, call, result)
+            if reason is not None:
+                lines.append(f"      why: [{result.reason}] {reason[0]}")
+                lines.append(f"      fix: {reason[1]}")
+    return lines
+
+
+def forward_json(run):
+    """The accumulators and jvp calls of ``json_summary`` (small: counts and summaries, no tangents listed)."""
+    accumulators = [{"id": a.id, "location": _location(a.location), "primals": [describe(run, t) for t in a.primals],
+                     "primal_ids": list(a.primals), "ops": len(a.ops), "tangents": len(a.tangents)}
+                    for a in run.accumulators.values()]
+    jvps = []
+    for call in run.jvps:
+        results = []
+        for result in call.results:
+            item = {"target": describe(run, result.target), "target_id": result.target,
+                    "value": _tangent_text(result), "is_none": result.is_none, "reason": result.reason or None}
+            reason = jvp_reason(run, call, result)
+            if reason is not None:
+                item.update(sentence=reason[0], fix=reason[1])
+            results.append(item)
+        jvps.append({"id": call.id, "accumulator": call.accumulator, "location": _location(call.location),
+                     "options": call.options, "results": results})
+    return accumulators, jvps
 
 
 def _variables(run):
@@ -234,8 +290,11 @@ def json_summary(run, only_nones=False):
         else:
             item.update(targets=[describe(run, t) for t in call.targets], target_ids=list(call.targets))
             diagnoses.append(item)
+    accumulators, jvps = forward_json(run)
     if only_nones:
-        return {"nones": nones, "diagnoses": diagnoses}
+        return {"nones": nones, "diagnoses": diagnoses,
+                "jvp_nones": [dict(result, call=call["id"], accumulator=call["accumulator"], location=call["location"])
+                              for call in jvps for result in call["results"] if result["is_none"]]}
     return {
         "meta": run.meta,
         "tapes": [{"id": t.id, "location": _location(t.location), "persistent": t.persistent,
@@ -251,4 +310,6 @@ def json_summary(run, only_nones=False):
                                 "is_none": r.is_none} for r in c.results]} for c in run.calls],
         "nones": nones,
         "diagnoses": diagnoses,
+        "accumulators": accumulators,
+        "jvps": jvps,
     }

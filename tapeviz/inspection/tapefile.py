@@ -33,6 +33,11 @@ arrays.bin], and rows hold the array's number (null for none). The rows:
              a result: [source, is_none, value, summary, [[target, code, sentence, fix, [evidence]]]]
              evidence: {"what", "op", "tensor", "location"} with the location as a number
     names    [tensor id, the name the user's gradient call gave it]
+    accumulators  (forward mode; optional: absent from older files)
+             [id, location, [primal ids], [op ids], [tangents], [[enter, exit]]]
+             a tangent: [tensor id, the tangent's own tensor id, summary, value]
+    jvps     (optional) [id, seq, accumulator, [target ids], options, [results], location]
+             a result: [target, is_none, summary, tangent id or null, value, reason code or ""]
 
 A summary is [] (no value seen), [shape, dtype, size] or [shape, dtype, size, min, max, mean,
 nonfinite] with the dtype as a string number; any other summary is stored as its dict.
@@ -63,8 +68,8 @@ from operator import itemgetter
 
 import numpy as np
 
-from .model import (Event, Explanation, GradientCall, GradientResult, Location, OpInfo, Run, TapeInfo,
-                    TensorInfo)
+from .model import (AccumulatorInfo, Event, Explanation, GradientCall, GradientResult, JvpCall, JvpResult, Location,
+                    OpInfo, Run, Tangent, TapeInfo, TensorInfo)
 from .validate import InvalidRun, check_plain, check_run, show
 
 FORMAT = "tapeviz-run"
@@ -83,6 +88,9 @@ CHUNK_BYTES = 256 * 1024
 # The tables of the index, in the order they are written and read (strings and locations first:
 # the rows of the others refer to them).
 _CHUNKED = ("strings", "locations", "attrs", "arrays", "tapes", "ops", "tensors", "events", "calls", "names")
+# Tables a file may lack (added after version 3 was first written; a file without them has none of them).
+# Readers that do not know them skip their chunks, so older tapeviz still opens a file that has them.
+_OPTIONAL = ("accumulators", "jvps")
 _READ_CHUNK = 256 * 1024
 _ALIGN = 16
 _COMPRESSIONS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate"}
@@ -137,7 +145,7 @@ def save(run, path):
     try:
         index = encoder.encode(run)
         tables = []
-        for name in _CHUNKED:
+        for name in _CHUNKED + _OPTIONAL:
             chunks = list(_encode_chunks(index.pop(name)))
             tables += [(f"{name}/{number}.json", chunk, 6) for number, chunk in enumerate(chunks)]
             index.setdefault("chunks", {})[name] = len(chunks)
@@ -311,13 +319,26 @@ class _Encoder:
                                + more(r, "results"))
             calls.append([c.id, c.seq, c.tape, text(c.kind), list(c.targets), list(c.sources),
                           _plain(c.options, self), results, loc(c.location)] + more(c, "calls"))
+        accumulators, jvps = self.forward(run)
         meta = _plain(run.meta, self)
         if self.dropped:
             meta = dict(meta, values_left_out=self.dropped)
         return {"format": FORMAT, "version": VERSION, "meta": meta, "strings": self.strings,
                 "locations": self.locations, "attrs": self.attrs, "arrays": self.arrays, "tapes": tapes, "ops": ops,
                 "tensors": tensors, "events": events, "calls": calls,
-                "names": [[int(k), v] for k, v in run.names.items()], "extra_fields": self.extra}
+                "names": [[int(k), v] for k, v in run.names.items()], "extra_fields": self.extra,
+                "accumulators": accumulators, "jvps": jvps}
+
+    def forward(self, run):
+        """The forward-mode tables: accumulators with their tangents, and jvp calls."""
+        loc, array, summary = self.location, self.array, self.summary
+        accumulators = [[a.id, loc(a.location), list(a.primals), list(a.ops),
+                         [[t.tensor, t.tangent, summary(t.summary), array(t.value)] for t in a.tangents.values()],
+                         [list(s) for s in a.spans]] for a in getattr(run, "accumulators", {}).values()]
+        jvps = [[c.id, c.seq, c.accumulator, list(c.targets), _plain(c.options, self),
+                 [[r.target, r.is_none, summary(r.summary), r.tangent, array(r.value), r.reason] for r in c.results],
+                 loc(c.location)] for c in getattr(run, "jvps", [])]
+        return accumulators, jvps
 
 
 def _diagnosis(value):
@@ -564,6 +585,7 @@ class _Tables:
         self.index, self.version, self.path, self.report = index, version, path, report
         self.raw = {}
         self.parsed = 0
+        self.optional = []   # the optional tables (_OPTIONAL) the file has
         if version == 2:
             self.total = 0
             return
@@ -571,6 +593,7 @@ class _Tables:
         if type(chunks) is not dict:
             raise InvalidRun(f"the index has no chunks table (found {show(chunks)})")
         missing = [name for name in _CHUNKED if name not in chunks]
+        self.optional = [name for name in _OPTIONAL if name in chunks]
         if missing:
             raise InvalidRun(f"the index has no {missing[0]} table (no chunk count for it)")
         if not all(type(count) is int and 0 <= count <= MAX_CHUNKS for count in chunks.values()) \
@@ -578,7 +601,7 @@ class _Tables:
             raise InvalidRun(f"the index's chunk counts must be numbers, at most {MAX_CHUNKS} in all; found "
                              f"{show(chunks)}")
         infos = []
-        for name in _CHUNKED:
+        for name in _CHUNKED + tuple(self.optional):
             for number in range(chunks[name]):
                 member = f"{name}/{number}.json"
                 try:
@@ -590,7 +613,7 @@ class _Tables:
         if declared > MAX_INDEX_BYTES:
             raise TapeFileError(f"{path}: its index would unpack to {_size(declared)}, over the "
                                 f"{_size(MAX_INDEX_BYTES)} limit; it is not a tape file tapeviz wrote.")
-        self.raw = {name: [] for name in _CHUNKED}
+        self.raw = {name: [] for name in _CHUNKED + tuple(self.optional)}
         read = 0
         for name, member, info in infos:
             data = _read_member(archive, member, info.file_size, path, f"its {name} table")
@@ -712,7 +735,33 @@ def _decode_tables(archive, index, tables, path, version):
         for first, rows in tables.chunks(name):
             items += decoder.rows(name, rows, first)
         setattr(run, name, items)
+    if version >= 3:
+        run.accumulators, run.jvps = _decode_forward(tables, decoder)
     return run
+
+
+def _decode_forward(tables, decoder):
+    """The forward-mode tables of a version 3 file ({} and [] when the file has none)."""
+    accumulators, jvps = {}, []
+    for name in _OPTIONAL:
+        if name not in tables.optional:
+            continue
+        for first, rows in tables.chunks(name):
+            for number, row in enumerate(rows):
+                try:
+                    item = (decoder.accumulator if name == "accumulators" else decoder.jvp)(row)
+                except InvalidRun as error:
+                    raise InvalidRun(f"{name[:-1]} row {first + number}: {error}") from None
+                except (TypeError, ValueError, IndexError, KeyError, AttributeError) as error:
+                    raise InvalidRun(f"{name[:-1]} row {first + number} cannot be read ({type(error).__name__}: "
+                                     f"{_one_line(error, 80)})") from None
+                if name == "accumulators":
+                    if item.id in accumulators:
+                        raise InvalidRun(f"two accumulators have id {show(item.id)}")
+                    accumulators[item.id] = item
+                else:
+                    jvps.append(item)
+    return accumulators, jvps
 
 
 class _Decoder:
@@ -875,6 +924,37 @@ class _Decoder:
         if len(decoded) != len(explanations):
             raise InvalidRun("two explanations for the same target")
         return GradientResult(source, is_none, self.array(value), self.summary(summary), decoded)
+
+    def accumulator(self, row):
+        if type(row) is not list or len(row) != 6:
+            raise InvalidRun(f"is not [id, location, primals, ops, tangents, spans]: {show(row)}")
+        accumulator_id, location, primals, ops, tangents, spans = row
+        if type(tangents) is not list:
+            raise InvalidRun(f"tangents must be a list, not {show(tangents)}")
+        found = {}
+        for entry in tangents:
+            if type(entry) is not list or len(entry) != 4:
+                raise InvalidRun(f"tangent {show(entry)} is not [tensor, tangent, summary, value]")
+            tensor, tangent, summary, value = entry
+            found[tensor] = Tangent(tensor, tangent, self.summary(summary), self.array(value))
+        if len(found) != len(tangents):
+            raise InvalidRun("two tangents for the same tensor")
+        return AccumulatorInfo(accumulator_id, self.location(location), primals, ops, found, spans)
+
+    def jvp(self, row):
+        if type(row) is not list or len(row) != 7:
+            raise InvalidRun(f"is not [id, seq, accumulator, targets, options, results, location]: {show(row)}")
+        call_id, seq, accumulator, targets, options, results, location = row
+        if type(results) is not list:
+            raise InvalidRun(f"results must be a list, not {show(results)}")
+        check_plain(options, "options", "options")
+        decoded = []
+        for entry in results:
+            if type(entry) is not list or len(entry) != 6:
+                raise InvalidRun(f"result {show(entry)} is not [target, is_none, summary, tangent, value, reason]")
+            target, is_none, summary, tangent, value, reason = entry
+            decoded.append(JvpResult(target, is_none, self.summary(summary), tangent, self.array(value), reason))
+        return JvpCall(call_id, seq, accumulator, targets, self.resolve(options), decoded, self.location(location))
 
     def explanation(self, row):
         code, sentence, fix, evidence = row[:4]

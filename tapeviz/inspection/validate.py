@@ -11,7 +11,8 @@ from operator import attrgetter, itemgetter
 
 import numpy as np
 
-from .model import Event, Explanation, GradientCall, GradientResult, Location, OpInfo, TapeInfo, TensorInfo
+from .model import (JVP_REASONS, AccumulatorInfo, Event, Explanation, GradientCall, GradientResult, JvpCall, JvpResult,
+                    Location, OpInfo, Tangent, TapeInfo, TensorInfo)
 
 # Kinds of arrays a tape file may hold: numbers and bools, never objects, strings or records.
 ARRAY_KINDS = frozenset("biufc")
@@ -377,6 +378,8 @@ def check_run(run, from_tables=False, progress=None):
     for number, call in enumerate(run.calls):
         _check_call(call, number, run)
 
+    _check_forward(run)
+
     for name, table, check_key, check_value in (
             ("names", run.names, _is_int, lambda v: type(v) is str),
             ("sources", run.sources, lambda k: type(k) is str, lambda v: type(v) is str)):
@@ -421,6 +424,66 @@ def _check_call(call, number, run):
             if type(target) is not int or target not in call.targets:
                 _fail(where, f"explains target {show(target)}, which is not one of the call's targets")
             _check_explanation(explanation, where, run)
+
+
+def _check_spans(spans, where):
+    if type(spans) is not list:
+        _fail(where, f"spans must be a list, not {show(spans)}")
+    for span in spans:
+        if type(span) is not list or len(span) != 2 or type(span[0]) is not int \
+                or not (span[1] is None or type(span[1]) is int):
+            _fail(where, f"span {show(span)} is not [enter seq, exit seq or null]")
+
+
+def _check_forward(run):
+    """Forward mode: accumulators (primals, ops, tangents) and jvp calls, every id resolved."""
+    accumulators, jvps = run.accumulators, run.jvps
+    items = _check_keyed(accumulators, AccumulatorInfo, "accumulator")
+    for info in items:
+        where = f"accumulator {info.id}"
+        _check_location(info.location, where)
+        _check_ids(info.primals, run.tensors, where, "primals", "tensor")
+        _check_ids(info.ops, run.ops, where, "ops", "op")
+        _check_spans(info.spans, where)
+        if type(info.tangents) is not dict:
+            _fail(where, f"tangents must be a dict, not {show(info.tangents)}")
+        for tensor_id, tangent in info.tangents.items():
+            if type(tangent) is not Tangent:
+                _fail(where, f"tangent {show(tangent)} is not a tangent")
+            if type(tensor_id) is not int or tangent.tensor != tensor_id or tensor_id not in run.tensors:
+                _fail(where, f"has a tangent for {show(tangent.tensor)}, which is not a tensor of the run")
+            _check_int(tangent.tangent, where, "tangent id")
+            _check_summary(tangent.summary, where, "tangent summary")
+            _check_array(tangent.value, where, "tangent value")
+    if type(jvps) is not list:
+        _fail("jvps", f"must be a list, not {show(jvps)}")
+    for number, call in enumerate(jvps):
+        where = f"jvp call {number}"
+        if type(call) is not JvpCall:
+            _fail(where, "is not a jvp call")
+        _check_int(call.id, where, "id")
+        _check_int(call.seq, where, "seq")
+        if type(call.accumulator) is not int or call.accumulator not in accumulators:
+            _fail(where, f"accumulator {show(call.accumulator)} is not an accumulator of the run")
+        _check_ids(call.targets, run.tensors, where, "targets", "tensor")
+        if type(call.options) is not dict:
+            _fail(where, f"options must be a dict, not {show(call.options)}")
+        check_plain(call.options, where, "options")
+        _check_location(call.location, where)
+        _check_str(call.kind, where, "kind")
+        if type(call.results) is not list or len(call.results) != len(call.targets):
+            _fail(where, f"must have one result per target ({len(call.targets)}), not {show(call.results)}")
+        for result, target in zip(call.results, call.targets):
+            if type(result) is not JvpResult:
+                _fail(where, f"result {show(result)} is not a jvp result")
+            if result.target != target:
+                _fail(where, f"result for {show(result.target)} does not match its target {target}")
+            _check_bool(result.is_none, where, "is_none")
+            _check_summary(result.summary, where, "result summary")
+            _check_int(result.tangent, where, "result tangent", allow_none=True)
+            _check_array(result.value, where, "result value")
+            if type(result.reason) is not str or (result.reason and result.reason not in JVP_REASONS):
+                _fail(where, f"reason {show(result.reason)} is not one of {', '.join(sorted(JVP_REASONS))}")
 
 
 def _check_explanation(explanation, where, run):
