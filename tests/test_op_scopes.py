@@ -4,11 +4,16 @@ TF's facts were printed with ``tf.get_current_name_scope()`` inside each layer's
 only, not Keras's symbolic build), in exactly the order of ``test_scopes_inside_layers_and_modules``.
 A recording keeps that scope with every op, so the inspector can group ops by layer.
 """
+import os
+import sys
+
 import numpy as np
 
 import tapeviz as tf
 from tapeviz import keras
 from tapeviz.inspection.tapefile import load, save
+
+sys.path.insert(0, os.path.dirname(__file__))  # the makers of tape files in old layouts live beside the tests
 
 # TF 2.21 / Keras 3.15.1, eager: (what printed, tf.get_current_name_scope()) in creation and call order.
 TF_OBSERVED = [
@@ -200,3 +205,100 @@ def test_scopes_survive_a_tape_file(tmp_path):
     assert {op.scope for op in loaded.ops.values()} >= {"block/inner", ""}
     assert [e.scope for e in loaded.events] == [e.scope for e in run.events]
     assert "plain_sgd" in {e.scope for e in loaded.events}
+
+
+def test_a_version_3_file_from_before_scopes_loads_with_no_scope(tmp_path):
+    import json
+    import zipfile
+
+    from hostile_tapefiles import joined_index, split_index
+
+    with tf.record() as recorder:
+        with tf.GradientTape() as tape:
+            x = tf.constant(2.0)
+            tape.watch(x)
+            with tf.name_scope("block"):
+                y = x * x
+        tape.gradient(y, x)
+    path = save(recorder.snapshot(), tmp_path / "new.tapeviz")
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    index = joined_index(members)
+    # What a version 3 file held before scopes: 13 fields per op, 6 per event, no field lists.
+    del index["op_fields"], index["event_fields"]
+    index["ops"] = [row[:13] for row in index["ops"]]
+    index["events"] = [row[:6] for row in index["events"]]
+    split_index(index, members, version=3)
+    old = tmp_path / "old.tapeviz"
+    with zipfile.ZipFile(old, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    assert json.loads(members["index.json"])["version"] == 3
+    loaded = load(old)
+    assert len(loaded.ops) == len(recorder.snapshot().ops)
+    assert {op.scope for op in loaded.ops.values()} == {""}
+    assert {e.scope for e in loaded.events} == {""}
+    assert "block" in {op.scope for op in load(path).ops.values()}
+
+
+def test_show_lists_each_tapes_scopes_with_their_op_counts():
+    from tapeviz.inspection.report import json_summary, text_summary
+    keras.backend.clear_session()
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="relu"), keras.layers.Dropout(0.5),
+                              keras.layers.Dense(1)])
+    with tf.record() as recorder:
+        with tf.GradientTape() as tape:
+            loss = keras.losses.MeanSquaredError()(tf.ones((4, 1)), model(tf.ones((4, 3)), training=True))
+        tape.gradient(loss, model.trainable_variables)
+    run = recorder.snapshot()
+    # Dense: two reads, MatMul, AddV2, Relu; Dropout: its Mul; the last Dense has no activation.
+    assert "    scopes: sequential/dense (5 ops), sequential/dropout (1 op), sequential/dense_1 (4 ops), " \
+           "mean_squared_error (" in "\n".join(text_summary(run))
+    scopes = json_summary(run)["tapes"][0]["scopes"]
+    assert list(scopes)[:3] == ["sequential/dense", "sequential/dropout", "sequential/dense_1"]
+
+
+def test_a_loss_runs_in_its_scope_and_fit_adds_compile_loss():
+    # TF 2.21 / Keras 3.15.1 printed these inside a SparseCategoricalCrossentropy subclass's call.
+    scopes = []
+
+    class ProbeLoss(keras.losses.SparseCategoricalCrossentropy):
+        def call(self, y_true, y_pred):
+            scopes.append(tf.get_current_name_scope())
+            return super().call(y_true, y_pred)
+
+    y = np.array([1, 2])
+    ProbeLoss(from_logits=True)(y, tf.ones((2, 3)))
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(3)])
+    model.compile(optimizer="adam", loss=ProbeLoss(from_logits=True))
+    model.fit(np.ones((2, 3)), y, epochs=1, verbose=0)
+    assert scopes == ["sparse_categorical_crossentropy", "compile_loss/sparse_categorical_crossentropy"]
+
+
+def test_a_file_declaring_an_unknown_op_layout_is_refused_with_one_line(tmp_path):
+    import zipfile
+
+    import pytest
+
+    from hostile_tapefiles import joined_index, split_index
+    from tapeviz.inspection.tapefile import TapeFileError
+
+    with tf.record() as recorder:
+        with tf.GradientTape() as tape:
+            x = tf.constant(2.0)
+            tape.watch(x)
+            y = x * x
+        tape.gradient(y, x)
+    path = save(recorder.snapshot(), tmp_path / "good.tapeviz")
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    index = joined_index(members)
+    index["op_fields"] = ["id", "seq", "colour"]
+    split_index(index, members, version=3)
+    bad = tmp_path / "bad.tapeviz"
+    with zipfile.ZipFile(bad, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    with pytest.raises(TapeFileError, match="op_fields .* is not a layout of ops this tapeviz reads") as caught:
+        load(bad)
+    assert str(bad) in str(caught.value) and "\n" not in str(caught.value)

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from tapeviz.inspection.explain import _path_ops, describe
 
 from .folding import find_folds
+from .scopes import outermost_closed, scope_key, scope_leaves, scope_ops
+from .updates import STATEFUL, add_updates, update_key  # noqa: F401 - update_key and STATEFUL: the graph's API
 from .reads import variable_reads
 from .short_names import short_names
 from .source_names import input_names, op_names
@@ -26,7 +28,7 @@ class Node:
     label: str
     detail: str = ""
     flags: set = field(default_factory=set)   # watched, no_rule, not_differentiable, target, source
-    scope: str = ""     # name scope ("dense_1") for collapsing
+    scope: str = ""     # name scope ("sequential/dense_1", nested with "/") for collapsing
     x: float = 0.0
     y: float = 0.0
     name: str = ""      # the user's name for an op's output, from its source line ("hidden")
@@ -108,7 +110,7 @@ def build_graph(run, tape_id):
                             if o in run.tensors)
         values = "; ".join(value_text(run.tensors[o].summary) for o in op.outputs if o in run.tensors)
         nodes[f"op:{op.id}"] = Node(f"op:{op.id}", "op", op.type, f"-> {outputs}" + (f"\n{values}" if values else ""),
-                                    flags, name=names.get(op.id, ""))
+                                    flags, scope=op.scope, name=names.get(op.id, ""))
         for tensor_id in op.inputs:
             if tensor_id in read_of:   # the edge carries the read, from the variable it read
                 source = leaf(read_of[tensor_id])
@@ -134,8 +136,12 @@ def build_graph(run, tape_id):
                 flags = {"unread"} | ({"watched"} if tensor_id in watched else set())
                 nodes[key] = Node(key, info.kind, info.name or run.names.get(tensor_id) or describe(run, tensor_id),
                                   f"{info.dtype}{list(info.shape)}, never read on this tape", flags)
-    _scope_ops(nodes, edges)
+    if any(op.scope for op in ops):
+        scope_leaves(run, nodes, edges, reads)
+    else:   # a run recorded without scopes: guess them from scoped variable names
+        scope_ops(nodes, edges)
     _name_leaves(run, [op for op in ops if op.id not in reads], nodes)
+    add_updates(run, tape_id, nodes, Node)
     return TapeGraph(nodes, edges, aliases)
 
 
@@ -162,6 +168,10 @@ def _name_leaves(run, ops, nodes):
 def hover_text(node):
     """A node's tooltip: the user's name, the label, the detail, and a variable's reads drawn into it."""
     text = ((node.name + " = ") if node.name else "") + f"{node.label}\n{node.detail}".strip()
+    if node.scope and node.kind != "scope":
+        text += f"\nin scope {node.scope}"
+    if "updated" in node.flags:
+        text += "\nupdated after the tape (a stateful assignment, outside the tape)"
     if node.reads:
         text += f"\nread {node.reads} time{'s' if node.reads > 1 else ''} on this tape (ReadVariableOp)"
     return text
@@ -173,25 +183,6 @@ def value_text(summary):
         return ""
     text = f"min {summary['min']:.4g}  max {summary['max']:.4g}  mean {summary['mean']:.4g}"
     return text + (f"  NaN/Inf {summary['nonfinite']}" if summary.get("nonfinite") else "")
-
-
-def _scope_ops(nodes, edges):
-    """An op that reads a scoped variable (``dense_1/kernel:0``) belongs to that scope, and so does an
-    op whose one input comes from such an op (the layer's activation). No further: scopes must not
-    spread down the whole graph through every later op."""
-    inputs = {}
-    for edge in edges:
-        inputs.setdefault(edge.target, []).append(edge.source)
-    from_variables = set()
-    for target, sources in inputs.items():
-        scopes = {nodes[s].scope for s in sources if nodes[s].kind == "variable" and nodes[s].scope}
-        if nodes[target].kind == "op" and len(scopes) == 1:
-            nodes[target].scope = scopes.pop()
-            from_variables.add(target)
-    for target, sources in inputs.items():
-        if nodes[target].kind == "op" and not nodes[target].scope and len(sources) == 1 \
-                and sources[0] in from_variables:
-            nodes[target].scope = nodes[sources[0]].scope
 
 
 def path_keys(run, tape_id, source_id, target_id):
@@ -235,9 +226,22 @@ def layout(graph, hgap=150.0, vgap=90.0, progress=None, width_of=None, min_gap=1
     for key, (column, layer) in zip(keys, coords):
         node = graph.nodes[key]
         node.x, node.y = column * hgap, layer * vgap
+    _below_the_graph(graph, vgap)
     if width_of is not None:
         _separate(graph, width_of, min_gap)
     return graph
+
+
+def _below_the_graph(graph, vgap):
+    """Updates outside the tape (no edges) go under the last row, centred, not beside the inputs."""
+    apart = [node for node in graph.nodes.values() if node.kind == "update"]
+    others = [node for node in graph.nodes.values() if node.kind != "update"]
+    if not apart or not others:
+        return
+    bottom = max(node.y for node in others) + vgap
+    centre = (min(node.x for node in others) + max(node.x for node in others)) / 2
+    for node in apart:
+        node.x, node.y = centre, bottom
 
 
 def _separate(graph, width_of, min_gap):
@@ -355,10 +359,6 @@ def _layer_rows(layers):
     return coords
 
 
-def scope_key(scope):
-    return f"scope:{scope}"
-
-
 def collapse_scopes(graph, expanded=frozenset()):
     """The graph with each name scope (two or more nodes, not in ``expanded``) drawn as one node.
 
@@ -390,9 +390,9 @@ def fold_graph(graph, expanded=frozenset(), repeats=True, scopes=False):
     if scopes:
         members = {}
         for key, node in graph.nodes.items():
-            if node.scope and scope_key(node.scope) not in expanded and node.scope not in expanded \
-                    and key not in taken:
-                members.setdefault(node.scope, []).append(key)
+            closed = outermost_closed(node.scope, expanded) if node.scope else None
+            if closed is not None and key not in taken:
+                members.setdefault(closed, []).append(key)
         for scope, inside in members.items():
             if len(inside) > 1:
                 ops = sum(1 for k in inside if graph.nodes[k].kind == "op")

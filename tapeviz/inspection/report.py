@@ -72,6 +72,17 @@ def folded(run):
     return [tuple(group) for group in groups.values()]
 
 
+def scope_counts(run, tape):
+    """The name scopes the tape's ops ran in (a Keras layer's "sequential/dense"), each with its op count,
+    in the order first met; ops outside any scope are not counted."""
+    counts = {}
+    for op_id in tape.ops:
+        scope = run.ops[op_id].scope
+        if scope:
+            counts[scope] = counts.get(scope, 0) + 1
+    return counts
+
+
 def _tape_key(run, tape):
     return (_where(tape.location), tape.persistent, len(tape.ops), tuple(watched_names(run, tape.id)))
 
@@ -105,6 +116,9 @@ def text_summary(run, only_nones=False):
                          f"{len(tape.ops)} ops recorded{again}")
             for name, how in watched_names(run, tape.id):
                 lines.append(f"    watches {name} ({how})")
+            scopes = scope_counts(run, tape)
+            if scopes:
+                lines.append("    scopes: " + ", ".join(f"{scope} ({count} op{'s' if count > 1 else ''})" for scope, count in scopes.items()))
     for call in run.calls:
         shown = [r for r in call.results if not only_nones or r.explanations or r.diagnosis is not None]
         items = []
@@ -180,7 +194,7 @@ def json_summary(run, only_nones=False):
         "meta": run.meta,
         "tapes": [{"id": t.id, "location": _location(t.location), "persistent": t.persistent,
                    "watch_accessed_variables": t.watch_accessed_variables, "parent": t.parent, "ops": len(t.ops),
-                   "op_types": sorted({run.ops[i].type for i in t.ops}),
+                   "op_types": sorted({run.ops[i].type for i in t.ops}), "scopes": scope_counts(run, t),
                    "watched": [{"name": describe(run, i), "id": i, "how": h} for i, h in run.watched(t.id).items()]}
                   for t in run.tapes.values()],
         "variables": [{"id": t.id, "name": t.name, "shape": list(t.shape), "dtype": t.dtype, "trainable": t.trainable,
