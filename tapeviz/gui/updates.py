@@ -11,6 +11,26 @@ def update_key(tape_id):
     return f"update:{tape_id}"
 
 
+def assignments_after(run, tape_id):
+    """The assignment events (tape None) after the tape closed and its gradients were taken, until the
+    next tape began: in a training loop, the step's update (the next step's belongs to the next tape)."""
+    tape = run.tapes[tape_id]
+    ends = [span[1] if span[1] is not None else span[0] for span in tape.spans]
+    ends += [call.seq for call in run.calls if call.tape == tape_id]
+    if not ends:
+        return []
+    end = max(ends)
+    until = min((other.spans[0][0] for other in run.tapes.values()
+                 if other.id != tape_id and other.spans and other.spans[0][0] > end), default=None)
+    found = []
+    for event in run.events:   # in seq order
+        if until is not None and event.seq >= until:
+            break
+        if event.seq > end and event.kind in STATEFUL and event.tape is None:
+            found.append(event)
+    return found
+
+
 def add_updates(run, tape_id, nodes, make_node):
     """The assignments to this tape's variables after it (an optimizer's update), as one node made by
     ``make_node(key, kind, label, detail)`` and added to ``nodes``.
@@ -18,21 +38,9 @@ def add_updates(run, tape_id, nodes, make_node):
     They are stateful: no tape records them, so no gradient flows through them. Drawn apart, below
     the graph, named by the scope they ran in (a Keras optimizer's, "adam") or the line that ran them;
     each variable they wrote is flagged "updated"."""
-    tape = run.tapes[tape_id]
-    ends = [span[1] if span[1] is not None else span[0] for span in tape.spans]
-    ends += [call.seq for call in run.calls if call.tape == tape_id]
-    if not ends:
-        return
-    end = max(ends)
-    # Until the next tape starts: its step's update belongs to it.
-    until = min((other.spans[0][0] for other in run.tapes.values()
-                 if other.id != tape_id and other.spans and other.spans[0][0] > end), default=None)
     written = {}
-    for event in run.events:
-        if until is not None and event.seq >= until:
-            break
-        if event.seq > end and event.kind in STATEFUL and event.tape is None and f"t:{event.tensor}" in nodes \
-                and nodes[f"t:{event.tensor}"].kind == "variable":
+    for event in assignments_after(run, tape_id):
+        if f"t:{event.tensor}" in nodes and nodes[f"t:{event.tensor}"].kind == "variable":
             written.setdefault(event.tensor, event)
     if not written:
         return

@@ -146,6 +146,10 @@ def test_group_scopes_and_expand_all_in_the_window(qtbot, window, tmp_path, mlp_
     assert {n.label.split(" (")[0] for n in drawn.values() if n.kind == "scope"} == \
         {"sequential", "sparse_categorical_crossentropy"}
     assert update_key(tapes[0]) in drawn   # the update stays outside every scope
+    window.graph.node_selected.emit(update_key(tapes[0]))   # as a click on it does
+    text = window.inspector.toPlainText()
+    assert "Stateful assignments, outside the tape" in text
+    assert "assign to sequential/dense/kernel:0 in scope adam" in text
     with qtbot.waitSignal(window.graph.layout_ready, timeout=10000):
         window.expand_button.click()
     assert not any(n.kind == "scope" for n in window.graph.graph().nodes.values())
