@@ -17,7 +17,7 @@ import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from .graph import build_graph, fold_graph, hover_text, layout, scope_key
-from .scope_frames import FrameItem, scope_frames
+from .scope_frames import FrameItem, FrameLabel, scope_frames
 from .minimap import Minimap
 from .graph_items import (HGAP, OVERVIEW_LOD, TEXT_LOD, VGAP, EdgeGeometry, EdgeLayer, GraphStyle, Marks,
                           NodeItem, OverviewLayer, curve_svg, display_label, fill_class, node_boxes,
@@ -386,6 +386,7 @@ class GraphView(QtWidgets.QGraphicsView):
         self._overview = OverviewLayer(plan.paths, plan.watched, plan.bounds, self._style, plan.boxes)
         scene.addItem(self._overview)
         self._frames = [FrameItem(frame, self._style) for frame in plan.frames]
+        self._frames += [FrameLabel(frame, self._style) for frame in plan.frames]
         for item in self._frames:
             scene.addItem(item)
         self._selection = set()
@@ -561,7 +562,7 @@ class GraphView(QtWidgets.QGraphicsView):
 
     def frames(self):
         """The open scopes drawn as frames, outermost first."""
-        return [item.frame for item in self._frames]
+        return [item.frame for item in self._frames if isinstance(item, FrameItem)]
 
     def close_scope(self, scope):
         """Draw one open scope as a box, the other scopes staying as they are."""

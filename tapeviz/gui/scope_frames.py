@@ -4,20 +4,21 @@ A scope that is open (its ops drawn one by one) still shows where its layer or m
 outline hugs the boxes of its nodes and the edges between them, so a node of another scope placed
 beside it stays outside. Nested scopes nest: an outer frame is padded more than the ones inside
 it. Double-clicking a frame closes its scope into one box (``GraphView``). The outlines are made
-with the plan, off the UI thread; only graphs up to ``MAX_FRAMED_NODES`` nodes get them (uniting
-outlines costs more than a few milliseconds beyond that, and such graphs start with scopes closed).
+with the plan, off the UI thread, as one path of padded boxes per scope: never united with Qt's
+path operations, which took seconds for a few dozen layers. The frame draws the union's outline
+by stroking every box, then filling them all over the strokes, which leaves only the outer edge.
 """
 from dataclasses import dataclass
 
+import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from .graph_items import size_of
+from .graph_items import OVERVIEW_LOD, size_of
 
-MAX_FRAMED_NODES = 1500
+MAX_FRAMED_NODES = 1500   # beyond, layout already takes seconds and big graphs start with scopes closed
 PAD = 12.0          # around the nodes of an innermost scope
 NEST_PAD = 18.0     # more for each level of scopes inside (room for the outer label above the inner)
 LABEL_HEIGHT = 14.0
-ROUNDING = 8.0
 
 
 @dataclass
@@ -27,6 +28,8 @@ class Frame:
     depth: int                 # 1 for a top-level scope
     outline: QtGui.QPainterPath
     label_at: QtCore.QPointF   # top-left of the label
+    pieces: list = ()          # the boxes and bands the outline is made of (QPolygonF), for painting a part
+    bounds: object = None      # their bounding boxes, (left, top, right, bottom) rows of a numpy array
 
 
 def open_scopes(node):
@@ -43,12 +46,19 @@ def scope_frames(graph):
     """A Frame for each open scope of a laid-out graph (outermost first), or [] for a big graph."""
     if len(graph.nodes) > MAX_FRAMED_NODES:
         return []
-    members = {}
+    members, scopes_of = {}, {}
     for node in graph.nodes.values():
-        for scope in open_scopes(node):
+        scopes_of[node.key] = open_scopes(node)
+        for scope in scopes_of[node.key]:
             members.setdefault(scope, []).append(node)
     if not members:
         return []
+    bands = {}   # scope -> the edges with both ends inside it
+    for edge in graph.edges:
+        source, target = scopes_of.get(edge.source), scopes_of.get(edge.target)
+        if source and target:
+            for scope in set(source).intersection(target):
+                bands.setdefault(scope, []).append(edge)
     # How many levels of framed scopes each scope holds: its frame goes around theirs.
     levels = {scope: 0 for scope in members}
     for scope in sorted(members, key=lambda s: -s.count("/")):
@@ -58,33 +68,30 @@ def scope_frames(graph):
     frames = []
     for scope in sorted(members, key=lambda s: (s.count("/"), s)):
         inside = members[scope]
-        keys = {node.key for node in inside}
         pad = PAD + NEST_PAD * levels[scope]
-        path = QtGui.QPainterPath()
-        path.setFillRule(QtCore.Qt.FillRule.WindingFill)
-        for node in inside:
-            path.addRect(_box(node, pad))
-        for edge in graph.edges:   # a band along each edge inside the scope keeps the outline in one piece
-            if edge.source in keys and edge.target in keys:
-                path.addPolygon(_band(graph.nodes[edge.source], graph.nodes[edge.target], pad))
+        # Straight corners: stroking rounded ones cost three times as much per repaint. A band along each
+        # edge inside keeps the outline in one piece.
+        pieces = [QtGui.QPolygonF(_box(node, pad)) for node in inside]
+        pieces += [_band(graph.nodes[edge.source], graph.nodes[edge.target], pad) for edge in bands.get(scope, ())]
+        path = _path(pieces)
+        rects = [piece.boundingRect() for piece in pieces]
+        bounds = np.array([(r.left(), r.top(), r.right(), r.bottom()) for r in rects], dtype=float).reshape(-1, 4)
         top = min(inside, key=lambda n: (n.y, n.x))
         w, h = size_of(top.kind)
         parent = scope.rpartition("/")[0]
         label = scope.rpartition("/")[2] if parent in members else scope
-        frames.append(Frame(scope, label, scope.count("/") + 1, _rounded(path.simplified()),
-                            QtCore.QPointF(top.x - w / 2 - pad + 6, top.y - h / 2 - pad + 1)))
+        frames.append(Frame(scope, label, scope.count("/") + 1, path,
+                            QtCore.QPointF(top.x - w / 2 - pad + 6, top.y - h / 2 - pad + 1), pieces, bounds))
     return frames
 
 
-def _rounded(outline, radius=ROUNDING):
-    """The outline with its corners rounded: shrunk by ``radius``, then grown back with round joins."""
-    pen = QtGui.QPainterPathStroker()
-    pen.setWidth(2 * radius)
-    pen.setJoinStyle(QtCore.Qt.PenJoinStyle.RoundJoin)
-    shrunk = outline.subtracted(pen.createStroke(outline))
-    if shrunk.isEmpty():
-        return outline
-    return shrunk.united(pen.createStroke(shrunk)).simplified()
+def _path(pieces):
+    path = QtGui.QPainterPath()
+    path.setFillRule(QtCore.Qt.FillRule.WindingFill)   # overlapping pieces add up, never cancel
+    for piece in pieces:
+        path.addPolygon(piece)
+        path.closeSubpath()
+    return path
 
 
 def _box(node, pad):
@@ -113,6 +120,7 @@ class FrameItem(QtWidgets.QGraphicsItem):
         self.scope = frame.scope
         self._style = style
         self._bounds = frame.outline.boundingRect().adjusted(-2, -2, 2, 2)
+        self.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption)   # exposedRect
         self.setZValue(-10 + frame.depth * 0.1)   # inner frames over outer ones, all under the edges
         self.setToolTip(f"scope {frame.scope}: double-click to close it into one box")
 
@@ -127,20 +135,65 @@ class FrameItem(QtWidgets.QGraphicsItem):
         return self.frame.outline
 
     def paint(self, painter, option, widget=None):
+        lod = QtWidgets.QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
+        if lod < OVERVIEW_LOD:   # far out the view draws boxes only: a frame there is noise, and costly
+            return
         style = self._style
         hue = QtGui.QColor(style.hue["scope"])
         painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
-        fill = QtGui.QColor(hue)
-        fill.setAlphaF(0.07)
-        pen = QtGui.QPen(hue, 1.4)
+        # Opaque, so that filling covers the inner half of every box's stroke and all of those inside
+        # the union: what stays is the union's outer edge. Inner frames are drawn over outer ones.
+        fill = _tint(style.base, hue, 0.07)
+        pen = QtGui.QPen(hue, 2.8)
         pen.setCosmetic(True)
         painter.setPen(pen)
-        painter.setBrush(fill)
-        painter.drawPath(self.frame.outline)
+        painter.setBrush(QtCore.Qt.BrushStyle.NoBrush)
+        outline = self._part(option.exposedRect)
+        painter.drawPath(outline)
+        painter.fillPath(outline, fill)
+
+    def _part(self, exposed):
+        """The pieces meeting the exposed rectangle: a point of the visible edge covered by a piece's fill
+        lies in that piece, so nothing outside it changes what shows (a big model's frame holds
+        hundreds of boxes; stroking them all took most of a repaint)."""
+        frame, slack = self.frame, 3.0
+        if frame.bounds is None or exposed.contains(self._bounds):
+            return frame.outline
+        b = frame.bounds
+        meet = ((b[:, 2] >= exposed.left() - slack) & (b[:, 0] <= exposed.right() + slack)
+                & (b[:, 3] >= exposed.top() - slack) & (b[:, 1] <= exposed.bottom() + slack))
+        return _path([frame.pieces[i] for i in np.flatnonzero(meet)])
+
+
+class FrameLabel(QtWidgets.QGraphicsItem):
+    """A frame's name, over every frame (another scope's opaque fill must not hide it), under the edges."""
+
+    def __init__(self, frame, style):
+        super().__init__()
+        self.frame = frame
+        self._style = style
+        self._rect = QtCore.QRectF(frame.label_at, QtCore.QSizeF(style.metrics.horizontalAdvance(frame.label) + 4,
+                                                                 LABEL_HEIGHT))
+        self.setZValue(-5)
+
+    def set_style(self, style):
+        self._style = style
+        self.update()
+
+    def boundingRect(self):
+        return self._rect
+
+    def paint(self, painter, option, widget=None):
         lod = QtWidgets.QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
-        if lod >= 0.45:
-            painter.setFont(style.font)
-            painter.setPen(hue.darker(130) if style.base.lightnessF() >= 0.5 else hue.lighter(150))
-            painter.drawText(QtCore.QRectF(self.frame.label_at, QtCore.QSizeF(400, LABEL_HEIGHT)),
-                             QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignVCenter,
-                             self.frame.label)
+        if lod < 0.45:   # unreadable: the outlines alone say where the scopes are
+            return
+        style = self._style
+        hue = QtGui.QColor(style.hue["scope"])
+        painter.setFont(style.font)
+        painter.setPen(hue.darker(130) if style.base.lightnessF() >= 0.5 else hue.lighter(150))
+        painter.drawText(self._rect, QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignVCenter,
+                         self.frame.label)
+
+
+def _tint(base, hue, amount):
+    return QtGui.QColor.fromRgbF(*(base.getRgbF()[i] * (1 - amount) + hue.getRgbF()[i] * amount for i in range(3)))
