@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from tapeviz.inspection.explain import _path_ops, describe
 
 from .folding import find_folds
-from .scopes import outermost_closed, scope_key, scope_leaves, scope_ops
+from .scopes import common_scope, outermost_closed, scope_key, scope_leaves, scope_ops
 from .updates import STATEFUL, add_updates, update_key  # noqa: F401 - update_key and STATEFUL: the graph's API
 from .reads import variable_reads
 from .short_names import short_names
@@ -380,12 +380,13 @@ def fold_graph(graph, expanded=frozenset(), repeats=True, scopes=False):
         for key, label, members in folds:
             if key not in expanded:
                 ops = sum(1 for m in members if graph.nodes[m].kind == "op")
-                groups.append((key, "fold", label, f"{ops} ops folded: double-click to open", "", members))
+                groups.append((key, "fold", label, f"{ops} ops folded: double-click to open",
+                               common_scope(graph.nodes[m].scope for m in members), members))
                 taken.update(members)
         for key, label, members in variable_groups:
             if key not in expanded:
-                groups.append((key, "group", label, f"{len(members)} variables: double-click to open", "",
-                               members))
+                groups.append((key, "group", label, f"{len(members)} variables: double-click to open",
+                               common_scope(graph.nodes[m].scope for m in members), members))
                 taken.update(members)
     if scopes:
         members = {}

@@ -10,6 +10,24 @@ def scope_key(scope):
     return f"scope:{scope}"
 
 
+def common_scope(scopes):
+    """The innermost scope holding all of ``scopes`` ("" when they share none): where a folded block
+    of a loop inside one layer, or a group of one layer's variables, is drawn."""
+    common = None
+    for scope in scopes:
+        parts = scope.split("/") if scope else []
+        if common is None:
+            common = parts
+        else:
+            size = 0
+            while size < min(len(common), len(parts)) and common[size] == parts[size]:
+                size += 1
+            common = common[:size]
+        if not common:
+            return ""
+    return "/".join(common or [])
+
+
 def outermost_closed(scope, expanded):
     """The outermost scope around a node that is not open: ``sequential`` while the model is closed,
     ``sequential/dense_1`` once it is open; None when every scope around it is open."""

@@ -165,3 +165,25 @@ def test_dot_export_draws_open_scopes_as_nested_clusters(mlp_steps):
     matmul = next(line for line in dot.splitlines() if 'label="MatMul"' in line)
     assert matmul.startswith("      ")   # inside both clusters
     assert f'"{update_key(tapes[0])}" [label="adam: assign 4 variables"' in dot
+
+
+def test_a_loop_folded_inside_a_layer_stays_in_its_scope():
+    class Looping(keras.layers.Layer):
+        def call(self, x):
+            for _ in range(20):
+                x = tf.sin(x) * 1.01
+            return x
+
+    keras.backend.clear_session()
+    layer = Looping(name="looping")
+    with tf.record() as recorder:
+        x = tf.Variable(0.5, name="x")
+        with tf.GradientTape():
+            tf.reduce_sum(layer(x) * 2.0)
+    run = recorder.snapshot()
+    full = build_graph(run, next(iter(run.tapes)))
+    folded, _ = fold_graph(full, repeats=True)
+    (block,) = [n for n in folded.nodes.values() if n.kind == "fold"]
+    assert block.label.startswith("Sin, Mul x") and block.scope == "looping"
+    closed, owner = fold_graph(folded, repeats=False, scopes=True)
+    assert owner[block.key] == "scope:looping"
