@@ -4,7 +4,11 @@ No tape records an assignment: it is an event of the run, and no gradient flows 
 graph shows the ones that followed a tape, until the next tape began (a training step's update),
 as a node of its own drawn apart from the ops. Pure functions of the inspection model; no Qt.
 """
+from bisect import bisect_right
+from operator import attrgetter
+
 STATEFUL = ("assign", "assign_add", "assign_sub")
+_seq = attrgetter("seq")
 
 
 def update_key(tape_id):
@@ -22,11 +26,12 @@ def assignments_after(run, tape_id):
     end = max(ends)
     until = min((other.spans[0][0] for other in run.tapes.values()
                  if other.id != tape_id and other.spans and other.spans[0][0] > end), default=None)
+    events = run.events   # in seq order: a long loop's graph looks at its own step's events only
     found = []
-    for event in run.events:   # in seq order
+    for event in events[bisect_right(events, end, key=_seq):]:
         if until is not None and event.seq >= until:
             break
-        if event.seq > end and event.kind in STATEFUL and event.tape is None:
+        if event.kind in STATEFUL and event.tape is None:
             found.append(event)
     return found
 

@@ -88,6 +88,10 @@ def test_an_optimizer_update_is_drawn_apart_below_the_tape_it_followed(mlp_steps
         {n.label for n in graph.nodes.values() if n.kind == "variable"}
     assert not any(update.key in (e.source, e.target) for e in graph.edges)   # outside the tape: no edge
     assert update_key(tapes[1]) in build_graph(run, tapes[1]).nodes
+    from tapeviz.gui.updates import assignments_after
+    first, second = assignments_after(run, tapes[0]), assignments_after(run, tapes[1])
+    assert first and second and max(e.seq for e in first) < run.tapes[tapes[1]].spans[0][0] < min(e.seq for e in second)
+    assert {e.scope for e in first + second} == {"adam"}
     assert update_key(tapes[2]) not in build_graph(run, tapes[2]).nodes   # the evaluation was not followed by one
     layout(graph, width_of=lambda node: size_of(node.kind)[0])
     assert update.y > max(n.y for n in graph.nodes.values() if n.kind != "update")
