@@ -15,7 +15,7 @@ from tapeviz.core.custom_gradient import custom_gradient  # noqa: E402
 from tapeviz.core.register import NotDifferentiable, RegisterGradient, no_gradient  # noqa: E402
 from tapeviz.core.registry import CheckCase  # noqa: E402
 from tapeviz import raw_ops  # noqa: E402
-from tapeviz.module import Module, name_scope  # noqa: E402
+from tapeviz.module import Module, get_current_name_scope, name_scope  # noqa: E402
 from tapeviz.ops.math_ops import *  # noqa: E402,F401,F403
 from tapeviz.ops.array_ops import *  # noqa: E402,F401,F403
 from tapeviz.ops.reduction_ops import *  # noqa: E402,F401,F403

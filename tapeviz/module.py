@@ -3,7 +3,8 @@
 A Module collects the Variables and Modules reachable from its attributes (through lists, tuples
 and dicts), in TensorFlow's order: attributes sorted by name, a module's own variables before its
 submodules', each object once. ``name_scope`` prefixes the names of variables created inside it
-(``with module.name_scope: tf.Variable(1., name="w")`` is ``"module/w:0"``), as in eager TensorFlow.
+(``with module.name_scope: tf.Variable(1., name="w")`` is ``"module/w:0"``), as in eager TensorFlow,
+and is the scope of the ops run inside it (``get_current_name_scope``), which a recording keeps per op.
 """
 import functools
 import re
@@ -12,7 +13,16 @@ from tapeviz.core.context import state
 from tapeviz.core.nest import _is_namedtuple
 from tapeviz.core.tensor import Variable
 
-__all__ = ["Module", "name_scope"]
+__all__ = ["Module", "name_scope", "get_current_name_scope"]
+
+
+def get_current_name_scope():
+    """The name scope ops run in now, as TensorFlow's: ``"outer/inner"``, ``""`` outside any scope.
+
+    Inside a Keras layer's call it is the layer's scope nested in its callers' (``"sequential/dense"``);
+    the recorder keeps it with every op, and the inspector groups ops by it.
+    """
+    return state.name_scope.removesuffix("/")
 
 
 class name_scope:  # noqa: N801 - TensorFlow's spelling

@@ -226,7 +226,11 @@ def split_index(index, members, version=3, rows_per_chunk=None):
     """Put ``index`` (tables whole, version 3 rows) into ``members`` in the layout of ``version``."""
     from tapeviz.inspection import tapefile
     index = dict(index, version=version)
-    if version == 2:  # version 2 kept backward and read_of as extra fields
+    if version == 2:  # version 2 kept backward and read_of as extra fields, and had no op scopes
+        if index.pop("op_fields", None) is not None:
+            index["ops"] = [row[:13] + row[14:] if isinstance(row, list) else row for row in index.get("ops", [])]
+        if index.pop("event_fields", None) is not None:
+            index["events"] = [row[:6] + row[7:] if isinstance(row, list) else row for row in index.get("events", [])]
         extra = dict(index.get("extra_fields", {}))
         extra["ops"] = ["backward"] + extra.get("ops", [])
         extra["tensors"] = ["read_of"] + extra.get("tensors", [])

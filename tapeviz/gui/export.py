@@ -77,12 +77,13 @@ def tape_dot(run, tape_id=None, fold=True):
     graph, owner = fold_graph(full, repeats=fold)
     broken = {owner[k] for k in broken_keys(run, tape_id) if k in owner}
     shapes = {"variable": "ellipse", "group": "ellipse", "constant": "box", "op": "box", "fold": "box3d",
-              "scope": "box3d"}
+              "scope": "box3d", "update": "box"}
 
     def quote(text):
         return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
     lines = [f"digraph {quote(f'tape {tape_id}')} {{", "  rankdir=TB;", '  node [fontname="sans-serif"];']
+    node_lines = {}
     for key, node in graph.nodes.items():
         label = f"{node.name}\n{node.label}" if node.name else node.label
         attrs = [f"label={quote(label)}", f"shape={shapes.get(node.kind, 'box')}",
@@ -91,9 +92,12 @@ def tape_dot(run, tape_id=None, fold=True):
             attrs.append('style="rounded"')
         if "watched" in node.flags:
             attrs.append('color="#2e9d3a" penwidth=3')
+        elif node.kind == "update":   # a stateful assignment, outside the tape
+            attrs.append('color="#ef6c00" style="dashed" penwidth=2')
         if key in broken:
             attrs.append('color="#e53935" style="dashed" penwidth=3 xlabel="path breaks here"')
-        lines.append(f"  {quote(key)} [{' '.join(attrs)}];")
+        node_lines[key] = f"{quote(key)} [{' '.join(attrs)}];"
+    lines += _clusters(graph, node_lines, quote)
     for edge in graph.edges:
         lines.append(f"  {quote(edge.source)} -> {quote(edge.target)};")
     lines.append("}")
@@ -165,3 +169,31 @@ def export_main(argv=None):
         print(f"tapeviz: error: {error}", file=sys.stderr)
         return 2
     return 0
+
+
+def _clusters(graph, node_lines, quote):
+    """The node lines, each open name scope a nested ``subgraph cluster`` labelled with its name, as the
+    inspector frames them."""
+    from .scope_frames import open_scopes
+    inside = {}   # scope ("" for none) -> node keys directly in it
+    children = {}
+    for key, node in graph.nodes.items():
+        scopes = open_scopes(node)
+        inside.setdefault(scopes[-1] if scopes else "", []).append(key)
+        for parent, child in zip([""] + scopes, scopes):
+            children.setdefault(parent, [])
+            if child not in children[parent]:
+                children[parent].append(child)
+    lines = []
+
+    def emit(scope, indent):
+        for key in inside.get(scope, []):
+            lines.append(indent + node_lines[key])
+        for child in children.get(scope, []):
+            lines.append(f"{indent}subgraph {quote('cluster_' + child)} {{")
+            lines.append(f'{indent}  label={quote(child.rpartition("/")[2])}; style="rounded"; color="#5c6bc0";')
+            emit(child, indent + "  ")
+            lines.append(indent + "}")
+
+    emit("", "  ")
+    return lines

@@ -13,6 +13,8 @@ from tapeviz.inspection.explain import _path_ops, describe
 
 from .folding import find_folds
 from .forward import accumulator_of, short_stats, subject_parts, tangent_lines, tangents_for
+from .scopes import common_scope, outermost_closed, scope_key, scope_leaves, scope_ops
+from .updates import STATEFUL, add_updates, update_key  # noqa: F401 - update_key and STATEFUL: the graph's API
 from .reads import variable_reads
 from .short_names import short_names
 from .source_names import input_names, op_names
@@ -27,7 +29,7 @@ class Node:
     label: str
     detail: str = ""
     flags: set = field(default_factory=set)   # watched, no_rule, not_differentiable, target, source
-    scope: str = ""     # name scope ("dense_1") for collapsing
+    scope: str = ""     # name scope ("sequential/dense_1", nested with "/") for collapsing
     x: float = 0.0
     y: float = 0.0
     name: str = ""      # the user's name for an op's output, from its source line ("hidden")
@@ -115,7 +117,7 @@ def build_graph(run, tape_id):
         with_tangent = [tangents[o] for o in op.outputs if o in tangents]
         for entries in with_tangent:
             detail += "\n" + "\n".join(tangent_lines(entries, value_text, several))
-        nodes[f"op:{op.id}"] = Node(f"op:{op.id}", "op", op.type, detail, flags, name=names.get(op.id, ""),
+        nodes[f"op:{op.id}"] = Node(f"op:{op.id}", "op", op.type, detail, flags, scope=op.scope, name=names.get(op.id, ""),
                                     tangent=short_stats(with_tangent[0][-1][1].summary) if with_tangent else "")
         for tensor_id in op.inputs:
             if tensor_id in read_of:   # the edge carries the read, from the variable it read
@@ -145,8 +147,12 @@ def build_graph(run, tape_id):
         if tensor_id in tangents:
             node.tangent = short_stats(tangents[tensor_id][-1][1].summary)
             node.detail += "\n" + "\n".join(tangent_lines(tangents[tensor_id], value_text, several))
-    _scope_ops(nodes, edges)
+    if any(op.scope for op in ops):
+        scope_leaves(run, nodes, edges, reads)
+    else:   # a run recorded without scopes: guess them from scoped variable names
+        scope_ops(nodes, edges)
     _name_leaves(run, [op for op in ops if op.id not in reads], nodes)
+    add_updates(run, tape_id, nodes, Node)
     return TapeGraph(nodes, edges, aliases)
 
 
@@ -173,6 +179,10 @@ def _name_leaves(run, ops, nodes):
 def hover_text(node):
     """A node's tooltip: the user's name, the label, the detail, and a variable's reads drawn into it."""
     text = ((node.name + " = ") if node.name else "") + f"{node.label}\n{node.detail}".strip()
+    if node.scope and node.kind != "scope":
+        text += f"\nin scope {node.scope}"
+    if "updated" in node.flags:
+        text += "\nupdated after the tape (a stateful assignment, outside the tape)"
     if node.reads:
         text += f"\nread {node.reads} time{'s' if node.reads > 1 else ''} on this tape (ReadVariableOp)"
     return text
@@ -184,25 +194,6 @@ def value_text(summary):
         return ""
     text = f"min {summary['min']:.4g}  max {summary['max']:.4g}  mean {summary['mean']:.4g}"
     return text + (f"  NaN/Inf {summary['nonfinite']}" if summary.get("nonfinite") else "")
-
-
-def _scope_ops(nodes, edges):
-    """An op that reads a scoped variable (``dense_1/kernel:0``) belongs to that scope, and so does an
-    op whose one input comes from such an op (the layer's activation). No further: scopes must not
-    spread down the whole graph through every later op."""
-    inputs = {}
-    for edge in edges:
-        inputs.setdefault(edge.target, []).append(edge.source)
-    from_variables = set()
-    for target, sources in inputs.items():
-        scopes = {nodes[s].scope for s in sources if nodes[s].kind == "variable" and nodes[s].scope}
-        if nodes[target].kind == "op" and len(scopes) == 1:
-            nodes[target].scope = scopes.pop()
-            from_variables.add(target)
-    for target, sources in inputs.items():
-        if nodes[target].kind == "op" and not nodes[target].scope and len(sources) == 1 \
-                and sources[0] in from_variables:
-            nodes[target].scope = nodes[sources[0]].scope
 
 
 def path_keys(run, tape_id, source_id, target_id):
@@ -246,9 +237,22 @@ def layout(graph, hgap=150.0, vgap=90.0, progress=None, width_of=None, min_gap=1
     for key, (column, layer) in zip(keys, coords):
         node = graph.nodes[key]
         node.x, node.y = column * hgap, layer * vgap
+    _below_the_graph(graph, vgap)
     if width_of is not None:
         _separate(graph, width_of, min_gap)
     return graph
+
+
+def _below_the_graph(graph, vgap):
+    """Updates outside the tape (no edges) go under the last row, centred, not beside the inputs."""
+    apart = [node for node in graph.nodes.values() if node.kind == "update"]
+    others = [node for node in graph.nodes.values() if node.kind != "update"]
+    if not apart or not others:
+        return
+    bottom = max(node.y for node in others) + vgap
+    centre = (min(node.x for node in others) + max(node.x for node in others)) / 2
+    for node in apart:
+        node.x, node.y = centre, bottom
 
 
 def _separate(graph, width_of, min_gap):
@@ -366,10 +370,6 @@ def _layer_rows(layers):
     return coords
 
 
-def scope_key(scope):
-    return f"scope:{scope}"
-
-
 def collapse_scopes(graph, expanded=frozenset()):
     """The graph with each name scope (two or more nodes, not in ``expanded``) drawn as one node.
 
@@ -391,19 +391,20 @@ def fold_graph(graph, expanded=frozenset(), repeats=True, scopes=False):
         for key, label, members in folds:
             if key not in expanded:
                 ops = sum(1 for m in members if graph.nodes[m].kind == "op")
-                groups.append((key, "fold", label, f"{ops} ops folded: double-click to open", "", members))
+                groups.append((key, "fold", label, f"{ops} ops folded: double-click to open",
+                               common_scope(graph.nodes[m].scope for m in members), members))
                 taken.update(members)
         for key, label, members in variable_groups:
             if key not in expanded:
-                groups.append((key, "group", label, f"{len(members)} variables: double-click to open", "",
-                               members))
+                groups.append((key, "group", label, f"{len(members)} variables: double-click to open",
+                               common_scope(graph.nodes[m].scope for m in members), members))
                 taken.update(members)
     if scopes:
         members = {}
         for key, node in graph.nodes.items():
-            if node.scope and scope_key(node.scope) not in expanded and node.scope not in expanded \
-                    and key not in taken:
-                members.setdefault(node.scope, []).append(key)
+            closed = outermost_closed(node.scope, expanded) if node.scope else None
+            if closed is not None and key not in taken:
+                members.setdefault(closed, []).append(key)
         for scope, inside in members.items():
             if len(inside) > 1:
                 ops = sum(1 for k in inside if graph.nodes[k].kind == "op")

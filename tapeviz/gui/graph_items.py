@@ -17,14 +17,14 @@ TEXT_LOD = 0.45      # below this scale labels are unreadable: shapes only
 OVERVIEW_LOD = 0.12  # below this the view hides node items and the overview draws them
 CRISP_EDGES = 400    # antialias edges only when fewer than this many are in view
 
-SIZES = {"op": (124, 40), "variable": (128, 36), "constant": (104, 36), "scope": (136, 48), "fold": (136, 48),
-         "group": (136, 44)}
+SIZES = {"op": (124, 40), "variable": (128, 36), "constant": (104, 36), "scope": (176, 48), "fold": (136, 48),
+         "group": (136, 44), "update": (190, 44)}
 DEFAULT_SIZE = (116, 34)   # watched or intermediate tensors without a producer
 HGAP, VGAP = 150.0, 78.0   # layout spacing: columns wider than the widest node, room for edges between layers
 
 HUES = {
     "op": "#4a90d9", "variable": "#1fa391", "constant": "#9e9e9e", "scope": "#5c6bc0", "fold": "#7e57c2",
-    "group": "#1fa391",
+    "group": "#1fa391", "update": "#ef6c00",
     "no_rule": "#ff9800", "not_differentiable": "#8d8d8d",
     "watched": "#2e9d3a", "path": "#d62ad6", "broken": "#e53935", "tangent": "#ef6c00",
 }
@@ -77,7 +77,7 @@ class GraphStyle:
         self.hue = {name: QtGui.QColor(value) for name, value in HUES.items()}
         strength = {"no_rule": 0.55, "not_differentiable": 0.45, "constant": 0.30}
         self.fill = {name: _mix(self.base, self.hue[name], strength.get(name, 0.28 if dark else 0.22))
-                     for name in ("op", "variable", "constant", "scope", "fold", "group", "no_rule",
+                     for name in ("op", "variable", "constant", "scope", "fold", "group", "update", "no_rule",
                                   "not_differentiable")}
         self.border = _mix(self.base, self.text, 0.55)
         self.edge = _mix(self.base, self.text, 0.45)
@@ -150,6 +150,10 @@ class NodeItem(QtWidgets.QGraphicsItem):
         border = QtGui.QPen(style.border, 1.2)
         if "watched" in node.flags:
             border = QtGui.QPen(style.hue["watched"], 4)
+        elif node.kind == "update":   # dashed: a stateful assignment, outside the tape
+            border = QtGui.QPen(style.hue["update"], 2, QtCore.Qt.PenStyle.DashLine)
+        elif "updated" in node.flags:   # a variable the update wrote
+            border = QtGui.QPen(style.hue["update"], 2)
         if on_path:
             border = QtGui.QPen(style.hue["path"], 4 if "watched" not in node.flags else 5)
         painter.setPen(border)

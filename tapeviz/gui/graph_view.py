@@ -4,8 +4,8 @@
 ``graph.py``) to a worker thread, then creates the items on the UI thread and emits
 ``layout_ready``. The view observes nothing but the plain-data ``Run``; what it draws lives in
 ``graph_items.py``. Large graphs (over ``AUTO_COLLAPSE_NODES`` nodes) start with their name scopes
-collapsed, as TensorBoard does; double-click a scope to open it, or a node of an open scope to
-close it again.
+collapsed, as TensorBoard does; double-click a scope to open it, or a node or the frame of an open
+scope (``scope_frames.py``: a layer's ops inside an outline named after it) to close it again.
 """
 import gc
 import math
@@ -16,7 +16,8 @@ from xml.sax.saxutils import escape, quoteattr
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from .graph import build_graph, fold_graph, hover_text, layout
+from .graph import build_graph, fold_graph, hover_text, layout, scope_key
+from .scope_frames import FrameItem, FrameLabel, scope_frames
 from .minimap import Minimap
 from .graph_items import (HGAP, OVERVIEW_LOD, TEXT_LOD, VGAP, EdgeGeometry, EdgeLayer, GraphStyle, Marks,
                           NodeItem, OverviewLayer, curve_svg, display_label, fill_class, node_boxes,
@@ -47,6 +48,7 @@ class Plan:
     xs: np.ndarray
     ys: np.ndarray
     boxes: dict           # fill class -> (left, top, right, bottom) rows, for the overview's culling
+    frames: list = ()     # scope_frames.Frame of each open scope
 
 
 class Stale(Exception):
@@ -87,8 +89,11 @@ def plan_graph(generation, run, tape_id, collapse=None, expanded=frozenset(), fu
     else:
         bounds = QtCore.QRectF(-100, -60, 200, 120)
     watched = boxes_path(n for n in nodes if "watched" in n.flags)
+    frames = scope_frames(graph)
+    for frame in frames:   # the outer frames' padding reaches beyond the nodes
+        bounds = bounds.united(frame.outline.boundingRect().adjusted(-MARGIN / 2, -MARGIN / 2, MARGIN / 2, MARGIN / 2))
     return Plan(generation, full, graph, owner, collapsed, EdgeGeometry(graph), node_paths(nodes), watched,
-                bounds, keys, xs, ys, node_boxes(nodes))
+                bounds, keys, xs, ys, node_boxes(nodes), frames)
 
 
 def boxes_path(nodes):
@@ -198,6 +203,7 @@ class GraphView(QtWidgets.QGraphicsView):
         self._plan = None
         self._ready = False
         self._items = {}
+        self._frames = []                 # FrameItems of the open scopes
         self._edges = self._overview = None
         self._marks = Marks()
         self._highlight = (set(), set())
@@ -228,7 +234,14 @@ class GraphView(QtWidgets.QGraphicsView):
         self._moved()
 
     def resizeEvent(self, event):
+        # A view showing the graph's top (its inputs, where the default view starts reading) keeps
+        # showing it when a dock opening below shrinks the view: anchored at its centre, it cut the
+        # first row (and the names of the scopes framed there) in half.
+        bar = self.verticalScrollBar()
+        at_top = bar.value() == bar.minimum() and bar.maximum() > bar.minimum()
         super().resizeEvent(event)
+        if at_top:
+            bar.setValue(bar.minimum())
         self._moved()
 
     # Building ------------------------------------------------------------------------------------
@@ -245,6 +258,8 @@ class GraphView(QtWidgets.QGraphicsView):
     def collapse_scopes(self, collapsed=True):
         """Draw each name scope as one box (True), every op (False), or decide by size (None)."""
         self._collapse = collapsed
+        # Scopes opened or closed one by one start over; opened repeats and groups stay open.
+        self._expanded = {key for key in self._expanded if key.startswith(("fold:", "group:"))}
         if self._run is not None:
             self._request_plan()
 
@@ -370,6 +385,10 @@ class GraphView(QtWidgets.QGraphicsView):
         self._items = {}
         self._overview = OverviewLayer(plan.paths, plan.watched, plan.bounds, self._style, plan.boxes)
         scene.addItem(self._overview)
+        self._frames = [FrameItem(frame, self._style) for frame in plan.frames]
+        self._frames += [FrameLabel(frame, self._style) for frame in plan.frames]
+        for item in self._frames:
+            scene.addItem(item)
         self._selection = set()
         self._hits, self._hit = [], -1
         self._far = None
@@ -531,8 +550,34 @@ class GraphView(QtWidgets.QGraphicsView):
             self.expand(key)
         elif node is not None and node.scope in self._expanded:
             self.collapse_scope(node.scope)
+        elif node is None and self.frame_at(event.position().toPoint()) is not None:
+            self.close_scope(self.frame_at(event.position().toPoint()))
         else:
             super().mouseDoubleClickEvent(event)
+
+    def frame_at(self, viewport_point):
+        """The innermost open scope whose frame is under a viewport point (none on a node)."""
+        frames = [item for item in self.items(viewport_point) if isinstance(item, FrameItem)]
+        return max(frames, key=lambda item: item.frame.depth).scope if frames else None
+
+    def frames(self):
+        """The open scopes drawn as frames, outermost first."""
+        return [item.frame for item in self._frames if isinstance(item, FrameItem)]
+
+    def close_scope(self, scope):
+        """Draw one open scope as a box, the other scopes staying as they are."""
+        if self._plan is None:
+            return
+        opened = set()
+        for node in self._plan.full.nodes.values():
+            parts = node.scope.split("/") if node.scope else []
+            opened.update("/".join(parts[:end]) for end in range(1, len(parts) + 1))
+        if not self._plan.collapsed:   # every scope was open: keep them open but this one
+            self._expanded |= opened
+            self._collapse = True
+        self._expanded.discard(scope)
+        self._expanded.discard(scope_key(scope))
+        self._request_plan()
 
     def key_at(self, viewport_point):
         """The drawn node under a viewport point (the nearest within a few pixels when far out)."""
@@ -682,7 +727,7 @@ class GraphView(QtWidgets.QGraphicsView):
         if event.type() == QtCore.QEvent.Type.PaletteChange:
             self._style = GraphStyle(self.palette())
             self.setBackgroundBrush(self._style.base)
-            for item in self._items.values():
+            for item in list(self._items.values()) + self._frames:
                 item.set_style(self._style)
             for layer in (self._edges, self._overview):
                 if layer is not None:
@@ -761,6 +806,10 @@ def svg_text(plan, style, marks):
         stroke, width, dash = colour(style.border), 1.2, ""
         if "watched" in node.flags:
             stroke, width = colour(style.hue["watched"]), 4
+        elif node.kind == "update":   # a stateful assignment, outside the tape
+            stroke, width, dash = colour(style.hue["update"]), 2, ' stroke-dasharray="6,4"'
+        elif "updated" in node.flags:
+            stroke, width = colour(style.hue["update"]), 2
         if key in marks.path:
             stroke, width = colour(style.hue["path"]), 4
         if key in marks.broken:

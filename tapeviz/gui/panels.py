@@ -11,6 +11,7 @@ from tapeviz.inspection.explain import describe
 from . import forward
 from .reads import READ_OP
 from .short_names import short_names, without_output_index
+from .updates import assignments_after
 
 ROLE = QtCore.Qt.ItemDataRole.UserRole
 EAGER_RESULTS = 60   # a call with more results than this gets its rows when opened
@@ -781,6 +782,8 @@ class InspectorPanel(QtWidgets.QTextBrowser):
             return
         if kind == "op" and ident in run.ops:
             self.setHtml(op_html(run, run.ops[ident]))
+        elif kind == "update" and ident in run.tapes:
+            self.setHtml(update_html(run, ident))
         elif kind == "t" and ident in run.tensors:
             self.setHtml(tensor_html(run, run.tensors[ident], self.session.tape_id))
 
@@ -846,8 +849,10 @@ def op_html(run, op):
         out = run.tensors[op.outputs[0]]
         value = "<p><b>output value</b></p>" + _value_html(out.value, out.summary) + forward.tangents_html(run, out.id)
     tapes = ", ".join(f"tape {t}" for t in op.tapes) or "none"
+    scope = f"<p>in scope <b>{html.escape(op.scope)}</b></p>" if op.scope else ""
     return (f"<h3>{html.escape(op.type)} <small>(op {op.id})</small></h3><p>{rule}</p><p>recorded on: {tapes}</p>"
-            f"<p><b>inputs</b></p><ul>{inputs}</ul><p><b>outputs</b></p><ul>{outputs}</ul>"
+            + scope
+            + f"<p><b>inputs</b></p><ul>{inputs}</ul><p><b>outputs</b></p><ul>{outputs}</ul>"
             + (f"<p><b>attributes</b></p><ul>{attrs}</ul>" if attrs else "") + value + _code_around(run, op.location))
 
 
@@ -913,3 +918,17 @@ class ConsolePanel(QtWidgets.QPlainTextEdit):
         cursor.insertText(text, fmt)
         self.setTextCursor(cursor)
         self.ensureCursorVisible()
+
+
+def update_html(run, tape_id):
+    """The assignments after a tape (an optimizer's update): stateful, recorded on no tape."""
+    rows = []
+    for event in assignments_after(run, tape_id):
+        info = run.tensors.get(event.tensor)
+        name = info.label if info is not None else f"tensor {event.tensor}"
+        where = f" at line {event.location.line}" if event.location else ""
+        scope = f" in scope {event.scope}" if event.scope else ""
+        rows.append(f"<li>{html.escape(event.kind)} to {html.escape(name)}{html.escape(scope + where)}</li>")
+    return (f"<h3>Update after tape {tape_id}</h3><p>Stateful assignments, outside the tape: no tape records "
+            "them and no gradient flows through them. They change the variables the next step reads.</p>"
+            f"<ul>{''.join(rows)}</ul>")

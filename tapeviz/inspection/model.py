@@ -59,6 +59,7 @@ class OpInfo:
     paused_tapes: list = field(default_factory=list)   # tapes inside stop_recording when it ran
     location: Optional[Location] = None
     backward: bool = False  # run by a backward pass (a gradient rule's op, or the sum of two gradients)
+    scope: str = ""         # the name scope it ran in, as TensorFlow names it ("sequential/dense_1"; "" for none)
 
 
 @dataclass(slots=True)
@@ -85,6 +86,7 @@ class Event:
     tensor: Optional[int] = None
     location: Optional[Location] = None
     detail: str = ""
+    scope: str = ""   # the name scope it happened in ("adam" for a Keras optimizer's update; "" for none)
 
 
 @dataclass

@@ -304,7 +304,8 @@ class Recorder(ForwardRecording):
             source = value._id if hasattr(value, "_id") else None
             if source is not None:
                 self._tensor(value)
-            self._event(method, None, variable._id, detail=str(source) if source is not None else "")
+            self.run.events.append(Event(next(self._seq), method, None, variable._id, user_location(3),
+                                         str(source) if source is not None else "", state.name_scope.removesuffix("/")))
 
     def tensor_converted(self, tensor, how):
         if not state.tapes:  # conversions matter only while a tape records
@@ -362,7 +363,8 @@ class Recorder(ForwardRecording):
         location_code = self._location_code(location)
         code, tapes = tape_set
         op_id = store.add_op(next(self._seq), op_type, inputs, outputs,
-                             store.attrs_code(attrs, _plain_attrs) if attrs else -1, code, location_code, backward)
+                             store.attrs_code(attrs, _plain_attrs) if attrs else -1, code, location_code, backward,
+                             state.name_scope)
         if grad_fn is not None:
             store.custom.add(op_id)
         if self._value_bytes < VALUE_BUDGET_BYTES:

@@ -101,6 +101,17 @@ def _steps_text(steps):
     return ", ".join(parts[:6]) + (", ..." if len(parts) > 6 else "")
 
 
+def scope_counts(run, tape):
+    """The name scopes the tape's ops ran in (a Keras layer's "sequential/dense"), each with its op count,
+    in the order first met; ops outside any scope are not counted."""
+    counts = {}
+    for op_id in tape.ops:
+        scope = run.ops[op_id].scope
+        if scope:
+            counts[scope] = counts.get(scope, 0) + 1
+    return counts
+
+
 def _tape_key(run, tape):
     return (_where(tape.location), tape.persistent, len(tape.ops), tuple(watched_names(run, tape.id)))
 
@@ -143,6 +154,12 @@ def text_summary(run, only_nones=False, full=False):
                 lines.append(f"    watches {name} ({how})")
             if len(shown) < len(watched):
                 lines.append(f"    ... and {len(watched) - len(shown)} more watched (--all lists them)")
+            scopes = list(scope_counts(run, tape).items())
+            if scopes:
+                listed = scopes if full or len(scopes) <= CLEAN_RESULTS_SHOWN else scopes[:CLEAN_RESULTS_SHOWN]
+                lines.append("    scopes: " + ", ".join(f"{scope} ({count} op{'s' if count > 1 else ''})"
+                                                       for scope, count in listed)
+                             + (f", ... and {len(scopes) - len(listed)} more" if len(listed) < len(scopes) else ""))
     first_call_of, folded_steps = {}, {}  # call key -> the first call's id; first call id -> [later steps]
     fold_line_at = {}  # first call id -> the index in ``lines`` where its fold line goes
     for call in run.calls:
@@ -299,7 +316,7 @@ def json_summary(run, only_nones=False):
         "meta": run.meta,
         "tapes": [{"id": t.id, "location": _location(t.location), "persistent": t.persistent,
                    "watch_accessed_variables": t.watch_accessed_variables, "parent": t.parent, "ops": len(t.ops),
-                   "op_types": sorted({run.ops[i].type for i in t.ops}),
+                   "op_types": sorted({run.ops[i].type for i in t.ops}), "scopes": scope_counts(run, t),
                    "watched": [{"name": describe(run, i), "id": i, "how": h} for i, h in run.watched(t.id).items()]}
                   for t in run.tapes.values()],
         "variables": [{"id": t.id, "name": t.name, "shape": list(t.shape), "dtype": t.dtype, "trainable": t.trainable,

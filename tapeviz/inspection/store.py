@@ -191,6 +191,8 @@ class Store:
         self.tape_set = array("i")
         self.backward = array("b")
         self.attrs_index = array("i")
+        self.scopes = Interned()         # name scopes as the thread held them ("sequential/dense/"; "" for none)
+        self.scope = array("i")
         self.in_start, self.out_start = array("q", [0]), array("q", [0])
         self.in_ids, self.out_ids = array("q"), array("q")
         self.variables = {}              # variable id -> (name, trainable)
@@ -203,7 +205,7 @@ class Store:
     def nbytes(self):
         """Bytes the columns hold: what a tape file keeps of the ops and tensors (ids, codes, summaries)."""
         table = self.tensors
-        columns = [self.seq, self.type, self.location, self.tape_set, self.backward, self.attrs_index,
+        columns = [self.seq, self.type, self.location, self.tape_set, self.backward, self.attrs_index, self.scope,
                    self.in_start, self.out_start, self.in_ids, self.out_ids, table.ordered_ids, table.ordered_rows,
                    table.producer, table.kind, table.leaf_location, table.shape, table.dtype, table.minimum, table.maximum, table.mean,
                    table.nonfinite]
@@ -249,7 +251,7 @@ class Store:
             self.attrs.append(attrs)
         return index
 
-    def add_op(self, seq, op_type, inputs, outputs, attrs_index, tape_set, location, backward):
+    def add_op(self, seq, op_type, inputs, outputs, attrs_index, tape_set, location, backward, scope=""):
         """Add an op and its outputs' rows (one call per op: this is the recording's hot path, so the
         columns' ``append`` methods are looked up once, in ``_bind``, not per op)."""
         op_id = len(self.seq) + 1
@@ -299,6 +301,8 @@ class Store:
         self.tape_set.append(tape_set)
         self.backward.append(1 if backward else 0)
         self.attrs_index.append(attrs_index)
+        scope_code = self.scopes.codes.get(scope)
+        self.scope.append(self.scopes.code(scope) if scope_code is None else scope_code)
         if table.pending_count >= FLUSH_VALUES or table.pending_bytes >= FLUSH_BYTES:
             table.flush()
         return op_id
@@ -321,7 +325,8 @@ class Store:
                       self.in_ids[self.in_start[i]:self.in_start[i + 1]].tolist(),
                       self.out_ids[self.out_start[i]:self.out_start[i + 1]].tolist(),
                       self.attrs[attrs_index] if attrs_index >= 0 else {}, rule, source, tapes, recording, paused,
-                      self.locations[location] if location >= 0 else None, bool(self.backward[i]))
+                      self.locations[location] if location >= 0 else None, bool(self.backward[i]),
+                      self.scopes.values[self.scope[i]].removesuffix("/"))
 
     def tensor(self, tensor_id, row, read_of=None):
         table = self.tensors

@@ -2,7 +2,7 @@
 
 Format version 3 (what ``save`` writes)::
 
-    index.json     {"format": "tapeviz-run", "version": 3, "meta", "extra_fields",
+    index.json     {"format": "tapeviz-run", "version": 3, "meta", "extra_fields", "op_fields", "event_fields",
                     "chunks": {"strings": n, "locations": n, "attrs": n, "arrays": n, "tapes": n,
                                "ops": n, "tensors": n, "events": n, "calls": n, "names": n}}
     TABLE/K.json   for each table and K from 0 to its chunk count - 1: a JSON list of that table's
@@ -26,9 +26,13 @@ arrays.bin], and rows hold the array's number (null for none). The rows:
 
     tapes    [id, persistent, watch_accessed_variables, location, parent, [op ids], [[enter, exit]], [reset seqs]]
     ops      [id, seq, type, [input ids], [output ids], attrs, rule, rule_source, [tapes],
-              [recording tapes], [paused tapes], location, backward]
+              [recording tapes], [paused tapes], location, backward, scope]
+             scope (the op's name scope, "sequential/dense", a string number) is there when
+             ``op_fields`` in index.json lists it; version 3 files written before scopes were
+             recorded have no ``op_fields`` and 13 fields per op, and load with every scope "".
     tensors  [id, kind, [shape], dtype, name, trainable, producer, value, summary, first_seen, read_of]
-    events   [seq, kind, tape, tensor, location, detail]
+    events   [seq, kind, tape, tensor, location, detail, scope]
+             scope as for ops, declared by ``event_fields`` (6 fields per event without it)
     calls    [id, seq, tape, kind, [target ids], [source ids], options, [results], location]
              a result: [source, is_none, value, summary, [[target, code, sentence, fix, [evidence]]]]
              evidence: {"what", "op", "tensor", "location"} with the location as a number
@@ -105,9 +109,15 @@ _TENSOR_FIELDS_V2 = ("id", "kind", "shape", "dtype", "name", "trainable", "produ
                      "first_seen")
 # Version 3 stores backward and read_of as fixed fields: as extra fields they took every row off the
 # fast path (a third of the load time).
-_OP_FIELDS = _OP_FIELDS_V2 + ("backward",)
+_OP_FIELDS_UNSCOPED = _OP_FIELDS_V2 + ("backward",)
+_OP_FIELDS = _OP_FIELDS_UNSCOPED + ("scope",)   # declared in the index as op_fields
 _TENSOR_FIELDS = _TENSOR_FIELDS_V2 + ("read_of",)
-_EVENT_FIELDS = ("seq", "kind", "tape", "tensor", "location", "detail")
+_EVENT_FIELDS_UNSCOPED = ("seq", "kind", "tape", "tensor", "location", "detail")
+_EVENT_FIELDS = _EVENT_FIELDS_UNSCOPED + ("scope",)   # declared in the index as event_fields
+# The layouts a version 3 file may declare for the tables whose rows gained a scope: (field list in
+# the index, the layout with the scope, the layout of the files written before it).
+_SCOPED_TABLES = {"ops": ("op_fields", _OP_FIELDS, _OP_FIELDS_UNSCOPED),
+                  "events": ("event_fields", _EVENT_FIELDS, _EVENT_FIELDS_UNSCOPED)}
 _CALL_FIELDS = ("id", "seq", "tape", "kind", "targets", "sources", "options", "results", "location")
 _RESULT_FIELDS = ("source", "is_none", "value", "summary", "explanations")
 _EXPLANATION_FIELDS = ("code", "sentence", "fix", "evidence")
@@ -115,7 +125,8 @@ _TABLES = (("tapes", TapeInfo, _TAPE_FIELDS), ("ops", OpInfo, _OP_FIELDS), ("ten
            ("events", Event, _EVENT_FIELDS), ("calls", GradientCall, _CALL_FIELDS),
            ("results", GradientResult, _RESULT_FIELDS), ("explanations", Explanation, _EXPLANATION_FIELDS))
 _FIXED_FIELDS = {2: dict((name, known) for name, _, known in _TABLES) | {"ops": _OP_FIELDS_V2,
-                                                                         "tensors": _TENSOR_FIELDS_V2},
+                                                                         "tensors": _TENSOR_FIELDS_V2,
+                                                                         "events": _EVENT_FIELDS_UNSCOPED},
                  3: dict((name, known) for name, _, known in _TABLES)}
 _STANDARD_SUMMARY = ("shape", "dtype", "size")
 _STATISTICS = ("min", "max", "mean", "nonfinite")
@@ -301,11 +312,12 @@ class _Encoder:
                   [list(s) for s in t.spans], list(t.resets)] + more(t, "tapes") for t in run.tapes.values()]
         ops = [[o.id, o.seq, text(o.type), list(o.inputs), list(o.outputs), self.attr(o.attrs), text(o.rule),
                 text(o.rule_source), list(o.tapes), list(o.recording_tapes), list(o.paused_tapes), loc(o.location),
-                o.backward] + more(o, "ops") for o in run.ops.values()]
+                o.backward, text(o.scope)] + more(o, "ops") for o in run.ops.values()]
         tensors = [[t.id, text(t.kind), list(t.shape), text(t.dtype), text(t.name), t.trainable, t.producer,
                     array(t.value), self.summary(t.summary), loc(t.first_seen), t.read_of] + more(t, "tensors")
                    for t in run.tensors.values()]
-        events = [[e.seq, text(e.kind), e.tape, e.tensor, loc(e.location), text(e.detail)] + more(e, "events")
+        events = [[e.seq, text(e.kind), e.tape, e.tensor, loc(e.location), text(e.detail), text(e.scope)]
+                  + more(e, "events")
                   for e in run.events]
         calls = []
         for c in run.calls:
@@ -327,7 +339,8 @@ class _Encoder:
                 "locations": self.locations, "attrs": self.attrs, "arrays": self.arrays, "tapes": tapes, "ops": ops,
                 "tensors": tensors, "events": events, "calls": calls,
                 "names": [[int(k), v] for k, v in run.names.items()], "extra_fields": self.extra,
-                "accumulators": accumulators, "jvps": jvps}
+                "accumulators": accumulators, "jvps": jvps,
+                "op_fields": list(_OP_FIELDS), "event_fields": list(_EVENT_FIELDS)}
 
     def forward(self, run):
         """The forward-mode tables: accumulators with their tangents, and jvp calls."""
@@ -713,7 +726,7 @@ def _decode_tables(archive, index, tables, path, version):
     extra = index.get("extra_fields", {})
     if type(extra) is not dict:
         raise InvalidRun(f"extra_fields must be a dict, not {show(extra)}")
-    decoder = _Decoder(strings, locations, arrays, attrs, extra, version)
+    decoder = _Decoder(strings, locations, arrays, attrs, extra, version, _scoped_tables(index, version))
     meta = index.get("meta")
     check_plain(meta, "meta", "meta")
     names = tables.whole("names")
@@ -764,17 +777,34 @@ def _decode_forward(tables, decoder):
     return accumulators, jvps
 
 
+def _scoped_tables(index, version):
+    """The tables whose rows end with a scope: those whose fields the index declares with one."""
+    scoped = set()
+    for table, (key, with_scope, without) in _SCOPED_TABLES.items():
+        declared = index.get(key)
+        if version < 3 or declared is None or declared == list(without):
+            continue
+        if declared != list(with_scope):
+            raise InvalidRun(f"{key} {show(declared)} is not a layout of {table} this tapeviz reads")
+        scoped.add(table)
+    return scoped
+
+
 class _Decoder:
     """Rows of a version 2 or 3 index back into model objects. Types are checked afterwards, by check_run."""
 
-    def __init__(self, strings, locations, arrays, attrs, extra, version=VERSION):
+    def __init__(self, strings, locations, arrays, attrs, extra, version=VERSION, scoped=frozenset(_SCOPED_TABLES)):
         self.strings, self.locations, self.arrays, self.attrs = strings, locations, arrays, attrs
+        self.scoped = scoped   # the tables whose rows end with a scope
         self.extra = {name: list(extra.get(name, [])) for name, _, _ in _TABLES}
         for name, cls, _ in _TABLES:
             if not all(type(f) is str for f in self.extra[name]):
                 raise InvalidRun(f"extra_fields for {name} must be field names")
         self.fields = {name: {f.name for f in fields(cls)} for name, cls, _ in _TABLES}
-        known = _FIXED_FIELDS[version]
+        known = dict(_FIXED_FIELDS[version])
+        if version >= 3:
+            for table, (_, with_scope, without) in _SCOPED_TABLES.items():
+                known[table] = with_scope if table in scoped else without
         self.version = version
         self.width = {name: len(known[name]) + len(self.extra[name]) for name, _, _ in _TABLES}
 
@@ -796,10 +826,13 @@ class _Decoder:
         if set(map(type, map(itemgetter(5), rows))) - {int}:
             raise InvalidRun("an op's attrs is not a number")
         if self.version == 2:
-            rows = (row + [False] for row in rows)
+            rows = (row + [False, None] for row in rows)
+        elif "ops" not in self.scoped:
+            rows = (row + [None] for row in rows)
         return [OpInfo(i, seq, strings[kind], inputs, outputs, dict(attrs[a]), strings[rule], strings[source], tapes,
-                       recording, paused, None if location is None else locations[location], backward)
-                for i, seq, kind, inputs, outputs, a, rule, source, tapes, recording, paused, location, backward
+                       recording, paused, None if location is None else locations[location], backward,
+                       "" if scope is None else strings[scope])
+                for i, seq, kind, inputs, outputs, a, rule, source, tapes, recording, paused, location, backward, scope
                 in rows]
 
     def all_tensors(self, rows):
@@ -815,8 +848,11 @@ class _Decoder:
 
     def all_events(self, rows):
         strings, locations = self.strings, self.locations
+        if "events" not in self.scoped:
+            rows = (row + [None] for row in rows)
         return [Event(seq, strings[kind], tape, tensor, None if location is None else locations[location],
-                      strings[detail]) for seq, kind, tape, tensor, location, detail in rows]
+                      strings[detail], "" if scope is None else strings[scope])
+                for seq, kind, tape, tensor, location, detail, scope in rows]
 
     def row(self, name, number, row, decode):
         if type(row) is not list or len(row) != self.width[name]:
@@ -889,7 +925,7 @@ class _Decoder:
             raise InvalidRun(f"attrs must be a number, not {show(attrs)}")
         return OpInfo(op_id, seq, self.strings[kind], inputs, outputs, dict(self.attrs[attrs]), self.strings[rule],
                       self.strings[source], tapes, recording, paused, self.location(location),
-                      row[12] if self.version >= 3 else False)
+                      row[12] if self.version >= 3 else False, (self.text(row[13]) or "") if "ops" in self.scoped else "")
 
     def tensor(self, row):
         tensor_id, kind, shape, dtype, name, trainable, producer, value, summary, first_seen = row[:10]
@@ -901,7 +937,8 @@ class _Decoder:
 
     def event(self, row):
         seq, kind, tape, tensor, location, detail = row[:6]
-        return Event(seq, self.strings[kind], tape, tensor, self.location(location), self.strings[detail])
+        return Event(seq, self.strings[kind], tape, tensor, self.location(location), self.strings[detail],
+                     (self.text(row[6]) or "") if "events" in self.scoped else "")
 
     def call(self, row):
         call_id, seq, tape, kind, targets, sources, options, results, location = row[:9]

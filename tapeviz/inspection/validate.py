@@ -311,7 +311,7 @@ def check_run(run, from_tables=False, progress=None):
     progress(0.1)
     _column(op_items, "seq", _INT, op_label)
     _column(op_items, "backward", _BOOL, op_label)
-    for attr in ("type", "rule", "rule_source"):
+    for attr in ("type", "rule", "rule_source", "scope"):
         _strings(op_items, attr, _STR, op_label)
     for attr in ("inputs", "outputs"):
         _id_lists(op_items, attr, tensors, "tensor", op_label)
@@ -363,6 +363,7 @@ def check_run(run, from_tables=False, progress=None):
     _column(events, "seq", _INT, event_label)
     _strings(events, "kind", _STR, event_label)
     _strings(events, "detail", _STR, event_label)
+    _strings(events, "scope", _STR, event_label)
     _refs(events, "tape", tapes, "tape", event_label)
     _refs(events, "tensor", tensors, "tensor", event_label)
     _locations_of(events, "location", event_label)

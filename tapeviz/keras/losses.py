@@ -11,6 +11,7 @@ import numpy as np
 
 from tapeviz.core import dtypes
 from tapeviz.core.tensor import Tensor, Variable, convert_to_tensor
+from tapeviz.module import name_scope
 from tapeviz.ops import array_ops, math_ops, reduction_ops, xent_ops
 
 from .naming import snake_case
@@ -90,12 +91,13 @@ class Loss:
         self.dtype = dtypes.as_dtype(dtype or "float32")
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        y_pred = _tensor(y_pred, self.dtype)
-        y_true = _tensor(y_true, self.dtype)
-        losses = self.call(y_true, y_pred)
-        mask = getattr(self, "_last_mask", None)
-        self._last_mask = None
-        return reduce_weighted_values(losses, sample_weight=sample_weight, mask=mask, reduction=self.reduction)
+        with name_scope(self.name):   # Keras 3: a loss's ops are in its scope ("sparse_categorical_crossentropy")
+            y_pred = _tensor(y_pred, self.dtype)
+            y_true = _tensor(y_true, self.dtype)
+            losses = self.call(y_true, y_pred)
+            mask = getattr(self, "_last_mask", None)
+            self._last_mask = None
+            return reduce_weighted_values(losses, sample_weight=sample_weight, mask=mask, reduction=self.reduction)
 
     def call(self, y_true, y_pred):
         raise NotImplementedError(f"{type(self).__name__} must define call(y_true, y_pred).")

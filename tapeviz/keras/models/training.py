@@ -10,6 +10,7 @@ import numpy as np
 
 from tapeviz.core import nest
 from tapeviz.core.tape import GradientTape
+from tapeviz.module import name_scope
 
 from .. import callbacks as callbacks_module
 from . import data
@@ -113,8 +114,9 @@ class Trainer:
         if self._loss_fn is not None:
             if y is None:
                 raise ValueError("The model was compiled with a loss but fit/evaluate received no targets `y`.")
-            terms.append(self._loss_fn(y, y_pred) if sample_weight is None
-                         else self._loss_fn(y, y_pred, sample_weight=sample_weight))
+            with name_scope("compile_loss"):   # Keras 3's compiled loss runs in this scope
+                terms.append(self._loss_fn(y, y_pred) if sample_weight is None
+                             else self._loss_fn(y, y_pred, sample_weight=sample_weight))
         terms.extend(self.losses)
         if not terms:
             raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`, or add losses with "

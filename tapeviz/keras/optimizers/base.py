@@ -12,6 +12,7 @@ import numpy as np
 
 from tapeviz.core.context import notify, observers
 from tapeviz.core.tensor import Tensor, Variable, _snapshot
+from tapeviz.module import name_scope
 
 from ..naming import snake_case
 from .schedules import LearningRateSchedule, serialize
@@ -216,16 +217,19 @@ class Optimizer:
                 self.build(variables)
             else:
                 self._check_variables_are_known(variables)
-        grads, variables = self._filter_empty_gradients(grads, variables)
-        arrays = [_as_array(g, value_of(v).dtype, v) for g, v in zip(grads, variables)]
-        if self.loss_scale_factor is not None:
-            arrays = [a / np.asarray(self.loss_scale_factor, a.dtype) for a in arrays]
-        arrays = self._clip_gradients(arrays)
-        learning_rate = np.asarray(_read(self.learning_rate), np.float32)
-        self._apply_weight_decay(variables, learning_rate)
-        for gradient, variable in zip(arrays, variables):
-            self.update_step(gradient, variable, learning_rate.astype(value_of(variable).dtype))
-        store(self._iterations, np.asarray(value_of(self._iterations) + 1, np.int64))
+        # Keras 3 updates inside the optimizer's name scope ("adam"): the recorder keeps it with each
+        # assignment, and the inspector names the update after it.
+        with name_scope(self.name):
+            grads, variables = self._filter_empty_gradients(grads, variables)
+            arrays = [_as_array(g, value_of(v).dtype, v) for g, v in zip(grads, variables)]
+            if self.loss_scale_factor is not None:
+                arrays = [a / np.asarray(self.loss_scale_factor, a.dtype) for a in arrays]
+            arrays = self._clip_gradients(arrays)
+            learning_rate = np.asarray(_read(self.learning_rate), np.float32)
+            self._apply_weight_decay(variables, learning_rate)
+            for gradient, variable in zip(arrays, variables):
+                self.update_step(gradient, variable, learning_rate.astype(value_of(variable).dtype))
+            store(self._iterations, np.asarray(value_of(self._iterations) + 1, np.int64))
 
     def minimize(self, loss, var_list, tape=None):
         """tf.keras 2's ``minimize``: differentiate ``loss`` (a callable, or a tensor with its ``tape``) and apply.
