@@ -17,8 +17,11 @@ def update_key(tape_id):
 
 def assignments_after(run, tape_id):
     """The assignment events (tape None) after the tape closed and its gradients were taken, until the
-    next tape began: in a training loop, the step's update (the next step's belongs to the next tape)."""
-    tape = run.tapes[tape_id]
+    next tape began: in a training loop, the step's update (the next step's belongs to the next tape).
+    An accumulator (forward mode) has none."""
+    tape = run.tapes.get(tape_id)
+    if tape is None:
+        return []
     ends = [span[1] if span[1] is not None else span[0] for span in tape.spans]
     ends += [call.seq for call in run.calls if call.tape == tape_id]
     if not ends:
