@@ -55,12 +55,34 @@ def uniform(shape, minval=0, maxval=None, dtype=dtypes.float32, seed=None, name=
         return Tensor(rng.integers(int(minval), int(maxval), size=shape, dtype=dtype.name))
     name = _float_dtype("uniform", dtype)
     wide = np.float64 if name == "float64" else np.float32  # TF's arithmetic: u * (max - min) + min, in dtype
-    low, high = wide(minval), wide(1.0 if maxval is None else maxval)
+    maxval = 1.0 if maxval is None else maxval
+    if _is_tensor(minval) or _is_tensor(maxval):
+        return _scaled(Tensor(rng.random(shape, dtype=wide).astype(name)), maxval, minval, spread=True)
+    low, high = wide(minval), wide(maxval)
     return Tensor((rng.random(shape, dtype=wide) * (high - low) + low).astype(name))
+
+
+def _is_tensor(value):
+    from tapeviz.core.tensor import Variable
+    return isinstance(value, (Tensor, Variable)) or (isinstance(value, (list, tuple)) and any(
+        isinstance(v, (Tensor, Variable)) for v in value))
+
+
+def _scaled(sample, scale, shift, spread=False):
+    """``sample * scale + shift`` with ops, as TF composes its random ops: gradients reach tensor
+    bounds or moments (the reparameterization trick); ``spread=True`` scales by ``scale - shift``."""
+    from ._dispatch import binary_inputs
+    sample, scale = binary_inputs("Mul", sample, scale)
+    sample, shift = binary_inputs("AddV2", sample, shift)
+    if spread:
+        scale = scale - shift
+    return sample * scale + shift
 
 
 def normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, name=None):
     dtype = _float_dtype("normal", dtype)
+    if _is_tensor(mean) or _is_tensor(stddev):
+        return _scaled(Tensor(_generator(seed).standard_normal(_dims(shape)).astype(dtype)), stddev, mean)
     return Tensor((float(mean) + float(stddev) * _generator(seed).standard_normal(_dims(shape))).astype(dtype))
 
 
@@ -68,6 +90,8 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=Non
     """Normal samples, redrawn until within two standard deviations of the mean (as TF's)."""
     dtype, rng = _float_dtype("truncated_normal", dtype), _generator(seed)
     values = truncated_standard_normal(rng, _dims(shape))
+    if _is_tensor(mean) or _is_tensor(stddev):
+        return _scaled(Tensor(values.astype(dtype)), stddev, mean)
     return Tensor((float(mean) + float(stddev) * values).astype(dtype))
 
 
