@@ -11,6 +11,9 @@ from tapeviz.ops.stat_ops import global_norm  # noqa: E402
 __all__ = ["matmul", "norm", "eye", "matrix_transpose", "trace"]
 __all__ += ["inv", "det", "slogdet", "logdet", "solve", "cholesky", "diag", "diag_part", "set_diag", "band_part",
             "tensordot", "einsum", "global_norm"]
+from tapeviz.ops.more_math_ops import l2_normalize, matvec  # noqa: E402
+
+__all__ += ["matvec", "l2_normalize"]
 
 
 def matrix_transpose(a, name=None, conjugate=False):

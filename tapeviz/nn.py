@@ -18,6 +18,11 @@ __all__ += ["conv2d", "max_pool2d", "avg_pool2d", "max_pool", "avg_pool"]
 __all__ += ["softmax_cross_entropy_with_logits", "sparse_softmax_cross_entropy_with_logits",
             "sigmoid_cross_entropy_with_logits", "log_sigmoid", "silu", "swish", "l2_loss"]
 
+from tapeviz.ops.more_math_ops import l2_normalize, softsign  # noqa: E402
+from tapeviz.ops.nn_layer_ops import batch_normalization, bias_add, dropout, embedding_lookup  # noqa: E402
+
+__all__ += ["softsign", "l2_normalize", "bias_add", "dropout", "embedding_lookup", "batch_normalization"]
+
 
 def __getattr__(name):
     from tapeviz.core.errors import missing_api

@@ -241,8 +241,8 @@ def gather(params, indices, validate_indices=None, axis=None, batch_dims=0, name
         raise TypeError(f"gather needs integer indices, got {indices.dtype.name}; cast them with "
                         "tapeviz.cast(indices, tapeviz.int32).")
     if batch_dims:
-        raise NotImplementedError("gather with batch_dims != 0 is not supported yet; gather per batch "
-                                  "element and stack the results.")
+        from .selection_ops import batch_gather  # late: selection_ops builds on this module
+        return batch_gather(params, indices, axis, int(batch_dims))
     axis = 0 if axis is None else int(axis) % builtins.max(params.ndim, 1)
     return execute("GatherV2", _gather, (params, indices), {"axis": axis})
 

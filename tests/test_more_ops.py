@@ -1,0 +1,263 @@
+"""Ops training programs reach for beyond the tutorials (segments, scatters, rolls, batched gathers,
+bias_add, dropout, embedding lookups, map_fn / scan / folds, checks and asserts): values, gradients
+and errors match TensorFlow's.
+
+Every expected number was printed by TensorFlow 2.21 for the same expression (facts here, not a
+dependency). The gradients are of sum(output * [1, 2, 3, ...]), so each output entry is told apart.
+Rules are checked against finite differences at first and second order by test_gradient_rules.py.
+"""
+import numpy as np
+import pytest
+
+import tapeviz as tf
+
+D = [[1., 2.], [3., 4.], [5., 6.], [7., 8.]]
+
+GRADIENT_CASES = {
+    "segment_mean": lambda d: tf.math.segment_mean(d, [0, 0, 2, 2]),
+    "segment_max": lambda d: tf.math.segment_max(d * [[1., 0.], [1., 0.], [1., 1.], [1., 1.]], [0, 0, 1, 1]),
+    "unsorted_mean": lambda d: tf.math.unsorted_segment_mean(d, [2, -1, 0, 2], 3),
+    "unsorted_sqrt_n": lambda d: tf.math.unsorted_segment_sqrt_n(d, [2, 2, 0, 2], 3),
+    "unsorted_min": lambda d: tf.math.unsorted_segment_min(d, [1, 1, 0, 1], 2),
+    "ts_sub": lambda d: tf.tensor_scatter_nd_sub(d, [[1], [3]], d[:2] * 2.),
+    "ts_update_rows": lambda d: tf.tensor_scatter_nd_update(d, [[1], [3]], d[:2] * 2.),
+    "cum_lse_excl": lambda d: tf.math.cumulative_logsumexp(d / 4., axis=0, exclusive=True)[1:],
+    "cum_lse_rev": lambda d: tf.math.cumulative_logsumexp(d / 4., axis=1, reverse=True),
+    "euclid_axis": lambda d: tf.math.reduce_euclidean_norm(d, axis=1),
+    "l2n_axis0": lambda d: tf.math.l2_normalize(d, axis=0),
+    "xdivy": lambda d: tf.math.xdivy(d - 3., d),
+    "atan2b": lambda d: tf.math.atan2(d, 2.),
+    "softsign": lambda d: tf.nn.softsign(d - 4.),
+    "bias_add_nchw": lambda d: tf.nn.bias_add(tf.reshape(d, [2, 2, 2]), d[0], data_format="NCHW"),
+    "matvec_ta": lambda d: tf.linalg.matvec(tf.reshape(d, [2, 2, 2]), d[0], transpose_a=True),
+    "gather_bd2": lambda d: tf.gather(tf.reshape(d, [2, 2, 2]), [[1, 0, 1], [0, 0, 1]], axis=2, batch_dims=1),
+    "gather_bd_ax1": lambda d: tf.gather(tf.reshape(d, [2, 2, 2]), [[1], [0]], axis=1, batch_dims=1),
+    "roll2": lambda d: tf.roll(d, [1, 3], [0, 1]),
+    "map_nested": lambda d: tf.map_fn(lambda t: (t[0] * t[1], t[1]), (d, d * 2.))[0],
+    "scan_init_rev": lambda d: tf.scan(lambda a, r: a * r, d, initializer=tf.ones(2), reverse=True),
+    "foldr": lambda d: tf.foldr(lambda a, r: a * 0.5 + r, d),
+    "emb_maxnorm": lambda d: tf.nn.embedding_lookup(d, [3, 0], max_norm=5.0),
+    "batchnorm_scale": lambda d: tf.nn.batch_normalization(d, d[0], d[1], None, d[2], 0.01),
+}
+
+TF_GRADIENTS = {
+    "segment_mean": [[0.5, 1.0], [0.5, 1.0], [2.5, 3.0], [2.5, 3.0]],
+    "segment_max": [[0.0, 0.0], [1.0, 0.0], [0.0, 0.0], [3.0, 4.0]],
+    "unsorted_mean": [[2.5, 3.0], [0.0, 0.0], [1.0, 2.0], [2.5, 3.0]],
+    "unsorted_sqrt_n": [[2.88675, 3.4641], [2.88675, 3.4641], [1.0, 2.0], [2.88675, 3.4641]],
+    "unsorted_min": [[3.0, 4.0], [0.0, 0.0], [1.0, 2.0], [0.0, 0.0]],
+    "ts_sub": [[-5.0, -6.0], [-11.0, -12.0], [5.0, 6.0], [7.0, 8.0]],
+    "ts_update_rows": [[7.0, 10.0], [14.0, 16.0], [5.0, 6.0], [0.0, 0.0]],
+    "cum_lse_excl": [[0.76606, 1.15703], [0.85084, 1.08325], [0.6331, 0.75972], [0.0, 0.0]],
+    "cum_lse_rev": [[0.10946, 0.64054], [0.32837, 1.42163], [0.54728, 2.20272], [0.76619, 2.98381]],
+    "euclid_axis": [[0.44721, 0.89443], [1.2, 1.6], [1.92055, 2.30466], [2.63402, 3.01031]],
+    "l2n_axis0": [[0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]],
+    "xdivy": [[3.0, 1.5], [0.0, 0.75], [0.6, 0.5], [0.42857, 0.375]],
+    "atan2b": [[0.4, 0.5], [0.46154, 0.4], [0.34483, 0.3], [0.26415, 0.23529]],
+    "softsign": [[0.0625, 0.22222], [0.75, 4.0], [1.25, 0.66667], [0.4375, 0.32]],
+    "bias_add_nchw": [[15.0, 24.0], [3.0, 4.0], [5.0, 6.0], [7.0, 8.0]],
+    "matvec_ta": [[45.0, 66.0], [2.0, 4.0], [3.0, 4.0], [6.0, 8.0]],
+    "gather_bd2": [[2.0, 4.0], [5.0, 10.0], [15.0, 9.0], [21.0, 12.0]],
+    "gather_bd_ax1": [[0.0, 0.0], [1.0, 2.0], [3.0, 4.0], [0.0, 0.0]],
+    "roll2": [[4.0, 3.0], [6.0, 5.0], [8.0, 7.0], [2.0, 1.0]],
+    "map_nested": [[4.0, 16.0], [36.0, 64.0], [100.0, 144.0], [196.0, 256.0]],
+    "scan_init_rev": [[105.0, 384.0], [140.0, 384.0], [119.0, 304.0], [92.0, 236.0]],
+    "foldr": [[1.0, 2.0], [0.5, 1.0], [0.25, 0.5], [0.125, 0.25]],
+    "emb_maxnorm": [[3.0, 4.0], [0.0, 0.0], [0.0, 0.0], [-0.1998, 0.17482]],
+    "batchnorm_scale": [[-43.22928, -53.93262], [-23.90775, -17.90282], [53.6043, 57.92764], [20.17366, 23.97006]],
+}
+
+
+@pytest.mark.parametrize("name", sorted(GRADIENT_CASES))
+def test_gradient_is_tensorflows(name):
+    d = tf.Variable(D)
+    with tf.GradientTape() as tape:
+        y = GRADIENT_CASES[name](d)
+        weights = tf.reshape(tf.range(1.0, float(np.prod(y.shape)) + 1.0), y.shape)
+        loss = tf.reduce_sum(y * weights)
+    np.testing.assert_allclose(tape.gradient(loss, d), TF_GRADIENTS[name], rtol=1e-4, atol=1e-4)
+
+
+TF_VALUES = [
+    ("segment_sum", lambda d: tf.math.segment_sum(d, [0, 0, 2, 2]), [[4., 6.], [0., 0.], [12., 14.]]),
+    ("segment_max, an empty segment is 0", lambda d: tf.math.segment_max(d, [0, 0, 2, 2]), [[3., 4.], [0., 0.], [7., 8.]]),
+    ("segment_mean", lambda d: tf.math.segment_mean(d, [0, 0, 2, 2]), [[2., 3.], [0., 0.], [6., 7.]]),
+    ("unsorted_segment_sum drops negative ids", lambda d: tf.math.unsorted_segment_sum(d, [2, -1, 0, 2], 3),
+     [[5., 6.], [0., 0.], [8., 10.]]),
+    ("unsorted_segment_max, an empty segment is the lowest float",
+     lambda d: tf.math.unsorted_segment_max(d, [2, 2, 0, 2], 3), [[5., 6.], [-3.4028234663852886e+38] * 2, [7., 8.]]),
+    ("unsorted_segment_min, an empty segment is the highest float",
+     lambda d: tf.math.unsorted_segment_min(d, [1, 1, 1, 1], 2), [[3.4028234663852886e+38] * 2, [1., 2.]]),
+    ("unsorted_segment_mean", lambda d: tf.math.unsorted_segment_mean(d, [2, 2, 0, 2], 3),
+     [[5., 6.], [0., 0.], [3.6666667461395264, 4.666666507720947]]),
+    ("unsorted_segment_sqrt_n", lambda d: tf.math.unsorted_segment_sqrt_n(d, [2, 2, 0, 2], 3),
+     [[5., 6.], [0., 0.], [6.350852966308594, 8.082903861999512]]),
+    ("2-D segment ids", lambda d: tf.math.unsorted_segment_sum(d, [[0, 1], [1, 1], [0, 0], [1, 0]], 2), [20., 16.]),
+    ("tensor_scatter_nd_update, the last update wins", lambda d: tf.tensor_scatter_nd_update(d, [[0, 1], [0, 1]], [9., 10.]),
+     [[1., 10.], [3., 4.], [5., 6.], [7., 8.]]),
+    ("tensor_scatter_nd_add, updates add up", lambda d: tf.tensor_scatter_nd_add(d, [[0, 1], [0, 1]], [9., 10.]),
+     [[1., 21.], [3., 4.], [5., 6.], [7., 8.]]),
+    ("tensor_scatter_nd_update of rows", lambda d: tf.tensor_scatter_nd_update(d, [[1]], [[9., 10.]]),
+     [[1., 2.], [9., 10.], [5., 6.], [7., 8.]]),
+    ("gather with batch_dims on a later axis",
+     lambda d: tf.gather(tf.reshape(tf.range(24.), [2, 3, 4]), [[0, 3], [1, 1]], axis=2, batch_dims=1),
+     [[[0., 3.], [4., 7.], [8., 11.]], [[13., 13.], [17., 17.], [21., 21.]]]),
+    ("gather with negative batch_dims", lambda d: tf.gather(d, [[0], [1], [0], [1]], axis=1, batch_dims=-1),
+     [[1.], [4.], [5.], [8.]]),
+    ("roll", lambda d: tf.roll(d, [1, -1], [0, 1]), [[8., 7.], [2., 1.], [4., 3.], [6., 5.]]),
+    ("bias_add NCHW", lambda d: tf.nn.bias_add(tf.ones((1, 2, 1, 1)), [1., 2.], data_format="NCHW"), [[[[2.]], [[3.]]]]),
+    ("cumulative_logsumexp exclusive", lambda d: tf.math.cumulative_logsumexp(tf.constant([0., 1., 2.]), exclusive=True),
+     [-np.inf, 0.0, 1.3132617473602295]),
+    ("cumulative_logsumexp reverse", lambda d: tf.math.cumulative_logsumexp(tf.constant([0., 1., 2.]), reverse=True),
+     [2.4076061248779297, 2.3132617473602295, 2.0]),
+    ("reduce_euclidean_norm of ints", lambda d: tf.math.reduce_euclidean_norm(tf.constant([3, 4])), 5),
+    ("xlogy with x = 0", lambda d: tf.math.xlogy(tf.constant([0., 0., 2.]), tf.constant([0., -1., 0.])), [0., 0., -np.inf]),
+    ("xdivy with x = 0", lambda d: tf.math.xdivy(tf.constant([0., 1.]), tf.constant([0., 0.])), [0., np.inf]),
+    ("l2_normalize of a zero row", lambda d: tf.math.l2_normalize(tf.constant([[3., 4.], [0., 0.]]), axis=1),
+     [[0.6, 0.8], [0., 0.]]),
+    ("matvec broadcasts the vector", lambda d: tf.linalg.matvec(tf.ones((2, 2, 3)), tf.constant([1., 2., 3.])),
+     [[6., 6.], [6., 6.]]),
+    ("embedding_lookup over a list of tables", lambda d: tf.nn.embedding_lookup([tf.constant([[1.], [2.]]),
+                                                                                 tf.constant([[3.]])], [2, 0]),
+     [[3.], [1.]]),
+    ("embedding_lookup max_norm", lambda d: tf.nn.embedding_lookup(tf.constant([[3., 4.], [0.3, 0.4]]), [0, 1],
+                                                                   max_norm=1.0), [[0.6, 0.8], [0.3, 0.4]]),
+    ("batch_normalization", lambda d: tf.nn.batch_normalization(d, d[0], d[1], None, d[2], 0.01),
+     [[0., 0.], [5.7639031410217285, 5.992514133453369], [11.527807235717773, 11.985029220581055],
+      [17.291709899902344, 17.977542877197266]]),
+    ("batch_normalization with numbers", lambda d: tf.nn.batch_normalization(d, 1.0, 4.0, 0.5, 2.0, 0.001),
+     [[0.5, 1.4998750686645508], [2.4997501373291016, 3.4996252059936523], [4.499500274658203, 5.499375343322754],
+      [6.499250411987305, 7.4991254806518555]]),
+    ("unique", lambda d: tf.unique([3, 1, 3, 2]).y, [3, 1, 2]),
+    ("unique idx", lambda d: tf.unique(tf.constant([3., 1., 3., 2.])).idx, [0, 1, 0, 2]),
+    ("unique_with_counts", lambda d: tf.unique_with_counts([3, 1, 3, 2]).count, [2, 1, 1]),
+    ("bincount", lambda d: tf.math.bincount([1, 1, 3]), [0, 2, 0, 1]),
+    ("bincount weights", lambda d: tf.math.bincount([1, 1, 3], weights=[0.5, 1., 2.]), [0., 1.5, 0., 2.]),
+    ("bincount minlength and maxlength", lambda d: tf.math.bincount([1, 1, 3], minlength=6, maxlength=3), [0, 2, 0]),
+    ("bincount of a matrix", lambda d: tf.math.bincount([[1, 1], [3, 0]]), [1, 2, 0, 1]),
+    ("bincount per row", lambda d: tf.math.bincount([[1, 1], [3, 0]], axis=-1), [[0, 2, 0, 0], [1, 0, 0, 1]]),
+    ("searchsorted right", lambda d: tf.searchsorted([[1., 2., 3.], [0., 5., 9.]], [[2.5, 3.], [9., 0.]], side="right"),
+     [[2, 3], [3, 1]]),
+    ("searchsorted left", lambda d: tf.searchsorted([1., 2., 3.], [2., 4.]), [1, 3]),
+    ("ensure_shape with None", lambda d: tf.ensure_shape(d, [None, 2]), D),
+    ("map_fn to a dict with a signature", lambda d: tf.map_fn(lambda t: {"a": t * 2.}, d,
+                                                              fn_output_signature={"a": tf.float32})["a"],
+     [[2., 4.], [6., 8.], [10., 12.], [14., 16.]]),
+    ("scan of a tuple", lambda d: tf.scan(lambda a, r: (a[0] + r, a[1] * r), d, initializer=(tf.zeros(2), tf.ones(2)))[1],
+     [[1., 2.], [3., 8.], [15., 48.], [105., 384.]]),
+]
+
+
+@pytest.mark.parametrize("fn, expected", [case[1:] for case in TF_VALUES], ids=[case[0] for case in TF_VALUES])
+def test_value_is_tensorflows(fn, expected):
+    result = fn(tf.constant(D))
+    np.testing.assert_allclose(np.asarray(result, dtype=np.float64), expected, rtol=1e-6)
+
+
+def test_result_dtypes_are_tensorflows():
+    assert tf.unique([3, 1]).idx.dtype == tf.int32 and tf.unique(tf.constant([1.])).y.dtype == tf.float32
+    assert tf.math.bincount([1]).dtype == tf.int32
+    assert tf.math.bincount([1], weights=[0.5]).dtype == tf.float32
+    assert tf.searchsorted([1., 2.], [1.5]).dtype == tf.int32
+    assert tf.map_fn(lambda t: t * 2., tf.zeros((0, 3))).shape == (0,)
+
+
+TF_ERRORS = [  # TF's error class and the words of its message
+    ("segment ids not sorted", lambda d: tf.math.segment_sum(d, [1, 0, 2, 2]), tf.errors.InvalidArgumentError,
+     "segment ids are not increasing"),
+    ("too few segment ids", lambda d: tf.math.segment_sum(d, [0, 0, 1]), tf.errors.InvalidArgumentError,
+     "segment_ids should be the same size as dimension 0 of input"),
+    ("float segment ids", lambda d: tf.math.segment_sum(d, [0., 0., 1., 1.]), tf.errors.InvalidArgumentError,
+     "Tindices"),
+    ("segment id out of range", lambda d: tf.math.unsorted_segment_sum(d, [2, 5, 0, 2], 3),
+     tf.errors.InvalidArgumentError, r"segment_ids\[1\] = 5 is out of range \[0, 3\)"),
+    ("scatter index out of range", lambda d: tf.tensor_scatter_nd_update(d, [[7, 1]], [9.]),
+     tf.errors.InvalidArgumentError, r"indices\[0\] = \[7, 1\] does not index into shape \[4, 2\]"),
+    ("scatter updates of the wrong shape", lambda d: tf.tensor_scatter_nd_update(d, [[1]], [9.]),
+     tf.errors.InvalidArgumentError, "Inner dimensions of output shape must match inner dimensions of updates shape"),
+    ("batched gather index out of range", lambda d: tf.gather(d, [[0, 3], [1, 1], [0, 0], [1, 1]], axis=1, batch_dims=1),
+     tf.errors.InvalidArgumentError, r"indices\[0, 1\] = 3 is not in \[0, 2\)"),
+    ("batch dimensions that differ", lambda d: tf.gather(d, [[0], [1]], axis=1, batch_dims=1),
+     tf.errors.InvalidArgumentError, r"params.shape\[0\]: 4 should be equal to indices.shape\[0\]: 2"),
+    ("roll with more shifts than axes", lambda d: tf.roll(d, [1, 1], [0]), tf.errors.InvalidArgumentError,
+     "shift and axis must have the same size"),
+    ("unique of a matrix", lambda d: tf.unique([[1, 2]]), tf.errors.InvalidArgumentError, "unique expects a 1D vector"),
+    ("bincount of a negative value", lambda d: tf.math.bincount([1, -1, 3]), tf.errors.InvalidArgumentError,
+     "Input arr must be non-negative"),
+    ("ensure_shape that does not fit", lambda d: tf.ensure_shape(d, [4, 3]), tf.errors.InvalidArgumentError,
+     r"Shape of tensor input \[4, 2\] is not compatible with expected shape \[4, 3\]"),
+    ("check_numerics of a NaN", lambda d: tf.debugging.check_numerics(tf.constant([1., np.nan]), "bad x"),
+     tf.errors.InvalidArgumentError, "bad x : Tensor had NaN values"),
+    ("check_numerics of an Inf", lambda d: tf.debugging.check_numerics(tf.constant([1., np.inf]), "bad x"),
+     tf.errors.InvalidArgumentError, "bad x : Tensor had Inf values"),
+    ("assert_all_finite", lambda d: tf.debugging.assert_all_finite(tf.constant([np.inf]), "fin"),
+     tf.errors.InvalidArgumentError, "fin : Tensor had Inf values"),
+    ("assert_equal", lambda d: tf.debugging.assert_equal(tf.constant([1, 2]), tf.constant([1, 3]), message="m"),
+     tf.errors.InvalidArgumentError, r"m Condition x == y did not hold. Indices of first 1 different values: \[\[1\]\]"),
+    ("assert_less", lambda d: tf.debugging.assert_less(tf.constant([1., 2.]), tf.constant([1., 3.])),
+     tf.errors.InvalidArgumentError, "Condition x < y did not hold"),
+    ("assert_positive", lambda d: tf.debugging.assert_positive(tf.constant([1., -2.])), tf.errors.InvalidArgumentError,
+     "Condition x > 0 did not hold element-wise"),
+    ("assert_near", lambda d: tf.debugging.assert_near(tf.constant([1., 2.]), tf.constant([1., 2.1])),
+     tf.errors.InvalidArgumentError, "x and y not equal to tolerance"),
+    ("assert_rank", lambda d: tf.debugging.assert_rank(d, 3), ValueError, "must have rank 3.  Received rank 2"),
+    ("assert_shapes", lambda d: tf.debugging.assert_shapes([(d, ("N", "D")), (tf.ones(3), ("N",))]), ValueError,
+     "dimension 0 must have size 4.  Received size 3"),
+    ("assert_type", lambda d: tf.debugging.assert_type(d, tf.int32), TypeError,
+     "tensor must be of type tf.int32; got tf.float32"),
+    ("bias_add with too many biases", lambda d: tf.nn.bias_add(d, [1., 2., 3.]), tf.errors.InvalidArgumentError,
+     r"Must provide as many biases as the last dimension of the input tensor: \[3\] vs. \[4, 2\]"),
+    ("bias_add of a vector", lambda d: tf.nn.bias_add(tf.ones(3), [1., 2., 3.]), tf.errors.InvalidArgumentError,
+     r"Input tensor must be at least 2D: \[3\]"),
+    ("dropout with rate 1", lambda d: tf.nn.dropout(d, 1.0), ValueError,
+     r"`rate` must be a scalar tensor or a float in the range \[0, 1\). Received: rate=1.0"),
+    ("atan2 of ints", lambda d: tf.math.atan2(tf.constant([1]), tf.constant([1])), tf.errors.InvalidArgumentError,
+     "Value for attr 'T' of int32 is not in the list of allowed values"),
+    ("map_fn returning another structure", lambda d: tf.map_fn(lambda t: {"a": t * 2.}, d), ValueError,
+     "The two structures don't have the same nested structure"),
+]
+
+
+@pytest.mark.parametrize("fn, error, words", [case[1:] for case in TF_ERRORS], ids=[case[0] for case in TF_ERRORS])
+def test_error_is_tensorflows(fn, error, words):
+    with pytest.raises(error, match=words):
+        fn(tf.constant(D))
+
+
+def test_asserts_that_hold_return_none():
+    assert tf.debugging.assert_equal(tf.constant([1, 2]), tf.constant([1, 2])) is None
+    assert tf.debugging.assert_shapes([(tf.ones((4, 2)), ("N", "D")), (tf.ones(4), ("N",))]) is None
+    assert tf.assert_rank(tf.ones((2, 2)), 2) is None
+
+
+def test_dropout_keeps_the_expected_fraction_scaled_and_its_gradient_is_the_mask():
+    x = tf.Variable(tf.ones((200, 50)))
+    with tf.GradientTape() as tape:
+        y = tf.nn.dropout(x, 0.4, seed=7)
+    kept = y.numpy() != 0
+    assert abs(kept.mean() - 0.6) < 0.02
+    np.testing.assert_allclose(y.numpy()[kept], 1 / 0.6, rtol=1e-6)
+    np.testing.assert_allclose(tape.gradient(y, x), kept / 0.6, rtol=1e-6)
+    shared = tf.nn.dropout(tf.ones((4, 30)), 0.5, noise_shape=[None, 1], seed=3).numpy()
+    assert all(len(set(row)) == 1 for row in shared)  # one draw per row, broadcast along it
+    with pytest.raises(ValueError, match="floating point"):
+        tf.nn.dropout(tf.constant([1, 2]), 0.5)
+
+
+def test_check_numerics_checks_the_gradient_on_the_way_back():
+    x = tf.Variable([1.0, 0.0])
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(tf.sqrt(tf.debugging.check_numerics(x, "input")))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="detected in gradient. input : Tensor had Inf values"):
+        tape.gradient(y, x)
+
+
+def test_searchsorted_and_unique_pass_no_gradient():
+    x = tf.Variable([3., 1., 3.])
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(tf.cast(tf.searchsorted(x, [2.]), tf.float32))
+    assert tape.gradient(y, x) is None
+    with tf.GradientTape() as tape:  # TF has no gradient for Unique: a LookupError, as there
+        y = tf.reduce_sum(tf.unique(x).y)
+    with pytest.raises(LookupError, match="Unique"):
+        tape.gradient(y, x)
