@@ -41,7 +41,7 @@ from tapeviz.ops.check_ops import (  # noqa: E402,F401
     assert_equal, assert_greater, assert_less, assert_rank, ensure_shape,
 )
 from tapeviz.ops.more_math_ops import atan2  # noqa: E402,F401
-from tapeviz import debugging  # noqa: E402,F401
+from tapeviz import debugging, image  # noqa: E402,F401
 from tapeviz import dtypes  # noqa: E402,F401
 from tapeviz.inspection.recorder import record  # noqa: E402,F401
 from tapeviz.core.tape import register_explainer as _register_explainer  # noqa: E402

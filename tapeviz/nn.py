@@ -22,6 +22,11 @@ from tapeviz.ops.more_math_ops import l2_normalize, softsign  # noqa: E402
 from tapeviz.ops.nn_layer_ops import batch_normalization, bias_add, dropout, embedding_lookup  # noqa: E402
 
 __all__ += ["softsign", "l2_normalize", "bias_add", "dropout", "embedding_lookup", "batch_normalization"]
+from tapeviz.ops.conv_composite_ops import (  # noqa: E402
+    conv1d, conv2d_transpose, depth_to_space, depthwise_conv2d, space_to_depth,
+)
+
+__all__ += ["conv1d", "conv2d_transpose", "depthwise_conv2d", "space_to_depth", "depth_to_space"]
 
 
 def __getattr__(name):
