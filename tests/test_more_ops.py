@@ -261,3 +261,29 @@ def test_searchsorted_and_unique_pass_no_gradient():
         y = tf.reduce_sum(tf.unique(x).y)
     with pytest.raises(LookupError, match="Unique"):
         tape.gradient(y, x)
+
+
+SPECIAL_POINTS = [1.0, 2.0, 3.0, 0.5, -0.5, 20.0, 0.0, -2.0]
+TF_SPECIAL = {  # float64, printed by TF 2.21
+    "lgamma": [0.0, 0.0, 0.69314718, 0.57236494, 1.26551212, 39.33988419, np.inf, np.inf],
+    "digamma": [-0.57721566, 0.42278434, 0.92278434, -1.96351003, 0.03648997, 2.97052399, np.nan, np.nan],
+    "polygamma 1": [1.64493407, 0.64493407, 0.39493407, 4.9348022, 8.9348022, 0.05127082, np.inf, np.inf],
+    "polygamma 3": [6.49393940, 0.493939402, 0.118939402, 97.4090910, 193.409091, 2.69374221e-04, np.inf, np.inf],
+}
+
+
+@pytest.mark.parametrize("name", sorted(TF_SPECIAL))
+def test_special_functions_are_tensorflows(name):
+    x = tf.constant(SPECIAL_POINTS, tf.float64)
+    fn = {"lgamma": tf.math.lgamma, "digamma": tf.math.digamma,
+          "polygamma 1": lambda v: tf.math.polygamma(tf.constant(1.0, tf.float64), v),
+          "polygamma 3": lambda v: tf.math.polygamma(tf.constant(3.0, tf.float64), v)}[name]
+    np.testing.assert_allclose(fn(x), TF_SPECIAL[name], rtol=1e-7, atol=1e-8)  # TF printed 8 decimals
+
+
+def test_polygamma_of_a_fractional_order_is_nan_and_float32_matches():
+    orders = tf.constant([0.0, 1.0, 2.5])
+    result = tf.math.polygamma(orders, tf.constant([1.0, 2.5, -0.5]))
+    np.testing.assert_allclose(result, [-0.5772159099578857, 0.49035772681236267, np.nan], rtol=1e-6)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="not in the list of allowed values"):
+        tf.math.lgamma(tf.constant([1, 2]))
