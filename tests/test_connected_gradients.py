@@ -95,3 +95,11 @@ def test_constant_of_a_list_of_tensors_stays_a_constant():
 def test_a_list_mixing_dtypes_names_the_cast():
     with pytest.raises(TypeError, match="tapeviz.cast"):
         tf.convert_to_tensor([tf.constant(1.0), tf.constant(2)])
+
+
+def test_random_ops_take_array_moments_and_bounds_as_tf_does():
+    # TF composes sample * stddev + mean with ops, so a list of means broadcasts over the last axis.
+    sample = tf.random.normal([2000, 3], mean=[0.0, 10.0, 100.0], seed=1).numpy()
+    np.testing.assert_allclose(sample.mean(axis=0), [0.0, 10.0, 100.0], atol=0.1)
+    bounded = tf.random.uniform([1000, 3], minval=[0.0, 10.0, 20.0], maxval=[1.0, 11.0, 21.0], seed=1).numpy()
+    assert np.all((bounded >= [0.0, 10.0, 20.0]) & (bounded < [1.0, 11.0, 21.0]))

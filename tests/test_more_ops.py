@@ -287,3 +287,11 @@ def test_polygamma_of_a_fractional_order_is_nan_and_float32_matches():
     np.testing.assert_allclose(result, [-0.5772159099578857, 0.49035772681236267, np.nan], rtol=1e-6)
     with pytest.raises(tf.errors.InvalidArgumentError, match="not in the list of allowed values"):
         tf.math.lgamma(tf.constant([1, 2]))
+
+
+def test_bincount_weights_have_no_gradient_as_in_tensorflow():
+    weights = tf.Variable([0.5, 1.0, 2.0])
+    with tf.GradientTape() as tape:  # TF: "gradient registry has no entry for: DenseBincount"
+        y = tf.reduce_sum(tf.math.bincount([1, 1, 3], weights=weights) * [1.0, 2.0, 3.0, 4.0])
+    with pytest.raises(LookupError, match="DenseBincount"):
+        tape.gradient(y, weights)

@@ -4,6 +4,8 @@ As in TF, the global seed and an op's ``seed`` together fix a sequence: after ``
 same calls give the same values; an op seed gives its own stream. The bits are numpy's, not TF's.
 Public under ``tapeviz.random`` (TF's top level has no random functions).
 """
+import numbers
+
 import numpy as np
 
 from tapeviz.core import dtypes
@@ -63,9 +65,8 @@ def uniform(shape, minval=0, maxval=None, dtype=dtypes.float32, seed=None, name=
 
 
 def _is_tensor(value):
-    from tapeviz.core.tensor import Variable
-    return isinstance(value, (Tensor, Variable)) or (isinstance(value, (list, tuple)) and any(
-        isinstance(v, (Tensor, Variable)) for v in value))
+    """True for a bound or moment that is not one number (a tensor, an array, a list): composed with ops."""
+    return not isinstance(value, numbers.Real)
 
 
 def _scaled(sample, scale, shift, spread=False):

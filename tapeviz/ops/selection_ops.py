@@ -174,7 +174,8 @@ def unique_with_counts(x, out_idx=dtypes.int32, name=None):
 def bincount(arr, weights=None, minlength=None, maxlength=None, dtype=dtypes.int32, name=None, axis=None,
              binary_output=False):
     """How often each value 0, 1, ... occurs in the non-negative integers ``arr`` (or the sum of their
-    ``weights``); ``axis=-1`` counts each row of a 2-D ``arr`` separately."""
+    ``weights``); ``axis=-1`` counts each row of a 2-D ``arr`` separately. With weights it is TF's
+    DenseBincount op, which has no gradient (a LookupError if one is asked for, as in TF)."""
     arr = as_tensor(arr)
     if arr.dtype.name not in ("int32", "int64"):
         raise TypeError(f"bincount counts int32 or int64 values, got {arr.dtype.name}; cast arr with "
@@ -186,17 +187,29 @@ def bincount(arr, weights=None, minlength=None, maxlength=None, dtype=dtypes.int
     length = int(values.max()) + 1 if values.size else 0
     length = max(length, int(minlength)) if minlength is not None else length
     length = min(length, int(maxlength)) if maxlength is not None else length
-    weight_values = None if weights is None else as_tensor(weights)._value
-    out_dtype = weight_values.dtype if weight_values is not None else np.dtype(dtypes.as_dtype(dtype).name)
-    if axis is not None and int(axis) in (-1, 1) and values.ndim == 2:
-        rows = [_count(row, None if weight_values is None else weight_values[i], length, binary_output)
-                for i, row in enumerate(values)]
-        return Tensor(np.stack(rows).astype(out_dtype) if rows else np.zeros((0, length), out_dtype))
-    if axis not in (None, 0):
+    per_row = axis is not None and int(axis) in (-1, 1) and values.ndim == 2
+    if axis is not None and not per_row and int(axis) != 0:
         raise ValueError(f"bincount supports axis=None (count every value) or axis=-1 (count each row of a 2-D "
                          f"arr), got axis={axis}.")
-    flat_weights = None if weight_values is None else weight_values.reshape(-1)
-    return Tensor(_count(values.reshape(-1), flat_weights, length, binary_output).astype(out_dtype))
+    attrs = {"size": length, "binary_output": bool(binary_output), "per_row": per_row}
+    if weights is None:
+        counts = _bincount(values, None, **attrs)
+        return Tensor(counts.astype(dtypes.as_dtype(dtype).name))
+    weights = as_tensor(weights)
+    if tuple(weights.shape) != tuple(arr.shape):
+        raise InvalidArgumentError(f"weights {list(weights.shape)} must have the shape of arr {list(arr.shape)} "
+                                   "[Op:DenseBincount]: one weight per value.")
+    return execute("DenseBincount", _bincount, (arr, weights), attrs)
+
+
+def _bincount(values, weights, size, binary_output, per_row):
+    dtype = values.dtype if weights is None else weights.dtype
+    if per_row:
+        rows = [_count(row, None if weights is None else weights[i], size, binary_output)
+                for i, row in enumerate(values)]
+        return np.stack(rows).astype(dtype) if rows else np.zeros((0, size), dtype)
+    flat_weights = None if weights is None else weights.reshape(-1)
+    return _count(values.reshape(-1), flat_weights, size, binary_output).astype(dtype)
 
 
 def _count(values, weights, length, binary_output):
