@@ -295,3 +295,36 @@ def test_bincount_weights_have_no_gradient_as_in_tensorflow():
         y = tf.reduce_sum(tf.math.bincount([1, 1, 3], weights=weights) * [1.0, 2.0, 3.0, 4.0])
     with pytest.raises(LookupError, match="DenseBincount"):
         tape.gradient(y, weights)
+
+
+SECOND_ORDER = {  # d/dx of the gradient of sum(f(x) ** 2) at x = [0.5, -1], printed by TF 2.21
+    "cumulative_logsumexp": (lambda v: tf.math.cumulative_logsumexp(v), [3.635149, 0.36485106]),
+    "reduce_euclidean_norm": (lambda v: tf.math.reduce_euclidean_norm(v), [2.0, 2.0]),
+    "segment_max": (lambda v: tf.math.segment_max(v, [0, 0]), [2.0, 0.0]),
+    "bias_add": (lambda v: tf.nn.bias_add(tf.reshape(v, [1, 2]) * v, v), [11.0, 2.0]),
+    "check_numerics": (lambda v: tf.debugging.check_numerics(v * v, "m"), [3.0, 12.0]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SECOND_ORDER))
+def test_second_order_is_tensorflows(name):
+    fn, expected = SECOND_ORDER[name]
+    x = tf.Variable([0.5, -1.0])
+    with tf.GradientTape() as outer:
+        with tf.GradientTape() as inner:
+            y = tf.reduce_sum(fn(x) ** 2)
+        grad = inner.gradient(y, x)
+    np.testing.assert_allclose(outer.gradient(grad, x), expected, rtol=1e-5)
+
+
+def test_softsign_has_a_second_order_where_tensorflows_kernel_has_none():
+    # TF: "gradient registry has no entry for: SoftsignGrad". tapeviz composes the rule of ops:
+    # d2/dx2 of sum(softsign(x) ** 2) is 2 (1 - 2|x|) / (1 + |x|)^4, element-wise.
+    x = tf.Variable([0.5, -1.0])
+    with tf.GradientTape() as outer:
+        with tf.GradientTape() as inner:
+            y = tf.reduce_sum(tf.nn.softsign(x) ** 2)
+        grad = inner.gradient(y, x)
+    np.testing.assert_allclose(grad, [0.29629629850387573, -0.25], rtol=1e-6)  # TF's first order
+    a = np.abs([0.5, -1.0])
+    np.testing.assert_allclose(outer.gradient(grad, x), 2 * (1 - 2 * a) / (1 + a) ** 4, rtol=1e-5)
