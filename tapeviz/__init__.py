@@ -41,6 +41,10 @@ from tapeviz.ops.check_ops import (  # noqa: E402,F401
     assert_equal, assert_greater, assert_less, assert_rank, ensure_shape,
 )
 from tapeviz.ops.more_math_ops import atan2  # noqa: E402,F401
+from tapeviz.ops.counting_ops import sequence_mask  # noqa: E402,F401
+from tapeviz.ops.partition_ops import dynamic_partition, dynamic_stitch  # noqa: E402,F401
+from tapeviz.ops.control_flow_ops import case, switch_case  # noqa: E402,F401
+from tapeviz.ops.array_ops import identity_n  # noqa: E402,F401
 from tapeviz import debugging, image  # noqa: E402,F401
 from tapeviz import dtypes  # noqa: E402,F401
 from tapeviz.inspection.recorder import record  # noqa: E402,F401

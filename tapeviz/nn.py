@@ -23,10 +23,17 @@ from tapeviz.ops.nn_layer_ops import batch_normalization, bias_add, dropout, emb
 
 __all__ += ["softsign", "l2_normalize", "bias_add", "dropout", "embedding_lookup", "batch_normalization"]
 from tapeviz.ops.conv_composite_ops import (  # noqa: E402
-    conv1d, conv2d_transpose, depth_to_space, depthwise_conv2d, space_to_depth,
+    atrous_conv2d, avg_pool1d, conv1d, conv2d_transpose, depth_to_space, depthwise_conv2d, max_pool1d,
+    separable_conv2d, space_to_depth,
 )
+from tapeviz.ops.nn_layer_ops import (  # noqa: E402
+    compute_average_loss, crelu, log_poisson_loss, normalize_moments, scale_regularization_loss, weighted_moments,
+)
+from tapeviz.ops.counting_ops import in_top_k  # noqa: E402
 
-__all__ += ["conv1d", "conv2d_transpose", "depthwise_conv2d", "space_to_depth", "depth_to_space"]
+__all__ += ["conv1d", "conv2d_transpose", "depthwise_conv2d", "space_to_depth", "depth_to_space", "max_pool1d",
+            "avg_pool1d", "separable_conv2d", "atrous_conv2d", "weighted_moments", "normalize_moments", "crelu",
+            "compute_average_loss", "scale_regularization_loss", "log_poisson_loss", "in_top_k"]
 
 
 def __getattr__(name):

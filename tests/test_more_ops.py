@@ -328,3 +328,46 @@ def test_softsign_has_a_second_order_where_tensorflows_kernel_has_none():
     np.testing.assert_allclose(grad, [0.29629629850387573, -0.25], rtol=1e-6)  # TF's first order
     a = np.abs([0.5, -1.0])
     np.testing.assert_allclose(outer.gradient(grad, x), 2 * (1 - 2 * a) / (1 + a) ** 4, rtol=1e-5)
+
+
+TF_ERRORS_2 = [  # what TF 2.21 raises for these calls
+    ("central_crop of 0", lambda: tf.image.central_crop(tf.ones((4, 4, 1)), 0.0), ValueError,
+     r"central_fraction must be within \(0, 1\]"),
+    ("random_crop larger than the value", lambda: tf.image.random_crop(tf.ones((4, 4, 1)), [5, 4, 1]),
+     tf.errors.InvalidArgumentError, "Need value.shape >= size"),
+    ("switch_case with a Python int", lambda: tf.switch_case(1, [lambda: 1.0, lambda: 2.0]), TypeError,
+     "branch_index must be an int32 or int64 scalar tensor"),
+    ("case with no true predicate and no default",
+     lambda: tf.case([(tf.constant(False), lambda: 1.0), (tf.constant(False), lambda: 2.0)]),
+     tf.errors.InvalidArgumentError, "None of conditions evaluated as True"),
+    ("dynamic_partition out of range", lambda: tf.dynamic_partition(tf.ones(3), [0, 3, 1], 2),
+     tf.errors.InvalidArgumentError, r"not in \[0, 2\)"),
+    ("crop box taller than the image", lambda: tf.image.crop_to_bounding_box(tf.ones((4, 4, 1)), 3, 0, 2, 2),
+     ValueError, "height must be >= target \\+ offset"),
+]
+
+
+@pytest.mark.parametrize("fn, error, words", [case[1:] for case in TF_ERRORS_2], ids=[case[0] for case in TF_ERRORS_2])
+def test_error_of_a_helper_is_tensorflows(fn, error, words):
+    with pytest.raises(error, match=words):
+        fn()
+
+
+def test_case_and_switch_case_fall_back_as_tensorflow_does():
+    assert tf.case([(tf.constant(False), lambda: 1.0)], default=lambda: 7.0) == 7.0
+    # Eagerly TF calls the first true predicate's function, exclusive or not.
+    assert tf.case([(tf.constant(True), lambda: 1.0), (tf.constant(True), lambda: 2.0)], exclusive=True) == 1.0
+    assert tf.sequence_mask([1.0, 2.0]).numpy().tolist() == [[True, False], [True, True]]
+    assert tf.switch_case(tf.constant(5), [lambda: 1.0, lambda: 2.0]) == 2.0  # out of range: the last branch
+    assert tf.switch_case(tf.constant(5), {0: lambda: 1.0}, default=lambda: 3.0) == 3.0
+
+
+def test_random_flips_flip_whole_images_and_pass_gradients():
+    images = tf.Variable(tf.reshape(tf.range(2.0 * 2 * 3), (2, 2, 3, 1)))
+    with tf.GradientTape() as tape:
+        flipped = tf.image.random_flip_left_right(images, seed=4)
+        loss = tf.reduce_sum(flipped * tf.reshape(tf.range(12.0), (2, 2, 3, 1)))
+    for i in range(2):
+        row = flipped.numpy()[i]
+        assert np.array_equal(row, images.numpy()[i]) or np.array_equal(row, images.numpy()[i, :, ::-1])
+    np.testing.assert_allclose(np.sort(tape.gradient(loss, images).numpy().ravel()), np.arange(12.0))

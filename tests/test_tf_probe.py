@@ -30,6 +30,7 @@ DIFFERENCES = {
         # which tapeviz raises too (with "Size of out_backprop doesn't match computed").
         "conv_t_err": ("ERR InvalidArgumentError", "TF's oneDNN build aborts instead of naming the mismatch"),
     },
+    "battery4": {},
 }
 
 
@@ -66,7 +67,7 @@ def _same(ours, theirs):
         return False
 
 
-@pytest.fixture(scope="module", params=["battery", "battery2", "battery3"])
+@pytest.fixture(scope="module", params=["battery", "battery2", "battery3", "battery4"])
 def probe(request):
     result = subprocess.run([sys.executable, str(PROBE / f"{request.param}.py"), "tv"], capture_output=True,
                             text=True, timeout=300, cwd=PROBE)

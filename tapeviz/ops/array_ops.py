@@ -391,6 +391,11 @@ def identity(input, name=None):  # noqa: A002 - TF's name
     return execute("Identity", np.asarray, (as_tensor(input),))
 
 
+def identity_n(input, name=None):  # noqa: A002 - TF's name
+    """An identity of each tensor in the list (each op Identity, so each gradient passes through)."""
+    return [identity(t) for t in input]
+
+
 def stop_gradient(input, name=None):  # noqa: A002 - TF's name
     """The same value, through which no gradient flows."""
     return execute("StopGradient", np.asarray, (as_tensor(input),))

@@ -133,3 +133,41 @@ def depth_to_space(input, block_size, data_format="NHWC", name=None):  # noqa: A
         raise InvalidArgumentError(f"Input depth dimension {c} should be divisible by: {b * b} [Op:DepthToSpace].")
     blocks = array_ops.reshape(x, (n, h, w, b, b, c // (b * b)))
     return array_ops.reshape(array_ops.transpose(blocks, (0, 1, 3, 2, 4, 5)), (n, h * b, w * b, c // (b * b)))
+
+
+def _pool1d(pool, x, ksize, strides, padding, data_format):
+    if data_format not in (None, "NWC"):
+        raise ValueError(f"1-D pooling supports data_format='NWC' only, got {data_format!r}; transpose the input "
+                         "to [batch, width, channels].")
+    x = as_tensor(x)
+    if x.ndim != 3:
+        raise ValueError(f"1-D pooling needs a rank-3 input [batch, width, channels], got shape {list(x.shape)}.")
+
+    def width(value, name):
+        values = [int(value)] if isinstance(value, (int, np.integer)) else [int(v) for v in value]
+        return values[1] if len(values) == 3 else values[0]
+    out = pool(array_ops.expand_dims(x, 1), [1, 1, width(ksize, "ksize"), 1], [1, 1, width(strides, "strides"), 1],
+               padding)
+    return array_ops.squeeze(out, [1])
+
+
+def max_pool1d(input, ksize, strides, padding, data_format="NWC", name=None):  # noqa: A002 - TF's name
+    """1-D max pooling over [batch, width, channels]: TF's composition, a max_pool2d over a height of 1."""
+    return _pool1d(conv_ops.max_pool2d, input, ksize, strides, padding, data_format)
+
+
+def avg_pool1d(input, ksize, strides, padding, data_format="NWC", name=None):  # noqa: A002 - TF's name
+    """1-D average pooling over [batch, width, channels], as max_pool1d."""
+    return _pool1d(conv_ops.avg_pool2d, input, ksize, strides, padding, data_format)
+
+
+def separable_conv2d(input, depthwise_filter, pointwise_filter, strides, padding, data_format=None,  # noqa: A002
+                     dilations=None, name=None):
+    """A depthwise convolution followed by a 1x1 convolution mixing its channels, as TF composes it."""
+    depthwise = depthwise_conv2d(input, depthwise_filter, strides, padding, data_format, dilations)
+    return conv_ops.conv2d(depthwise, pointwise_filter, 1, "VALID")
+
+
+def atrous_conv2d(value, filters, rate, padding, name=None):
+    """conv2d with the filters spread ``rate`` apart (dilations of ``rate``)."""
+    return conv_ops.conv2d(value, filters, 1, padding, dilations=int(rate))

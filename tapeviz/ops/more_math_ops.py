@@ -50,6 +50,22 @@ xdivy = _floating_binary("Xdivy", _xdivy)
 xdivy.__doc__ = "x / y, and 0 where x is 0 (even where y is 0), element-wise (op Xdivy)."
 
 
+def _mul_no_nan(x, y):
+    with np.errstate(invalid="ignore"):
+        return np.where(y == 0, np.zeros((), x.dtype), x * y).astype(x.dtype)
+
+
+multiply_no_nan = _floating_binary("MulNoNan", _mul_no_nan)
+multiply_no_nan.__doc__ = "x * y, and 0 where y is 0 (even where x is inf or nan), element-wise (op MulNoNan)."
+
+
+def reciprocal_no_nan(x, name=None):
+    """1 / x, and 0 where x is 0: TF's composition, div_no_nan(1, x)."""
+    from .stat_ops import divide_no_nan
+    x = as_tensor(x)
+    return divide_no_nan(Tensor(np.ones((), x._value.dtype)), x)
+
+
 def _softsign(x):
     return x / (1 + np.abs(x))
 

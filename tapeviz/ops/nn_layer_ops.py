@@ -108,3 +108,73 @@ def batch_normalization(x, mean, variance, offset, scale, variance_epsilon, name
         inverse = inverse * scale
     shift = offset - mean * inverse if offset is not None else -mean * inverse
     return x * array_ops.cast(inverse, x.dtype) + array_ops.cast(shift, x.dtype)
+
+
+def weighted_moments(x, axes, frequency_weights, keepdims=False, name=None):
+    """(mean, variance) of ``x`` over ``axes`` with each entry counted ``frequency_weights`` times
+    (broadcast over x): TF's two-pass composition, 0 where the weights sum to 0."""
+    from . import reduction_ops, stat_ops
+    x = as_tensor(x)
+    weights = array_ops.cast(frequency_weights, x.dtype)
+    axes = list(axes) if isinstance(axes, (list, tuple)) else [int(axes)]
+    weighted_sum = reduction_ops.reduce_sum(weights * x, axis=axes, keepdims=True)
+    weight_sum = reduction_ops.reduce_sum(weights + array_ops.zeros_like(x), axis=axes, keepdims=True)
+    mean = stat_ops.divide_no_nan(weighted_sum, weight_sum)
+    distance = reduction_ops.reduce_sum(weights * math_ops.squared_difference(x, mean), axis=axes, keepdims=True)
+    variance = stat_ops.divide_no_nan(distance, weight_sum)
+    if not keepdims:
+        mean, variance = array_ops.squeeze(mean, axes), array_ops.squeeze(variance, axes)
+    return mean, variance
+
+
+def normalize_moments(counts, mean_ss, variance_ss, shift, name=None):
+    """(mean, variance) from a count and the (shifted) sums of values and squares, as TF composes it."""
+    mean_ss = as_tensor(mean_ss)
+    divisor = math_ops.reciprocal(array_ops.cast(counts, mean_ss.dtype))
+    shifted_mean = mean_ss * divisor
+    mean = shifted_mean if shift is None else shifted_mean + shift
+    variance = as_tensor(variance_ss) * divisor - math_ops.square(shifted_mean)
+    return mean, variance
+
+
+def crelu(features, axis=-1, name=None):
+    """relu of [features, -features] concatenated along ``axis``."""
+    from .nn_ops import relu
+    x = as_tensor(features)
+    return relu(array_ops.concat([x, -x], axis))
+
+
+def compute_average_loss(per_example_loss, sample_weight=None, global_batch_size=None):
+    """The sum of the (weighted) per-example losses divided by the global batch size (the first
+    dimension when not given; one replica)."""
+    from . import reduction_ops, stat_ops
+    loss = as_tensor(per_example_loss)
+    if loss.ndim == 0:
+        raise ValueError("Invalid value passed for `per_example_loss`. Expected a tensor with at least rank 1; "
+                         "pass one loss per example.")
+    if sample_weight is not None:
+        loss = loss * array_ops.cast(sample_weight, loss.dtype)
+    size = loss.shape[0] if global_batch_size is None else global_batch_size
+    return stat_ops.divide_no_nan(reduction_ops.reduce_sum(loss), array_ops.cast(size, loss.dtype))
+
+
+def scale_regularization_loss(regularization_loss):
+    """The sum of the regularization losses, divided by the number of replicas (one)."""
+    from . import reduction_ops
+    if isinstance(regularization_loss, (list, tuple)):
+        regularization_loss = math_ops.add_n([as_tensor(v) for v in regularization_loss])
+    return reduction_ops.reduce_sum(regularization_loss)
+
+
+def log_poisson_loss(targets, log_input, compute_full_loss=False, name=None):
+    """exp(log_input) - log_input * targets, plus Stirling's term where targets > 1 when
+    ``compute_full_loss``: TF's composition."""
+    import math
+    log_input, targets = binary_inputs("LogPoissonLoss", log_input, targets)
+    result = math_ops.exp(log_input) - log_input * targets
+    if compute_full_loss:
+        stirling = targets * math_ops.log(targets) - targets + 0.5 * math_ops.log(2 * math.pi * targets)
+        zeros = array_ops.zeros_like(targets)
+        small = math_ops.logical_and(targets >= zeros, targets <= array_ops.ones_like(targets))
+        result = result + array_ops.where(small, zeros, stirling)
+    return result

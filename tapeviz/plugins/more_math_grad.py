@@ -38,6 +38,13 @@ def _xdivy_grad(op, grad):
             None if skips(op, 1) else unbroadcast(MM.xdivy(-x, y ** 2) * grad, y))
 
 
+def _mul_no_nan_grad(op, grad):
+    # TF's _MulNoNanGrad: x gets mul_no_nan(grad, y), y gets mul_no_nan(x, grad).
+    x, y = op.inputs
+    return (None if skips(op, 0) else unbroadcast(MM.multiply_no_nan(grad, y), x),
+            None if skips(op, 1) else unbroadcast(MM.multiply_no_nan(x, grad), y))
+
+
 def _softsign_grad(op, grad):
     return grad / M.square(1.0 + M.abs(op.inputs[0]))
 
@@ -128,6 +135,9 @@ def register_gradients(register):
     register("Xdivy", _xdivy_grad, checks=binary_cases(MM.xdivy, low=0.5, high=2.0) + [
         CheckCase(lambda y: MM.xdivy(A.constant([0.0, 1.5], "float64"), y), (randn(2, seed=3, low=0.5, high=2.0),),
                   name="x with a zero")])
+    register("MulNoNan", _mul_no_nan_grad, checks=binary_cases(MM.multiply_no_nan) + [
+        CheckCase(lambda x: MM.multiply_no_nan(x, A.constant([0.0, 1.5], "float64")), (randn(2, seed=3),),
+                  name="y with a zero")])
     register("Softsign", _softsign_grad, checks=[
         CheckCase(MM.softsign, (_away_from_zero(*shape),), name=str(shape)) for shape in [(), (4,), (2, 3)]])
     register("EuclideanNorm", _euclidean_norm_grad, checks=_norm_cases())
