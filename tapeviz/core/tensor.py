@@ -458,7 +458,17 @@ def _cast_checked(value, np_dtype):
 
 
 def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
-    """A Tensor for ``value``: tensors pass through, variables are read, Python values converted."""
+    """A Tensor for ``value``: tensors pass through, variables are read, Python values converted; a
+    list holding tensors is packed with ops (``auto_pack``), so gradients reach them."""
+    return _convert(value, dtype, dtype_hint, pack=True)
+
+
+def constant_tensor(value, dtype=None):
+    """``convert_to_tensor`` for ``tapeviz.constant``: a list holding tensors becomes their values, a constant."""
+    return _convert(value, dtype, None, pack=False)
+
+
+def _convert(value, dtype, dtype_hint, pack):
     if isinstance(value, Tensor):
         if dtype is not None and dtypes.as_dtype(dtype) is not value.dtype:
             raise ValueError(
@@ -467,9 +477,9 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
             )
         return value
     if isinstance(value, Variable):
-        return convert_to_tensor(value._read(), dtype=dtype)
+        return _convert(value._read(), dtype, None, pack)
     if isinstance(value, (list, tuple)) and any(isinstance(v, _TensorLike) for v in _flat_items(value)):
-        if dtype is not None and dtypes.as_dtype(dtype) is dtypes.string:
+        if not pack or dtype is not None and dtypes.as_dtype(dtype) is dtypes.string:
             value = _nested_numpy(value)
         else:
             return auto_pack(value, dtype)

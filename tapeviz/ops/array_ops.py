@@ -12,7 +12,7 @@ from tapeviz.core import dtypes
 from tapeviz.core.context import state
 from tapeviz.core.errors import InvalidArgumentError, UnimplementedError
 from tapeviz.core.execute import execute, execute_multi
-from tapeviz.core.tensor import Tensor, Variable, convert_like, convert_to_tensor, slice_of_variable
+from tapeviz.core.tensor import Tensor, Variable, constant_tensor, convert_like, convert_to_tensor, slice_of_variable
 
 from ._dispatch import as_tensor, binary_inputs
 from .operators import install
@@ -35,9 +35,7 @@ def constant(value, dtype=None, shape=None, name=None):
     """
     if isinstance(value, Variable):
         value = value.numpy()
-    elif isinstance(value, (list, tuple)):
-        value = _as_numbers(value)  # a constant: tensors in the list give their values, not a Pack op
-    tensor = convert_to_tensor(value, dtype=dtype)
+    tensor = constant_tensor(value, dtype=dtype)  # tensors in a list give their values, not a Pack op
     if shape is not None:
         value = tensor._value
         shape = tuple(shape)
@@ -50,13 +48,6 @@ def constant(value, dtype=None, shape=None, name=None):
                             f"{value.size} elements, shape {list(shape)} needs {int(np.prod(shape))}.")
         tensor = Tensor(value)
     return tensor
-
-
-def _as_numbers(value):
-    """A nested list with every tensor or variable in it replaced by its numpy value."""
-    if isinstance(value, (list, tuple)):
-        return [_as_numbers(v) for v in value]
-    return value.numpy() if isinstance(value, (Tensor, Variable)) else value
 
 
 def reshape(tensor, shape, name=None):
