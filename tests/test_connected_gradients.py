@@ -103,3 +103,26 @@ def test_random_ops_take_array_moments_and_bounds_as_tf_does():
     np.testing.assert_allclose(sample.mean(axis=0), [0.0, 10.0, 100.0], atol=0.1)
     bounded = tf.random.uniform([1000, 3], minval=[0.0, 10.0, 20.0], maxval=[1.0, 11.0, 21.0], seed=1).numpy()
     assert np.all((bounded >= [0.0, 10.0, 20.0]) & (bounded < [1.0, 11.0, 21.0]))
+
+
+def test_random_generator_repeats_from_a_seed_and_stateless_ops_from_a_seed_pair():
+    first = tf.random.Generator.from_seed(1)
+    a, b = first.normal([2, 3]), first.normal([2, 3])
+    again = tf.random.Generator.from_seed(1)
+    np.testing.assert_array_equal(again.normal([2, 3]), a)
+    assert not np.array_equal(a, b)
+    one, two = tf.random.stateless_uniform([4], seed=[1, 2]), tf.random.stateless_uniform([4], seed=[1, 2])
+    np.testing.assert_array_equal(one, two)
+    assert not np.array_equal(one, tf.random.stateless_uniform([4], seed=[1, 3]))
+    seeds = first.make_seeds(2)
+    assert seeds.shape == (2, 2) and tf.random.stateless_normal([3], seed=seeds[:, 0]).shape == (3,)
+    assert len(first.split(2)) == 2
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"seed must have shape \[2\], not \[1\]"):
+        tf.random.stateless_normal([2], seed=[1])
+
+
+def test_a_generator_draw_with_a_tensor_mean_passes_the_gradient():
+    mean = tf.Variable(2.0)
+    with tf.GradientTape() as tape:
+        total = tf.reduce_sum(tf.random.Generator.from_seed(3).normal([4], mean=mean))
+    assert tape.gradient(total, mean).numpy() == 4.0

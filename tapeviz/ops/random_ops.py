@@ -50,7 +50,12 @@ def _float_dtype(op, dtype):
 
 def uniform(shape, minval=0, maxval=None, dtype=dtypes.float32, seed=None, name=None):
     """Uniform in [minval, maxval): maxval defaults to 1 for floats; integers need both bounds."""
-    rng, dtype, shape = _generator(seed), dtypes.as_dtype(dtype), _dims(shape)
+    return uniform_from(_generator(seed), shape, minval, maxval, dtype)
+
+
+def uniform_from(rng, shape, minval=0, maxval=None, dtype=dtypes.float32):
+    """``uniform``'s draw from the numpy Generator ``rng`` (random.Generator and the stateless ops use it)."""
+    dtype, shape = dtypes.as_dtype(dtype), _dims(shape)
     if dtype.is_integer:
         if maxval is None:
             raise ValueError(f"Must specify maxval for integer dtype {dtype.name}.")
@@ -81,15 +86,25 @@ def _scaled(sample, scale, shift, spread=False):
 
 
 def normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, name=None):
+    return normal_from(_generator(seed), shape, mean, stddev, dtype)
+
+
+def normal_from(rng, shape, mean=0.0, stddev=1.0, dtype=dtypes.float32):
+    """``normal``'s draw from the numpy Generator ``rng``."""
     dtype = _float_dtype("normal", dtype)
     if _is_tensor(mean) or _is_tensor(stddev):
-        return _scaled(Tensor(_generator(seed).standard_normal(_dims(shape)).astype(dtype)), stddev, mean)
-    return Tensor((float(mean) + float(stddev) * _generator(seed).standard_normal(_dims(shape))).astype(dtype))
+        return _scaled(Tensor(rng.standard_normal(_dims(shape)).astype(dtype)), stddev, mean)
+    return Tensor((float(mean) + float(stddev) * rng.standard_normal(_dims(shape))).astype(dtype))
 
 
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, name=None):
     """Normal samples, redrawn until within two standard deviations of the mean (as TF's)."""
-    dtype, rng = _float_dtype("truncated_normal", dtype), _generator(seed)
+    return truncated_normal_from(_generator(seed), shape, mean, stddev, dtype)
+
+
+def truncated_normal_from(rng, shape, mean=0.0, stddev=1.0, dtype=dtypes.float32):
+    """``truncated_normal``'s draw from the numpy Generator ``rng``."""
+    dtype = _float_dtype("truncated_normal", dtype)
     values = truncated_standard_normal(rng, _dims(shape))
     if _is_tensor(mean) or _is_tensor(stddev):
         return _scaled(Tensor(values.astype(dtype)), stddev, mean)
