@@ -371,3 +371,30 @@ def test_random_flips_flip_whole_images_and_pass_gradients():
         row = flipped.numpy()[i]
         assert np.array_equal(row, images.numpy()[i]) or np.array_equal(row, images.numpy()[i, :, ::-1])
     np.testing.assert_allclose(np.sort(tape.gradient(loss, images).numpy().ravel()), np.arange(12.0))
+
+
+def test_a_bag_of_words_training_loop_matches_tensorflow_step_by_step():
+    # embedding_lookup -> unsorted_segment_mean -> l2_normalize -> bias_add -> map_fn(softsign) -> loss
+    # with a reduce_euclidean_norm penalty, five SGD steps; TF 2.21 printed these losses and squared
+    # gradient norms of the embedding table for the same initial weights.
+    rng = np.random.default_rng(5)
+    emb = tf.Variable(rng.standard_normal((12, 4)).astype("float32") * 0.5)
+    w = tf.Variable(rng.standard_normal((4, 3)).astype("float32") * 0.5)
+    b = tf.Variable(np.zeros(3, "float32"))
+    tokens = tf.constant([3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7])
+    doc_of_token = tf.constant([0, 0, 0, 1, 1, 1, 1, 2, 2, 3, 3, 3, 3, 3])
+    labels = tf.constant([0, 2, 1, 2])
+    printed = []
+    for _ in range(5):
+        with tf.GradientTape() as tape:
+            docs = tf.math.unsorted_segment_mean(tf.nn.embedding_lookup(emb, tokens), doc_of_token, 4)
+            logits = tf.nn.bias_add(tf.matmul(tf.math.l2_normalize(docs, axis=1) * 3.0, w), b)
+            scaled = tf.map_fn(lambda row: row * tf.nn.softsign(tf.reduce_max(row)) + row, logits)
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, scaled))
+            loss += 1e-3 * tf.reduce_sum(tf.math.reduce_euclidean_norm(w, axis=0))
+        grads = tape.gradient(loss, [emb, w, b])
+        for variable, grad in zip([emb, w, b], grads):
+            variable.assign_sub(0.5 * grad)
+        printed.append([float(loss), float(tf.reduce_sum(grads[0] ** 2))])
+    np.testing.assert_allclose(printed, [[0.993315, 0.64772], [0.584435, 0.202905], [0.450485, 0.206334],
+                                         [0.342038, 0.140581], [0.252537, 0.097149]], rtol=2e-5, atol=2e-6)

@@ -137,9 +137,10 @@ unsorted_segment_min = _unsorted("UnsortedSegmentMin", "min")
 
 def _segment_counts(data, segment_ids, num_segments):
     """How many rows each segment has, at least 1, shaped to broadcast over the summed rows (TF's _unsorted_segment_N)."""
-    ids = _segment_ids("UnsortedSegmentSum", segment_ids)._value.reshape(-1)
-    sizes = np.bincount(ids[ids >= 0], minlength=num_segments)[:num_segments]
-    shape = (num_segments,) + (1,) * (data.ndim - _segment_ids("UnsortedSegmentSum", segment_ids).ndim)
+    ids = _segment_ids("UnsortedSegmentSum", segment_ids)._value
+    flat = ids.reshape(-1)
+    sizes = np.bincount(flat[flat >= 0], minlength=num_segments)[:num_segments]
+    shape = (num_segments,) + (1,) * (data.ndim - ids.ndim)
     return Tensor(np.maximum(sizes, 1).reshape(shape).astype(data._value.dtype))
 
 
