@@ -12,8 +12,9 @@ __all__ = ["matmul", "norm", "eye", "matrix_transpose", "trace"]
 __all__ += ["inv", "det", "slogdet", "logdet", "solve", "cholesky", "diag", "diag_part", "set_diag", "band_part",
             "tensordot", "einsum", "global_norm"]
 from tapeviz.ops.more_math_ops import l2_normalize, matvec  # noqa: E402
+from tapeviz.ops.triangular_ops import cholesky_solve, triangular_solve  # noqa: E402
 
-__all__ += ["matvec", "l2_normalize"]
+__all__ += ["matvec", "l2_normalize", "triangular_solve", "cholesky_solve"]
 
 
 def matrix_transpose(a, name=None, conjugate=False):

@@ -398,3 +398,31 @@ def test_a_bag_of_words_training_loop_matches_tensorflow_step_by_step():
         printed.append([float(loss), float(tf.reduce_sum(grads[0] ** 2))])
     np.testing.assert_allclose(printed, [[0.993315, 0.64772], [0.584435, 0.202905], [0.450485, 0.206334],
                                          [0.342038, 0.140581], [0.252537, 0.097149]], rtol=2e-5, atol=2e-6)
+
+
+TRIANGULAR_RNG = np.random.default_rng(3)
+TRIANGULAR_A = (TRIANGULAR_RNG.standard_normal((3, 3)) * 0.4 + 2 * np.eye(3)).astype("float32")
+TRIANGULAR_B = TRIANGULAR_RNG.standard_normal((3, 2)).astype("float32")
+TRIANGULAR_CASES = {
+    "lower": lambda a, b: tf.linalg.triangular_solve(a, b),
+    "upper_adj": lambda a, b: tf.linalg.triangular_solve(a, b, lower=False, adjoint=True),
+    "chol_solve": lambda a, b: tf.linalg.cholesky_solve(tf.linalg.cholesky(tf.matmul(a, a, transpose_b=True)), b),
+}
+TF_TRIANGULAR = {  # (solution, gradient of the matrix, gradient of the right-hand side), printed by TF 2.21
+    "lower": [[1.1798900365829468, 0.08016999810934067, -0.046549998223781586, -0.14462999999523163, 0.16989000141620636, -0.6069200038909912], [-1.0446699857711792, 0.0, 0.0, -1.5874600410461426, 0.31777000427246094, 0.0, -3.0959300994873047, 0.5498200058937073, 1.4239200353622437], [0.792460024356842, 1.3678100109100342, 1.222890019416809, 1.8035000562667847, 2.4184999465942383, 3.023129940032959]],
+    "upper_adj": [[1.1798900365829468, 0.08016999810934067, 0.46924999356269836, -0.10959000140428543, -0.49876001477241516, -0.6517900228500366], [-0.41679999232292175, -1.5763399600982666, -3.0959300994873047, 0.0, -0.37330999970436096, -0.8035699725151062, 0.0, 0.0, 3.1767001152038574], [0.297109991312027, 0.826229989528656, 1.214210033416748, 1.792639970779419, 2.4184999465942383, 3.023129940032959]],
+    "chol_solve": [[0.44672998785972595, -0.10293000191450119, 0.2310899943113327, -0.17459000647068024, 0.062449999153614044, -0.3749000132083893], [-0.8596699833869934, -0.15175999701023102, -0.26273998618125916, -1.3352999687194824, 0.4039500057697296, 0.921209990978241, -1.6489800214767456, 1.0865099430084229, 2.236020088195801], [0.654699981212616, 1.0510400533676147, 1.142840027809143, 1.7561099529266357, 1.5875699520111084, 2.1272099018096924]],
+}
+
+
+@pytest.mark.parametrize("name", sorted(TRIANGULAR_CASES))
+def test_triangular_solves_are_tensorflows(name):
+    a, b = tf.Variable(TRIANGULAR_A), tf.Variable(TRIANGULAR_B)
+    with tf.GradientTape() as tape:
+        y = TRIANGULAR_CASES[name](a, b)
+        loss = tf.reduce_sum(y * tf.reshape(tf.range(6.0), [3, 2]))
+    grad_a, grad_b = tape.gradient(loss, [a, b])
+    for ours, theirs in zip([y, grad_a, grad_b], TF_TRIANGULAR[name]):
+        np.testing.assert_allclose(np.ravel(ours), theirs, rtol=1e-4, atol=2e-5)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="Input matrix must be square"):
+        tf.linalg.triangular_solve(tf.ones((2, 3)), tf.ones((2, 1)))
