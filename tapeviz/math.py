@@ -23,7 +23,7 @@ from tapeviz.ops.segment_ops import (  # noqa: F401
     unsorted_segment_min, unsorted_segment_sqrt_n, unsorted_segment_sum,
 )
 from tapeviz.ops.selection_ops import bincount  # noqa: F401
-from tapeviz.ops.special_ops import digamma, lgamma, polygamma  # noqa: F401
+from tapeviz.ops.special_ops import digamma, erfinv, lgamma, ndtri, polygamma  # noqa: F401
 
 __all__ = [name for name in dir() if not name.startswith("_")]
 

@@ -426,3 +426,20 @@ def test_triangular_solves_are_tensorflows(name):
         np.testing.assert_allclose(np.ravel(ours), theirs, rtol=1e-4, atol=2e-5)
     with pytest.raises(tf.errors.InvalidArgumentError, match="Input matrix must be square"):
         tf.linalg.triangular_solve(tf.ones((2, 3)), tf.ones((2, 1)))
+
+
+def test_erfinv_and_ndtri_are_tensorflows():
+    # float64 values and gradients printed by TF 2.21.
+    x = tf.Variable(np.array([-0.999, -0.5, 0.0, 0.3, 0.9, 0.99999]))
+    p = tf.Variable(np.array([1e-6, 0.01, 0.3, 0.5, 0.8, 0.999]))
+    with tf.GradientTape(persistent=True) as tape:
+        a, b = tf.math.erfinv(x), tf.math.ndtri(p)
+    np.testing.assert_allclose(a, [-2.326753766, -0.476936276, 0.0, 0.272462715, 1.163087154, 3.123413274],
+                               rtol=1e-8, atol=1e-9)
+    np.testing.assert_allclose(tape.gradient(a, x), [198.93952, 1.1125848, 0.88622693, 0.95452036, 3.4280428,
+                                                     15289.602], rtol=1e-6)
+    np.testing.assert_allclose(b, [-4.753424309, -2.326347874, -0.524400513, 0.0, 0.841621234, 3.090232306],
+                               rtol=1e-8, atol=1e-9)
+    np.testing.assert_allclose(tape.gradient(b, p), [202088.27, 37.520436, 2.8761037, 2.5066283, 3.5719143,
+                                                     296.99235], rtol=1e-6)
+    np.testing.assert_array_equal(tf.math.erfinv(tf.constant([1.0, -1.0, 1.5])), [np.inf, -np.inf, np.nan])

@@ -1,11 +1,13 @@
-"""Special functions: ``math.lgamma``, ``math.digamma`` and ``math.polygamma``, under TensorFlow's
-op-type names ``Lgamma``, ``Digamma`` and ``Polygamma`` (rules in ``tapeviz.plugins.special_grad``:
-each one's derivative is the next, as in TF).
+"""Special functions: ``math.lgamma``, ``math.digamma``, ``math.polygamma``, ``math.erfinv`` and
+``math.ndtri``, under TensorFlow's op-type names ``Lgamma``, ``Digamma``, ``Polygamma``, ``Erfinv`` and
+``Ndtri`` (rules in ``tapeviz.plugins.special_grad``: the gamma family's derivatives are the next
+function, as in TF; erfinv's and ndtri's come from their outputs).
 
 numpy has none of them: lgamma is Python's ``math.lgamma`` per element; digamma and polygamma shift
 x up by the recurrence psi_n(x) = psi_n(x + 1) - (-1)^n n! / x^(n+1) until x >= 15, then sum the
 asymptotic series (float64 throughout, about 1e-14 relative error), as the Cephes routines TF's
-kernels come from do.
+kernels come from do. erfinv starts from Giles's approximation and takes Newton steps on libm's erf
+in float64; ndtri(p) is sqrt(2) * erfinv(2p - 1).
 """
 import math
 
@@ -116,3 +118,51 @@ def polygamma(a, x, name=None):
     a, x = binary_inputs("Polygamma", a, x)
     floating_only("Polygamma", x)
     return execute("Polygamma", _polygamma, (a, x))
+
+
+_libm_erf = np.frompyfunc(math.erf, 1, 1)
+
+
+def _erfinv_float64(x):
+    x = np.asarray(x, np.float64)
+    out = np.full(x.shape, np.nan)
+    inside = np.abs(x) < 1
+    y = x[inside]
+    # Giles (2010), "Approximating the erfinv function": a start within 1e-7, then Newton on erf.
+    w = -np.log((1.0 - y) * (1.0 + y))
+    small = w < 5.0
+    ws, wl = w - 2.5, np.sqrt(np.maximum(w, 5.0)) - 3.0
+    p_small = np.polyval([2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087,
+                          -0.00125372503, -0.00417768164, 0.246640727, 1.50140941], ws)
+    p_large = np.polyval([-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773,
+                          -0.0076224613, 0.00943887047, 1.00167406, 2.83297682], wl)
+    z = np.where(small, p_small, p_large) * y
+    for _ in range(3):
+        error = np.asarray(_libm_erf(z), np.float64) - y
+        z = z - error / (2.0 / math.sqrt(math.pi) * np.exp(-z * z))
+    out[inside] = z
+    out[x == 1] = np.inf
+    out[x == -1] = -np.inf
+    return out
+
+
+def _erfinv(x):
+    return _erfinv_float64(x).astype(x.dtype)
+
+
+def _ndtri(p):
+    return (math.sqrt(2.0) * _erfinv_float64(2.0 * np.asarray(p, np.float64) - 1.0)).astype(p.dtype)
+
+
+def erfinv(x, name=None):
+    """The inverse of erf on (-1, 1), element-wise (op Erfinv); +-inf at +-1, nan outside."""
+    x = as_tensor(x)
+    floating_only("Erfinv", x)
+    return execute("Erfinv", _erfinv, (x,))
+
+
+def ndtri(x, name=None):
+    """The inverse of the standard normal CDF on (0, 1), element-wise (op Ndtri)."""
+    x = as_tensor(x)
+    floating_only("Ndtri", x)
+    return execute("Ndtri", _ndtri, (x,))
