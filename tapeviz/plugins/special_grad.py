@@ -11,8 +11,7 @@ import numpy as np
 from tapeviz.core.hookspecs import hookimpl
 from tapeviz.core.registry import CheckCase
 from tapeviz.ops import special_ops as S
-from tapeviz.ops.math_ops import exp as S_exp
-from tapeviz.ops.math_ops import square as S_square
+from tapeviz.ops.math_ops import exp, square
 
 from ._helpers import randn, unbroadcast
 
@@ -32,12 +31,12 @@ def _polygamma_grad(op, grad):
 
 def _erfinv_grad(op, grad):
     # TF's _ErfinvGrad: sqrt(pi) / 2 * exp(erfinv(x)^2), from the output.
-    return grad * (math.sqrt(math.pi) / 2) * S_exp(S_square(op.outputs[0]))
+    return grad * (math.sqrt(math.pi) / 2) * exp(square(op.outputs[0]))
 
 
 def _ndtri_grad(op, grad):
     # TF's _NdtriGrad: sqrt(2 pi) * exp(ndtri(x)^2 / 2), from the output.
-    return grad * math.sqrt(2 * math.pi) * S_exp(S_square(op.outputs[0]) / 2.0)
+    return grad * math.sqrt(2 * math.pi) * exp(square(op.outputs[0]) / 2.0)
 
 
 def _cases(fn):
