@@ -27,13 +27,15 @@ from tapeviz.ops.conv_composite_ops import (  # noqa: E402
     separable_conv2d, space_to_depth,
 )
 from tapeviz.ops.nn_layer_ops import (  # noqa: E402
-    compute_average_loss, crelu, log_poisson_loss, normalize_moments, scale_regularization_loss, weighted_moments,
+    compute_average_loss, crelu, local_response_normalization, log_poisson_loss, lrn, normalize_moments,
+    scale_regularization_loss, weighted_moments,
 )
 from tapeviz.ops.counting_ops import in_top_k  # noqa: E402
 
 __all__ += ["conv1d", "conv2d_transpose", "depthwise_conv2d", "space_to_depth", "depth_to_space", "max_pool1d",
             "avg_pool1d", "separable_conv2d", "atrous_conv2d", "weighted_moments", "normalize_moments", "crelu",
-            "compute_average_loss", "scale_regularization_loss", "log_poisson_loss", "in_top_k"]
+            "compute_average_loss", "scale_regularization_loss", "log_poisson_loss", "in_top_k",
+            "local_response_normalization", "lrn"]
 
 
 def __getattr__(name):

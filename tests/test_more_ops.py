@@ -443,3 +443,14 @@ def test_erfinv_and_ndtri_are_tensorflows():
     np.testing.assert_allclose(tape.gradient(b, p), [202088.27, 37.520436, 2.8761037, 2.5066283, 3.5719143,
                                                      296.99235], rtol=1e-6)
     np.testing.assert_array_equal(tf.math.erfinv(tf.constant([1.0, -1.0, 1.5])), [np.inf, -np.inf, np.nan])
+
+
+def test_local_response_normalization_is_tensorflows():
+    x = tf.Variable(np.random.default_rng(4).standard_normal((1, 2, 2, 7)).astype("float32"))
+    with tf.GradientTape() as tape:
+        y = tf.nn.local_response_normalization(x, depth_radius=2, bias=1.5, alpha=0.3, beta=0.75)
+        loss = tf.reduce_sum(y * tf.reshape(tf.range(28.0), [1, 2, 2, 7]))
+    np.testing.assert_allclose(y.numpy().ravel()[:10], [-0.33112, -0.0854, 0.66365, 0.27056, -0.65764, -0.00257,
+                                                        -0.32084, 0.07958, -0.85642, 0.10446], atol=1e-5)
+    np.testing.assert_allclose(tape.gradient(loss, x).numpy().ravel()[:10],
+                               [0.1047, 0.5363, 0.9269, 1.2841, 0.9094, 2.4709, 2.6456, 3.909, 2.7548, 3.7037], atol=1e-4)

@@ -1,5 +1,6 @@
-"""The ``tf.nn`` functions layers are made of: ``bias_add``, ``dropout``, ``embedding_lookup``,
-``batch_normalization``.
+"""The ``tf.nn`` functions layers and losses are made of: ``bias_add``, ``dropout``, ``embedding_lookup``,
+``batch_normalization``, ``weighted_moments`` / ``normalize_moments``, ``crelu``, ``local_response_normalization``,
+``compute_average_loss``, ``scale_regularization_loss``, ``log_poisson_loss``.
 
 ``BiasAdd`` and ``BiasAddGrad`` are ops under TensorFlow's names (rules in
 ``tapeviz.plugins.nn_layer_grad``); the others are composed of ops as TensorFlow composes them,
@@ -178,3 +179,19 @@ def log_poisson_loss(targets, log_input, compute_full_loss=False, name=None):
         small = math_ops.logical_and(targets >= zeros, targets <= array_ops.ones_like(targets))
         result = result + array_ops.where(small, zeros, stirling)
     return result
+
+
+def local_response_normalization(input, depth_radius=5, bias=1.0, alpha=1.0, beta=0.5, name=None):  # noqa: A002
+    """x / (bias + alpha * sum of x^2 over the 2 * depth_radius + 1 nearest channels) ** beta, as TF's
+    LRN kernel computes it; composed of ops, so its gradient is the exact one (TF's LRNGrad)."""
+    x = as_tensor(input)
+    if x.ndim != 4:
+        raise InvalidArgumentError(f"input must be 4-dimensional [batch, height, width, channels], got shape "
+                                   f"{list(x.shape)} [Op:LRN].")
+    radius, channels = int(depth_radius), x.shape[3]
+    padded = array_ops.pad(math_ops.square(x), [[0, 0], [0, 0], [0, 0], [radius, radius]])
+    window_sum = math_ops.add_n([padded[..., i:i + channels] for i in range(2 * radius + 1)])
+    return x * math_ops.pow(bias + alpha * window_sum, -float(beta))
+
+
+lrn = local_response_normalization
