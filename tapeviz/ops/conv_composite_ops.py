@@ -1,5 +1,6 @@
-"""Convolutions built from ``conv2d`` and its input gradient, as TensorFlow builds or defines them:
-``nn.conv1d``, ``nn.depthwise_conv2d``, ``nn.conv2d_transpose``, and the block moves
+"""Convolutions and pooling built from ``conv2d``, its input gradient and 2-D pooling, as TensorFlow
+builds or defines them: ``nn.conv1d``, ``nn.depthwise_conv2d``, ``nn.separable_conv2d``,
+``nn.atrous_conv2d``, ``nn.conv2d_transpose``, ``nn.max_pool1d`` / ``avg_pool1d``, and the block moves
 ``nn.space_to_depth`` / ``nn.depth_to_space``.
 
 Each is composed of ops that have gradients (Conv2D, Conv2DBackpropInput, reshapes, transposes), so
