@@ -19,8 +19,37 @@ from ._dispatch import as_tensor, binary_inputs, floating_only
 __all__ = []
 
 
-def _stride_pair(strides, name="strides"):
-    return conv_ops._four(1 if strides is None else strides, name)
+def _stride_pair(value, name="strides"):
+    """TF's strides/dilations argument (an int, or 1, 2 or 4 numbers) as (height, width)."""
+    value = 1 if value is None else value
+    if isinstance(value, (int, np.integer)):
+        return (int(value), int(value))
+    value = [int(v) for v in value]
+    if len(value) in (1, 2):
+        return (value[0], value[-1])
+    if len(value) == 4 and value[0] == 1 and value[3] == 1:
+        return (value[1], value[2])
+    raise ValueError(f"{name} must be an int or 1, 2 or 4 ints (batch and depth entries 1), got {value}.")
+
+
+def _padding_spec(padding):
+    """'SAME', 'VALID', or explicit ((top, bottom), (left, right)) from TF's four NHWC pairs."""
+    if isinstance(padding, str):
+        if padding.upper() not in ("SAME", "VALID"):
+            raise ValueError(f"padding must be 'SAME', 'VALID' or explicit pairs, got {padding!r}.")
+        return padding.upper()
+    pairs = [tuple(int(v) for v in pair) for pair in padding]
+    if len(pairs) == 4 and pairs[0] == (0, 0) and pairs[3] == (0, 0):
+        pairs = pairs[1:3]
+    if len(pairs) != 2:
+        raise ValueError(f"explicit padding is [[0, 0], [top, bottom], [left, right], [0, 0]], got {padding}.")
+    return tuple(pairs)
+
+
+def _channels_last(data_format, op):
+    if data_format not in (None, "NHWC"):
+        raise ValueError(f"{op} supports data_format='NHWC' only (as TensorFlow on CPU), got {data_format!r}; "
+                         "transpose the input to [batch, height, width, channels].")
 
 
 def conv1d(input, filters, stride, padding, data_format="NWC", dilations=None, name=None):  # noqa: A002 - TF's name
@@ -78,7 +107,7 @@ def conv2d_transpose(input, filters, output_shape, strides, padding="SAME", data
     """The transpose of conv2d (the gradient of conv2d with respect to its input, TF's
     ``Conv2DBackpropInput``): ``filters`` are [h, w, out_channels, in_channels] and ``output_shape``
     is the shape of the conv2d input that would give ``input``."""
-    conv_ops._nhwc(data_format, "conv2d_transpose")
+    _channels_last(data_format, "conv2d_transpose")
     x, w = binary_inputs("Conv2DBackpropInput", input, filters)
     floating_only("Conv2DBackpropInput", x)
     shape = [int(n) for n in np.asarray(output_shape._value if isinstance(output_shape, Tensor) else output_shape)]
@@ -89,7 +118,7 @@ def conv2d_transpose(input, filters, output_shape, strides, padding="SAME", data
         raise InvalidArgumentError(
             f"Conv2DBackpropInput: filters {list(w.shape)} must be [height, width, output channels ({shape[3]}), "
             f"input channels ({x.shape[3]})] [Op:Conv2DBackpropInput].")
-    stride, dilation, pad = _stride_pair(strides), _stride_pair(dilations, "dilations"), conv_ops._padding(padding)
+    stride, dilation, pad = _stride_pair(strides), _stride_pair(dilations, "dilations"), _padding_spec(padding)
     for axis in (0, 1):
         computed = _conv_output_size(shape[1 + axis], w.shape[axis], stride[axis], dilation[axis],
                                      pad if isinstance(pad, str) else pad[axis])
@@ -115,7 +144,7 @@ def _block(op_type, x, block_size):
 
 def space_to_depth(input, block_size, data_format="NHWC", name=None):  # noqa: A002 - TF's name
     """Each block_size x block_size block of pixels moved into the channels, in TF's order."""
-    conv_ops._nhwc(data_format, "space_to_depth")
+    _channels_last(data_format, "space_to_depth")
     x, b = _block("SpaceToDepth", input, block_size)
     n, h, w, c = x.shape
     if h % b or w % b:
@@ -127,7 +156,7 @@ def space_to_depth(input, block_size, data_format="NHWC", name=None):  # noqa: A
 
 def depth_to_space(input, block_size, data_format="NHWC", name=None):  # noqa: A002 - TF's name
     """The inverse of space_to_depth: channels moved back into block_size x block_size blocks of pixels."""
-    conv_ops._nhwc(data_format, "depth_to_space")
+    _channels_last(data_format, "depth_to_space")
     x, b = _block("DepthToSpace", input, block_size)
     n, h, w, c = x.shape
     if c % (b * b):
