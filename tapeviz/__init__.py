@@ -32,6 +32,20 @@ from tapeviz.ops.matrix_ops import tensordot  # noqa: E402,F401
 from tapeviz.ops.stat_ops import (  # noqa: E402,F401
     clip_by_global_norm, cumprod, cumsum, divide_no_nan, reduce_std, reduce_variance,
 )
+from tapeviz.ops.selection_ops import (  # noqa: E402,F401
+    roll, searchsorted, tensor_scatter_nd_add, tensor_scatter_nd_sub, tensor_scatter_nd_update, unique,
+    unique_with_counts,
+)
+from tapeviz.ops.functional_ops import foldl, foldr, map_fn, scan, vectorized_map  # noqa: E402,F401
+from tapeviz.ops.check_ops import (  # noqa: E402,F401
+    assert_equal, assert_greater, assert_less, assert_rank, ensure_shape,
+)
+from tapeviz.ops.more_math_ops import atan2  # noqa: E402,F401
+from tapeviz.ops.counting_ops import sequence_mask  # noqa: E402,F401
+from tapeviz.ops.partition_ops import dynamic_partition, dynamic_stitch  # noqa: E402,F401
+from tapeviz.ops.control_flow_ops import case, switch_case  # noqa: E402,F401
+from tapeviz.ops.array_ops import identity_n  # noqa: E402,F401
+from tapeviz import debugging, image  # noqa: E402,F401
 from tapeviz import dtypes  # noqa: E402,F401
 from tapeviz.inspection.recorder import record  # noqa: E402,F401
 from tapeviz.core.tape import register_explainer as _register_explainer  # noqa: E402

@@ -18,6 +18,25 @@ __all__ += ["conv2d", "max_pool2d", "avg_pool2d", "max_pool", "avg_pool"]
 __all__ += ["softmax_cross_entropy_with_logits", "sparse_softmax_cross_entropy_with_logits",
             "sigmoid_cross_entropy_with_logits", "log_sigmoid", "silu", "swish", "l2_loss"]
 
+from tapeviz.ops.more_math_ops import l2_normalize, softsign  # noqa: E402
+from tapeviz.ops.nn_layer_ops import batch_normalization, bias_add, dropout, embedding_lookup  # noqa: E402
+
+__all__ += ["softsign", "l2_normalize", "bias_add", "dropout", "embedding_lookup", "batch_normalization"]
+from tapeviz.ops.conv_composite_ops import (  # noqa: E402
+    atrous_conv2d, avg_pool1d, conv1d, conv2d_transpose, depth_to_space, depthwise_conv2d, max_pool1d,
+    separable_conv2d, space_to_depth,
+)
+from tapeviz.ops.nn_layer_ops import (  # noqa: E402
+    compute_average_loss, crelu, local_response_normalization, log_poisson_loss, lrn, normalize_moments,
+    scale_regularization_loss, weighted_moments,
+)
+from tapeviz.ops.counting_ops import in_top_k  # noqa: E402
+
+__all__ += ["conv1d", "conv2d_transpose", "depthwise_conv2d", "space_to_depth", "depth_to_space", "max_pool1d",
+            "avg_pool1d", "separable_conv2d", "atrous_conv2d", "weighted_moments", "normalize_moments", "crelu",
+            "compute_average_loss", "scale_regularization_loss", "log_poisson_loss", "in_top_k",
+            "local_response_normalization", "lrn"]
+
 
 def __getattr__(name):
     from tapeviz.core.errors import missing_api

@@ -458,7 +458,17 @@ def _cast_checked(value, np_dtype):
 
 
 def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
-    """A Tensor for ``value``: tensors pass through, variables are read, Python values converted."""
+    """A Tensor for ``value``: tensors pass through, variables are read, Python values converted; a
+    list holding tensors is packed with ops (``auto_pack``), so gradients reach them."""
+    return _convert(value, dtype, dtype_hint, pack=True)
+
+
+def constant_tensor(value, dtype=None):
+    """``convert_to_tensor`` for ``tapeviz.constant``: a list holding tensors becomes their values, a constant."""
+    return _convert(value, dtype, None, pack=False)
+
+
+def _convert(value, dtype, dtype_hint, pack):
     if isinstance(value, Tensor):
         if dtype is not None and dtypes.as_dtype(dtype) is not value.dtype:
             raise ValueError(
@@ -467,9 +477,12 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
             )
         return value
     if isinstance(value, Variable):
-        return convert_to_tensor(value._read(), dtype=dtype)
+        return _convert(value._read(), dtype, None, pack)
     if isinstance(value, (list, tuple)) and any(isinstance(v, _TensorLike) for v in _flat_items(value)):
-        value = _nested_numpy(value)
+        if not pack or dtype is not None and dtypes.as_dtype(dtype) is dtypes.string:
+            value = _nested_numpy(value)
+        else:
+            return auto_pack(value, dtype)
     if dtype is not None:
         if dtypes.as_dtype(dtype) is dtypes.string:
             inferred = _infer_value(value)
@@ -493,6 +506,32 @@ def _flat_items(value):
             yield from _flat_items(item)
         else:
             yield item
+
+
+def auto_pack(value, dtype=None):
+    """A (nested) list holding tensors as TF's auto-packing converts it: one ``Pack`` op per level,
+    so gradients flow back to the tensors in it (``tf.reduce_sum([a, b])``, ``x * [w, 1.0]``).
+
+    Python values in it take the first tensor's dtype (or ``dtype``), as in TF.
+    """
+    from .shape_ops import stack  # late: shape_ops runs ops, which build on this module
+
+    if dtype is None:
+        dtype = next(v for v in _flat_items(value) if isinstance(v, _TensorLike)).dtype
+    dtype = dtypes.as_dtype(dtype)
+
+    def pack(item):
+        if isinstance(item, (list, tuple)):
+            if not item:
+                raise ValueError("Cannot pack an empty list that sits beside tensors: every level of a nested "
+                                 "list of tensors needs at least one element.")
+            return stack([pack(v) for v in item])
+        if isinstance(item, _TensorLike) and item.dtype is not dtype:
+            raise TypeError(f"Cannot convert a list containing a tensor of dtype {item.dtype.name} to "
+                            f"{dtype.name}: cast the tensors in the list to one dtype with tapeviz.cast first.")
+        return convert_to_tensor(item, dtype=dtype)
+
+    return pack(value)
 
 
 def _nested_numpy(value):
@@ -521,7 +560,9 @@ def convert_like(value, like):
         return value._read()
     if np_dtype.kind == "O":  # a string tensor meets text
         return convert_to_tensor(value, dtype=dtypes.string)
-    return Tensor(_cast_checked(_nested_numpy(value) if isinstance(value, (list, tuple)) else value, np_dtype))
+    if isinstance(value, (list, tuple)) and any(isinstance(v, _TensorLike) for v in _flat_items(value)):
+        return auto_pack(value, dtypes.from_numpy(np_dtype))
+    return Tensor(_cast_checked(value, np_dtype))
 
 
 # Late import: execute builds on this module's Tensor; reads are recorded through it.

@@ -31,6 +31,10 @@ def binary_inputs(op_type, x, y):
         if kind_y is Variable:
             y = y._read()
         x = convert_like(x, y)
+    elif isinstance(y, (Tensor, Variable)) and not isinstance(x, (Tensor, Variable)):
+        # A subclass (a slice of a variable, ``v[0]``) meets a Python value: the value takes its dtype.
+        y = convert_to_tensor(y)
+        x = convert_like(x, y)
     else:
         x = convert_to_tensor(x)
         y = convert_like(y, x)

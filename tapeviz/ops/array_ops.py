@@ -9,9 +9,10 @@ import operator
 import numpy as np
 
 from tapeviz.core import dtypes
+from tapeviz.core.context import state
 from tapeviz.core.errors import InvalidArgumentError, UnimplementedError
 from tapeviz.core.execute import execute, execute_multi
-from tapeviz.core.tensor import Tensor, Variable, convert_like, convert_to_tensor, slice_of_variable
+from tapeviz.core.tensor import Tensor, Variable, constant_tensor, convert_like, convert_to_tensor, slice_of_variable
 
 from ._dispatch import as_tensor, binary_inputs
 from .operators import install
@@ -34,7 +35,7 @@ def constant(value, dtype=None, shape=None, name=None):
     """
     if isinstance(value, Variable):
         value = value.numpy()
-    tensor = convert_to_tensor(value, dtype=dtype)
+    tensor = constant_tensor(value, dtype=dtype)  # tensors in a list give their values, not a Pack op
     if shape is not None:
         value = tensor._value
         shape = tuple(shape)
@@ -231,8 +232,8 @@ def gather(params, indices, validate_indices=None, axis=None, batch_dims=0, name
         raise TypeError(f"gather needs integer indices, got {indices.dtype.name}; cast them with "
                         "tapeviz.cast(indices, tapeviz.int32).")
     if batch_dims:
-        raise NotImplementedError("gather with batch_dims != 0 is not supported yet; gather per batch "
-                                  "element and stack the results.")
+        from .selection_ops import batch_gather  # late: selection_ops builds on this module
+        return batch_gather(params, indices, axis, int(batch_dims))
     axis = 0 if axis is None else int(axis) % builtins.max(params.ndim, 1)
     return execute("GatherV2", _gather, (params, indices), {"axis": axis})
 
@@ -381,6 +382,11 @@ def identity(input, name=None):  # noqa: A002 - TF's name
     return execute("Identity", np.asarray, (as_tensor(input),))
 
 
+def identity_n(input, name=None):  # noqa: A002 - TF's name
+    """An identity of each tensor in the list (each op Identity, so each gradient passes through)."""
+    return [identity(t) for t in input]
+
+
 def stop_gradient(input, name=None):  # noqa: A002 - TF's name
     """The same value, through which no gradient flows."""
     return execute("StopGradient", np.asarray, (as_tensor(input),))
@@ -405,9 +411,20 @@ def zeros_like(input, dtype=None, name=None):  # noqa: A002 - TF's name
     return Tensor(np.zeros(value.shape, dtype=dtypes.as_dtype(dtype).name if dtype else value.dtype))
 
 
+def _fill(dims, value):
+    return np.full(tuple(dims.tolist()), value, dtype=value.dtype)
+
+
 def fill(dims, value, name=None):
-    value = as_tensor(value)._value
-    return Tensor(np.full(_dims(dims), value, dtype=value.dtype))
+    """``dims`` filled with the scalar ``value`` (op Fill; its gradient reaches ``value``, as in TF)."""
+    value = as_tensor(value)
+    if value.ndim:
+        raise InvalidArgumentError(f"value must be a scalar, got shape {list(value.shape)} [Op:Fill]; "
+                                   "use tapeviz.broadcast_to to repeat a tensor.")
+    dims = _dims(dims)
+    if builtins.any(n < 0 for n in dims):
+        raise InvalidArgumentError(f"dims must be non-negative, got {list(dims)} [Op:Fill].")
+    return execute("Fill", _fill, (Tensor(np.array(dims, np.int32)), value))
 
 
 def eye(num_rows, num_columns=None, batch_shape=None, dtype=dtypes.float32, name=None):
@@ -418,28 +435,57 @@ def eye(num_rows, num_columns=None, batch_shape=None, dtype=dtypes.float32, name
 
 
 def linspace(start, stop, num, name=None, axis=0):
-    """``num`` evenly spaced values from ``start`` to ``stop`` inclusive, as TF's linspace: ``stop`` takes
-    ``start``'s dtype, integer end points give float64, vector end points broadcast and the values run
-    along ``axis``."""
+    """``num`` evenly spaced values from ``start`` to ``stop`` inclusive, composed of ops as TF's
+    ``linspace_nd`` composes it, so gradients reach both end points: ``stop`` takes ``start``'s dtype,
+    integer end points give float64, vector end points broadcast and the values run along ``axis``."""
     start = as_tensor(start)
     stop = convert_like(stop, start) if not isinstance(stop, (Tensor, Variable)) else as_tensor(stop)
     if start.dtype is not stop.dtype:
         raise InvalidArgumentError(f"linspace needs start and stop of one dtype, got {start.dtype.name} and "
                                    f"{stop.dtype.name}; cast one with tapeviz.cast.")
-    num = int(num)
-    begin, end = start._value, stop._value
-    if begin.dtype.kind != "f":  # TF divides integers as true division: float64
+    num = int(num._value) if isinstance(num, Tensor) else int(num)
+    if num < 0:
+        raise InvalidArgumentError(f"Requires num >= 0, got {num} [Op:LinSpace]; pass the number of values wanted.")
+    if not _watched(start, stop):  # no tape can differentiate it: one constant, not seven ops in the inspector
+        return Tensor(_linspace_values(start._value, stop._value, num, axis))
+    if start.dtype.is_integer:  # TF divides integers as true division: float64
+        start, stop = cast(start, dtypes.float64), cast(stop, dtypes.float64)
+    shape = np.broadcast_shapes(start._value.shape, stop._value.shape)
+    if start._value.shape != shape:
+        start = broadcast_to(start, shape)
+    if stop._value.shape != shape:
+        stop = broadcast_to(stop, shape)
+    axis = int(axis) % (len(shape) + 1)
+    begin, end = expand_dims(start, axis), expand_dims(stop, axis)
+    # TF's arithmetic: start + delta * i for the inner points, between the exact end points.
+    steps = builtins.max(num - 1, 1)
+    delta = (end - begin) / begin._value.dtype.type(steps)
+    inner = np.arange(1, steps, dtype=begin._value.dtype)
+    inner = inner.reshape([-1 if i == axis else 1 for i in builtins.range(begin.ndim)])
+    values = concat([begin, begin + delta * Tensor(inner), end], axis=axis)
+    if values.shape[axis] == num:
+        return values
+    return _getitem(values, (builtins.slice(None),) * axis + (builtins.slice(0, num),))
+
+
+def _watched(*tensors):
+    """True when a recording tape (or forward accumulator) watches one of ``tensors``."""
+    return builtins.any(t._id in tape._ids for tape in state.tapes for t in tensors)
+
+
+def _linspace_values(begin, end, num, axis):
+    """linspace's values with numpy, in the arithmetic of the composed ops."""
+    if begin.dtype.kind != "f":
         begin, end = begin.astype(np.float64), end.astype(np.float64)
     begin, end = np.broadcast_arrays(begin, end)
     axis = int(axis) % (begin.ndim + 1)
     begin, end = np.expand_dims(begin, axis), np.expand_dims(end, axis)
     dtype = begin.dtype
-    # TF's arithmetic, in the end points' dtype: start + delta * i between the exact end points.
     delta = (end - begin) / dtype.type(builtins.max(num - 1, 1))
     steps = np.arange(1, builtins.max(num - 1, 1), dtype=dtype)
     steps = steps.reshape([-1 if i == axis else 1 for i in builtins.range(begin.ndim)])
     values = np.concatenate([begin, begin + delta * steps, end], axis=axis).astype(dtype)
-    return Tensor(np.take(values, np.arange(num), axis=axis))
+    return np.take(values, np.arange(num), axis=axis)
 
 
 def range(start, limit=None, delta=1, dtype=None, name=None):  # noqa: A001 - TF's name

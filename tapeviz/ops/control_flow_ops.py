@@ -1,4 +1,5 @@
-"""Eager control flow and printing: ``tf.cond``, ``tf.while_loop``, ``tf.print``, ``tf.is_tensor``.
+"""Eager control flow and printing: ``tf.cond``, ``tf.case``, ``tf.switch_case``, ``tf.while_loop``,
+``tf.print``, ``tf.is_tensor``.
 
 Eagerly these are plain Python: ``cond`` calls one branch, ``while_loop`` loops, so tapes record
 the ops each iteration actually runs (and gradients flow through them as through any Python
@@ -136,3 +137,47 @@ def print_(*inputs, output_stream=None, summarize=3, sep=" ", end="\n", name=Non
     if hasattr(stream, "flush"):
         stream.flush()
     return None
+
+
+def _scalar(value, what):
+    value = value._value_for_read() if isinstance(value, (Tensor, Variable)) else value
+    if np.ndim(value) != 0:
+        raise ValueError(f"{what} must be a scalar, got shape {list(np.shape(value))}.")
+    return value
+
+
+def case(pred_fn_pairs, default=None, exclusive=False, strict=False, name=None):
+    """The function of the first pair whose predicate is True, called; ``default`` when none is (an
+    InvalidArgumentError without one, as TF's eager case raises)."""
+    pairs = list(pred_fn_pairs.items()) if isinstance(pred_fn_pairs, dict) else list(pred_fn_pairs)
+    if not pairs:
+        raise ValueError("case needs at least one (predicate, callable) pair.")
+    for pair in pairs:
+        if not isinstance(pair, tuple) or len(pair) != 2 or not callable(pair[1]):
+            raise TypeError("Each entry in pred_fn_pairs must be a 2-tuple (predicate, callable taking no "
+                            f"arguments), got {pair!r}.")
+    for pred, fn in pairs:  # eagerly TF calls the first whose predicate holds (exclusive is not checked)
+        if bool(_scalar(pred, "case's predicate")):
+            return fn()
+    if default is None:
+        from tapeviz.core.errors import InvalidArgumentError
+        raise InvalidArgumentError("Input error: None of conditions evaluated as True: pass default= to say what "
+                                   "case returns then.")
+    return default()
+
+
+def switch_case(branch_index, branch_fns, default=None, name=None):
+    """``branch_fns[branch_index]()``: a list, or a dict of int keys; an index with no branch calls
+    ``default`` (or, without one, the last branch), as in TF."""
+    if not isinstance(branch_index, (Tensor, Variable)):
+        raise TypeError(f"branch_index must be an int32 or int64 scalar tensor, got {branch_index!r}; wrap it in "
+                        "tapeviz.constant(...).")
+    if not branch_index.dtype.is_integer:
+        raise TypeError(f"branch_index must be an int32 or int64 scalar tensor, got {branch_index.dtype.name}.")
+    index = int(_scalar(branch_index, "branch_index"))
+    branches = dict(branch_fns) if isinstance(branch_fns, dict) else dict(enumerate(branch_fns))
+    if not branches:
+        raise ValueError("switch_case needs at least one branch function.")
+    if index in branches:
+        return branches[index]()
+    return (default if default is not None else branches[max(branches)])()

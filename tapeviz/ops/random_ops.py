@@ -4,6 +4,8 @@ As in TF, the global seed and an op's ``seed`` together fix a sequence: after ``
 same calls give the same values; an op seed gives its own stream. The bits are numpy's, not TF's.
 Public under ``tapeviz.random`` (TF's top level has no random functions).
 """
+import numbers
+
 import numpy as np
 
 from tapeviz.core import dtypes
@@ -48,26 +50,64 @@ def _float_dtype(op, dtype):
 
 def uniform(shape, minval=0, maxval=None, dtype=dtypes.float32, seed=None, name=None):
     """Uniform in [minval, maxval): maxval defaults to 1 for floats; integers need both bounds."""
-    rng, dtype, shape = _generator(seed), dtypes.as_dtype(dtype), _dims(shape)
+    return uniform_from(_generator(seed), shape, minval, maxval, dtype)
+
+
+def uniform_from(rng, shape, minval=0, maxval=None, dtype=dtypes.float32):
+    """``uniform``'s draw from the numpy Generator ``rng`` (random.Generator and the stateless ops use it)."""
+    dtype, shape = dtypes.as_dtype(dtype), _dims(shape)
     if dtype.is_integer:
         if maxval is None:
             raise ValueError(f"Must specify maxval for integer dtype {dtype.name}.")
         return Tensor(rng.integers(int(minval), int(maxval), size=shape, dtype=dtype.name))
     name = _float_dtype("uniform", dtype)
     wide = np.float64 if name == "float64" else np.float32  # TF's arithmetic: u * (max - min) + min, in dtype
-    low, high = wide(minval), wide(1.0 if maxval is None else maxval)
+    maxval = 1.0 if maxval is None else maxval
+    if _is_tensor(minval) or _is_tensor(maxval):
+        return _scaled(Tensor(rng.random(shape, dtype=wide).astype(name)), maxval, minval, spread=True)
+    low, high = wide(minval), wide(maxval)
     return Tensor((rng.random(shape, dtype=wide) * (high - low) + low).astype(name))
 
 
+def _is_tensor(value):
+    """True for a bound or moment that is not one number (a tensor, an array, a list): composed with ops."""
+    return not isinstance(value, numbers.Real)
+
+
+def _scaled(sample, scale, shift, spread=False):
+    """``sample * scale + shift`` with ops, as TF composes its random ops: gradients reach tensor
+    bounds or moments (the reparameterization trick); ``spread=True`` scales by ``scale - shift``."""
+    from ._dispatch import binary_inputs
+    sample, scale = binary_inputs("Mul", sample, scale)
+    sample, shift = binary_inputs("AddV2", sample, shift)
+    if spread:
+        scale = scale - shift
+    return sample * scale + shift
+
+
 def normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, name=None):
+    return normal_from(_generator(seed), shape, mean, stddev, dtype)
+
+
+def normal_from(rng, shape, mean=0.0, stddev=1.0, dtype=dtypes.float32):
+    """``normal``'s draw from the numpy Generator ``rng``."""
     dtype = _float_dtype("normal", dtype)
-    return Tensor((float(mean) + float(stddev) * _generator(seed).standard_normal(_dims(shape))).astype(dtype))
+    if _is_tensor(mean) or _is_tensor(stddev):
+        return _scaled(Tensor(rng.standard_normal(_dims(shape)).astype(dtype)), stddev, mean)
+    return Tensor((float(mean) + float(stddev) * rng.standard_normal(_dims(shape))).astype(dtype))
 
 
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, name=None):
     """Normal samples, redrawn until within two standard deviations of the mean (as TF's)."""
-    dtype, rng = _float_dtype("truncated_normal", dtype), _generator(seed)
+    return truncated_normal_from(_generator(seed), shape, mean, stddev, dtype)
+
+
+def truncated_normal_from(rng, shape, mean=0.0, stddev=1.0, dtype=dtypes.float32):
+    """``truncated_normal``'s draw from the numpy Generator ``rng``."""
+    dtype = _float_dtype("truncated_normal", dtype)
     values = truncated_standard_normal(rng, _dims(shape))
+    if _is_tensor(mean) or _is_tensor(stddev):
+        return _scaled(Tensor(values.astype(dtype)), stddev, mean)
     return Tensor((float(mean) + float(stddev) * values).astype(dtype))
 
 

@@ -103,6 +103,12 @@ def _clip_grad(op, grad):
             None if skips(op, 2) else unbroadcast(A.where(above, grad, zeros), high.shape))
 
 
+def _fill_grad(op, grad):
+    # TF's _FillGrad: every output element is the value, so its gradient is the sum of them all.
+    lead = batch_dims()
+    return None, A.reduce_sum(grad, axis=tuple(range(lead, grad._value.ndim)))
+
+
 def _cast_grad(op, grad):
     floating = np.dtype(op.get_attr("SrcT")).kind == "f" and np.dtype(op.get_attr("DstT")).kind == "f"
     return A.cast(grad, op.get_attr("SrcT")) if floating else None
@@ -205,6 +211,10 @@ def register_gradients(register):
         # tests/test_array_ops.py; this case takes the path through a cast to int (no gradient).
         CheckCase(lambda x: x * A.cast(A.cast(x, "int32"), "float64"), (np.array([0.3, 1.6, -2.2]),),
                   name="through int32")])
+    register("Fill", _fill_grad, batched=True, checks=[
+        CheckCase(lambda v: A.fill([2, 3], v), (randn(),), name="(2, 3)"),
+        CheckCase(lambda v: A.fill([4], v) * A.constant([1.0, 2.0, 3.0, 4.0], "float64"), (randn(seed=1),),
+                  name="(4,) weighted")])
     register("Identity", _pass_through, diagonal=elementwise(_pass_through),
              checks=[CheckCase(A.identity, (randn(2, 3),), name="(2, 3)")])
     # A read of a variable passes its gradient to the variable (TF's _ReadGrad).
