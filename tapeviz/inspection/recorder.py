@@ -35,7 +35,7 @@ from .explain import explain as explain_pair
 from .diagnose import diagnose
 from .names import names_at
 from .model import VALUE_CAP, Event, GradientCall, GradientResult, Location, Run, TapeInfo
-from .store import CONSTANT, VARIABLE, OpsView, Store, TensorsView, one_value
+from .store import CONSTANT, FLUSH_BYTES, VARIABLE, OpsView, Store, TensorsView, one_value
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__))
@@ -51,6 +51,7 @@ VALUE_BUDGET_BYTES = 16 * 1024 ** 2
 _ARRAY_OVERHEAD = 200  # bytes a kept array costs beside its data (object, dict entry, key)
 _NOTHING = {}  # shared by the results with no summary or explanation yet; replaced, never filled
 SMALL_VALUE = 64  # elements: an intermediate this small costs about what its summary costs
+RECORD_BATCH = 512  # raw records (ops) turned into columns at a time
 
 # Keyed by id(code), not by the code object: hashing a code object hashes its bytecode and constants
 # each time (it is not cached), which made finding the user's line the largest part of an op's cost.
@@ -157,7 +158,17 @@ class Recorder:
         self._value_bytes = 0
         self._tape_sets = {}   # (ids of tape objects recording/recorded/paused) -> tape set code
         self._checked_calls = 0
-        self._location_codes = {}  # id of a Location -> (the Location, its code in the store)
+        self._records = []     # raw records (store.RECORD_FIELDS) not yet in the columns: see _drain
+        self._record_bytes = 0  # bytes of the output values they hold
+        self._late_variables = []  # variables met before recording began: their rows become variables
+        # Events and gradient calls as plain tuples until something reads the run (_materialize): a training
+        # step makes about ten of each kind, and objects made per step cost their making and every
+        # later garbage collection.
+        self._sighted_variables = set()  # ids of variables sighted once: later sightings add nothing
+        self._raw_events = []
+        self._raw_calls = []
+        self._call_count = 0
+        store.sync = self._drain_locked  # a live view of the columns sees every op recorded so far
         self._options = {}     # a gradient call's options, shared between calls with the same ones  # calls before this index have had their results looked at
         self._rules = {}       # op type -> rule code, for ops without a custom gradient
 
@@ -171,6 +182,7 @@ class Recorder:
         if self in context.observers:
             context.observers.remove(self)
         with self._lock:
+            self._drain()
             self.store.tensors.finish()  # the waiting arrays and the flush buffer are not kept past the run
 
     # Helpers --------------------------------------------------------------------------------------
@@ -205,40 +217,107 @@ class Recorder:
         self._values[key] = value
         self._value_bytes += cost
 
+    def _sight(self, tensors, location=None):
+        """Note tensors met outside an op (watched, assigned, a gradient call's): each one not seen before
+        becomes a leaf row at the next drain, with its value as it is now."""
+        seen = []
+        for tensor in tensors:
+            if isinstance(tensor, Variable):  # a variable (or what assign returns): its current value's tensor
+                tensor_id = tensor._id
+                if type(tensor) is Variable and tensor_id not in self._variables:  # created before recording began
+                    self._variables[tensor_id] = (tensor.name, tensor.trainable)
+                    self._late_variables.append(tensor_id)
+                if tensor_id in self._sighted_variables:
+                    continue  # its row exists (or will, from the first sighting): nothing more to note
+                self._sighted_variables.add(tensor_id)
+                tensor = tensor._snapshot
+            seen.append(tensor)
+        if seen:
+            self._records.append((None, tuple(seen), (), None, None, -1, location, False, 0))
+
     def _tensor(self, tensor, location=None):
         """The table row of a tensor or variable, added on first sight."""
-        tensor_id = tensor._id
-        store = self.store
-        table = store.tensors
-        variables = store.variables
-        if type(tensor) is Variable and tensor_id not in variables:  # created before recording began
-            variables[tensor_id] = (tensor.name, tensor.trainable)
-        ids = table.ordered_ids  # TensorTable.row, inlined: this runs for every input and gradient
-        index = bisect_left(ids, tensor_id)
-        row = table.ordered_rows[index] if index < len(ids) and ids[index] == tensor_id else table.late.get(tensor_id)
-        if row is None:
-            value = tensor._value_for_read()
-            value = value if type(value) is np.ndarray else np.asarray(value)
-            kind = VARIABLE if tensor_id in store.variables else CONSTANT
-            row = store.add_leaf(tensor_id, value, kind, self._location_code(location))
-            self._keep(tensor_id, value)
-        elif tensor_id in variables and table.kind[row] == CONSTANT:
-            table.kind[row] = VARIABLE
-        return row
+        self._sight((tensor,), location)
+        self._drain()
+        return self.store.tensors.row(tensor._id)
 
-    def _location_code(self, location):
-        """The store's code for a Location, cached by identity (the cache holds the Location, so its id
-        cannot be reused by another while cached)."""
-        found = self._location_codes.get(id(location))
-        if found is not None and found[0] is location:
-            return found[1]
-        location_code = self.store.location_code(location)
-        if location is not None:
-            self._location_codes[id(location)] = (location, location_code)
-        return location_code
+    def _drain_locked(self):
+        with self._lock:
+            self._drain()
+            self._materialize()
+
+    def _materialize(self):
+        """Make the Event and GradientCall objects of the events and calls recorded since the last time."""
+        if self._raw_events:
+            raw, self._raw_events = self._raw_events, []
+            self.run.events.extend([Event(*event) for event in raw])
+        if self._raw_calls:
+            raw, self._raw_calls = self._raw_calls, []
+            calls, names = self.run.calls, self.run.names
+            for seq, tape_id, kind, targets, sources, options, location, grads in raw:
+                results = [GradientResult(source, grad is None, summary=_NOTHING, explanations=_NOTHING, tensor=grad)
+                           for source, grad in zip(sources, grads)]
+                calls.append(GradientCall(len(calls) + 1, seq, tape_id, kind, targets, sources, options, results,
+                                          location))
+                names.update(names_at(location, kind, targets, sources))
+
+    def _drain(self):
+        """Turn the raw records into rows of the columns, in one batch (callers hold the lock).
+
+        Runs every RECORD_BATCH ops (or when the outputs they hold reach FLUSH_BYTES), and before anything
+        reads the run: the per-op work of recording is then one tuple appended to a list.
+        """
+        records = self._records
+        if not records:
+            return
+        self._records, self._record_bytes = [], 0
+        store = self.store
+        batch = store.add_records(records, plain=_plain_attrs, rule_of=_rule_of_type)
+        if batch.ops:
+            self._link_tapes(batch)
+        if self._late_variables:
+            table = store.tensors
+            for tensor_id in self._late_variables:
+                row = table.row(tensor_id)
+                if row is not None and table.kind[row] == CONSTANT:
+                    table.kind[row] = VARIABLE
+            self._late_variables = []
+        if self._value_bytes < VALUE_BUDGET_BYTES:
+            self._keep_small(batch)
+
+    def _link_tapes(self, batch):
+        """Add each op of a batch to the ``ops`` of the tapes that recorded it (a run of ops with the same
+        tape set at a time: a training step's forward pass is one run, its updates another)."""
+        codes = batch.tape_sets
+        values = self.store.tape_sets.values
+        run_tapes = self.run.tapes
+        first = batch.first_op
+        if codes.count(codes[0]) == len(codes):
+            starts, ends = [0], [len(codes)]
+        else:
+            column = np.asarray(codes)
+            changes = (np.flatnonzero(column[1:] != column[:-1]) + 1).tolist()
+            starts, ends = [0] + changes, changes + [len(codes)]
+        for start, end in zip(starts, ends):
+            for tape_id in values[codes[start]][0]:
+                run_tapes[tape_id].ops.extend(range(first + start, first + end))
+
+    def _keep_small(self, batch):
+        """Keep the batch's new leaves and its small outputs, in row order, while the budget lasts."""
+        kept = [(row, tensor_id, value) for row, tensor_id, value in
+                zip(batch.leaf_rows.tolist(), batch.leaf_ids, batch.leaf_values)]
+        sizes = [v.size for v in batch.out_values]
+        small = [i for i, size in enumerate(sizes) if 1 < size <= SMALL_VALUE]
+        if small:
+            rows, ids, values = batch.out_rows, batch.out_ids, batch.out_values
+            kept += [(int(rows[i]), ids[i], values[i]) for i in small]
+            if batch.leaf_ids:
+                kept.sort(key=lambda item: item[0])
+        for _, tensor_id, value in kept:
+            self._keep(tensor_id, value)
 
     def _event(self, kind, tape=None, tensor=None, detail="", location=None):
-        self.run.events.append(Event(next(self._seq), kind, tape, tensor, location or user_location(3), detail))
+        self._raw_events.append((next(self._seq), kind, tape, tensor, location or user_location(3), detail))
 
     # Observer methods (called by the core) ----------------------------------------------------------
     def tape_created(self, tape):
@@ -265,7 +344,7 @@ class Recorder:
             tape_id = self._tape_id(tape)
             seq = next(self._seq)
             self.run.tapes[tape_id].resets.append(seq)
-            self.run.events.append(Event(seq, "reset", tape_id, location=user_location(3)))
+            self._raw_events.append((seq, "reset", tape_id, None, user_location(3), ""))
 
     def recording_paused(self, tape):
         with self._lock:
@@ -282,7 +361,7 @@ class Recorder:
     def watched(self, tape, item, how):
         with self._lock:
             location = user_location(3)
-            self._tensor(item, location)
+            self._sight((item,), location)
             self._event(how, self._tape_id(tape), item._id, location=location)
 
     def variable_created(self, variable):
@@ -299,10 +378,8 @@ class Recorder:
 
     def variable_assigned(self, variable, value, method):
         with self._lock:
-            self._tensor(variable)
             source = value._id if hasattr(value, "_id") else None
-            if source is not None:
-                self._tensor(value)
+            self._sight((variable, value) if source is not None else (variable,))
             self._event(method, None, variable._id, detail=str(source) if source is not None else "")
 
     def tensor_converted(self, tensor, how):
@@ -310,7 +387,7 @@ class Recorder:
             return
         with self._lock:
             location = user_location(3)
-            self._tensor(tensor, location)
+            self._sight((tensor,), location)
             self._event(how, self._tape_id(state.tapes[-1]), tensor._id, location=location)
 
     def op_executed(self, op_type, inputs, outputs, attrs, grad_fn, recorded_on):
@@ -325,51 +402,35 @@ class Recorder:
             return
         if _held.ops:
             _held.ops = []  # a backward pass that never reached gradient_computed (its rule raised)
+        # The tapes recording now, those that recorded the op and those paused, as one code: a
+        # loop repeats a few such sets, so this is one dictionary look-up per op.
+        # (One flat tuple, the three parts separated by None: cheaper to build and hash than three.)
+        key = (*map(id, recorded_on), None, *map(id, state.tapes), None, *self._paused)
         with self._lock:
-            # The tapes recording now, those that recorded the op and those paused, as one code: a
-            # loop repeats a few such sets, so this is one dictionary look-up per op.
-            # (One flat tuple, the three parts separated by None: cheaper to build and hash than three.)
-            key = (*map(id, recorded_on), None, *map(id, state.tapes), None, *self._paused)
             tape_set = self._tape_sets.get(key)
             if tape_set is None:
                 tape_set = self._tape_set(recorded_on, key)
-            self._add_op(op_type, inputs, outputs, attrs, grad_fn, tape_set, location, backward)
+            records = self._records
+            records.append((op_type, inputs, outputs, attrs, grad_fn, tape_set, location, backward, next(self._seq)))
+            try:
+                self._record_bytes += outputs[0]._value.nbytes  # ops with more outputs are rare: counted as one
+            except (IndexError, AttributeError):
+                pass
+            if len(records) >= RECORD_BATCH or self._record_bytes >= FLUSH_BYTES:
+                self._drain()
 
     def _tape_set(self, recorded_on, key):
-        """(code, tape ids that recorded the op) for a set of tapes, cached under ``key``."""
+        """The code of a set of tapes (recorded the op, recording, paused), cached under ``key``."""
         tape_id = self._tape_id
         tapes = tuple(tape_id(t) for t in recorded_on) if recorded_on else ()
         recording = tuple(tape_id(t) for t in state.tapes)
-        code = self.store.tape_sets.code((tapes, recording, tuple(sorted(self._paused))))
-        self._tape_sets[key] = found = (code, tapes)
-        return found
+        code = self._tape_sets[key] = self.store.tape_sets.code((tapes, recording, tuple(sorted(self._paused))))
+        return code
 
     def _add_op(self, op_type, inputs, outputs, attrs, grad_fn, tape_set, location, backward=False):
-        store = self.store
-        table = store.tensors
-        ids, late = table.ordered_ids, table.late
-        for t in inputs:  # TensorTable.row, inlined: most inputs are earlier ops' outputs, found at once
-            tensor_id = t._id
-            index = bisect_left(ids, tensor_id)
-            if (index == len(ids) or ids[index] != tensor_id) and tensor_id not in late:
-                self._tensor(t, location)
-        if op_type not in store.rules:
-            store.rules[op_type] = _rule_of(op_type, None)
-        location_code = self._location_code(location)
-        code, tapes = tape_set
-        op_id = store.add_op(next(self._seq), op_type, inputs, outputs,
-                             store.attrs_code(attrs, _plain_attrs) if attrs else -1, code, location_code, backward)
-        if grad_fn is not None:
-            store.custom.add(op_id)
-        if self._value_bytes < VALUE_BUDGET_BYTES:
-            for t in outputs:
-                size = t._value.size
-                if 1 < size <= SMALL_VALUE:
-                    self._keep(t._id, np.asarray(t._value))
-        if tapes:
-            run_tapes = self.run.tapes
-            for tape_id in tapes:
-                run_tapes[tape_id].ops.append(op_id)
+        """Add an op outside the observed path (held backward ops, a tape explained on its own)."""
+        self._records.append((op_type, tuple(inputs), tuple(outputs), attrs, grad_fn, tape_set, location, backward,
+                              next(self._seq)))
 
     def gradient_computed(self, tape, kind, targets, sources, options, results):
         _forget_backward_frame()
@@ -383,7 +444,7 @@ class Recorder:
                     held += self._backward_ops_again(rerun)
             if held and diagnose_held:
                 recording = tuple(self._tape_id(t) for t in state.tapes)
-                tape_set = (self.store.tape_sets.code(((), recording, tuple(sorted(self._paused)))), ())
+                tape_set = self.store.tape_sets.code(((), recording, tuple(sorted(self._paused))))
                 for op_type, inputs, outputs, attrs, grad_fn, location in held:
                     self._add_op(op_type, inputs, outputs, attrs, grad_fn, tape_set, location, True)
             tape_id = self._tape_id(tape)
@@ -394,11 +455,11 @@ class Recorder:
             if self._value_bytes < VALUE_BUDGET_BYTES:
                 for s in sources:
                     value = s._value_for_read()
-                    if np.ndim(value) == 1:
+                    if value.ndim == 1:
                         plotted[s._id] = value.size
             sizes = set(plotted.values())
+            self._sight(itertools.chain(targets, sources, [g for g in results if g is not None]), location)
             for t in itertools.chain(targets, sources):
-                self._tensor(t, location)
                 if plotted and (t._id in plotted or np.size(t._value_for_read()) in sizes) and t._id not in self._values:
                     self._keep(t._id, np.asarray(t._value_for_read()), always=True)
             seq = next(self._seq)
@@ -406,20 +467,17 @@ class Recorder:
             shared_options = self._options.get(options_key)
             if shared_options is None:
                 shared_options = self._options[options_key] = dict(options)
-            call = GradientCall(len(self.run.calls) + 1, seq, tape_id, kind, [t._id for t in targets],
-                                [s._id for s in sources], shared_options, [], location)
-            self.run.names.update(names_at(location, kind, call.targets, call.sources))
-            for source, grad in zip(sources, results):
-                result = GradientResult(source._id, grad is None, summary=_NOTHING, explanations=_NOTHING)
-                if grad is not None:
-                    # The gradient's summary comes from the tensor table (its rule's op made it, or it
-                    # is added here): nothing is computed per call for a gradient nobody asks about.
-                    self._tensor(grad, location)
-                    result.tensor = grad._id
-                    if source._id in plotted:
-                        self._keep(("call", call.id, source._id), np.asarray(grad._value), always=True)
-                call.results.append(result)
-            self.run.calls.append(call)
+            self._call_count += 1
+            source_ids = [s._id for s in sources]
+            grads = [None if grad is None else grad._id for grad in results]
+            # The gradients' summaries come from the tensor table (their rule's op made them, or they are
+            # added as leaves): nothing is computed per call for a gradient nobody asks about.
+            self._raw_calls.append((seq, tape_id, kind, [t._id for t in targets], source_ids, shared_options,
+                                    location, grads))
+            if plotted:
+                for source_id, grad in zip(source_ids, results):
+                    if grad is not None and source_id in plotted:
+                        self._keep(("call", self._call_count, source_id), np.asarray(grad._value), always=True)
 
     @staticmethod
     def _backward_ops_again(rerun):
@@ -438,25 +496,34 @@ class Recorder:
         """Explain the calls made since the last time: the Nones, the zeros asked for with
         ``UnconnectedGradients.ZERO`` that are unconnected, and NaN/Inf or all-zero gradients."""
         with self._lock:
+            self._drain()
+            self._materialize()
             calls = self.run.calls[self._checked_calls:]
             self._checked_calls = len(self.run.calls)
             store = self.store
-            for call in calls:
+            # Most results are neither None nor remarkable: their statistics, looked up in bulk, say so.
+            pairs = [(call, result) for call in calls for result in call.results]
+            if not pairs:
+                return
+            low, high, _, bad = store.stats_of([-1 if r.tensor is None else r.tensor for _, r in pairs])
+            notable = ((low == 0) & (high == 0)) | (bad > 0)
+            notable |= np.fromiter((r.is_none for _, r in pairs), bool, len(pairs))
+            for index in np.flatnonzero(notable).tolist():
+                call, result = pairs[index]
                 zeros_wanted = call.options.get("unconnected_gradients") == "ZERO"
-                for result in call.results:
-                    stats = store.tensor_stats(result.tensor) if result.tensor is not None else None
-                    all_zero = stats is not None and stats[0] == 0 and stats[1] == 0
-                    if result.is_none or (zeros_wanted and all_zero):
-                        for target in call.targets:
-                            explanation = explain_pair(self.run, call.tape, target, result.source, call.seq,
-                                                       call.options)
-                            if explanation is not None:
-                                if result.explanations is _NOTHING:
-                                    result.explanations = {}
-                                result.explanations[target] = explanation
-                    if not result.explanations and stats is not None and (stats[3] or all_zero):
-                        result.summary = store.tensor_summary(result.tensor)
-                        result.diagnosis = diagnose(self.run, call, result)
+                stats = store.tensor_stats(result.tensor) if result.tensor is not None else None
+                all_zero = stats is not None and stats[0] == 0 and stats[1] == 0
+                if result.is_none or (zeros_wanted and all_zero):
+                    for target in call.targets:
+                        explanation = explain_pair(self.run, call.tape, target, result.source, call.seq,
+                                                   call.options)
+                        if explanation is not None:
+                            if result.explanations is _NOTHING:
+                                result.explanations = {}
+                            result.explanations[target] = explanation
+                if not result.explanations and stats is not None and (stats[3] or all_zero):
+                    result.summary = store.tensor_summary(result.tensor)
+                    result.diagnosis = diagnose(self.run, call, result)
 
     # Output ---------------------------------------------------------------------------------------
     def snapshot(self):
@@ -465,28 +532,35 @@ class Recorder:
         with self._lock:
             self.explain_pending()
             live, store = self.run, self.store
+            self._drain()
             store.tensors.flush()
-            tapes = {i: replace(t, ops=list(t.ops), spans=[list(s) for s in t.spans], resets=list(t.resets))
-                     for i, t in live.tapes.items()}
+            tapes = {i: TapeInfo(t.id, t.persistent, t.watch_accessed_variables, t.location, t.parent, list(t.ops),
+                                 [list(s) for s in t.spans], list(t.resets)) for i, t in live.tapes.items()}
             values = self._values
             calls = []
-            summary_of = store.tensor_summary
+            summaries = iter(store.summaries([r.tensor for call in live.calls for r in call.results
+                                               if r.tensor is not None]))
             for call in live.calls:
                 results = []
                 for r in call.results:
-                    result = GradientResult(r.source, r.is_none, summary=r.summary, tensor=r.tensor, diagnosis=r.diagnosis,
-                                            explanations=dict(r.explanations) if r.explanations else {})
+                    result = GradientResult(r.source, r.is_none, None, r.summary,
+                                            dict(r.explanations) if r.explanations else {}, r.tensor, r.diagnosis)
                     if r.tensor is not None:
-                        result.summary = summary = summary_of(r.tensor)
+                        result.summary = summary = next(summaries)
                         value = values.get(("call", call.id, r.source))
                         result.value = np.array(value) if value is not None else one_value(summary)
                     results.append(result)
-                calls.append(replace(call, results=results))
+                calls.append(GradientCall(call.id, call.seq, call.tape, call.kind, call.targets, call.sources,
+                                          call.options, results, call.location))
             run = Run(tapes=tapes, ops=OpsView(store, frozen=len(store.seq)),
                       tensors=TensorsView(store, frozen=len(store.tensors), values=dict(values)),
                       events=list(live.events), calls=calls, meta=copy.deepcopy(live.meta), names=dict(live.names))
             run.sources = _read_sources(run, store.locations)
             return run
+
+
+def _rule_of_type(op_type):
+    return _rule_of(op_type, None)
 
 
 def _rule_of(op_type, grad_fn):
@@ -628,7 +702,7 @@ def explain_tape(tape, target, source):
     produced = set()
     for op in tape._operations():
         recorder._add_op(op.type, op.inputs, op.outputs, op.attrs, op.grad_fn,
-                         (recorder.store.tape_sets.code(((tape_id,), (tape_id,), ())), (tape_id,)), None)
+                         recorder.store.tape_sets.code(((tape_id,), (tape_id,), ())), None)
         produced.update(t._id for t in op.outputs)
     for watched_id in sorted(tape._ids - produced):
         run.events.append(Event(0, "watch", tape_id, watched_id))
