@@ -165,6 +165,7 @@ class Recorder:
         # step makes about ten of each kind, and objects made per step cost their making and every
         # later garbage collection.
         self._sighted_variables = set()  # ids of variables sighted once: later sightings add nothing
+        self._last_output = None  # id of the first output of the last op recorded
         self._raw_events = []
         self._raw_calls = []
         self._call_count = 0
@@ -379,7 +380,8 @@ class Recorder:
     def variable_assigned(self, variable, value, method):
         with self._lock:
             source = value._id if hasattr(value, "_id") else None
-            self._sight((variable, value) if source is not None else (variable,))
+            # The value is most often the output of the op just recorded (``lr * grad``): known already.
+            self._sight((variable, value) if source is not None and source != self._last_output else (variable,))
             self._event(method, None, variable._id, detail=str(source) if source is not None else "")
 
     def tensor_converted(self, tensor, how):
@@ -403,9 +405,15 @@ class Recorder:
         if _held.ops:
             _held.ops = []  # a backward pass that never reached gradient_computed (its rule raised)
         # The tapes recording now, those that recorded the op and those paused, as one code: a
-        # loop repeats a few such sets, so this is one dictionary look-up per op.
-        # (One flat tuple, the three parts separated by None: cheaper to build and hash than three.)
-        key = (*map(id, recorded_on), None, *map(id, state.tapes), None, *self._paused)
+        # loop repeats a few such sets, so this is one dictionary look-up per op. The key: with no tape
+        # paused and at most one recording (a training step), a number; else one flat tuple, the three
+        # parts separated by None (cheaper to build and hash than three).
+        tapes_now = state.tapes
+        paused = self._paused
+        if not paused and len(tapes_now) <= 1:
+            key = (id(tapes_now[0]) if recorded_on else -id(tapes_now[0])) if tapes_now else 0
+        else:
+            key = (*map(id, recorded_on), None, *map(id, tapes_now), None, *paused)
         with self._lock:
             tape_set = self._tape_sets.get(key)
             if tape_set is None:
@@ -413,7 +421,9 @@ class Recorder:
             records = self._records
             records.append((op_type, inputs, outputs, attrs, grad_fn, tape_set, location, backward, next(self._seq)))
             try:
-                self._record_bytes += outputs[0]._value.nbytes  # ops with more outputs are rare: counted as one
+                output = outputs[0]
+                self._record_bytes += output._value.nbytes  # ops with more outputs are rare: counted as one
+                self._last_output = output._id
             except (IndexError, AttributeError):
                 pass
             if len(records) >= RECORD_BATCH or self._record_bytes >= FLUSH_BYTES:

@@ -24,9 +24,8 @@ from .model import OpInfo, TensorInfo, dtype_name
 KINDS = ("intermediate", "constant", "variable")
 INTERMEDIATE, CONSTANT, VARIABLE = 0, 1, 2
 FLUSH_VALUES = 1024           # arrays waiting for their summary, at most
-FLUSH_BYTES = 1024 ** 2       # bytes of arrays waiting for their summary, at most (kept low: RSS keeps its peak)
+FLUSH_BYTES = 1024 ** 2  # bytes of arrays waiting for their summary, at most (kept low: RSS keeps its peak)
 _NUMERIC = "fiub"
-REUSED_BYTES = 4 * FLUSH_BYTES  # a flush this large or larger concatenates into a new array, not the kept one
 _NO_STATS = -2                # non-finite column value for an empty or non-numeric tensor
 
 
@@ -65,7 +64,6 @@ class TensorTable:
         self.pending_count = 0
         self.pending_bytes = 0
         self.dtypes_values = []          # the Store's dtype table (set by the Store)
-        self._buffers = {}               # dtype -> the array flushes concatenate values into
 
     def __len__(self):
         return len(self.producer)
@@ -161,7 +159,7 @@ class TensorTable:
             dtype = self.dtypes_values[dtype_code]
             if dtype.kind not in _NUMERIC:
                 continue
-            sizes = np.fromiter([v.size for v in values], np.int64, len(values))  # arrays: .size, not np.size
+            sizes = np.fromiter(map(_SIZE, values), np.int64, len(values))  # arrays: .size, not np.size
             keep = sizes > 0
             where = np.frombuffer(rows, np.int64) - first
             if not keep.all():
@@ -169,7 +167,7 @@ class TensorTable:
                 where, sizes = where[keep], sizes[keep]
                 if not len(values):
                     continue
-            flat = self._concatenate(values, int(sizes.sum()), dtype)
+            flat = self._concatenate(values, dtype)
             if dtype.kind == "b":
                 flat = flat.view(np.uint8)
             starts = np.zeros(len(values), np.int64)
@@ -192,22 +190,16 @@ class TensorTable:
     def finish(self):
         """Summarize what waits and drop the flush buffers: nothing more will be added."""
         self.flush()
-        self._buffers = {}
 
-    def _concatenate(self, values, total, dtype):
-        """The values end to end, in a buffer kept from one flush to the next (up to REUSED_BYTES).
-
-        A fresh megabyte-sized array is mapped from the system on each flush and costs a page fault per
-        4 KB on first touch: that was three quarters of a flush's time.
-        """
-        if total * dtype.itemsize > REUSED_BYTES:
+    @staticmethod
+    def _concatenate(values, dtype):
+        """The values end to end as one flat array. ``bytes.join`` copies each value's buffer with no
+        per-value array object (``np.concatenate`` makes a flattened view of each, twice the cost);
+        a value that is not C-contiguous takes numpy's way."""
+        try:
+            return np.frombuffer(b"".join(values), dtype)
+        except (TypeError, BufferError, ValueError):
             return np.concatenate(values, axis=None)
-        buffer = self._buffers.get(dtype)
-        if buffer is None or len(buffer) < total:
-            buffer = self._buffers[dtype] = np.empty(max(total, FLUSH_BYTES // dtype.itemsize), dtype)
-        flat = buffer[:total]
-        np.concatenate(values, axis=None, out=flat)
-        return flat
 
     def stats(self, row):
         """(min, max, mean, non-finite count) of a row, or None for an empty or non-numeric value."""
@@ -220,6 +212,7 @@ class TensorTable:
 
 _ID = operator.attrgetter("_id")
 _VALUE = operator.attrgetter("_value")
+_SIZE = operator.attrgetter("size")
 _SHAPE_AND_DTYPE = operator.attrgetter("shape", "dtype")
 _IS_NOT_NONE = functools.partial(operator.is_not, None)
 _chain = itertools.chain.from_iterable
