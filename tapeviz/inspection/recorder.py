@@ -152,6 +152,7 @@ class Recorder:
         self._lock = threading.RLock()
         self._tape_ids = {}    # id(tape) -> tape id, while the tape lives (a weak reference drops it)
         self._tape_refs = {}
+        self._reference_keys = {}  # id of a tape's weak reference -> id(tape), to forget it when it dies
         self._paused = set()
         self._variables = store.variables   # variable id -> Variable's name/trainable at creation
         self._values = {}      # tensor id or ("call", id, source) -> a small value kept within the budget
@@ -169,8 +170,12 @@ class Recorder:
         self._raw_events = []
         self._raw_calls = []
         self._call_count = 0
+        self._finished_calls = 0   # calls before this index are final (see _finish_calls)
+        self._finished_tapes = set()  # ids of tapes that are gone: their TapeInfo changes no more
+        self._gone_tapes = []
         store.sync = self._drain_locked  # a live view of the columns sees every op recorded so far
-        self._options = {}     # a gradient call's options, shared between calls with the same ones  # calls before this index have had their results looked at
+        self._options = {}     # a gradient call's options -> their number in _options_list (shared by calls)
+        self._options_list = []  # calls before this index have had their results looked at
         self._rules = {}       # op type -> rule code, for ops without a custom gradient
 
     # Installation ---------------------------------------------------------------------------------
@@ -193,12 +198,21 @@ class Recorder:
         if tape_id is None:
             tape_id = len(self.run.tapes) + 1
             self._tape_ids[key] = tape_id
-            self._tape_refs[key] = weakref.ref(tape, lambda _, key=key: self._forget_tape(key))
+            reference = self._tape_refs[key] = weakref.ref(tape, self._tape_gone)
+            self._reference_keys[id(reference)] = key
             self.run.tapes[tape_id] = TapeInfo(tape_id, tape._persistent, tape._watch_accessed_variables)
         return tape_id
 
-    def _forget_tape(self, key):
-        self._tape_sets.clear()  # keyed by id(tape), which a new tape may reuse
+    def _tape_gone(self, reference):
+        key = self._reference_keys.pop(id(reference), None)
+        tape_id = self._tape_ids.get(key)
+        if tape_id is not None:
+            self._gone_tapes.append(tape_id)  # final once the ops recorded before it went are drained
+        # The cached tape sets are keyed by id(tape), which a new tape may reuse (key 0, no tape, stays).
+        idle = self._tape_sets.get(0)
+        self._tape_sets.clear()
+        if idle is not None:
+            self._tape_sets[0] = idle
         self._tape_ids.pop(key, None)
         self._tape_refs.pop(key, None)
 
@@ -247,16 +261,26 @@ class Recorder:
             self._drain()
             self._materialize()
 
+    def _code_of(self, location):
+        """A Location's code in the store (events and calls keep codes: a tuple of numbers and strings is
+        one the garbage collector stops tracking, so a long run's events cost no collection time)."""
+        code = self.store._location_by_id.get(id(location))
+        return code if code is not None else self.store.location_codes((location,))[0]
+
     def _materialize(self):
         """Make the Event and GradientCall objects of the events and calls recorded since the last time."""
         if self._raw_events:
             raw, self._raw_events = self._raw_events, []
-            self.run.events.extend([Event(*event) for event in raw])
+            locations = self.store.locations
+            self.run.events.extend([Event(seq, kind, tape, tensor, locations[where] if where >= 0 else None, detail)
+                                    for seq, kind, tape, tensor, where, detail in raw])
         if self._raw_calls:
             raw, self._raw_calls = self._raw_calls, []
-            calls, names = self.run.calls, self.run.names
-            for seq, tape_id, kind, targets, sources, options, location, grads in raw:
-                results = [GradientResult(source, grad is None, summary=_NOTHING, explanations=_NOTHING, tensor=grad)
+            calls, names, locations, options_of = self.run.calls, self.run.names, self.store.locations, self._options_list
+            for seq, tape_id, kind, targets, sources, options, where, grads in raw:
+                targets, sources, options = list(targets), list(sources), options_of[options]
+                location = locations[where] if where >= 0 else None
+                results = [GradientResult(source, grad is None, None, _NOTHING, _NOTHING, grad)
                            for source, grad in zip(sources, grads)]
                 calls.append(GradientCall(len(calls) + 1, seq, tape_id, kind, targets, sources, options, results,
                                           location))
@@ -268,8 +292,10 @@ class Recorder:
         Runs every RECORD_BATCH ops (or when the outputs they hold reach FLUSH_BYTES), and before anything
         reads the run: the per-op work of recording is then one tuple appended to a list.
         """
+        gone, self._gone_tapes = self._gone_tapes, []
         records = self._records
         if not records:
+            self._finished_tapes.update(gone)
             return
         self._records, self._record_bytes = [], 0
         store = self.store
@@ -285,6 +311,7 @@ class Recorder:
             self._late_variables = []
         if self._value_bytes < VALUE_BUDGET_BYTES:
             self._keep_small(batch)
+        self._finished_tapes.update(gone)
 
     def _link_tapes(self, batch):
         """Add each op of a batch to the ``ops`` of the tapes that recorded it (a run of ops with the same
@@ -318,7 +345,8 @@ class Recorder:
             self._keep(tensor_id, value)
 
     def _event(self, kind, tape=None, tensor=None, detail="", location=None):
-        self._raw_events.append((next(self._seq), kind, tape, tensor, location or user_location(3), detail))
+        self._raw_events.append((next(self._seq), kind, tape, tensor, self._code_of(location or user_location(3)),
+                                 detail))
 
     # Observer methods (called by the core) ----------------------------------------------------------
     def tape_created(self, tape):
@@ -345,7 +373,7 @@ class Recorder:
             tape_id = self._tape_id(tape)
             seq = next(self._seq)
             self.run.tapes[tape_id].resets.append(seq)
-            self._raw_events.append((seq, "reset", tape_id, None, user_location(3), ""))
+            self._raw_events.append((seq, "reset", tape_id, None, self._code_of(user_location(3)), ""))
 
     def recording_paused(self, tape):
         with self._lock:
@@ -360,10 +388,11 @@ class Recorder:
             self._event("resume_recording", tape_id)
 
     def watched(self, tape, item, how):
+        location = _walk(sys._getframe(2))[0]
         with self._lock:
-            location = user_location(3)
-            self._sight((item,), location)
-            self._event(how, self._tape_id(tape), item._id, location=location)
+            if item._id not in self._sighted_variables:
+                self._sight((item,), location)
+            self._raw_events.append((next(self._seq), how, self._tape_id(tape), item._id, self._code_of(location), ""))
 
     def variable_created(self, variable):
         with self._lock:
@@ -378,11 +407,16 @@ class Recorder:
                 self.store.tensors.read_of[row] = variable._id
 
     def variable_assigned(self, variable, value, method):
+        location = _walk(sys._getframe(2))[0]
+        source = getattr(value, "_id", None)
         with self._lock:
-            source = value._id if hasattr(value, "_id") else None
             # The value is most often the output of the op just recorded (``lr * grad``): known already.
-            self._sight((variable, value) if source is not None and source != self._last_output else (variable,))
-            self._event(method, None, variable._id, detail=str(source) if source is not None else "")
+            if source is not None and source != self._last_output:
+                self._sight((variable, value))
+            elif variable._id not in self._sighted_variables:
+                self._sight((variable,))
+            self._raw_events.append((next(self._seq), method, None, variable._id, self._code_of(location),
+                                     str(source) if source is not None else ""))
 
     def tensor_converted(self, tensor, how):
         if not state.tapes:  # conversions matter only while a tape records
@@ -443,13 +477,14 @@ class Recorder:
                               next(self._seq)))
 
     def gradient_computed(self, tape, kind, targets, sources, options, results):
-        _forget_backward_frame()
+        _backward_seen.frame = _backward_seen.location = None  # do not keep the finished pass's frame alive
         held, _held.ops = _held.ops, []
         rerun = state.rerun_backward  # set by GradientTape.gradient, whose backward ops were not shown to us
+        location = _walk(sys._getframe(2))[0]
         with self._lock:
             if held or rerun is not None:
                 with np.errstate(all="ignore"):
-                    diagnose_held = any(grad is not None and _needs_diagnosis(grad._value) for grad in results)
+                    diagnose_held = any(_needs_diagnosis(grad._value) for grad in results if grad is not None)
                 if diagnose_held and rerun is not None:
                     held += self._backward_ops_again(rerun)
             if held and diagnose_held:
@@ -458,7 +493,6 @@ class Recorder:
                 for op_type, inputs, outputs, attrs, grad_fn, location in held:
                     self._add_op(op_type, inputs, outputs, attrs, grad_fn, tape_set, location, True)
             tape_id = self._tape_id(tape)
-            location = user_location(3)
             # Values beyond a summary serve the inspector's plots: a gradient against a 1-D source (and the
             # target, if it has the source's size). Only those are kept.
             plotted = {}
@@ -467,23 +501,30 @@ class Recorder:
                     value = s._value_for_read()
                     if value.ndim == 1:
                         plotted[s._id] = value.size
-            sizes = set(plotted.values())
-            self._sight(itertools.chain(targets, sources, [g for g in results if g is not None]), location)
-            for t in itertools.chain(targets, sources):
-                if plotted and (t._id in plotted or np.size(t._value_for_read()) in sizes) and t._id not in self._values:
-                    self._keep(t._id, np.asarray(t._value_for_read()), always=True)
+            sighted = self._sighted_variables
+            self._sight([t for t in itertools.chain(targets, sources) if t._id not in sighted]
+                        + [g for g in results if g is not None], location)
+            if plotted:
+                sizes = set(plotted.values())
+                kept = self._values
+                for t in itertools.chain(targets, sources):
+                    if t._id not in kept:
+                        value = t._value_for_read()
+                        if t._id in plotted or value.size in sizes:
+                            self._keep(t._id, np.asarray(value), always=True)
             seq = next(self._seq)
             options_key = tuple(options.items())
-            shared_options = self._options.get(options_key)
-            if shared_options is None:
-                shared_options = self._options[options_key] = dict(options)
+            options_code = self._options.get(options_key)
+            if options_code is None:
+                options_code = self._options[options_key] = len(self._options_list)
+                self._options_list.append(dict(options))
             self._call_count += 1
             source_ids = [s._id for s in sources]
             grads = [None if grad is None else grad._id for grad in results]
             # The gradients' summaries come from the tensor table (their rule's op made them, or they are
             # added as leaves): nothing is computed per call for a gradient nobody asks about.
-            self._raw_calls.append((seq, tape_id, kind, [t._id for t in targets], source_ids, shared_options,
-                                    location, grads))
+            self._raw_calls.append((seq, tape_id, kind, tuple([t._id for t in targets]), tuple(source_ids),
+                                    options_code, self._code_of(location), tuple(grads)))
             if plotted:
                 for source_id, grad in zip(source_ids, results):
                     if grad is not None and source_id in plotted:
@@ -535,6 +576,24 @@ class Recorder:
                     result.summary = store.tensor_summary(result.tensor)
                     result.diagnosis = diagnose(self.run, call, result)
 
+    def _finish_calls(self):
+        """Give each result made since the last snapshot its summary and value (a kept value, or the one
+        element its summary holds), and its own explanations dict: the calls are then final."""
+        calls = self.run.calls[self._finished_calls:]
+        self._finished_calls = len(self.run.calls)
+        summaries = iter(self.store.summaries([r.tensor for call in calls for r in call.results
+                                               if r.tensor is not None]))
+        values = self._values
+        for call in calls:
+            for result in call.results:
+                result.explanations = dict(result.explanations) if result.explanations else {}
+                if result.tensor is not None:
+                    result.summary = summary = next(summaries)
+                    value = values.get(("call", call.id, result.source))
+                    result.value = np.array(value) if value is not None else one_value(summary)
+                elif result.summary is _NOTHING:
+                    result.summary = {}
+
     # Output ---------------------------------------------------------------------------------------
     def snapshot(self):
         """The run so far, as plain data: a view of the columns as they are now (later recording does
@@ -544,24 +603,13 @@ class Recorder:
             live, store = self.run, self.store
             self._drain()
             store.tensors.flush()
-            tapes = {i: TapeInfo(t.id, t.persistent, t.watch_accessed_variables, t.location, t.parent, list(t.ops),
-                                 [list(s) for s in t.spans], list(t.resets)) for i, t in live.tapes.items()}
+            # A tape that is gone and a call already looked at change no more: the snapshot shares them.
+            tapes = {i: t if i in self._finished_tapes else
+                     TapeInfo(t.id, t.persistent, t.watch_accessed_variables, t.location, t.parent, list(t.ops),
+                              [list(s) for s in t.spans], list(t.resets)) for i, t in live.tapes.items()}
+            self._finish_calls()
             values = self._values
-            calls = []
-            summaries = iter(store.summaries([r.tensor for call in live.calls for r in call.results
-                                               if r.tensor is not None]))
-            for call in live.calls:
-                results = []
-                for r in call.results:
-                    result = GradientResult(r.source, r.is_none, None, r.summary,
-                                            dict(r.explanations) if r.explanations else {}, r.tensor, r.diagnosis)
-                    if r.tensor is not None:
-                        result.summary = summary = next(summaries)
-                        value = values.get(("call", call.id, r.source))
-                        result.value = np.array(value) if value is not None else one_value(summary)
-                    results.append(result)
-                calls.append(GradientCall(call.id, call.seq, call.tape, call.kind, call.targets, call.sources,
-                                          call.options, results, call.location))
+            calls = list(live.calls)
             run = Run(tapes=tapes, ops=OpsView(store, frozen=len(store.seq)),
                       tensors=TensorsView(store, frozen=len(store.tensors), values=dict(values)),
                       events=list(live.events), calls=calls, meta=copy.deepcopy(live.meta), names=dict(live.names))
