@@ -15,10 +15,10 @@ whole run. The recorder keeps no array of the run alive beyond a fixed budget of
 (``VALUE_BUDGET_BYTES``).
 """
 import copy
+from array import array
 import itertools
-from dataclasses import replace
-from bisect import bisect_left
 import linecache
+import operator
 import os
 import sys
 import threading
@@ -49,9 +49,12 @@ _BACKWARD_CODE = _backward_module.backward.__code__
 # training loop keeps a few small values of its first steps and stays flat after.
 VALUE_BUDGET_BYTES = 16 * 1024 ** 2
 _ARRAY_OVERHEAD = 200  # bytes a kept array costs beside its data (object, dict entry, key)
+_SIZE = operator.attrgetter("size")
+_FIRST = operator.itemgetter(0)
 _NOTHING = {}  # shared by the results with no summary or explanation yet; replaced, never filled
 SMALL_VALUE = 64  # elements: an intermediate this small costs about what its summary costs
 RECORD_BATCH = 512  # raw records (ops) turned into columns at a time
+EVENT_FIELDS = ("seq", "kind", "tape", "tensor", "location", "source")  # numbers an event keeps until read
 
 # Keyed by id(code), not by the code object: hashing a code object hashes its bytecode and constants
 # each time (it is not cached), which made finding the user's line the largest part of an op's cost.
@@ -167,7 +170,9 @@ class Recorder:
         # later garbage collection.
         self._sighted_variables = set()  # ids of variables sighted once: later sightings add nothing
         self._last_output = None  # id of the first output of the last op recorded
-        self._raw_events = []
+        self._event_cells = array("q")  # events not yet made into Event objects: EVENT_FIELDS numbers each
+        self._event_kinds = {}          # kind -> its number in _event_kind_names
+        self._event_kind_names = []
         self._raw_calls = []
         self._call_count = 0
         self._finished_calls = 0   # calls before this index are final (see _finish_calls)
@@ -269,11 +274,13 @@ class Recorder:
 
     def _materialize(self):
         """Make the Event and GradientCall objects of the events and calls recorded since the last time."""
-        if self._raw_events:
-            raw, self._raw_events = self._raw_events, []
-            locations = self.store.locations
-            self.run.events.extend([Event(seq, kind, tape, tensor, locations[where] if where >= 0 else None, detail)
-                                    for seq, kind, tape, tensor, where, detail in raw])
+        if self._event_cells:
+            cells, self._event_cells = self._event_cells, array("q")
+            locations, kinds = self.store.locations, self._event_kind_names
+            rows = np.frombuffer(cells, np.int64).reshape(-1, len(EVENT_FIELDS)).tolist()
+            self.run.events.extend([Event(seq, kinds[kind], None if tape < 0 else tape, None if tensor < 0 else tensor,
+                                          locations[where] if where >= 0 else None, str(source) if source >= 0 else "")
+                                    for seq, kind, tape, tensor, where, source in rows])
         if self._raw_calls:
             raw, self._raw_calls = self._raw_calls, []
             calls, names, locations, options_of = self.run.calls, self.run.names, self.store.locations, self._options_list
@@ -331,22 +338,30 @@ class Recorder:
                 run_tapes[tape_id].ops.extend(range(first + start, first + end))
 
     def _keep_small(self, batch):
-        """Keep the batch's new leaves and its small outputs, in row order, while the budget lasts."""
-        kept = [(row, tensor_id, value) for row, tensor_id, value in
-                zip(batch.leaf_rows.tolist(), batch.leaf_ids, batch.leaf_values)]
-        sizes = [v.size for v in batch.out_values]
-        small = [i for i, size in enumerate(sizes) if 1 < size <= SMALL_VALUE]
-        if small:
-            rows, ids, values = batch.out_rows, batch.out_ids, batch.out_values
-            kept += [(int(rows[i]), ids[i], values[i]) for i in small]
-            if batch.leaf_ids:
-                kept.sort(key=lambda item: item[0])
+        """Keep the batch's small new leaves and small outputs (2 to SMALL_VALUE elements), in row order,
+        while the budget lasts."""
+        kept = []
+        for rows, ids, values in ((batch.leaf_rows, batch.leaf_ids, batch.leaf_values),
+                                  (batch.out_rows, batch.out_ids, batch.out_values)):
+            if ids:
+                sizes = np.fromiter(map(_SIZE, values), np.int64, len(values))
+                small = np.flatnonzero((sizes > 1) & (sizes <= SMALL_VALUE)).tolist()
+                if small:
+                    kept += [(int(rows[i]), ids[i], values[i]) for i in small]
+        if batch.leaf_ids:
+            kept.sort(key=_FIRST)
         for _, tensor_id, value in kept:
             self._keep(tensor_id, value)
 
-    def _event(self, kind, tape=None, tensor=None, detail="", location=None):
-        self._raw_events.append((next(self._seq), kind, tape, tensor, self._code_of(location or user_location(3)),
-                                 detail))
+    def _event(self, kind, tape=None, tensor=None, location=None, source=None, seq=None):
+        """Note an event (``source``: the id of the tensor an assignment took its value from)."""
+        code = self._event_kinds.get(kind)
+        if code is None:
+            code = self._event_kinds[kind] = len(self._event_kind_names)
+            self._event_kind_names.append(kind)
+        self._event_cells.extend((next(self._seq) if seq is None else seq, code, -1 if tape is None else tape,
+                                  -1 if tensor is None else tensor, self._code_of(location or user_location(3)),
+                                  -1 if source is None else source))
 
     # Observer methods (called by the core) ----------------------------------------------------------
     def tape_created(self, tape):
@@ -373,7 +388,7 @@ class Recorder:
             tape_id = self._tape_id(tape)
             seq = next(self._seq)
             self.run.tapes[tape_id].resets.append(seq)
-            self._raw_events.append((seq, "reset", tape_id, None, self._code_of(user_location(3)), ""))
+            self._event("reset", tape_id, location=user_location(3), seq=seq)
 
     def recording_paused(self, tape):
         with self._lock:
@@ -392,7 +407,7 @@ class Recorder:
         with self._lock:
             if item._id not in self._sighted_variables:
                 self._sight((item,), location)
-            self._raw_events.append((next(self._seq), how, self._tape_id(tape), item._id, self._code_of(location), ""))
+            self._event(how, self._tape_id(tape), item._id, location)
 
     def variable_created(self, variable):
         with self._lock:
@@ -415,8 +430,7 @@ class Recorder:
                 self._sight((variable, value))
             elif variable._id not in self._sighted_variables:
                 self._sight((variable,))
-            self._raw_events.append((next(self._seq), method, None, variable._id, self._code_of(location),
-                                     str(source) if source is not None else ""))
+            self._event(method, None, variable._id, location, source)
 
     def tensor_converted(self, tensor, how):
         if not state.tapes:  # conversions matter only while a tape records
@@ -424,7 +438,7 @@ class Recorder:
         with self._lock:
             location = user_location(3)
             self._sight((tensor,), location)
-            self._event(how, self._tape_id(state.tapes[-1]), tensor._id, location=location)
+            self._event(how, self._tape_id(state.tapes[-1]), tensor._id, location)
 
     def op_executed(self, op_type, inputs, outputs, attrs, grad_fn, recorded_on):
         location, backward = _walk(sys._getframe(2))

@@ -505,11 +505,12 @@ class Store:
         if out_ids:
             # An output of an earlier record of the batch is known by the time this record reads it.
             outs = np.asarray(out_ids, np.int64)
-            order = np.argsort(outs, kind="stable")
-            sorted_outs = outs[order]
-            at = np.minimum(np.searchsorted(sorted_outs, candidates), len(outs) - 1)
             out_record = np.repeat(np.arange(count), out_counts)
-            made_before = (sorted_outs[at] == candidates) & (out_record[order[at]] < in_record[unknown])
+            if len(outs) > 1 and not (outs[1:] > outs[:-1]).all():  # ops' outputs are new ids: in order, mostly
+                order = np.argsort(outs, kind="stable")
+                outs, out_record = outs[order], out_record[order]
+            at = np.minimum(np.searchsorted(outs, candidates), len(outs) - 1)
+            made_before = (outs[at] == candidates) & (out_record[at] < in_record[unknown])
             if made_before.any():
                 unknown = unknown[~made_before]
                 candidates = candidates[~made_before]
