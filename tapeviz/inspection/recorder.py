@@ -504,8 +504,8 @@ class Recorder:
             if held and diagnose_held:
                 recording = tuple(self._tape_id(t) for t in state.tapes)
                 tape_set = self.store.tape_sets.code(((), recording, tuple(sorted(self._paused))))
-                for op_type, inputs, outputs, attrs, grad_fn, location in held:
-                    self._add_op(op_type, inputs, outputs, attrs, grad_fn, tape_set, location, True)
+                for op_type, inputs, outputs, attrs, grad_fn, op_location in held:
+                    self._add_op(op_type, inputs, outputs, attrs, grad_fn, tape_set, op_location, True)
             tape_id = self._tape_id(tape)
             # Values beyond a summary serve the inspector's plots: a gradient against a 1-D source (and the
             # target, if it has the source's size). Only those are kept.
