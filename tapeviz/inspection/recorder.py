@@ -253,7 +253,7 @@ class Recorder:
                 tensor = tensor._snapshot
             seen.append(tensor)
         if seen:
-            self._records.append((None, tuple(seen), (), None, None, -1, location, False, 0))
+            self._records.append((None, tuple(seen), (), None, None, None, None, -1, location, False, 0))
 
     def _tensor(self, tensor, location=None):
         """The table row of a tensor or variable, added on first sight."""
@@ -467,13 +467,18 @@ class Recorder:
             if tape_set is None:
                 tape_set = self._tape_set(recorded_on, key)
             records = self._records
-            records.append((op_type, inputs, outputs, attrs, grad_fn, tape_set, location, backward, next(self._seq)))
-            try:
+            if len(outputs) == 1:
                 output = outputs[0]
-                self._record_bytes += output._value.nbytes  # ops with more outputs are rare: counted as one
-                self._last_output = output._id
-            except (IndexError, AttributeError):
-                pass
+                value, self._last_output = output._value, output._id
+                records.append((op_type, inputs, None, self._last_output, value, attrs, grad_fn, tape_set, location,
+                                backward, next(self._seq)))
+                try:
+                    self._record_bytes += value.nbytes
+                except AttributeError:  # not a numpy value: counted when made an array
+                    pass
+            else:
+                records.append((op_type, inputs, outputs, None, None, attrs, grad_fn, tape_set, location, backward,
+                                next(self._seq)))
             if len(records) >= RECORD_BATCH or self._record_bytes >= FLUSH_BYTES:
                 self._drain()
 
@@ -487,8 +492,8 @@ class Recorder:
 
     def _add_op(self, op_type, inputs, outputs, attrs, grad_fn, tape_set, location, backward=False):
         """Add an op outside the observed path (held backward ops, a tape explained on its own)."""
-        self._records.append((op_type, tuple(inputs), tuple(outputs), attrs, grad_fn, tape_set, location, backward,
-                              next(self._seq)))
+        self._records.append((op_type, tuple(inputs), tuple(outputs), None, None, attrs, grad_fn, tape_set, location,
+                              backward, next(self._seq)))
 
     def gradient_computed(self, tape, kind, targets, sources, options, results):
         _backward_seen.frame = _backward_seen.location = None  # do not keep the finished pass's frame alive

@@ -222,7 +222,11 @@ _NO_ROWS = np.zeros(0, np.int64)
 
 def _values(tensors):
     """The tensors' values (as numpy arrays or scalars), their shapes and their dtypes, in bulk."""
-    values = list(map(_VALUE, tensors))
+    return _arrays(list(map(_VALUE, tensors)))
+
+
+def _arrays(values):
+    """The values (a list; numpy arrays or scalars, else made arrays), their shapes and their dtypes."""
     try:
         shapes, dtypes = zip(*map(_SHAPE_AND_DTYPE, values)) if values else ((), ())
     except AttributeError:  # a value that is not numpy's (a Python number from a plugin's kernel)
@@ -251,10 +255,13 @@ class Batch:
         self.leaf_ids, self.leaf_values, self.leaf_rows = leaf_ids, leaf_values, leaf_rows
 
 
-# The raw record of one op, as the recorder appends it while the op runs (tensor objects, not ids: the
-# batch reads ids, values, shapes and dtypes in bulk). A sighting of tensors outside any op has
-# op_type None, the tensors as inputs and no outputs.
-RECORD_FIELDS = ("op_type", "inputs", "outputs", "attrs", "grad_fn", "tape_set", "location", "backward", "seq")
+# The raw record of one op, as the recorder appends it while the op runs (the input tensors, not their
+# ids: the batch reads ids, values, shapes and dtypes in bulk). An op with one output, almost every op,
+# has ``outputs`` None and that output's id and value in ``out_id`` and ``out_value`` (read while the
+# op runs, when they are in the cache); any other has its outputs in ``outputs`` and ``out_id`` None.
+# A sighting of tensors outside any op has op_type None, the tensors as inputs and no outputs.
+RECORD_FIELDS = ("op_type", "inputs", "outputs", "out_id", "out_value", "attrs", "grad_fn", "tape_set", "location",
+                 "backward", "seq")
 
 
 class Store:
@@ -340,7 +347,7 @@ class Store:
 
         The recorder adds ops in batches with ``add_records``; this is that path for a single op whose
         inputs are all known (tests, tools)."""
-        seen = self.add_records([(op_type, tuple(inputs), tuple(outputs), None, None, tape_set, None, backward,
+        seen = self.add_records([(op_type, tuple(inputs), tuple(outputs), None, None, None, None, tape_set, None, backward,
                                   seq)], attrs_codes=[attrs_index], location_codes=[location])
         return seen.first_op
 
@@ -375,16 +382,32 @@ class Store:
         C-level ``map``/``zip`` over the whole batch and numpy calls, not Python code per op.
         """
         table = self.tensors
-        (types, inputs, outputs, attrs, grad_fns, tape_sets, locations, backwards, seqs) = zip(*records)
+        (types, inputs, outputs, one_ids, one_values, attrs, grad_fns, tape_sets, locations, backwards,
+         seqs) = zip(*records)
         count = len(records)
         base_row = len(table.producer)
         first_op = len(self.seq) + 1
         sightings = types.count(None)
         # Outputs and inputs, flattened in record order.
-        out_counts = np.fromiter(map(len, outputs), np.int64, count)
-        out_tensors = list(_chain(outputs))
-        out_ids = list(map(_ID, out_tensors))
-        out_values, out_shapes, out_dtypes = _values(out_tensors)
+        singles = outputs.count(None)
+        if singles == count:  # ops with one output each
+            out_counts = np.ones(count, np.int64)
+            out_ids, out_values = list(one_ids), list(one_values)
+        elif singles + sightings == count:  # and sightings (no outputs)
+            out_counts = np.fromiter(map(_IS_NOT_NONE, one_ids), np.int64, count)
+            out_ids = list(filter(_IS_NOT_NONE, one_ids))
+            out_values = list(itertools.compress(one_values, out_counts.tolist()))
+        else:
+            out_counts = np.fromiter((1 if outs is None else len(outs) for outs in outputs), np.int64, count)
+            out_ids, out_values = [], []
+            for outs, one_id, one_value in zip(outputs, one_ids, one_values):
+                if outs is None:
+                    out_ids.append(one_id)
+                    out_values.append(one_value)
+                else:
+                    out_ids.extend(map(_ID, outs))
+                    out_values.extend(map(_VALUE, outs))
+        out_values, out_shapes, out_dtypes = _arrays(out_values)
         in_counts = np.fromiter(map(len, inputs), np.int64, count)
         in_tensors = list(_chain(inputs))
         in_ids = list(map(_ID, in_tensors))
