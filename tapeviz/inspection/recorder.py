@@ -3,9 +3,11 @@
 ``with tapeviz.record("run.tapeviz"):`` (or ``TAPEVIZ_RECORD=run.tapeviz``) installs one. Plain
 library use never pays for it: the core tests one empty list per op when no recorder is installed.
 
-What keeps recording linear in a training loop: each op costs a bounded amount (its user line is
-found through a per-code-object cache, it becomes a row of the columns in store.py, its outputs
-are summarized in bulk, not kept); the ops of a backward pass that no tape records are not shown
+What keeps recording linear and cheap in a training loop: while an op runs, the recorder finds its
+user line through a per-code-object cache and appends one raw tuple to a list (``_records``);
+every RECORD_BATCH ops, and before anything reads the run, ``_drain`` turns the batch into rows of
+the columns in store.py in bulk, and the outputs are summarized in bulk, not kept. Events and
+gradient calls wait as numbers until the run is read (``_materialize``). The ops of a backward pass that no tape records are not shown
 to the recorder by ``GradientTape.gradient`` (the recorder runs the pass again, and keeps its ops,
 only if a gradient is NaN/Inf or all zero; a jacobian's are held until the call ends); a gradient call
 only notes its results, and the ones that need an explanation (None, unconnected zeros under

@@ -2,9 +2,16 @@
 
 A training loop runs hundreds of thousands of ops. Kept as objects (an OpInfo, a TensorInfo and a
 summary dict each) they cost about 1.4 KB per op, slowed every garbage collection, and took
-microseconds each to build. Here an op costs a handful of ``array`` appends (about 100 bytes),
-and a tensor's summary (min, max, mean, non-finite count) is computed in bulk for thousands of
-values at a time, from arrays held only until the next flush. Every column only grows, so a
+microseconds each to build. Here an op costs about 100 bytes of typed columns, filled in bulk from a
+batch of raw records (``add_records``: the recorder appends one tuple per op while it runs), and
+a tensor's summary (min, max, mean, non-finite count) is computed in bulk for thousands of values
+at a time, from arrays held only until the next flush.
+
+A new per-op column: add its field to the end of ``RECORD_FIELDS`` (and to the tuples the recorder
+appends: ``op_executed``, ``_add_op``, ``_sight``, and ``Store.add_op``); in ``add_records`` add
+its name to the ``zip(*records)`` unpacking and to the tuple the sightings filter picks from, then
+extend an ``array`` column made in ``__init__`` (through an ``Interned`` table for repeated
+values, as ``type`` does); count it in ``nbytes`` and read it in ``op``. Every column only grows, so a
 snapshot is a view that remembers the lengths: no copy. ``OpsView`` and ``TensorsView`` show the
 columns as read-only mappings of ``OpInfo``/``TensorInfo``, made on first access, so explanations,
 reports and the inspector read a live recording exactly as they read a loaded run.
