@@ -7,9 +7,9 @@ What keeps recording linear and cheap in a training loop: while an op runs, the 
 user line through a per-code-object cache and appends one raw tuple to a list (``_records``);
 every RECORD_BATCH ops, and before anything reads the run, ``_drain`` turns the batch into rows of
 the columns in store.py in bulk, and the outputs are summarized in bulk, not kept. Events and
-gradient calls wait as numbers until the run is read (``_materialize``). The ops of a backward pass that no tape records are not shown
-to the recorder by ``GradientTape.gradient`` (the recorder runs the pass again, and keeps its ops,
-only if a gradient is NaN/Inf or all zero; a jacobian's are held until the call ends); a gradient call
+gradient calls wait as numbers until the run is read (``_materialize``). The ops of a backward
+pass that no tape records are not shown to the recorder by ``GradientTape.gradient`` (the recorder
+runs the pass again, and keeps its ops, only if a gradient is NaN/Inf or all zero; a jacobian's are held until the call ends); a gradient call
 only notes its results, and the ones that need an explanation (None, unconnected zeros under
 ``UnconnectedGradients.ZERO``, NaN/Inf or exact zeros) are explained when someone asks
 (``snapshot``, ``tape.explain``), each from the ops near its call, never from a pass over the
@@ -162,27 +162,27 @@ class Recorder:
         self._variables = store.variables   # variable id -> Variable's name/trainable at creation
         self._values = {}      # tensor id or ("call", id, source) -> a small value kept within the budget
         self._value_bytes = 0
-        self._tape_sets = {}   # (ids of tape objects recording/recorded/paused) -> tape set code
-        self._checked_calls = 0
+        self._tape_sets = {}   # key of the tapes recording/recorded/paused (see op_executed) -> tape set code
+        self._checked_calls = 0  # calls before this index have had their results looked at
         self._records = []     # raw records (store.RECORD_FIELDS) not yet in the columns: see _drain
         self._record_bytes = 0  # bytes of the output values they hold
         self._late_variables = []  # variables met before recording began: their rows become variables
-        # Events and gradient calls as plain tuples until something reads the run (_materialize): a training
-        # step makes about ten of each kind, and objects made per step cost their making and every
-        # later garbage collection.
         self._sighted_variables = set()  # ids of variables sighted once: later sightings add nothing
-        self._last_output = None  # id of the first output of the last op recorded
-        self._event_cells = array("q")  # events not yet made into Event objects: EVENT_FIELDS numbers each
+        self._last_output = None  # id of the output of the last one-output op recorded
+        # Events and gradient calls wait as numbers until something reads the run (_materialize): a
+        # training step makes about ten, and objects made per step cost their making, their memory and
+        # every later garbage collection.
+        self._event_cells = array("q")  # EVENT_FIELDS numbers per event
         self._event_kinds = {}          # kind -> its number in _event_kind_names
         self._event_kind_names = []
-        self._raw_calls = []
+        self._raw_calls = []   # (seq, tape, kind, target ids, source ids, options code, location code, gradient ids)
         self._call_count = 0
         self._finished_calls = 0   # calls before this index are final (see _finish_calls)
         self._finished_tapes = set()  # ids of tapes that are gone: their TapeInfo changes no more
         self._gone_tapes = []
         store.sync = self._drain_locked  # a live view of the columns sees every op recorded so far
         self._options = {}     # a gradient call's options -> their number in _options_list (shared by calls)
-        self._options_list = []  # calls before this index have had their results looked at
+        self._options_list = []
         self._rules = {}       # op type -> rule code, for ops without a custom gradient
 
     # Installation ---------------------------------------------------------------------------------
@@ -285,7 +285,8 @@ class Recorder:
                                     for seq, kind, tape, tensor, where, source in rows])
         if self._raw_calls:
             raw, self._raw_calls = self._raw_calls, []
-            calls, names, locations, options_of = self.run.calls, self.run.names, self.store.locations, self._options_list
+            calls, names, locations = self.run.calls, self.run.names, self.store.locations
+            options_of = self._options_list
             for seq, tape_id, kind, targets, sources, options, where, grads in raw:
                 targets, sources, options = list(targets), list(sources), options_of[options]
                 location = locations[where] if where >= 0 else None

@@ -354,8 +354,8 @@ class Store:
 
         The recorder adds ops in batches with ``add_records``; this is that path for a single op whose
         inputs are all known (tests, tools)."""
-        seen = self.add_records([(op_type, tuple(inputs), tuple(outputs), None, None, None, None, tape_set, None, backward,
-                                  seq)], attrs_codes=[attrs_index], location_codes=[location])
+        record = (op_type, tuple(inputs), tuple(outputs), None, None, None, None, tape_set, None, backward, seq)
+        seen = self.add_records([record], attrs_codes=[attrs_index], location_codes=[location])
         return seen.first_op
 
     def location_codes(self, locations):
