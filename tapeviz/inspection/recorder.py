@@ -135,8 +135,7 @@ def _needs_diagnosis(value):
     # One dot product answers for almost every gradient: finite and non-zero means no NaN/Inf and not
     # all zero. Only an overflow (huge values) or an underflow (tiny ones) needs the exact test below.
     # (Callers hold np.errstate(all="ignore"): the dot product of huge values overflows, on purpose.)
-    flat = value.reshape(-1)
-    square = np.dot(flat, flat)
+    square = np.vdot(value, value)  # flattens in C: no view object per gradient
     if square != 0 and square - square == 0:  # finite and non-zero
         return False
     low, high = np.minimum.reduce(value, axis=None), np.maximum.reduce(value, axis=None)  # NaN propagates
