@@ -37,7 +37,7 @@ from .explain import explain as explain_pair
 from .diagnose import diagnose
 from .names import names_at
 from .model import VALUE_CAP, Event, GradientCall, GradientResult, Location, Run, TapeInfo
-from .store import CONSTANT, FLUSH_BYTES, VARIABLE, OpsView, Store, TensorsView, one_value
+from .store import CONSTANT, VARIABLE, OpsView, Store, TensorsView, one_value
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__))
@@ -56,6 +56,10 @@ _FIRST = operator.itemgetter(0)
 _NOTHING = {}  # shared by the results with no summary or explanation yet; replaced, never filled
 SMALL_VALUE = 64  # elements: an intermediate this small costs about what its summary costs
 RECORD_BATCH = 512  # raw records (ops) turned into columns at a time
+# ... or fewer, once the output values they hold reach this many bytes. Large, as a batch has a fixed
+# cost (tens of numpy calls) that a few ops on large arrays would pay again and again; a model's
+# step holds its activations for its backward pass anyway.
+RECORD_BYTES = 16 * 1024 ** 2
 EVENT_FIELDS = ("seq", "kind", "tape", "tensor", "location", "source")  # numbers an event keeps until read
 
 # Keyed by id(code), not by the code object: hashing a code object hashes its bytecode and constants
@@ -298,7 +302,7 @@ class Recorder:
     def _drain(self):
         """Turn the raw records into rows of the columns, in one batch (callers hold the lock).
 
-        Runs every RECORD_BATCH ops (or when the outputs they hold reach FLUSH_BYTES), and before anything
+        Runs every RECORD_BATCH ops (or when the outputs they hold reach RECORD_BYTES), and before anything
         reads the run: the per-op work of recording is then one tuple appended to a list.
         """
         gone, self._gone_tapes = self._gone_tapes, []
@@ -481,7 +485,7 @@ class Recorder:
             else:
                 records.append((op_type, inputs, outputs, None, None, attrs, grad_fn, tape_set, location, backward,
                                 next(self._seq)))
-            if len(records) >= RECORD_BATCH or self._record_bytes >= FLUSH_BYTES:
+            if len(records) >= RECORD_BATCH or self._record_bytes >= RECORD_BYTES:
                 self._drain()
 
     def _tape_set(self, recorded_on, key):

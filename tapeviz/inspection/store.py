@@ -34,6 +34,8 @@ FLUSH_VALUES = 1024           # arrays waiting for their summary, at most
 FLUSH_BYTES = 1024 ** 2  # bytes of arrays waiting for their summary, at most (kept low: RSS keeps its peak)
 _NUMERIC = "fiub"
 _NO_STATS = -2                # non-finite column value for an empty or non-numeric tensor
+LARGE_VALUE_BYTES = 16384     # values this large on average are copied into a kept buffer, not joined
+REUSED_BYTES = 4 * FLUSH_BYTES  # a flush this large or larger concatenates into a new array, not the kept one
 
 
 class Interned:
@@ -58,7 +60,8 @@ class TensorTable:
         self.ordered_ids = array("q")   # ids of rows added in increasing id order (op outputs, mostly)
         self.ordered_rows = array("q")
         self.late = {}                   # id -> row, for ids older than the last one added (leaves)
-        self.late_ids = None             # the ids in late, sorted (see known_ids)
+        self.late_ids = None             # the ids in late, sorted (see unknown)
+        self._buffers = {}               # dtype -> the array flushes of large values concatenate into
         self.producer = array("q")       # op id, 0 for a leaf
         self.shape = array("i")
         self.dtype = array("i")
@@ -174,7 +177,7 @@ class TensorTable:
                 where, sizes = where[keep], sizes[keep]
                 if not len(values):
                     continue
-            flat = self._concatenate(values, dtype)
+            flat = self._concatenate(values, int(sizes.sum()), dtype)
             if dtype.kind == "b":
                 flat = flat.view(np.uint8)
             starts = np.zeros(len(values), np.int64)
@@ -197,16 +200,32 @@ class TensorTable:
     def finish(self):
         """Summarize what waits and drop the flush buffers: nothing more will be added."""
         self.flush()
+        self._buffers = {}
 
-    @staticmethod
-    def _concatenate(values, dtype):
-        """The values end to end as one flat array. ``bytes.join`` copies each value's buffer with no
-        per-value array object (``np.concatenate`` makes a flattened view of each, twice the cost);
-        a value that is not C-contiguous takes numpy's way."""
-        try:
-            return np.frombuffer(b"".join(values), dtype)
-        except (TypeError, BufferError, ValueError):
+    def _concatenate(self, values, total, dtype):
+        """The values end to end as one flat array.
+
+        Many small values (a training step's): ``bytes.join`` copies each buffer with no per-value array
+        object (``np.concatenate`` makes a flattened view of each, twice the cost). Large ones: into a
+        buffer kept from one flush to the next, as a fresh megabyte-sized array is mapped from the system
+        on each flush and costs a page fault per 4 KB on first touch. One value: itself, flattened.
+        """
+        if len(values) == 1:
+            return values[0].reshape(-1)
+        nbytes = total * dtype.itemsize
+        if nbytes < LARGE_VALUE_BYTES * len(values):
+            try:
+                return np.frombuffer(b"".join(values), dtype)
+            except (TypeError, BufferError, ValueError):  # a value that is not C-contiguous
+                pass
+        if nbytes > REUSED_BYTES:
             return np.concatenate(values, axis=None)
+        buffer = self._buffers.get(dtype)
+        if buffer is None or len(buffer) < total:
+            buffer = self._buffers[dtype] = np.empty(max(total, FLUSH_BYTES // dtype.itemsize), dtype)
+        flat = buffer[:total]
+        np.concatenate(values, axis=None, out=flat)
+        return flat
 
     def stats(self, row):
         """(min, max, mean, non-finite count) of a row, or None for an empty or non-numeric value."""
