@@ -365,9 +365,13 @@ class Recorder:
         if code is None:
             code = self._event_kinds[kind] = len(self._event_kind_names)
             self._event_kind_names.append(kind)
+        if location is None:
+            location = user_location(3)
+        where = self.store._location_by_id.get(id(location))  # _code_of, inlined: two events a variable a step
+        if where is None:
+            where = self._code_of(location)
         self._event_cells.extend((next(self._seq) if seq is None else seq, code, -1 if tape is None else tape,
-                                  -1 if tensor is None else tensor, self._code_of(location or user_location(3)),
-                                  -1 if source is None else source))
+                                  -1 if tensor is None else tensor, where, -1 if source is None else source))
 
     # Observer methods (called by the core) ----------------------------------------------------------
     def tape_created(self, tape):
