@@ -34,20 +34,19 @@ def test_no_intermediate_array_outlives_its_summary():
     rng = np.random.default_rng(0)
     params, data, labels = model(rng, hidden=512)  # 16x512 activations: above the small-value size
     seen = []
-    original = columns.TensorTable.add
+    original = columns.TensorTable.add_pending
 
-    def watching(self, tensor_id, value, *args):
-        if value.size > 1000:
-            seen.append(weakref.ref(value))
-        return original(self, tensor_id, value, *args)
+    def watching(self, values, *args):
+        seen.extend(weakref.ref(value) for value in values if value.size > 1000)
+        return original(self, values, *args)
 
-    columns.TensorTable.add = watching
+    columns.TensorTable.add_pending = watching
     try:
         with tf.record() as rec:
             train(20, params, data, labels)
             rec.store.tensors.flush()
     finally:
-        columns.TensorTable.add = original
+        columns.TensorTable.add_pending = original
     gc.collect()
     assert len(seen) > 40
     alive = [ref for ref in seen if ref() is not None]

@@ -3,11 +3,13 @@
 ``with tapeviz.record("run.tapeviz"):`` (or ``TAPEVIZ_RECORD=run.tapeviz``) installs one. Plain
 library use never pays for it: the core tests one empty list per op when no recorder is installed.
 
-What keeps recording linear in a training loop: each op costs a bounded amount (its user line is
-found through a per-code-object cache, it becomes a row of the columns in store.py, its outputs
-are summarized in bulk, not kept); the ops of a backward pass that no tape records are not shown
-to the recorder by ``GradientTape.gradient`` (the recorder runs the pass again, and keeps its ops,
-only if a gradient is NaN/Inf or all zero; a jacobian's are held until the call ends); a gradient call
+What keeps recording linear and cheap in a training loop: while an op runs, the recorder finds its
+user line through a per-code-object cache and appends one raw tuple to a list (``_records``);
+every RECORD_BATCH ops, and before anything reads the run, ``_drain`` turns the batch into rows of
+the columns in store.py in bulk, and the outputs are summarized in bulk, not kept. Events and
+gradient calls wait as numbers until the run is read (``_materialize``). The ops of a backward
+pass that no tape records are not shown to the recorder by ``GradientTape.gradient`` (the recorder
+runs the pass again, and keeps its ops, only if a gradient is NaN/Inf or all zero; a jacobian's are held until the call ends); a gradient call
 only notes its results, and the ones that need an explanation (None, unconnected zeros under
 ``UnconnectedGradients.ZERO``, NaN/Inf or exact zeros) are explained when someone asks
 (``snapshot``, ``tape.explain``), each from the ops near its call, never from a pass over the
@@ -15,10 +17,10 @@ whole run. The recorder keeps no array of the run alive beyond a fixed budget of
 (``VALUE_BUDGET_BYTES``).
 """
 import copy
+from array import array
 import itertools
-from dataclasses import replace
-from bisect import bisect_left
 import linecache
+import operator
 import os
 import sys
 import threading
@@ -50,8 +52,16 @@ _BACKWARD_CODE = _backward_module.backward.__code__
 # training loop keeps a few small values of its first steps and stays flat after.
 VALUE_BUDGET_BYTES = 16 * 1024 ** 2
 _ARRAY_OVERHEAD = 200  # bytes a kept array costs beside its data (object, dict entry, key)
+_SIZE = operator.attrgetter("size")
+_FIRST = operator.itemgetter(0)
 _NOTHING = {}  # shared by the results with no summary or explanation yet; replaced, never filled
 SMALL_VALUE = 64  # elements: an intermediate this small costs about what its summary costs
+RECORD_BATCH = 512  # raw records (ops) turned into columns at a time
+# ... or fewer, once the output values they hold reach this many bytes. Large, as a batch has a fixed
+# cost (tens of numpy calls) that a few ops on large arrays would pay again and again; a model's
+# step holds its activations for its backward pass anyway.
+RECORD_BYTES = 16 * 1024 ** 2
+EVENT_FIELDS = ("seq", "kind", "tape", "tensor", "location", "source", "scope")  # numbers an event keeps until read
 
 # Keyed by id(code), not by the code object: hashing a code object hashes its bytecode and constants
 # each time (it is not cached), which made finding the user's line the largest part of an op's cost.
@@ -130,8 +140,7 @@ def _needs_diagnosis(value):
     # One dot product answers for almost every gradient: finite and non-zero means no NaN/Inf and not
     # all zero. Only an overflow (huge values) or an underflow (tiny ones) needs the exact test below.
     # (Callers hold np.errstate(all="ignore"): the dot product of huge values overflows, on purpose.)
-    flat = value.reshape(-1)
-    square = np.dot(flat, flat)
+    square = np.vdot(value, value)  # flattens in C: no view object per gradient
     if square != 0 and square - square == 0:  # finite and non-zero
         return False
     low, high = np.minimum.reduce(value, axis=None), np.maximum.reduce(value, axis=None)  # NaN propagates
@@ -152,14 +161,32 @@ class Recorder(ForwardRecording):
         self._lock = threading.RLock()
         self._tape_ids = {}    # id(tape) -> tape id, while the tape lives (a weak reference drops it)
         self._tape_refs = {}
+        self._reference_keys = {}  # id of a tape's weak reference -> id(tape), to forget it when it dies
         self._paused = set()
         self._variables = store.variables   # variable id -> Variable's name/trainable at creation
         self._values = {}      # tensor id or ("call", id, source) -> a small value kept within the budget
         self._value_bytes = 0
-        self._tape_sets = {}   # (ids of tape objects recording/recorded/paused) -> tape set code
-        self._checked_calls = 0
-        self._location_codes = {}  # id of a Location -> (the Location, its code in the store)
-        self._options = {}     # a gradient call's options, shared between calls with the same ones  # calls before this index have had their results looked at
+        self._tape_sets = {}   # key of the tapes recording/recorded/paused (see op_executed) -> tape set code
+        self._checked_calls = 0  # calls before this index have had their results looked at
+        self._records = []     # raw records (store.RECORD_FIELDS) not yet in the columns: see _drain
+        self._record_bytes = 0  # bytes of the output values they hold
+        self._late_variables = []  # variables met before recording began: their rows become variables
+        self._sighted_variables = set()  # ids of variables sighted once: later sightings add nothing
+        self._last_output = None  # id of the output of the last one-output op recorded
+        # Events and gradient calls wait as numbers until something reads the run (_materialize): a
+        # training step makes about ten, and objects made per step cost their making, their memory and
+        # every later garbage collection.
+        self._event_cells = array("q")  # EVENT_FIELDS numbers per event
+        self._event_kinds = {}          # kind -> its number in _event_kind_names
+        self._event_kind_names = []
+        self._raw_calls = []   # (seq, tape, kind, target ids, source ids, options code, location code, gradient ids)
+        self._call_count = 0
+        self._finished_calls = 0   # calls before this index are final (see _finish_calls)
+        self._finished_tapes = set()  # ids of tapes that are gone: their TapeInfo changes no more
+        self._gone_tapes = []
+        store.sync = self._drain_locked  # a live view of the columns sees every op recorded so far
+        self._options = {}     # a gradient call's options -> their number in _options_list (shared by calls)
+        self._options_list = []
         self._rules = {}       # op type -> rule code, for ops without a custom gradient
 
     # Installation ---------------------------------------------------------------------------------
@@ -172,6 +199,7 @@ class Recorder(ForwardRecording):
         if self in context.observers:
             context.observers.remove(self)
         with self._lock:
+            self._drain()
             self.store.tensors.finish()  # the waiting arrays and the flush buffer are not kept past the run
 
     # Helpers --------------------------------------------------------------------------------------
@@ -181,12 +209,21 @@ class Recorder(ForwardRecording):
         if tape_id is None:
             tape_id = len(self.run.tapes) + 1
             self._tape_ids[key] = tape_id
-            self._tape_refs[key] = weakref.ref(tape, lambda _, key=key: self._forget_tape(key))
+            reference = self._tape_refs[key] = weakref.ref(tape, self._tape_gone)
+            self._reference_keys[id(reference)] = key
             self.run.tapes[tape_id] = TapeInfo(tape_id, tape._persistent, tape._watch_accessed_variables)
         return tape_id
 
-    def _forget_tape(self, key):
-        self._tape_sets.clear()  # keyed by id(tape), which a new tape may reuse
+    def _tape_gone(self, reference):
+        key = self._reference_keys.pop(id(reference), None)
+        tape_id = self._tape_ids.get(key)
+        if tape_id is not None:
+            self._gone_tapes.append(tape_id)  # final once the ops recorded before it went are drained
+        # The cached tape sets are keyed by id(tape), which a new tape may reuse (key 0, no tape, stays).
+        idle = self._tape_sets.get(0)
+        self._tape_sets.clear()
+        if idle is not None:
+            self._tape_sets[0] = idle
         self._tape_ids.pop(key, None)
         self._tape_refs.pop(key, None)
 
@@ -206,40 +243,146 @@ class Recorder(ForwardRecording):
         self._values[key] = value
         self._value_bytes += cost
 
+    def _sight(self, tensors, location=None):
+        """Note tensors met outside an op (watched, assigned, a gradient call's): each one not seen before
+        becomes a leaf row at the next drain, with its value as it is now."""
+        seen = []
+        for tensor in tensors:
+            if isinstance(tensor, Variable):  # a variable (or what assign returns): its current value's tensor
+                tensor_id = tensor._id
+                if type(tensor) is Variable and tensor_id not in self._variables:  # created before recording began
+                    self._variables[tensor_id] = (tensor.name, tensor.trainable)
+                    self._late_variables.append(tensor_id)
+                if tensor_id in self._sighted_variables:
+                    continue  # its row exists (or will, from the first sighting): nothing more to note
+                self._sighted_variables.add(tensor_id)
+                tensor = tensor._snapshot
+            seen.append(tensor)
+        if seen:
+            self._records.append((None, tuple(seen), (), None, None, None, None, -1, location, False, 0, ""))
+
     def _tensor(self, tensor, location=None):
         """The table row of a tensor or variable, added on first sight."""
-        tensor_id = tensor._id
+        self._sight((tensor,), location)
+        self._drain()
+        return self.store.tensors.row(tensor._id)
+
+    def _drain_locked(self):
+        with self._lock:
+            self._drain()
+            self._materialize()
+
+    def _code_of(self, location):
+        """A Location's code in the store (events and calls keep codes: a tuple of numbers and strings is
+        one the garbage collector stops tracking, so a long run's events cost no collection time)."""
+        code = self.store._location_by_id.get(id(location))
+        return code if code is not None else self.store.location_codes((location,))[0]
+
+    def _materialize(self):
+        """Make the Event and GradientCall objects of the events and calls recorded since the last time."""
+        if self._event_cells:
+            cells, self._event_cells = self._event_cells, array("q")
+            locations, kinds = self.store.locations, self._event_kind_names
+            rows = np.frombuffer(cells, np.int64).reshape(-1, len(EVENT_FIELDS)).tolist()
+            scopes = self.store.scopes.values
+            self.run.events.extend([Event(seq, kinds[kind], None if tape < 0 else tape, None if tensor < 0 else tensor,
+                                          locations[where] if where >= 0 else None, str(source) if source >= 0 else "",
+                                          scopes[scope].removesuffix("/") if scope >= 0 else "")
+                                    for seq, kind, tape, tensor, where, source, scope in rows])
+        if self._raw_calls:
+            raw, self._raw_calls = self._raw_calls, []
+            calls, names, locations = self.run.calls, self.run.names, self.store.locations
+            options_of = self._options_list
+            for seq, tape_id, kind, targets, sources, options, where, grads in raw:
+                targets, sources, options = list(targets), list(sources), options_of[options]
+                location = locations[where] if where >= 0 else None
+                results = [GradientResult(source, grad is None, None, _NOTHING, _NOTHING, grad)
+                           for source, grad in zip(sources, grads)]
+                calls.append(GradientCall(len(calls) + 1, seq, tape_id, kind, targets, sources, options, results,
+                                          location))
+                names.update(names_at(location, kind, targets, sources))
+
+    def _drain(self):
+        """Turn the raw records into rows of the columns, in one batch (callers hold the lock).
+
+        Runs every RECORD_BATCH ops (or when the outputs they hold reach RECORD_BYTES), and before anything
+        reads the run: the per-op work of recording is then one tuple appended to a list.
+        """
+        gone, self._gone_tapes = self._gone_tapes, []
+        records = self._records
+        if not records:
+            self._finished_tapes.update(gone)
+            return
+        self._records, self._record_bytes = [], 0
         store = self.store
-        table = store.tensors
-        variables = store.variables
-        if type(tensor) is Variable and tensor_id not in variables:  # created before recording began
-            variables[tensor_id] = (tensor.name, tensor.trainable)
-        ids = table.ordered_ids  # TensorTable.row, inlined: this runs for every input and gradient
-        index = bisect_left(ids, tensor_id)
-        row = table.ordered_rows[index] if index < len(ids) and ids[index] == tensor_id else table.late.get(tensor_id)
-        if row is None:
-            value = tensor._value_for_read()
-            value = value if type(value) is np.ndarray else np.asarray(value)
-            kind = VARIABLE if tensor_id in store.variables else CONSTANT
-            row = store.add_leaf(tensor_id, value, kind, self._location_code(location))
+        batch = store.add_records(records, plain=_plain_attrs, rule_of=_rule_of_type)
+        if batch.ops:
+            self._link_tapes(batch)
+        if self._late_variables:
+            table = store.tensors
+            for tensor_id in self._late_variables:
+                row = table.row(tensor_id)
+                if row is not None and table.kind[row] == CONSTANT:
+                    table.kind[row] = VARIABLE
+            self._late_variables = []
+        if self._value_bytes < VALUE_BUDGET_BYTES:
+            self._keep_small(batch)
+        self._finished_tapes.update(gone)
+
+    def _link_tapes(self, batch):
+        """Add each op of a batch to the ``ops`` of the tapes that recorded it (a run of ops with the same
+        tape set at a time: a training step's forward pass is one run, its updates another)."""
+        codes = batch.tape_sets
+        values = self.store.tape_sets.values
+        run_tapes = self.run.tapes
+        first = batch.first_op
+        if codes.count(codes[0]) == len(codes):
+            starts, ends = [0], [len(codes)]
+        else:
+            column = np.asarray(codes)
+            changes = (np.flatnonzero(column[1:] != column[:-1]) + 1).tolist()
+            starts, ends = [0] + changes, changes + [len(codes)]
+        for start, end in zip(starts, ends):
+            for tape_id in values[codes[start]][0]:
+                run_tapes[tape_id].ops.extend(range(first + start, first + end))
+
+    def _keep_small(self, batch):
+        """Keep the batch's small new leaves and small outputs (2 to SMALL_VALUE elements), in row order,
+        while the budget lasts."""
+        kept = []
+        for rows, ids, values in ((batch.leaf_rows, batch.leaf_ids, batch.leaf_values),
+                                  (batch.out_rows, batch.out_ids, batch.out_values)):
+            if ids:
+                sizes = np.fromiter(map(_SIZE, values), np.int64, len(values))
+                small = np.flatnonzero((sizes > 1) & (sizes <= SMALL_VALUE)).tolist()
+                if small:
+                    kept += [(int(rows[i]), ids[i], values[i]) for i in small]
+        if batch.leaf_ids:
+            kept.sort(key=_FIRST)
+        for _, tensor_id, value in kept:
             self._keep(tensor_id, value)
-        elif tensor_id in variables and table.kind[row] == CONSTANT:
-            table.kind[row] = VARIABLE
-        return row
 
-    def _location_code(self, location):
-        """The store's code for a Location, cached by identity (the cache holds the Location, so its id
-        cannot be reused by another while cached)."""
-        found = self._location_codes.get(id(location))
-        if found is not None and found[0] is location:
-            return found[1]
-        location_code = self.store.location_code(location)
-        if location is not None:
-            self._location_codes[id(location)] = (location, location_code)
-        return location_code
-
-    def _event(self, kind, tape=None, tensor=None, detail="", location=None):
-        self.run.events.append(Event(next(self._seq), kind, tape, tensor, location or user_location(3), detail))
+    def _event(self, kind, tape=None, tensor=None, location=None, source=None, seq=None, scope=None):
+        """Note an event (``source``: the id of the tensor an assignment took its value from; ``scope``: the
+        name scope an assignment ran in, an optimizer's)."""
+        code = self._event_kinds.get(kind)
+        if code is None:
+            code = self._event_kinds[kind] = len(self._event_kind_names)
+            self._event_kind_names.append(kind)
+        if location is None:
+            location = user_location(3)
+        where = self.store._location_by_id.get(id(location))  # _code_of, inlined: two events a variable a step
+        if where is None:
+            where = self._code_of(location)
+        if scope:
+            scope_code = self.store.scopes.codes.get(scope)
+            if scope_code is None:
+                scope_code = self.store.scopes.code(scope)
+        else:
+            scope_code = -1
+        self._event_cells.extend((next(self._seq) if seq is None else seq, code, -1 if tape is None else tape,
+                                  -1 if tensor is None else tensor, where, -1 if source is None else source,
+                                  scope_code))
 
     # Observer methods (called by the core) ----------------------------------------------------------
     def tape_created(self, tape):
@@ -266,7 +409,7 @@ class Recorder(ForwardRecording):
             tape_id = self._tape_id(tape)
             seq = next(self._seq)
             self.run.tapes[tape_id].resets.append(seq)
-            self.run.events.append(Event(seq, "reset", tape_id, location=user_location(3)))
+            self._event("reset", tape_id, location=user_location(3), seq=seq)
 
     def recording_paused(self, tape):
         with self._lock:
@@ -281,10 +424,11 @@ class Recorder(ForwardRecording):
             self._event("resume_recording", tape_id)
 
     def watched(self, tape, item, how):
+        location = _walk(sys._getframe(2))[0]
         with self._lock:
-            location = user_location(3)
-            self._tensor(item, location)
-            self._event(how, self._tape_id(tape), item._id, location=location)
+            if item._id not in self._sighted_variables:
+                self._sight((item,), location)
+            self._event(how, self._tape_id(tape), item._id, location)
 
     def variable_created(self, variable):
         with self._lock:
@@ -299,13 +443,15 @@ class Recorder(ForwardRecording):
                 self.store.tensors.read_of[row] = variable._id
 
     def variable_assigned(self, variable, value, method):
+        location = _walk(sys._getframe(2))[0]
+        source = getattr(value, "_id", None)
         with self._lock:
-            self._tensor(variable)
-            source = value._id if hasattr(value, "_id") else None
-            if source is not None:
-                self._tensor(value)
-            self.run.events.append(Event(next(self._seq), method, None, variable._id, user_location(3),
-                                         str(source) if source is not None else "", state.name_scope.removesuffix("/")))
+            # The value is most often the output of the op just recorded (``lr * grad``): known already.
+            if source is not None and source != self._last_output:
+                self._sight((variable, value))
+            elif variable._id not in self._sighted_variables:
+                self._sight((variable,))
+            self._event(method, None, variable._id, location, source, scope=state.name_scope)
 
     def tensor_converted(self, tensor, how):
         if not state.tapes:  # conversions matter only while a tape records
@@ -315,8 +461,8 @@ class Recorder(ForwardRecording):
             return
         with self._lock:
             location = user_location(3)
-            self._tensor(tensor, location)
-            self._event(how, self._tape_id(tapes[-1]), tensor._id, location=location)
+            self._sight((tensor,), location)
+            self._event(how, self._tape_id(tapes[-1]), tensor._id, location)
 
     def op_executed(self, op_type, inputs, outputs, attrs, grad_fn, recorded_on):
         location, backward = _walk(sys._getframe(2))
@@ -330,102 +476,102 @@ class Recorder(ForwardRecording):
             return
         if _held.ops:
             _held.ops = []  # a backward pass that never reached gradient_computed (its rule raised)
+        # The tapes recording now, those that recorded the op and those paused, as one code: a
+        # loop repeats a few such sets, so this is one dictionary look-up per op. The key: with no tape
+        # paused and at most one recording (a training step), a number; else one flat tuple, the three
+        # parts separated by None (cheaper to build and hash than three).
+        tapes_now = state.tapes
+        paused = self._paused
+        if not paused and len(tapes_now) <= 1:
+            key = (id(tapes_now[0]) if recorded_on else -id(tapes_now[0])) if tapes_now else 0
+        else:
+            key = (*map(id, recorded_on), None, *map(id, tapes_now), None, *paused)
         with self._lock:
-            # The tapes recording now, those that recorded the op and those paused, as one code: a
-            # loop repeats a few such sets, so this is one dictionary look-up per op.
-            # (One flat tuple, the three parts separated by None: cheaper to build and hash than three.)
-            key = (*map(id, recorded_on), None, *map(id, state.tapes), None, *self._paused)
             tape_set = self._tape_sets.get(key)
             if tape_set is None:
                 tape_set = self._tape_set(recorded_on, key)
-            self._add_op(op_type, inputs, outputs, attrs, grad_fn, tape_set, location, backward)
+            records = self._records
+            if len(outputs) == 1:
+                output = outputs[0]
+                value, self._last_output = output._value, output._id
+                records.append((op_type, inputs, None, self._last_output, value, attrs, grad_fn, tape_set, location,
+                                backward, next(self._seq), state.name_scope))
+                try:
+                    self._record_bytes += value.nbytes
+                except AttributeError:  # not a numpy value: counted when made an array
+                    pass
+            else:
+                records.append((op_type, inputs, outputs, None, None, attrs, grad_fn, tape_set, location, backward,
+                                next(self._seq), state.name_scope))
+            if len(records) >= RECORD_BATCH or self._record_bytes >= RECORD_BYTES:
+                self._drain()
 
     def _tape_set(self, recorded_on, key):
-        """(code, tape ids that recorded the op) for a set of tapes, cached under ``key``."""
+        """The code of a set of tapes (recorded the op, recording, paused), cached under ``key``."""
         tape_id = self._tape_id
         tapes = tuple(tape_id(t) for t in gradient_tapes(recorded_on)) if recorded_on else ()
         recording = tuple(tape_id(t) for t in gradient_tapes(state.tapes))
-        code = self.store.tape_sets.code((tapes, recording, tuple(sorted(self._paused))))
-        self._tape_sets[key] = found = (code, tapes)
-        return found
+        code = self._tape_sets[key] = self.store.tape_sets.code((tapes, recording, tuple(sorted(self._paused))))
+        return code
 
     def _add_op(self, op_type, inputs, outputs, attrs, grad_fn, tape_set, location, backward=False):
-        store = self.store
-        table = store.tensors
-        ids, late = table.ordered_ids, table.late
-        for t in inputs:  # TensorTable.row, inlined: most inputs are earlier ops' outputs, found at once
-            tensor_id = t._id
-            index = bisect_left(ids, tensor_id)
-            if (index == len(ids) or ids[index] != tensor_id) and tensor_id not in late:
-                self._tensor(t, location)
-        if op_type not in store.rules:
-            store.rules[op_type] = _rule_of(op_type, None)
-        location_code = self._location_code(location)
-        code, tapes = tape_set
-        op_id = store.add_op(next(self._seq), op_type, inputs, outputs,
-                             store.attrs_code(attrs, _plain_attrs) if attrs else -1, code, location_code, backward,
-                             state.name_scope)
-        if grad_fn is not None:
-            store.custom.add(op_id)
-        if self._value_bytes < VALUE_BUDGET_BYTES:
-            for t in outputs:
-                size = t._value.size
-                if 1 < size <= SMALL_VALUE:
-                    self._keep(t._id, np.asarray(t._value))
-        if tapes:
-            run_tapes = self.run.tapes
-            for tape_id in tapes:
-                run_tapes[tape_id].ops.append(op_id)
+        """Add an op outside the observed path (held backward ops, a tape explained on its own)."""
+        self._records.append((op_type, tuple(inputs), tuple(outputs), None, None, attrs, grad_fn, tape_set, location,
+                              backward, next(self._seq), state.name_scope))
 
     def gradient_computed(self, tape, kind, targets, sources, options, results):
-        _forget_backward_frame()
+        _backward_seen.frame = _backward_seen.location = None  # do not keep the finished pass's frame alive
         held, _held.ops = _held.ops, []
         rerun = state.rerun_backward  # set by GradientTape.gradient, whose backward ops were not shown to us
+        location = _walk(sys._getframe(2))[0]
         with self._lock:
             if held or rerun is not None:
                 with np.errstate(all="ignore"):
-                    diagnose_held = any(grad is not None and _needs_diagnosis(grad._value) for grad in results)
+                    diagnose_held = any(_needs_diagnosis(grad._value) for grad in results if grad is not None)
                 if diagnose_held and rerun is not None:
                     held += self._backward_ops_again(rerun)
             if held and diagnose_held:
                 recording = tuple(self._tape_id(t) for t in gradient_tapes(state.tapes))
-                tape_set = (self.store.tape_sets.code(((), recording, tuple(sorted(self._paused)))), ())
-                for op_type, inputs, outputs, attrs, grad_fn, location in held:
-                    self._add_op(op_type, inputs, outputs, attrs, grad_fn, tape_set, location, True)
+                tape_set = self.store.tape_sets.code(((), recording, tuple(sorted(self._paused))))
+                for op_type, inputs, outputs, attrs, grad_fn, op_location in held:
+                    self._add_op(op_type, inputs, outputs, attrs, grad_fn, tape_set, op_location, True)
             tape_id = self._tape_id(tape)
-            location = user_location(3)
             # Values beyond a summary serve the inspector's plots: a gradient against a 1-D source (and the
             # target, if it has the source's size). Only those are kept.
             plotted = {}
             if self._value_bytes < VALUE_BUDGET_BYTES:
                 for s in sources:
                     value = s._value_for_read()
-                    if np.ndim(value) == 1:
+                    if value.ndim == 1:
                         plotted[s._id] = value.size
-            sizes = set(plotted.values())
-            for t in itertools.chain(targets, sources):
-                self._tensor(t, location)
-                if plotted and (t._id in plotted or np.size(t._value_for_read()) in sizes) and t._id not in self._values:
-                    self._keep(t._id, np.asarray(t._value_for_read()), always=True)
+            sighted = self._sighted_variables
+            self._sight([t for t in itertools.chain(targets, sources) if t._id not in sighted]
+                        + [g for g in results if g is not None], location)
+            if plotted:
+                sizes = set(plotted.values())
+                kept = self._values
+                for t in itertools.chain(targets, sources):
+                    if t._id not in kept:
+                        value = t._value_for_read()
+                        if t._id in plotted or value.size in sizes:
+                            self._keep(t._id, np.asarray(value), always=True)
             seq = next(self._seq)
             options_key = tuple(options.items())
-            shared_options = self._options.get(options_key)
-            if shared_options is None:
-                shared_options = self._options[options_key] = dict(options)
-            call = GradientCall(len(self.run.calls) + 1, seq, tape_id, kind, [t._id for t in targets],
-                                [s._id for s in sources], shared_options, [], location)
-            self.run.names.update(names_at(location, kind, call.targets, call.sources))
-            for source, grad in zip(sources, results):
-                result = GradientResult(source._id, grad is None, summary=_NOTHING, explanations=_NOTHING)
-                if grad is not None:
-                    # The gradient's summary comes from the tensor table (its rule's op made it, or it
-                    # is added here): nothing is computed per call for a gradient nobody asks about.
-                    self._tensor(grad, location)
-                    result.tensor = grad._id
-                    if source._id in plotted:
-                        self._keep(("call", call.id, source._id), np.asarray(grad._value), always=True)
-                call.results.append(result)
-            self.run.calls.append(call)
+            options_code = self._options.get(options_key)
+            if options_code is None:
+                options_code = self._options[options_key] = len(self._options_list)
+                self._options_list.append(dict(options))
+            self._call_count += 1
+            source_ids = [s._id for s in sources]
+            grads = [None if grad is None else grad._id for grad in results]
+            # The gradients' summaries come from the tensor table (their rule's op made them, or they are
+            # added as leaves): nothing is computed per call for a gradient nobody asks about.
+            self._raw_calls.append((seq, tape_id, kind, tuple([t._id for t in targets]), tuple(source_ids),
+                                    options_code, self._code_of(location), tuple(grads)))
+            if plotted:
+                for source_id, grad in zip(source_ids, results):
+                    if grad is not None and source_id in plotted:
+                        self._keep(("call", self._call_count, source_id), np.asarray(grad._value), always=True)
 
     @staticmethod
     def _backward_ops_again(rerun):
@@ -444,25 +590,52 @@ class Recorder(ForwardRecording):
         """Explain the calls made since the last time: the Nones, the zeros asked for with
         ``UnconnectedGradients.ZERO`` that are unconnected, and NaN/Inf or all-zero gradients."""
         with self._lock:
+            self._drain()
+            self._materialize()
             calls = self.run.calls[self._checked_calls:]
             self._checked_calls = len(self.run.calls)
             store = self.store
-            for call in calls:
+            # Most results are neither None nor remarkable: their statistics, looked up in bulk, say so.
+            pairs = [(call, result) for call in calls for result in call.results]
+            if not pairs:
+                return
+            low, high, _, bad = store.stats_of([-1 if r.tensor is None else r.tensor for _, r in pairs])
+            notable = ((low == 0) & (high == 0)) | (bad > 0)
+            notable |= np.fromiter((r.is_none for _, r in pairs), bool, len(pairs))
+            for index in np.flatnonzero(notable).tolist():
+                call, result = pairs[index]
                 zeros_wanted = call.options.get("unconnected_gradients") == "ZERO"
-                for result in call.results:
-                    stats = store.tensor_stats(result.tensor) if result.tensor is not None else None
-                    all_zero = stats is not None and stats[0] == 0 and stats[1] == 0
-                    if result.is_none or (zeros_wanted and all_zero):
-                        for target in call.targets:
-                            explanation = explain_pair(self.run, call.tape, target, result.source, call.seq,
-                                                       call.options)
-                            if explanation is not None:
-                                if result.explanations is _NOTHING:
-                                    result.explanations = {}
-                                result.explanations[target] = explanation
-                    if not result.explanations and stats is not None and (stats[3] or all_zero):
-                        result.summary = store.tensor_summary(result.tensor)
-                        result.diagnosis = diagnose(self.run, call, result)
+                stats = store.tensor_stats(result.tensor) if result.tensor is not None else None
+                all_zero = stats is not None and stats[0] == 0 and stats[1] == 0
+                if result.is_none or (zeros_wanted and all_zero):
+                    for target in call.targets:
+                        explanation = explain_pair(self.run, call.tape, target, result.source, call.seq,
+                                                   call.options)
+                        if explanation is not None:
+                            if result.explanations is _NOTHING:
+                                result.explanations = {}
+                            result.explanations[target] = explanation
+                if not result.explanations and stats is not None and (stats[3] or all_zero):
+                    result.summary = store.tensor_summary(result.tensor)
+                    result.diagnosis = diagnose(self.run, call, result)
+
+    def _finish_calls(self):
+        """Give each result made since the last snapshot its summary and value (a kept value, or the one
+        element its summary holds), and its own explanations dict: the calls are then final."""
+        calls = self.run.calls[self._finished_calls:]
+        self._finished_calls = len(self.run.calls)
+        summaries = iter(self.store.summaries([r.tensor for call in calls for r in call.results
+                                               if r.tensor is not None]))
+        values = self._values
+        for call in calls:
+            for result in call.results:
+                result.explanations = dict(result.explanations) if result.explanations else {}
+                if result.tensor is not None:
+                    result.summary = summary = next(summaries)
+                    value = values.get(("call", call.id, result.source))
+                    result.value = np.array(value) if value is not None else one_value(summary)
+                elif result.summary is _NOTHING:
+                    result.summary = {}
 
     # Output ---------------------------------------------------------------------------------------
     def snapshot(self):
@@ -471,29 +644,25 @@ class Recorder(ForwardRecording):
         with self._lock:
             self.explain_pending()
             live, store = self.run, self.store
+            self._drain()
             store.tensors.flush()
-            tapes = {i: replace(t, ops=list(t.ops), spans=[list(s) for s in t.spans], resets=list(t.resets))
-                     for i, t in live.tapes.items()}
+            # A tape that is gone and a call already looked at change no more: the snapshot shares them.
+            tapes = {i: t if i in self._finished_tapes else
+                     TapeInfo(t.id, t.persistent, t.watch_accessed_variables, t.location, t.parent, list(t.ops),
+                              [list(s) for s in t.spans], list(t.resets)) for i, t in live.tapes.items()}
+            self._finish_calls()
             values = self._values
-            calls = []
-            summary_of = store.tensor_summary
-            for call in live.calls:
-                results = []
-                for r in call.results:
-                    result = GradientResult(r.source, r.is_none, summary=r.summary, tensor=r.tensor, diagnosis=r.diagnosis,
-                                            explanations=dict(r.explanations) if r.explanations else {})
-                    if r.tensor is not None:
-                        result.summary = summary = summary_of(r.tensor)
-                        value = values.get(("call", call.id, r.source))
-                        result.value = np.array(value) if value is not None else one_value(summary)
-                    results.append(result)
-                calls.append(replace(call, results=results))
+            calls = list(live.calls)
             run = Run(tapes=tapes, ops=OpsView(store, frozen=len(store.seq)),
                       tensors=TensorsView(store, frozen=len(store.tensors), values=dict(values)),
                       events=list(live.events), calls=calls, meta=copy.deepcopy(live.meta), names=dict(live.names))
             run.accumulators, run.jvps = self.forward_snapshot()
             run.sources = _read_sources(run, store.locations)
             return run
+
+
+def _rule_of_type(op_type):
+    return _rule_of(op_type, None)
 
 
 def _rule_of(op_type, grad_fn):
@@ -636,7 +805,7 @@ def explain_tape(tape, target, source):
     produced = set()
     for op in tape._operations():
         recorder._add_op(op.type, op.inputs, op.outputs, op.attrs, op.grad_fn,
-                         (recorder.store.tape_sets.code(((tape_id,), (tape_id,), ())), (tape_id,)), None)
+                         recorder.store.tape_sets.code(((tape_id,), (tape_id,), ())), None)
         produced.update(t._id for t in op.outputs)
     for watched_id in sorted(tape._ids - produced):
         run.events.append(Event(0, "watch", tape_id, watched_id))

@@ -2,15 +2,25 @@
 
 A training loop runs hundreds of thousands of ops. Kept as objects (an OpInfo, a TensorInfo and a
 summary dict each) they cost about 1.4 KB per op, slowed every garbage collection, and took
-microseconds each to build. Here an op costs a handful of ``array`` appends (about 100 bytes),
-and a tensor's summary (min, max, mean, non-finite count) is computed in bulk for thousands of
-values at a time, from arrays held only until the next flush. Every column only grows, so a
+microseconds each to build. Here an op costs about 100 bytes of typed columns, filled in bulk from a
+batch of raw records (``add_records``: the recorder appends one tuple per op while it runs), and
+a tensor's summary (min, max, mean, non-finite count) is computed in bulk for thousands of values
+at a time, from arrays held only until the next flush.
+
+A new per-op column: add its field to the end of ``RECORD_FIELDS`` (and to the tuples the recorder
+appends: ``op_executed``, ``_add_op``, ``_sight``, and ``Store.add_op``); in ``add_records`` add
+its name to the ``zip(*records)`` unpacking and to the tuple the sightings filter picks from, then
+extend an ``array`` column made in ``__init__`` (through an ``Interned`` table for repeated
+values, as ``type`` does); count it in ``nbytes`` and read it in ``op``. Every column only grows, so a
 snapshot is a view that remembers the lengths: no copy. ``OpsView`` and ``TensorsView`` show the
 columns as read-only mappings of ``OpInfo``/``TensorInfo``, made on first access, so explanations,
 reports and the inspector read a live recording exactly as they read a loaded run.
 """
 import bisect
+import functools
+import itertools
 import math
+import operator
 from array import array
 from collections.abc import Mapping
 
@@ -21,10 +31,11 @@ from .model import OpInfo, TensorInfo, dtype_name
 KINDS = ("intermediate", "constant", "variable")
 INTERMEDIATE, CONSTANT, VARIABLE = 0, 1, 2
 FLUSH_VALUES = 1024           # arrays waiting for their summary, at most
-FLUSH_BYTES = 1024 ** 2       # bytes of arrays waiting for their summary, at most (kept low: RSS keeps its peak)
+FLUSH_BYTES = 1024 ** 2  # bytes of arrays waiting for their summary, at most (kept low: RSS keeps its peak)
 _NUMERIC = "fiub"
-REUSED_BYTES = 4 * FLUSH_BYTES  # a flush this large or larger concatenates into a new array, not the kept one
 _NO_STATS = -2                # non-finite column value for an empty or non-numeric tensor
+LARGE_VALUE_BYTES = 16384     # values this large on average are copied into a kept buffer, not joined
+REUSED_BYTES = 4 * FLUSH_BYTES  # a flush this large or larger concatenates into a new array, not the kept one
 
 
 class Interned:
@@ -49,6 +60,8 @@ class TensorTable:
         self.ordered_ids = array("q")   # ids of rows added in increasing id order (op outputs, mostly)
         self.ordered_rows = array("q")
         self.late = {}                   # id -> row, for ids older than the last one added (leaves)
+        self.late_ids = None             # the ids in late, sorted (see unknown)
+        self._buffers = {}               # dtype -> the array flushes of large values concatenate into
         self.producer = array("q")       # op id, 0 for a leaf
         self.shape = array("i")
         self.dtype = array("i")
@@ -61,10 +74,29 @@ class TensorTable:
         self.pending_count = 0
         self.pending_bytes = 0
         self.dtypes_values = []          # the Store's dtype table (set by the Store)
-        self._buffers = {}               # dtype -> the array flushes concatenate values into
 
     def __len__(self):
         return len(self.producer)
+
+    def unknown(self, ids):
+        """Indices of the ids (an int64 array) that have no row. (The sorted column is searched in place,
+        through a view that is let go before the column grows again.)"""
+        if len(self.ordered_ids):
+            ordered = np.frombuffer(self.ordered_ids, np.int64)
+            at = np.searchsorted(ordered, ids)
+            np.minimum(at, len(ordered) - 1, out=at)
+            unknown = np.flatnonzero(ordered[at] != ids)
+            del ordered, at
+        else:
+            unknown = np.arange(len(ids))
+        if len(unknown) and self.late:
+            late = self.late_ids
+            if late is None or len(late) != len(self.late):
+                late = self.late_ids = np.array(sorted(self.late), np.int64)
+            wanted = ids[unknown]
+            at = np.minimum(np.searchsorted(late, wanted), len(late) - 1)
+            unknown = unknown[late[at] != wanted]
+        return unknown
 
     def row(self, tensor_id):
         ids = self.ordered_ids
@@ -95,6 +127,29 @@ class TensorTable:
             self.flush()
         return row
 
+    def add_pending(self, values, rows, dtype_codes):
+        """Values whose summary is made at the next flush, with their rows (an int64 array) and dtype codes."""
+        if not values:
+            return
+        pending = self.pending
+        first = dtype_codes[0]
+        if dtype_codes.count(first) == len(dtype_codes):  # one dtype: the usual batch
+            groups = ((first, values, rows),)
+        else:
+            codes = np.asarray(dtype_codes)
+            groups = []
+            for code in set(dtype_codes):
+                where = np.flatnonzero(codes == code)
+                groups.append((code, [values[i] for i in where.tolist()], rows[where]))
+        for code, group_values, group_rows in groups:
+            group = pending.get(code)
+            if group is None:
+                group = pending[code] = ([], array("q"))
+            group[0].extend(group_values)
+            group[1].frombytes(np.asarray(group_rows, np.int64).tobytes())
+        self.pending_count += len(values)
+        self.pending_bytes += sum([v.nbytes for v in values])
+
     def flush(self):
         """Summarize every waiting array: three numpy reductions per dtype for all of them together."""
         with np.errstate(all="ignore"):  # inf - inf in a sum is the user's value, not the recorder's problem
@@ -114,7 +169,7 @@ class TensorTable:
             dtype = self.dtypes_values[dtype_code]
             if dtype.kind not in _NUMERIC:
                 continue
-            sizes = np.fromiter([v.size for v in values], np.int64, len(values))  # arrays: .size, not np.size
+            sizes = np.fromiter(map(_SIZE, values), np.int64, len(values))  # arrays: .size, not np.size
             keep = sizes > 0
             where = np.frombuffer(rows, np.int64) - first
             if not keep.all():
@@ -148,12 +203,22 @@ class TensorTable:
         self._buffers = {}
 
     def _concatenate(self, values, total, dtype):
-        """The values end to end, in a buffer kept from one flush to the next (up to REUSED_BYTES).
+        """The values end to end as one flat array.
 
-        A fresh megabyte-sized array is mapped from the system on each flush and costs a page fault per
-        4 KB on first touch: that was three quarters of a flush's time.
+        Many small values (a training step's): ``bytes.join`` copies each buffer with no per-value array
+        object (``np.concatenate`` makes a flattened view of each, twice the cost). Large ones: into a
+        buffer kept from one flush to the next, as a fresh megabyte-sized array is mapped from the system
+        on each flush and costs a page fault per 4 KB on first touch. One value: itself, flattened.
         """
-        if total * dtype.itemsize > REUSED_BYTES:
+        if len(values) == 1:
+            return values[0].reshape(-1)
+        nbytes = total * dtype.itemsize
+        if nbytes < LARGE_VALUE_BYTES * len(values):
+            try:
+                return np.frombuffer(b"".join(values), dtype)
+            except (TypeError, BufferError, ValueError):  # a value that is not C-contiguous
+                pass
+        if nbytes > REUSED_BYTES:
             return np.concatenate(values, axis=None)
         buffer = self._buffers.get(dtype)
         if buffer is None or len(buffer) < total:
@@ -171,6 +236,60 @@ class TensorTable:
         return self.minimum[row], self.maximum[row], self.mean[row], self.nonfinite[row]
 
 
+_ID = operator.attrgetter("_id")
+_VALUE = operator.attrgetter("_value")
+_SIZE = operator.attrgetter("size")
+_SHAPE_AND_DTYPE = operator.attrgetter("shape", "dtype")
+_IS_NOT_NONE = functools.partial(operator.is_not, None)
+_chain = itertools.chain.from_iterable
+_EMPTY = {}
+_NO_ROWS = np.zeros(0, np.int64)
+
+
+def _values(tensors):
+    """The tensors' values (as numpy arrays or scalars), their shapes and their dtypes, in bulk."""
+    return _arrays(list(map(_VALUE, tensors)))
+
+
+def _arrays(values):
+    """The values (a list; numpy arrays or scalars, else made arrays), their shapes and their dtypes."""
+    try:
+        shapes, dtypes = zip(*map(_SHAPE_AND_DTYPE, values)) if values else ((), ())
+    except AttributeError:  # a value that is not numpy's (a Python number from a plugin's kernel)
+        values = [v if isinstance(v, (np.ndarray, np.generic)) else np.asarray(v) for v in values]
+        shapes, dtypes = zip(*map(_SHAPE_AND_DTYPE, values))
+    return values, shapes, dtypes
+
+
+def _picker(indices):
+    """A function that takes the items at ``indices`` of a sequence."""
+    if len(indices) == 1:
+        index = indices[0]
+        return lambda items: (items[index],)
+    return operator.itemgetter(*indices)
+
+
+class Batch:
+    """What ``Store.add_records`` added: the recorder links ops to tapes and keeps small values from it."""
+
+    __slots__ = ("first_op", "ops", "tape_sets", "out_ids", "out_values", "out_rows", "leaf_ids", "leaf_values",
+                 "leaf_rows")
+
+    def __init__(self, first_op, ops, tape_sets, out_ids, out_values, out_rows, leaf_ids, leaf_values, leaf_rows):
+        self.first_op, self.ops, self.tape_sets = first_op, ops, tape_sets
+        self.out_ids, self.out_values, self.out_rows = out_ids, out_values, out_rows
+        self.leaf_ids, self.leaf_values, self.leaf_rows = leaf_ids, leaf_values, leaf_rows
+
+
+# The raw record of one op, as the recorder appends it while the op runs (the input tensors, not their
+# ids: the batch reads ids, values, shapes and dtypes in bulk). An op with one output, almost every op,
+# has ``outputs`` None and that output's id and value in ``out_id`` and ``out_value`` (read while the
+# op runs, when they are in the cache); any other has its outputs in ``outputs`` and ``out_id`` None.
+# A sighting of tensors outside any op has op_type None, the tensors as inputs and no outputs.
+RECORD_FIELDS = ("op_type", "inputs", "outputs", "out_id", "out_value", "attrs", "grad_fn", "tape_set", "location",
+                 "backward", "seq", "scope")
+
+
 class Store:
     """Everything per op and per tensor of a recording, as columns."""
 
@@ -181,6 +300,8 @@ class Store:
         self.tape_sets = Interned()      # (tapes, recording, paused) tuples of tape ids -> code
         self.locations = []
         self._location_codes = {}        # (file, line, function) -> index in locations
+        self._location_by_id = {id(None): -1}  # id of a Location object -> its code (see location_codes)
+        self._kept_locations = [None]
         self.attrs = []                  # distinct non-empty attrs, as plain dicts
         self._attrs_codes = {}           # attrs as a hashable tuple -> index in attrs
         self.rules = {}                  # op type -> (rule, plugin), as found when the op first ran
@@ -197,10 +318,8 @@ class Store:
         self.in_ids, self.out_ids = array("q"), array("q")
         self.variables = {}              # variable id -> (name, trainable)
         self._lists = {}                 # tape set code -> its three shared lists
-        table = self.tensors
-        self._appends = (table.ordered_ids.append, table.ordered_rows.append, table.producer.append,
-                         table.kind.append, table.leaf_location.append, table.shape.append, table.dtype.append,
-                         self.out_ids.append, self.in_ids.append)
+        self._dtype_names = []           # dtype code -> its name
+        self.sync = _nothing             # the recorder's: adds the ops it holds before a live view reads
 
     def nbytes(self):
         """Bytes the columns hold: what a tape file keeps of the ops and tensors (ids, codes, summaries)."""
@@ -252,60 +371,228 @@ class Store:
         return index
 
     def add_op(self, seq, op_type, inputs, outputs, attrs_index, tape_set, location, backward, scope=""):
-        """Add an op and its outputs' rows (one call per op: this is the recording's hot path, so the
-        columns' ``append`` methods are looked up once, in ``_bind``, not per op)."""
-        op_id = len(self.seq) + 1
+        """Add one op and its outputs' rows (``attrs_index`` and ``location`` as codes); returns its id.
+
+        The recorder adds ops in batches with ``add_records``; this is that path for a single op whose
+        inputs are all known (tests, tools)."""
+        record = (op_type, tuple(inputs), tuple(outputs), None, None, None, None, tape_set, None, backward, seq, scope)
+        seen = self.add_records([record], attrs_codes=[attrs_index], location_codes=[location])
+        return seen.first_op
+
+    def location_codes(self, locations):
+        """The code of each Location (or None: -1), cached by the object's identity: every op of a loop
+        carries one of a few shared Location objects (``_kept_locations`` keeps each one met alive, so
+        its id is never reused)."""
+        codes = list(map(self._location_by_id.get, map(id, locations)))
+        if None in codes:
+            for index, code in enumerate(codes):
+                if code is None:
+                    location = locations[index]
+                    code = codes[index] = self._location_by_id[id(location)] = self.location_code(location)
+                    self._kept_locations.append(location)
+        return codes
+
+    def _codes(self, interned, values):
+        codes = list(map(interned.codes.get, values))
+        if None in codes:
+            code = interned.code
+            codes = [code(value) if found is None else found for value, found in zip(values, codes)]
+        return codes
+
+    def add_records(self, records, attrs_codes=None, location_codes=None, plain=dict, rule_of=None):
+        """Add a batch of raw records, in order, as rows of the columns; returns a ``Batch``.
+
+        A record is the tuple ``RECORD_FIELDS`` names: an op, or (``op_type`` None, no outputs) a sighting
+        of tensors outside any op (watched, assigned, a gradient call's targets, sources and results),
+        which only adds rows for those not seen before. Each tensor not seen before (an input of an op, or
+        a sighted one) becomes a leaf row just before the record's outputs, located at the record's line,
+        as a variable if ``variables`` has its id, else as a constant. The per-op work is a few passes of
+        C-level ``map``/``zip`` over the whole batch and numpy calls, not Python code per op.
+        """
         table = self.tensors
-        shape_codes, dtype_codes = self.shapes.codes, self.dtypes.codes
-        ids = table.ordered_ids
-        pending = table.pending
-        (add_id, add_row, add_producer, add_kind, add_leaf_location, add_shape, add_dtype, add_out_id,
-         add_in_id) = self._appends
-        for t in outputs:
-            value = t._value
-            if type(value) is not np.ndarray:
-                value = np.asarray(value)
-            shape, dtype = shape_codes.get(value.shape), dtype_codes.get(value.dtype)
-            if shape is None:
-                shape = self.shapes.code(value.shape)
-            if dtype is None:
-                dtype = self.dtypes.code(value.dtype)
-            tensor_id = t._id
-            row = len(table.producer)
-            if not ids or tensor_id > ids[-1]:
-                add_id(tensor_id)
-                add_row(row)
+        (types, inputs, outputs, one_ids, one_values, attrs, grad_fns, tape_sets, locations, backwards,
+         seqs, scopes) = zip(*records)
+        count = len(records)
+        base_row = len(table.producer)
+        first_op = len(self.seq) + 1
+        sightings = types.count(None)
+        # Outputs and inputs, flattened in record order.
+        singles = outputs.count(None)
+        if singles == count:  # ops with one output each
+            out_counts = np.ones(count, np.int64)
+            out_ids, out_values = list(one_ids), list(one_values)
+        elif singles + sightings == count:  # and sightings (no outputs)
+            out_counts = np.fromiter(map(_IS_NOT_NONE, one_ids), np.int64, count)
+            out_ids = list(filter(_IS_NOT_NONE, one_ids))
+            out_values = list(itertools.compress(one_values, out_counts.tolist()))
+        else:
+            out_counts = np.fromiter((1 if outs is None else len(outs) for outs in outputs), np.int64, count)
+            out_ids, out_values = [], []
+            for outs, one_id, one_value in zip(outputs, one_ids, one_values):
+                if outs is None:
+                    out_ids.append(one_id)
+                    out_values.append(one_value)
+                else:
+                    out_ids.extend(map(_ID, outs))
+                    out_values.extend(map(_VALUE, outs))
+        out_values, out_shapes, out_dtypes = _arrays(out_values)
+        in_counts = np.fromiter(map(len, inputs), np.int64, count)
+        in_tensors = list(_chain(inputs))
+        in_ids = list(map(_ID, in_tensors))
+        leaves = self._new_leaves(in_ids, in_counts, out_ids, out_counts, count) if in_ids else None
+        # Rows: each record's new leaves, then its outputs.
+        if leaves is None:
+            per_record = out_counts
+        else:
+            leaf_records, leaf_flat = leaves
+            leaf_count = np.bincount(leaf_records, minlength=count)
+            per_record = leaf_count + out_counts
+        starts = np.zeros(count, np.int64)
+        np.cumsum(per_record[:-1], out=starts[1:])
+        starts += base_row
+        total = int(per_record.sum())
+        ids = np.empty(total, np.int64)
+        producer = np.zeros(total, np.int64)
+        kind = np.zeros(total, np.int8)  # INTERMEDIATE
+        leaf_location = np.full(total, -1, np.int32)
+        shape = np.empty(total, np.int32)
+        dtype = np.empty(total, np.int32)
+        if sightings:
+            op_number = np.cumsum(np.fromiter(map(_IS_NOT_NONE, types), np.int64, count)) + (first_op - 1)
+        else:
+            op_number = np.arange(first_op, first_op + count, dtype=np.int64)
+        n_out = len(out_ids)
+        if n_out == count:  # one output per record: the usual batch of ops
+            out_rows = starts if leaves is None else starts + leaf_count
+            out_producer = op_number
+        else:
+            out_record = np.repeat(np.arange(count), out_counts)
+            out_first = np.zeros(count, np.int64)
+            np.cumsum(out_counts[:-1], out=out_first[1:])
+            out_rows = (starts if leaves is None else starts + leaf_count)[out_record] + (
+                np.arange(n_out) - out_first[out_record])
+            out_producer = op_number[out_record]
+        dtype_codes = self._codes(self.dtypes, out_dtypes)
+        if n_out:
+            local = out_rows - base_row
+            ids[local] = out_ids
+            producer[local] = out_producer
+            shape[local] = self._codes(self.shapes, out_shapes)
+            dtype[local] = dtype_codes
+        if leaves is not None:
+            leaf_tensors = [in_tensors[i] for i in leaf_flat.tolist()]
+            leaf_ids = list(map(_ID, leaf_tensors))
+            leaf_values, leaf_shapes, leaf_dtypes = _values(leaf_tensors)
+            leaf_dtypes = self._codes(self.dtypes, leaf_dtypes)
+            leaf_rows = starts[leaf_records] + (np.arange(len(leaf_ids)) - np.searchsorted(leaf_records, leaf_records))
+            local = leaf_rows - base_row
+            ids[local] = leaf_ids
+            variables = self.variables
+            kind[local] = [VARIABLE if i in variables else CONSTANT for i in leaf_ids]
+            if location_codes is None:
+                location_codes = self.location_codes(locations)
+            leaf_location[local] = np.asarray(location_codes, np.int32)[leaf_records]
+            shape[local] = self._codes(self.shapes, leaf_shapes)
+            dtype[local] = leaf_dtypes
+        else:
+            leaf_ids, leaf_values, leaf_rows = [], [], _NO_ROWS
+        self._index_rows(ids, base_row)
+        table.producer.frombytes(producer.tobytes())
+        table.kind.frombytes(kind.tobytes())
+        table.leaf_location.frombytes(leaf_location.tobytes())
+        table.shape.frombytes(shape.tobytes())
+        table.dtype.frombytes(dtype.tobytes())
+        table.add_pending(out_values, out_rows, dtype_codes)
+        if leaf_ids:
+            table.add_pending(leaf_values, leaf_rows, leaf_dtypes)
+        # The ops' own columns (sightings have none).
+        if sightings:
+            keep = [i for i, t in enumerate(types) if t is not None]
+            if not keep:
+                return Batch(first_op, 0, (), out_ids, out_values, out_rows, leaf_ids, leaf_values, leaf_rows)
+            pick = _picker(keep)
+            (types, inputs, attrs, grad_fns, tape_sets, locations, backwards, seqs, scopes) = map(
+                pick, (types, inputs, attrs, grad_fns, tape_sets, locations, backwards, seqs, scopes))
+            out_counts, in_counts = out_counts[keep], in_counts[keep]
+            in_ids = list(map(_ID, _chain(inputs)))
+            if location_codes is not None:
+                location_codes = pick(location_codes)
+        ops = len(types)
+        self.out_ids.frombytes(np.asarray(out_ids, np.int64).tobytes())
+        self.out_start.frombytes((np.cumsum(out_counts) + self.out_start[-1]).tobytes())
+        self.in_ids.frombytes(np.asarray(in_ids, np.int64).tobytes())
+        self.in_start.frombytes((np.cumsum(in_counts) + self.in_start[-1]).tobytes())
+        self.seq.extend(seqs)
+        self.type.extend(self._codes(self.types, types))
+        self.scope.extend(self._codes(self.scopes, scopes))
+        self.location.extend(location_codes if location_codes is not None else self.location_codes(locations))
+        self.tape_set.extend(tape_sets)
+        self.backward.extend(backwards)
+        if attrs_codes is None:
+            if attrs.count(_EMPTY) == ops:
+                attrs_codes = [-1] * ops
             else:
-                table.late[tensor_id] = row
-            add_producer(op_id)
-            add_kind(INTERMEDIATE)
-            add_leaf_location(-1)
-            add_shape(shape)
-            add_dtype(dtype)
-            group = pending.get(dtype)
-            if group is None:
-                group = pending[dtype] = ([], array("q"))
-            group[0].append(value)
-            group[1].append(row)
-            table.pending_count += 1
-            table.pending_bytes += value.nbytes
-            add_out_id(tensor_id)
-        self.out_start.append(len(self.out_ids))
-        for t in inputs:
-            add_in_id(t._id)
-        self.in_start.append(len(self.in_ids))
-        self.seq.append(seq)
-        type_code = self.types.codes.get(op_type)
-        self.type.append(self.types.code(op_type) if type_code is None else type_code)
-        self.location.append(location)
-        self.tape_set.append(tape_set)
-        self.backward.append(1 if backward else 0)
-        self.attrs_index.append(attrs_index)
-        scope_code = self.scopes.codes.get(scope)
-        self.scope.append(self.scopes.code(scope) if scope_code is None else scope_code)
+                attrs_code = self.attrs_code
+                attrs_codes = [attrs_code(a, plain) if a else -1 for a in attrs]
+        self.attrs_index.extend(attrs_codes)
+        if grad_fns.count(None) != ops:
+            self.custom.update(first_op + i for i, g in enumerate(grad_fns) if g is not None)
+        rules = self.rules
+        for op_type in set(types).difference(rules):
+            rules[op_type] = rule_of(op_type) if rule_of is not None else ("missing", "")
         if table.pending_count >= FLUSH_VALUES or table.pending_bytes >= FLUSH_BYTES:
             table.flush()
-        return op_id
+        return Batch(first_op, ops, tape_sets, out_ids, out_values, out_rows, leaf_ids, leaf_values, leaf_rows)
+
+    def _new_leaves(self, in_ids, in_counts, out_ids, out_counts, count):
+        """For the inputs not seen before, the first time each is met: (their records, their indices in the
+        flat inputs) as int64 arrays; None if there are none."""
+        table = self.tensors
+        wanted = np.asarray(in_ids, np.int64)
+        unknown = table.unknown(wanted)
+        if not len(unknown):
+            return None
+        in_record = np.repeat(np.arange(count), in_counts)
+        candidates = wanted[unknown]
+        if out_ids:
+            # An output of an earlier record of the batch is known by the time this record reads it.
+            outs = np.asarray(out_ids, np.int64)
+            out_record = np.repeat(np.arange(count), out_counts)
+            if len(outs) > 1 and not (outs[1:] > outs[:-1]).all():  # ops' outputs are new ids: in order, mostly
+                order = np.argsort(outs, kind="stable")
+                outs, out_record = outs[order], out_record[order]
+            at = np.minimum(np.searchsorted(outs, candidates), len(outs) - 1)
+            made_before = (outs[at] == candidates) & (out_record[at] < in_record[unknown])
+            if made_before.any():
+                unknown = unknown[~made_before]
+                candidates = candidates[~made_before]
+                if not len(unknown):
+                    return None
+        _, first = np.unique(candidates, return_index=True)  # each new tensor once, where first met
+        first.sort()
+        unknown = unknown[first]
+        return in_record[unknown], unknown
+
+    def _index_rows(self, ids, base_row):
+        """Rows by id: ids larger than every earlier one go on the sorted array, the others in ``late``."""
+        table = self.tensors
+        if not len(ids):
+            return
+        previous = table.ordered_ids[-1] if len(table.ordered_ids) else np.iinfo(np.int64).min
+        running = np.maximum.accumulate(ids)
+        before = np.empty_like(ids)
+        before[0] = previous
+        np.maximum(running[:-1], previous, out=before[1:])
+        ordered = ids > before
+        rows = np.arange(base_row, base_row + len(ids), dtype=np.int64)
+        if ordered.all():
+            table.ordered_ids.frombytes(ids.tobytes())
+            table.ordered_rows.frombytes(rows.tobytes())
+            return
+        table.ordered_ids.frombytes(ids[ordered].tobytes())
+        table.ordered_rows.frombytes(rows[ordered].tobytes())
+        table.late.update(zip(ids[~ordered].tolist(), rows[~ordered].tolist()))
+        table.late_ids = None
 
     # Objects made on access -------------------------------------------------------------------------
     def _tape_lists(self, code):
@@ -335,7 +622,7 @@ class Store:
         producer = table.producer[row]
         kind = table.kind[row]
         location = table.leaf_location[row] if kind != INTERMEDIATE else self.location[producer - 1]
-        info = TensorInfo(tensor_id, KINDS[kind], shape, dtype_name(dtype), producer=producer or None,
+        info = TensorInfo(tensor_id, KINDS[kind], shape, self._dtype_name(table.dtype[row]), producer=producer or None,
                           first_seen=self.locations[location] if location >= 0 else None,
                           read_of=(read_of if read_of is not None else table.read_of).get(row))
         if kind == VARIABLE:
@@ -348,12 +635,81 @@ class Store:
         shape = self.shapes.values[table.shape[row]]
         dtype = self.dtypes.values[table.dtype[row]]
         size = math.prod(shape)
-        found = {"shape": list(shape), "dtype": dtype_name(dtype), "size": size}
+        found = {"shape": list(shape), "dtype": self._dtype_name(table.dtype[row]), "size": size}
         stats = table.stats(row)
         if stats is not None:
             low, high, mean, bad = stats
             found.update(min=float(low), max=float(high), mean=float(mean), nonfinite=int(bad))
         return found
+
+    def rows_of(self, tensor_ids):
+        """The row of each id (an int64 array; -1 for an id with no row), as ``TensorTable.row`` finds it."""
+        table = self.tensors
+        ids = np.asarray(tensor_ids, np.int64)
+        rows = np.full(len(ids), -1, np.int64)
+        if len(table.ordered_ids) and len(ids):
+            ordered = np.frombuffer(table.ordered_ids, np.int64)
+            at = np.minimum(np.searchsorted(ordered, ids), len(ordered) - 1)
+            found = ordered[at] == ids
+            del ordered
+            rows[found] = np.frombuffer(table.ordered_rows, np.int64)[at[found]]
+        else:
+            found = np.zeros(len(ids), bool)
+        late = table.late
+        if late and not found.all():
+            for index in np.flatnonzero(~found).tolist():
+                rows[index] = late.get(int(ids[index]), -1)
+        return rows
+
+    def stats_of(self, tensor_ids):
+        """(min, max, mean, non-finite count) arrays for many tensors at once; NaN, NaN, NaN, -2 for one
+        that is unknown, empty or not numeric."""
+        table = self.tensors
+        rows = self.rows_of(tensor_ids)
+        if len(rows) and rows.max() >= len(table.nonfinite):
+            table.flush()
+        known = rows >= 0
+        picked = rows[known]
+        columns = []
+        for column, missing in ((table.minimum, np.nan), (table.maximum, np.nan), (table.mean, np.nan),
+                                (table.nonfinite, _NO_STATS)):
+            out = np.full(len(rows), missing, np.int64 if column is table.nonfinite else np.float64)
+            if len(picked):
+                out[known] = np.frombuffer(column, out.dtype)[picked]
+            columns.append(out)
+        return tuple(columns)
+
+    def summaries(self, tensor_ids):
+        """``tensor_summary`` of many tensors at once (new dicts, one per id)."""
+        table = self.tensors
+        rows = self.rows_of(tensor_ids)
+        if len(rows) and rows.max() >= len(table.nonfinite):
+            table.flush()
+        low, high, mean, bad = self.stats_of(tensor_ids)
+        safe = np.maximum(rows, 0)
+        shape_codes = np.frombuffer(table.shape, np.int32)[safe].tolist() if len(table.shape) else []
+        dtype_codes = np.frombuffer(table.dtype, np.int32)[safe].tolist() if len(table.dtype) else []
+        shapes, dtypes = self.shapes.values, self.dtypes.values
+        names = {code: dtype_name(dtypes[code]) for code in set(dtype_codes)}
+        sizes = {code: math.prod(shapes[code]) for code in set(shape_codes)}
+        found = []
+        for row, shape, dtype, lo, hi, me, nf in zip(rows.tolist(), shape_codes, dtype_codes, low.tolist(),
+                                                     high.tolist(), mean.tolist(), bad.tolist()):
+            if row < 0:
+                found.append({})
+            elif nf == _NO_STATS:
+                found.append({"shape": list(shapes[shape]), "dtype": names[dtype], "size": sizes[shape]})
+            else:
+                found.append({"shape": list(shapes[shape]), "dtype": names[dtype], "size": sizes[shape],
+                              "min": lo, "max": hi, "mean": me, "nonfinite": nf})
+        return found
+
+    def _dtype_name(self, code):
+        """A dtype's name by its code (hashing a numpy dtype, as a dict keyed by dtypes does, is slow)."""
+        names = self._dtype_names
+        while len(names) <= code:
+            names.append(dtype_name(self.dtypes.values[len(names)]))
+        return names[code]
 
     def tensor_stats(self, tensor_id):
         """(min, max, mean, non-finite count) of a tensor, or None if unknown, empty or not numeric."""
@@ -365,6 +721,10 @@ class Store:
         return {} if row is None else self.summary(row)
 
 
+def _nothing():
+    pass
+
+
 class OpsView(Mapping):
     """op id -> OpInfo, made from the columns on first access; ``frozen`` ops at most (a snapshot)."""
 
@@ -374,7 +734,10 @@ class OpsView(Mapping):
         self._made = {}
 
     def _count(self):
-        return len(self._store.seq) if self._frozen is None else self._frozen
+        if self._frozen is None:
+            self._store.sync()
+            return len(self._store.seq)
+        return self._frozen
 
     def get(self, op_id, default=None):
         found = self._made.get(op_id)
@@ -416,7 +779,10 @@ class TensorsView(Mapping):
         self._read_of = None if frozen is None else dict(table.read_of)
 
     def _count(self):
-        return len(self._store.tensors) if self._frozen is None else self._frozen
+        if self._frozen is None:
+            self._store.sync()
+            return len(self._store.tensors)
+        return self._frozen
 
     def get(self, tensor_id, default=None):
         found = self._made.get(tensor_id)

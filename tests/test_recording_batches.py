@@ -1,0 +1,199 @@
+"""Recording in batches: ops, events and gradient calls are kept as raw tuples and turned into columns
+in bulk. Whatever the batch boundaries, the run must be the same one, and a live view must see every
+op recorded so far."""
+import itertools
+import threading
+
+import numpy as np
+import pytest
+
+import tapeviz as tf
+from tapeviz.core import tensor as tensor_module
+from tapeviz.inspection import recorder as recorder_module
+from tapeviz.inspection import store as columns
+
+from recording_helpers import here, recorder_must_not_fail  # noqa: F401  (autouse fixture)
+
+
+def _location(location):
+    return None if location is None else (location.file, location.line, location.function)
+
+
+def _value(value):
+    if value is None:
+        return None
+    array = np.asarray(value)
+    return (array.shape, str(array.dtype), array.tobytes())
+
+
+def _explanation(explanation):
+    if explanation is None:
+        return None
+    return (explanation.code, explanation.sentence, explanation.fix, explanation.kind,
+            [(item.get("op"), item.get("tensor"), item.get("what"), _location(item.get("location")))
+             for item in explanation.evidence])
+
+
+def canonical(run):
+    """Everything a snapshot holds, as plain comparable data."""
+    return {
+        "ops": [(o.id, o.seq, o.type, o.inputs, o.outputs, o.attrs, o.rule, o.rule_source, o.tapes,
+                 o.recording_tapes, o.paused_tapes, _location(o.location), o.backward) for o in run.ops.values()],
+        "tensors": [(t.id, t.kind, tuple(t.shape), t.dtype, t.name, t.trainable, t.producer,
+                     sorted((k, repr(v)) for k, v in t.summary.items()), _location(t.first_seen), t.read_of,
+                     _value(t.value)) for t in run.tensors.values()],
+        "events": [(e.seq, e.kind, e.tape, e.tensor, _location(e.location), e.detail) for e in run.events],
+        "tapes": [(t.id, t.persistent, t.watch_accessed_variables, _location(t.location), t.parent, t.ops, t.spans,
+                   t.resets) for t in run.tapes.values()],
+        "calls": [(c.id, c.seq, c.tape, c.kind, c.targets, c.sources, c.options, _location(c.location),
+                   [(r.source, r.is_none, _value(r.value), sorted((k, repr(v)) for k, v in r.summary.items()),
+                     {k: _explanation(v) for k, v in r.explanations.items()}, r.tensor, _explanation(r.diagnosis))
+                    for r in c.results]) for c in run.calls],
+        "names": dict(run.names),
+    }
+
+
+def program(early):
+    """A training loop with the cases the recorder treats apart: variables made before recording, a
+    variable left out of the loss, stop_recording, reset, persistent and nested tapes, a jacobian, a
+    custom gradient, a multi-output op, an integer op, a NaN gradient and an all-zero one."""
+    rng = np.random.default_rng(7)
+    data = tf.constant(rng.standard_normal((8, 5)).astype(np.float32))
+    w = tf.Variable(rng.standard_normal((5, 3)).astype(np.float32), name="w")
+    b = tf.Variable(np.zeros(3, np.float32), name="b")
+    unused = tf.Variable(1.0, name="unused")
+    temperature = tf.Variable(2.0, name="temperature")
+    for _ in range(6):
+        with tf.GradientTape() as tape:
+            logits = tf.nn.relu(data @ w + b) / temperature
+            with tape.stop_recording():
+                tf.reduce_sum(logits * 0.0)
+            loss = tf.reduce_mean(logits ** 2)
+        grads = tape.gradient(loss, [w, b, unused, early])
+        w.assign_sub(0.1 * grads[0])
+        b.assign_sub(0.1 * grads[1])
+        float(loss)
+    x = tf.constant([0.0, 1.0, 4.0])
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        first = tf.reduce_sum(x * early)
+        tape.reset()
+        tape.watch(x)
+        root = tf.reduce_sum(tf.sqrt(x))  # d/dx sqrt at 0: inf
+        parts = tf.split(x * 2.0, 3)
+        blocked = tf.reduce_sum(tf.nn.relu(-x - 1.0))  # all units inactive: a zero gradient
+        counts = tf.cast(tf.constant([1, 2, 3]) + 1, tf.float32) * x
+    tape.gradient(first, x)
+    tape.gradient(root, x)
+    tape.gradient(tf.add_n(parts), [x, early])
+    tape.gradient(blocked, x)
+    tape.gradient(counts, x, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    with tf.GradientTape() as outer:
+        outer.watch(x)
+        with tf.GradientTape() as inner:
+            inner.watch(x)
+            cube = tf.reduce_sum(x ** 3)
+        slope = inner.gradient(cube, x)
+    outer.jacobian(slope, x)
+
+    @tf.custom_gradient
+    def halved(value):
+        return value * 1.0, lambda upstream: upstream * 0.5
+
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        total = tf.reduce_sum(halved(x))
+    tape.gradient(total, x)
+    early.assign([5.0, 6.0, 7.0])
+
+
+def record_with_batch(monkeypatch, batch):
+    monkeypatch.setattr(recorder_module, "RECORD_BATCH", batch)
+    # Tensor ids from the same number in every run, so that two runs of the program can be compared.
+    monkeypatch.setattr(tensor_module, "_next_id", itertools.count(10 ** 9).__next__)
+    early = tf.Variable([1.0, 2.0, 3.0], name="early")  # made before recording: first met as an op's input
+    tf.random.set_seed(0)
+    with tf.record() as recorder:
+        with np.errstate(all="ignore"):
+            program(early)
+    return canonical(recorder.snapshot())
+
+
+def test_the_run_is_the_same_whatever_the_batch_boundaries(monkeypatch):
+    record_with_batch(monkeypatch, 3)  # first use: plugins and caches make tensors of their own
+    one_at_a_time = record_with_batch(monkeypatch, 1)
+    assert one_at_a_time == record_with_batch(monkeypatch, 7)
+    assert one_at_a_time == record_with_batch(monkeypatch, recorder_module.RECORD_BATCH)
+    # The run is the one the program made, not an empty or truncated one.
+    kinds = {kind for _, kind, *_ in one_at_a_time["tensors"]}
+    assert kinds == {"intermediate", "constant", "variable"}
+    codes = {e[0] for call in one_at_a_time["calls"] for r in call[8] for e in list(r[4].values()) + [r[6]] if e}
+    assert {"SOURCE_UNUSED"} <= codes and len(codes) >= 3, codes
+
+
+def test_a_new_tensor_gets_its_row_just_before_the_outputs_of_the_op_that_first_reads_it():
+    x = tf.Variable(3.0, name="x")
+    with tf.record() as recorder:
+        with tf.GradientTape() as tape:
+            scale = tf.constant(2.0)
+            line = here() + 1
+            y = x * scale
+        tape.gradient(y, x)
+        run = recorder.snapshot()
+    ids = list(run.tensors)
+    read = next(op for op in run.ops.values() if op.type == "ReadVariableOp")
+    multiply = next(op for op in run.ops.values() if op.type == "Mul")
+    # The variable (a leaf met as the read's input) comes before the read; the constant before the product.
+    assert ids.index(x._id) < ids.index(read.outputs[0]) < ids.index(scale._id) < ids.index(multiply.outputs[0])
+    assert run.tensors[scale._id].kind == "constant" and run.tensors[scale._id].first_seen.line == line
+    assert run.tensors[x._id].kind == "variable" and run.tensors[x._id].name == "x:0"
+    assert run.tensors[read.outputs[0]].read_of is None or run.tensors[read.outputs[0]].read_of == x._id
+    assert run.tapes[1].ops == [read.id, multiply.id]
+
+
+def test_a_live_view_sees_the_ops_not_yet_turned_into_columns(monkeypatch):
+    monkeypatch.setattr(recorder_module, "RECORD_BATCH", 10_000)
+    with tf.record() as recorder:
+        x = tf.constant(2.0)
+        y = x * 3.0
+        assert len(recorder.store.seq) == 0  # still a raw record
+        assert [op.type for op in recorder.run.ops.values()] == ["Mul"]
+        assert recorder.run.tensors[y._id].summary["min"] == 6.0
+
+
+def test_ops_of_two_threads_are_numbered_in_the_order_they_ran():
+    def work(scale):
+        x = tf.constant(np.float32(scale))
+        for _ in range(200):
+            x = x * 1.0 + 0.0
+
+    with tf.record() as recorder:
+        threads = [threading.Thread(target=work, args=(s,)) for s in (1.0, 2.0)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        run = recorder.snapshot()
+    seqs = [op.seq for op in run.ops.values()]
+    assert len(seqs) == 800 and seqs == sorted(seqs)
+    for op in run.ops.values():  # every input is an earlier op's output or a constant row
+        for tensor_id in op.inputs:
+            producer = run.tensors[tensor_id].producer
+            assert producer is None or producer < op.id
+
+
+@pytest.mark.parametrize("value", [
+    np.arange(12, dtype=np.float32).reshape(3, 4).T,           # not C-contiguous
+    np.arange(6, dtype=">f8"),                                # not the machine's byte order
+    np.array([[True, False], [False, False]]),
+    np.arange(10, dtype=np.int16)[::3],
+    np.float32(-2.5),
+])
+def test_bulk_summaries_of_unusual_layouts_match_numpy(value):
+    store = columns.Store()
+    store.add_leaf(1, np.asarray(value), columns.CONSTANT, -1)
+    store.add_leaf(2, np.ones(5, dtype=np.asarray(value).dtype), columns.CONSTANT, -1)  # flushed together
+    low, high, mean, bad = store.tensor_stats(1)
+    array = np.asarray(value)
+    assert (low, high, bad) == (array.min(), array.max(), 0)
+    assert mean == pytest.approx(float(array.astype(np.float64).mean()))
