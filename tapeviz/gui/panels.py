@@ -8,6 +8,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from tapeviz.inspection.explain import describe
 
+from .graph import norm_text
 from .reads import READ_OP
 from .short_names import short_names, without_output_index
 
@@ -713,7 +714,7 @@ def _summary_text(summary):
         return "value"
     text = f"{summary['dtype']}{summary['shape']}"
     if "min" in summary:
-        text += f"  min {summary['min']:.4g}  max {summary['max']:.4g}"
+        text += f"  min {summary['min']:.4g}  max {summary['max']:.4g}  norm {norm_text(summary, 4)}"
     return text
 
 
@@ -788,6 +789,7 @@ def _value_html(value, summary):
     parts = []
     if summary and "min" in summary:
         parts.append(f"<p>min {summary['min']:.6g} &nbsp; max {summary['max']:.6g} &nbsp; mean {summary['mean']:.6g}"
+                     f" &nbsp; norm {norm_text(summary, 6)}"
                      + (f" &nbsp; non-finite {summary['nonfinite']}" if summary.get("nonfinite") else "") + "</p>")
     if value is not None:
         with np.printoptions(threshold=200, edgeitems=4, linewidth=100):

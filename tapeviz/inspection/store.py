@@ -3,7 +3,7 @@
 A training loop runs hundreds of thousands of ops. Kept as objects (an OpInfo, a TensorInfo and a
 summary dict each) they cost about 1.4 KB per op, slowed every garbage collection, and took
 microseconds each to build. Here an op costs a handful of ``array`` appends (about 100 bytes),
-and a tensor's summary (min, max, mean, non-finite count) is computed in bulk for thousands of
+and a tensor's summary (min, max, mean, non-finite count, L2 norm) is computed in bulk for thousands of
 values at a time, from arrays held only until the next flush. Every column only grows, so a
 snapshot is a view that remembers the lengths: no copy. ``OpsView`` and ``TensorsView`` show the
 columns as read-only mappings of ``OpInfo``/``TensorInfo``, made on first access, so explanations,
@@ -57,6 +57,7 @@ class TensorTable:
         self.read_of = {}                # row -> variable id, for reads that are tensors of their own
         self.minimum, self.maximum, self.mean = array("d"), array("d"), array("d")
         self.nonfinite = array("q")
+        self.norm = array("d")           # L2 norm
         self.pending = {}                # dtype code -> (arrays, their rows) whose summary is not made yet
         self.pending_count = 0
         self.pending_bytes = 0
@@ -109,6 +110,7 @@ class TensorTable:
         low = np.full(count, np.nan)
         high = np.full(count, np.nan)
         mean = np.full(count, np.nan)
+        norm = np.full(count, np.nan)
         bad = np.full(count, _NO_STATS, np.int64)
         for dtype_code, (values, rows) in pending.items():
             dtype = self.dtypes_values[dtype_code]
@@ -131,16 +133,22 @@ class TensorTable:
             high[where] = np.maximum.reduceat(flat, starts)
             totals = np.add.reduceat(flat, starts, dtype=np.float64 if dtype.kind in "iub" else None)
             mean[where] = totals.astype(np.float64) / sizes
+            squares = np.square(flat, dtype=np.float64 if dtype.kind in "iub" else None)
+            norm[where] = np.sqrt(np.add.reduceat(squares, starts))
             counts = np.zeros(len(values), np.int64)
             if dtype.kind == "f":
                 # NaN and Inf show in min or max; only then are they counted, value by value.
                 for k in np.flatnonzero(~(np.isfinite(low[where]) & np.isfinite(high[where]))):
                     counts[k] = values[k].size - np.count_nonzero(np.isfinite(values[k]))
+                # A finite value's squares can overflow its dtype: only then is its norm taken in float64.
+                for k in np.flatnonzero(np.isinf(norm[where]) & np.isfinite(low[where]) & np.isfinite(high[where])):
+                    norm[where[k]] = np.linalg.norm(values[k].astype(np.float64))
             bad[where] = counts
         self.minimum.frombytes(low.tobytes())
         self.maximum.frombytes(high.tobytes())
         self.mean.frombytes(mean.tobytes())
         self.nonfinite.frombytes(bad.tobytes())
+        self.norm.frombytes(norm.tobytes())
 
     def finish(self):
         """Summarize what waits and drop the flush buffers: nothing more will be added."""
@@ -206,7 +214,7 @@ class Store:
         columns = [self.seq, self.type, self.location, self.tape_set, self.backward, self.attrs_index,
                    self.in_start, self.out_start, self.in_ids, self.out_ids, table.ordered_ids, table.ordered_rows,
                    table.producer, table.kind, table.leaf_location, table.shape, table.dtype, table.minimum, table.maximum, table.mean,
-                   table.nonfinite]
+                   table.nonfinite, table.norm]
         return sum(column.itemsize * len(column) for column in columns)
 
     def location_code(self, location):
@@ -347,7 +355,8 @@ class Store:
         stats = table.stats(row)
         if stats is not None:
             low, high, mean, bad = stats
-            found.update(min=float(low), max=float(high), mean=float(mean), nonfinite=int(bad))
+            found.update(min=float(low), max=float(high), mean=float(mean), nonfinite=int(bad),
+                         norm=float(table.norm[row]))
         return found
 
     def tensor_stats(self, tensor_id):

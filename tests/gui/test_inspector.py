@@ -489,3 +489,31 @@ def test_the_gradient_calls_list_filters_and_keeps_the_chosen_result_across_tape
     # The first None of the run, whichever tape is shown, is found and shown with its tape.
     found = panel.select_first_none()
     assert found.siblingAtColumn(1).data() == "None" and window.session.tape_id == first_tape
+
+
+def test_hover_and_inspector_show_the_norm_or_a_dash_for_a_file_that_kept_none(qtbot, window, tmp_path):
+    import tapeviz as tf
+    from tapeviz.inspection.tapefile import load
+
+    with tf.record() as rec:
+        x = tf.Variable([3.0, 4.0], name="x")
+        with tf.GradientTape() as tape:
+            y = tf.reduce_sum(x * 2.0)
+        tape.gradient(y, x)
+    path = open_run(qtbot, window, rec.snapshot(), tmp_path)
+
+    def shown():
+        qtbot.waitUntil(lambda: window.graph.is_ready() and window.graph.items_complete(), timeout=10_000)
+        key = next(k for k, n in window.graph.graph().nodes.items() if n.label == "Mul")
+        window.session.node_selected.emit(key)
+        return window.graph._items[key].toolTip(), window.inspector.toPlainText()
+
+    tip, inspector = shown()
+    assert "norm 10" in tip and "norm 10" in inspector      # x * 2 = [6, 8]
+    old = load(path)                                         # as saved before the norm was kept
+    for info in old.tensors.values():
+        info.summary.pop("norm", None)
+    open_run(qtbot, window, old, tmp_path, name="old.tapeviz")
+    assert "norm" not in load(tmp_path / "old.tapeviz").tensors[next(iter(old.tensors))].summary
+    tip, inspector = shown()
+    assert "norm —" in tip and "norm —" in inspector and "mean 7" in tip
