@@ -380,6 +380,12 @@ class GraphView(QtWidgets.QGraphicsView):
         self._hits, self._hit = [], -1
         self._far = None
         self._step = ""
+        if self.isActiveWindow() and self.isVisible():
+            # A view leaving a scene while its window is active deactivates the scene, and Qt then sorts
+            # all its items by stacking order: 390 ms for 150,000 items ("Fold repeats" after "Expand
+            # all"). One more activation first (the scene is active already, so that costs nothing), and
+            # this deactivation is not the last one: nothing is sorted. The scene is deleted anyway.
+            QtCore.QCoreApplication.sendEvent(old, QtCore.QEvent(QtCore.QEvent.Type.WindowActivate))
         self.setScene(scene)
         old.deleteLater()
         # Made from the top down (sorted by the worker): the default view shows the top first, and each

@@ -360,3 +360,21 @@ def test_a_paint_after_expand_all_visits_only_the_node_blocks_in_view(qtbot, vie
     assert all(item.isVisible() is False for item in nodes)
     view.center_on(key, min_scale=graph_view.READABLE_SCALE)
     assert not view._far and view._items[key].isSelected()   # the selection survives being hidden
+
+
+def test_folding_again_after_expand_all_lets_the_old_drawing_go(qtbot, view):
+    """The old scene leaves an active view without being deactivated (which sorted all its items):
+    it must still be deleted, and the new drawing work."""
+    import shiboken6
+
+    view.activateWindow()
+    run, tape_id = chain(1200)
+    view.set_folding(False)
+    open_graph(qtbot, view, run, tape_id, timeout=20000)
+    qtbot.waitUntil(view.items_complete, timeout=20000)
+    expanded = view.scene()
+    with qtbot.waitSignal(view.layout_ready, timeout=20000):
+        view.set_folding(True)
+    qtbot.waitUntil(lambda: not shiboken6.isValid(expanded), timeout=5000)
+    assert view.node_count() == 2 and view.scene() is not expanded
+    assert view.search("Sin") == 1   # the folded block holds the Sins
