@@ -270,7 +270,9 @@ def test_a_training_loop_shows_loss_and_gradient_norms_per_step(qtbot, window, t
     np.testing.assert_allclose(loss, distance ** 2, rtol=1e-5)
     np.testing.assert_allclose(norms["w"], 2 * distance, rtol=1e-5)
     open_run(qtbot, window, run, tmp_path)
-    qtbot.waitUntil(lambda: window._steps is not None and window._steps.tape_ids == steps, timeout=5000)
+    qtbot.waitUntil(lambda: window.steps_pending(), timeout=5000)   # what a screenshot waits for
+    qtbot.waitUntil(lambda: not window.steps_pending(), timeout=5000)
+    assert window._steps is not None and window._steps.tape_ids == steps
     assert window.docks["Plots"].isVisible() and window.plot_tabs.currentWidget() is window._steps
     with qtbot.waitSignal(window.session.tape_changed, timeout=2000):
         window._steps.step_chosen.emit(steps[3])
