@@ -19,8 +19,8 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from .graph import build_graph, fold_graph, hover_text, layout
 from .minimap import Minimap
 from .graph_items import (HGAP, OVERVIEW_LOD, TEXT_LOD, VGAP, EdgeGeometry, EdgeLayer, GraphStyle, Marks,
-                          NodeBlock, NodeItem, block_bounds, OverviewLayer, curve_svg, display_label, fill_class, node_boxes,
-                          node_paths, size_of)
+                          NodeBlock, NodeItem, OverviewLayer, block_bounds, curve_svg, display_label, fill_class,
+                          node_boxes, node_paths, size_of)
 
 AUTO_COLLAPSE_NODES = 2000
 READABLE_SCALE = 0.8          # labels read comfortably from here up
