@@ -94,7 +94,7 @@ def test_bulk_summaries_match_one_array_at_a_time():
     values = [rng.standard_normal((4, 5)).astype(np.float32), np.float32(2.5), np.array([], np.float32),
               np.array([1.0, np.nan, 3.0], np.float32), np.array([np.inf, -1.0]), np.arange(7, dtype=np.int32),
               np.array([True, False, True]), np.array([-np.inf, np.inf], np.float32), np.zeros((2, 0)),
-              rng.standard_normal(3000)]
+              rng.standard_normal(3000), np.array([3e19, -4e19], np.float32)]   # squares overflow float32
     store = columns.Store()
     for index, value in enumerate(values):
         store.add_leaf(index + 1, np.asarray(value), columns.CONSTANT, -1)
@@ -103,10 +103,12 @@ def test_bulk_summaries_match_one_array_at_a_time():
             expected = summarize(value)
         found = store.tensor_summary(index + 1)
         assert found.keys() == expected.keys(), (value, found, expected)
+        if value.size and value.dtype.kind in "fiub" and np.isfinite(value).all():   # the L2 norm, against numpy's own in float64
+            assert found["norm"] == pytest.approx(np.linalg.norm(np.asarray(value, np.float64)), rel=1e-5)
         for key, wanted in expected.items():
             if isinstance(wanted, float) and np.isnan(wanted):
                 assert np.isnan(found[key]), (value, key)
-            elif key == "mean":
+            elif key in ("mean", "norm"):
                 assert found[key] == pytest.approx(wanted, rel=1e-5), (value, key)
             else:
                 assert found[key] == wanted, (value, key, found[key], wanted)

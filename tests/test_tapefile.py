@@ -310,7 +310,7 @@ V2_DAMAGE = {
                                        .__setitem__(0, -5), "not one of the call's targets"),
     "evidence names a missing op": (lambda i: next(r for c in i["calls"] for r in c[7] if r[4])[4][0][4][0]
                                     .__setitem__("op", 31337), "evidence names op 31337"),
-    "summary min is text": (lambda i: next(r for r in i["tensors"] if len(r[8]) == 7)[8].__setitem__(3, "big"),
+    "summary min is text": (lambda i: next(r for r in i["tensors"] if len(r[8]) == 8)[8].__setitem__(3, "big"),
                             "summary min must be a number"),
     "negative shape": (lambda i: next(r for r in i["tensors"] if r[2])[2].__setitem__(0, -1),
                        "shape must be a list of sizes"),
@@ -475,3 +475,25 @@ def test_a_run_with_too_many_index_values_names_that_limit_not_the_size(run, tmp
     with pytest.raises(TapeFileError, match=r"JSON values, over the 10 that tapeviz reads back") as caught:
         save(run, tmp_path / "run.tapeviz")
     assert "MiB" not in str(caught.value) and list(tmp_path.iterdir()) == []
+
+
+def test_the_l2_norm_is_kept_and_files_from_before_it_still_load(run, tmp_path):
+    big = next(t for t in run.tensors.values() if t.name == "big:0")
+    expected = np.linalg.norm(np.arange(5000, dtype=np.float64))
+    assert big.value is None and big.summary["norm"] == pytest.approx(expected, rel=1e-5)
+    gradient = run.calls[-1].results[0]                       # d (big * 2) / d big: 2 everywhere
+    assert gradient.summary["norm"] == pytest.approx(2 * np.sqrt(5000), rel=1e-5)
+    good = save(run, tmp_path / "run.tapeviz")
+    loaded = load(good)
+    assert loaded.tensors[big.id].summary["norm"] == big.summary["norm"]
+    assert loaded.calls[-1].results[0].summary["norm"] == gradient.summary["norm"]
+
+    def without_norms(index):   # as written before the norm was kept: seven summary fields
+        summaries = [row[8] for row in index["tensors"]] + [result[3] for call in index["calls"] for result in call[7]]
+        for summary in summaries:
+            if len(summary) == 8:
+                summary.pop()
+    old = load(_rewrite_tables(good, tmp_path / "old.tapeviz", change_index=without_norms))
+    summary = old.tensors[big.id].summary
+    assert "norm" not in summary and summary["max"] == 4999.0 and summary["mean"] == big.summary["mean"]
+    assert "norm" not in old.calls[-1].results[0].summary

@@ -56,7 +56,10 @@ def _screenshot(app, window, path, target, early=None):
 
     status = {"code": 1}
 
-    def save():
+    def save(final=False):
+        if window.steps_pending() and not final:   # a training loop's plots come a few turns after the graph
+            QtCore.QTimer.singleShot(20, save)
+            return
         app.processEvents()
         window.grab().save(target)
         status["code"] = 0 if os.path.exists(target) else 1
@@ -77,7 +80,7 @@ def _screenshot(app, window, path, target, early=None):
     window.graph.layout_failed.connect(lambda details: QtCore.QTimer.singleShot(100, save))  # the error is shown
     window.runner.finished.connect(loaded)
     window.loader.failed.connect(lambda *_: QtCore.QTimer.singleShot(100, save))
-    QtCore.QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, save)
+    QtCore.QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, lambda: save(final=True))
     if path.endswith(".py"):
         window.open_script(path)
     elif not window.open_run_file(path, early):

@@ -189,11 +189,19 @@ def hover_text(node):
 
 
 def value_text(summary):
-    """A value's statistics in one line: "min -1 max 2.5 mean 0.3", and its NaN/Inf count if any."""
+    """A value's statistics in one line: "min -1 max 2.5 mean 0.3 norm 4.1", and its NaN/Inf count if
+    any; "norm —" for a value saved before the norm was kept."""
     if not summary or "min" not in summary:
         return ""
-    text = f"min {summary['min']:.4g}  max {summary['max']:.4g}  mean {summary['mean']:.4g}"
+    text = (f"min {summary['min']:.4g}  max {summary['max']:.4g}  mean {summary['mean']:.4g}  "
+            f"norm {norm_text(summary, 4)}")
     return text + (f"  NaN/Inf {summary['nonfinite']}" if summary.get("nonfinite") else "")
+
+
+def norm_text(summary, digits):
+    """A summary's L2 norm to ``digits`` significant digits, or "—" when it was not kept (older files)."""
+    norm = summary.get("norm")
+    return "—" if norm is None else f"{norm:.{digits}g}"
 
 
 def path_keys(run, tape_id, source_id, target_id):

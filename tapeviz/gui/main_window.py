@@ -162,6 +162,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.editor = EditorPanel()
         self._plots = {}           # tab kind -> plot widget, each made on first use
         self._steps_shown = None   # the tape group the steps view shows
+        self._steps_pending = False   # its plots are being made, a piece per event-loop turn
         plots = QtWidgets.QTabWidget()
         plots.setMaximumHeight(16777215)
         self.plot_tabs = plots
@@ -456,20 +457,29 @@ class MainWindow(QtWidgets.QMainWindow):
                 or steps_with_common_sources(run, ids) < max(MIN_STEPS, len(steps) // 2):
             return
         self._steps_shown = (id(run), ids[0])
+        self._steps_pending = True
         # Made and filled on later turns of the event loop: the graph and the lists come first.
         QtCore.QTimer.singleShot(0, lambda: self._fill_steps(run, ids, where))
 
     def _fill_steps(self, run, ids, where):
         """One piece per event-loop turn: the tab, each of its two plots, then the curves."""
         if self.session.run is not run:
+            self._steps_pending = False
             return
         steps = self.steps
         if not steps.build_step():
             QtCore.QTimer.singleShot(0, lambda: self._fill_steps(run, ids, where))
             return
-        QtCore.QTimer.singleShot(0, lambda: self.session.run is run and self._steps_filled(steps, run, ids, where))
+        QtCore.QTimer.singleShot(0, lambda: self._steps_filled(steps, run, ids, where))
+
+    def steps_pending(self):
+        """True while the steps view of a training loop is being made (a screenshot waits for it)."""
+        return self._steps_pending
 
     def _steps_filled(self, steps, run, ids, where):
+        self._steps_pending = False
+        if self.session.run is not run:
+            return
         steps.show_steps(run, ids, where)
         self.docks["Plots"].show()
         self.docks["Plots"].raise_()

@@ -9,6 +9,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from tapeviz.inspection.explain import describe
 
 from . import forward
+from .graph import norm_text
 from .reads import READ_OP
 from .short_names import short_names, without_output_index
 from .updates import assignments_after
@@ -573,137 +574,283 @@ class WatchedPanel(QtWidgets.QWidget):
         self.model.set_rows(run, rows)
 
 
+def _is_jvp(call):
+    """A jvp call (forward mode) rather than a gradient or jacobian call."""
+    return hasattr(call, "accumulator")
+
+
+def _subject(result):
+    """A result's tensor: a gradient's source, a jvp's target."""
+    return result.target if hasattr(result, "target") else result.source
+
+
+class GradientModel(_HeadedColumns, QtCore.QAbstractItemModel):
+    """The chosen tape's gradient/jacobian calls as rows, their results (one per source) as child rows;
+    then the run's jvp calls (forward mode), which stay listed whatever the tape: forward over backward
+    reads them beside the tape's gradients.
+
+    A row's text is written only when Qt shows it, so a call with thousands of sources, or a run with
+    thousands of calls, costs nothing until looked at. ``set_filter`` keeps the calls whose own text
+    has the words, and of the others the results whose text has them; "problems" keeps the None and
+    NaN/Inf results.
+    """
+
+    HEADERS = ["call / source", "result", "why"]
+
+    def __init__(self):
+        super().__init__()
+        self.run = None
+        self.tape_id = None
+        self.needle = ""
+        self.rows = []      # shown calls: (call, [results shown])
+        self._tails = {}    # call id -> {variable name: the part of it a cell shows}
+
+    def set_run(self, run):
+        self.run, self.tape_id, self._tails = run, None, {}
+        self._refilter()
+
+    def set_tape(self, tape_id):
+        self.tape_id = tape_id
+        self._refilter()
+
+    def set_filter(self, text):
+        self.needle = text.strip().lower()
+        self._refilter()
+
+    def _refilter(self):
+        self.beginResetModel()
+        self.rows = []
+        calls = self.run.calls if self.run is not None else []
+        for call in calls:
+            if self.tape_id is not None and call.tape != self.tape_id:
+                continue
+            if not self.needle or (self.needle != "problems" and self.needle in self._call_text(call).lower()):
+                self.rows.append((call, list(call.results)))
+                continue
+            kept = [r for r in call.results if self._result_matches(call, r)]
+            if kept:
+                self.rows.append((call, kept))
+        for call in (getattr(self.run, "jvps", None) or []) if self.run is not None else []:
+            if not self.needle or (self.needle != "problems" and self.needle in self._call_text(call).lower()):
+                self.rows.append((call, list(call.results)))
+                continue
+            kept = [r for r in call.results if self._result_matches(call, r)]
+            if kept:
+                self.rows.append((call, kept))
+        self.endResetModel()
+
+    def _result_matches(self, call, result):
+        if _is_jvp(call):
+            if self.needle == "problems":
+                return result.is_none
+            return any(self.needle in text.lower() for text in self._result_texts(call, result))
+        if self.needle == "problems":
+            return bool(result.is_none or result.explanations or (result.summary or {}).get("nonfinite"))
+        return any(self.needle in text.lower() for text in self._result_texts(call, result))
+
+    # Tree structure: a child's internal id is its call's row + 1; call rows have 0.
+    def index(self, row, column, parent=QtCore.QModelIndex()):
+        if not self.hasIndex(row, column, parent):
+            return QtCore.QModelIndex()
+        return self.createIndex(row, column, parent.row() + 1 if parent.isValid() else 0)
+
+    def parent(self, index):
+        if not index.isValid() or index.internalId() == 0:
+            return QtCore.QModelIndex()
+        return self.createIndex(index.internalId() - 1, 0, 0)
+
+    def rowCount(self, parent=QtCore.QModelIndex()):
+        if not parent.isValid():
+            return len(self.rows)
+        if parent.internalId() == 0 and parent.column() == 0:
+            return len(self.rows[parent.row()][1])
+        return 0
+
+    def entry(self, index):
+        """(call, result) of a row; the result is None on a call's own row."""
+        if not index.isValid():
+            return None, None
+        if index.internalId() == 0:
+            return self.rows[index.row()][0], None
+        call, results = self.rows[index.internalId() - 1]
+        return call, results[index.row()]
+
+    def index_of(self, call_id, source=None, kind=None):
+        """The row of a call (``source`` None) or of one of its results (``kind`` "jvp": a jvp call and a
+        target); invalid when not shown."""
+        for row, (call, results) in enumerate(self.rows):
+            if call.id != call_id or _is_jvp(call) != (kind == "jvp"):
+                continue
+            if source is None:
+                return self.index(row, 0)
+            for child, result in enumerate(results):
+                if _subject(result) == source:
+                    return self.index(child, 0, self.index(row, 0))
+        return QtCore.QModelIndex()
+
+    def data(self, index, role=QtCore.Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        call, result = self.entry(index)
+        column = index.column()
+        if role == ROLE:
+            return (call.id, None if result is None else _subject(result), "jvp" if _is_jvp(call) else None)
+        if result is None:
+            if role == QtCore.Qt.ItemDataRole.DisplayRole:
+                return self._call_columns(call)[column]
+            if role == QtCore.Qt.ItemDataRole.ToolTipRole and column == 0:
+                return str(call.location)
+            return None
+        if role == QtCore.Qt.ItemDataRole.DisplayRole:
+            return self._result_texts(call, result)[column]
+        if role == QtCore.Qt.ItemDataRole.ToolTipRole and column == 0:
+            return describe(self.run, _subject(result))
+        if role == QtCore.Qt.ItemDataRole.ForegroundRole and _is_jvp(call) and result.is_none:
+            return QtGui.QBrush(QtGui.QColor("#c0392b"))
+        if role == QtCore.Qt.ItemDataRole.ForegroundRole and not _is_jvp(call) and result.explanations:
+            return QtGui.QBrush(QtGui.QColor("#c0392b"))
+        return None
+
+    def _call_columns(self, call):
+        targets = ", ".join(describe(self.run, t) for t in call.targets)
+        line = f", line {call.location.line}" if call.location else ""
+        if _is_jvp(call):
+            return [f"jvp {call.id} (accumulator {call.accumulator}{line})", f"tangent of [{targets}]", ""]
+        return [f"{call.kind} {call.id} (tape {call.tape}{line})", f"d[{targets}]", ""]
+
+    def _call_text(self, call):
+        return " ".join(self._call_columns(call))
+
+    def _result_texts(self, call, result):
+        """The three cells of a result's row: its source, its value (or None) and why (the codes)."""
+        run = self.run
+        if _is_jvp(call):
+            return [describe(run, result.target), forward.jvp_result_text(result), result.reason or ""]
+        codes = ", ".join(sorted({e.code for e in result.explanations.values()}))
+        value = "None" if result.is_none else _summary_text(result.summary)
+        if not result.is_none and result.explanations:
+            value += " (unconnected: zeros)"
+        described = describe(run, result.source)
+        name = run.tensors[result.source].name if result.source in run.tensors else None
+        if name:   # "Variable 'dense_1/kernel:0'": the cell's end shows what differs
+            tails = self._tails.get(call.id)
+            if tails is None:
+                names = [run.tensors[r.source].name for r in call.results
+                         if r.source in run.tensors and run.tensors[r.source].name]
+                tails = self._tails[call.id] = short_names(names)
+            described = described.replace(name, tails[name] + name[len(without_output_index(name)):])
+        return [described, value, codes]
+
+
 class GradientsPanel(QtWidgets.QWidget):
-    """Every gradient/jacobian call as targets x sources; every None with its explanation."""
+    """The chosen tape's gradient/jacobian calls as targets x sources; every None with its explanation."""
 
     source_line_clicked = QtCore.Signal(str, int)
 
     def __init__(self, session):
         super().__init__()
         self.session = session
-        self.tree = QtWidgets.QTreeWidget()
-        self.tree.setHeaderLabels(["call / source", "result", "why"])
-        self.tree.setAlternatingRowColors(True)
+        self.model = GradientModel()
+        self.view = QtWidgets.QTreeView()
+        self.view.setModel(self.model)
+        self.view.setAlternatingRowColors(True)
+        self.view.setUniformRowHeights(True)   # lets Qt lay out only the rows in view
+        self.filter = QtWidgets.QLineEdit(placeholderText="Filter: a source or call, 'None', or 'problems'")
+        self.filter.setClearButtonEnabled(True)
+        self.filter.textChanged.connect(self.apply_filter)
         self.explanation = QtWidgets.QTextBrowser()
         self.explanation.setOpenLinks(False)
         self.explanation.anchorClicked.connect(
             lambda url: url.scheme() == "source" and self.source_line_clicked.emit(url.path(), int(url.fragment() or 0)))
+        top = QtWidgets.QWidget()
+        top_layout = QtWidgets.QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.addWidget(self.filter)
+        top_layout.addWidget(self.view)
         splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
-        splitter.addWidget(self.tree)
+        splitter.addWidget(top)
         splitter.addWidget(self.explanation)
         splitter.setSizes([300, 140])
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
+        self._current = None     # (call id, source or target, "jvp" or None) of the chosen row, kept across refilters
+        self._restoring = False
         session.run_changed.connect(self.show_run)
         session.tape_changed.connect(self._show_tape_calls)
-        self.tree.currentItemChanged.connect(self._chosen)
-        self.tree.itemExpanded.connect(self._expanded)
+        self.view.selectionModel().currentRowChanged.connect(self._chosen)
 
     def show_run(self, run):
-        self.tree.clear()
         self.explanation.clear()
-        if run is None:
-            return
-        for call in run.calls:
-            targets = ", ".join(describe(run, t) for t in call.targets)
-            line = f", line {call.location.line}" if call.location else ""
-            top = QtWidgets.QTreeWidgetItem([f"{call.kind} {call.id} (tape {call.tape}{line})", f"d[{targets}]", ""])
-            top.setToolTip(0, str(call.location))
-            top.setData(0, ROLE, (call.id, None, None))
-            self.tree.addTopLevelItem(top)
-            if len(call.results) > EAGER_RESULTS:   # rows made when the call is opened
-                top.setChildIndicatorPolicy(QtWidgets.QTreeWidgetItem.ChildIndicatorPolicy.ShowIndicator)
-                continue
-            self._fill(top, call)
-            top.setExpanded(True)
-        for call in run.jvps:   # forward mode: jvp calls, listed like gradient calls
-            targets = ", ".join(describe(run, t) for t in call.targets)
-            line = f", line {call.location.line}" if call.location else ""
-            top = QtWidgets.QTreeWidgetItem([f"jvp {call.id} (accumulator {call.accumulator}{line})",
-                                             f"tangent of [{targets}]", ""])
-            top.setToolTip(0, str(call.location))
-            top.setData(0, ROLE, (call.id, None, "jvp"))
-            self.tree.addTopLevelItem(top)
-            for result in call.results:
-                child = QtWidgets.QTreeWidgetItem([describe(run, result.target), forward.jvp_result_text(result),
-                                                   result.reason])
-                child.setToolTip(0, describe(run, result.target))
-                child.setData(0, ROLE, (call.id, result.target, "jvp"))
-                if result.is_none:
-                    for column in range(3):
-                        child.setForeground(column, QtGui.QBrush(QtGui.QColor("#c0392b")))
-                top.addChild(child)
-            top.setExpanded(True)
-        if self.tree.topLevelItemCount() <= EAGER_RESULTS:
-            self.tree.resizeColumnToContents(0)
-        else:
-            self.tree.setColumnWidth(0, 220)
-
-    def _expanded(self, top):
-        if top.parent() is None and top.childCount() == 0 and top.data(0, ROLE)[2] != "jvp":
-            self._fill(top, self._call(top.data(0, ROLE)[0]))
-
-    def _fill(self, top, call):
-        run = self.session.run
-        if call is None:
-            return
-        names = [run.tensors[r.source].name for r in call.results if r.source in run.tensors and run.tensors[r.source].name]
-        tails = short_names(names)   # "Variable 'dense_1/kernel:0'": the cell's end shows what differs
-        for result in call.results:
-            codes = ", ".join(sorted({e.code for e in result.explanations.values()}))
-            value = "None" if result.is_none else _summary_text(result.summary)
-            if not result.is_none and result.explanations:
-                value += " (unconnected: zeros)"
-            described = describe(run, result.source)
-            name = run.tensors[result.source].name if result.source in run.tensors else None
-            shown = described.replace(name, tails[name] + name[len(without_output_index(name)):]) if name else described
-            child = QtWidgets.QTreeWidgetItem([shown, value, codes])
-            child.setToolTip(0, described)
-            child.setData(0, ROLE, (call.id, result.source, None))
-            if result.explanations:
-                for column in range(3):
-                    child.setForeground(column, QtGui.QBrush(QtGui.QColor("#c0392b")))
-            top.addChild(child)
+        self._current = None
+        self.model.set_run(run)
+        self._shown()
 
     def _show_tape_calls(self, tape_id):
-        for index in range(self.tree.topLevelItemCount()):
-            item = self.tree.topLevelItem(index)
-            if item.data(0, ROLE)[2] == "jvp":
-                continue   # jvp calls stay listed: forward over backward reads them beside the tape's gradients
-            call = self._call(item.data(0, ROLE)[0])
-            item.setHidden(call is not None and call.tape != tape_id)
+        self.model.set_tape(tape_id)
+        self._shown()
 
-    def _call(self, call_id):
+    def apply_filter(self, text=None):
+        """Keep the calls and results matching the filter box; returns how many rows are shown."""
+        self.model.set_filter(self.filter.text() if text is None else text)
+        self._shown()
+        return self.model.rowCount()
+
+    def _shown(self):
+        """After the rows changed: small calls open, column widths, and the chosen row chosen again."""
+        rows = self.model.rowCount()
+        for row in range(min(rows, EAGER_RESULTS)):   # a call with many results opens when asked
+            if len(self.model.rows[row][1]) <= EAGER_RESULTS:
+                self.view.expand(self.model.index(row, 0))
+        if 0 < rows <= EAGER_RESULTS:
+            self.view.resizeColumnToContents(0)
+        else:
+            self.view.setColumnWidth(0, 220)
+        if self._current is not None:
+            index = self.model.index_of(*self._current)
+            if index.isValid():
+                self._restoring = True
+                self.view.setCurrentIndex(index)
+                self.view.scrollTo(index)
+                self._restoring = False
+
+    def row_count(self):
+        """Calls listed."""
+        return self.model.rowCount()
+
+    def select_first_none(self):
+        """Choose the first None result of the run (showing its tape); its index, or None if there is none."""
         run = self.session.run
         if run is None:
             return None
-        if getattr(self, "_calls_of", (None,))[0] is not run:
-            self._calls_of = (run, {c.id: c for c in run.calls})
-        return self._calls_of[1].get(call_id)
-
-    def select_first_none(self):
-        for index in range(self.tree.topLevelItemCount()):
-            top = self.tree.topLevelItem(index)
-            self._expanded(top)
-            for child_index in range(top.childCount()):
-                child = top.child(child_index)
-                if child.text(2):
-                    self.tree.setCurrentItem(child)
-                    return child
+        for call in run.calls:
+            result = next((r for r in call.results if r.explanations), None)
+            if result is None:
+                continue
+            if self.filter.text():
+                self.filter.clear()
+            self.session.set_tape(call.tape)
+            index = self.model.index_of(call.id, result.source)
+            if index.isValid():
+                self.view.expand(index.parent())
+                self.view.setCurrentIndex(index)
+                self.view.scrollTo(index)
+                return index
         return None
 
-    def _chosen(self, item, _previous):
-        if item is None:
+    def _chosen(self, current, _previous):
+        if self._restoring:
             return
-        call_id, source_id, kind = item.data(0, ROLE)
-        if kind == "jvp":
-            self._jvp_chosen(call_id, source_id)
+        call, result = self.model.entry(current)
+        if call is None:
             return
-        call = self._call(call_id)
-        if call is None or source_id is None:
+        if _is_jvp(call):
+            self._current = (call.id, None if result is None else result.target, "jvp")
+            self._jvp_chosen(call.id, None if result is None else result.target)
             return
-        result = next(r for r in call.results if r.source == source_id)
+        if result is None:
+            return
+        self._current = (call.id, result.source, None)
         self.session.set_tape(call.tape)
         self.explanation.setHtml(explanation_html(self.session.run, call, result))
         self.session.result_selected.emit(call, result, None)
@@ -728,7 +875,7 @@ def _summary_text(summary):
         return "value"
     text = f"{summary['dtype']}{summary['shape']}"
     if "min" in summary:
-        text += f"  min {summary['min']:.4g}  max {summary['max']:.4g}"
+        text += f"  min {summary['min']:.4g}  max {summary['max']:.4g}  norm {norm_text(summary, 4)}"
     return text
 
 
@@ -805,6 +952,7 @@ def _value_html(value, summary):
     parts = []
     if summary and "min" in summary:
         parts.append(f"<p>min {summary['min']:.6g} &nbsp; max {summary['max']:.6g} &nbsp; mean {summary['mean']:.6g}"
+                     f" &nbsp; norm {norm_text(summary, 6)}"
                      + (f" &nbsp; non-finite {summary['nonfinite']}" if summary.get("nonfinite") else "") + "</p>")
     if value is not None:
         with np.printoptions(threshold=200, edgeitems=4, linewidth=100):

@@ -147,7 +147,9 @@ def steps_data(run, tape_ids):
 
     For each tape (one step) the last gradient call made on it counts: ``loss`` is its target's value
     (NaN where it was not one number or not kept) and ``norms`` maps each source's name to the
-    gradient's norm per step (NaN where the gradient was None or not kept). ``steps`` counts from 1.
+    gradient's L2 norm per step, from its value or, for a large one kept only as statistics, from its
+    summary (NaN where the gradient was None, or saved by a tapeviz that kept no norm). ``steps``
+    counts from 1.
     """
     last = {}
     for call in run.calls:
@@ -165,8 +167,12 @@ def steps_data(run, tape_ids):
         for result in call.results:
             name = _short_name(run, result.source)
             series = norms.setdefault(name, np.full(len(steps), np.nan))
-            if not result.is_none and result.value is not None:
+            if result.is_none:
+                continue
+            if result.value is not None:
                 series[i] = float(np.linalg.norm(np.asarray(result.value, dtype=np.float64)))
+            elif (result.summary or {}).get("norm") is not None:
+                series[i] = result.summary["norm"]
     return steps, loss, norms
 
 
@@ -198,9 +204,10 @@ def jacobian_matrices(run, call):
 def gradient_sizes(run, tape_ids):
     """``(measure, {source name: size per step})`` for a training loop's gradients, one curve per variable.
 
-    The norm when every gradient's value was kept; otherwise (large kernels keep only statistics)
-    the largest absolute value, which every gradient's statistics hold, so that no variable drops
-    out of the plot and all curves measure the same thing."""
+    The L2 norm, which every gradient's value or statistics give; for a file saved before the norm
+    was kept in the statistics, where large kernels have none, the largest absolute value, which
+    every gradient's statistics hold, so that no variable drops out of the plot and all curves
+    measure the same thing."""
     steps, _, norms = steps_data(run, tape_ids)
     if all(np.isfinite(values).all() for values in norms.values()):
         return "gradient norm", norms

@@ -284,10 +284,11 @@ def summarize(value):
     summary = {"shape": list(array.shape), "dtype": dtype_name(array.dtype), "size": int(array.size)}
     if array.size == 1 and array.dtype.kind in "fiub":  # most values of a scalar program: keep it cheap
         number = float(array.reshape(()))
-        summary.update(min=number, max=number, mean=number, nonfinite=int(not np.isfinite(number)))
+        summary.update(min=number, max=number, mean=number, nonfinite=int(not np.isfinite(number)), norm=abs(number))
     elif array.size and array.dtype.kind in "fiub":
         # Read in place, with no float64 copy: every recorded value passes through here, and a large
         # one's copy cost more than the op that made it. NaN propagates into min/max, as before.
         summary.update(min=float(array.min()), max=float(array.max()), mean=float(array.mean(dtype=np.float64)),
-                       nonfinite=int(array.size - np.count_nonzero(np.isfinite(array))))
+                       nonfinite=int(array.size - np.count_nonzero(np.isfinite(array))),
+                       norm=float(np.sqrt(np.einsum("i,i->", flat := array.reshape(-1), flat, dtype=np.float64))))
     return summary

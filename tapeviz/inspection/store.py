@@ -4,7 +4,7 @@ A training loop runs hundreds of thousands of ops. Kept as objects (an OpInfo, a
 summary dict each) they cost about 1.4 KB per op, slowed every garbage collection, and took
 microseconds each to build. Here an op costs about 100 bytes of typed columns, filled in bulk from a
 batch of raw records (``add_records``: the recorder appends one tuple per op while it runs), and
-a tensor's summary (min, max, mean, non-finite count) is computed in bulk for thousands of values
+a tensor's summary (min, max, mean, non-finite count, L2 norm) is computed in bulk for thousands of values
 at a time, from arrays held only until the next flush.
 
 A new per-op column: add its field to the end of ``RECORD_FIELDS`` (and to the tuples the recorder
@@ -70,6 +70,7 @@ class TensorTable:
         self.read_of = {}                # row -> variable id, for reads that are tensors of their own
         self.minimum, self.maximum, self.mean = array("d"), array("d"), array("d")
         self.nonfinite = array("q")
+        self.norm = array("d")           # L2 norm
         self.pending = {}                # dtype code -> (arrays, their rows) whose summary is not made yet
         self.pending_count = 0
         self.pending_bytes = 0
@@ -164,6 +165,7 @@ class TensorTable:
         low = np.full(count, np.nan)
         high = np.full(count, np.nan)
         mean = np.full(count, np.nan)
+        norm = np.full(count, np.nan)
         bad = np.full(count, _NO_STATS, np.int64)
         for dtype_code, (values, rows) in pending.items():
             dtype = self.dtypes_values[dtype_code]
@@ -186,16 +188,22 @@ class TensorTable:
             high[where] = np.maximum.reduceat(flat, starts)
             totals = np.add.reduceat(flat, starts, dtype=np.float64 if dtype.kind in "iub" else None)
             mean[where] = totals.astype(np.float64) / sizes
+            squares = np.square(flat, dtype=np.float64 if dtype.kind in "iub" else None)
+            norm[where] = np.sqrt(np.add.reduceat(squares, starts))
             counts = np.zeros(len(values), np.int64)
             if dtype.kind == "f":
                 # NaN and Inf show in min or max; only then are they counted, value by value.
                 for k in np.flatnonzero(~(np.isfinite(low[where]) & np.isfinite(high[where]))):
                     counts[k] = values[k].size - np.count_nonzero(np.isfinite(values[k]))
+                # A finite value's squares can overflow its dtype: only then is its norm taken in float64.
+                for k in np.flatnonzero(np.isinf(norm[where]) & np.isfinite(low[where]) & np.isfinite(high[where])):
+                    norm[where[k]] = np.linalg.norm(values[k].astype(np.float64))
             bad[where] = counts
         self.minimum.frombytes(low.tobytes())
         self.maximum.frombytes(high.tobytes())
         self.mean.frombytes(mean.tobytes())
         self.nonfinite.frombytes(bad.tobytes())
+        self.norm.frombytes(norm.tobytes())
 
     def finish(self):
         """Summarize what waits and drop the flush buffers: nothing more will be added."""
@@ -327,7 +335,7 @@ class Store:
         columns = [self.seq, self.type, self.location, self.tape_set, self.backward, self.attrs_index, self.scope,
                    self.in_start, self.out_start, self.in_ids, self.out_ids, table.ordered_ids, table.ordered_rows,
                    table.producer, table.kind, table.leaf_location, table.shape, table.dtype, table.minimum, table.maximum, table.mean,
-                   table.nonfinite]
+                   table.nonfinite, table.norm]
         return sum(column.itemsize * len(column) for column in columns)
 
     def location_code(self, location):
@@ -639,7 +647,8 @@ class Store:
         stats = table.stats(row)
         if stats is not None:
             low, high, mean, bad = stats
-            found.update(min=float(low), max=float(high), mean=float(mean), nonfinite=int(bad))
+            found.update(min=float(low), max=float(high), mean=float(mean), nonfinite=int(bad),
+                         norm=float(table.norm[row]))
         return found
 
     def rows_of(self, tensor_ids):
@@ -687,21 +696,23 @@ class Store:
             table.flush()
         low, high, mean, bad = self.stats_of(tensor_ids)
         safe = np.maximum(rows, 0)
+        norms = (np.frombuffer(table.norm, np.float64)[safe].tolist() if len(table.norm)
+                 else [math.nan] * len(rows))
         shape_codes = np.frombuffer(table.shape, np.int32)[safe].tolist() if len(table.shape) else []
         dtype_codes = np.frombuffer(table.dtype, np.int32)[safe].tolist() if len(table.dtype) else []
         shapes, dtypes = self.shapes.values, self.dtypes.values
         names = {code: dtype_name(dtypes[code]) for code in set(dtype_codes)}
         sizes = {code: math.prod(shapes[code]) for code in set(shape_codes)}
         found = []
-        for row, shape, dtype, lo, hi, me, nf in zip(rows.tolist(), shape_codes, dtype_codes, low.tolist(),
-                                                     high.tolist(), mean.tolist(), bad.tolist()):
+        for row, shape, dtype, lo, hi, me, nf, l2 in zip(rows.tolist(), shape_codes, dtype_codes, low.tolist(),
+                                                         high.tolist(), mean.tolist(), bad.tolist(), norms):
             if row < 0:
                 found.append({})
             elif nf == _NO_STATS:
                 found.append({"shape": list(shapes[shape]), "dtype": names[dtype], "size": sizes[shape]})
             else:
                 found.append({"shape": list(shapes[shape]), "dtype": names[dtype], "size": sizes[shape],
-                              "min": lo, "max": hi, "mean": me, "nonfinite": nf})
+                              "min": lo, "max": hi, "mean": me, "nonfinite": nf, "norm": l2})
         return found
 
     def _dtype_name(self, code):

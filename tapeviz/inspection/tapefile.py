@@ -44,7 +44,8 @@ arrays.bin], and rows hold the array's number (null for none). The rows:
              a result: [target, is_none, summary, tangent id or null, value, reason code or ""]
 
 A summary is [] (no value seen), [shape, dtype, size] or [shape, dtype, size, min, max, mean,
-nonfinite] with the dtype as a string number; any other summary is stored as its dict.
+nonfinite, norm] with the dtype as a string number (files written before the L2 norm was kept
+have the seven fields before it); any other summary is stored as its dict.
 ``extra_fields`` names model fields this table layout does not know (added later); their values
 follow the fixed fields in each row, as plain JSON in which {"$array": n} and {"$location": n}
 stand for an array and a location. ``meta`` and call options are plain JSON too.
@@ -129,7 +130,7 @@ _FIXED_FIELDS = {2: dict((name, known) for name, _, known in _TABLES) | {"ops": 
                                                                          "events": _EVENT_FIELDS_UNSCOPED},
                  3: dict((name, known) for name, _, known in _TABLES)}
 _STANDARD_SUMMARY = ("shape", "dtype", "size")
-_STATISTICS = ("min", "max", "mean", "nonfinite")
+_STATISTICS = ("min", "max", "mean", "nonfinite", "norm")
 
 
 class TapeFileError(ValueError):
@@ -290,9 +291,10 @@ class _Encoder:
         if not summary:
             return []
         keys = tuple(summary)
-        if keys == _STANDARD_SUMMARY or keys == _STANDARD_SUMMARY + _STATISTICS:
+        # Seven fields for a summary without the norm (one read from an older file); any other: a dict.
+        if keys in (_STANDARD_SUMMARY, _STANDARD_SUMMARY + _STATISTICS[:4], _STANDARD_SUMMARY + _STATISTICS):
             row = [list(summary["shape"]), self.text(summary["dtype"]), summary["size"]]
-            return row + [summary[k] for k in _STATISTICS] if len(keys) > 3 else row
+            return row + [summary[k] for k in keys[3:]]
         return _plain(summary, self)
 
     def extras_of(self, name, cls, known):
@@ -907,12 +909,15 @@ class _Decoder:
             return self.resolve(row)
         if not row:
             return {}
-        if len(row) == 7:
-            shape, dtype, size, low, high, mean, nonfinite = row
-            return {"shape": shape, "dtype": self.strings[dtype], "size": size, "min": low, "max": high,
-                    "mean": mean, "nonfinite": nonfinite}
+        if len(row) in (7, 8):   # seven: written before the norm was kept
+            shape, dtype, size, low, high, mean, nonfinite = row[:7]
+            found = {"shape": shape, "dtype": self.strings[dtype], "size": size, "min": low, "max": high,
+                     "mean": mean, "nonfinite": nonfinite}
+            if len(row) == 8:
+                found["norm"] = row[7]
+            return found
         if len(row) != 3:
-            raise InvalidRun(f"summary {show(row)} has {len(row)} fields, not 3 or 7")
+            raise InvalidRun(f"summary {show(row)} has {len(row)} fields, not 3, 7 or 8")
         return {"shape": row[0], "dtype": self.strings[row[1]], "size": row[2]}
 
     def tape(self, row):

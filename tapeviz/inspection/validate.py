@@ -108,7 +108,8 @@ def _check_array(value, where, what):
 
 
 def _check_summary(summary, where, what="summary"):
-    """The statistics kept for a value: {} or shape, dtype, size and, for numbers, min, max, mean, nonfinite."""
+    """The statistics kept for a value: {} or shape, dtype, size and, for numbers, min, max, mean, nonfinite
+    and (since it is kept) norm."""
     if type(summary) is not dict:
         _fail(where, f"{what} must be a dict, not {show(summary)}")
     check_plain(summary, where, what)
@@ -119,7 +120,7 @@ def _check_summary(summary, where, what="summary"):
         _fail(where, f"{what} has shape {show(shape)}, not a list of sizes")
     _check_str(dtype, where, f"{what} dtype")
     _check_int(size, where, f"{what} size")
-    for key in ("min", "max", "mean"):
+    for key in ("min", "max", "mean", "norm"):
         if key in summary and (type(summary[key]) not in _NUMBER):
             _fail(where, f"{what} {key} must be a number, not {show(summary[key])}")
     if ("min" in summary) != ("max" in summary) or ("min" in summary) != ("mean" in summary):
@@ -218,7 +219,7 @@ _SLICE = 16_384
 
 
 def _summaries(items, label, attr="summary"):
-    """Every item's summary: the usual ones (3 or 7 keys) a column at a time, any other one by one."""
+    """Every item's summary: the usual ones (3, 7 or 8 keys) a column at a time, any other one by one."""
     for start in range(0, len(items), _SLICE):
         _summary_slice(items[start:start + _SLICE], label, attr)
 
@@ -233,7 +234,8 @@ def _summary_slice(items, label, attr):
     if set(map(type, summaries)) - {dict}:
         return one_by_one()
     lengths = list(map(len, summaries))
-    for keys, types in ((_FULL_SUMMARY, _FULL_TYPES), (_STANDARD_SUMMARY, _STANDARD_TYPES)):
+    for keys, types in ((_NORMED_SUMMARY, _NORMED_TYPES), (_FULL_SUMMARY, _FULL_TYPES),
+                        (_STANDARD_SUMMARY, _STANDARD_TYPES)):
         group = [s for s, n in zip(summaries, lengths) if n == len(keys)]
         if not group:
             continue
@@ -248,7 +250,7 @@ def _summary_slice(items, label, attr):
         if set(map(type, sizes)) - _INT or (sizes and min(sizes) < 0):
             return one_by_one()
     for item, summary, length in zip(items, summaries, lengths):
-        if length not in (0, 3, 7):
+        if length not in (0, 3, 7, 8):
             _check_summary(summary, label(item), attr)
 
 
@@ -257,6 +259,8 @@ _FULL_SUMMARY = _STANDARD_SUMMARY + ("min", "max", "mean", "nonfinite")
 _NUMBER_TYPES = frozenset(_NUMBER)
 _STANDARD_TYPES = (_LIST, _STR, _INT)
 _FULL_TYPES = _STANDARD_TYPES + (_NUMBER_TYPES, _NUMBER_TYPES, _NUMBER_TYPES, _INT)
+_NORMED_SUMMARY = _FULL_SUMMARY + ("norm",)
+_NORMED_TYPES = _FULL_TYPES + (_NUMBER_TYPES,)
 
 
 def _arrays(items, attr, label):

@@ -316,3 +316,65 @@ def test_layout_progress_reaches_the_ui_thread_at_most_once_a_percent(qtbot, vie
     qtbot.waitUntil(view.items_complete, timeout=30000)
     assert len({step for step, _ in steps}) >= 3   # building, laying out, preparing: each reported
     assert len(steps) <= 100 + len({step for step, _ in steps})
+
+
+def test_a_paint_after_expand_all_visits_only_the_node_blocks_in_view(qtbot, view, monkeypatch):
+    """An item per node in a BSP-indexed scene: the first paint after "Expand all" on 100,000 ops built
+    the index of 150,000 items and stalled the window 200-440 ms. Node items now sit in blocks of one
+    slice each, in an unindexed scene, and a paint looks inside only the blocks in view."""
+    from PySide6 import QtWidgets
+
+    from tapeviz.gui import graph_view
+    from tapeviz.gui.graph_items import NodeBlock
+
+    monkeypatch.setattr(graph_view, "ITEMS_PER_TICK", 50)
+    painted = []
+    original_paint = NodeItem.paint   # patched before the items exist: their paint is looked up then
+    monkeypatch.setattr(NodeItem, "paint", lambda item, *args: (painted.append(item.key), original_paint(item, *args)))
+    run, tape_id = chain(1200)
+    view.set_folding(False)
+    open_graph(qtbot, view, run, tape_id, timeout=20000)
+    qtbot.waitUntil(view.items_complete, timeout=20000)
+    assert view.scene().itemIndexMethod() == QtWidgets.QGraphicsScene.ItemIndexMethod.NoIndex
+    blocks = [item for item in view.scene().items() if isinstance(item, NodeBlock)]
+    nodes = [item for item in view.scene().items() if isinstance(item, NodeItem)]
+    assert len(nodes) == view.node_count() > 1200
+    assert all(isinstance(item.parentItem(), NodeBlock) for item in nodes)
+    assert len(blocks) == -(-len(nodes) // 50)
+    for block in blocks:   # each block holds its items' whole drawing: Qt skips a block out of view
+        inside = block.boundingRect()
+        assert all(inside.contains(child.mapRectToParent(child.boundingRect())) for child in block.childItems())
+    painted.clear()
+    view.viewport().repaint()
+    seen = view.mapToScene(view.viewport().rect()).boundingRect()
+    in_view = [item.key for item in nodes if item.sceneBoundingRect().intersects(seen)]
+    assert painted and set(painted) <= set(in_view) and len(in_view) < len(nodes) / 10
+    # Clicks still find a node inside its block, and far out the view hides blocks, not each node.
+    key = in_view[0]
+    with qtbot.waitSignal(view.node_selected, timeout=2000) as signal:
+        qtbot.mouseClick(view.viewport(), QtCore.Qt.MouseButton.LeftButton,
+                         pos=view.mapFromScene(view._items[key].pos()))
+    assert signal.args == [key] and view.selected_keys() == {key}
+    view.fit()
+    assert view._far and not any(block.isVisible() for block in blocks)
+    assert all(item.isVisible() is False for item in nodes)
+    view.center_on(key, min_scale=graph_view.READABLE_SCALE)
+    assert not view._far and view._items[key].isSelected()   # the selection survives being hidden
+
+
+def test_folding_again_after_expand_all_lets_the_old_drawing_go(qtbot, view):
+    """The old scene leaves an active view without being deactivated (which sorted all its items):
+    it must still be deleted, and the new drawing work."""
+    import shiboken6
+
+    view.activateWindow()
+    run, tape_id = chain(1200)
+    view.set_folding(False)
+    open_graph(qtbot, view, run, tape_id, timeout=20000)
+    qtbot.waitUntil(view.items_complete, timeout=20000)
+    expanded = view.scene()
+    with qtbot.waitSignal(view.layout_ready, timeout=20000):
+        view.set_folding(True)
+    qtbot.waitUntil(lambda: not shiboken6.isValid(expanded), timeout=5000)
+    assert view.node_count() == 2 and view.scene() is not expanded
+    assert view.search("Sin") == 1   # the folded block holds the Sins

@@ -245,10 +245,10 @@ def test_long_lists_make_their_rows_only_when_shown(qtbot, window, tmp_path):
     assert isinstance(window.tapes.view, QtWidgets.QTreeView) and isinstance(window.watched.view, QtWidgets.QTreeView)
     assert window.watched.row_count() == 300
     assert window.watched.model.text(299, 0) == "v299:0"
-    top = window.gradients.tree.topLevelItem(0)
-    assert top.childCount() == 0                               # 300 results: made when opened
-    top.setExpanded(True)
-    assert top.childCount() == 300
+    gradients = window.gradients
+    top = gradients.model.index(0, 0)
+    assert isinstance(gradients.view, QtWidgets.QTreeView) and not gradients.view.isExpanded(top)  # 300 results
+    assert gradients.model.rowCount(top) == 300
 
 
 def test_a_training_loop_shows_loss_and_gradient_norms_per_step(qtbot, window, tmp_path):
@@ -270,7 +270,9 @@ def test_a_training_loop_shows_loss_and_gradient_norms_per_step(qtbot, window, t
     np.testing.assert_allclose(loss, distance ** 2, rtol=1e-5)
     np.testing.assert_allclose(norms["w"], 2 * distance, rtol=1e-5)
     open_run(qtbot, window, run, tmp_path)
-    qtbot.waitUntil(lambda: window._steps is not None and window._steps.tape_ids == steps, timeout=5000)
+    qtbot.waitUntil(lambda: window.steps_pending(), timeout=5000)   # what a screenshot waits for
+    qtbot.waitUntil(lambda: not window.steps_pending(), timeout=5000)
+    assert window._steps is not None and window._steps.tape_ids == steps
     assert window.docks["Plots"].isVisible() and window.plot_tabs.currentWidget() is window._steps
     with qtbot.waitSignal(window.session.tape_changed, timeout=2000):
         window._steps.step_chosen.emit(steps[3])
@@ -403,7 +405,8 @@ def test_the_backward_pass_replays_step_by_step_and_colours_edges(qtbot, window,
     assert replay.stopped == "" and [run.ops[s.op].type for s in replay.steps][0] == "Sum"
     open_run(qtbot, window, run, tmp_path)
     qtbot.waitUntil(window.graph.is_ready, timeout=10_000)
-    window.gradients.tree.setCurrentItem(window.gradients.tree.topLevelItem(0).child(0))
+    gradients = window.gradients.model
+    window.gradients.view.setCurrentIndex(gradients.index(0, 0, gradients.index(0, 0)))
     qtbot.waitUntil(lambda: window.replay is not None and window.step_next.isEnabled(), timeout=10_000)
     assert window.graph._edges._bins                                  # edges coloured by gradient size
     sum_key = next(k for k, n in window.graph.graph().nodes.items() if n.label == "Sum")
@@ -436,3 +439,83 @@ def test_a_none_gradient_has_no_backward_pass_to_walk(qtbot, window, tmp_path):
     qtbot.wait(200)
     assert window.replay is None and not window.step_next.isEnabled()
     assert "None" in window.step_label.text() and not window.graph._edges._bins
+
+
+def test_the_gradient_calls_list_filters_and_keeps_the_chosen_result_across_tapes(qtbot, window, tmp_path):
+    import tapeviz as tf
+
+    with tf.record() as rec:
+        w = tf.Variable([1.0, 2.0], name="w")
+        b = tf.Variable(0.5, name="bias")
+        c = tf.constant(3.0)
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(w * c) + b
+        tape.gradient(loss, [w, b, c])        # d loss / d c is None: a constant is not watched
+        with tf.GradientTape() as tape:
+            doubled = tf.reduce_sum(w * 2.0)
+        tape.gradient(doubled, w)
+    run = rec.snapshot()
+    first_tape, second_tape = list(run.tapes)
+    open_run(qtbot, window, run, tmp_path)
+    panel, model = window.gradients, window.gradients.model
+    window.session.set_tape(first_tape)
+    assert panel.row_count() == 1                          # the chosen tape's calls only
+    call_row = model.index(0, 0)
+    assert call_row.data().startswith("gradient") and model.rowCount(call_row) == 3
+    assert panel.view.isExpanded(call_row)                  # a small call shows its results at once
+
+    def results():
+        return [(model.index(r, 0, model.index(0, 0)).data(), model.index(r, 1, model.index(0, 0)).data())
+                for r in range(model.rowCount(model.index(0, 0)))]
+
+    panel.filter.setText("problems")
+    assert panel.row_count() == 1 and [value for _, value in results()] == ["None"]
+    panel.filter.setText("BIAS")
+    assert len(results()) == 1 and "bias" in results()[0][0]
+    panel.filter.setText("no such source")
+    assert panel.row_count() == 0
+    panel.filter.setText("")
+    assert len(results()) == 3
+    # Choosing a result of the other tape shows that tape; the row stays chosen when the tape comes back.
+    window.session.set_tape(second_tape)
+    assert panel.row_count() == 1 and model.rowCount(model.index(0, 0)) == 1
+    chosen = []
+    window.session.result_selected.connect(lambda call, result, _: chosen.append((call.tape, result.source)))
+    panel.view.setCurrentIndex(model.index(0, 0, model.index(0, 0)))
+    w_id = run.calls[1].sources[0]
+    assert chosen == [(second_tape, w_id)] and "d/d" in panel.explanation.toPlainText()
+    window.session.set_tape(first_tape)
+    window.session.set_tape(second_tape)
+    assert model.entry(panel.view.currentIndex())[1].source == w_id
+    assert len(chosen) == 1                                   # restoring the row is not a new choice
+    # The first None of the run, whichever tape is shown, is found and shown with its tape.
+    found = panel.select_first_none()
+    assert found.siblingAtColumn(1).data() == "None" and window.session.tape_id == first_tape
+
+
+def test_hover_and_inspector_show_the_norm_or_a_dash_for_a_file_that_kept_none(qtbot, window, tmp_path):
+    import tapeviz as tf
+    from tapeviz.inspection.tapefile import load
+
+    with tf.record() as rec:
+        x = tf.Variable([3.0, 4.0], name="x")
+        with tf.GradientTape() as tape:
+            y = tf.reduce_sum(x * 2.0)
+        tape.gradient(y, x)
+    path = open_run(qtbot, window, rec.snapshot(), tmp_path)
+
+    def shown():
+        qtbot.waitUntil(lambda: window.graph.is_ready() and window.graph.items_complete(), timeout=10_000)
+        key = next(k for k, n in window.graph.graph().nodes.items() if n.label == "Mul")
+        window.session.node_selected.emit(key)
+        return window.graph._items[key].toolTip(), window.inspector.toPlainText()
+
+    tip, inspector = shown()
+    assert "norm 10" in tip and "norm 10" in inspector      # x * 2 = [6, 8]
+    old = load(path)                                         # as saved before the norm was kept
+    for info in old.tensors.values():
+        info.summary.pop("norm", None)
+    open_run(qtbot, window, old, tmp_path, name="old.tapeviz")
+    assert "norm" not in load(tmp_path / "old.tapeviz").tensors[next(iter(old.tensors))].summary
+    tip, inspector = shown()
+    assert "norm —" in tip and "norm —" in inspector and "mean 7" in tip

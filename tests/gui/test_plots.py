@@ -221,9 +221,31 @@ def test_the_steps_view_names_every_variable_beside_the_plot(qtbot):
     assert not plot.norms.legend.isVisible() or not plot.norms.legend.items   # nothing drawn over the curves
 
 
-def test_the_largest_value_is_plotted_for_every_variable_when_some_values_were_not_kept():
+def test_every_variable_plots_its_gradient_norm_per_step_even_where_only_statistics_were_kept():
     from tapeviz.gui.plot_data import gradient_sizes
     run = record_scoped_training(steps=5)
+    last = run.calls[-1]
+    assert any(r.value is None for r in last.results) and any(r.value is not None for r in last.results)
+    measure, sizes = gradient_sizes(run, list(run.tapes))
+    assert measure == "gradient norm" and len(sizes) == 4
+    for result in last.results:
+        name = run.tensors[result.source].name.split(":")[0]
+        if result.value is not None:
+            assert sizes[name][-1] == pytest.approx(np.linalg.norm(result.value.astype(np.float64)), rel=1e-6)
+        else:   # a kernel kept as statistics (the store's norm is checked against numpy's elsewhere)
+            summary, norm = result.summary, sizes[name][-1]
+            largest = max(abs(summary["min"]), abs(summary["max"]))
+            assert norm == summary["norm"] and largest <= norm <= largest * np.sqrt(summary["size"])
+            assert norm >= abs(summary["mean"]) * np.sqrt(summary["size"]) * (1 - 1e-6)   # Cauchy-Schwarz
+    assert all(np.isfinite(values).all() for values in sizes.values())
+
+
+def test_the_largest_value_is_plotted_for_every_variable_when_a_file_kept_no_norms():
+    from tapeviz.gui.plot_data import gradient_sizes
+    run = record_scoped_training(steps=5)
+    for call in run.calls:                 # as a file saved before the norm was kept reads back
+        for result in call.results:
+            result.summary.pop("norm", None)
     measure, sizes = gradient_sizes(run, list(run.tapes))
     assert measure == "largest |gradient|" and len(sizes) == 4
     last = run.calls[-1]
