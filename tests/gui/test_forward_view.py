@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+from PySide6 import QtCore
 
 import tapeviz as tf
 from tapeviz.gui.forward import accumulator_subject, forward_path_keys
@@ -134,21 +135,26 @@ def test_the_inspector_shows_the_tangent_beside_the_value(qtbot, window, example
 def test_jvp_calls_are_listed_with_the_gradient_calls(qtbot, window, example_run):
     run, names = example_run
     _open(qtbot, window, run)
-    tree = window.gradients.tree
-    tops = [tree.topLevelItem(i) for i in range(tree.topLevelItemCount())]
-    assert [t.text(0).split(" (")[0] for t in tops] == ["gradient 1", "jvp 1", "jvp 2", "jvp 3"]
-    none_row = tops[2].child(0)
-    assert (none_row.text(1), none_row.text(2)) == ("None", "NOT_FLOATING")
+    model, view = window.gradients.model, window.gradients.view
+    tops = [model.index(row, 0) for row in range(model.rowCount())]
+    assert [model.data(t).split(" (")[0] for t in tops] == ["gradient 1", "jvp 1", "jvp 2", "jvp 3"]
+    none_row = model.index(0, 0, tops[2])
+    assert (model.data(none_row.siblingAtColumn(1)), model.data(none_row.siblingAtColumn(2))) == ("None", "NOT_FLOATING")
+    assert model.data(none_row, QtCore.Qt.ItemDataRole.ForegroundRole) is not None   # red: a None jvp
+    assert window.gradients.apply_filter("problems") == 1   # only the None jvp's call is left
+    window.gradients.apply_filter("")
+    tops = [model.index(row, 0) for row in range(model.rowCount())]
+    none_row = model.index(0, 0, tops[2])
     highlighted = []
     original = window.graph.highlight
     window.graph.highlight = lambda keys, broken=frozenset(): (highlighted.append((set(keys), set(broken))),
                                                                original(keys, broken))
-    tree.setCurrentItem(tops[3].child(0))   # H v, on accumulator 2
+    view.setCurrentIndex(model.index(0, 0, tops[3]))   # H v, on accumulator 2
     assert window.session.accumulator_id == 2
     assert "tangent" in window.gradients.explanation.toPlainText()
     keys, broken = highlighted[-1]
     assert f"t:{names['p']._id}" in keys and not broken
-    tree.setCurrentItem(none_row)
+    view.setCurrentIndex(none_row)
     keys, broken = highlighted[-1]
     assert broken == {f"t:{names['positive']._id}"} or broken == {f"op:{run.tensors[names['positive']._id].producer}"}
     assert "NOT_FLOATING" in window.gradients.explanation.toPlainText()
