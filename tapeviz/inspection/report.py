@@ -37,6 +37,8 @@ def _value_text(result):
     text = f"{s['dtype']}{s['shape']}"
     if "min" in s:
         text += f" min {s['min']:.6g} max {s['max']:.6g} mean {s['mean']:.6g}"
+        if s.get("norm") is not None:
+            text += f" norm {s['norm']:.6g}"
         if s.get("nonfinite"):
             text += f" ({s['nonfinite']} NaN/Inf)"
     return text
