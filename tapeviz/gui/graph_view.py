@@ -75,7 +75,7 @@ def plan_graph(generation, run, tape_id, collapse=None, expanded=frozenset(), fu
     report(f"laying out {len(graph.nodes):,} nodes", 0.3)
     layout(graph, hgap=HGAP, vgap=VGAP, progress=lambda f: report(f"laying out {len(graph.nodes):,} nodes",
                                                                    0.3 + 0.6 * f),
-           width_of=lambda node: size_of(node.kind)[0])
+           width_of=lambda node: size_of(node.kind)[0], height_of=lambda node: size_of(node.kind)[1])
     report("preparing the drawing", 0.9)
     nodes = list(graph.nodes.values())
     keys = [n.key for n in nodes]
