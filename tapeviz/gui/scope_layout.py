@@ -56,7 +56,7 @@ def compound_layout(graph, flat, hgap, vgap, width_of, height_of, min_gap, progr
             ports[down[-1]].setdefault(("in", edge.source), []).append(edge.target)
     sizes = {}    # item -> (width, height)
     placed = {}   # scope -> {item: (cx, cy)} relative to the top-left of its frame (of the whole, for "")
-    across = {}   # scope -> {node key inside it, at any depth: its x from the frame's centre}
+    across = {}   # scope -> {node key or port inside it, at any depth: (x from the frame's centre, y from its top)}
     scopes = sorted(children, key=lambda s: -(s.count("/") + 1 if s else 0))   # deepest first, root last
     for done, scope in enumerate(scopes):
         items = direct[scope] + [_scope_item(child) for child in children[scope]]
@@ -82,15 +82,15 @@ def compound_layout(graph, flat, hgap, vgap, width_of, height_of, min_gap, progr
         if scope:   # where edges meet the box: an edge into the scope is drawn to the node it reaches
             middle = sizes[_scope_item(scope)][0] / 2
             offsets = across[_scope_item(scope)] = {}
-            for item, (x, _) in placed[scope].items():
+            for item, (x, y) in placed[scope].items():
                 if item.startswith("\0"):
-                    shift = x - middle
-                    for key, inner in across.pop(item).items():
-                        offsets[key] = inner + shift
+                    shift_x, shift_y = x - middle, y - sizes[item][1] / 2
+                    for key, (inner_x, inner_y) in across.pop(item).items():
+                        offsets[key] = (inner_x + shift_x, inner_y + shift_y)
                 else:
-                    offsets[item] = x - middle
-            for port, x in port_x.items():
-                offsets[port] = x + dx - middle
+                    offsets[item] = (x - middle, y)
+            for port, (x, y) in port_x.items():
+                offsets[port] = (x + dx - middle, y + dy)
         if progress is not None and done % 50 == 49:
             progress(done / len(scopes))
     graph.scope_boxes = {}
@@ -140,7 +140,7 @@ def _flat_level(items, pairs, ports, sizes, flat, hgap, vgap, min_gap):
         for left, right in zip(row, row[1:]):
             least = centres[left][0] + (width[left] + width[right]) / 2 + min_gap
             centres[right][0] = max(centres[right][0], least)
-    return {item: tuple(centres[item]) for item in items}, {port: centres[port][0] for port in ports}
+    return {item: tuple(centres[item]) for item in items}, {port: tuple(centres[port]) for port in ports}
 
 
 def _stack(items, pairs, sizes, vgap, gap, across):
@@ -152,11 +152,19 @@ def _stack(items, pairs, sizes, vgap, gap, across):
     def offset(item, key, port):
         if not item.startswith("\0"):
             return 0.0
-        return across[item].get(port, across[item][key])
+        return across[item].get(port, across[item][key])[0]
+
+    def entry(item, key, port):   # how far below a box's top an edge from outside comes in
+        if port in across[item]:
+            return across[item][port][1]
+        return across[item][key][1] - vgap
 
     pulls = {i: [] for i in items}   # item -> (neighbour, how far right of the neighbour it wants to be)
     for (a, b), ends in pairs.items():
-        shift = sum(offset(a, u, ("out", v)) - offset(b, v, ("in", u)) for u, v in ends) / len(ends)
+        if a.startswith("\0") and b.startswith("\0"):
+            shift = 0.0   # one layer after another: a straight column of boxes reads better than aligned ports
+        else:
+            shift = sum(offset(a, u, ("out", v)) - offset(b, v, ("in", u)) for u, v in ends) / len(ends)
         pulls[b].append((a, shift, True))
         pulls[a].append((b, -shift, False))
     heights = {i: max(sizes[i][1], ROW) if not i.startswith("\0") else sizes[i][1] for i in items}
@@ -170,8 +178,20 @@ def _stack(items, pairs, sizes, vgap, gap, across):
     for item in order:
         top[item] = max((top[p] + heights[p] + below for p in preds[item]), default=0.0)
     for item in reversed(order):   # as late as possible: a layer's input sits just above the layer
-        if succs[item]:
-            top[item] = max(top[item], min(top[s] for s in succs[item]) - below - heights[item])
+        if not succs[item]:
+            continue
+        limits = []
+        for succ in succs[item]:
+            deep = None
+            if not preds[item] and succ.startswith("\0") and not item.startswith("\0"):
+                deep = min(entry(succ, v, ("in", u)) for u, v in pairs[(item, succ)])
+            if deep is not None and deep > 2 * vgap:
+                # A leaf read deep inside a box (a dropout mask) sits beside the box at that height,
+                # not above it with an edge across everything in between.
+                limits.append(top[succ] + deep - heights[item] / 2)
+            else:
+                limits.append(top[succ] - below - heights[item])
+        top[item] = max(top[item], min(limits))
     rank = {item: n for n, item in enumerate(order)}
     sequence = sorted(items, key=lambda i: (top[i], rank[i]))
     x = {}
