@@ -159,3 +159,21 @@ def test_the_view_draws_each_frame_as_the_layout_rectangle(qtbot, nested_model):
         assert boxes[scope][0] < title.x() and boxes[scope][1] < title.y()
         assert not any(inside((title.x(), title.y(), title.x() + 1, title.y() + 1), boxes[other])
                        for other in boxes if other.startswith(scope + "/"))   # no inner frame covers the title
+
+
+def test_an_svg_export_draws_the_frames_where_the_inspector_does(nested_model):
+    import xml.etree.ElementTree as ET
+
+    from tapeviz.gui.export import tape_svg
+    run, tape_id = nested_model
+    root = ET.fromstring(tape_svg(run, tape_id, fold=False))
+    svg = "{http://www.w3.org/2000/svg}"
+    frames = {g.get("data-scope"): g for g in root.iter(svg + "g") if g.get("class") == "scope-frame"}
+    expected = lay_out(fold_graph(build_graph(run, tape_id), repeats=False)[0]).scope_boxes
+    assert set(frames) == set(expected)
+    for scope, group in frames.items():
+        rect, text = group.find(svg + "rect"), group.find(svg + "text")
+        left, top = float(rect.get("x")), float(rect.get("y"))
+        assert (left, top, left + float(rect.get("width")), top + float(rect.get("height"))) == \
+            pytest.approx(expected[scope], abs=0.1)
+        assert text.text == scope.rpartition("/")[2]
