@@ -15,6 +15,7 @@ from .scopes import open_scopes
 PAD = 14.0        # inside a frame, left, right and below its contents
 TITLE = 24.0      # above a frame's contents: room for the scope's name
 PORT_WIDTH = 24.0   # the room an edge from outside takes in a level's row
+LANE_WIDTH = 8.0    # the room a long edge keeps clear beside the items it passes
 ROW = 48.0        # the height a plain node takes in a level holding scopes (the tallest box), for alignment
 
 
@@ -193,19 +194,43 @@ def _stack(items, pairs, sizes, vgap, gap, across):
                 limits.append(top[succ] - below - heights[item])
         top[item] = max(top[item], min(limits))
     rank = {item: n for n, item in enumerate(order)}
-    sequence = sorted(items, key=lambda i: (top[i], rank[i]))
+    # A long edge (a skip connection over a residual block) gets a lane: a narrow strip from its source
+    # down to its target, placed before the items beside it, so that they make way instead of the
+    # edge being drawn across them.
+    lanes = []
+    for a, b in kept:
+        start, end = top[a] + heights[a], top[b]
+        if end - start > below + 1.0:
+            shift = sum(offset(a, u, None) for u, v in pairs[(a, b)]) / len(pairs[(a, b)])   # from the node itself
+            lanes.append(((a, b), start, end, shift))
+    span = {item: (top[item], top[item] + heights[item]) for item in items}
+    span.update((lane, (start, end)) for lane, start, end, _ in lanes)
+    width = {item: sizes[item][0] for item in items}
+    width.update((lane, LANE_WIDTH) for lane, *_ in lanes)
+    lane_of = {lane: (lane[0], shift) for lane, _, _, shift in lanes}   # lane -> its source and port
+    lane_into = {}   # item -> (lane, x of the lane's way in from the item's centre)
+    for (a, b), *_ in lanes:
+        into = sum(offset(b, v, None) for u, v in pairs[(a, b)]) / len(pairs[(a, b)])
+        lane_into.setdefault(b, []).append(((a, b), into))
+    sequence = sorted(list(items) + list(lane_of), key=lambda i: (span[i][0], rank[i] if i in rank else -1))
     x = {}
     for sweep in range(2):
         previous, x = x, {}
         placed = []   # (left, top, right, bottom) of the items placed in this sweep
         for item in sequence:
-            near = [x[n] + shift for n, shift, above in pulls[item] if above and n in x]
-            if not near and sweep:
-                near = [previous[n] + shift for n, shift, above in pulls[item] if not above]
+            if item in lane_of:
+                source, shift = lane_of[item]
+                near = [x[source] + shift]
+            elif item in lane_into:   # the end of a long edge: straight under it, the shorter way in makes the bend
+                near = [x[lane] - into for lane, into in lane_into[item]]
+            else:
+                near = [x[n] + shift for n, shift, above in pulls[item] if above and n in x]
+                if not near and sweep:
+                    near = [previous[n] + shift for n, shift, above in pulls[item] if not above]
             want = sum(near) / len(near) if near else 0.0
-            t, b = top[item], top[item] + heights[item]
+            t, b = span[item]
             placed = [box for box in placed if box[3] > t]   # tops only grow: those end above for good
-            half = sizes[item][0] / 2
+            half = width[item] / 2
             x[item] = _free_spot(want, half, [box for box in placed if box[1] < b], gap)
             placed.append((x[item] - half, t, x[item] + half, b))
     return {item: (x[item], top[item] + heights[item] / 2) for item in items}

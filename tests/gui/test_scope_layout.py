@@ -177,3 +177,31 @@ def test_an_svg_export_draws_the_frames_where_the_inspector_does(nested_model):
         assert (left, top, left + float(rect.get("width")), top + float(rect.get("height"))) == \
             pytest.approx(expected[scope], abs=0.1)
         assert text.text == scope.rpartition("/")[2]
+
+
+def test_a_skip_connection_runs_beside_the_blocks_it_skips():
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((4,))
+    hidden = keras.layers.Dense(4, activation="relu", name="stem")(inputs)
+    for i in range(2):
+        block = keras.layers.Dense(4, name=f"block{i}_b")(keras.layers.Dense(4, activation="relu", name=f"block{i}_a")(hidden))
+        hidden = keras.layers.Add(name=f"add{i}")([hidden, block])
+    model = keras.Model(inputs, hidden)
+    with tf.record() as recorder:
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(model(tf.random.normal((2, 4))))
+        tape.gradient(loss, model.trainable_variables)
+    run = recorder.snapshot()
+    graph = lay_out(fold_graph(build_graph(run, next(iter(run.tapes))), repeats=False)[0])
+    check_compound(graph)
+    boxes = graph.scope_boxes
+    skips = [(graph.nodes[e.source], graph.nodes[e.target]) for e in graph.edges
+             if graph.nodes[e.target].scope.endswith(("add0", "add1")) and "block" not in graph.nodes[e.source].scope]
+    assert len(skips) == 2
+    for source, target in skips:
+        skipped = [rect for scope, rect in boxes.items() if "block" in scope
+                   and source.y < rect[1] and rect[3] < target.y]
+        assert len(skipped) == 2
+        for left, _, right, _ in skipped:   # the edge's straight way down is clear of the block
+            assert not left <= source.x <= right and not left <= target.x <= right
