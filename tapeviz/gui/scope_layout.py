@@ -15,6 +15,7 @@ from .scopes import open_scopes
 PAD = 14.0        # inside a frame, left, right and below its contents
 TITLE = 24.0      # above a frame's contents: room for the scope's name
 PORT_WIDTH = 24.0   # the room an edge from outside takes in a level's row
+WIDE_ROW = 40       # plain items in one row beyond which the row is placed at once
 LANE_WIDTH = 8.0    # the room a long edge keeps clear beside the items it passes
 ROW = 48.0        # the height a plain node takes in a level holding scopes (the tallest box), for alignment
 
@@ -214,26 +215,67 @@ def _stack(items, pairs, sizes, vgap, gap, across):
         lane_into.setdefault(b, []).append(((a, b), into))
     sequence = sorted(list(items) + list(lane_of), key=lambda i: (span[i][0], rank[i] if i in rank else -1))
     x = {}
+    runs = []   # the sequence cut into runs of plain items sharing one row (a wide row is placed at once)
+    for item in sequence:
+        row = span[item] if isinstance(item, str) and not item.startswith("\0") else None
+        if runs and row is not None and runs[-1][0] == row:
+            runs[-1][1].append(item)
+        else:
+            runs.append((row, [item]))
+    previous, x = {}, {}
+
+    def wanted(item):
+        if item in lane_of:
+            source, shift = lane_of[item]
+            near = [x[source] + shift]
+        elif item in lane_into:   # the end of a long edge: straight under it, the shorter way in makes the bend
+            near = [x[lane] - into for lane, into in lane_into[item]]
+        else:
+            near = [x[n] + shift for n, shift, above in pulls[item] if above and n in x]
+            if not near and previous:
+                near = [previous[n] + shift for n, shift, above in pulls[item] if not above]
+        return sum(near) / len(near) if near else 0.0
+
     for sweep in range(2):
         previous, x = x, {}
         placed = []   # (left, top, right, bottom) of the items placed in this sweep
-        for item in sequence:
-            if item in lane_of:
-                source, shift = lane_of[item]
-                near = [x[source] + shift]
-            elif item in lane_into:   # the end of a long edge: straight under it, the shorter way in makes the bend
-                near = [x[lane] - into for lane, into in lane_into[item]]
-            else:
-                near = [x[n] + shift for n, shift, above in pulls[item] if above and n in x]
-                if not near and sweep:
-                    near = [previous[n] + shift for n, shift, above in pulls[item] if not above]
-            want = sum(near) / len(near) if near else 0.0
-            t, b = span[item]
+        for row, run in runs:
+            t, b = span[run[0]]
             placed = [box for box in placed if box[3] > t]   # tops only grow: those end above for good
-            half = width[item] / 2
-            x[item] = _free_spot(want, half, [box for box in placed if box[1] < b], gap)
-            placed.append((x[item] - half, t, x[item] + half, b))
+            blocking = [box for box in placed if box[1] < b]
+            if len(run) > WIDE_ROW:
+                x.update(_place_row([(wanted(item), width[item] / 2, item) for item in run], blocking, gap))
+                placed += [(x[i] - width[i] / 2, t, x[i] + width[i] / 2, b) for i in run]
+                continue
+            for item in run:
+                t, b = span[item]
+                half = width[item] / 2
+                x[item] = _free_spot(wanted(item), half, blocking, gap)
+                blocking.append((x[item] - half, t, x[item] + half, b))
+                placed.append(blocking[-1])
     return {item: (x[item], top[item] + heights[item] / 2) for item in items}
+
+
+def _place_row(wants, blocking, gap):
+    """Many boxes of one row at once (each as near its wanted x as the others allow, left to right in
+    the order of those wishes, clear of the blocking boxes): placing them one by one against all the
+    others placed took seconds for a row of thousands."""
+    wants.sort(key=lambda w: w[0])
+    widest = max(half for _, half, _ in wants)
+    spans = sorted((left - gap - widest, right + gap + widest) for left, _, right, _ in blocking)
+    total = sum(2 * half + gap for _, half, _ in wants) - gap
+    centre = sum(want for want, _, _ in wants) / len(wants)
+    at, where, index = centre - total / 2, {}, 0
+    for want, half, item in wants:
+        x = max(want, at + half)
+        while index < len(spans) and spans[index][1] <= x:
+            index += 1
+        while index < len(spans) and spans[index][0] < x:   # inside a blocked span: past it, rightwards
+            x = max(x, spans[index][1])
+            index += 1
+        where[item] = x
+        at = x + half + gap
+    return where
 
 
 def _free_spot(want, half, blocking, gap):
