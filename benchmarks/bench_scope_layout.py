@@ -75,7 +75,8 @@ def main():
         for key, scope in saved.items():
             graph.nodes[key].scope = scope
         verdict = "PASS" if scoped <= TARGET_MS else "MISS"
-        print(f"{name:<22}{len(graph.nodes):>7}{scopes:>8}{scoped:>11.1f}ms{flat:>7.1f}ms  {TARGET_MS:.0f} ms {verdict}")
+        print(f"{name:<22}{len(graph.nodes):>7}{scopes:>8}{scoped:>11.1f}ms{flat:>7.1f}ms  "
+              f"{TARGET_MS:.0f} ms {verdict}")
 
 
 if __name__ == "__main__":

@@ -795,10 +795,11 @@ def svg_text(plan, style, marks):
              f'fill="{colour(style.base)}"/>']
     for frame in plan.frames:   # open scopes, outermost first: each one rectangle, its name as the title
         r = frame.outline.boundingRect()
+        hue = colour(style.hue["scope"])
         lines.append(f'<g class="scope-frame" data-scope={quoteattr(frame.scope)}><rect x="{r.left():.1f}" '
-                     f'y="{r.top():.1f}" width="{r.width():.1f}" height="{r.height():.1f}" rx="8" fill="{colour(style.base)}" '
-                     f'fill-opacity="0.6" stroke="{colour(style.hue["scope"])}" stroke-width="1.4"/><text '
-                     f'x="{frame.label_at.x() + 2:.1f}" y="{frame.label_at.y() + 12:.1f}" fill="{colour(style.hue["scope"])}">'
+                     f'y="{r.top():.1f}" width="{r.width():.1f}" height="{r.height():.1f}" rx="8" '
+                     f'fill="{colour(style.base)}" fill-opacity="0.6" stroke="{hue}" stroke-width="1.4"/>'
+                     f'<text x="{frame.label_at.x() + 2:.1f}" y="{frame.label_at.y() + 12:.1f}" fill="{hue}">'
                      f'{escape(frame.label)}</text></g>')
     for i in range(len(g)):
         on_path = g.sources[i] in marks.path and g.targets[i] in marks.path

@@ -12,7 +12,7 @@ import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from .graph_items import OVERVIEW_LOD, size_of
-from .scopes import open_scopes  # noqa: F401 - where export.py finds it
+from .scopes import open_scopes   # export.py finds it here too
 
 MAX_FRAMED_NODES = 1500   # beyond, layout already takes seconds and big graphs start with scopes closed
 PAD = 12.0          # around the nodes of a scope the layout gave no rectangle

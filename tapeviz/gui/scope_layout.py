@@ -6,8 +6,10 @@ of that size beside its own nodes and sibling scopes, and the children's positio
 offset into place. Flow stays top to bottom at every level: a box starts below everything it reads
 from. A level of plain nodes (a layer's MatMul, AddV2, Relu and weights) is ordered by the flat
 layout (``graph.layout``'s); a level holding scopes by placing its items in top-to-bottom order,
-each under the mean of what it reads, pushed sideways off anything it would overlap. Edges crossing
-a scope's border are drawn between the final positions. The rectangles are kept on the graph
+each under the mean of what it reads, pushed sideways off anything it would overlap; a long edge (a
+residual block's skip connection) keeps a lane clear beside the boxes it passes, and a leaf read deep
+inside a box (a dropout mask) sits beside the box at that height. Edges crossing a scope's border are
+drawn between the final positions. The rectangles are kept on the graph
 (``TapeGraph.scope_boxes``) for the frames drawn around them.
 """
 from .scopes import open_scopes
@@ -263,9 +265,7 @@ def _place_row(wants, blocking, gap):
     wants.sort(key=lambda w: w[0])
     widest = max(half for _, half, _ in wants)
     spans = sorted((left - gap - widest, right + gap + widest) for left, _, right, _ in blocking)
-    total = sum(2 * half + gap for _, half, _ in wants) - gap
-    centre = sum(want for want, _, _ in wants) / len(wants)
-    at, where, index = centre - total / 2, {}, 0
+    at, where, index = float("-inf"), {}, 0
     for want, half, item in wants:
         x = max(want, at + half)
         while index < len(spans) and spans[index][1] <= x:
@@ -275,6 +275,9 @@ def _place_row(wants, blocking, gap):
             index += 1
         where[item] = x
         at = x + half + gap
+    if not spans:   # nothing beside the row: centred where its items want to be, not spread to the right
+        shift = sum(want for want, _, _ in wants) / len(wants) - sum(where.values()) / len(where)
+        where = {item: x + shift for item, x in where.items()}
     return where
 
 

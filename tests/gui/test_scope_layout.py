@@ -185,7 +185,8 @@ def test_a_skip_connection_runs_beside_the_blocks_it_skips():
     inputs = keras.Input((4,))
     hidden = keras.layers.Dense(4, activation="relu", name="stem")(inputs)
     for i in range(2):
-        block = keras.layers.Dense(4, name=f"block{i}_b")(keras.layers.Dense(4, activation="relu", name=f"block{i}_a")(hidden))
+        inner = keras.layers.Dense(4, activation="relu", name=f"block{i}_a")(hidden)
+        block = keras.layers.Dense(4, name=f"block{i}_b")(inner)
         hidden = keras.layers.Add(name=f"add{i}")([hidden, block])
     model = keras.Model(inputs, hidden)
     with tf.record() as recorder:
@@ -205,3 +206,20 @@ def test_a_skip_connection_runs_beside_the_blocks_it_skips():
         assert len(skipped) == 2
         for left, _, right, _ in skipped:   # the edge's straight way down is clear of the block
             assert not left <= source.x <= right and not left <= target.x <= right
+
+
+def test_a_wide_row_beside_a_scope_keeps_its_boxes_apart():
+    """A row of many plain nodes in a level holding a scope is placed at once, still without overlaps."""
+    count = 120
+    nodes = {f"v{i}": Node(f"v{i}", "variable", "v") for i in range(count)}
+    nodes.update({f"m{i}": Node(f"m{i}", "op", "Mul") for i in range(count)})
+    nodes.update({"sum": Node("sum", "op", "AddN", scope="layer"), "relu": Node("relu", "op", "Relu", scope="layer")})
+    edges = [Edge(f"v{i}", f"m{i}", i) for i in range(count)] + [Edge(f"m{i}", "sum", i) for i in range(count)]
+    graph = lay_out(TapeGraph(nodes, edges + [Edge("sum", "relu", 0)]))
+    check_compound(graph)
+    for prefix in "vm":
+        row = sorted((box_of(nodes[f"{prefix}{i}"]) for i in range(count)), key=lambda b: b[0])
+        assert all(left[2] < right[0] for left, right in zip(row, row[1:]))
+        assert len({b[1] for b in row}) == 1
+    for i in range(count):   # each product straight under the variable it reads
+        assert nodes[f"m{i}"].x == pytest.approx(nodes[f"v{i}"].x)
