@@ -16,6 +16,7 @@ from .scopes import open_scopes
 
 PAD = 14.0        # inside a frame, left, right and below its contents
 TITLE = 24.0      # above a frame's contents: room for the scope's name
+TITLE_CHAR = 7.5  # the width of a character of that name, about (no fonts here: the drawing's are close)
 PORT_WIDTH = 24.0   # the room an edge from outside takes in a level's row
 WIDE_ROW = 40       # plain items in one row beyond which the row is placed at once
 LANE_WIDTH = 8.0    # the room a long edge keeps clear beside the items it passes
@@ -77,9 +78,10 @@ def compound_layout(graph, flat, hgap, vgap, width_of, height_of, min_gap, progr
         top = min(centres[i][1] - sizes[i][1] / 2 for i in items)
         right = max(centres[i][0] + sizes[i][0] / 2 for i in items)
         bottom = max(centres[i][1] + sizes[i][1] / 2 for i in items)
-        if scope:
-            dx, dy = PAD - left, TITLE - top
-            sizes[_scope_item(scope)] = (right - left + 2 * PAD, bottom - top + TITLE + PAD)
+        if scope:   # as wide as its title at least (a one-op scope of a long name), its contents centred
+            width = max(right - left + 2 * PAD, TITLE_CHAR * len(scope.rpartition("/")[2]) + 2 * PAD)
+            dx, dy = (width - (right - left)) / 2 - left, TITLE - top
+            sizes[_scope_item(scope)] = (width, bottom - top + TITLE + PAD)
         else:
             dx, dy = -left, -top
         placed[scope] = {i: (x + dx, y + dy) for i, (x, y) in centres.items()}

@@ -223,3 +223,15 @@ def test_a_wide_row_beside_a_scope_keeps_its_boxes_apart():
         assert len({b[1] for b in row}) == 1
     for i in range(count):   # each product straight under the variable it reads
         assert nodes[f"m{i}"].x == pytest.approx(nodes[f"v{i}"].x)
+
+
+def test_a_frame_is_wide_enough_for_its_title(qtbot):
+    from PySide6 import QtGui
+    nodes = {"a": Node("a", "op", "Neg", scope="a_scope_with_a_rather_long_descriptive_name"),
+             "b": Node("b", "op", "Exp", scope="a_scope_with_a_rather_long_descriptive_name")}
+    graph = lay_out(TapeGraph(nodes, [Edge("a", "b", 1)]))
+    left, _, right, _ = graph.scope_boxes["a_scope_with_a_rather_long_descriptive_name"]
+    from tapeviz.gui.graph_items import GraphStyle
+    title = GraphStyle(QtGui.QPalette()).metrics.horizontalAdvance("a_scope_with_a_rather_long_descriptive_name")
+    assert right - left > title + 8 + 4   # the title starts 8 in, and its box is 4 wider than the text
+    assert nodes["a"].x == pytest.approx((left + right) / 2)   # the contents centred under it
