@@ -13,6 +13,7 @@ from tapeviz.inspection.explain import _path_ops, describe
 
 from .folding import find_folds
 from .forward import accumulator_of, short_stats, subject_parts, tangent_lines, tangents_for
+from .scope_layout import compound_layout, has_open_scopes
 from .scopes import common_scope, outermost_closed, scope_key, scope_leaves, scope_ops
 from .updates import STATEFUL, add_updates, update_key  # noqa: F401 - update_key and STATEFUL: the graph's API
 from .reads import variable_reads
@@ -50,6 +51,7 @@ class TapeGraph:
     nodes: dict
     edges: list
     aliases: dict = field(default_factory=dict)   # key drawn as part of another node (a read) -> that node's key
+    scope_boxes: dict = field(default_factory=dict)   # open scope -> its frame (left, top, right, bottom), by layout
 
     def neighbours(self):
         out = {}
@@ -219,29 +221,27 @@ def path_keys(run, tape_id, source_id, target_id):
     return keys
 
 
-def layout(graph, hgap=150.0, vgap=90.0, progress=None, width_of=None, min_gap=16.0):
+def layout(graph, hgap=150.0, vgap=90.0, progress=None, width_of=None, min_gap=16.0, height_of=None):
     """Assign x, y to every node: layers run top to bottom from inputs to targets. Returns the graph.
 
     Layers are longest-path layers (igraph's own layering took minutes on a 10,000-op chain).
     ``progress(fraction)`` is called now and then on big graphs; it may raise to stop the work.
     ``width_of(node)``, when given, is a node's drawn width: nodes of a layer are then pushed apart
     until ``min_gap`` separates every two boxes, whatever column spacing the ordering produced.
+    A graph with open name scopes is laid out scope by scope (``scope_layout.py``): each scope's
+    nodes in one rectangle, kept in ``graph.scope_boxes``; ``height_of(node)`` is a box's height there.
     """
+    graph.scope_boxes = {}
+    if has_open_scopes(graph):
+        compound_layout(graph, lambda count, pairs: _flat_coords(count, pairs, progress=None), hgap, vgap,
+                        width_of or (lambda node: hgap - min_gap), height_of or (lambda node: 40.0), min_gap,
+                        progress)
+        _below_the_graph(graph, vgap)
+        return graph
     keys = list(graph.nodes)
     index = {k: i for i, k in enumerate(keys)}
     pairs = sorted({(index[e.source], index[e.target]) for e in graph.edges})
-    layers = _longest_path_layers(len(keys), pairs)
-    coords = None
-    if 0 < len(keys) <= SUGIYAMA_MAX_NODES:
-        try:
-            import igraph
-        except ImportError:
-            pass
-        else:
-            g = igraph.Graph(n=len(keys), edges=pairs, directed=True)
-            coords = [(x, y) for x, y in g.layout_sugiyama(layers=layers, maxiter=20).coords[:len(keys)]]
-    if coords is None:
-        coords = _barycentre_rows(len(keys), pairs, layers, progress)
+    coords = _flat_coords(len(keys), pairs, progress)
     for key, (column, layer) in zip(keys, coords):
         node = graph.nodes[key]
         node.x, node.y = column * hgap, layer * vgap
@@ -251,6 +251,20 @@ def layout(graph, hgap=150.0, vgap=90.0, progress=None, width_of=None, min_gap=1
     return graph
 
 
+def _flat_coords(count, pairs, progress=None):
+    """(column, layer) per node of a graph without scopes: igraph's Sugiyama while small, else barycentre sweeps."""
+    layers = _longest_path_layers(count, pairs)
+    if 0 < count <= SUGIYAMA_MAX_NODES:
+        try:
+            import igraph
+        except ImportError:
+            pass
+        else:
+            g = igraph.Graph(n=count, edges=pairs, directed=True)
+            return [(x, y) for x, y in g.layout_sugiyama(layers=layers, maxiter=20).coords[:count]]
+    return _barycentre_rows(count, pairs, layers, progress)
+
+
 def _below_the_graph(graph, vgap):
     """Updates outside the tape (no edges) go under the last row, centred, not beside the inputs."""
     apart = [node for node in graph.nodes.values() if node.kind == "update"]
@@ -258,6 +272,8 @@ def _below_the_graph(graph, vgap):
     if not apart or not others:
         return
     bottom = max(node.y for node in others) + vgap
+    if getattr(graph, "scope_boxes", None):   # and under the frames, whose padding reaches below their nodes
+        bottom = max(bottom, max(box[3] for box in graph.scope_boxes.values()) + vgap / 2)
     centre = (min(node.x for node in others) + max(node.x for node in others)) / 2
     for node in apart:
         node.x, node.y = centre, bottom

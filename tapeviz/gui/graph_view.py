@@ -5,7 +5,7 @@
 ``layout_ready``. The view observes nothing but the plain-data ``Run``; what it draws lives in
 ``graph_items.py``. Large graphs (over ``AUTO_COLLAPSE_NODES`` nodes) start with their name scopes
 collapsed, as TensorBoard does; double-click a scope to open it, or a node or the frame of an open
-scope (``scope_frames.py``: a layer's ops inside an outline named after it) to close it again.
+scope (``scope_frames.py``: a layer's ops inside a rectangle named after it) to close it again.
 """
 import gc
 import math
@@ -76,7 +76,7 @@ def plan_graph(generation, run, tape_id, collapse=None, expanded=frozenset(), fu
     report(f"laying out {len(graph.nodes):,} nodes", 0.3)
     layout(graph, hgap=HGAP, vgap=VGAP, progress=lambda f: report(f"laying out {len(graph.nodes):,} nodes",
                                                                    0.3 + 0.6 * f),
-           width_of=lambda node: size_of(node.kind)[0])
+           width_of=lambda node: size_of(node.kind)[0], height_of=lambda node: size_of(node.kind)[1])
     report("preparing the drawing", 0.9)
     nodes = list(graph.nodes.values())
     keys = [n.key for n in nodes]
@@ -811,6 +811,14 @@ def svg_text(plan, style, marks):
              f'orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="{colour(style.hue["path"])}"/></marker></defs>',
              f'<rect x="{b.left():.1f}" y="{b.top():.1f}" width="{b.width():.1f}" height="{b.height():.1f}" '
              f'fill="{colour(style.base)}"/>']
+    for frame in plan.frames:   # open scopes, outermost first: each one rectangle, its name as the title
+        r = frame.outline.boundingRect()
+        hue = colour(style.hue["scope"])
+        lines.append(f'<g class="scope-frame" data-scope={quoteattr(frame.scope)}><rect x="{r.left():.1f}" '
+                     f'y="{r.top():.1f}" width="{r.width():.1f}" height="{r.height():.1f}" rx="8" '
+                     f'fill="{colour(style.base)}" fill-opacity="0.6" stroke="{hue}" stroke-width="1.4"/>'
+                     f'<text x="{frame.label_at.x() + 2:.1f}" y="{frame.label_at.y() + 12:.1f}" fill="{hue}">'
+                     f'{escape(frame.label)}</text></g>')
     for i in range(len(g)):
         on_path = g.sources[i] in marks.path and g.targets[i] in marks.path
         x0, y0, x1, y1, bend = g.x0[i], g.y0[i], g.x1[i], g.y1[i], g.bend[i]

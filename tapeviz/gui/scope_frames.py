@@ -1,12 +1,10 @@
-"""Open name scopes drawn as frames: a Keras layer's ops inside a rounded outline named after it.
+"""Open name scopes drawn as frames: a Keras layer's ops inside a rounded rectangle named after it.
 
-A scope that is open (its ops drawn one by one) still shows where its layer or module is: the
-outline hugs the boxes of its nodes and the edges between them, so a node of another scope placed
-beside it stays outside. Nested scopes nest: an outer frame is padded more than the ones inside
-it. Double-clicking a frame closes its scope into one box (``GraphView``). The outlines are made
-with the plan, off the UI thread, as one path of padded boxes per scope: never united with Qt's
-path operations, which took seconds for a few dozen layers. The frame draws the union's outline
-by stroking every box, then filling them all over the strokes, which leaves only the outer edge.
+A scope that is open (its ops drawn one by one) still shows where its layer or module is. The
+layout keeps each open scope's nodes together in one rectangle, nested inside its parent's and
+apart from its siblings' (``scope_layout.py``); the frame is that rectangle, with the scope's short
+name as its title. Double-clicking a frame closes its scope into one box (``GraphView``). Frames are
+made with the plan, off the UI thread.
 """
 from dataclasses import dataclass
 
@@ -14,11 +12,13 @@ import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from .graph_items import OVERVIEW_LOD, size_of
+from .scopes import open_scopes   # export.py finds it here too
 
 MAX_FRAMED_NODES = 1500   # beyond, layout already takes seconds and big graphs start with scopes closed
-PAD = 12.0          # around the nodes of an innermost scope
-NEST_PAD = 18.0     # more for each level of scopes inside (room for the outer label above the inner)
-LABEL_HEIGHT = 14.0
+PAD = 12.0          # around the nodes of a scope the layout gave no rectangle
+NEST_PAD = 18.0     # more for each level of scopes there
+LABEL_HEIGHT = 17.0
+CORNER = 8.0        # the frames' rounding
 
 
 @dataclass
@@ -28,87 +28,47 @@ class Frame:
     depth: int                 # 1 for a top-level scope
     outline: QtGui.QPainterPath
     label_at: QtCore.QPointF   # top-left of the label
-    pieces: list = ()          # the boxes and bands the outline is made of (QPolygonF), for painting a part
-    bounds: object = None      # their bounding boxes, (left, top, right, bottom) rows of a numpy array
-
-
-def open_scopes(node):
-    """The scopes around a drawn node that are open: every scope of an op or leaf drawn on its own,
-    the scopes around a closed scope's box (not the box's own)."""
-    if not node.scope:
-        return []
-    parts = node.scope.split("/")
-    last = len(parts) - 1 if node.kind == "scope" else len(parts)
-    return ["/".join(parts[:end]) for end in range(1, last + 1)]
+    pieces: list = ()          # the frame's rectangle (QPolygonF)
+    bounds: object = None      # its (left, top, right, bottom), one row of a numpy array
 
 
 def scope_frames(graph):
-    """A Frame for each open scope of a laid-out graph (outermost first), or [] for a big graph."""
+    """A Frame for each open scope of a laid-out graph (outermost first), or [] for a big graph.
+
+    The layout keeps each scope in a rectangle (``graph.scope_boxes``): the frame is that rectangle,
+    rounded. A graph laid out without them (none given) gets its scopes' bounding boxes, padded."""
     if len(graph.nodes) > MAX_FRAMED_NODES:
         return []
-    members, scopes_of = {}, {}
+    members = {}
     for node in graph.nodes.values():
-        scopes_of[node.key] = open_scopes(node)
-        for scope in scopes_of[node.key]:
+        for scope in open_scopes(node):
             members.setdefault(scope, []).append(node)
     if not members:
         return []
-    bands = {}   # scope -> the edges with both ends inside it
-    for edge in graph.edges:
-        source, target = scopes_of.get(edge.source), scopes_of.get(edge.target)
-        if source and target:
-            for scope in set(source).intersection(target):
-                bands.setdefault(scope, []).append(edge)
-    # How many levels of framed scopes each scope holds: its frame goes around theirs.
-    levels = {scope: 0 for scope in members}
-    for scope in sorted(members, key=lambda s: -s.count("/")):
-        parent = scope.rpartition("/")[0]
-        if parent in levels:
-            levels[parent] = max(levels[parent], levels[scope] + 1)
+    boxes = getattr(graph, "scope_boxes", None) or {}
     frames = []
     for scope in sorted(members, key=lambda s: (s.count("/"), s)):
-        inside = members[scope]
-        pad = PAD + NEST_PAD * levels[scope]
-        # Straight corners: stroking rounded ones cost three times as much per repaint. A band along each
-        # edge inside keeps the outline in one piece.
-        pieces = [QtGui.QPolygonF(_box(node, pad)) for node in inside]
-        pieces += [_band(graph.nodes[edge.source], graph.nodes[edge.target], pad) for edge in bands.get(scope, ())]
-        path = _path(pieces)
-        rects = [piece.boundingRect() for piece in pieces]
-        bounds = np.array([(r.left(), r.top(), r.right(), r.bottom()) for r in rects], dtype=float).reshape(-1, 4)
-        top = min(inside, key=lambda n: (n.y, n.x))
-        w, h = size_of(top.kind)
+        if scope in boxes:
+            left, top, right, bottom = boxes[scope]
+            rect = QtCore.QRectF(left, top, right - left, bottom - top)
+        else:
+            rect = _bounding(members[scope], PAD + NEST_PAD * (scope.count("/") + 1))
+        path = QtGui.QPainterPath()
+        path.addRoundedRect(rect, CORNER, CORNER)
         parent = scope.rpartition("/")[0]
         label = scope.rpartition("/")[2] if parent in members else scope
-        frames.append(Frame(scope, label, scope.count("/") + 1, path,
-                            QtCore.QPointF(top.x - w / 2 - pad + 6, top.y - h / 2 - pad + 1), pieces, bounds))
+        frames.append(Frame(scope, label, scope.count("/") + 1, path, QtCore.QPointF(rect.left() + 8, rect.top() + 3),
+                            [QtGui.QPolygonF(rect)],
+                            np.array([(rect.left(), rect.top(), rect.right(), rect.bottom())], dtype=float)))
     return frames
 
 
-def _path(pieces):
-    path = QtGui.QPainterPath()
-    path.setFillRule(QtCore.Qt.FillRule.WindingFill)   # overlapping pieces add up, never cancel
-    for piece in pieces:
-        path.addPolygon(piece)
-        path.closeSubpath()
-    return path
-
-
-def _box(node, pad):
-    w, h = size_of(node.kind)
-    return QtCore.QRectF(node.x - w / 2 - pad, node.y - h / 2 - pad, w + 2 * pad, h + 2 * pad)
-
-
-def _band(a, b, pad):
-    """A quadrilateral from the bottom of ``a``'s padded box to the top of ``b``'s, half their widths."""
-    if a.y > b.y:
-        a, b = b, a
-    wa, ha = size_of(a.kind)
-    wb, hb = size_of(b.kind)
-    half_a, half_b = wa / 4 + pad / 2, wb / 4 + pad / 2
-    bottom_a, top_b = a.y + ha / 2, b.y - hb / 2
-    return QtGui.QPolygonF([QtCore.QPointF(a.x - half_a, bottom_a), QtCore.QPointF(a.x + half_a, bottom_a),
-                            QtCore.QPointF(b.x + half_b, top_b), QtCore.QPointF(b.x - half_b, top_b)])
+def _bounding(nodes, pad):
+    rect = QtCore.QRectF()
+    for node in nodes:
+        w, h = size_of(node.kind)
+        rect = rect.united(QtCore.QRectF(node.x - w / 2 - pad, node.y - h / 2 - pad, w + 2 * pad, h + 2 * pad))
+    return rect
 
 
 class FrameItem(QtWidgets.QGraphicsItem):
@@ -120,7 +80,6 @@ class FrameItem(QtWidgets.QGraphicsItem):
         self.scope = frame.scope
         self._style = style
         self._bounds = frame.outline.boundingRect().adjusted(-2, -2, 2, 2)
-        self.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption)   # exposedRect
         self.setZValue(-10 + frame.depth * 0.1)   # inner frames over outer ones, all under the edges
         self.setToolTip(f"scope {frame.scope}: double-click to close it into one box")
 
@@ -141,28 +100,15 @@ class FrameItem(QtWidgets.QGraphicsItem):
         style = self._style
         hue = QtGui.QColor(style.hue["scope"])
         painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
-        # Opaque, so that filling covers the inner half of every box's stroke and all of those inside
-        # the union: what stays is the union's outer edge. Inner frames are drawn over outer ones.
-        fill = _tint(style.base, hue, 0.07)
-        pen = QtGui.QPen(hue, 2.8)
+        # Opaque and a little deeper at each level, so that nesting shows; inner frames are drawn over outer ones.
+        painter.setPen(QtCore.Qt.PenStyle.NoPen)
+        painter.setBrush(_tint(style.base, hue, min(0.05 + 0.035 * self.frame.depth, 0.25)))
+        painter.drawPath(self.frame.outline)
+        pen = QtGui.QPen(hue, 1.4)
         pen.setCosmetic(True)
         painter.setPen(pen)
         painter.setBrush(QtCore.Qt.BrushStyle.NoBrush)
-        outline = self._part(option.exposedRect)
-        painter.drawPath(outline)
-        painter.fillPath(outline, fill)
-
-    def _part(self, exposed):
-        """The pieces meeting the exposed rectangle: a point of the visible edge covered by a piece's fill
-        lies in that piece, so nothing outside it changes what shows (a big model's frame holds
-        hundreds of boxes; stroking them all took most of a repaint)."""
-        frame, slack = self.frame, 3.0
-        if frame.bounds is None or exposed.contains(self._bounds):
-            return frame.outline
-        b = frame.bounds
-        meet = ((b[:, 2] >= exposed.left() - slack) & (b[:, 0] <= exposed.right() + slack)
-                & (b[:, 3] >= exposed.top() - slack) & (b[:, 1] <= exposed.bottom() + slack))
-        return _path([frame.pieces[i] for i in np.flatnonzero(meet)])
+        painter.drawPath(self.frame.outline)
 
 
 class FrameLabel(QtWidgets.QGraphicsItem):

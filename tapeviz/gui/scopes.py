@@ -28,6 +28,16 @@ def common_scope(scopes):
     return "/".join(common or [])
 
 
+def open_scopes(node):
+    """The scopes around a drawn node that are open: every scope of an op or leaf drawn on its own,
+    the scopes around a closed scope's box (not the box's own)."""
+    if not node.scope:
+        return []
+    parts = node.scope.split("/")
+    last = len(parts) - 1 if node.kind == "scope" else len(parts)
+    return ["/".join(parts[:end]) for end in range(1, last + 1)]
+
+
 def outermost_closed(scope, expanded):
     """The outermost scope around a node that is not open: ``sequential`` while the model is closed,
     ``sequential/dense_1`` once it is open; None when every scope around it is open."""
