@@ -119,13 +119,17 @@ def _without_collections(work, progress):
     """
     was_enabled = gc.isenabled()
     gc.disable()
+    plan = None
     try:
         plan = work(progress)
     finally:
+        # Frozen before the collector runs again: the plan's objects wait in the youngest generation, and
+        # the first collection after ``enable`` (on whichever thread allocates next, most often the UI
+        # thread) walked all of them: a 120 ms stall after "Expand all" on 100,000 ops.
+        if plan is not None and len(plan.full.nodes) > BIG_PLAN_NODES:
+            gc.freeze()
         if was_enabled:
             gc.enable()
-    if len(plan.full.nodes) > BIG_PLAN_NODES:
-        gc.freeze()
     return plan
 
 

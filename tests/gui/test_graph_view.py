@@ -379,3 +379,28 @@ def test_folding_again_after_expand_all_lets_the_old_drawing_go(qtbot, view):
     qtbot.waitUntil(lambda: not shiboken6.isValid(expanded), timeout=5000)
     assert view.node_count() == 2 and view.scene() is not expanded
     assert view.search("Sin") == 1   # the folded block holds the Sins
+
+
+def test_a_big_plan_is_frozen_before_the_collector_runs_again(monkeypatch):
+    """The plan's objects must leave the youngest generation before ``gc.enable``: the first collection
+    after it (on the UI thread, most often) walked all of them and stalled the window."""
+    import gc
+    import types
+
+    from tapeviz.gui import graph_view
+
+    seen = {}
+    real_enable = gc.enable
+    monkeypatch.setattr(gc, "enable", lambda: (seen.setdefault("young", gc.get_count()[0]),
+                                               seen.setdefault("frozen", gc.get_freeze_count()), real_enable()))
+
+    def work(progress):
+        nodes = {i: [i] for i in range(graph_view.BIG_PLAN_NODES + 1)}   # tracked objects, as a plan's are
+        return types.SimpleNamespace(full=types.SimpleNamespace(nodes=nodes))
+
+    try:
+        plan = graph_view._without_collections(work, None)
+    finally:
+        gc.unfreeze()
+    assert gc.isenabled() and len(plan.full.nodes) > graph_view.BIG_PLAN_NODES
+    assert seen["frozen"] > graph_view.BIG_PLAN_NODES and seen["young"] < graph_view.BIG_PLAN_NODES
