@@ -438,8 +438,8 @@ class Store:
         out_values, out_shapes, out_dtypes = _arrays(out_values)
         in_counts = np.fromiter(map(len, inputs), np.int64, count)
         in_tensors = list(_chain(inputs))
-        in_ids = list(map(_ID, in_tensors))
-        leaves = self._new_leaves(in_ids, in_counts, out_ids, out_counts, count) if in_ids else None
+        in_ids = np.fromiter(map(_ID, in_tensors), np.int64, len(in_tensors))
+        leaves = self._new_leaves(in_ids, in_counts, out_ids, out_counts, count) if len(in_ids) else None
         # Rows: each record's new leaves, then its outputs.
         if leaves is None:
             per_record = out_counts
@@ -458,7 +458,8 @@ class Store:
         shape = np.empty(total, np.int32)
         dtype = np.empty(total, np.int32)
         if sightings:
-            op_number = np.cumsum(np.fromiter(map(_IS_NOT_NONE, types), np.int64, count)) + (first_op - 1)
+            is_op = np.fromiter(map(_IS_NOT_NONE, types), bool, count)
+            op_number = np.cumsum(is_op, dtype=np.int64) + (first_op - 1)
         else:
             op_number = np.arange(first_op, first_op + count, dtype=np.int64)
         n_out = len(out_ids)
@@ -507,20 +508,20 @@ class Store:
             table.add_pending(leaf_values, leaf_rows, leaf_dtypes)
         # The ops' own columns (sightings have none).
         if sightings:
-            keep = [i for i, t in enumerate(types) if t is not None]
+            keep = np.flatnonzero(is_op).tolist()
             if not keep:
                 return Batch(first_op, 0, (), out_ids, out_values, out_rows, leaf_ids, leaf_values, leaf_rows)
             pick = _picker(keep)
             (types, inputs, attrs, grad_fns, tape_sets, locations, backwards, seqs, scopes) = map(
                 pick, (types, inputs, attrs, grad_fns, tape_sets, locations, backwards, seqs, scopes))
+            in_ids = in_ids[np.repeat(is_op, in_counts)]
             out_counts, in_counts = out_counts[keep], in_counts[keep]
-            in_ids = list(map(_ID, _chain(inputs)))
             if location_codes is not None:
                 location_codes = pick(location_codes)
         ops = len(types)
         self.out_ids.frombytes(np.asarray(out_ids, np.int64).tobytes())
         self.out_start.frombytes((np.cumsum(out_counts) + self.out_start[-1]).tobytes())
-        self.in_ids.frombytes(np.asarray(in_ids, np.int64).tobytes())
+        self.in_ids.frombytes(in_ids.tobytes())
         self.in_start.frombytes((np.cumsum(in_counts) + self.in_start[-1]).tobytes())
         self.seq.extend(seqs)
         self.type.extend(self._codes(self.types, types))
@@ -548,7 +549,7 @@ class Store:
         """For the inputs not seen before, the first time each is met: (their records, their indices in the
         flat inputs) as int64 arrays; None if there are none."""
         table = self.tensors
-        wanted = np.asarray(in_ids, np.int64)
+        wanted = in_ids
         unknown = table.unknown(wanted)
         if not len(unknown):
             return None
@@ -657,8 +658,8 @@ class Store:
             found = np.zeros(len(ids), bool)
         late = table.late
         if late and not found.all():
-            for index in np.flatnonzero(~found).tolist():
-                rows[index] = late.get(int(ids[index]), -1)
+            missing = ~found
+            rows[missing] = [late.get(i, -1) for i in ids[missing].tolist()]
         return rows
 
     def stats_of(self, tensor_ids):
