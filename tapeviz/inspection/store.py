@@ -92,7 +92,7 @@ class TensorTable:
         if len(unknown) and self.late:
             late = self.late_ids
             if late is None or len(late) != len(self.late):
-                late = self.late_ids = np.array(sorted(self.late), np.int64)
+                late = self.late_ids = np.sort(np.fromiter(self.late, np.int64, len(self.late)))
             wanted = ids[unknown]
             at = np.minimum(np.searchsorted(late, wanted), len(late) - 1)
             unknown = unknown[late[at] != wanted]
@@ -148,7 +148,7 @@ class TensorTable:
             group[0].extend(group_values)
             group[1].frombytes(np.asarray(group_rows, np.int64).tobytes())
         self.pending_count += len(values)
-        self.pending_bytes += sum([v.nbytes for v in values])
+        self.pending_bytes += sum(map(_NBYTES, values))
 
     def flush(self):
         """Summarize every waiting array: three numpy reductions per dtype for all of them together."""
@@ -239,6 +239,7 @@ class TensorTable:
 _ID = operator.attrgetter("_id")
 _VALUE = operator.attrgetter("_value")
 _SIZE = operator.attrgetter("size")
+_NBYTES = operator.attrgetter("nbytes")
 _SHAPE_AND_DTYPE = operator.attrgetter("shape", "dtype")
 _IS_NOT_NONE = functools.partial(operator.is_not, None)
 _chain = itertools.chain.from_iterable
@@ -303,7 +304,7 @@ class Store:
         self._location_by_id = {id(None): -1}  # id of a Location object -> its code (see location_codes)
         self._kept_locations = [None]
         self.attrs = []                  # distinct non-empty attrs, as plain dicts
-        self._attrs_codes = {}           # attrs as a hashable tuple -> index in attrs
+        self._attrs_codes = {(): -1}     # attrs as a hashable tuple -> index in attrs (none: -1)
         self.rules = {}                  # op type -> (rule, plugin), as found when the op first ran
         self.custom = set()              # ids of ops with a custom gradient
         self.seq = array("q")
@@ -369,6 +370,18 @@ class Store:
             index = self._attrs_codes[key] = len(self.attrs)
             self.attrs.append(attrs)
         return index
+
+    def _attrs_codes_of(self, attrs, plain):
+        """``attrs_code`` of each attrs dict of a batch: attrs met before are found by C-level ``map``."""
+        try:
+            codes = list(map(self._attrs_codes.get, map(tuple, map(dict.items, attrs))))
+        except TypeError:  # an unhashable value, or attrs that are not a dict: one at a time
+            codes = [None] * len(attrs)
+        if None in codes:
+            attrs_code = self.attrs_code
+            codes = [attrs_code(a, plain) if code is None and a else -1 if code is None else code
+                     for a, code in zip(attrs, codes)]
+        return codes
 
     def add_op(self, seq, op_type, inputs, outputs, attrs_index, tape_set, location, backward, scope=""):
         """Add one op and its outputs' rows (``attrs_index`` and ``location`` as codes); returns its id.
@@ -533,8 +546,7 @@ class Store:
             if attrs.count(_EMPTY) == ops:
                 attrs_codes = [-1] * ops
             else:
-                attrs_code = self.attrs_code
-                attrs_codes = [attrs_code(a, plain) if a else -1 for a in attrs]
+                attrs_codes = self._attrs_codes_of(attrs, plain)
         self.attrs_index.extend(attrs_codes)
         if grad_fns.count(None) != ops:
             self.custom.update(first_op + i for i, g in enumerate(grad_fns) if g is not None)
@@ -592,8 +604,15 @@ class Store:
             return
         table.ordered_ids.frombytes(ids[ordered].tobytes())
         table.ordered_rows.frombytes(rows[ordered].tobytes())
-        table.late.update(zip(ids[~ordered].tolist(), rows[~ordered].tolist()))
-        table.late_ids = None
+        new_late = ids[~ordered]
+        table.late.update(zip(new_late.tolist(), rows[~ordered].tolist()))
+        # The sorted copy ``unknown`` searches, kept up to date by a merge (sorting the whole dict's keys
+        # again each batch grew with the run: a training step adds a few late rows, its gradients).
+        late_ids = table.late_ids
+        if late_ids is not None and len(late_ids) + len(new_late) == len(table.late):
+            table.late_ids = np.sort(np.concatenate((late_ids, new_late)))
+        else:
+            table.late_ids = None
 
     # Objects made on access -------------------------------------------------------------------------
     def _tape_lists(self, code):
