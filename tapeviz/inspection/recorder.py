@@ -88,6 +88,10 @@ class _BackwardSeen(threading.local):
 
     frame = None
     location = None
+    # A variable's read (Variable._read) tells the tapes it was accessed, then records its ReadVariableOp:
+    # the frame of that read and what _walk found for the access, so the op skips the same walk.
+    reader = None
+    read_found = None
 
 
 _backward_seen = _BackwardSeen()
@@ -159,7 +163,7 @@ def _any_needs_diagnosis(results):
 
 
 def _forget_backward_frame():
-    _backward_seen.frame = _backward_seen.location = None  # do not keep the finished pass's frame (and locals) alive
+    _backward_seen.frame = _backward_seen.location = _backward_seen.reader = _backward_seen.read_found = None  # do not keep the finished pass's frame (and locals) alive
 
 
 class Recorder(ForwardRecording):
@@ -435,7 +439,12 @@ class Recorder(ForwardRecording):
             self._event("resume_recording", tape_id)
 
     def watched(self, tape, item, how):
-        location = _walk(sys._getframe(2))[0]
+        frame = sys._getframe(2)
+        found = _walk(frame)
+        location = found[0]
+        if how == "accessed variable":  # variable_accessed's caller (a read) records its ReadVariableOp next
+            seen = _backward_seen
+            seen.reader, seen.read_found = frame.f_back, found
         with self._lock:
             item_id = item._id
             if item_id not in self._sighted_variables:
@@ -492,7 +501,15 @@ class Recorder(ForwardRecording):
             self._event(how, self._tape_id(tapes[-1]), tensor._id, location)
 
     def op_executed(self, op_type, inputs, outputs, attrs, grad_fn, recorded_on):
-        location, backward = _walk(sys._getframe(2))
+        frame = sys._getframe(2)
+        seen = _backward_seen
+        if frame is seen.reader:
+            # The ReadVariableOp of a read whose access was just watched: the same frames above it, the same
+            # line (a frame that is still referenced is never another call's).
+            location, backward = seen.read_found
+            seen.reader = seen.read_found = None
+        else:
+            location, backward = _walk(frame)
         if backward and not recorded_on:
             # An op of a backward pass that no tape records matters only if a gradient comes out NaN/Inf
             # or all zero: held until the call ends, then recorded only then (about half of a training
@@ -547,7 +564,8 @@ class Recorder(ForwardRecording):
                               backward, next(self._seq), state.name_scope))
 
     def gradient_computed(self, tape, kind, targets, sources, options, results):
-        _backward_seen.frame = _backward_seen.location = None  # do not keep the finished pass's frame alive
+        # Do not keep the finished pass's frame (or a read's) alive.
+        _backward_seen.frame = _backward_seen.location = _backward_seen.reader = None
         held, _held.ops = _held.ops, []
         rerun = state.rerun_backward  # set by GradientTape.gradient, whose backward ops were not shown to us
         location = _walk(sys._getframe(2))[0]
