@@ -131,6 +131,54 @@ def test_the_run_is_the_same_whatever_the_batch_boundaries(monkeypatch):
     assert {"SOURCE_UNUSED"} <= codes and len(codes) >= 3, codes
 
 
+class _NoReadShortcut(recorder_module._BackwardSeen):
+    """A variable read's ReadVariableOp always finds its line by walking the frames itself."""
+    reader = property(lambda self: None, lambda self, frame: None)
+
+
+def test_a_read_op_takes_its_line_from_the_watched_access_and_the_run_is_the_same(monkeypatch):
+    record_with_batch(monkeypatch, 3)  # first use: plugins and caches
+    shortcut = record_with_batch(monkeypatch, 5)
+    monkeypatch.setattr(recorder_module, "_backward_seen", _NoReadShortcut())
+    assert record_with_batch(monkeypatch, 5) == shortcut
+    reads = [op for op in shortcut["ops"] if op[2] == "ReadVariableOp"]
+    assert len(reads) >= 12  # w and b, six steps
+
+
+@pytest.mark.parametrize("shortcut", [True, False])
+def test_every_read_op_is_on_the_line_that_read_the_variable(monkeypatch, shortcut):
+    if not shortcut:
+        monkeypatch.setattr(recorder_module, "_backward_seen", _NoReadShortcut())
+    w = tf.Variable([1.0, 2.0], name="w")
+
+    @tf.custom_gradient
+    def scaled(value):
+        inside = w * 1.0; inside_line = here()  # noqa: E702  (a read inside a custom gradient's function)
+        lines.append(inside_line)
+        return value * inside, lambda upstream, variables=None: (upstream * inside, [upstream * value])
+
+    lines = []
+    with tf.record() as recorder:
+        with tf.GradientTape() as outer:
+            with tf.GradientTape() as inner:
+                y = w * 2.0; lines.append(here())  # noqa: E702  (one read, two tapes watching)
+            inner.gradient(y, w)
+            z = tf.reduce_sum(scaled(tf.constant([3.0, 4.0]))); lines.append(here())  # noqa: E702
+        outer.gradient(z, w)
+        with tf.GradientTape(watch_accessed_variables=False) as unwatched:
+            v = w + 1.0; lines.append(here())  # noqa: E702  (read, not watched: no access event)
+    run = recorder.snapshot()
+    read_lines = [op.location.line for op in run.ops.values() if op.type == "ReadVariableOp"]
+    # y's line; the custom gradient's inside line and its call's line (it reads its variables again); v's line
+    assert read_lines == lines
+    accessed = [e for e in run.events if e.kind == "accessed variable"]
+    assert [e.location.line for e in accessed][:2] == [lines[0], lines[0]]  # both tapes, the read's line
+    reads_by_seq = {op.seq: op for op in run.ops.values() if op.type == "ReadVariableOp"}
+    for event in accessed:  # each access is followed by its read op, on the same line
+        following = [op for seq, op in reads_by_seq.items() if seq > event.seq]
+        assert following and min(following, key=lambda op: op.seq).location.line == event.location.line
+
+
 def test_a_new_tensor_gets_its_row_just_before_the_outputs_of_the_op_that_first_reads_it():
     x = tf.Variable(3.0, name="x")
     with tf.record() as recorder:

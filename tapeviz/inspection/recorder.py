@@ -20,6 +20,7 @@ import copy
 from array import array
 import itertools
 import linecache
+import math
 import operator
 import os
 import sys
@@ -53,6 +54,7 @@ _BACKWARD_CODE = _backward_module.backward.__code__
 VALUE_BUDGET_BYTES = 16 * 1024 ** 2
 _ARRAY_OVERHEAD = 200  # bytes a kept array costs beside its data (object, dict entry, key)
 _SIZE = operator.attrgetter("size")
+_isfinite = math.isfinite
 _FIRST = operator.itemgetter(0)
 _NOTHING = {}  # shared by the results with no summary or explanation yet; replaced, never filled
 SMALL_VALUE = 64  # elements: an intermediate this small costs about what its summary costs
@@ -86,6 +88,10 @@ class _BackwardSeen(threading.local):
 
     frame = None
     location = None
+    # A variable's read (Variable._read) tells the tapes it was accessed, then records its ReadVariableOp:
+    # the frame of that read and what _walk found for the access, so the op skips the same walk.
+    reader = None
+    read_found = None
 
 
 _backward_seen = _BackwardSeen()
@@ -139,16 +145,25 @@ def _needs_diagnosis(value):
         return False
     # One dot product answers for almost every gradient: finite and non-zero means no NaN/Inf and not
     # all zero. Only an overflow (huge values) or an underflow (tiny ones) needs the exact test below.
-    # (Callers hold np.errstate(all="ignore"): the dot product of huge values overflows, on purpose.)
-    square = np.vdot(value, value)  # flattens in C: no view object per gradient
-    if square != 0 and square - square == 0:  # finite and non-zero
+    # (The dot product is not a ufunc: it sets off no floating-point warning, and math.isfinite of a
+    # Python float none either, so the usual case needs no np.errstate, which costs more than the test.)
+    square = float(np.vdot(value, value))  # flattens in C: no view object per gradient
+    if square != 0 and _isfinite(square):
         return False
-    low, high = np.minimum.reduce(value, axis=None), np.maximum.reduce(value, axis=None)  # NaN propagates
+    with np.errstate(all="ignore"):
+        low, high = np.minimum.reduce(value, axis=None), np.maximum.reduce(value, axis=None)  # NaN propagates
     return not (np.isfinite(low) and np.isfinite(high)) or (low == 0 and high == 0)
 
 
+def _any_needs_diagnosis(results):
+    for grad in results:
+        if grad is not None and _needs_diagnosis(grad._value):
+            return True
+    return False
+
+
 def _forget_backward_frame():
-    _backward_seen.frame = _backward_seen.location = None  # do not keep the finished pass's frame (and locals) alive
+    _backward_seen.frame = _backward_seen.location = _backward_seen.reader = _backward_seen.read_found = None  # do not keep the finished pass's frame (and locals) alive
 
 
 class Recorder(ForwardRecording):
@@ -424,11 +439,26 @@ class Recorder(ForwardRecording):
             self._event("resume_recording", tape_id)
 
     def watched(self, tape, item, how):
-        location = _walk(sys._getframe(2))[0]
+        frame = sys._getframe(2)
+        found = _walk(frame)
+        location = found[0]
+        if how == "accessed variable":  # variable_accessed's caller (a read) records its ReadVariableOp next
+            seen = _backward_seen
+            seen.reader, seen.read_found = frame.f_back, found
         with self._lock:
-            if item._id not in self._sighted_variables:
+            item_id = item._id
+            if item_id not in self._sighted_variables:
                 self._sight((item,), location)
-            self._event(how, self._tape_id(tape), item._id, location)
+            tape_id = self._tape_ids.get(id(tape))
+            if tape_id is None:
+                tape_id = self._tape_id(tape)
+            # _event, inlined for the usual case (a known kind and line): each variable a training step
+            # reads is watched once per step.
+            kind, where = self._event_kinds.get(how), self.store._location_by_id.get(id(location))
+            if kind is None or where is None:
+                self._event(how, tape_id, item_id, location)
+            else:
+                self._event_cells.extend((next(self._seq), kind, tape_id, item_id, where, -1, -1))
 
     def variable_created(self, variable):
         with self._lock:
@@ -451,7 +481,13 @@ class Recorder(ForwardRecording):
                 self._sight((variable, value))
             elif variable._id not in self._sighted_variables:
                 self._sight((variable,))
-            self._event(method, None, variable._id, location, source, scope=state.name_scope)
+            scope = state.name_scope
+            kind, where = self._event_kinds.get(method), self.store._location_by_id.get(id(location))
+            if kind is None or where is None or scope:
+                self._event(method, None, variable._id, location, source, scope=scope)
+            else:  # _event, inlined for the usual case: each variable a training step updates is assigned once
+                self._event_cells.extend((next(self._seq), kind, -1, variable._id, where,
+                                          -1 if source is None else source, -1))
 
     def tensor_converted(self, tensor, how):
         if not state.tapes:  # conversions matter only while a tape records
@@ -465,7 +501,15 @@ class Recorder(ForwardRecording):
             self._event(how, self._tape_id(tapes[-1]), tensor._id, location)
 
     def op_executed(self, op_type, inputs, outputs, attrs, grad_fn, recorded_on):
-        location, backward = _walk(sys._getframe(2))
+        frame = sys._getframe(2)
+        seen = _backward_seen
+        if frame is seen.reader:
+            # The ReadVariableOp of a read whose access was just watched: the same frames above it, the same
+            # line (a frame that is still referenced is never another call's).
+            location, backward = seen.read_found
+            seen.reader = seen.read_found = None
+        else:
+            location, backward = _walk(frame)
         if backward and not recorded_on:
             # An op of a backward pass that no tape records matters only if a gradient comes out NaN/Inf
             # or all zero: held until the call ends, then recorded only then (about half of a training
@@ -520,14 +564,14 @@ class Recorder(ForwardRecording):
                               backward, next(self._seq), state.name_scope))
 
     def gradient_computed(self, tape, kind, targets, sources, options, results):
-        _backward_seen.frame = _backward_seen.location = None  # do not keep the finished pass's frame alive
+        # Do not keep the finished pass's frame (or a read's) alive.
+        _backward_seen.frame = _backward_seen.location = _backward_seen.reader = None
         held, _held.ops = _held.ops, []
         rerun = state.rerun_backward  # set by GradientTape.gradient, whose backward ops were not shown to us
         location = _walk(sys._getframe(2))[0]
         with self._lock:
             if held or rerun is not None:
-                with np.errstate(all="ignore"):
-                    diagnose_held = any(_needs_diagnosis(grad._value) for grad in results if grad is not None)
+                diagnose_held = _any_needs_diagnosis(results)
                 if diagnose_held and rerun is not None:
                     held += self._backward_ops_again(rerun)
             if held and diagnose_held:

@@ -93,7 +93,7 @@ class TensorTable:
         if len(unknown) and self.late:
             late = self.late_ids
             if late is None or len(late) != len(self.late):
-                late = self.late_ids = np.array(sorted(self.late), np.int64)
+                late = self.late_ids = np.sort(np.fromiter(self.late, np.int64, len(self.late)))
             wanted = ids[unknown]
             at = np.minimum(np.searchsorted(late, wanted), len(late) - 1)
             unknown = unknown[late[at] != wanted]
@@ -149,7 +149,7 @@ class TensorTable:
             group[0].extend(group_values)
             group[1].frombytes(np.asarray(group_rows, np.int64).tobytes())
         self.pending_count += len(values)
-        self.pending_bytes += sum([v.nbytes for v in values])
+        self.pending_bytes += sum(map(_NBYTES, values))
 
     def flush(self):
         """Summarize every waiting array: three numpy reductions per dtype for all of them together."""
@@ -247,6 +247,7 @@ class TensorTable:
 _ID = operator.attrgetter("_id")
 _VALUE = operator.attrgetter("_value")
 _SIZE = operator.attrgetter("size")
+_NBYTES = operator.attrgetter("nbytes")
 _SHAPE_AND_DTYPE = operator.attrgetter("shape", "dtype")
 _IS_NOT_NONE = functools.partial(operator.is_not, None)
 _chain = itertools.chain.from_iterable
@@ -311,7 +312,7 @@ class Store:
         self._location_by_id = {id(None): -1}  # id of a Location object -> its code (see location_codes)
         self._kept_locations = [None]
         self.attrs = []                  # distinct non-empty attrs, as plain dicts
-        self._attrs_codes = {}           # attrs as a hashable tuple -> index in attrs
+        self._attrs_codes = {(): -1}     # attrs as a hashable tuple -> index in attrs (none: -1)
         self.rules = {}                  # op type -> (rule, plugin), as found when the op first ran
         self.custom = set()              # ids of ops with a custom gradient
         self.seq = array("q")
@@ -377,6 +378,18 @@ class Store:
             index = self._attrs_codes[key] = len(self.attrs)
             self.attrs.append(attrs)
         return index
+
+    def _attrs_codes_of(self, attrs, plain):
+        """``attrs_code`` of each attrs dict of a batch: attrs met before are found by C-level ``map``."""
+        try:
+            codes = list(map(self._attrs_codes.get, map(tuple, map(dict.items, attrs))))
+        except TypeError:  # an unhashable value, or attrs that are not a dict: one at a time
+            codes = [None] * len(attrs)
+        if None in codes:
+            attrs_code = self.attrs_code
+            codes = [attrs_code(a, plain) if code is None and a else -1 if code is None else code
+                     for a, code in zip(attrs, codes)]
+        return codes
 
     def add_op(self, seq, op_type, inputs, outputs, attrs_index, tape_set, location, backward, scope=""):
         """Add one op and its outputs' rows (``attrs_index`` and ``location`` as codes); returns its id.
@@ -446,8 +459,8 @@ class Store:
         out_values, out_shapes, out_dtypes = _arrays(out_values)
         in_counts = np.fromiter(map(len, inputs), np.int64, count)
         in_tensors = list(_chain(inputs))
-        in_ids = list(map(_ID, in_tensors))
-        leaves = self._new_leaves(in_ids, in_counts, out_ids, out_counts, count) if in_ids else None
+        in_ids = np.fromiter(map(_ID, in_tensors), np.int64, len(in_tensors))
+        leaves = self._new_leaves(in_ids, in_counts, out_ids, out_counts, count) if len(in_ids) else None
         # Rows: each record's new leaves, then its outputs.
         if leaves is None:
             per_record = out_counts
@@ -466,7 +479,8 @@ class Store:
         shape = np.empty(total, np.int32)
         dtype = np.empty(total, np.int32)
         if sightings:
-            op_number = np.cumsum(np.fromiter(map(_IS_NOT_NONE, types), np.int64, count)) + (first_op - 1)
+            is_op = np.fromiter(map(_IS_NOT_NONE, types), bool, count)
+            op_number = np.cumsum(is_op, dtype=np.int64) + (first_op - 1)
         else:
             op_number = np.arange(first_op, first_op + count, dtype=np.int64)
         n_out = len(out_ids)
@@ -515,20 +529,20 @@ class Store:
             table.add_pending(leaf_values, leaf_rows, leaf_dtypes)
         # The ops' own columns (sightings have none).
         if sightings:
-            keep = [i for i, t in enumerate(types) if t is not None]
+            keep = np.flatnonzero(is_op).tolist()
             if not keep:
                 return Batch(first_op, 0, (), out_ids, out_values, out_rows, leaf_ids, leaf_values, leaf_rows)
             pick = _picker(keep)
             (types, inputs, attrs, grad_fns, tape_sets, locations, backwards, seqs, scopes) = map(
                 pick, (types, inputs, attrs, grad_fns, tape_sets, locations, backwards, seqs, scopes))
+            in_ids = in_ids[np.repeat(is_op, in_counts)]
             out_counts, in_counts = out_counts[keep], in_counts[keep]
-            in_ids = list(map(_ID, _chain(inputs)))
             if location_codes is not None:
                 location_codes = pick(location_codes)
         ops = len(types)
         self.out_ids.frombytes(np.asarray(out_ids, np.int64).tobytes())
         self.out_start.frombytes((np.cumsum(out_counts) + self.out_start[-1]).tobytes())
-        self.in_ids.frombytes(np.asarray(in_ids, np.int64).tobytes())
+        self.in_ids.frombytes(in_ids.tobytes())
         self.in_start.frombytes((np.cumsum(in_counts) + self.in_start[-1]).tobytes())
         self.seq.extend(seqs)
         self.type.extend(self._codes(self.types, types))
@@ -540,8 +554,7 @@ class Store:
             if attrs.count(_EMPTY) == ops:
                 attrs_codes = [-1] * ops
             else:
-                attrs_code = self.attrs_code
-                attrs_codes = [attrs_code(a, plain) if a else -1 for a in attrs]
+                attrs_codes = self._attrs_codes_of(attrs, plain)
         self.attrs_index.extend(attrs_codes)
         if grad_fns.count(None) != ops:
             self.custom.update(first_op + i for i, g in enumerate(grad_fns) if g is not None)
@@ -556,7 +569,7 @@ class Store:
         """For the inputs not seen before, the first time each is met: (their records, their indices in the
         flat inputs) as int64 arrays; None if there are none."""
         table = self.tensors
-        wanted = np.asarray(in_ids, np.int64)
+        wanted = in_ids
         unknown = table.unknown(wanted)
         if not len(unknown):
             return None
@@ -599,8 +612,15 @@ class Store:
             return
         table.ordered_ids.frombytes(ids[ordered].tobytes())
         table.ordered_rows.frombytes(rows[ordered].tobytes())
-        table.late.update(zip(ids[~ordered].tolist(), rows[~ordered].tolist()))
-        table.late_ids = None
+        new_late = ids[~ordered]
+        table.late.update(zip(new_late.tolist(), rows[~ordered].tolist()))
+        # The sorted copy ``unknown`` searches, kept up to date by a merge (sorting the whole dict's keys
+        # again each batch grew with the run: a training step adds a few late rows, its gradients).
+        late_ids = table.late_ids
+        if late_ids is not None and len(late_ids) + len(new_late) == len(table.late):
+            table.late_ids = np.sort(np.concatenate((late_ids, new_late)))
+        else:
+            table.late_ids = None
 
     # Objects made on access -------------------------------------------------------------------------
     def _tape_lists(self, code):
@@ -666,8 +686,8 @@ class Store:
             found = np.zeros(len(ids), bool)
         late = table.late
         if late and not found.all():
-            for index in np.flatnonzero(~found).tolist():
-                rows[index] = late.get(int(ids[index]), -1)
+            missing = ~found
+            rows[missing] = [late.get(i, -1) for i in ids[missing].tolist()]
         return rows
 
     def stats_of(self, tensor_ids):
