@@ -686,14 +686,7 @@ class MainWindow(QtWidgets.QMainWindow):
             broken.add(f"t:{result.source}")
         self.graph.highlight(keys, broken)
         if result.is_none or result.explanations:   # no backward pass reached this source: nothing to walk
-            self._replay_number += 1
-            self.replay = None
-            self.graph.show_gradient_sizes({})
-            self.graph.show_gradients({})
-            self.step_legend.hide()
-            for button in (self.step_back, self.step_next):
-                button.setEnabled(False)
-            self.step_label.setText("This gradient is None: no backward pass reached its source (see the break).")
+            self._clear_replay("This gradient is None: no backward pass reached its source (see the break).")
         else:
             self._start_replay(call, _target if _target is not None else call.targets[0])
 

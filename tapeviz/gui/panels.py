@@ -67,7 +67,22 @@ class _HeadedColumns:
         return None
 
 
-class TapeModel(_HeadedColumns, QtCore.QAbstractItemModel):
+class _TwoLevels:
+    """Index and parent for a tree of two levels: a child's internal id is its parent's row + 1; top-level
+    rows have 0 (groups and their tapes, calls and their results)."""
+
+    def index(self, row, column, parent=QtCore.QModelIndex()):
+        if not self.hasIndex(row, column, parent):
+            return QtCore.QModelIndex()
+        return self.createIndex(row, column, parent.row() + 1 if parent.isValid() else 0)
+
+    def parent(self, index):
+        if not index.isValid() or index.internalId() == 0:
+            return QtCore.QModelIndex()
+        return self.createIndex(index.internalId() - 1, 0, 0)
+
+
+class TapeModel(_TwoLevels, _HeadedColumns, QtCore.QAbstractItemModel):
     """The run's tapes, grouped by creation line, as rows made on demand (Qt asks only for the rows in
     view). Counts come from the RunIndex computed with the run, off the UI thread."""
 
@@ -91,17 +106,6 @@ class TapeModel(_HeadedColumns, QtCore.QAbstractItemModel):
         for where, ids in (accumulator_groups(run) if run is not None else []):
             self.top.append(("accumulator", ids[0]) if len(ids) == 1 else ("accumulators", where, ids))
         self.endResetModel()
-
-    # Tree structure: a child's internal id is its group's row + 1; top-level rows have 0.
-    def index(self, row, column, parent=QtCore.QModelIndex()):
-        if not self.hasIndex(row, column, parent):
-            return QtCore.QModelIndex()
-        return self.createIndex(row, column, parent.row() + 1 if parent.isValid() else 0)
-
-    def parent(self, index):
-        if not index.isValid() or index.internalId() == 0:
-            return QtCore.QModelIndex()
-        return self.createIndex(index.internalId() - 1, 0, 0)
 
     def rowCount(self, parent=QtCore.QModelIndex()):
         if not parent.isValid():
@@ -584,7 +588,7 @@ def _subject(result):
     return result.target if hasattr(result, "target") else result.source
 
 
-class GradientModel(_HeadedColumns, QtCore.QAbstractItemModel):
+class GradientModel(_TwoLevels, _HeadedColumns, QtCore.QAbstractItemModel):
     """The chosen tape's gradient/jacobian calls as rows, their results (one per source) as child rows;
     then the run's jvp calls (forward mode), which stay listed whatever the tape: forward over backward
     reads them beside the tape's gradients.
@@ -647,17 +651,6 @@ class GradientModel(_HeadedColumns, QtCore.QAbstractItemModel):
         if self.needle == "problems":
             return bool(result.is_none or result.explanations or (result.summary or {}).get("nonfinite"))
         return any(self.needle in text.lower() for text in self._result_texts(call, result))
-
-    # Tree structure: a child's internal id is its call's row + 1; call rows have 0.
-    def index(self, row, column, parent=QtCore.QModelIndex()):
-        if not self.hasIndex(row, column, parent):
-            return QtCore.QModelIndex()
-        return self.createIndex(row, column, parent.row() + 1 if parent.isValid() else 0)
-
-    def parent(self, index):
-        if not index.isValid() or index.internalId() == 0:
-            return QtCore.QModelIndex()
-        return self.createIndex(index.internalId() - 1, 0, 0)
 
     def rowCount(self, parent=QtCore.QModelIndex()):
         if not parent.isValid():
