@@ -114,25 +114,23 @@ class TapeModel(_TwoLevels, _HeadedColumns, QtCore.QAbstractItemModel):
             return len(self.top[parent.row()][2])
         return 0
 
-    def tape_at(self, index):
-        """The tape id of a row, or None for a group row."""
+    def _id_at(self, index, single, group):
+        """The id of a row whose entry is a ``single`` kind, or a child of a ``group`` kind; else None."""
         if not index.isValid():
             return None
         if index.internalId() == 0:
             entry = self.top[index.row()]
-            return entry[1] if entry[0] == "tape" else None
+            return entry[1] if entry[0] == single else None
         entry = self.top[index.internalId() - 1]
-        return entry[2][index.row()] if entry[0] == "group" else None
+        return entry[2][index.row()] if entry[0] == group else None
+
+    def tape_at(self, index):
+        """The tape id of a row, or None for a group row."""
+        return self._id_at(index, "tape", "group")
 
     def accumulator_at(self, index):
         """The accumulator id of a row (forward mode), or None for a tape or group row."""
-        if not index.isValid():
-            return None
-        if index.internalId() == 0:
-            entry = self.top[index.row()]
-            return entry[1] if entry[0] == "accumulator" else None
-        entry = self.top[index.internalId() - 1]
-        return entry[2][index.row()] if entry[0] == "accumulators" else None
+        return self._id_at(index, "accumulator", "accumulators")
 
     def index_of_accumulator(self, accumulator_id):
         for row, entry in enumerate(self.top):
