@@ -197,3 +197,9 @@ def test_show_folds_clean_repeated_calls_into_their_first(tmp_path):
     assert "    the same call again at steps 2-5, 7-8: 6 more calls with nothing to report (--all lists them)" \
         in folded
     assert "warning: [ZERO_" in "\n".join(folded)
+    # One loss weight of 0 explains all 30 zero gradients of step 6: told once, then named per variable.
+    explained = tapeviz("explain", str(out)).stdout.splitlines()
+    assert sum(line.startswith("      fix:") for line in explained) == 1
+    assert sum("the same as for Variable 'w0:0' above" in line for line in explained) == 29
+    everything = tapeviz("show", "--all", str(out)).stdout.splitlines()
+    assert sum(line.startswith("      fix:") for line in everything) == 30

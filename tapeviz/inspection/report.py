@@ -6,7 +6,8 @@ and evidence) is folded into that first one: printed once, then "same as step 1,
 by the same line with the same ops and watches are folded the same way, and so are gradient calls
 made again by the same line with nothing to report (no None, NaN/Inf or zero result): "the same call
 again at steps 2-50". A call with many sources lists its first ``CLEAN_RESULTS_SHOWN`` ordinary
-results and every result with something to report. ``full=True`` (``tapeviz show --all``) lists
+results and every result with something to report; an explanation that holds for several sources
+of one call is given once, then named per source. ``full=True`` (``tapeviz show --all``) lists
 everything. In JSON every item carries its tensor ids and source file and line, and nothing is folded.
 """
 import itertools
@@ -179,6 +180,7 @@ def text_summary(run, only_nones=False, full=False):
             hidden = len(clean) - len(kept)
             shown = [r for r in shown if _has_problem(r) or id(r) in kept]
         items = []
+        told = {}   # within this call: an explanation given for an earlier source -> that source
         for result in shown:
             reasons = [(t, e) for t, e in result.explanations.items()]
             if result.diagnosis is not None:
@@ -194,6 +196,12 @@ def text_summary(run, only_nones=False, full=False):
                     if index == 0:
                         body.append(f"{prefix}{label}: same as step {step(run, first)} (call {first.id}), x{count}")
                     continue
+                same = (target, explanation.code, explanation.fix,
+                        tuple((item.get("what"), _where(item.get("location"))) for item in explanation.evidence))
+                if not full and same in told:   # a frozen layer: one explanation, then a line per variable
+                    body.append(f"{prefix}{label}: [{explanation.code}] the same as for {told[same]} above")
+                    continue
+                told[same] = describe(run, result.source)
                 body.append(f"{prefix}{label}: [{explanation.code}] {explanation.sentence}")
                 for item in explanation.evidence:
                     where = f" at {_short(item['location'])}" if item.get("location") else ""
