@@ -598,3 +598,51 @@ def test_build_of_a_subclassed_model_creates_no_weights_and_warns_as_keras_3():
     assert model.built and model.weights == []  # TF 2.21: built, and no weights until the first call
     assert model(np.ones((4, 3))).shape == (4, 1) and [tuple(w.shape) for w in model.weights] == [
         (3, 2), (2,), (2, 1), (1,)]
+
+
+def test_a_functional_subclass_with_its_own_train_step_fits_as_tf_does():
+    """Keras's guide "Customizing what happens in fit()": a Model subclass built as CustomModel(inputs,
+    outputs), with a train_step(data) that updates ``self.metrics`` (loss, then "compile_metrics")."""
+    keras = tf.keras
+
+    class CustomModel(keras.Model):
+        def train_step(self, data):
+            x, y = data
+            with tf.GradientTape() as tape:
+                y_pred = self(x, training=True)
+                loss = self.compute_loss(y=y, y_pred=y_pred)
+            gradients = tape.gradient(loss, self.trainable_variables)
+            self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
+            for metric in self.metrics:
+                if metric.name == "loss":
+                    metric.update_state(loss)
+                else:
+                    metric.update_state(y, y_pred)
+            return {m.name: m.result() for m in self.metrics}
+
+    inputs = keras.Input(shape=(32,))
+    model = CustomModel(inputs, keras.layers.Dense(1)(inputs))
+    assert isinstance(model, CustomModel) and len(model.trainable_variables) == 2
+    model.set_weights([np.linspace(-0.5, 0.5, 32, dtype="float32").reshape(32, 1), np.zeros(1, "float32")])
+    model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+    assert [m.name for m in model.metrics] == ["loss", "compile_metrics"]
+    rng = np.random.default_rng(0)
+    x, y = rng.random((256, 32)).astype("float32"), rng.random((256, 1)).astype("float32")
+    history = model.fit(x, y, epochs=3, verbose=0, shuffle=False)
+    # TF 2.21 / Keras 3 printed these for the same program and weights.
+    np.testing.assert_allclose(history.history["loss"], [0.49121, 0.39787, 0.34142], atol=2e-5)
+    np.testing.assert_allclose(history.history["mae"], [0.57091, 0.51347, 0.47826], atol=2e-5)
+
+
+def test_compiled_metrics_are_named_as_given_and_listed_as_keras_3_lists_them():
+    keras = tf.keras
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse", metrics=["mae", "mse"])
+    assert model.metrics_names == ["loss", "compile_metrics"]   # TF 2.21, before and after fit
+    history = model.fit(np.ones((8, 3)), np.ones((8, 1)), verbose=0)
+    assert list(history.history) == ["loss", "mae", "mse"]
+    assert sorted(model.metrics[1].result()) == ["mae", "mse"]
+    logs = model.train_on_batch(np.ones((8, 3)), np.ones((8, 1)), return_dict=True)
+    assert list(logs) == ["loss", "mae", "mse"] and logs["loss"] == pytest.approx(logs["mse"])
+    assert keras.utils.unpack_x_y_sample_weight((1, 2)) == (1, 2, None)
+    assert keras.utils.pack_x_y_sample_weight(1) == 1 and keras.utils.pack_x_y_sample_weight(1, 2) == (1, 2)

@@ -1,9 +1,37 @@
-"""``keras.utils``: ``set_random_seed`` and ``to_categorical``."""
+"""``keras.utils``: ``set_random_seed``, ``to_categorical`` and the (x, y, sample_weight) packing a custom
+``train_step`` uses."""
 import random
 
 import numpy as np
 
-__all__ = ["set_random_seed", "to_categorical"]
+__all__ = ["set_random_seed", "to_categorical", "unpack_x_y_sample_weight", "pack_x_y_sample_weight"]
+
+
+def unpack_x_y_sample_weight(data):
+    """``(x, y, sample_weight)`` from what ``train_step(data)`` receives: ``x``, ``(x,)``, ``(x, y)`` or
+    ``(x, y, sample_weight)``; the missing ones are None."""
+    if isinstance(data, list):
+        data = tuple(data)
+    if not isinstance(data, tuple):
+        return data, None, None
+    if len(data) == 1:
+        return data[0], None, None
+    if len(data) == 2:
+        return data[0], data[1], None
+    if len(data) == 3:
+        return data
+    raise ValueError(f"Data is expected to be in format `x`, `(x,)`, `(x, y)`, or `(x, y, sample_weight)`, "
+                     f"found: {data!r}")
+
+
+def pack_x_y_sample_weight(x, y=None, sample_weight=None):
+    """What ``train_step`` receives for ``x``, ``y`` and ``sample_weight``, as Keras packs it: ``x`` alone (a
+    tuple or list of inputs wrapped once), ``(x, y)`` or ``(x, y, sample_weight)``."""
+    if y is None:
+        return (x,) if isinstance(x, (tuple, list)) else x
+    if sample_weight is None:
+        return (x, y)
+    return (x, y, sample_weight)
 
 
 def set_random_seed(seed):

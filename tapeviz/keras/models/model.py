@@ -12,6 +12,15 @@ from .training import Trainer
 __all__ = ["Model"]
 
 
+def _make_functional(cls, functional):
+    """Put ``functional`` in place of ``Model`` among the bases of ``cls`` (or of the first of its ancestors
+    that derives from Model directly), as Keras 3's ``inject_functional_model_class`` does."""
+    for klass in cls.__mro__:
+        if Model in klass.__bases__:
+            klass.__bases__ = tuple(functional if base is Model else base for base in klass.__bases__)
+            return
+
+
 class Model(Trainer, Layer):
     def __new__(cls, *args, **kwargs):
         if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
@@ -20,9 +29,14 @@ class Model(Trainer, Layer):
         return object.__new__(cls)
 
     def __init__(self, *args, trainable=True, name=None, dtype=None, **kwargs):
-        if args:
-            raise TypeError(f"{type(self).__name__}.__init__ got positional arguments {args!r}; a subclassed model "
-                            "takes keyword arguments (name=..., trainable=...).")
+        if args or "inputs" in kwargs or "outputs" in kwargs:
+            # A subclass called as ``CustomModel(inputs, outputs)`` (to override train_step, as Keras's guide
+            # "Customizing what happens in fit()" does) becomes a functional model, as Keras 3 makes it.
+            from .functional import Functional
+            if not isinstance(self, Functional):
+                _make_functional(type(self), Functional)
+            Functional.__init__(self, *args, trainable=trainable, name=name, **kwargs)
+            return
         Layer.__init__(self, trainable=trainable, name=name, dtype=dtype, **kwargs)
         Trainer.__init__(self)
 

@@ -13,10 +13,51 @@ from tapeviz.core.tape import GradientTape
 from tapeviz.module import name_scope
 
 from .. import callbacks as callbacks_module
+from ..utils import pack_x_y_sample_weight, unpack_x_y_sample_weight
 from . import data
 from .progress import Progbar
 
 __all__ = ["Trainer"]
+
+
+def _plain_logs(logs):
+    """A step's logs as floats by name: a metric whose result is a dict (Keras's "compile_metrics") gives its
+    entries, as Keras flattens them into the logs and the history."""
+    plain = {}
+    for name, value in dict(logs).items():
+        if isinstance(value, dict):
+            plain.update((k, float(v)) for k, v in value.items())
+        else:
+            plain[name] = float(value)
+    return plain
+
+
+class _CompileMetrics:
+    """The compiled metrics as one metric named "compile_metrics", as Keras 3's ``model.metrics`` lists them:
+    ``update_state(y, y_pred)`` updates each (made from the compile specs on first use), ``result()`` is a
+    dict by metric name."""
+
+    name = "compile_metrics"
+
+    def __init__(self, model):
+        self._model = model
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        self._model._update_compiled_metrics(y_true, y_pred, sample_weight)
+
+    def result(self):
+        results = {}
+        for metric in self._model._compiled_metrics or []:
+            value = metric.result()
+            if isinstance(value, dict):
+                results.update(value)
+            else:
+                results[metric.name] = value
+        return results
+
+    def reset_state(self):
+        for metric in self._model._compiled_metrics or []:
+            metric.reset_state()
 
 
 class _LossTracker:
@@ -52,7 +93,9 @@ def _resolve_metric(spec, y_true, y_pred):
             return metrics.SparseCategoricalAccuracy(name=spec)
         return metrics.CategoricalAccuracy(name=spec)
     if isinstance(spec, str):
-        return metrics.get(spec)
+        metric = metrics.get(spec)
+        metric.name = spec   # Keras 3 names a metric given by name as it was given: history['mae']
+        return metric
     if hasattr(spec, "update_state"):
         return spec
     if callable(spec):
@@ -92,7 +135,14 @@ class Trainer:
 
     @property
     def metrics(self):
-        return [self._loss_tracker] + list(self._compiled_metrics or [])
+        """As Keras 3: the loss tracker ("loss"), then the compiled metrics as one "compile_metrics" object
+        whose ``result()`` is a dict (its metrics are made on its first ``update_state``)."""
+        compiled = [self._compile_metrics] if self._metric_specs or self._weighted_metric_specs else []
+        return [self._loss_tracker] + compiled
+
+    @property
+    def _compile_metrics(self):
+        return _CompileMetrics(self)
 
     @property
     def metrics_names(self):
@@ -130,6 +180,9 @@ class Trainer:
         self._loss_tracker.update_state(float(loss), _batch_size_of(x))
         if y is None:
             return
+        self._update_compiled_metrics(y, y_pred, sample_weight)
+
+    def _update_compiled_metrics(self, y, y_pred, sample_weight):
         if self._compiled_metrics is None:
             # As in Keras: `metrics` ignore sample weights, `weighted_metrics` use them.
             self._compiled_metrics = [_resolve_metric(spec, y, y_pred) for spec in self._metric_specs]
@@ -140,7 +193,10 @@ class Trainer:
         for metric, weighted in zip(self._compiled_metrics, self._weighted):
             metric.update_state(y, y_pred, sample_weight=sample_weight if weighted else None)
 
-    def train_step(self, x, y=None, sample_weight=None):
+    def train_step(self, data):
+        """One step of ``fit`` on ``data`` (``x``, ``(x, y)`` or ``(x, y, sample_weight)``); override it to
+        customize fit, as in Keras (unpack with ``keras.utils.unpack_x_y_sample_weight``)."""
+        x, y, sample_weight = unpack_x_y_sample_weight(data)
         with GradientTape() as tape:
             y_pred = self(x, training=True)
             loss = self.compute_loss(x, y, y_pred, sample_weight)
@@ -150,13 +206,15 @@ class Trainer:
         self._update_metrics(loss, x, y, y_pred, sample_weight)
         return self._logs()
 
-    def test_step(self, x, y=None, sample_weight=None):
+    def test_step(self, data):
+        x, y, sample_weight = unpack_x_y_sample_weight(data)
         y_pred = self(x, training=False)
         loss = self.compute_loss(x, y, y_pred, sample_weight, training=False)
         self._update_metrics(loss, x, y, y_pred, sample_weight)
         return self._logs()
 
-    def predict_step(self, x):
+    def predict_step(self, data):
+        x, _, _ = unpack_x_y_sample_weight(data)
         return self(x, training=False)
 
     def _logs(self):
@@ -210,7 +268,7 @@ class Trainer:
             step = 0
             for step, (batch_x, batch_y, batch_weight) in enumerate(batches, 1):
                 callback_list.on_train_batch_begin(step - 1, None)
-                logs = self.train_step(batch_x, batch_y, batch_weight)
+                logs = _plain_logs(self.train_step(pack_x_y_sample_weight(batch_x, batch_y, batch_weight)))
                 callback_list.on_train_batch_end(step - 1, logs)
                 progress.update(step, list(logs.items()))
                 if self.stop_training:
@@ -245,7 +303,7 @@ class Trainer:
         logs, step = {}, 0
         for step, (batch_x, batch_y, batch_weight) in enumerate(batches, 1):
             callback_list.on_test_batch_begin(step - 1, None)
-            logs = self.test_step(batch_x, batch_y, batch_weight)
+            logs = _plain_logs(self.test_step(pack_x_y_sample_weight(batch_x, batch_y, batch_weight)))
             callback_list.on_test_batch_end(step - 1, logs)
             progress.update(step, list(logs.items()))
         progress.target = progress.target or step
@@ -267,7 +325,7 @@ class Trainer:
         outputs, step = [], 0
         for step, (batch_x, _, _) in enumerate(batches, 1):
             callback_list.on_predict_batch_begin(step - 1, None)
-            outputs.append(nest.flatten(self.predict_step(batch_x)))
+            outputs.append(nest.flatten(self.predict_step(pack_x_y_sample_weight(batch_x))))
             callback_list.on_predict_batch_end(step - 1, None)
             progress.update(step)
         progress.target = progress.target or step
@@ -282,14 +340,14 @@ class Trainer:
     def train_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._require_compiled("train_on_batch")
         self.reset_metrics()
-        logs = self.train_step(*[data.as_arrays(v) for v in (x, y, sample_weight)])
+        logs = _plain_logs(self.train_step(pack_x_y_sample_weight(*[data.as_arrays(v) for v in (x, y, sample_weight)])))
         return logs if return_dict else (list(logs.values())[0] if len(logs) == 1 else list(logs.values()))
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._require_compiled("test_on_batch")
         self.reset_metrics()
-        logs = self.test_step(*[data.as_arrays(v) for v in (x, y, sample_weight)])
+        logs = _plain_logs(self.test_step(pack_x_y_sample_weight(*[data.as_arrays(v) for v in (x, y, sample_weight)])))
         return logs if return_dict else (list(logs.values())[0] if len(logs) == 1 else list(logs.values()))
 
     def predict_on_batch(self, x):
-        return np.asarray(self.predict_step(data.as_arrays(x)))
+        return np.asarray(self.predict_step(pack_x_y_sample_weight(data.as_arrays(x))))
