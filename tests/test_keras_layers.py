@@ -285,3 +285,34 @@ def test_batch_normalization_over_another_axis_dropout_noise_shape_and_dilated_c
     rows = tf.keras.layers.Dropout(0.5, noise_shape=(None, 1), seed=1)(np.ones((50, 4)), training=True).numpy()
     assert all(len(set(row)) == 1 for row in rows) and set(rows.ravel()) == {0.0, 2.0}  # whole rows dropped
     assert tf.keras.layers.Conv2D(2, 3, dilation_rate=2)(np.ones((1, 7, 7, 1))).shape == (1, 3, 3, 2)
+
+
+@pytest.mark.parametrize("padding, strides, size, shape, total, grad_x_squares, grad_kernel", [
+    # TF 2.21 / Keras 3 printed these for the same kernel and input (sum of y, sum of (dL/dx)^2, sum of dL/dK,
+    # L = sum(y * y)).
+    ("same", 1, 3, (2, 5, 6, 4), 206.468, 263139.31, -1364.12),
+    ("same", 2, 2, (2, 10, 12, 4), 950.417, 50323.91, -409.2),
+    ("same", 3, 5, (2, 15, 18, 4), 2119.118, 1268494.88, -3151.48),
+    ("valid", 1, 2, (2, 6, 7, 4), 326.417, 52401.74, -429.36),
+    ("valid", 2, 3, (2, 11, 13, 4), 1134.529, 238653.97, -950.64),
+])
+def test_conv2d_transpose_matches_tf(padding, strides, size, shape, total, grad_x_squares, grad_kernel):
+    """The upsampling layer of TF's DCGAN tutorial: output shape, values and gradients as TF gives them."""
+    x = tf.Variable(np.random.default_rng(1).standard_normal((2, 5, 6, 3)).astype("float32"))
+    layer = tf.keras.layers.Conv2DTranspose(4, size, strides=strides, padding=padding, bias_initializer="ones")
+    layer.build((None, 5, 6, 3))
+    assert tuple(layer.kernel.shape) == (size, size, 4, 3)   # (height, width, filters, input channels)
+    layer.kernel.assign(np.linspace(-1, 1, size * size * 12).reshape(size, size, 4, 3).astype("float32"))
+    with tf.GradientTape() as tape:
+        y = layer(x)
+        loss = tf.reduce_sum(y * y)
+    grad_x, grad_kernel_value = tape.gradient(loss, [x, layer.kernel])
+    assert tuple(y.shape) == shape
+    np.testing.assert_allclose(float(tf.reduce_sum(y)), total, rtol=1e-5)
+    np.testing.assert_allclose(float(tf.reduce_sum(grad_x * grad_x)), grad_x_squares, rtol=1e-5)
+    np.testing.assert_allclose(float(tf.reduce_sum(grad_kernel_value)), grad_kernel, rtol=1e-5)
+
+
+def test_conv2d_transpose_refuses_output_padding_with_the_reason():
+    with pytest.raises(ValueError, match="output_padding=None only"):
+        tf.keras.layers.Conv2DTranspose(4, 3, output_padding=1)

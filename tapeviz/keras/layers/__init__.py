@@ -2,7 +2,7 @@
 from .activation_layers import Activation, LeakyReLU, ReLU, Softmax
 from .base import InputSpec, Layer
 from .batch_normalization import BatchNormalization
-from .convolution import Conv2D
+from .convolution import Conv2D, Conv2DTranspose
 from .core_layers import (GlobalAveragePooling2D, GlobalAvgPool2D, GlobalMaxPool2D, GlobalMaxPooling2D, Identity, Lambda,
                           Rescaling)
 from .dense import Dense
@@ -18,7 +18,7 @@ from .reshaping import Flatten, Reshape
 
 __all__ = ["Layer", "InputSpec", "Input", "InputLayer", "Dense", "Flatten", "Reshape", "Dropout", "Activation",
            "ReLU", "LeakyReLU", "Softmax", "BatchNormalization", "Embedding", "Normalization",
-           "Conv2D", "MaxPooling2D", "AveragePooling2D", "MaxPool2D", "AvgPool2D", "GlobalAveragePooling2D",
+           "Conv2D", "Conv2DTranspose", "MaxPooling2D", "AveragePooling2D", "MaxPool2D", "AvgPool2D", "GlobalAveragePooling2D",
            "GlobalMaxPooling2D", "GlobalAvgPool2D", "GlobalMaxPool2D", "Lambda", "Identity", "Rescaling", "Add",
            "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "add", "subtract", "multiply",
            "average", "maximum", "minimum", "concatenate"]
