@@ -316,3 +316,17 @@ def test_conv2d_transpose_matches_tf(padding, strides, size, shape, total, grad_
 def test_conv2d_transpose_refuses_output_padding_with_the_reason():
     with pytest.raises(ValueError, match="output_padding=None only"):
         tf.keras.layers.Conv2DTranspose(4, 3, output_padding=1)
+
+
+def test_add_weight_with_the_name_first_says_how_keras_3_wants_it():
+    """TF's "Custom layers" tutorial (Keras 2) calls add_weight("kernel", shape=...); TF 2.21 refuses it so."""
+    class MyDenseLayer(tf.keras.layers.Layer):
+        def build(self, input_shape):
+            self.kernel = self.add_weight("kernel", shape=[int(input_shape[-1]), 10])
+
+        def call(self, inputs):
+            return tf.matmul(inputs, self.kernel)
+
+    with pytest.raises(ValueError, match=r"`name` must be passed as a keyword argument\. Received: "
+                                         r"add_weight\('kernel', \.\.\.\)\. Use: add_weight\(shape=\.\.\., name='kernel'\)"):
+        MyDenseLayer()(tf.zeros([10, 5]))

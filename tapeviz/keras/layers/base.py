@@ -98,9 +98,17 @@ class Layer:
         return found
 
     # --- weights --------------------------------------------------------------------------------
-    def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True, autocast=True,
-                   regularizer=None, constraint=None, aggregation="none", name=None):
-        """Create a variable owned by this layer, named ``<layer>/<name>:0``."""
+    def add_weight(self, *args, **kwargs):
+        """``add_weight(shape=None, initializer=None, dtype=None, trainable=True, autocast=True,
+        regularizer=None, constraint=None, aggregation="none", name=None)``: a variable owned by this layer,
+        named ``<layer>/<name>:0``."""
+        if args and isinstance(args[0], str):   # Keras 2's add_weight(name, shape): Keras 3 refuses it so
+            raise ValueError(f"`name` must be passed as a keyword argument. Received: add_weight({args[0]!r}, ...). "
+                             f"Use: add_weight(shape=..., name={args[0]!r}).")
+        return self._add_weight(*args, **kwargs)
+
+    def _add_weight(self, shape=None, initializer=None, dtype=None, trainable=True, autocast=True,
+                    regularizer=None, constraint=None, aggregation="none", name=None):
         dtype = dtypes.as_dtype(dtype or self.dtype)
         if initializer is None:
             initializer = "glorot_uniform" if dtype.is_floating else "zeros"
