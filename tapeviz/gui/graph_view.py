@@ -503,7 +503,15 @@ class GraphView(QtWidgets.QGraphicsView):
         rect = self.sceneRect()
         visible_height = self.viewport().height() / READABLE_SCALE
         visible_width = self.viewport().width() / READABLE_SCALE
-        x = rect.center().x() if rect.width() <= visible_width else rect.left() + visible_width / 2
+        x = rect.center().x()
+        if rect.width() > visible_width:
+            # Wider than the window: centred on the nodes of the first screenful (a tall model whose last
+            # rows spread wide left its top column off screen, looking at an empty corner).
+            xs, ys = self._plan.xs, self._plan.ys
+            if len(xs):
+                top = xs[ys <= ys.min() + visible_height]
+                x = float(np.median(top))
+            x = min(max(x, rect.left() + visible_width / 2), rect.right() - visible_width / 2)
         self.centerOn(x, rect.top() + visible_height / 2)
         self._apply_lod()
         self._moved()

@@ -404,3 +404,25 @@ def test_a_big_plan_is_frozen_before_the_collector_runs_again(monkeypatch):
         gc.unfreeze()
     assert gc.isenabled() and len(plan.full.nodes) > graph_view.BIG_PLAN_NODES
     assert seen["frozen"] > graph_view.BIG_PLAN_NODES and seen["young"] < graph_view.BIG_PLAN_NODES
+
+
+def test_a_graph_wider_than_the_window_opens_on_its_top_nodes(qtbot, view):
+    """A narrow top (a chain) over a wide last row: the default view shows the chain's top, not the empty
+    top-left corner of the scene (what a DCGAN step's graph opened on)."""
+    with tf.record() as rec:
+        x = tf.Variable(0.5, name="x")
+        with tf.GradientTape():
+            value = x
+            for _ in range(8):
+                value = tf.sin(value) * 1.01
+            spread = [value * float(k) for k in range(1, 60)]   # one wide row of 59 products
+            tf.add_n(spread)
+    run = rec.snapshot()
+    open_graph(qtbot, view, run, next(iter(run.tapes)))
+    qtbot.waitUntil(view.items_complete, timeout=10000)
+    view.default_view()
+    visible = view.mapToScene(view.viewport().rect()).boundingRect()
+    plan = view._plan
+    assert view.sceneRect().width() > visible.width()   # the case this is about
+    top = int(np.argmin(plan.ys))
+    assert visible.contains(QtCore.QPointF(float(plan.xs[top]), float(plan.ys[top])))
