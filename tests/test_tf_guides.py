@@ -683,7 +683,7 @@ def test_batch_jacobian_is_the_diagonal_of_the_full_jacobian(capsys):
     (tf, "signal", "tf.signal"),
     (tf.linalg, "expm", "tf.linalg.expm"),
     (tf.image, "sobel_edges", "tf.image.sobel_edges"),
-    (tf.keras.layers, "LSTM", "tf.keras.layers.LSTM"),
+    (tf.keras.layers, "Bidirectional", "tf.keras.layers.Bidirectional"),
     (tf.keras, "applications", "tf.keras.applications"),
     (tf, "tpu", "tf.tpu"),
     (tf, "Graph", "tf.Graph"),

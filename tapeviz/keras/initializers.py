@@ -150,6 +150,30 @@ class TruncatedNormal(_Seeded):
         return {"seed": self.seed, "mean": self.mean, "stddev": self.stddev}
 
 
+class Orthogonal(_Seeded):
+    """A random orthogonal matrix (rows or columns orthonormal), times ``gain``: recurrent kernels' default."""
+
+    def __init__(self, gain=1.0, seed=None):
+        super().__init__(seed)
+        self.gain = gain
+
+    def __call__(self, shape, dtype=None):
+        numpy_dtype = _float_numpy_dtype(dtype, "Orthogonal")
+        shape = tuple(shape)
+        if len(shape) < 2:
+            raise ValueError(f"The Orthogonal initializer needs a shape of rank 2 or more, got {shape}.")
+        rows, columns = math.prod(shape[:-1]), shape[-1]
+        values = self._rng().standard_normal((max(rows, columns), min(rows, columns)))
+        q, r = np.linalg.qr(values)
+        q *= np.sign(np.diag(r))
+        if rows < columns:
+            q = q.T
+        return Tensor((self.gain * q).reshape(shape).astype(numpy_dtype))
+
+    def get_config(self):
+        return {"seed": self.seed, "gain": self.gain}
+
+
 # Keras's constant: the standard deviation of a unit normal truncated to [-2, 2].
 _TRUNCATED_STDDEV = 0.87962566103423978
 
@@ -210,6 +234,7 @@ constant, zeros, ones, identity = Constant, Zeros, Ones, Identity
 random_normal, random_uniform, truncated_normal = RandomNormal, RandomUniform, TruncatedNormal
 variance_scaling, glorot_uniform, glorot_normal = VarianceScaling, GlorotUniform, GlorotNormal
 he_normal, he_uniform, lecun_normal, lecun_uniform = HeNormal, HeUniform, LecunNormal, LecunUniform
+orthogonal = Orthogonal
 
 _BY_NAME = {name: value for name, value in globals().items()
             if isinstance(value, type) and issubclass(value, Initializer) and name[0].islower()}

@@ -14,11 +14,12 @@ from .merging import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Sub
 from .normalization import Normalization
 from .op_layer import OpLayer  # noqa: F401 - also gives KerasTensor its operators
 from .pooling import AveragePooling2D, AvgPool2D, MaxPool2D, MaxPooling2D
+from .recurrent import GRU, LSTM, SimpleRNN
 from .reshaping import Flatten, Reshape
 
 __all__ = ["Layer", "InputSpec", "Input", "InputLayer", "Dense", "Flatten", "Reshape", "Dropout", "Activation",
            "ReLU", "LeakyReLU", "Softmax", "BatchNormalization", "Embedding", "Normalization",
-           "Conv2D", "Conv2DTranspose", "MaxPooling2D", "AveragePooling2D", "MaxPool2D", "AvgPool2D", "GlobalAveragePooling2D",
+           "Conv2D", "Conv2DTranspose", "SimpleRNN", "LSTM", "GRU", "MaxPooling2D", "AveragePooling2D", "MaxPool2D", "AvgPool2D", "GlobalAveragePooling2D",
            "GlobalMaxPooling2D", "GlobalAvgPool2D", "GlobalMaxPool2D", "Lambda", "Identity", "Rescaling", "Add",
            "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "add", "subtract", "multiply",
            "average", "maximum", "minimum", "concatenate"]
