@@ -2,16 +2,22 @@
 
 A *spine* is a run of ops each feeding only the next; each step of it takes along its *side* ops
 and constants, those that feed nothing else (the ``w * 2.0`` added at each step of a sum). Steps
-with the same shape repeat; a run of at least ``MIN_REPEATS`` repetitions becomes one block.
+with the same shape repeat; a run of at least ``MIN_REPEATS`` repetitions becomes one block. A loop
+body with no single spine (an LSTM's time step carries two states) is found in the order the ops ran:
+the same sequence of op types, at least ``MIN_REPEATS`` times in a row, becomes one block too (a run
+that is contiguous in that order is closed under the graph's paths, so the block makes no cycle).
 Variables and watched tensors always stay outside, so the graph still shows what it trains; many
 alike variables that feed the same node then become one group ("w0 … w999, 1000 variables").
 
 Pure functions of a ``TapeGraph``; no Qt.
 """
+from .scopes import common_scope
+
 MIN_REPEATS = 4      # fewer repetitions are drawn op by op
 MIN_FOLDED_OPS = 12  # and so are short runs: a block must save drawing
 MAX_PERIOD = 6       # steps in one repetition
 MIN_GROUP = 6        # alike variables feeding one node, before they become a group
+MAX_BODY = 40        # ops in one repetition of a loop body found in the order the ops ran
 
 
 def fold_key(first):
@@ -92,7 +98,39 @@ def find_folds(graph):
             name = nodes[keys[-1]].name   # what the loop's last step assigned: the block's result
             folds.append((fold_key(keys[0]), label + (f" → {name}" if name else ""), members))
             taken.update(members)
+    folds += _loop_folds(nodes, preds, consumers, taken, movable)
     return folds, _variable_groups(graph, folds, preds, consumers, taken)
+
+
+def _loop_folds(nodes, preds, consumers, taken, movable):
+    """Blocks for loop bodies repeated in the order the ops ran (op keys are "op:<id>", ids in that order).
+
+    An op already folded, not movable (watched, or read by several) or not an op of the run breaks a
+    run, so every block is a stretch of consecutive ops."""
+    ordered = sorted((k for k, n in nodes.items() if n.kind == "op" and k.startswith("op:") and k[3:].isdigit()),
+                     key=lambda k: int(k[3:]))
+    ordered_set = set(ordered)
+    steps = [(nodes[k].label, len(preds[k])) if k not in taken and (movable(k) or not consumers[k] or
+                                                                     consumers[k] <= ordered_set) else ("break", k)
+             for k in ordered]
+    folds = []
+    for begin, period, repeats in _repeats(steps, MAX_BODY):
+        keys = ordered[begin:begin + period * repeats]
+        if any(step[0] == "break" for step in steps[begin:begin + period]) or len(keys) < MIN_FOLDED_OPS:
+            continue
+        inside = set(keys)
+        # Constants that feed only this run go in with it, unless they come from outside its scope (the
+        # data a layer's loop slices stays outside the layer's block).
+        scope = common_scope(nodes[k].scope for k in keys)
+        leaves = [p for k in keys for p in preds[k] if nodes[p].kind not in ("op", "variable")
+                  and "watched" not in nodes[p].flags and p not in taken and consumers[p] <= inside
+                  and _within(nodes[p].scope, scope)]
+        members = list(dict.fromkeys(keys + leaves))
+        types = list(dict.fromkeys(nodes[k].label for k in keys[:period]))
+        shown = ", ".join(types[:4]) + (", …" if len(types) > 4 else "")
+        folds.append((fold_key(keys[0]), f"{shown} x{repeats}", members))
+        taken.update(members)
+    return folds
 
 
 def _variable_groups(graph, folds, preds, consumers, taken):
@@ -113,12 +151,21 @@ def _variable_groups(graph, folds, preds, consumers, taken):
     return groups
 
 
-def _repeats(steps):
+def _within(scope, outer):
+    return not outer or scope == outer or (scope or "").startswith(outer + "/")
+
+
+def _repeats(steps, max_period=MAX_PERIOD):
     """(start, period, repeats) for each run of ``steps`` made of one block repeated MIN_REPEATS+ times."""
     found, i, count = [], 0, len(steps)
     while i < count:
+        if steps[i][0] == "break":   # an op that may not be folded starts no run
+            i += 1
+            continue
         best = None
-        for period in range(1, MAX_PERIOD + 1):
+        for period in range(1, max_period + 1):
+            if i + period >= count or steps[i + period] != steps[i]:
+                continue   # cheap test first: a long list with no repeats costs one comparison per period
             repeats = 1
             while i + (repeats + 1) * period <= count and \
                     steps[i + repeats * period:i + (repeats + 1) * period] == steps[i:i + period]:

@@ -259,3 +259,25 @@ def test_a_value_computed_before_the_tape_is_named_and_shows_its_shape(qapp):
     (leaf,) = [n for n in full.nodes.values() if n.key == f"t:{y._id}"]
     assert label_lines(leaf, GraphStyle(QtGui.QPalette()), 200) == ["y", "f32[4, 1]"]
     assert loss is not None
+
+
+def test_a_time_loop_carrying_two_states_folds_inside_its_layer():
+    """An LSTM's time steps carry h and c, so no single chain runs through them: found in the order the ops
+    ran, the 12 steps are one block in the layer's scope, and the data the layer slices stays outside."""
+    data = tf.constant(np.random.default_rng(0).standard_normal((4, 12, 3)).astype(np.float32))
+    model = tf.keras.Sequential([tf.keras.Input((12, 3)), tf.keras.layers.LSTM(5), tf.keras.layers.Dense(1)])
+    with tf.record() as rec:
+        with tf.GradientTape():
+            loss = tf.reduce_mean(model(data) ** 2)
+    run = rec.snapshot()
+    full = build_graph(run, only_tape(run))
+    drawn, owner = fold_graph(full)
+    (block,) = [n for n in drawn.nodes.values() if n.kind == "fold"]
+    assert block.label.endswith("x12") and block.scope == "sequential/lstm"
+    step_ops = [k for k, n in full.nodes.items() if n.kind == "op" and n.scope == "sequential/lstm"]
+    assert len(step_ops) >= 12 * 10 and all(owner[k] == block.key for k in step_ops)
+    assert all(owner[k] == k for k, n in full.nodes.items() if n.kind == "variable")   # weights stay outside
+    assert len(drawn.nodes) < 20 < len(full.nodes)
+    layout(drawn)   # the block makes no cycle: the layered layout needs a DAG
+    opened, _ = fold_graph(full, expanded={block.key})
+    assert set(opened.nodes) == set(full.nodes)

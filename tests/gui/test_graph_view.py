@@ -415,8 +415,10 @@ def test_a_graph_wider_than_the_window_opens_on_its_top_nodes(qtbot, view):
             value = x
             for _ in range(8):
                 value = tf.sin(value) * 1.01
-            spread = [value * float(k) for k in range(1, 60)]   # one wide row of 59 products
-            tf.add_n(spread)
+            # One wide row of 59 ops in no repeating order (a repeating one would fold into one block).
+            kinds = [tf.sin, tf.cos, tf.exp, tf.tanh, tf.square, tf.abs]
+            order = np.random.default_rng(3).integers(0, len(kinds), 59)
+            tf.add_n([kinds[k](value) for k in order])
     run = rec.snapshot()
     open_graph(qtbot, view, run, next(iter(run.tapes)))
     qtbot.waitUntil(view.items_complete, timeout=10000)
