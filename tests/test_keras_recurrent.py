@@ -61,3 +61,42 @@ def test_recurrent_layers_say_what_they_do_not_support():
         tf.keras.layers.GRU(4, dropout=0.2)
     with pytest.raises(ValueError, match="reset_after=True only"):
         tf.keras.layers.GRU(4, reset_after=False)
+
+
+def test_a_text_generation_model_carries_its_gru_state_between_calls():
+    """TF's "Text generation with an RNN" model (Keras 3 form): get_initial_state takes the batch size,
+    and call returns (logits, state) for the next call."""
+    class MyModel(tf.keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.embedding = tf.keras.layers.Embedding(20, 8)
+            self.gru = tf.keras.layers.GRU(16, return_sequences=True, return_state=True)
+            self.dense = tf.keras.layers.Dense(20)
+
+        def call(self, inputs, states=None, return_state=False, training=False):
+            x = self.embedding(inputs, training=training)
+            if states is None:
+                states = self.gru.get_initial_state(tf.shape(x)[0])
+            x, states = self.gru(x, initial_state=states, training=training)
+            x = self.dense(x, training=training)
+            return (x, states) if return_state else x
+
+    model = MyModel()
+    tokens = tf.constant(np.random.default_rng(0).integers(0, 20, (2, 5)))
+    logits, state = model(tokens, return_state=True)
+    assert logits.shape == (2, 5, 20) and state.shape == (2, 16)
+    _, again = model(tokens, states=state, return_state=True)
+    assert not np.allclose(again.numpy(), state.numpy())   # the second call starts from the first's state
+    assert [tuple(v.shape) for v in model.trainable_variables] == [(20, 8), (8, 48), (16, 48), (2, 48), (16, 20),
+                                                                   (20,)]   # TF 2.21's, in its order
+    with pytest.raises(TypeError, match=r"takes the batch size \(an int\), as in Keras 3"):
+        model.gru.get_initial_state(tf.zeros((2, 3, 8)))
+
+
+def test_super_init_with_self_says_how_to_call_it():
+    class Wrong(tf.keras.Model):
+        def __init__(self):
+            super().__init__(self)   # the Keras 2 tutorials' spelling; Keras 3 refuses it too
+
+    with pytest.raises(TypeError, match=r"positional arguments \(self\).*super\(\).__init__\(\) without `self`"):
+        Wrong()

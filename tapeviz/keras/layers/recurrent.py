@@ -71,6 +71,16 @@ class _Recurrent(Layer):
     def _bias_initializer(self):
         return self.bias_initializer
 
+    def get_initial_state(self, batch_size):
+        """Zero states for ``batch_size`` sequences (Keras 3 takes the batch size, not a tensor)."""
+        if not isinstance(batch_size, int):
+            try:
+                batch_size = int(batch_size)
+            except (TypeError, ValueError):
+                raise TypeError(f"{type(self).__name__}.get_initial_state takes the batch size (an int), as in Keras 3 "
+                                f"(TF 2.21), got {type(batch_size).__name__}; pass tf.shape(x)[0].") from None
+        return [array_ops.zeros((batch_size, self.units))] * self.STATES
+
     def call(self, inputs, initial_state=None, training=None, mask=None):
         if mask is not None:
             raise ValueError(f"{type(self).__name__} in tapeviz does not take a mask; pad or trim the sequences.")

@@ -12,6 +12,11 @@ from .training import Trainer
 __all__ = ["Model"]
 
 
+def _functional_arguments(args, kwargs):
+    """Whether a Model is being made from inputs and outputs, by Keras 3's test."""
+    return len(args) == 2 or (len(args) == 1 and "outputs" in kwargs) or ("inputs" in kwargs and "outputs" in kwargs)
+
+
 def _make_functional(cls, functional):
     """Put ``functional`` in place of ``Model`` among the bases of ``cls`` (or of the first of its ancestors
     that derives from Model directly), as Keras 3's ``inject_functional_model_class`` does."""
@@ -23,13 +28,13 @@ def _make_functional(cls, functional):
 
 class Model(Trainer, Layer):
     def __new__(cls, *args, **kwargs):
-        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+        if cls is Model and _functional_arguments(args, kwargs):
             from .functional import Functional
             return object.__new__(Functional)
         return object.__new__(cls)
 
     def __init__(self, *args, trainable=True, name=None, dtype=None, **kwargs):
-        if args or "inputs" in kwargs or "outputs" in kwargs:
+        if _functional_arguments(args, kwargs):
             # A subclass called as ``CustomModel(inputs, outputs)`` (to override train_step, as Keras's guide
             # "Customizing what happens in fit()" does) becomes a functional model, as Keras 3 makes it.
             from .functional import Functional
@@ -37,6 +42,11 @@ class Model(Trainer, Layer):
                 _make_functional(type(self), Functional)
             Functional.__init__(self, *args, trainable=trainable, name=name, **kwargs)
             return
+        if args:
+            given = ", ".join("self" if a is self else type(a).__name__ for a in args)  # self has no name yet
+            raise TypeError(f"{type(self).__name__}.__init__ got positional arguments ({given}); a subclassed model "
+                            "takes keyword arguments (name=..., trainable=...), as in Keras 3: call "
+                            "super().__init__() without `self`.")
         Layer.__init__(self, trainable=trainable, name=name, dtype=dtype, **kwargs)
         Trainer.__init__(self)
 
