@@ -233,6 +233,18 @@ class TapeModel(_TwoLevels, _HeadedColumns, QtCore.QAbstractItemModel):
         return None
 
 
+def _list_with_filter(model, placeholder, on_filter):
+    """A tree view of ``model`` (rows laid out only where seen) and the filter box above it."""
+    view = QtWidgets.QTreeView()
+    view.setModel(model)
+    view.setAlternatingRowColors(True)
+    view.setUniformRowHeights(True)   # lets Qt lay out only the rows in view
+    line = QtWidgets.QLineEdit(placeholderText=placeholder)
+    line.setClearButtonEnabled(True)
+    line.textChanged.connect(on_filter)
+    return view, line
+
+
 class TapeList(QtWidgets.QWidget):
     """Every tape of the run: its problems, where it was created, op, watched and call counts."""
 
@@ -240,13 +252,8 @@ class TapeList(QtWidgets.QWidget):
         super().__init__()
         self.session = session
         self.model = TapeModel()
-        self.view = QtWidgets.QTreeView()
-        self.view.setModel(self.model)
-        self.view.setAlternatingRowColors(True)
-        self.view.setUniformRowHeights(True)   # lets Qt lay out only the rows in view
-        self.filter = QtWidgets.QLineEdit(placeholderText="Filter: tape number, file:line, or 'problems'")
-        self.filter.setClearButtonEnabled(True)
-        self.filter.textChanged.connect(self.apply_filter)
+        self.view, self.filter = _list_with_filter(self.model, "Filter: tape number, file:line, or 'problems'",
+                                                   self.apply_filter)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.filter)
@@ -742,13 +749,8 @@ class GradientsPanel(QtWidgets.QWidget):
         super().__init__()
         self.session = session
         self.model = GradientModel()
-        self.view = QtWidgets.QTreeView()
-        self.view.setModel(self.model)
-        self.view.setAlternatingRowColors(True)
-        self.view.setUniformRowHeights(True)   # lets Qt lay out only the rows in view
-        self.filter = QtWidgets.QLineEdit(placeholderText="Filter: a source or call, 'None', or 'problems'")
-        self.filter.setClearButtonEnabled(True)
-        self.filter.textChanged.connect(self.apply_filter)
+        self.view, self.filter = _list_with_filter(self.model, "Filter: a source or call, 'None', or 'problems'",
+                                                   self.apply_filter)
         self.explanation = QtWidgets.QTextBrowser()
         self.explanation.setOpenLinks(False)
         self.explanation.anchorClicked.connect(

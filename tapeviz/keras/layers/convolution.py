@@ -58,12 +58,15 @@ class Conv2D(Layer):
         self.kernel = self.bias = None
         self.input_spec = InputSpec(ndim=4)
 
+    def _kernel_shape(self, channels):
+        return self.kernel_size + (channels, self.filters)
+
     def build(self, input_shape):
         channels = input_shape[-1]
         if channels is None:
-            raise ValueError(f"Conv2D layer '{self.name}' needs the channel dimension (the last) of its input to be "
-                             f"known; got input shape {tuple(input_shape)}.")
-        self.kernel = self.add_weight(shape=self.kernel_size + (channels, self.filters),
+            raise ValueError(f"{type(self).__name__} layer '{self.name}' needs the channel dimension (the last) of "
+                             f"its input to be known; got input shape {tuple(input_shape)}.")
+        self.kernel = self.add_weight(shape=self._kernel_shape(channels),
                                       initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
                                       name="kernel")
         if self.use_bias:
@@ -105,19 +108,8 @@ class Conv2DTranspose(Conv2D):
                          kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer, **kwargs)
         check_channels_last(data_format, "Conv2DTranspose")
 
-    def build(self, input_shape):
-        channels = input_shape[-1]
-        if channels is None:
-            raise ValueError(f"Conv2DTranspose layer '{self.name}' needs the channel dimension (the last) of its "
-                             f"input to be known; got input shape {tuple(input_shape)}.")
-        self.kernel = self.add_weight(shape=self.kernel_size + (self.filters, channels),
-                                      initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
-                                      name="kernel")
-        if self.use_bias:
-            self.bias = self.add_weight(shape=(self.filters,), initializer=self.bias_initializer,
-                                        regularizer=self.bias_regularizer, name="bias")
-        self.input_spec = InputSpec(ndim=4, axes={-1: int(channels)})
-        self.built = True
+    def _kernel_shape(self, channels):
+        return self.kernel_size + (self.filters, channels)   # (height, width, filters, input channels), as Keras
 
     def call(self, inputs):
         batch, height, width = (int(n) for n in inputs.shape[:3])
