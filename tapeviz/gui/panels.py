@@ -311,16 +311,14 @@ class TapeList(QtWidgets.QWidget):
             self.view.setColumnWidth(column, width)
 
     def _select(self, tape_id):
-        index = self.model.index_of(tape_id)
-        if index.isValid() and self.model.tape_at(self.view.currentIndex()) != tape_id:
-            if index.parent().isValid():
-                self.view.expand(index.parent())
-            self.view.setCurrentIndex(index)
-            self.view.scrollTo(index)
+        self._show_row(self.model.index_of(tape_id), self.model.tape_at, tape_id)
 
     def _select_accumulator(self, accumulator_id):
-        index = self.model.index_of_accumulator(accumulator_id)
-        if index.isValid() and self.model.accumulator_at(self.view.currentIndex()) != accumulator_id:
+        self._show_row(self.model.index_of_accumulator(accumulator_id), self.model.accumulator_at, accumulator_id)
+
+    def _show_row(self, index, id_at, wanted):
+        """Make ``index`` current (its group opened) unless the current row already holds ``wanted``."""
+        if index.isValid() and id_at(self.view.currentIndex()) != wanted:
             if index.parent().isValid():
                 self.view.expand(index.parent())
             self.view.setCurrentIndex(index)
