@@ -188,19 +188,27 @@ def _depths(nodes, preds):
     return depth
 
 
-def _topological(nodes, preds):
-    indegree = {k: len(v) for k, v in preds.items()}
-    succs = {k: [] for k in nodes}
-    for k, ps in preds.items():
-        for p in ps:
-            succs[p].append(k)
-    ready = [k for k, d in indegree.items() if d == 0]
+def topological_order(count, pairs):
+    """Nodes 0..count-1 in an order where each comes after its inputs (``pairs`` are (from, to) edges)."""
+    outgoing = [[] for _ in range(count)]
+    indegree = [0] * count
+    for a, b in pairs:
+        outgoing[a].append(b)
+        indegree[b] += 1
+    ready = [n for n in range(count) if indegree[n] == 0]
     order = []
     while ready:
-        key = ready.pop()
-        order.append(key)
-        for nxt in succs[key]:
+        node = ready.pop()
+        order.append(node)
+        for nxt in outgoing[node]:
             indegree[nxt] -= 1
             if indegree[nxt] == 0:
                 ready.append(nxt)
     return order
+
+
+def _topological(nodes, preds):
+    keys = list(nodes)
+    number = {k: i for i, k in enumerate(keys)}
+    order = topological_order(len(keys), [(number[p], number[k]) for k, ps in preds.items() for p in ps])
+    return [keys[i] for i in order]

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from tapeviz.inspection.explain import _path_ops, describe
 
-from .folding import find_folds
+from .folding import find_folds, topological_order
 from .forward import accumulator_of, short_stats, subject_parts, tangent_lines, tangents_for
 from .scope_layout import compound_layout, has_open_scopes
 from .scopes import common_scope, outermost_closed, scope_key, scope_leaves, scope_ops
@@ -350,7 +350,7 @@ def _longest_path_layers(count, pairs):
     for a, b in pairs:
         incoming[b].append(a)
     layer = [0] * count
-    order = _topological(count, pairs)
+    order = topological_order(count, pairs)
     for node in order:
         if incoming[node]:
             layer[node] = max(layer[a] for a in incoming[node]) + 1
@@ -364,24 +364,6 @@ def _longest_path_layers(count, pairs):
         if node in consumers:
             layer[node] = max(layer[node], min(layer[b] for b in consumers[node]) - 1)
     return layer
-
-
-def _topological(count, pairs):
-    outgoing = [[] for _ in range(count)]
-    indegree = [0] * count
-    for a, b in pairs:
-        outgoing[a].append(b)
-        indegree[b] += 1
-    ready = [n for n in range(count) if indegree[n] == 0]
-    order = []
-    while ready:
-        node = ready.pop()
-        order.append(node)
-        for nxt in outgoing[node]:
-            indegree[nxt] -= 1
-            if indegree[nxt] == 0:
-                ready.append(nxt)
-    return order
 
 
 def _layer_rows(layers):

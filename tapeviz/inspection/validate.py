@@ -409,20 +409,8 @@ def _check_call(call, number, run):
     _check_str(call.kind, where, "kind")
     _check_ids(call.targets, run.tensors, where, "targets", "tensor")
     _check_ids(call.sources, run.tensors, where, "sources", "tensor")
-    if type(call.options) is not dict:
-        _fail(where, f"options must be a dict, not {show(call.options)}")
-    check_plain(call.options, where, "options")
-    _check_location(call.location, where)
-    if type(call.results) is not list or len(call.results) != len(call.sources):
-        _fail(where, f"must have one result per source ({len(call.sources)}), not {show(call.results)}")
-    for result, source in zip(call.results, call.sources):
-        if type(result) is not GradientResult:
-            _fail(where, f"result {show(result)} is not a gradient result")
-        if result.source != source:
-            _fail(where, f"result for {show(result.source)} does not match its source {source}")
-        _check_bool(result.is_none, where, "is_none")
-        _check_array(result.value, where, "result value")
-        _check_summary(result.summary, where, "result summary")
+    _check_results(call, where, call.sources, GradientResult, "source")
+    for result in call.results:
         if type(result.explanations) is not dict:
             _fail(where, f"explanations must be a dict, not {show(result.explanations)}")
         for target, explanation in result.explanations.items():
@@ -471,24 +459,32 @@ def _check_forward(run):
         if type(call.accumulator) is not int or call.accumulator not in accumulators:
             _fail(where, f"accumulator {show(call.accumulator)} is not an accumulator of the run")
         _check_ids(call.targets, run.tensors, where, "targets", "tensor")
-        if type(call.options) is not dict:
-            _fail(where, f"options must be a dict, not {show(call.options)}")
-        check_plain(call.options, where, "options")
-        _check_location(call.location, where)
         _check_str(call.kind, where, "kind")
-        if type(call.results) is not list or len(call.results) != len(call.targets):
-            _fail(where, f"must have one result per target ({len(call.targets)}), not {show(call.results)}")
-        for result, target in zip(call.results, call.targets):
-            if type(result) is not JvpResult:
-                _fail(where, f"result {show(result)} is not a jvp result")
-            if result.target != target:
-                _fail(where, f"result for {show(result.target)} does not match its target {target}")
-            _check_bool(result.is_none, where, "is_none")
-            _check_summary(result.summary, where, "result summary")
+        _check_results(call, where, call.targets, JvpResult, "target")
+        for result in call.results:
             _check_int(result.tangent, where, "result tangent", allow_none=True)
-            _check_array(result.value, where, "result value")
             if type(result.reason) is not str or (result.reason and result.reason not in JVP_REASONS):
                 _fail(where, f"reason {show(result.reason)} is not one of {', '.join(sorted(JVP_REASONS))}")
+
+
+def _check_results(call, where, subjects, result_type, subject):
+    """What a gradient call and a jvp call share: plain options, a location, and one result per
+    ``subject`` (source or target), each of ``result_type``, naming it, with a value and a summary."""
+    if type(call.options) is not dict:
+        _fail(where, f"options must be a dict, not {show(call.options)}")
+    check_plain(call.options, where, "options")
+    _check_location(call.location, where)
+    if type(call.results) is not list or len(call.results) != len(subjects):
+        _fail(where, f"must have one result per {subject} ({len(subjects)}), not {show(call.results)}")
+    noun = "gradient" if result_type is GradientResult else "jvp"
+    for result, expected in zip(call.results, subjects):
+        if type(result) is not result_type:
+            _fail(where, f"result {show(result)} is not a {noun} result")
+        if getattr(result, subject) != expected:
+            _fail(where, f"result for {show(getattr(result, subject))} does not match its {subject} {expected}")
+        _check_bool(result.is_none, where, "is_none")
+        _check_array(result.value, where, "result value")
+        _check_summary(result.summary, where, "result summary")
 
 
 def _check_explanation(explanation, where, run):
