@@ -42,6 +42,18 @@ class DeclaringReads:
         return getattr(self._register, name)
 
 
+def rows_last(grad):
+    """(B, ...) -> (..., B): the rows of a vectorized pass out of the way of leading indices."""
+    rank = grad._value.ndim
+    return array_ops.transpose(grad, list(range(1, rank)) + [0])
+
+
+def rows_first(x):
+    """The inverse of ``rows_last``."""
+    rank = x._value.ndim
+    return array_ops.transpose(x, [rank - 1] + list(range(rank - 1)))
+
+
 def skips(op, index):
     """True when nobody needs the gradient of input ``index`` (TF's ``skip_input_indices``)."""
     reachable = op._reachable  # the cheap form of ``index in op.skip_input_indices``

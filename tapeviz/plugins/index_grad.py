@@ -11,32 +11,20 @@ from tapeviz.core.hookspecs import hookimpl
 from tapeviz.core.registry import CheckCase
 from tapeviz.ops import index_ops as I
 
-from ._helpers import batch_dims, randn
-
-
-def _rows_last(grad):
-    """(B, ...) -> (..., B): the rows of a vectorized pass out of the way of leading indices."""
-    rank = grad._value.ndim
-    return tv.transpose(grad, list(range(1, rank)) + [0])
-
-
-def _rows_first(x):
-    """The inverse of ``_rows_last``."""
-    rank = x._value.ndim
-    return tv.transpose(x, [rank - 1] + list(range(rank - 1)))
+from ._helpers import batch_dims, randn, rows_first, rows_last
 
 
 def _gather_nd_grad(op, grad):
     params, indices = op.inputs
     if batch_dims():
         shape = tuple(params._value.shape) + grad._value.shape[:1]
-        return _rows_first(I.scatter_nd(indices, _rows_last(grad), shape)), None
+        return rows_first(I.scatter_nd(indices, rows_last(grad), shape)), None
     return I.scatter_nd(indices, grad, params.shape), None
 
 
 def _scatter_nd_grad(op, grad):
     if batch_dims():
-        return None, _rows_first(I.gather_nd(_rows_last(grad), op.inputs[0]))
+        return None, rows_first(I.gather_nd(rows_last(grad), op.inputs[0]))
     return None, I.gather_nd(grad, op.inputs[0])
 
 

@@ -13,23 +13,13 @@ from tapeviz.ops import array_ops as A
 from tapeviz.ops import index_ops as I
 from tapeviz.ops import selection_ops as S
 
-from ._helpers import batch_dims, randn, skips
-
-
-def _rows_last(grad):
-    rank = grad._value.ndim
-    return A.transpose(grad, list(range(1, rank)) + [0])
-
-
-def _rows_first(x):
-    rank = x._value.ndim
-    return A.transpose(x, [rank - 1] + list(range(rank - 1)))
+from ._helpers import batch_dims, randn, rows_first, rows_last, skips
 
 
 def _gathered(grad, indices):
     """gather_nd(grad, indices) with the pass's rows kept in front."""
     if batch_dims():
-        return _rows_first(I.gather_nd(_rows_last(grad), indices))
+        return rows_first(I.gather_nd(rows_last(grad), indices))
     return I.gather_nd(grad, indices)
 
 
@@ -39,7 +29,7 @@ def _scatter_update_grad(op, grad):
     if not skips(op, 0):
         if batch_dims():
             zeros = A.zeros(updates._value.shape + grad._value.shape[:1], grad.dtype)
-            tensor_grad = _rows_first(S.tensor_scatter_nd_update(_rows_last(grad), indices, zeros))
+            tensor_grad = rows_first(S.tensor_scatter_nd_update(rows_last(grad), indices, zeros))
         else:
             tensor_grad = S.tensor_scatter_nd_update(grad, indices, A.zeros(updates._value.shape, grad.dtype))
     return tensor_grad, None, None if skips(op, 2) else _gathered(grad, indices)
