@@ -176,7 +176,9 @@ def main(argv=None):
     steps = 1000  # 2,000 ops
     cases = [("2000-op scalar chain (us/op)", lambda: chain(steps), 2 * steps, 1e6),
              ("256x784-512-512-10 MLP fwd+bwd (ms)", mlp(256, [784, 512, 512, 10], rng), 1, 1e3)]
-    print(f"tapeviz {tf.__version__}, numpy {np.__version__}, python {sys.version.split()[0]}")
+    from tapeviz.inspection import recorder as recorder_module
+    path = "C (_recordfast)" if recorder_module._recordfast is not None else "Python only"
+    print(f"tapeviz {tf.__version__}, numpy {np.__version__}, python {sys.version.split()[0]}; recorder's per-op path: {path}")
     print(f"{'workload':40s} {'recording off':>14s} {'recording on':>14s} {'on / off':>9s}")
     for name, fn, ops, scale in cases:
         fn()  # warm up: plugin loading, caches

@@ -245,3 +245,44 @@ def test_bulk_summaries_of_unusual_layouts_match_numpy(value):
     array = np.asarray(value)
     assert (low, high, bad) == (array.min(), array.max(), 0)
     assert mean == pytest.approx(float(array.astype(np.float64).mean()))
+
+
+def _python_path_only(monkeypatch):
+    monkeypatch.setattr(recorder_module, "_recordfast", None)
+    monkeypatch.setattr(recorder_module, "_walk", recorder_module._walk_python)
+
+
+@pytest.mark.skipif(recorder_module._recordfast is None, reason="needs the C path (setup.py builds it)")
+def test_the_c_path_records_the_run_the_python_path_records(monkeypatch):
+    record_with_batch(monkeypatch, 3)  # first use: plugins and caches
+    with_c = record_with_batch(monkeypatch, 7)
+    _python_path_only(monkeypatch)
+    assert with_c == record_with_batch(monkeypatch, 7)
+
+
+def test_the_c_path_is_built_and_records_the_usual_op(monkeypatch):
+    """The extension must build wherever the tests run (CPython 3.11+ with a compiler), and take the
+    ops of a training step: a silent fallback to the Python path would only show as a slower recording."""
+    import platform
+    import sys
+    if platform.python_implementation() != "CPython" or sys.version_info < (3, 11):
+        pytest.skip("the C path is for CPython 3.11 and newer")
+    assert recorder_module._recordfast is not None, "tapeviz/inspection/_recordfast.c was not built: pip install -e ."
+    python_ops = []
+    python_op_executed = recorder_module.Recorder.op_executed
+
+    def counted(self, *args):
+        python_ops.append(args[0])
+        return python_op_executed(self, *args)
+
+    monkeypatch.setattr(recorder_module.Recorder, "op_executed", counted)
+    w = tf.Variable(np.ones((4, 3), np.float32))
+    data = tf.constant(np.ones((2, 4), np.float32))
+    with tf.record() as recorder:
+        for _ in range(5):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(tf.nn.relu(data @ w))
+            w.assign_sub(0.1 * tape.gradient(loss, w))
+    recorded = [op.type for op in recorder.snapshot().ops.values()]
+    assert recorded.count("MatMul") == 5 and len(recorded) >= 25
+    assert len(python_ops) < len(recorded) / 2, python_ops

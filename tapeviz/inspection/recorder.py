@@ -15,6 +15,11 @@ only notes its results, and the ones that need an explanation (None, unconnected
 (``snapshot``, ``tape.explain``), each from the ops near its call, never from a pass over the
 whole run. The recorder keeps no array of the run alive beyond a fixed budget of small values
 (``VALUE_BUDGET_BYTES``).
+
+The usual op is recorded by _recordfast.c (an optional extension): ``start`` installs its OpRecorder
+as the instance's ``op_executed``, and ``_walk`` is its Walker. Both answer only from the caches
+the Python methods here fill, and hand every other case to them, so this file stays the
+reference and the whole recorder when the extension is not built.
 """
 import copy
 from array import array
@@ -40,6 +45,14 @@ from .forward_recorder import ForwardRecording, gradient_tapes
 from .names import names_at
 from .model import VALUE_CAP, Event, GradientCall, GradientResult, Location, Run, TapeInfo
 from .store import CONSTANT, VARIABLE, OpsView, Store, TensorsView, one_value
+
+try:  # the per-op path in C (setup.py builds it where it can); the Python methods below do the same
+    from . import _recordfast
+except ImportError:
+    _recordfast = None
+_SITE_SHIFT = 48  # _recordfast.SITE_SHIFT: call-site keys are shared by both paths
+if os.environ.get("TAPEVIZ_PURE_PYTHON"):  # the Python path alone (tests compare the two)
+    _recordfast = None
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__))
@@ -71,7 +84,8 @@ EVENT_FIELDS = ("seq", "kind", "tape", "tensor", "location", "source", "scope") 
 _library_code = {}   # id(code) -> is it tapeviz's or numpy's (frames skipped to find the user's line)
 _codes_seen = []
 _locations = {}      # (id(code), line) -> one shared Location
-_call_sites = {}     # (id(code), bytecode offset) -> its Location: f_lineno decodes a line table, f_lasti is free
+_call_sites = {}     # call site -> its Location (f_lineno decodes a line table, f_lasti is free). The key, shared
+                     # with the C walk: id(code) | bytecode offset << 48 (a tuple where an id needs 48+ bits)
 
 
 def _library_frame(filename):
@@ -97,8 +111,11 @@ class _BackwardSeen(threading.local):
 _backward_seen = _BackwardSeen()
 
 
-def _walk(frame):
-    """(the user's Location, whether a backward pass is running) for the frame and its callers."""
+def _walk_python(frame):
+    """(the user's Location, whether a backward pass is running) for the frame and its callers.
+
+    Also the reference for _recordfast's walk, which answers from the caches this fills and hands
+    every case it does not know here."""
     backward = False
     while frame is not None:
         code = frame.f_code
@@ -107,7 +124,8 @@ def _walk(frame):
             _codes_seen.append(code)
             library = _library_code[id(code)] = _library_frame(code.co_filename)
         if not library:
-            site = (id(code), frame.f_lasti)
+            address = id(code)
+            site = address | (frame.f_lasti << _SITE_SHIFT) if not address >> _SITE_SHIFT else (address, frame.f_lasti)
             location = _call_sites.get(site)
             if location is None:
                 key = (id(code), frame.f_lineno)
@@ -126,6 +144,12 @@ def _walk(frame):
             seen.frame, seen.location = frame, None
         frame = frame.f_back
     return None, backward
+
+
+if _recordfast is not None:
+    _walk = _recordfast.Walker(_library_code, _call_sites, _BACKWARD_CODE, _walk_python)
+else:
+    _walk = _walk_python
 
 
 class _Held(threading.local):
@@ -183,8 +207,11 @@ class Recorder(ForwardRecording):
         self._value_bytes = 0
         self._tape_sets = {}   # key of the tapes recording/recorded/paused (see op_executed) -> tape set code
         self._checked_calls = 0  # calls before this index have had their results looked at
-        self._records = []     # raw records (store.RECORD_FIELDS) not yet in the columns: see _drain
-        self._record_bytes = 0  # bytes of the output values they hold
+        # Raw records (store.RECORD_FIELDS) not yet in the columns (see _drain). One list for the whole
+        # run: the C path holds it.
+        self._records = []
+        self._record_bytes = 0  # bytes of the output values they hold (of those the C path added: _fast.bytes)
+        self._fast = None       # the C path's op_executed, while recording (see start)
         self._late_variables = []  # variables met before recording began: their rows become variables
         self._sighted_variables = set()  # ids of variables sighted once: later sightings add nothing
         self._last_output = None  # id of the output of the last one-output op recorded
@@ -207,12 +234,21 @@ class Recorder(ForwardRecording):
     # Installation ---------------------------------------------------------------------------------
     def start(self):
         registry.ensure_loaded()
+        if _recordfast is not None:
+            # The usual op is recorded in C (an instance attribute shadows the method); every other op,
+            # and every op when the extension is not built, by the Python method.
+            self._fast = self.op_executed = _recordfast.OpRecorder(
+                walker=_walk, recorder=self, records=self._records, tape_sets=self._tape_sets,
+                paused=self._paused, seq=self._seq, lock=self._lock, state=state, seen=_backward_seen,
+                held=_held, slow=Recorder.op_executed.__get__(self), drain=self._drain_full,
+                batch=RECORD_BATCH, batch_bytes=RECORD_BYTES)
         context.observers.append(self)
         return self
 
     def stop(self):
         if self in context.observers:
             context.observers.remove(self)
+        self.__dict__.pop("op_executed", None)  # the C path holds the recorder: no cycle left behind
         with self._lock:
             self._drain()
             self.store.tensors.finish()  # the waiting arrays and the flush buffer are not kept past the run
@@ -282,6 +318,11 @@ class Recorder(ForwardRecording):
         self._drain()
         return self.store.tensors.row(tensor._id)
 
+    def _drain_full(self):
+        """A full batch of records, from the C path: into the columns."""
+        with self._lock:
+            self._drain()
+
     def _drain_locked(self):
         with self._lock:
             self._drain()
@@ -324,11 +365,15 @@ class Recorder(ForwardRecording):
         reads the run: the per-op work of recording is then one tuple appended to a list.
         """
         gone, self._gone_tapes = self._gone_tapes, []
-        records = self._records
-        if not records:
+        pending = self._records
+        if not pending:
             self._finished_tapes.update(gone)
             return
-        self._records, self._record_bytes = [], 0
+        records = pending[:]
+        del pending[:len(records)]
+        self._record_bytes = 0
+        if self._fast is not None:
+            self._fast.bytes = 0
         store = self.store
         batch = store.add_records(records, plain=_plain_attrs, rule_of=_rule_of_type)
         if batch.ops:

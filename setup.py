@@ -1,0 +1,17 @@
+"""The one compiled part of tapeviz, optional: the recorder's per-op path in C.
+
+Everything else is in pyproject.toml. Where the extension cannot be built (no compiler, no Python
+headers, CPython older than 3.11, PyPy), installing goes on without it and tapeviz records with the
+Python path alone (tapeviz/inspection/recorder.py), which gives the same recording, only slower.
+"""
+import platform
+import sys
+
+from setuptools import Extension, setup
+
+extensions = []
+if platform.python_implementation() == "CPython" and sys.version_info >= (3, 11):
+    extensions.append(Extension("tapeviz.inspection._recordfast", ["tapeviz/inspection/_recordfast.c"],
+                                optional=True))
+
+setup(ext_modules=extensions)
