@@ -2,6 +2,7 @@
 in bulk. Whatever the batch boundaries, the run must be the same one, and a live view must see every
 op recorded so far."""
 import itertools
+import os
 import threading
 
 import numpy as np
@@ -249,15 +250,38 @@ def test_bulk_summaries_of_unusual_layouts_match_numpy(value):
 
 def _python_path_only(monkeypatch):
     monkeypatch.setattr(recorder_module, "_recordfast", None)
+    monkeypatch.setattr(columns, "_recordfast", None)
     monkeypatch.setattr(recorder_module, "_walk", recorder_module._walk_python)
+
+
+def _sums_apart(canon):
+    """The run with each summary's mean and norm taken out, and those numbers in order: the C path sums
+    in double where numpy sums float32 in float32, so they agree to float32's precision, not bit for bit."""
+    sums = []
+
+    def strip(summary):
+        kept = []
+        for key, text in summary:
+            if key in ("mean", "norm"):
+                sums.append(float(text))
+            else:
+                kept.append((key, text))
+        return kept
+
+    tensors = [t[:7] + (strip(t[7]),) + t[8:] for t in canon["tensors"]]
+    calls = [c[:8] + ([r[:3] + (strip(r[3]),) + r[4:] for r in c[8]],) for c in canon["calls"]]
+    return {**canon, "tensors": tensors, "calls": calls}, sums
 
 
 @pytest.mark.skipif(recorder_module._recordfast is None, reason="needs the C path (setup.py builds it)")
 def test_the_c_path_records_the_run_the_python_path_records(monkeypatch):
     record_with_batch(monkeypatch, 3)  # first use: plugins and caches
-    with_c = record_with_batch(monkeypatch, 7)
+    with_c, c_sums = _sums_apart(record_with_batch(monkeypatch, 7))
     _python_path_only(monkeypatch)
-    assert with_c == record_with_batch(monkeypatch, 7)
+    with_python, python_sums = _sums_apart(record_with_batch(monkeypatch, 7))
+    assert with_c == with_python
+    assert len(c_sums) > 100
+    assert c_sums == pytest.approx(python_sums, rel=1e-5, nan_ok=True)
 
 
 def test_the_c_path_is_built_and_records_the_usual_op(monkeypatch):
@@ -267,6 +291,8 @@ def test_the_c_path_is_built_and_records_the_usual_op(monkeypatch):
     import sys
     if platform.python_implementation() != "CPython" or sys.version_info < (3, 11):
         pytest.skip("the C path is for CPython 3.11 and newer")
+    if os.environ.get("TAPEVIZ_PURE_PYTHON"):
+        pytest.skip("TAPEVIZ_PURE_PYTHON asks for the Python path")
     assert recorder_module._recordfast is not None, "tapeviz/inspection/_recordfast.c was not built: pip install -e ."
     python_ops = []
     python_op_executed = recorder_module.Recorder.op_executed
@@ -286,3 +312,33 @@ def test_the_c_path_is_built_and_records_the_usual_op(monkeypatch):
     recorded = [op.type for op in recorder.snapshot().ops.values()]
     assert recorded.count("MatMul") == 5 and len(recorded) >= 25
     assert len(python_ops) < len(recorded) / 2, python_ops
+
+
+@pytest.mark.skipif(columns._recordfast is None, reason="needs the C path (setup.py builds it)")
+def test_the_c_summaries_match_numpys_on_awkward_values():
+    rng = np.random.default_rng(3)
+    values = [rng.standard_normal((16, 64)).astype(np.float32), np.float32(2.5), np.array(-1.0),
+              np.array([1.0, np.nan, 3.0], np.float32), np.array([np.inf, -np.inf, 1.0]),
+              np.array([np.inf, 2.0], np.float32), np.zeros((0, 3), np.float32),
+              np.array([1e200, -3e200, 5.0]),  # squares past float64's range: the norm is still finite
+              np.arange(12, dtype=np.float32).reshape(3, 4).T,  # a view: left to numpy
+              np.array([1e30, 2e30], np.float32)]  # squares past float32's range
+    low, high, mean, norm, bad, skipped = (columns._recordfast.summarize(values))
+    low, high, mean, norm = (np.frombuffer(b, np.float64) for b in (low, high, mean, norm))
+    bad = np.frombuffer(bad, np.int64)
+    assert skipped == [8]
+    for k, value in enumerate(values):
+        if k == 8:
+            continue
+        flat = np.asarray(value, np.float64).reshape(-1)
+        if not flat.size:
+            assert np.isnan([low[k], high[k], mean[k], norm[k]]).all() and bad[k] == -2
+            continue
+        with np.errstate(all="ignore"):
+            assert low[k] == pytest.approx(np.min(flat), nan_ok=True)
+            assert high[k] == pytest.approx(np.max(flat), nan_ok=True)
+            assert mean[k] == pytest.approx(np.mean(flat), rel=1e-6, nan_ok=True)
+            scale = np.max(np.abs(flat)) if np.isfinite(flat).all() else 1.0  # no overflow in the reference
+            expected_norm = scale * np.sqrt(np.sum((flat / scale) ** 2))
+            assert norm[k] == pytest.approx(expected_norm, rel=1e-6, nan_ok=True)
+        assert bad[k] == np.count_nonzero(~np.isfinite(flat))

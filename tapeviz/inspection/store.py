@@ -15,18 +15,32 @@ values, as ``type`` does); count it in ``nbytes`` and read it in ``op``. Every c
 snapshot is a view that remembers the lengths: no copy. ``OpsView`` and ``TensorsView`` show the
 columns as read-only mappings of ``OpInfo``/``TensorInfo``, made on first access, so explanations,
 reports and the inspector read a live recording exactly as they read a loaded run.
+
+Where setup.py built _recordfast.c, a batch's fields are split (``_split_records``) and float values
+summarized (``_flush``) in C, one pass per record and per value; the Python code here does the same
+and is used for what C leaves (values that are not numpy's, views, other dtypes) and everywhere when
+the extension is not built. C sums in double, so a mean or norm may differ from the Python path's in
+float32's last digit.
 """
 import bisect
 import functools
 import itertools
 import math
 import operator
+import os
 from array import array
 from collections.abc import Mapping
 
 import numpy as np
 
 from .model import OpInfo, TensorInfo, dtype_name
+
+try:  # the records' fields split in C where setup.py built it; _split_records does the same in Python
+    from . import _recordfast
+except ImportError:
+    _recordfast = None
+if os.environ.get("TAPEVIZ_PURE_PYTHON"):
+    _recordfast = None
 
 KINDS = ("intermediate", "constant", "variable")
 INTERMEDIATE, CONSTANT, VARIABLE = 0, 1, 2
@@ -171,9 +185,18 @@ class TensorTable:
             dtype = self.dtypes_values[dtype_code]
             if dtype.kind not in _NUMERIC:
                 continue
+            where = np.frombuffer(rows, np.int64) - first
+            if _recordfast is not None and dtype.kind == "f" and dtype.itemsize in (4, 8):
+                # One pass per value in C; numpy's way below only for what it leaves (views, odd layouts).
+                *stats, skipped = _recordfast.summarize(values)
+                for column, made in zip((low, high, mean, norm), stats):
+                    column[where] = np.frombuffer(made, np.float64)
+                bad[where] = np.frombuffer(stats[4], np.int64)
+                if not skipped:
+                    continue
+                values, where = [values[k] for k in skipped], where[skipped]
             sizes = np.fromiter(map(_SIZE, values), np.int64, len(values))  # arrays: .size, not np.size
             keep = sizes > 0
-            where = np.frombuffer(rows, np.int64) - first
             if not keep.all():
                 values = [v for v, k in zip(values, keep) if k]
                 where, sizes = where[keep], sizes[keep]
@@ -197,7 +220,9 @@ class TensorTable:
                     counts[k] = values[k].size - np.count_nonzero(np.isfinite(values[k]))
                 # A finite value's squares can overflow its dtype: only then is its norm taken in float64.
                 for k in np.flatnonzero(np.isinf(norm[where]) & np.isfinite(low[where]) & np.isfinite(high[where])):
-                    norm[where[k]] = np.linalg.norm(values[k].astype(np.float64))
+                    wide = values[k].astype(np.float64)
+                    scale = np.max(np.abs(wide))  # float64's squares can overflow too: scaled first
+                    norm[where[k]] = scale * np.sqrt(np.sum(np.square(wide / scale)))
             bad[where] = counts
         self.minimum.frombytes(low.tobytes())
         self.maximum.frombytes(high.tobytes())
@@ -431,11 +456,127 @@ class Store:
         C-level ``map``/``zip`` over the whole batch and numpy calls, not Python code per op.
         """
         table = self.tensors
-        (types, inputs, outputs, one_ids, one_values, attrs, grad_fns, tape_sets, locations, backwards,
-         seqs, scopes) = zip(*records)
         count = len(records)
+        split = None
+        if _recordfast is not None and attrs_codes is None and location_codes is None:
+            split = _recordfast.split_records(records, self)  # None: a value that is not numpy's
+        if split is None:
+            split = self._split_records(records, attrs_codes, location_codes)
+        (out_counts, out_ids, out_values, out_shapes, dtype_codes, in_counts, in_tensors, in_ids, location_codes,
+         is_op, types, scopes, tape_sets, backwards, seqs, attrs, custom) = split
+        if type(out_counts) is bytes:  # the C split gives numbers as bytes
+            out_counts, in_counts = np.frombuffer(out_counts, np.int64), np.frombuffer(in_counts, np.int64)
+            in_ids = np.frombuffer(in_ids, np.int64)
+            is_op = None if is_op is None else np.frombuffer(is_op, bool)
         base_row = len(table.producer)
         first_op = len(self.seq) + 1
+        leaves = self._new_leaves(in_ids, in_counts, out_ids, out_counts, count) if len(in_ids) else None
+        # Rows: each record's new leaves, then its outputs.
+        if leaves is None:
+            per_record = out_counts
+        else:
+            leaf_records, leaf_flat = leaves
+            leaf_count = np.bincount(leaf_records, minlength=count)
+            per_record = leaf_count + out_counts
+        starts = np.zeros(count, np.int64)
+        np.cumsum(per_record[:-1], out=starts[1:])
+        starts += base_row
+        total = int(per_record.sum())
+        ids = np.empty(total, np.int64)
+        producer = np.zeros(total, np.int64)
+        kind = np.zeros(total, np.int8)  # INTERMEDIATE
+        leaf_location = np.full(total, -1, np.int32)
+        shape = np.empty(total, np.int32)
+        dtype = np.empty(total, np.int32)
+        if is_op is not None:
+            op_number = np.cumsum(is_op, dtype=np.int64) + (first_op - 1)
+        else:
+            op_number = np.arange(first_op, first_op + count, dtype=np.int64)
+        n_out = len(out_ids)
+        if n_out == count:  # one output per record: the usual batch of ops
+            out_rows = starts if leaves is None else starts + leaf_count
+            out_producer = op_number
+        else:
+            out_record = np.repeat(np.arange(count), out_counts)
+            out_first = np.zeros(count, np.int64)
+            np.cumsum(out_counts[:-1], out=out_first[1:])
+            out_rows = (starts if leaves is None else starts + leaf_count)[out_record] + (
+                np.arange(n_out) - out_first[out_record])
+            out_producer = op_number[out_record]
+        if n_out:
+            local = out_rows - base_row
+            ids[local] = out_ids
+            producer[local] = out_producer
+            shape[local] = out_shapes
+            dtype[local] = dtype_codes
+        if leaves is not None:
+            leaf_tensors = [in_tensors[i] for i in leaf_flat.tolist()]
+            leaf_ids = list(map(_ID, leaf_tensors))
+            leaf_values, leaf_shapes, leaf_dtypes = _values(leaf_tensors)
+            leaf_dtypes = self._codes(self.dtypes, leaf_dtypes)
+            leaf_rows = starts[leaf_records] + (np.arange(len(leaf_ids)) - np.searchsorted(leaf_records, leaf_records))
+            local = leaf_rows - base_row
+            ids[local] = leaf_ids
+            variables = self.variables
+            kind[local] = [VARIABLE if i in variables else CONSTANT for i in leaf_ids]
+            leaf_location[local] = np.asarray(location_codes, np.int32)[leaf_records]
+            shape[local] = self._codes(self.shapes, leaf_shapes)
+            dtype[local] = leaf_dtypes
+        else:
+            leaf_ids, leaf_values, leaf_rows = [], [], _NO_ROWS
+        self._index_rows(ids, base_row)
+        table.producer.frombytes(producer.tobytes())
+        table.kind.frombytes(kind.tobytes())
+        table.leaf_location.frombytes(leaf_location.tobytes())
+        table.shape.frombytes(shape.tobytes())
+        table.dtype.frombytes(dtype.tobytes())
+        table.add_pending(out_values, out_rows, dtype_codes)
+        if leaf_ids:
+            table.add_pending(leaf_values, leaf_rows, leaf_dtypes)
+        # The ops' own columns (sightings have none: their fields are already left out).
+        if is_op is not None:
+            if not len(types):
+                return Batch(first_op, 0, (), out_ids, out_values, out_rows, leaf_ids, leaf_values, leaf_rows)
+            in_ids = in_ids[np.repeat(is_op, in_counts)]
+            out_counts, in_counts = out_counts[is_op], in_counts[is_op]
+            location_codes = list(itertools.compress(location_codes, is_op.tolist()))
+        ops = len(types)
+        self.out_ids.frombytes(np.asarray(out_ids, np.int64).tobytes())
+        self.out_start.frombytes((np.cumsum(out_counts) + self.out_start[-1]).tobytes())
+        self.in_ids.frombytes(in_ids.tobytes())
+        self.in_start.frombytes((np.cumsum(in_counts) + self.in_start[-1]).tobytes())
+        self.seq.extend(seqs)
+        self.type.extend(types)
+        self.scope.extend(scopes)
+        self.location.extend(location_codes)
+        self.tape_set.extend(tape_sets)
+        self.backward.extend(backwards)
+        if attrs_codes is None:
+            attrs_codes = [-1] * ops if attrs is None else self._attrs_codes_of(attrs, plain)
+        self.attrs_index.extend(attrs_codes)
+        if custom:
+            self.custom.update(first_op + i for i in custom)
+        rules, type_names = self.rules, self.types.values
+        for code in set(types):
+            op_type = type_names[code]
+            if op_type not in rules:
+                rules[op_type] = rule_of(op_type) if rule_of is not None else ("missing", "")
+        if table.pending_count >= FLUSH_VALUES or table.pending_bytes >= FLUSH_BYTES:
+            table.flush()
+        return Batch(first_op, ops, tape_sets, out_ids, out_values, out_rows, leaf_ids, leaf_values, leaf_rows)
+
+    def _split_records(self, records, attrs_codes, location_codes):
+        """The fields of a batch of raw records, flattened and coded, as ``add_records`` reads them (the
+        Python twin of ``_recordfast.split_records``, which gives the same fields; numbers may be bytes):
+
+        out_counts, out_ids, out_values, out_shape_codes, out_dtype_codes, in_counts, in_tensors, in_ids,
+        location_codes (every record's), is_op (None when every record is an op), then the ops' own:
+        type codes, scope codes, tape sets, backward flags, seqs, attrs (None when all are empty), and
+        the indices of the ops that have a custom gradient.
+        """
+        count = len(records)
+        (types, inputs, outputs, one_ids, one_values, attrs, grad_fns, tape_sets, locations, backwards,
+         seqs, scopes) = zip(*records)
         sightings = types.count(None)
         # Outputs and inputs, flattened in record order.
         singles = outputs.count(None)
@@ -460,110 +601,22 @@ class Store:
         in_counts = np.fromiter(map(len, inputs), np.int64, count)
         in_tensors = list(_chain(inputs))
         in_ids = np.fromiter(map(_ID, in_tensors), np.int64, len(in_tensors))
-        leaves = self._new_leaves(in_ids, in_counts, out_ids, out_counts, count) if len(in_ids) else None
-        # Rows: each record's new leaves, then its outputs.
-        if leaves is None:
-            per_record = out_counts
-        else:
-            leaf_records, leaf_flat = leaves
-            leaf_count = np.bincount(leaf_records, minlength=count)
-            per_record = leaf_count + out_counts
-        starts = np.zeros(count, np.int64)
-        np.cumsum(per_record[:-1], out=starts[1:])
-        starts += base_row
-        total = int(per_record.sum())
-        ids = np.empty(total, np.int64)
-        producer = np.zeros(total, np.int64)
-        kind = np.zeros(total, np.int8)  # INTERMEDIATE
-        leaf_location = np.full(total, -1, np.int32)
-        shape = np.empty(total, np.int32)
-        dtype = np.empty(total, np.int32)
+        if location_codes is None:
+            location_codes = self.location_codes(locations)
+        is_op = None
         if sightings:
             is_op = np.fromiter(map(_IS_NOT_NONE, types), bool, count)
-            op_number = np.cumsum(is_op, dtype=np.int64) + (first_op - 1)
-        else:
-            op_number = np.arange(first_op, first_op + count, dtype=np.int64)
-        n_out = len(out_ids)
-        if n_out == count:  # one output per record: the usual batch of ops
-            out_rows = starts if leaves is None else starts + leaf_count
-            out_producer = op_number
-        else:
-            out_record = np.repeat(np.arange(count), out_counts)
-            out_first = np.zeros(count, np.int64)
-            np.cumsum(out_counts[:-1], out=out_first[1:])
-            out_rows = (starts if leaves is None else starts + leaf_count)[out_record] + (
-                np.arange(n_out) - out_first[out_record])
-            out_producer = op_number[out_record]
-        dtype_codes = self._codes(self.dtypes, out_dtypes)
-        if n_out:
-            local = out_rows - base_row
-            ids[local] = out_ids
-            producer[local] = out_producer
-            shape[local] = self._codes(self.shapes, out_shapes)
-            dtype[local] = dtype_codes
-        if leaves is not None:
-            leaf_tensors = [in_tensors[i] for i in leaf_flat.tolist()]
-            leaf_ids = list(map(_ID, leaf_tensors))
-            leaf_values, leaf_shapes, leaf_dtypes = _values(leaf_tensors)
-            leaf_dtypes = self._codes(self.dtypes, leaf_dtypes)
-            leaf_rows = starts[leaf_records] + (np.arange(len(leaf_ids)) - np.searchsorted(leaf_records, leaf_records))
-            local = leaf_rows - base_row
-            ids[local] = leaf_ids
-            variables = self.variables
-            kind[local] = [VARIABLE if i in variables else CONSTANT for i in leaf_ids]
-            if location_codes is None:
-                location_codes = self.location_codes(locations)
-            leaf_location[local] = np.asarray(location_codes, np.int32)[leaf_records]
-            shape[local] = self._codes(self.shapes, leaf_shapes)
-            dtype[local] = leaf_dtypes
-        else:
-            leaf_ids, leaf_values, leaf_rows = [], [], _NO_ROWS
-        self._index_rows(ids, base_row)
-        table.producer.frombytes(producer.tobytes())
-        table.kind.frombytes(kind.tobytes())
-        table.leaf_location.frombytes(leaf_location.tobytes())
-        table.shape.frombytes(shape.tobytes())
-        table.dtype.frombytes(dtype.tobytes())
-        table.add_pending(out_values, out_rows, dtype_codes)
-        if leaf_ids:
-            table.add_pending(leaf_values, leaf_rows, leaf_dtypes)
-        # The ops' own columns (sightings have none).
-        if sightings:
-            keep = np.flatnonzero(is_op).tolist()
-            if not keep:
-                return Batch(first_op, 0, (), out_ids, out_values, out_rows, leaf_ids, leaf_values, leaf_rows)
-            pick = _picker(keep)
-            (types, inputs, attrs, grad_fns, tape_sets, locations, backwards, seqs, scopes) = map(
-                pick, (types, inputs, attrs, grad_fns, tape_sets, locations, backwards, seqs, scopes))
-            in_ids = in_ids[np.repeat(is_op, in_counts)]
-            out_counts, in_counts = out_counts[keep], in_counts[keep]
-            if location_codes is not None:
-                location_codes = pick(location_codes)
+            pick = _picker(np.flatnonzero(is_op).tolist()) if sightings != count else lambda items: ()
+            types, attrs, grad_fns, tape_sets, backwards, seqs, scopes = map(
+                pick, (types, attrs, grad_fns, tape_sets, backwards, seqs, scopes))
         ops = len(types)
-        self.out_ids.frombytes(np.asarray(out_ids, np.int64).tobytes())
-        self.out_start.frombytes((np.cumsum(out_counts) + self.out_start[-1]).tobytes())
-        self.in_ids.frombytes(in_ids.tobytes())
-        self.in_start.frombytes((np.cumsum(in_counts) + self.in_start[-1]).tobytes())
-        self.seq.extend(seqs)
-        self.type.extend(self._codes(self.types, types))
-        self.scope.extend(self._codes(self.scopes, scopes))
-        self.location.extend(location_codes if location_codes is not None else self.location_codes(locations))
-        self.tape_set.extend(tape_sets)
-        self.backward.extend(backwards)
-        if attrs_codes is None:
-            if attrs.count(_EMPTY) == ops:
-                attrs_codes = [-1] * ops
-            else:
-                attrs_codes = self._attrs_codes_of(attrs, plain)
-        self.attrs_index.extend(attrs_codes)
-        if grad_fns.count(None) != ops:
-            self.custom.update(first_op + i for i, g in enumerate(grad_fns) if g is not None)
-        rules = self.rules
-        for op_type in set(types).difference(rules):
-            rules[op_type] = rule_of(op_type) if rule_of is not None else ("missing", "")
-        if table.pending_count >= FLUSH_VALUES or table.pending_bytes >= FLUSH_BYTES:
-            table.flush()
-        return Batch(first_op, ops, tape_sets, out_ids, out_values, out_rows, leaf_ids, leaf_values, leaf_rows)
+        if attrs_codes is None and attrs.count(_EMPTY) == ops:
+            attrs = None
+        custom = [i for i, g in enumerate(grad_fns) if g is not None] if grad_fns.count(None) != ops else ()
+        return (out_counts, out_ids, out_values, self._codes(self.shapes, out_shapes),
+                self._codes(self.dtypes, out_dtypes), in_counts, in_tensors, in_ids, location_codes, is_op,
+                self._codes(self.types, types), self._codes(self.scopes, scopes), tape_sets, backwards, seqs, attrs,
+                custom)
 
     def _new_leaves(self, in_ids, in_counts, out_ids, out_counts, count):
         """For the inputs not seen before, the first time each is met: (their records, their indices in the
