@@ -601,9 +601,12 @@ split_records(PyObject *module, PyObject *args)
     PyObject *in_counts = PyBytes_FromStringAndSize(NULL, count * 8);
     PyObject *is_op = PyBytes_FromStringAndSize(NULL, count);
     PyObject *out_ids = PyList_New(0), *out_values = PyList_New(0), *out_shapes = PyList_New(0),
-             *out_dtypes = PyList_New(0), *in_tensors = PyList_New(0), *locations = PyList_New(0),
-             *op_types = PyList_New(0), *op_scopes = PyList_New(0), *tape_sets = PyList_New(0),
-             *backwards = PyList_New(0), *seqs = PyList_New(0), *attrs = PyList_New(0), *custom = PyList_New(0);
+             *out_dtypes = PyList_New(0), *in_tensors = PyList_New(0), *tape_sets = PyList_New(0),
+             *attrs = PyList_New(0), *custom = PyList_New(0);
+    /* Columns of numbers, as the bytes of the store's arrays (the ops' ones are cut to the ops' count). */
+    PyObject *locations = PyBytes_FromStringAndSize(NULL, count * 4), *op_types = PyBytes_FromStringAndSize(NULL, count * 4),
+             *op_scopes = PyBytes_FromStringAndSize(NULL, count * 4), *backwards = PyBytes_FromStringAndSize(NULL, count),
+             *seqs = PyBytes_FromStringAndSize(NULL, count * 8);
     PyObject *in_ids = NULL;
     Py_ssize_t in_capacity = count * 2 + 8, in_used = 0, ops = 0;
     long long *in_buffer = NULL;
@@ -631,6 +634,10 @@ split_records(PyObject *module, PyObject *args)
         goto fail;
     }
     long long *out_count = (long long *)PyBytes_AS_STRING(out_counts);
+    int32_t *location_code = (int32_t *)PyBytes_AS_STRING(locations), *type_code = (int32_t *)PyBytes_AS_STRING(op_types),
+            *scope_code = (int32_t *)PyBytes_AS_STRING(op_scopes);
+    char *backward_flag = PyBytes_AS_STRING(backwards);
+    long long *seq_number = (long long *)PyBytes_AS_STRING(seqs);
     long long *in_count = (long long *)PyBytes_AS_STRING(in_counts);
     char *op_flag = PyBytes_AS_STRING(is_op);
     for (Py_ssize_t r = 0; r < count; r++) {
@@ -719,7 +726,8 @@ split_records(PyObject *module, PyObject *args)
         PyObject *code = PyDict_GetItemWithError(location_by_id, key);
         Py_DECREF(key);
         if (code != NULL) {
-            if (PyList_Append(locations, code) < 0) {
+            location_code[r] = (int32_t)PyLong_AsLong(code);
+            if (location_code[r] == -1 && PyErr_Occurred()) {
                 goto fail;
             }
         }
@@ -739,11 +747,14 @@ split_records(PyObject *module, PyObject *args)
             }
             PyObject *made = PySequence_GetItem(codes, 0);
             Py_DECREF(codes);
-            if (made == NULL || PyList_Append(locations, made) < 0) {
-                Py_XDECREF(made);
+            if (made == NULL) {
                 goto fail;
             }
+            location_code[r] = (int32_t)PyLong_AsLong(made);
             Py_DECREF(made);
+            if (location_code[r] == -1 && PyErr_Occurred()) {
+                goto fail;
+            }
         }
         /* An op's own fields (a sighting has none). */
         if (op_type == Py_None) {
@@ -752,12 +763,18 @@ split_records(PyObject *module, PyObject *args)
         }
         op_flag[r] = 1;
         PyObject *op_attrs = PyTuple_GET_ITEM(record, 5);
-        if (append_code(op_types, &types, op_type) < 0 || append_code(op_scopes, &scopes, PyTuple_GET_ITEM(record, 11)) < 0
-                || PyList_Append(tape_sets, PyTuple_GET_ITEM(record, 7)) < 0
-                || PyList_Append(backwards, PyTuple_GET_ITEM(record, 9)) < 0
-                || PyList_Append(seqs, PyTuple_GET_ITEM(record, 10)) < 0 || PyList_Append(attrs, op_attrs) < 0) {
+        long type = interned_code(types.codes, types.table, op_type);
+        long scope = type == -2 ? -2 : interned_code(scopes.codes, scopes.table, PyTuple_GET_ITEM(record, 11));
+        long long seq = scope == -2 ? -1 : PyLong_AsLongLong(PyTuple_GET_ITEM(record, 10));
+        int backward = PyObject_IsTrue(PyTuple_GET_ITEM(record, 9));
+        if (type == -2 || scope == -2 || PyErr_Occurred() || backward < 0
+                || PyList_Append(tape_sets, PyTuple_GET_ITEM(record, 7)) < 0 || PyList_Append(attrs, op_attrs) < 0) {
             goto fail;
         }
+        type_code[ops] = (int32_t)type;
+        scope_code[ops] = (int32_t)scope;
+        seq_number[ops] = seq;
+        backward_flag[ops] = (char)backward;
         if (!(PyDict_CheckExact(op_attrs) && PyDict_GET_SIZE(op_attrs) == 0)) {
             any_attrs = 1;
         }
@@ -777,7 +794,9 @@ split_records(PyObject *module, PyObject *args)
     }
     PyObject *op_flags = ops == count ? Py_None : is_op;
     PyObject *tape_set_tuple = PyList_AsTuple(tape_sets);
-    if (tape_set_tuple == NULL) {
+    if (tape_set_tuple == NULL || _PyBytes_Resize(&op_types, ops * 4) < 0 || _PyBytes_Resize(&op_scopes, ops * 4) < 0
+            || _PyBytes_Resize(&backwards, ops) < 0 || _PyBytes_Resize(&seqs, ops * 8) < 0) {
+        Py_XDECREF(tape_set_tuple);
         goto fail;
     }
     result = PyTuple_Pack(17, out_counts, out_ids, out_values, out_shapes, out_dtypes, in_counts, in_tensors, in_ids,

@@ -295,6 +295,11 @@ def _arrays(values):
     return values, shapes, dtypes
 
 
+def _packed(numbers, dtype):
+    """Numbers as the bytes of an array of ``dtype`` (what the store's ``array`` columns take in bulk)."""
+    return np.asarray(numbers, dtype).tobytes()
+
+
 def _picker(indices):
     """A function that takes the items at ``indices`` of a sequence."""
     if len(indices) == 1:
@@ -464,10 +469,11 @@ class Store:
             split = self._split_records(records, attrs_codes, location_codes)
         (out_counts, out_ids, out_values, out_shapes, dtype_codes, in_counts, in_tensors, in_ids, location_codes,
          is_op, types, scopes, tape_sets, backwards, seqs, attrs, custom) = split
-        if type(out_counts) is bytes:  # the C split gives numbers as bytes
+        if type(out_counts) is bytes:  # the C split gives these numbers as bytes too
             out_counts, in_counts = np.frombuffer(out_counts, np.int64), np.frombuffer(in_counts, np.int64)
             in_ids = np.frombuffer(in_ids, np.int64)
             is_op = None if is_op is None else np.frombuffer(is_op, bool)
+        location_codes = np.frombuffer(location_codes, np.int32)
         base_row = len(table.producer)
         first_op = len(self.seq) + 1
         leaves = self._new_leaves(in_ids, in_counts, out_ids, out_counts, count) if len(in_ids) else None
@@ -519,7 +525,7 @@ class Store:
             ids[local] = leaf_ids
             variables = self.variables
             kind[local] = [VARIABLE if i in variables else CONSTANT for i in leaf_ids]
-            leaf_location[local] = np.asarray(location_codes, np.int32)[leaf_records]
+            leaf_location[local] = location_codes[leaf_records]
             shape[local] = self._codes(self.shapes, leaf_shapes)
             dtype[local] = leaf_dtypes
         else:
@@ -535,29 +541,29 @@ class Store:
             table.add_pending(leaf_values, leaf_rows, leaf_dtypes)
         # The ops' own columns (sightings have none: their fields are already left out).
         if is_op is not None:
-            if not len(types):
+            if not tape_sets:
                 return Batch(first_op, 0, (), out_ids, out_values, out_rows, leaf_ids, leaf_values, leaf_rows)
             in_ids = in_ids[np.repeat(is_op, in_counts)]
             out_counts, in_counts = out_counts[is_op], in_counts[is_op]
-            location_codes = list(itertools.compress(location_codes, is_op.tolist()))
-        ops = len(types)
+            location_codes = location_codes[is_op]
+        ops = len(tape_sets)
         self.out_ids.frombytes(np.asarray(out_ids, np.int64).tobytes())
         self.out_start.frombytes((np.cumsum(out_counts) + self.out_start[-1]).tobytes())
         self.in_ids.frombytes(in_ids.tobytes())
         self.in_start.frombytes((np.cumsum(in_counts) + self.in_start[-1]).tobytes())
-        self.seq.extend(seqs)
-        self.type.extend(types)
-        self.scope.extend(scopes)
-        self.location.extend(location_codes)
-        self.tape_set.extend(tape_sets)
-        self.backward.extend(backwards)
+        self.seq.frombytes(seqs)
+        self.type.frombytes(types)
+        self.scope.frombytes(scopes)
+        self.location.frombytes(location_codes.tobytes())
+        self.tape_set.frombytes(np.asarray(tape_sets, np.int32).tobytes())
+        self.backward.frombytes(backwards)
         if attrs_codes is None:
             attrs_codes = [-1] * ops if attrs is None else self._attrs_codes_of(attrs, plain)
-        self.attrs_index.extend(attrs_codes)
+        self.attrs_index.frombytes(np.asarray(attrs_codes, np.int32).tobytes())
         if custom:
             self.custom.update(first_op + i for i in custom)
         rules, type_names = self.rules, self.types.values
-        for code in set(types):
+        for code in set(np.frombuffer(types, np.int32).tolist()):
             op_type = type_names[code]
             if op_type not in rules:
                 rules[op_type] = rule_of(op_type) if rule_of is not None else ("missing", "")
@@ -570,9 +576,10 @@ class Store:
         Python twin of ``_recordfast.split_records``, which gives the same fields; numbers may be bytes):
 
         out_counts, out_ids, out_values, out_shape_codes, out_dtype_codes, in_counts, in_tensors, in_ids,
-        location_codes (every record's), is_op (None when every record is an op), then the ops' own:
-        type codes, scope codes, tape sets, backward flags, seqs, attrs (None when all are empty), and
-        the indices of the ops that have a custom gradient.
+        location_codes (every record's, int32 bytes), is_op (None when every record is an op), then the
+        ops' own: type codes and scope codes (int32 bytes), tape sets (a tuple), backward flags (int8
+        bytes), seqs (int64 bytes), attrs (None when all are empty), the indices of the ops that have a
+        custom gradient.
         """
         count = len(records)
         (types, inputs, outputs, one_ids, one_values, attrs, grad_fns, tape_sets, locations, backwards,
@@ -609,14 +616,14 @@ class Store:
             pick = _picker(np.flatnonzero(is_op).tolist()) if sightings != count else lambda items: ()
             types, attrs, grad_fns, tape_sets, backwards, seqs, scopes = map(
                 pick, (types, attrs, grad_fns, tape_sets, backwards, seqs, scopes))
-        ops = len(types)
+        ops = len(tape_sets)
         if attrs_codes is None and attrs.count(_EMPTY) == ops:
             attrs = None
         custom = [i for i, g in enumerate(grad_fns) if g is not None] if grad_fns.count(None) != ops else ()
         return (out_counts, out_ids, out_values, self._codes(self.shapes, out_shapes),
-                self._codes(self.dtypes, out_dtypes), in_counts, in_tensors, in_ids, location_codes, is_op,
-                self._codes(self.types, types), self._codes(self.scopes, scopes), tape_sets, backwards, seqs, attrs,
-                custom)
+                self._codes(self.dtypes, out_dtypes), in_counts, in_tensors, in_ids, _packed(location_codes, np.int32),
+                is_op, _packed(self._codes(self.types, types), np.int32), _packed(self._codes(self.scopes, scopes), np.int32),
+                tape_sets, _packed(backwards, np.int8), _packed(seqs, np.int64), attrs, custom)
 
     def _new_leaves(self, in_ids, in_counts, out_ids, out_counts, count):
         """For the inputs not seen before, the first time each is met: (their records, their indices in the
