@@ -10,15 +10,21 @@ Run: python3 benchmarks/bench_recording.py [--quick]
 """
 import argparse
 import os
-import statistics
-import subprocess
-import sys
-import time
 
-import numpy as np
+# One BLAS thread, set before numpy loads: with two, a shared machine's other work made the MLP's products
+# (recording off and on alike) vary 2-10x from run to run, which is not what this measures.
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
 
-import tapeviz as tf
-from tapeviz.core import context
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import tapeviz as tf  # noqa: E402
+from tapeviz.core import context  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
