@@ -26,6 +26,9 @@ static PyObject *str_reader, *str_read_found, *str_ops, *str_tapes, *str_name_sc
 /* The key of a call site in the shared call-site cache: id(code) | (bytecode offset << 48). The Python
    walk builds the same integer, so both paths share one dictionary. */
 #define SITE_SHIFT 48
+
+/* A raw record's fixed fields (store.RECORD_FIELDS); (id, value) pairs of its inputs follow. */
+#define FIXED 11
 #define MAX_SITE_OFFSET ((1LL << 15) - 1)
 
 /* ------------------------------------------------------------------------------------------------ */
@@ -299,6 +302,31 @@ record_fast(OpRecorder *r, PyObject *const *args)
         status = PyErr_Occurred() ? -1 : 0;
         goto done;
     }
+    /* The record: the fixed fields, then each input's (id, value): one tuple, no Tensor in it. */
+    if (!PyTuple_CheckExact(inputs)) {
+        Py_DECREF(tape_set);
+        goto done;
+    }
+    Py_ssize_t n_inputs = PyTuple_GET_SIZE(inputs);
+    record = PyTuple_New(FIXED + 2 * n_inputs);
+    if (record == NULL) {
+        Py_DECREF(tape_set);
+        status = -1;
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n_inputs; i++) {
+        PyObject *tensor = PyTuple_GET_ITEM(inputs, i);
+        PyObject *id = get_optional(tensor, str_id);
+        PyObject *input_value = id == NULL ? NULL : get_optional(tensor, str_value);
+        if (input_value == NULL) {
+            Py_XDECREF(id);
+            Py_DECREF(tape_set);
+            status = PyErr_Occurred() ? -1 : 0;
+            goto done;  /* the unfinished record is freed there (its empty slots are NULL) */
+        }
+        PyTuple_SET_ITEM(record, FIXED + 2 * i, id);
+        PyTuple_SET_ITEM(record, FIXED + 2 * i + 1, input_value);
+    }
     /* Records and their seq numbers stay in one order: take the Recorder's lock, or let the Python
        path wait for it. */
     PyObject *no_wait = Py_False;
@@ -312,12 +340,17 @@ record_fast(OpRecorder *r, PyObject *const *args)
     seq = PyIter_Next(r->seq);
     scope = seq == NULL ? NULL : get_optional(r->state, str_name_scope);
     if (scope != NULL) {
-        PyObject *items[12] = {op_type, inputs, Py_None, out_id, value, attrs, grad_fn, tape_set, location,
-                               Py_False, seq, scope};
-        record = PyTuple_New(12);
-        if (record != NULL) {
-            for (int i = 0; i < 12; i++) {
+        PyObject *items[FIXED] = {op_type, Py_None, out_id, value, attrs, grad_fn, tape_set, location, Py_False, seq,
+                                  scope};
+        {
+            for (int i = 0; i < FIXED; i++) {
                 PyTuple_SET_ITEM(record, i, Py_NewRef(items[i]));
+            }
+            /* Nothing the collector must scan: numbers, arrays and shared objects, and no cycle can pass
+               through a record (only the records list refers to it). A custom gradient's function could
+               refer back to the run: those records stay tracked. */
+            if (grad_fn == Py_None) {
+                PyObject_GC_UnTrack(record);
             }
             if (PyList_Append(r->records, record) == 0
                     && PyObject_SetAttr(r->recorder, str_last_output, out_id) == 0) {
@@ -601,7 +634,7 @@ split_records(PyObject *module, PyObject *args)
     PyObject *in_counts = PyBytes_FromStringAndSize(NULL, count * 8);
     PyObject *is_op = PyBytes_FromStringAndSize(NULL, count);
     PyObject *out_ids = PyList_New(0), *out_values = PyList_New(0), *out_shapes = PyList_New(0),
-             *out_dtypes = PyList_New(0), *in_tensors = PyList_New(0), *tape_sets = PyList_New(0),
+             *out_dtypes = PyList_New(0), *in_values = PyList_New(0), *tape_sets = PyList_New(0),
              *attrs = PyList_New(0), *custom = PyList_New(0);
     /* Columns of numbers, as the bytes of the store's arrays (the ops' ones are cut to the ops' count). */
     PyObject *locations = PyBytes_FromStringAndSize(NULL, count * 4), *op_types = PyBytes_FromStringAndSize(NULL, count * 4),
@@ -612,7 +645,7 @@ split_records(PyObject *module, PyObject *args)
     long long *in_buffer = NULL;
     int any_attrs = 0;
     if (out_counts == NULL || in_counts == NULL || is_op == NULL || out_ids == NULL || out_values == NULL
-            || out_shapes == NULL || out_dtypes == NULL || in_tensors == NULL || locations == NULL
+            || out_shapes == NULL || out_dtypes == NULL || in_values == NULL || locations == NULL
             || op_types == NULL || op_scopes == NULL || tape_sets == NULL || backwards == NULL || seqs == NULL
             || attrs == NULL || custom == NULL) {
         goto fail;
@@ -642,13 +675,13 @@ split_records(PyObject *module, PyObject *args)
     char *op_flag = PyBytes_AS_STRING(is_op);
     for (Py_ssize_t r = 0; r < count; r++) {
         PyObject *record = PyList_GET_ITEM(records, r);
-        if (!PyTuple_Check(record) || PyTuple_GET_SIZE(record) != 12) {
-            PyErr_SetString(PyExc_TypeError, "a raw record must be a tuple of store.RECORD_FIELDS");
+        if (!PyTuple_Check(record) || PyTuple_GET_SIZE(record) < FIXED || (PyTuple_GET_SIZE(record) - FIXED) % 2) {
+            PyErr_SetString(PyExc_TypeError, "a raw record must be store.RECORD_FIELDS, then (id, value) pairs");
             goto fail;
         }
-        PyObject *op_type = PyTuple_GET_ITEM(record, 0), *inputs = PyTuple_GET_ITEM(record, 1),
-                 *outputs = PyTuple_GET_ITEM(record, 2), *one_id = PyTuple_GET_ITEM(record, 3),
-                 *one_value = PyTuple_GET_ITEM(record, 4), *location = PyTuple_GET_ITEM(record, 8);
+        PyObject *op_type = PyTuple_GET_ITEM(record, 0), *outputs = PyTuple_GET_ITEM(record, 1),
+                 *one_id = PyTuple_GET_ITEM(record, 2), *one_value = PyTuple_GET_ITEM(record, 3),
+                 *location = PyTuple_GET_ITEM(record, 7);
         /* Outputs. */
         if (outputs == Py_None) {
             if (one_id == Py_None) {
@@ -685,38 +718,25 @@ split_records(PyObject *module, PyObject *args)
             Py_DECREF(outs);
             out_count[r] = n;
         }
-        /* Inputs. */
-        PyObject *ins = PySequence_Fast(inputs, "a record's inputs must be a sequence");
-        if (ins == NULL) {
-            goto fail;
-        }
-        Py_ssize_t n_in = PySequence_Fast_GET_SIZE(ins);
+        /* Inputs: (id, value) pairs after the fixed fields. */
+        Py_ssize_t n_in = (PyTuple_GET_SIZE(record) - FIXED) / 2;
         if (in_used + n_in > in_capacity) {
             in_capacity = (in_used + n_in) * 2;
             long long *grown = PyMem_Realloc(in_buffer, in_capacity * sizeof(long long));
             if (grown == NULL) {
-                Py_DECREF(ins);
                 PyErr_NoMemory();
                 goto fail;
             }
             in_buffer = grown;
         }
         for (Py_ssize_t i = 0; i < n_in; i++) {
-            PyObject *tensor = PySequence_Fast_GET_ITEM(ins, i);
-            PyObject *id = PyObject_GetAttr(tensor, str_id);
-            long long value = id == NULL ? -1 : PyLong_AsLongLong(id);
-            Py_XDECREF(id);
-            if (value == -1 && PyErr_Occurred()) {
-                Py_DECREF(ins);
+            long long id = PyLong_AsLongLong(PyTuple_GET_ITEM(record, FIXED + 2 * i));
+            if ((id == -1 && PyErr_Occurred())
+                    || PyList_Append(in_values, PyTuple_GET_ITEM(record, FIXED + 2 * i + 1)) < 0) {
                 goto fail;
             }
-            in_buffer[in_used++] = value;
-            if (PyList_Append(in_tensors, tensor) < 0) {
-                Py_DECREF(ins);
-                goto fail;
-            }
+            in_buffer[in_used++] = id;
         }
-        Py_DECREF(ins);
         in_count[r] = n_in;
         /* The record's line. */
         PyObject *key = PyLong_FromVoidPtr(location);
@@ -762,13 +782,13 @@ split_records(PyObject *module, PyObject *args)
             continue;
         }
         op_flag[r] = 1;
-        PyObject *op_attrs = PyTuple_GET_ITEM(record, 5);
+        PyObject *op_attrs = PyTuple_GET_ITEM(record, 4);
         long type = interned_code(types.codes, types.table, op_type);
-        long scope = type == -2 ? -2 : interned_code(scopes.codes, scopes.table, PyTuple_GET_ITEM(record, 11));
-        long long seq = scope == -2 ? -1 : PyLong_AsLongLong(PyTuple_GET_ITEM(record, 10));
-        int backward = PyObject_IsTrue(PyTuple_GET_ITEM(record, 9));
+        long scope = type == -2 ? -2 : interned_code(scopes.codes, scopes.table, PyTuple_GET_ITEM(record, 10));
+        long long seq = scope == -2 ? -1 : PyLong_AsLongLong(PyTuple_GET_ITEM(record, 9));
+        int backward = PyObject_IsTrue(PyTuple_GET_ITEM(record, 8));
         if (type == -2 || scope == -2 || PyErr_Occurred() || backward < 0
-                || PyList_Append(tape_sets, PyTuple_GET_ITEM(record, 7)) < 0 || PyList_Append(attrs, op_attrs) < 0) {
+                || PyList_Append(tape_sets, PyTuple_GET_ITEM(record, 6)) < 0 || PyList_Append(attrs, op_attrs) < 0) {
             goto fail;
         }
         type_code[ops] = (int32_t)type;
@@ -778,7 +798,7 @@ split_records(PyObject *module, PyObject *args)
         if (!(PyDict_CheckExact(op_attrs) && PyDict_GET_SIZE(op_attrs) == 0)) {
             any_attrs = 1;
         }
-        if (PyTuple_GET_ITEM(record, 6) != Py_None) {
+        if (PyTuple_GET_ITEM(record, 5) != Py_None) {
             PyObject *index = PyLong_FromSsize_t(ops);
             if (index == NULL || PyList_Append(custom, index) < 0) {
                 Py_XDECREF(index);
@@ -799,7 +819,7 @@ split_records(PyObject *module, PyObject *args)
         Py_XDECREF(tape_set_tuple);
         goto fail;
     }
-    result = PyTuple_Pack(17, out_counts, out_ids, out_values, out_shapes, out_dtypes, in_counts, in_tensors, in_ids,
+    result = PyTuple_Pack(17, out_counts, out_ids, out_values, out_shapes, out_dtypes, in_counts, in_values, in_ids,
                           locations, op_flags, op_types, op_scopes, tape_set_tuple, backwards, seqs,
                           any_attrs ? attrs : Py_None, custom);
     Py_DECREF(tape_set_tuple);
@@ -826,7 +846,7 @@ done:
     Py_XDECREF(out_values);
     Py_XDECREF(out_shapes);
     Py_XDECREF(out_dtypes);
-    Py_XDECREF(in_tensors);
+    Py_XDECREF(in_values);
     Py_XDECREF(locations);
     Py_XDECREF(op_types);
     Py_XDECREF(op_scopes);

@@ -44,7 +44,7 @@ from .diagnose import diagnose
 from .forward_recorder import ForwardRecording, gradient_tapes
 from .names import names_at
 from .model import VALUE_CAP, Event, GradientCall, GradientResult, Location, Run, TapeInfo
-from .store import CONSTANT, VARIABLE, OpsView, Store, TensorsView, one_value
+from .store import CONSTANT, VARIABLE, OpsView, Store, TensorsView, input_pairs, one_value
 
 try:  # the per-op path in C (setup.py builds it where it can); the Python methods below do the same
     from . import _recordfast
@@ -310,7 +310,7 @@ class Recorder(ForwardRecording):
                 tensor = tensor._snapshot
             seen.append(tensor)
         if seen:
-            self._records.append((None, tuple(seen), (), None, None, None, None, -1, location, False, 0, ""))
+            self._records.append((None, (), None, None, None, None, -1, location, False, 0, "", *input_pairs(seen)))
 
     def _tensor(self, tensor, location=None):
         """The table row of a tensor or variable, added on first sight."""
@@ -583,15 +583,15 @@ class Recorder(ForwardRecording):
             if len(outputs) == 1:
                 output = outputs[0]
                 value, self._last_output = output._value, output._id
-                records.append((op_type, inputs, None, self._last_output, value, attrs, grad_fn, tape_set, location,
-                                backward, next(self._seq), state.name_scope))
+                records.append((op_type, None, self._last_output, value, attrs, grad_fn, tape_set, location, backward,
+                                next(self._seq), state.name_scope, *input_pairs(inputs)))
                 try:
                     self._record_bytes += value.nbytes
                 except AttributeError:  # not a numpy value: counted when made an array
                     pass
             else:
-                records.append((op_type, inputs, outputs, None, None, attrs, grad_fn, tape_set, location, backward,
-                                next(self._seq), state.name_scope))
+                records.append((op_type, outputs, None, None, attrs, grad_fn, tape_set, location, backward,
+                                next(self._seq), state.name_scope, *input_pairs(inputs)))
             if len(records) >= RECORD_BATCH or self._record_bytes >= RECORD_BYTES:
                 self._drain()
 
@@ -605,8 +605,8 @@ class Recorder(ForwardRecording):
 
     def _add_op(self, op_type, inputs, outputs, attrs, grad_fn, tape_set, location, backward=False):
         """Add an op outside the observed path (held backward ops, a tape explained on its own)."""
-        self._records.append((op_type, tuple(inputs), tuple(outputs), None, None, attrs, grad_fn, tape_set, location,
-                              backward, next(self._seq), state.name_scope))
+        self._records.append((op_type, tuple(outputs), None, None, attrs, grad_fn, tape_set, location, backward,
+                              next(self._seq), state.name_scope, *input_pairs(inputs)))
 
     def gradient_computed(self, tape, kind, targets, sources, options, results):
         # Do not keep the finished pass's frame (or a read's) alive.

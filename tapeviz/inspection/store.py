@@ -7,9 +7,10 @@ batch of raw records (``add_records``: the recorder appends one tuple per op whi
 a tensor's summary (min, max, mean, non-finite count, L2 norm) is computed in bulk for thousands of values
 at a time, from arrays held only until the next flush.
 
-A new per-op column: add its field to the end of ``RECORD_FIELDS`` (and to the tuples the recorder
-appends: ``op_executed``, ``_add_op``, ``_sight``, and ``Store.add_op``); in ``add_records`` add
-its name to the ``zip(*records)`` unpacking and to the tuple the sightings filter picks from, then
+A new per-op column: add its field to the end of ``RECORD_FIELDS`` (before the input pairs that end a
+record; in the tuples the recorder appends: ``op_executed``, ``_add_op``, ``_sight``, ``Store.add_op``,
+and _recordfast.c's ``record_fast`` and ``split_records``, whose FIXED count grows by one); in
+``_split_records`` add its name to the unpacking and to the tuple the sightings filter picks from, then
 extend an ``array`` column made in ``__init__`` (through an ``Interned`` table for repeated
 values, as ``type`` does); count it in ``nbytes`` and read it in ``op``. Every column only grows, so a
 snapshot is a view that remembers the lengths: no copy. ``OpsView`` and ``TensorsView`` show the
@@ -274,6 +275,7 @@ _VALUE = operator.attrgetter("_value")
 _SIZE = operator.attrgetter("size")
 _NBYTES = operator.attrgetter("nbytes")
 _SHAPE_AND_DTYPE = operator.attrgetter("shape", "dtype")
+_ID_AND_VALUE = operator.attrgetter("_id", "_value")
 _IS_NOT_NONE = functools.partial(operator.is_not, None)
 _chain = itertools.chain.from_iterable
 _EMPTY = {}
@@ -320,13 +322,24 @@ class Batch:
         self.leaf_ids, self.leaf_values, self.leaf_rows = leaf_ids, leaf_values, leaf_rows
 
 
-# The raw record of one op, as the recorder appends it while the op runs (the input tensors, not their
-# ids: the batch reads ids, values, shapes and dtypes in bulk). An op with one output, almost every op,
-# has ``outputs`` None and that output's id and value in ``out_id`` and ``out_value`` (read while the
-# op runs, when they are in the cache); any other has its outputs in ``outputs`` and ``out_id`` None.
-# A sighting of tensors outside any op has op_type None, the tensors as inputs and no outputs.
-RECORD_FIELDS = ("op_type", "inputs", "outputs", "out_id", "out_value", "attrs", "grad_fn", "tape_set", "location",
-                 "backward", "seq", "scope")
+# The raw record of one op, as the recorder appends it while the op runs: the fields RECORD_FIELDS
+# names, then the inputs as (id, value) pairs, flat (``record[FIXED::2]`` the ids, ``record[FIXED + 1::2]``
+# the values). One tuple an op and no Tensor in it: records wait for their batch, and holding the step's
+# tensors (and a tuple or two more per op) made the collector run and promote them, the full collections
+# that followed costing about a tenth of a training loop. An op with one output, almost every op, has
+# ``outputs`` None and that output's id and value in ``out_id`` and ``out_value``; any other has its
+# output tensors in ``outputs`` and ``out_id`` None. A sighting of tensors outside any op has op_type
+# None, no outputs, and the tensors as its inputs.
+RECORD_FIELDS = ("op_type", "outputs", "out_id", "out_value", "attrs", "grad_fn", "tape_set", "location", "backward",
+                 "seq", "scope")
+FIXED = len(RECORD_FIELDS)
+_FIXED_FIELDS = operator.itemgetter(*range(FIXED))
+_INPUT_PAIRS = operator.itemgetter(slice(FIXED, None))
+
+
+def input_pairs(tensors):
+    """The (id, value) pairs of tensors, flat, as a record ends."""
+    return tuple(itertools.chain.from_iterable(map(_ID_AND_VALUE, tensors)))
 
 
 class Store:
@@ -426,7 +439,8 @@ class Store:
 
         The recorder adds ops in batches with ``add_records``; this is that path for a single op whose
         inputs are all known (tests, tools)."""
-        record = (op_type, tuple(inputs), tuple(outputs), None, None, None, None, tape_set, None, backward, seq, scope)
+        record = (op_type, tuple(outputs), None, None, None, None, tape_set, None, backward, seq, scope,
+                  *input_pairs(inputs))
         seen = self.add_records([record], attrs_codes=[attrs_index], location_codes=[location])
         return seen.first_op
 
@@ -467,7 +481,7 @@ class Store:
             split = _recordfast.split_records(records, self)  # None: a value that is not numpy's
         if split is None:
             split = self._split_records(records, attrs_codes, location_codes)
-        (out_counts, out_ids, out_values, out_shapes, dtype_codes, in_counts, in_tensors, in_ids, location_codes,
+        (out_counts, out_ids, out_values, out_shapes, dtype_codes, in_counts, in_values, in_ids, location_codes,
          is_op, types, scopes, tape_sets, backwards, seqs, attrs, custom) = split
         if type(out_counts) is bytes:  # the C split gives these numbers as bytes too
             out_counts, in_counts = np.frombuffer(out_counts, np.int64), np.frombuffer(in_counts, np.int64)
@@ -516,9 +530,8 @@ class Store:
             shape[local] = out_shapes
             dtype[local] = dtype_codes
         if leaves is not None:
-            leaf_tensors = [in_tensors[i] for i in leaf_flat.tolist()]
-            leaf_ids = list(map(_ID, leaf_tensors))
-            leaf_values, leaf_shapes, leaf_dtypes = _values(leaf_tensors)
+            leaf_ids = in_ids[leaf_flat].tolist()
+            leaf_values, leaf_shapes, leaf_dtypes = _arrays([in_values[i] for i in leaf_flat.tolist()])
             leaf_dtypes = self._codes(self.dtypes, leaf_dtypes)
             leaf_rows = starts[leaf_records] + (np.arange(len(leaf_ids)) - np.searchsorted(leaf_records, leaf_records))
             local = leaf_rows - base_row
@@ -575,15 +588,16 @@ class Store:
         """The fields of a batch of raw records, flattened and coded, as ``add_records`` reads them (the
         Python twin of ``_recordfast.split_records``, which gives the same fields; numbers may be bytes):
 
-        out_counts, out_ids, out_values, out_shape_codes, out_dtype_codes, in_counts, in_tensors, in_ids,
+        out_counts, out_ids, out_values, out_shape_codes, out_dtype_codes, in_counts, in_values, in_ids,
         location_codes (every record's, int32 bytes), is_op (None when every record is an op), then the
         ops' own: type codes and scope codes (int32 bytes), tape sets (a tuple), backward flags (int8
         bytes), seqs (int64 bytes), attrs (None when all are empty), the indices of the ops that have a
         custom gradient.
         """
         count = len(records)
-        (types, inputs, outputs, one_ids, one_values, attrs, grad_fns, tape_sets, locations, backwards,
-         seqs, scopes) = zip(*records)
+        (types, outputs, one_ids, one_values, attrs, grad_fns, tape_sets, locations, backwards, seqs,
+         scopes) = zip(*map(_FIXED_FIELDS, records))
+        inputs = list(map(_INPUT_PAIRS, records))
         sightings = types.count(None)
         # Outputs and inputs, flattened in record order.
         singles = outputs.count(None)
@@ -605,9 +619,10 @@ class Store:
                     out_ids.extend(map(_ID, outs))
                     out_values.extend(map(_VALUE, outs))
         out_values, out_shapes, out_dtypes = _arrays(out_values)
-        in_counts = np.fromiter(map(len, inputs), np.int64, count)
-        in_tensors = list(_chain(inputs))
-        in_ids = np.fromiter(map(_ID, in_tensors), np.int64, len(in_tensors))
+        in_counts = np.fromiter(map(len, inputs), np.int64, count) // 2
+        pairs = list(_chain(inputs))
+        in_ids = np.array(pairs[0::2], np.int64)
+        in_values = pairs[1::2]
         if location_codes is None:
             location_codes = self.location_codes(locations)
         is_op = None
@@ -621,7 +636,7 @@ class Store:
             attrs = None
         custom = [i for i, g in enumerate(grad_fns) if g is not None] if grad_fns.count(None) != ops else ()
         return (out_counts, out_ids, out_values, self._codes(self.shapes, out_shapes),
-                self._codes(self.dtypes, out_dtypes), in_counts, in_tensors, in_ids, _packed(location_codes, np.int32),
+                self._codes(self.dtypes, out_dtypes), in_counts, in_values, in_ids, _packed(location_codes, np.int32),
                 is_op, _packed(self._codes(self.types, types), np.int32), _packed(self._codes(self.scopes, scopes), np.int32),
                 tape_sets, _packed(backwards, np.int8), _packed(seqs, np.int64), attrs, custom)
 
