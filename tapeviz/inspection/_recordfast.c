@@ -1056,7 +1056,8 @@ PyInit__recordfast(void)
     }
     if (PyModule_AddObjectRef(m, "Walker", (PyObject *)&WalkerType) < 0
             || PyModule_AddObjectRef(m, "OpRecorder", (PyObject *)&OpRecorderType) < 0
-            || PyModule_AddIntConstant(m, "SITE_SHIFT", SITE_SHIFT) < 0) {
+            || PyModule_AddIntConstant(m, "SITE_SHIFT", SITE_SHIFT) < 0
+            || PyModule_AddIntConstant(m, "FIXED", FIXED) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -45,14 +45,9 @@ from .forward_recorder import ForwardRecording, gradient_tapes
 from .names import names_at
 from .model import VALUE_CAP, Event, GradientCall, GradientResult, Location, Run, TapeInfo
 from .store import CONSTANT, VARIABLE, OpsView, Store, TensorsView, input_pairs, one_value
+from .store import _recordfast  # the per-op path in C, or None: the Python methods below do the same
 
-try:  # the per-op path in C (setup.py builds it where it can); the Python methods below do the same
-    from . import _recordfast
-except ImportError:
-    _recordfast = None
-_SITE_SHIFT = 48  # _recordfast.SITE_SHIFT: call-site keys are shared by both paths
-if os.environ.get("TAPEVIZ_PURE_PYTHON"):  # the Python path alone (tests compare the two)
-    _recordfast = None
+_SITE_SHIFT = 48  # _recordfast.SITE_SHIFT (store.py checks it): call-site keys are shared by both paths
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__))

@@ -29,6 +29,7 @@ import itertools
 import math
 import operator
 import os
+import warnings
 from array import array
 from collections.abc import Mapping
 
@@ -36,11 +37,11 @@ import numpy as np
 
 from .model import OpInfo, TensorInfo, dtype_name
 
-try:  # the records' fields split in C where setup.py built it; _split_records does the same in Python
+try:  # the recorder's per-op path in C, where setup.py built it (here and in recorder.py the same in Python)
     from . import _recordfast
 except ImportError:
     _recordfast = None
-if os.environ.get("TAPEVIZ_PURE_PYTHON"):
+if os.environ.get("TAPEVIZ_PURE_PYTHON"):  # the Python path alone (tests compare the two)
     _recordfast = None
 
 KINDS = ("intermediate", "constant", "variable")
@@ -333,6 +334,10 @@ class Batch:
 RECORD_FIELDS = ("op_type", "outputs", "out_id", "out_value", "attrs", "grad_fn", "tape_set", "location", "backward",
                  "seq", "scope")
 FIXED = len(RECORD_FIELDS)
+if _recordfast is not None and (getattr(_recordfast, "FIXED", None) != FIXED or _recordfast.SITE_SHIFT != 48):
+    warnings.warn("tapeviz's compiled recorder (_recordfast) was built from other sources than this tapeviz: "
+                  "recording with the Python path, which is slower. Rebuild it: pip install -e .", RuntimeWarning)
+    _recordfast = None
 _FIXED_FIELDS = operator.itemgetter(*range(FIXED))
 _INPUT_PAIRS = operator.itemgetter(slice(FIXED, None))
 
