@@ -578,8 +578,13 @@ class Recorder(ForwardRecording):
             if len(outputs) == 1:
                 output = outputs[0]
                 value, self._last_output = output._value, output._id
-                records.append((op_type, None, self._last_output, value, attrs, grad_fn, tape_set, location, backward,
-                                next(self._seq), state.name_scope, *input_pairs(inputs)))
+                if len(inputs) == 2:  # most ops: the pairs written out, with no call
+                    x, y = inputs
+                    records.append((op_type, None, self._last_output, value, attrs, grad_fn, tape_set, location,
+                                    backward, next(self._seq), state.name_scope, x._id, x._value, y._id, y._value))
+                else:
+                    records.append((op_type, None, self._last_output, value, attrs, grad_fn, tape_set, location,
+                                    backward, next(self._seq), state.name_scope, *input_pairs(inputs)))
                 try:
                     self._record_bytes += value.nbytes
                 except AttributeError:  # not a numpy value: counted when made an array

@@ -339,7 +339,8 @@ if _recordfast is not None and (getattr(_recordfast, "FIXED", None) != FIXED or 
                   "recording with the Python path, which is slower. Rebuild it: pip install -e .", RuntimeWarning)
     _recordfast = None
 _FIXED_FIELDS = operator.itemgetter(*range(FIXED))
-_INPUT_PAIRS = operator.itemgetter(slice(FIXED, None))
+_INPUT_IDS = operator.itemgetter(slice(FIXED, None, 2))
+_INPUT_VALUES = operator.itemgetter(slice(FIXED + 1, None, 2))
 
 
 def input_pairs(tensors):
@@ -602,7 +603,6 @@ class Store:
         count = len(records)
         (types, outputs, one_ids, one_values, attrs, grad_fns, tape_sets, locations, backwards, seqs,
          scopes) = zip(*map(_FIXED_FIELDS, records))
-        inputs = list(map(_INPUT_PAIRS, records))
         sightings = types.count(None)
         # Outputs and inputs, flattened in record order.
         singles = outputs.count(None)
@@ -624,10 +624,9 @@ class Store:
                     out_ids.extend(map(_ID, outs))
                     out_values.extend(map(_VALUE, outs))
         out_values, out_shapes, out_dtypes = _arrays(out_values)
-        in_counts = np.fromiter(map(len, inputs), np.int64, count) // 2
-        pairs = list(_chain(inputs))
-        in_ids = np.array(pairs[0::2], np.int64)
-        in_values = pairs[1::2]
+        in_counts = (np.fromiter(map(len, records), np.int64, count) - FIXED) // 2
+        in_ids = np.fromiter(_chain(map(_INPUT_IDS, records)), np.int64, int(in_counts.sum()))
+        in_values = list(_chain(map(_INPUT_VALUES, records)))
         if location_codes is None:
             location_codes = self.location_codes(locations)
         is_op = None
