@@ -21,7 +21,7 @@
 #endif
 
 static PyObject *str_reader, *str_read_found, *str_ops, *str_tapes, *str_name_scope, *str_value, *str_id,
-                *str_nbytes, *str_acquire, *str_release, *str_last_output;
+                *str_nbytes, *str_acquire, *str_release, *str_last_output, *str_dict;
 
 /* The key of a call site in the shared call-site cache: id(code) | (bytecode offset << 48). The Python
    walk builds the same integer, so both paths share one dictionary. */
@@ -212,6 +212,25 @@ get_optional(PyObject *object, PyObject *name)
     return value;
 }
 
+/* The attribute of a thread-local object read from its dict for this thread (one look-up of the
+   thread's dict serves several attributes); NULL with no error if it is not set there. */
+static PyObject *
+local_item(PyObject *local_dict, PyObject *name)
+{
+    PyObject *value = PyDict_GetItemWithError(local_dict, name);
+    Py_XINCREF(value);
+    return value;
+}
+
+/* Is this the only thread? Then no other can hold the Recorder's lock, and taking it is skipped. */
+static int
+only_thread(void)
+{
+    PyThreadState *me = PyThreadState_Get();
+    PyThreadState *first = PyInterpreterState_ThreadHead(PyThreadState_GetInterpreter(me));
+    return first == me && PyThreadState_Next(first) == NULL;
+}
+
 /* 1: recorded; 0: the Python path must handle this op (nothing was changed); -1: error. */
 static int
 record_fast(OpRecorder *r, PyObject *const *args)
@@ -231,10 +250,20 @@ record_fast(OpRecorder *r, PyObject *const *args)
         return 0;
     }
     PyObject *location = NULL;
-    PyObject *reader = get_optional(r->seen, str_reader);
-    if (reader == NULL) {
+    PyObject *seen_dict = PyObject_GetAttr(r->seen, str_dict);
+    if (seen_dict == NULL || !PyDict_Check(seen_dict)) {
+        Py_XDECREF(seen_dict);
         Py_DECREF(frame);
         return PyErr_Occurred() ? -1 : 0;
+    }
+    PyObject *reader = local_item(seen_dict, str_reader);
+    Py_DECREF(seen_dict);
+    if (reader == NULL) {
+        if (PyErr_Occurred()) {
+            Py_DECREF(frame);
+            return -1;
+        }
+        reader = Py_NewRef(Py_None);  /* the class's default */
     }
     if (reader == (PyObject *)frame) {
         /* A ReadVariableOp right after its variable's access was watched: that walk's answer. */
@@ -266,12 +295,17 @@ record_fast(OpRecorder *r, PyObject *const *args)
     }
     int status = 0;
     PyObject *held_ops = NULL, *tapes_now = NULL, *key = NULL, *value = NULL, *out_id = NULL, *seq = NULL,
-             *scope = NULL, *record = NULL, *acquired = NULL;
+             *scope = NULL, *record = NULL, *acquired = NULL, *state_dict = NULL;
     held_ops = get_optional(r->held, str_ops);
     if (held_ops == NULL || !PyList_Check(held_ops) || PyList_GET_SIZE(held_ops) != 0) {
         goto done;
     }
-    tapes_now = get_optional(r->state, str_tapes);
+    state_dict = PyObject_GetAttr(r->state, str_dict);
+    if (state_dict == NULL || !PyDict_Check(state_dict)) {
+        status = PyErr_Occurred() ? -1 : 0;
+        goto done;
+    }
+    tapes_now = local_item(state_dict, str_tapes);
     if (tapes_now == NULL || !PyList_Check(tapes_now) || PyList_GET_SIZE(tapes_now) > 1
             || PySet_GET_SIZE(r->paused) != 0) {
         goto done;
@@ -330,15 +364,16 @@ record_fast(OpRecorder *r, PyObject *const *args)
     /* Records and their seq numbers stay in one order: take the Recorder's lock, or let the Python
        path wait for it. */
     PyObject *no_wait = Py_False;
-    acquired = PyObject_VectorcallMethod(str_acquire, (PyObject *[]){r->lock, no_wait},
-                                         2, NULL);
+    int locking = !only_thread();
+    acquired = locking ? PyObject_VectorcallMethod(str_acquire, (PyObject *[]){r->lock, no_wait}, 2, NULL)
+                       : Py_NewRef(Py_True);
     if (acquired == NULL || acquired != Py_True) {
         Py_DECREF(tape_set);
         status = acquired == NULL ? -1 : 0;
         goto done;
     }
     seq = PyIter_Next(r->seq);
-    scope = seq == NULL ? NULL : get_optional(r->state, str_name_scope);
+    scope = seq == NULL ? NULL : local_item(state_dict, str_name_scope);
     if (scope != NULL) {
         PyObject *items[FIXED] = {op_type, Py_None, out_id, value, attrs, grad_fn, tape_set, location, Py_False, seq,
                                   scope};
@@ -359,8 +394,8 @@ record_fast(OpRecorder *r, PyObject *const *args)
         }
     }
     Py_DECREF(tape_set);
-    PyObject *released = PyObject_VectorcallMethod(str_release, (PyObject *[]){r->lock},
-                                                   1, NULL);
+    PyObject *released = locking ? PyObject_VectorcallMethod(str_release, (PyObject *[]){r->lock}, 1, NULL)
+                                 : Py_NewRef(Py_None);
     if (released == NULL) {
         status = -1;
     }
@@ -396,6 +431,7 @@ done:
     Py_XDECREF(scope);
     Py_XDECREF(record);
     Py_XDECREF(acquired);
+    Py_XDECREF(state_dict);
     return status;
 }
 
@@ -1036,6 +1072,7 @@ PyInit__recordfast(void)
     INTERN(str_acquire, "acquire");
     INTERN(str_release, "release");
     INTERN(str_last_output, "_last_output");
+    INTERN(str_dict, "__dict__");
     INTERN(str_codes, "codes");
     INTERN(str_code, "code");
     INTERN(str_location_by_id, "_location_by_id");
