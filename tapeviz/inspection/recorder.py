@@ -55,6 +55,7 @@ VALUE_BUDGET_BYTES = 16 * 1024 ** 2
 _ARRAY_OVERHEAD = 200  # bytes a kept array costs beside its data (object, dict entry, key)
 _SIZE = operator.attrgetter("size")
 _isfinite = math.isfinite
+_vdot = np.vdot
 _FIRST = operator.itemgetter(0)
 _NOTHING = {}  # shared by the results with no summary or explanation yet; replaced, never filled
 SMALL_VALUE = 64  # elements: an intermediate this small costs about what its summary costs
@@ -157,8 +158,16 @@ def _needs_diagnosis(value):
 
 def _any_needs_diagnosis(results):
     for grad in results:
-        if grad is not None and _needs_diagnosis(grad._value):
-            return True
+        if grad is not None:
+            value = grad._value
+            # _needs_diagnosis's first test, inlined for the usual gradient (a float array): one call a
+            # source a step.
+            if type(value) is np.ndarray and value.dtype.kind == "f":
+                square = _vdot(value, value)
+                if square and _isfinite(square):
+                    continue
+            if _needs_diagnosis(value):
+                return True
     return False
 
 
@@ -364,18 +373,34 @@ class Recorder(ForwardRecording):
     def _keep_small(self, batch):
         """Keep the batch's small new leaves and small outputs (2 to SMALL_VALUE elements), in row order,
         while the budget lasts."""
-        kept = []
+        picked_rows, picked_ids, picked_values = [], [], []
         for rows, ids, values in ((batch.leaf_rows, batch.leaf_ids, batch.leaf_values),
                                   (batch.out_rows, batch.out_ids, batch.out_values)):
             if ids:
                 sizes = np.fromiter(map(_SIZE, values), np.int64, len(values))
-                small = np.flatnonzero((sizes > 1) & (sizes <= SMALL_VALUE)).tolist()
-                if small:
-                    kept += [(int(rows[i]), ids[i], values[i]) for i in small]
-        if batch.leaf_ids:
-            kept.sort(key=_FIRST)
-        for _, tensor_id, value in kept:
-            self._keep(tensor_id, value)
+                small = np.flatnonzero((sizes > 1) & (sizes <= SMALL_VALUE))
+                if len(small):
+                    picked_rows.append(np.asarray(rows)[small])
+                    small = small.tolist()
+                    picked_ids += [ids[i] for i in small]
+                    picked_values += [values[i] for i in small]
+        if not picked_ids:
+            return
+        if len(picked_rows) > 1:  # leaves and outputs interleave in row order
+            order = np.argsort(np.concatenate(picked_rows), kind="stable").tolist()
+            picked_ids = [picked_ids[i] for i in order]
+            picked_values = [picked_values[i] for i in order]
+        # _keep, inlined (a training step keeps a few small values; their sizes are known to fit SMALL_VALUE).
+        kept, used = self._values, self._value_bytes
+        for tensor_id, value in zip(picked_ids, picked_values):
+            if used >= VALUE_BUDGET_BYTES:
+                break
+            if tensor_id not in kept:
+                cost = value.nbytes + _ARRAY_OVERHEAD
+                if used + cost <= VALUE_BUDGET_BYTES:
+                    kept[tensor_id] = value
+                    used += cost
+        self._value_bytes = used
 
     def _event(self, kind, tape=None, tensor=None, location=None, source=None, seq=None, scope=None):
         """Note an event (``source``: the id of the tensor an assignment took its value from; ``scope``: the
@@ -564,8 +589,9 @@ class Recorder(ForwardRecording):
                               backward, next(self._seq), state.name_scope))
 
     def gradient_computed(self, tape, kind, targets, sources, options, results):
+        seen = _backward_seen
         # Do not keep the finished pass's frame (or a read's) alive.
-        _backward_seen.frame = _backward_seen.location = _backward_seen.reader = None
+        seen.frame = seen.location = seen.reader = None
         held, _held.ops = _held.ops, []
         rerun = state.rerun_backward  # set by GradientTape.gradient, whose backward ops were not shown to us
         location = _walk(sys._getframe(2))[0]
@@ -579,18 +605,28 @@ class Recorder(ForwardRecording):
                 tape_set = self.store.tape_sets.code(((), recording, tuple(sorted(self._paused))))
                 for op_type, inputs, outputs, attrs, grad_fn, op_location in held:
                     self._add_op(op_type, inputs, outputs, attrs, grad_fn, tape_set, op_location, True)
-            tape_id = self._tape_id(tape)
+            tape_id = self._tape_ids.get(id(tape))
+            if tape_id is None:
+                tape_id = self._tape_id(tape)
             # Values beyond a summary serve the inspector's plots: a gradient against a 1-D source (and the
             # target, if it has the source's size). Only those are kept.
-            plotted = {}
+            plotted = None
             if self._value_bytes < VALUE_BUDGET_BYTES:
                 for s in sources:
                     value = s._value_for_read()
                     if value.ndim == 1:
+                        if plotted is None:
+                            plotted = {}
                         plotted[s._id] = value.size
+            # The tensors met here: the targets and sources not sighted yet (a training step's sources
+            # are its variables, sighted at its first step), and the gradients (new tensors: their rules'
+            # ops were not shown to the recorder).
             sighted = self._sighted_variables
-            self._sight([t for t in itertools.chain(targets, sources) if t._id not in sighted]
-                        + [g for g in results if g is not None], location)
+            met = [t for t in targets if t._id not in sighted]
+            met += [s for s in sources if s._id not in sighted]
+            met += [g for g in results if g is not None]
+            self._sight(met, location)
+            seq = next(self._seq)
             if plotted:
                 sizes = set(plotted.values())
                 kept = self._values
@@ -599,19 +635,21 @@ class Recorder(ForwardRecording):
                         value = t._value_for_read()
                         if t._id in plotted or value.size in sizes:
                             self._keep(t._id, np.asarray(value), always=True)
-            seq = next(self._seq)
             options_key = tuple(options.items())
             options_code = self._options.get(options_key)
             if options_code is None:
                 options_code = self._options[options_key] = len(self._options_list)
                 self._options_list.append(dict(options))
             self._call_count += 1
-            source_ids = [s._id for s in sources]
-            grads = [None if grad is None else grad._id for grad in results]
+            source_ids = tuple([s._id for s in sources])
+            where = self.store._location_by_id.get(id(location))  # _code_of, inlined: one call a step
+            if where is None:
+                where = self._code_of(location)
             # The gradients' summaries come from the tensor table (their rule's op made them, or they are
             # added as leaves): nothing is computed per call for a gradient nobody asks about.
-            self._raw_calls.append((seq, tape_id, kind, tuple([t._id for t in targets]), tuple(source_ids),
-                                    options_code, self._code_of(location), tuple(grads)))
+            self._raw_calls.append((seq, tape_id, kind, tuple([t._id for t in targets]), source_ids,
+                                    options_code, where,
+                                    tuple([None if grad is None else grad._id for grad in results])))
             if plotted:
                 for source_id, grad in zip(source_ids, results):
                     if grad is not None and source_id in plotted:
