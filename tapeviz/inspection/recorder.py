@@ -7,7 +7,9 @@ What keeps recording linear and cheap in a training loop: while an op runs, the 
 user line through a per-code-object cache and appends one raw tuple to a list (``_records``);
 every RECORD_BATCH ops, and before anything reads the run, ``_drain`` turns the batch into rows of
 the columns in store.py in bulk, and the outputs are summarized in bulk, not kept. Events and
-gradient calls wait as numbers until the run is read (``_materialize``). The ops of a backward
+gradient calls are kept as numbers; the run's lists of them (lazylist.LazyList, the live run's and
+each snapshot's) make their objects when first read, so a snapshot whose events and calls are not
+read makes none, and taking a snapshot costs little per step. The ops of a backward
 pass that no tape records are not shown to the recorder by ``GradientTape.gradient`` (the recorder
 runs the pass again, and keeps its ops, only if a gradient is NaN/Inf or all zero; a jacobian's are held until the call ends); a gradient call
 only notes its results, and the ones that need an explanation (None, unconnected zeros under
@@ -18,6 +20,7 @@ whole run. The recorder keeps no array of the run alive beyond a fixed budget of
 """
 import copy
 from array import array
+import functools
 import itertools
 import linecache
 import math
@@ -37,6 +40,7 @@ from tapeviz.core.tensor import Variable
 from .explain import explain as explain_pair
 from .diagnose import diagnose
 from .forward_recorder import ForwardRecording, gradient_tapes
+from .lazylist import LazyList
 from .names import names_at
 from .model import VALUE_CAP, Event, GradientCall, GradientResult, Location, Run, TapeInfo
 from .store import CONSTANT, VARIABLE, OpsView, Store, TensorsView, one_value
@@ -56,8 +60,6 @@ _ARRAY_OVERHEAD = 200  # bytes a kept array costs beside its data (object, dict 
 _SIZE = operator.attrgetter("size")
 _isfinite = math.isfinite
 _vdot = np.vdot
-_FIRST = operator.itemgetter(0)
-_NOTHING = {}  # shared by the results with no summary or explanation yet; replaced, never filled
 SMALL_VALUE = 64  # elements: an intermediate this small costs about what its summary costs
 RECORD_BATCH = 512  # raw records (ops) turned into columns at a time
 # ... or fewer, once the output values they hold reach this many bytes. Large, as a batch has a fixed
@@ -180,9 +182,12 @@ class Recorder(ForwardRecording):
 
     def __init__(self, meta=None):
         self.store = store = Store()
-        self.run = Run(ops=OpsView(store), tensors=TensorsView(store), meta=dict(meta or {}))
-        self._seq = itertools.count(1)
         self._lock = threading.RLock()
+        # The live run's events and calls are made from the numbers below when something reads them.
+        self.run = Run(ops=OpsView(store), tensors=TensorsView(store), meta=dict(meta or {}),
+                       events=LazyList(self._new_events, self._lock, once=False),
+                       calls=LazyList(self._new_calls, self._lock, once=False))
+        self._seq = itertools.count(1)
         self._tape_ids = {}    # id(tape) -> tape id, while the tape lives (a weak reference drops it)
         self._tape_refs = {}
         self._reference_keys = {}  # id of a tape's weak reference -> id(tape), to forget it when it dies
@@ -197,15 +202,17 @@ class Recorder(ForwardRecording):
         self._late_variables = []  # variables met before recording began: their rows become variables
         self._sighted_variables = set()  # ids of variables sighted once: later sightings add nothing
         self._last_output = None  # id of the output of the last one-output op recorded
-        # Events and gradient calls wait as numbers until something reads the run (_materialize): a
-        # training step makes about ten, and objects made per step cost their making, their memory and
-        # every later garbage collection.
-        self._event_cells = array("q")  # EVENT_FIELDS numbers per event
+        # Events and gradient calls are kept as numbers; their objects are made when something reads them
+        # (a LazyList: the live run's, a snapshot's): a training step makes about ten, and objects made per
+        # step cost their making, their memory and every later garbage collection.
+        self._event_cells = array("q")  # EVENT_FIELDS numbers per event, every event of the run
+        self._events_made = 0           # events the live run's list has made
         self._event_kinds = {}          # kind -> its number in _event_kind_names
         self._event_kind_names = []
         self._raw_calls = []   # (seq, tape, kind, target ids, source ids, options code, location code, gradient ids)
         self._call_count = 0
-        self._finished_calls = 0   # calls before this index are final (see _finish_calls)
+        self._calls_made = 0   # calls the live run's list has made
+        self._named_calls = 0  # calls whose expressions are in run.names
         self._finished_tapes = set()  # ids of tapes that are gone: their TapeInfo changes no more
         self._gone_tapes = []
         store.sync = self._drain_locked  # a live view of the columns sees every op recorded so far
@@ -294,7 +301,7 @@ class Recorder(ForwardRecording):
     def _drain_locked(self):
         with self._lock:
             self._drain()
-            self._materialize()
+            self._name_calls()
 
     def _code_of(self, location):
         """A Location's code in the store (events and calls keep codes: a tuple of numbers and strings is
@@ -302,29 +309,72 @@ class Recorder(ForwardRecording):
         code = self.store._location_by_id.get(id(location))
         return code if code is not None else self.store.location_codes((location,))[0]
 
-    def _materialize(self):
-        """Make the Event and GradientCall objects of the events and calls recorded since the last time."""
-        if self._event_cells:
-            cells, self._event_cells = self._event_cells, array("q")
-            locations, kinds = self.store.locations, self._event_kind_names
-            rows = np.frombuffer(cells, np.int64).reshape(-1, len(EVENT_FIELDS)).tolist()
-            scopes = self.store.scopes.values
-            self.run.events.extend([Event(seq, kinds[kind], None if tape < 0 else tape, None if tensor < 0 else tensor,
-                                          locations[where] if where >= 0 else None, str(source) if source >= 0 else "",
-                                          scopes[scope].removesuffix("/") if scope >= 0 else "")
-                                    for seq, kind, tape, tensor, where, source, scope in rows])
-        if self._raw_calls:
-            raw, self._raw_calls = self._raw_calls, []
-            calls, names, locations = self.run.calls, self.run.names, self.store.locations
-            options_of = self._options_list
-            for seq, tape_id, kind, targets, sources, options, where, grads in raw:
-                targets, sources, options = list(targets), list(sources), options_of[options]
-                location = locations[where] if where >= 0 else None
-                results = [GradientResult(source, grad is None, None, _NOTHING, _NOTHING, grad)
-                           for source, grad in zip(sources, grads)]
-                calls.append(GradientCall(len(calls) + 1, seq, tape_id, kind, targets, sources, options, results,
-                                          location))
-                names.update(names_at(location, kind, targets, sources))
+    def _name_calls(self):
+        """Add the expressions of the calls made since the last time to run.names (what describe() says)."""
+        raw = self._raw_calls
+        if self._named_calls < len(raw):
+            names, locations = self.run.names, self.store.locations
+            for _, _, kind, targets, sources, _, where, _ in raw[self._named_calls:]:
+                names.update(names_at(locations[where] if where >= 0 else None, kind, targets, sources))
+            self._named_calls = len(raw)
+
+    def _events_of(self, start, stop):
+        """The Event objects of events ``start`` to ``stop`` (in recording order)."""
+        width = len(EVENT_FIELDS)
+        # A slice is a copy: no buffer of the live array is held, which later events could not grow.
+        rows = np.frombuffer(self._event_cells[start * width:stop * width], np.int64).reshape(-1, width).tolist()
+        locations, kinds, scopes = self.store.locations, self._event_kind_names, self.store.scopes.values
+        return [Event(seq, kinds[kind], None if tape < 0 else tape, None if tensor < 0 else tensor,
+                      locations[where] if where >= 0 else None, str(source) if source >= 0 else "",
+                      scopes[scope].removesuffix("/") if scope >= 0 else "")
+                for seq, kind, tape, tensor, where, source, scope in rows]
+
+    def _new_events(self):
+        """The live run's events recorded since it last read them."""
+        stop = len(self._event_cells) // len(EVENT_FIELDS)
+        start, self._events_made = self._events_made, stop
+        return self._events_of(start, stop) if stop > start else ()
+
+    def _calls_of(self, start, stop, values):
+        """The GradientCall objects of calls ``start`` to ``stop``, final: each result with its summary and
+        value (a kept value in ``values``, or the one element its summary holds). Their rows are drained.
+        Explanations and diagnoses are added by explain_pending, to the live run's objects."""
+        raw = self._raw_calls[start:stop]
+        store = self.store
+        summaries = iter(store.summaries([grad for call in raw for grad in call[7] if grad is not None]))
+        locations, options_of = store.locations, self._options_list
+        calls = []
+        for number, (seq, tape_id, kind, targets, sources, options, where, grads) in enumerate(raw, start + 1):
+            results = []
+            for source, grad in zip(sources, grads):
+                if grad is None:
+                    results.append(GradientResult(source, True, None, {}, {}, None))
+                else:
+                    summary = next(summaries)
+                    value = values.get(("call", number, source))
+                    results.append(GradientResult(source, False, one_value(summary) if value is None else
+                                                  np.array(value), summary, {}, grad))
+            calls.append(GradientCall(number, seq, tape_id, kind, list(targets), list(sources), options_of[options],
+                                      results, locations[where] if where >= 0 else None))
+        return calls
+
+    def _new_calls(self):
+        """The live run's gradient calls made since it last read them."""
+        stop = len(self._raw_calls)
+        if stop == self._calls_made:
+            return ()
+        self._drain()
+        self._name_calls()
+        start, self._calls_made = self._calls_made, stop
+        return self._calls_of(start, stop, self._values)
+
+    def _snapshot_calls(self, count, values):
+        """A snapshot's first ``count`` calls: those the live run has made already (explained, when they
+        needed it), the others made now (calls before the snapshot needed no explanation, or the live run
+        would have made them)."""
+        live = self.run.calls
+        made = min(list.__len__(live), count)
+        return list.__getitem__(live, slice(0, made)) + self._calls_of(made, count, values)
 
     def _drain(self):
         """Turn the raw records into rows of the columns, in one batch (callers hold the lock).
@@ -673,19 +723,25 @@ class Recorder(ForwardRecording):
         ``UnconnectedGradients.ZERO`` that are unconnected, and NaN/Inf or all-zero gradients."""
         with self._lock:
             self._drain()
-            self._materialize()
-            calls = self.run.calls[self._checked_calls:]
-            self._checked_calls = len(self.run.calls)
+            self._name_calls()
+            start, stop = self._checked_calls, len(self._raw_calls)
+            self._checked_calls = stop
             store = self.store
-            # Most results are neither None nor remarkable: their statistics, looked up in bulk, say so.
-            pairs = [(call, result) for call in calls for result in call.results]
+            # Most results are neither None nor remarkable: their statistics, looked up in bulk, say so, and
+            # no object is made for them.
+            pairs = [(number, index, grad) for number, call in enumerate(self._raw_calls[start:stop], start)
+                     for index, grad in enumerate(call[7])]
             if not pairs:
                 return
-            low, high, _, bad = store.stats_of([-1 if r.tensor is None else r.tensor for _, r in pairs])
+            low, high, _, bad = store.stats_of([-1 if grad is None else grad for _, _, grad in pairs])
             notable = ((low == 0) & (high == 0)) | (bad > 0)
-            notable |= np.fromiter((r.is_none for _, r in pairs), bool, len(pairs))
-            for index in np.flatnonzero(notable).tolist():
-                call, result = pairs[index]
+            notable |= np.fromiter((grad is None for _, _, grad in pairs), bool, len(pairs))
+            found = np.flatnonzero(notable).tolist()
+            calls = self.run.calls if found else None
+            for index in found:
+                number, result_index, _ = pairs[index]
+                call = calls[number]
+                result = call.results[result_index]
                 zeros_wanted = call.options.get("unconnected_gradients") == "ZERO"
                 stats = store.tensor_stats(result.tensor) if result.tensor is not None else None
                 all_zero = stats is not None and stats[0] == 0 and stats[1] == 0
@@ -694,30 +750,9 @@ class Recorder(ForwardRecording):
                         explanation = explain_pair(self.run, call.tape, target, result.source, call.seq,
                                                    call.options)
                         if explanation is not None:
-                            if result.explanations is _NOTHING:
-                                result.explanations = {}
                             result.explanations[target] = explanation
                 if not result.explanations and stats is not None and (stats[3] or all_zero):
-                    result.summary = store.tensor_summary(result.tensor)
                     result.diagnosis = diagnose(self.run, call, result)
-
-    def _finish_calls(self):
-        """Give each result made since the last snapshot its summary and value (a kept value, or the one
-        element its summary holds), and its own explanations dict: the calls are then final."""
-        calls = self.run.calls[self._finished_calls:]
-        self._finished_calls = len(self.run.calls)
-        summaries = iter(self.store.summaries([r.tensor for call in calls for r in call.results
-                                               if r.tensor is not None]))
-        values = self._values
-        for call in calls:
-            for result in call.results:
-                result.explanations = dict(result.explanations) if result.explanations else {}
-                if result.tensor is not None:
-                    result.summary = summary = next(summaries)
-                    value = values.get(("call", call.id, result.source))
-                    result.value = np.array(value) if value is not None else one_value(summary)
-                elif result.summary is _NOTHING:
-                    result.summary = {}
 
     # Output ---------------------------------------------------------------------------------------
     def snapshot(self):
@@ -728,16 +763,19 @@ class Recorder(ForwardRecording):
             live, store = self.run, self.store
             self._drain()
             store.tensors.flush()
-            # A tape that is gone and a call already looked at change no more: the snapshot shares them.
+            # A tape that is gone and a call already made change no more: the snapshot shares them.
             tapes = {i: t if i in self._finished_tapes else
                      TapeInfo(t.id, t.persistent, t.watch_accessed_variables, t.location, t.parent, list(t.ops),
                               [list(s) for s in t.spans], list(t.resets)) for i, t in live.tapes.items()}
-            self._finish_calls()
-            values = self._values
-            calls = list(live.calls)
+            values = dict(self._values)
+            # Events and calls are made when the snapshot's lists are first read (or never: a run that is
+            # only saved is written from them, one that is only looked at for its ops never makes them).
+            events = LazyList(functools.partial(self._events_of, 0, len(self._event_cells) // len(EVENT_FIELDS)),
+                              self._lock)
+            calls = LazyList(functools.partial(self._snapshot_calls, len(self._raw_calls), values), self._lock)
             run = Run(tapes=tapes, ops=OpsView(store, frozen=len(store.seq)),
-                      tensors=TensorsView(store, frozen=len(store.tensors), values=dict(values)),
-                      events=list(live.events), calls=calls, meta=copy.deepcopy(live.meta), names=dict(live.names))
+                      tensors=TensorsView(store, frozen=len(store.tensors), values=values),
+                      events=events, calls=calls, meta=copy.deepcopy(live.meta), names=dict(live.names))
             run.accumulators, run.jvps = self.forward_snapshot()
             run.sources = _read_sources(run, store.locations)
             return run
@@ -770,11 +808,11 @@ def _plain_attrs(attrs):
     return plain
 
 
-def _read_sources(run, locations=()):
-    """The text of every file a location of the run names (``locations``: those of the ops)."""
+def _read_sources(run, locations):
+    """The text of every file a location of the run names (``locations``: the store's, which hold those of
+    the ops, events and calls: they keep locations as its codes)."""
     files = {location.file for location in locations}
-    for item in list(run.events) + list(run.calls) + list(run.tapes.values()) + list(run.accumulators.values()) \
-            + list(run.jvps):
+    for item in list(run.tapes.values()) + list(run.accumulators.values()) + list(run.jvps):
         if item.location is not None:
             files.add(item.location.file)
     sources = {}
