@@ -58,6 +58,7 @@ _BACKWARD_CODE = _backward_module.backward.__code__
 VALUE_BUDGET_BYTES = 16 * 1024 ** 2
 _ARRAY_OVERHEAD = 200  # bytes a kept array costs beside its data (object, dict entry, key)
 _SIZE = operator.attrgetter("size")
+_ID = operator.attrgetter("_id")
 _isfinite = math.isfinite
 _vdot = np.vdot
 SMALL_VALUE = 64  # elements: an intermediate this small costs about what its summary costs
@@ -476,23 +477,27 @@ class Recorder(ForwardRecording):
 
     # Observer methods (called by the core) ----------------------------------------------------------
     def tape_created(self, tape):
+        location = _walk(sys._getframe(2))[0]  # user_location(3), without its call
         with self._lock:
-            tape_id = self._tape_id(tape)
-            self.run.tapes[tape_id].location = user_location(3)
+            self.run.tapes[self._tape_id(tape)].location = location
 
     def tape_entered(self, tape):
         with self._lock:
-            info = self.run.tapes[self._tape_id(tape)]
+            tape_id = self._tape_ids.get(id(tape))
+            info = self.run.tapes[tape_id if tape_id is not None else self._tape_id(tape)]
             if info.parent is None and not info.spans:
-                outer = [t for t in gradient_tapes(state.tapes) if t is not tape]
-                info.parent = self._tape_id(outer[-1]) if outer else None
+                tapes = state.tapes
+                if len(tapes) > 1 or (tapes and tapes[0] is not tape):  # else it is the only one: no parent
+                    outer = [t for t in gradient_tapes(tapes) if t is not tape]
+                    info.parent = self._tape_id(outer[-1]) if outer else None
             info.spans.append([next(self._seq), None])
 
     def tape_exited(self, tape):
         with self._lock:
-            info = self.run.tapes[self._tape_id(tape)]
-            if info.spans and info.spans[-1][1] is None:
-                info.spans[-1][1] = next(self._seq)
+            tape_id = self._tape_ids.get(id(tape))
+            spans = self.run.tapes[tape_id if tape_id is not None else self._tape_id(tape)].spans
+            if spans and spans[-1][1] is None:
+                spans[-1][1] = next(self._seq)
 
     def tape_reset(self, tape):
         with self._lock:
@@ -662,8 +667,8 @@ class Recorder(ForwardRecording):
             # target, if it has the source's size). Only those are kept.
             plotted = None
             if self._value_bytes < VALUE_BUDGET_BYTES:
-                for s in sources:
-                    value = s._value_for_read()
+                source_values = [s._value_for_read() for s in sources]
+                for s, value in zip(sources, source_values):
                     if value.ndim == 1:
                         if plotted is None:
                             plotted = {}
@@ -677,33 +682,44 @@ class Recorder(ForwardRecording):
             met += [g for g in results if g is not None]
             self._sight(met, location)
             seq = next(self._seq)
+            self._call_count = number = self._call_count + 1
             if plotted:
                 sizes = set(plotted.values())
                 kept = self._values
-                for t in itertools.chain(targets, sources):
+                for t in targets:
                     if t._id not in kept:
                         value = t._value_for_read()
                         if t._id in plotted or value.size in sizes:
                             self._keep(t._id, np.asarray(value), always=True)
+                for s, value in zip(sources, source_values):
+                    if s._id not in kept and (s._id in plotted or value.size in sizes):
+                        self._keep(s._id, np.asarray(value), always=True)
+                # The gradients against the plotted sources (_keep, inlined: a step keeps one per 1-D source).
+                used = self._value_bytes
+                for s, grad in zip(sources, results):
+                    if grad is not None and s._id in plotted and used < VALUE_BUDGET_BYTES:
+                        value = grad._value
+                        if type(value) is not np.ndarray:
+                            value = np.asarray(value)
+                        if 1 < value.size <= VALUE_CAP:
+                            cost = value.nbytes + _ARRAY_OVERHEAD
+                            if used + cost <= VALUE_BUDGET_BYTES:
+                                kept[("call", number, s._id)] = value
+                                used += cost
+                self._value_bytes = used
             options_key = tuple(options.items())
             options_code = self._options.get(options_key)
             if options_code is None:
                 options_code = self._options[options_key] = len(self._options_list)
                 self._options_list.append(dict(options))
-            self._call_count += 1
-            source_ids = tuple([s._id for s in sources])
             where = self.store._location_by_id.get(id(location))  # _code_of, inlined: one call a step
             if where is None:
                 where = self._code_of(location)
             # The gradients' summaries come from the tensor table (their rule's op made them, or they are
             # added as leaves): nothing is computed per call for a gradient nobody asks about.
-            self._raw_calls.append((seq, tape_id, kind, tuple([t._id for t in targets]), source_ids,
+            self._raw_calls.append((seq, tape_id, kind, tuple(map(_ID, targets)), tuple(map(_ID, sources)),
                                     options_code, where,
                                     tuple([None if grad is None else grad._id for grad in results])))
-            if plotted:
-                for source_id, grad in zip(source_ids, results):
-                    if grad is not None and source_id in plotted:
-                        self._keep(("call", self._call_count, source_id), np.asarray(grad._value), always=True)
 
     @staticmethod
     def _backward_ops_again(rerun):
@@ -729,18 +745,23 @@ class Recorder(ForwardRecording):
             store = self.store
             # Most results are neither None nor remarkable: their statistics, looked up in bulk, say so, and
             # no object is made for them.
-            pairs = [(number, index, grad) for number, call in enumerate(self._raw_calls[start:stop], start)
-                     for index, grad in enumerate(call[7])]
-            if not pairs:
+            raw = self._raw_calls[start:stop]
+            grads = [grad for call in raw for grad in call[7]]
+            if not grads:
                 return
-            low, high, _, bad = store.stats_of([-1 if grad is None else grad for _, _, grad in pairs])
+            low, high, _, bad = store.stats_of([-1 if grad is None else grad for grad in grads])
             notable = ((low == 0) & (high == 0)) | (bad > 0)
-            notable |= np.fromiter((grad is None for _, _, grad in pairs), bool, len(pairs))
-            found = np.flatnonzero(notable).tolist()
-            calls = self.run.calls if found else None
-            for index in found:
-                number, result_index, _ = pairs[index]
-                call = calls[number]
+            notable |= np.fromiter((grad is None for grad in grads), bool, len(grads))
+            found = np.flatnonzero(notable)
+            if not len(found):
+                return
+            # Which call and result each notable one is: the calls' first results' places, searched.
+            firsts = np.cumsum([0] + [len(call[7]) for call in raw])
+            owners = (np.searchsorted(firsts, found, side="right") - 1).tolist()
+            calls = self.run.calls
+            for index, owner in zip(found.tolist(), owners):
+                call = calls[start + owner]
+                result_index = index - int(firsts[owner])
                 result = call.results[result_index]
                 zeros_wanted = call.options.get("unconnected_gradients") == "ZERO"
                 stats = store.tensor_stats(result.tensor) if result.tensor is not None else None
