@@ -35,6 +35,7 @@ import numpy as np
 from tapeviz.core import backward as _backward_module
 from tapeviz.core import context, registry
 from tapeviz.core.context import state
+from tapeviz.core.tape import GradientTape
 from tapeviz.core.tensor import Variable
 
 from .explain import explain as explain_pair
@@ -632,9 +633,18 @@ class Recorder(ForwardRecording):
 
     def _tape_set(self, recorded_on, key):
         """The code of a set of tapes (recorded the op, recording, paused), cached under ``key``."""
+        tapes_now = state.tapes
+        if len(tapes_now) == 1 and not self._paused and isinstance(tapes_now[0], GradientTape):
+            # One tape recording, none paused (a training step's, met once a step: each step's tape is new).
+            # The op's tapes are among those recording: that one, or none.
+            tape = tapes_now[0]
+            tape_id = self._tape_ids.get(id(tape))
+            recording = (tape_id if tape_id is not None else self._tape_id(tape),)
+            code = self._tape_sets[key] = self.store.tape_sets.code((recording if recorded_on else (), recording, ()))
+            return code
         tape_id = self._tape_id
         tapes = tuple(tape_id(t) for t in gradient_tapes(recorded_on)) if recorded_on else ()
-        recording = tuple(tape_id(t) for t in gradient_tapes(state.tapes))
+        recording = tuple(tape_id(t) for t in gradient_tapes(tapes_now))
         code = self._tape_sets[key] = self.store.tape_sets.code((tapes, recording, tuple(sorted(self._paused))))
         return code
 
