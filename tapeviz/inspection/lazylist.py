@@ -2,7 +2,7 @@
 
 A training loop records about ten events and one gradient call a step; making them as objects while the
 loop runs, or when a snapshot is taken, costs their making, their memory and every later garbage
-collection, and a snapshot is often only saved or not read at all. The recorder keeps them as numbers
+collection, and many snapshots are never read in full. The recorder keeps them as numbers
 and gives the run a ``LazyList`` that makes the objects on first use. To its readers it is a list: every
 method, iteration, indexing, comparison and copy sees all the items (a copy, a pickle and a slice are
 plain lists).
@@ -31,9 +31,9 @@ class LazyList(list):
             more = self._more
             if more is None:  # another thread made them while this one waited
                 return
+            items = more()  # if it raises, the items are asked for again at the next read
             if self._once:
                 self._more = None
-            items = more()
             if items:
                 list.extend(self, items)
 
