@@ -45,6 +45,7 @@ def test_a_lazy_list_reads_as_the_list_of_its_items():
     for made in (copy.copy(_lazy(items)), copy.deepcopy(_lazy(items)), pickle.loads(pickle.dumps(_lazy(items))),
                  _lazy(items).copy(), _lazy(items)[:]):
         assert type(made) is list and made == items
+    assert type(_lazy(items))(iter(items)) == items  # made from items, as dataclasses.asdict copies a list
 
 
 def _record(steps_after):

@@ -13,14 +13,19 @@ class LazyList(list):
     """``more()`` gives the items not made yet; it is called under ``lock`` before any read or change.
 
     ``once``: ``more`` gives every item at its first call (a snapshot); else it is asked again before each
-    read, for the items added since (the live run of a recording in progress).
+    read, for the items added since (the live run of a recording in progress). Made from items instead of
+    a callable (as ``type(items)(...)`` copies do, ``dataclasses.asdict`` for one), it is a plain list.
     """
 
     __slots__ = ("_more", "_once", "_lock")
 
-    def __init__(self, more, lock, once=True):
-        super().__init__()
-        self._more = more
+    def __init__(self, more=(), lock=None, once=True):
+        if callable(more):
+            super().__init__()
+            self._more = more
+        else:
+            super().__init__(more)
+            self._more = None
         self._once = once
         self._lock = lock
 
