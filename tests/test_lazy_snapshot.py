@@ -87,3 +87,32 @@ def test_the_live_run_read_during_recording_and_a_saved_snapshot_agree(tmp_path)
     assert len(run.calls) == 2 * live_calls and [(e.seq, e.kind, e.tape, e.tensor)
                                                   for e in run.events][:len(live_events)] == live_events
     assert canonical(load(save(run, tmp_path / "run.tapeviz")))["calls"] == canonical(run)["calls"]
+
+
+def test_snapshots_read_while_two_threads_record_are_whole_and_in_order():
+    import threading
+
+    def work(scale):
+        w = tf.Variable(np.float32(scale), name=f"w{scale}")
+        for _ in range(60):
+            with tf.GradientTape() as tape:
+                loss = w * w
+            w.assign_sub(0.01 * tape.gradient(loss, w))
+
+    with tf.record() as recorder:
+        threads = [threading.Thread(target=work, args=(s,)) for s in (1.0, 2.0)]
+        for thread in threads:
+            thread.start()
+        seen = []
+        while any(thread.is_alive() for thread in threads):
+            run = recorder.snapshot()
+            seen.append((len(run.calls), [e.seq for e in run.events], [c.seq for c in run.calls],
+                         len(recorder.run.events)))
+        for thread in threads:
+            thread.join()
+        run = recorder.snapshot()
+    assert len(run.calls) == 120 and all(not r.is_none and r.summary for c in run.calls for r in c.results)
+    for calls, event_seqs, call_seqs, live_events in seen:
+        assert event_seqs == sorted(event_seqs) and call_seqs == sorted(call_seqs) and calls == len(call_seqs)
+        assert live_events >= len(event_seqs)
+    assert [e.seq for e in run.events] == sorted(e.seq for e in run.events)
