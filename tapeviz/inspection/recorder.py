@@ -472,9 +472,9 @@ class Recorder(ForwardRecording):
                 scope_code = self.store.scopes.code(scope)
         else:
             scope_code = -1
-        self._event_cells.extend((next(self._seq) if seq is None else seq, code, -1 if tape is None else tape,
-                                  -1 if tensor is None else tensor, where, -1 if source is None else source,
-                                  scope_code))
+        self._event_cells.fromlist([next(self._seq) if seq is None else seq, code, -1 if tape is None else tape,
+                                    -1 if tensor is None else tensor, where, -1 if source is None else source,
+                                    scope_code])
 
     # Observer methods (called by the core) ----------------------------------------------------------
     def tape_created(self, tape):
@@ -539,7 +539,8 @@ class Recorder(ForwardRecording):
             if kind is None or where is None:
                 self._event(how, tape_id, item_id, location)
             else:
-                self._event_cells.extend((next(self._seq), kind, tape_id, item_id, where, -1, -1))
+                # (fromlist: one resize for the event; extend grows the array once per number)
+                self._event_cells.fromlist([next(self._seq), kind, tape_id, item_id, where, -1, -1])
 
     def variable_created(self, variable):
         with self._lock:
@@ -567,8 +568,8 @@ class Recorder(ForwardRecording):
             if kind is None or where is None or scope:
                 self._event(method, None, variable._id, location, source, scope=scope)
             else:  # _event, inlined for the usual case: each variable a training step updates is assigned once
-                self._event_cells.extend((next(self._seq), kind, -1, variable._id, where,
-                                          -1 if source is None else source, -1))
+                self._event_cells.fromlist([next(self._seq), kind, -1, variable._id, where,
+                                            -1 if source is None else source, -1])
 
     def tensor_converted(self, tensor, how):
         if not state.tapes:  # conversions matter only while a tape records
