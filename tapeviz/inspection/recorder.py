@@ -7,7 +7,9 @@ What keeps recording linear and cheap in a training loop: while an op runs, the 
 user line through a per-code-object cache and appends one raw tuple to a list (``_records``);
 every RECORD_BATCH ops, and before anything reads the run, ``_drain`` turns the batch into rows of
 the columns in store.py in bulk, and the outputs are summarized in bulk, not kept. Events and
-gradient calls wait as numbers until the run is read (``_materialize``). The ops of a backward
+gradient calls are kept as numbers; the run's lists of them (lazylist.LazyList, the live run's and
+each snapshot's) make their objects when first read, so a snapshot whose events and calls are not
+read makes none, and taking a snapshot costs little per step. The ops of a backward
 pass that no tape records are not shown to the recorder by ``GradientTape.gradient`` (the recorder
 runs the pass again, and keeps its ops, only if a gradient is NaN/Inf or all zero; a jacobian's are held until the call ends); a gradient call
 only notes its results, and the ones that need an explanation (None, unconnected zeros under
@@ -23,6 +25,7 @@ reference and the whole recorder when the extension is not built.
 """
 import copy
 from array import array
+import functools
 import itertools
 import linecache
 import math
@@ -37,11 +40,13 @@ import numpy as np
 from tapeviz.core import backward as _backward_module
 from tapeviz.core import context, registry
 from tapeviz.core.context import state
+from tapeviz.core.tape import GradientTape
 from tapeviz.core.tensor import Variable
 
 from .explain import explain as explain_pair
 from .diagnose import diagnose
 from .forward_recorder import ForwardRecording, gradient_tapes
+from .lazylist import LazyList
 from .names import names_at
 from .model import VALUE_CAP, Event, GradientCall, GradientResult, Location, Run, TapeInfo
 from .store import CONSTANT, VARIABLE, OpsView, Store, TensorsView, input_pairs, one_value
@@ -62,9 +67,9 @@ _BACKWARD_CODE = _backward_module.backward.__code__
 VALUE_BUDGET_BYTES = 16 * 1024 ** 2
 _ARRAY_OVERHEAD = 200  # bytes a kept array costs beside its data (object, dict entry, key)
 _SIZE = operator.attrgetter("size")
+_ID = operator.attrgetter("_id")
 _isfinite = math.isfinite
-_FIRST = operator.itemgetter(0)
-_NOTHING = {}  # shared by the results with no summary or explanation yet; replaced, never filled
+_vdot = np.vdot
 SMALL_VALUE = 64  # elements: an intermediate this small costs about what its summary costs
 RECORD_BATCH = 512  # raw records (ops) turned into columns at a time
 # ... or fewer, once the output values they hold reach this many bytes. Large, as a batch has a fixed
@@ -176,8 +181,16 @@ def _needs_diagnosis(value):
 
 def _any_needs_diagnosis(results):
     for grad in results:
-        if grad is not None and _needs_diagnosis(grad._value):
-            return True
+        if grad is not None:
+            value = grad._value
+            # _needs_diagnosis's first test, inlined for the usual gradient (a float array): one call a
+            # source a step.
+            if type(value) is np.ndarray and value.dtype.kind == "f":
+                square = _vdot(value, value)
+                if square and _isfinite(square):
+                    continue
+            if _needs_diagnosis(value):
+                return True
     return False
 
 
@@ -190,9 +203,12 @@ class Recorder(ForwardRecording):
 
     def __init__(self, meta=None):
         self.store = store = Store()
-        self.run = Run(ops=OpsView(store), tensors=TensorsView(store), meta=dict(meta or {}))
-        self._seq = itertools.count(1)
         self._lock = threading.RLock()
+        # The live run's events and calls are made from the numbers below when something reads them.
+        self.run = Run(ops=OpsView(store), tensors=TensorsView(store), meta=dict(meta or {}),
+                       events=LazyList(self._new_events, self._lock, once=False),
+                       calls=LazyList(self._new_calls, self._lock, once=False))
+        self._seq = itertools.count(1)
         self._tape_ids = {}    # id(tape) -> tape id, while the tape lives (a weak reference drops it)
         self._tape_refs = {}
         self._reference_keys = {}  # id of a tape's weak reference -> id(tape), to forget it when it dies
@@ -210,15 +226,17 @@ class Recorder(ForwardRecording):
         self._late_variables = []  # variables met before recording began: their rows become variables
         self._sighted_variables = set()  # ids of variables sighted once: later sightings add nothing
         self._last_output = None  # id of the output of the last one-output op recorded
-        # Events and gradient calls wait as numbers until something reads the run (_materialize): a
-        # training step makes about ten, and objects made per step cost their making, their memory and
-        # every later garbage collection.
-        self._event_cells = array("q")  # EVENT_FIELDS numbers per event
+        # Events and gradient calls are kept as numbers; their objects are made when something reads them
+        # (a LazyList: the live run's, a snapshot's): a training step makes about ten, and objects made per
+        # step cost their making, their memory and every later garbage collection.
+        self._event_cells = array("q")  # EVENT_FIELDS numbers per event, every event of the run
+        self._events_made = 0           # events the live run's list has made
         self._event_kinds = {}          # kind -> its number in _event_kind_names
         self._event_kind_names = []
         self._raw_calls = []   # (seq, tape, kind, target ids, source ids, options code, location code, gradient ids)
         self._call_count = 0
-        self._finished_calls = 0   # calls before this index are final (see _finish_calls)
+        self._calls_made = 0   # calls the live run's list has made
+        self._named_calls = 0  # calls whose expressions are in run.names
         self._finished_tapes = set()  # ids of tapes that are gone: their TapeInfo changes no more
         self._gone_tapes = []
         store.sync = self._drain_locked  # a live view of the columns sees every op recorded so far
@@ -321,7 +339,7 @@ class Recorder(ForwardRecording):
     def _drain_locked(self):
         with self._lock:
             self._drain()
-            self._materialize()
+            self._name_calls()
 
     def _code_of(self, location):
         """A Location's code in the store (events and calls keep codes: a tuple of numbers and strings is
@@ -329,29 +347,72 @@ class Recorder(ForwardRecording):
         code = self.store._location_by_id.get(id(location))
         return code if code is not None else self.store.location_codes((location,))[0]
 
-    def _materialize(self):
-        """Make the Event and GradientCall objects of the events and calls recorded since the last time."""
-        if self._event_cells:
-            cells, self._event_cells = self._event_cells, array("q")
-            locations, kinds = self.store.locations, self._event_kind_names
-            rows = np.frombuffer(cells, np.int64).reshape(-1, len(EVENT_FIELDS)).tolist()
-            scopes = self.store.scopes.values
-            self.run.events.extend([Event(seq, kinds[kind], None if tape < 0 else tape, None if tensor < 0 else tensor,
-                                          locations[where] if where >= 0 else None, str(source) if source >= 0 else "",
-                                          scopes[scope].removesuffix("/") if scope >= 0 else "")
-                                    for seq, kind, tape, tensor, where, source, scope in rows])
-        if self._raw_calls:
-            raw, self._raw_calls = self._raw_calls, []
-            calls, names, locations = self.run.calls, self.run.names, self.store.locations
-            options_of = self._options_list
-            for seq, tape_id, kind, targets, sources, options, where, grads in raw:
-                targets, sources, options = list(targets), list(sources), options_of[options]
-                location = locations[where] if where >= 0 else None
-                results = [GradientResult(source, grad is None, None, _NOTHING, _NOTHING, grad)
-                           for source, grad in zip(sources, grads)]
-                calls.append(GradientCall(len(calls) + 1, seq, tape_id, kind, targets, sources, options, results,
-                                          location))
-                names.update(names_at(location, kind, targets, sources))
+    def _name_calls(self):
+        """Add the expressions of the calls made since the last time to run.names (what describe() says)."""
+        raw = self._raw_calls
+        if self._named_calls < len(raw):
+            names, locations = self.run.names, self.store.locations
+            for _, _, kind, targets, sources, _, where, _ in raw[self._named_calls:]:
+                names.update(names_at(locations[where] if where >= 0 else None, kind, targets, sources))
+            self._named_calls = len(raw)
+
+    def _events_of(self, start, stop):
+        """The Event objects of events ``start`` to ``stop`` (in recording order)."""
+        width = len(EVENT_FIELDS)
+        # A slice is a copy: no buffer of the live array is held, which later events could not grow.
+        rows = np.frombuffer(self._event_cells[start * width:stop * width], np.int64).reshape(-1, width).tolist()
+        locations, kinds, scopes = self.store.locations, self._event_kind_names, self.store.scopes.values
+        return [Event(seq, kinds[kind], None if tape < 0 else tape, None if tensor < 0 else tensor,
+                      locations[where] if where >= 0 else None, str(source) if source >= 0 else "",
+                      scopes[scope].removesuffix("/") if scope >= 0 else "")
+                for seq, kind, tape, tensor, where, source, scope in rows]
+
+    def _new_events(self):
+        """The live run's events recorded since it last read them."""
+        stop = len(self._event_cells) // len(EVENT_FIELDS)
+        start, self._events_made = self._events_made, stop
+        return self._events_of(start, stop) if stop > start else ()
+
+    def _calls_of(self, start, stop, values):
+        """The GradientCall objects of calls ``start`` to ``stop``, final: each result with its summary and
+        value (a kept value in ``values``, or the one element its summary holds). Their rows are drained.
+        Explanations and diagnoses are added by explain_pending, to the live run's objects."""
+        raw = self._raw_calls[start:stop]
+        store = self.store
+        summaries = iter(store.summaries([grad for call in raw for grad in call[7] if grad is not None]))
+        locations, options_of = store.locations, self._options_list
+        calls = []
+        for number, (seq, tape_id, kind, targets, sources, options, where, grads) in enumerate(raw, start + 1):
+            results = []
+            for source, grad in zip(sources, grads):
+                if grad is None:
+                    results.append(GradientResult(source, True, None, {}, {}, None))
+                else:
+                    summary = next(summaries)
+                    value = values.get(("call", number, source))
+                    results.append(GradientResult(source, False, one_value(summary) if value is None else
+                                                  np.array(value), summary, {}, grad))
+            calls.append(GradientCall(number, seq, tape_id, kind, list(targets), list(sources), options_of[options],
+                                      results, locations[where] if where >= 0 else None))
+        return calls
+
+    def _new_calls(self):
+        """The live run's gradient calls made since it last read them."""
+        stop = len(self._raw_calls)
+        if stop == self._calls_made:
+            return ()
+        self._drain()
+        self._name_calls()
+        start, self._calls_made = self._calls_made, stop
+        return self._calls_of(start, stop, self._values)
+
+    def _snapshot_calls(self, count, values):
+        """A snapshot's first ``count`` calls: those the live run has made already (explained, when they
+        needed it), the others made now (calls before the snapshot needed no explanation, or the live run
+        would have made them)."""
+        live = self.run.calls
+        made = min(list.__len__(live), count)
+        return list.__getitem__(live, slice(0, made)) + self._calls_of(made, count, values)
 
     def _drain(self):
         """Turn the raw records into rows of the columns, in one batch (callers hold the lock).
@@ -404,18 +465,34 @@ class Recorder(ForwardRecording):
     def _keep_small(self, batch):
         """Keep the batch's small new leaves and small outputs (2 to SMALL_VALUE elements), in row order,
         while the budget lasts."""
-        kept = []
+        picked_rows, picked_ids, picked_values = [], [], []
         for rows, ids, values in ((batch.leaf_rows, batch.leaf_ids, batch.leaf_values),
                                   (batch.out_rows, batch.out_ids, batch.out_values)):
             if ids:
                 sizes = np.fromiter(map(_SIZE, values), np.int64, len(values))
-                small = np.flatnonzero((sizes > 1) & (sizes <= SMALL_VALUE)).tolist()
-                if small:
-                    kept += [(int(rows[i]), ids[i], values[i]) for i in small]
-        if batch.leaf_ids:
-            kept.sort(key=_FIRST)
-        for _, tensor_id, value in kept:
-            self._keep(tensor_id, value)
+                small = np.flatnonzero((sizes > 1) & (sizes <= SMALL_VALUE))
+                if len(small):
+                    picked_rows.append(np.asarray(rows)[small])
+                    small = small.tolist()
+                    picked_ids += [ids[i] for i in small]
+                    picked_values += [values[i] for i in small]
+        if not picked_ids:
+            return
+        if len(picked_rows) > 1:  # leaves and outputs interleave in row order
+            order = np.argsort(np.concatenate(picked_rows), kind="stable").tolist()
+            picked_ids = [picked_ids[i] for i in order]
+            picked_values = [picked_values[i] for i in order]
+        # _keep, inlined (a training step keeps a few small values; their sizes are known to fit SMALL_VALUE).
+        kept, used = self._values, self._value_bytes
+        for tensor_id, value in zip(picked_ids, picked_values):
+            if used >= VALUE_BUDGET_BYTES:
+                break
+            if tensor_id not in kept:
+                cost = value.nbytes + _ARRAY_OVERHEAD
+                if used + cost <= VALUE_BUDGET_BYTES:
+                    kept[tensor_id] = value
+                    used += cost
+        self._value_bytes = used
 
     def _event(self, kind, tape=None, tensor=None, location=None, source=None, seq=None, scope=None):
         """Note an event (``source``: the id of the tensor an assignment took its value from; ``scope``: the
@@ -435,29 +512,33 @@ class Recorder(ForwardRecording):
                 scope_code = self.store.scopes.code(scope)
         else:
             scope_code = -1
-        self._event_cells.extend((next(self._seq) if seq is None else seq, code, -1 if tape is None else tape,
-                                  -1 if tensor is None else tensor, where, -1 if source is None else source,
-                                  scope_code))
+        self._event_cells.fromlist([next(self._seq) if seq is None else seq, code, -1 if tape is None else tape,
+                                    -1 if tensor is None else tensor, where, -1 if source is None else source,
+                                    scope_code])
 
     # Observer methods (called by the core) ----------------------------------------------------------
     def tape_created(self, tape):
+        location = _walk(sys._getframe(2))[0]  # user_location(3), without its call
         with self._lock:
-            tape_id = self._tape_id(tape)
-            self.run.tapes[tape_id].location = user_location(3)
+            self.run.tapes[self._tape_id(tape)].location = location
 
     def tape_entered(self, tape):
         with self._lock:
-            info = self.run.tapes[self._tape_id(tape)]
+            tape_id = self._tape_ids.get(id(tape))
+            info = self.run.tapes[tape_id if tape_id is not None else self._tape_id(tape)]
             if info.parent is None and not info.spans:
-                outer = [t for t in gradient_tapes(state.tapes) if t is not tape]
-                info.parent = self._tape_id(outer[-1]) if outer else None
+                tapes = state.tapes
+                if len(tapes) > 1 or (tapes and tapes[0] is not tape):  # else it is the only one: no parent
+                    outer = [t for t in gradient_tapes(tapes) if t is not tape]
+                    info.parent = self._tape_id(outer[-1]) if outer else None
             info.spans.append([next(self._seq), None])
 
     def tape_exited(self, tape):
         with self._lock:
-            info = self.run.tapes[self._tape_id(tape)]
-            if info.spans and info.spans[-1][1] is None:
-                info.spans[-1][1] = next(self._seq)
+            tape_id = self._tape_ids.get(id(tape))
+            spans = self.run.tapes[tape_id if tape_id is not None else self._tape_id(tape)].spans
+            if spans and spans[-1][1] is None:
+                spans[-1][1] = next(self._seq)
 
     def tape_reset(self, tape):
         with self._lock:
@@ -498,7 +579,8 @@ class Recorder(ForwardRecording):
             if kind is None or where is None:
                 self._event(how, tape_id, item_id, location)
             else:
-                self._event_cells.extend((next(self._seq), kind, tape_id, item_id, where, -1, -1))
+                # (fromlist: one resize for the event; extend grows the array once per number)
+                self._event_cells.fromlist([next(self._seq), kind, tape_id, item_id, where, -1, -1])
 
     def variable_created(self, variable):
         with self._lock:
@@ -526,8 +608,8 @@ class Recorder(ForwardRecording):
             if kind is None or where is None or scope:
                 self._event(method, None, variable._id, location, source, scope=scope)
             else:  # _event, inlined for the usual case: each variable a training step updates is assigned once
-                self._event_cells.extend((next(self._seq), kind, -1, variable._id, where,
-                                          -1 if source is None else source, -1))
+                self._event_cells.fromlist([next(self._seq), kind, -1, variable._id, where,
+                                            -1 if source is None else source, -1])
 
     def tensor_converted(self, tensor, how):
         if not state.tapes:  # conversions matter only while a tape records
@@ -597,9 +679,18 @@ class Recorder(ForwardRecording):
 
     def _tape_set(self, recorded_on, key):
         """The code of a set of tapes (recorded the op, recording, paused), cached under ``key``."""
+        tapes_now = state.tapes
+        if len(tapes_now) == 1 and not self._paused and isinstance(tapes_now[0], GradientTape):
+            # One tape recording, none paused (a training step's, met once a step: each step's tape is new).
+            # The op's tapes are among those recording: that one, or none.
+            tape = tapes_now[0]
+            tape_id = self._tape_ids.get(id(tape))
+            recording = (tape_id if tape_id is not None else self._tape_id(tape),)
+            code = self._tape_sets[key] = self.store.tape_sets.code((recording if recorded_on else (), recording, ()))
+            return code
         tape_id = self._tape_id
         tapes = tuple(tape_id(t) for t in gradient_tapes(recorded_on)) if recorded_on else ()
-        recording = tuple(tape_id(t) for t in gradient_tapes(state.tapes))
+        recording = tuple(tape_id(t) for t in gradient_tapes(tapes_now))
         code = self._tape_sets[key] = self.store.tape_sets.code((tapes, recording, tuple(sorted(self._paused))))
         return code
 
@@ -609,8 +700,9 @@ class Recorder(ForwardRecording):
                               next(self._seq), state.name_scope, *input_pairs(inputs)))
 
     def gradient_computed(self, tape, kind, targets, sources, options, results):
+        seen = _backward_seen
         # Do not keep the finished pass's frame (or a read's) alive.
-        _backward_seen.frame = _backward_seen.location = _backward_seen.reader = None
+        seen.frame = seen.location = seen.reader = None
         held, _held.ops = _held.ops, []
         rerun = state.rerun_backward  # set by GradientTape.gradient, whose backward ops were not shown to us
         location = _walk(sys._getframe(2))[0]
@@ -624,43 +716,66 @@ class Recorder(ForwardRecording):
                 tape_set = self.store.tape_sets.code(((), recording, tuple(sorted(self._paused))))
                 for op_type, inputs, outputs, attrs, grad_fn, op_location in held:
                     self._add_op(op_type, inputs, outputs, attrs, grad_fn, tape_set, op_location, True)
-            tape_id = self._tape_id(tape)
+            tape_id = self._tape_ids.get(id(tape))
+            if tape_id is None:
+                tape_id = self._tape_id(tape)
             # Values beyond a summary serve the inspector's plots: a gradient against a 1-D source (and the
             # target, if it has the source's size). Only those are kept.
-            plotted = {}
+            plotted = None
             if self._value_bytes < VALUE_BUDGET_BYTES:
-                for s in sources:
-                    value = s._value_for_read()
+                source_values = [s._value_for_read() for s in sources]
+                for s, value in zip(sources, source_values):
                     if value.ndim == 1:
+                        if plotted is None:
+                            plotted = {}
                         plotted[s._id] = value.size
+            # The tensors met here: the targets and sources not sighted yet (a training step's sources
+            # are its variables, sighted at its first step), and the gradients (new tensors: their rules'
+            # ops were not shown to the recorder).
             sighted = self._sighted_variables
-            self._sight([t for t in itertools.chain(targets, sources) if t._id not in sighted]
-                        + [g for g in results if g is not None], location)
+            met = [t for t in targets if t._id not in sighted]
+            met += [s for s in sources if s._id not in sighted]
+            met += [g for g in results if g is not None]
+            self._sight(met, location)
+            seq = next(self._seq)
+            self._call_count = number = self._call_count + 1
             if plotted:
                 sizes = set(plotted.values())
                 kept = self._values
-                for t in itertools.chain(targets, sources):
+                for t in targets:
                     if t._id not in kept:
                         value = t._value_for_read()
                         if t._id in plotted or value.size in sizes:
                             self._keep(t._id, np.asarray(value), always=True)
-            seq = next(self._seq)
+                for s, value in zip(sources, source_values):
+                    if s._id not in kept and (s._id in plotted or value.size in sizes):
+                        self._keep(s._id, np.asarray(value), always=True)
+                # The gradients against the plotted sources (_keep, inlined: a step keeps one per 1-D source).
+                used = self._value_bytes
+                for s, grad in zip(sources, results):
+                    if grad is not None and s._id in plotted and used < VALUE_BUDGET_BYTES:
+                        value = grad._value
+                        if type(value) is not np.ndarray:
+                            value = np.asarray(value)
+                        if 1 < value.size <= VALUE_CAP:
+                            cost = value.nbytes + _ARRAY_OVERHEAD
+                            if used + cost <= VALUE_BUDGET_BYTES:
+                                kept[("call", number, s._id)] = value
+                                used += cost
+                self._value_bytes = used
             options_key = tuple(options.items())
             options_code = self._options.get(options_key)
             if options_code is None:
                 options_code = self._options[options_key] = len(self._options_list)
                 self._options_list.append(dict(options))
-            self._call_count += 1
-            source_ids = [s._id for s in sources]
-            grads = [None if grad is None else grad._id for grad in results]
+            where = self.store._location_by_id.get(id(location))  # _code_of, inlined: one call a step
+            if where is None:
+                where = self._code_of(location)
             # The gradients' summaries come from the tensor table (their rule's op made them, or they are
             # added as leaves): nothing is computed per call for a gradient nobody asks about.
-            self._raw_calls.append((seq, tape_id, kind, tuple([t._id for t in targets]), tuple(source_ids),
-                                    options_code, self._code_of(location), tuple(grads)))
-            if plotted:
-                for source_id, grad in zip(source_ids, results):
-                    if grad is not None and source_id in plotted:
-                        self._keep(("call", self._call_count, source_id), np.asarray(grad._value), always=True)
+            self._raw_calls.append((seq, tape_id, kind, tuple(map(_ID, targets)), tuple(map(_ID, sources)),
+                                    options_code, where,
+                                    tuple([None if grad is None else grad._id for grad in results])))
 
     @staticmethod
     def _backward_ops_again(rerun):
@@ -680,19 +795,30 @@ class Recorder(ForwardRecording):
         ``UnconnectedGradients.ZERO`` that are unconnected, and NaN/Inf or all-zero gradients."""
         with self._lock:
             self._drain()
-            self._materialize()
-            calls = self.run.calls[self._checked_calls:]
-            self._checked_calls = len(self.run.calls)
+            self._name_calls()
+            start, stop = self._checked_calls, len(self._raw_calls)
+            self._checked_calls = stop
             store = self.store
-            # Most results are neither None nor remarkable: their statistics, looked up in bulk, say so.
-            pairs = [(call, result) for call in calls for result in call.results]
-            if not pairs:
+            # Most results are neither None nor remarkable: their statistics, looked up in bulk, say so, and
+            # no object is made for them.
+            raw = self._raw_calls[start:stop]
+            grads = [grad for call in raw for grad in call[7]]
+            if not grads:
                 return
-            low, high, _, bad = store.stats_of([-1 if r.tensor is None else r.tensor for _, r in pairs])
+            low, high, _, bad = store.stats_of([-1 if grad is None else grad for grad in grads])
             notable = ((low == 0) & (high == 0)) | (bad > 0)
-            notable |= np.fromiter((r.is_none for _, r in pairs), bool, len(pairs))
-            for index in np.flatnonzero(notable).tolist():
-                call, result = pairs[index]
+            notable |= np.fromiter((grad is None for grad in grads), bool, len(grads))
+            found = np.flatnonzero(notable)
+            if not len(found):
+                return
+            # Which call and result each notable one is: the calls' first results' places, searched.
+            firsts = np.cumsum([0] + [len(call[7]) for call in raw])
+            owners = (np.searchsorted(firsts, found, side="right") - 1).tolist()
+            calls = self.run.calls
+            for index, owner in zip(found.tolist(), owners):
+                call = calls[start + owner]
+                result_index = index - int(firsts[owner])
+                result = call.results[result_index]
                 zeros_wanted = call.options.get("unconnected_gradients") == "ZERO"
                 stats = store.tensor_stats(result.tensor) if result.tensor is not None else None
                 all_zero = stats is not None and stats[0] == 0 and stats[1] == 0
@@ -701,30 +827,9 @@ class Recorder(ForwardRecording):
                         explanation = explain_pair(self.run, call.tape, target, result.source, call.seq,
                                                    call.options)
                         if explanation is not None:
-                            if result.explanations is _NOTHING:
-                                result.explanations = {}
                             result.explanations[target] = explanation
                 if not result.explanations and stats is not None and (stats[3] or all_zero):
-                    result.summary = store.tensor_summary(result.tensor)
                     result.diagnosis = diagnose(self.run, call, result)
-
-    def _finish_calls(self):
-        """Give each result made since the last snapshot its summary and value (a kept value, or the one
-        element its summary holds), and its own explanations dict: the calls are then final."""
-        calls = self.run.calls[self._finished_calls:]
-        self._finished_calls = len(self.run.calls)
-        summaries = iter(self.store.summaries([r.tensor for call in calls for r in call.results
-                                               if r.tensor is not None]))
-        values = self._values
-        for call in calls:
-            for result in call.results:
-                result.explanations = dict(result.explanations) if result.explanations else {}
-                if result.tensor is not None:
-                    result.summary = summary = next(summaries)
-                    value = values.get(("call", call.id, result.source))
-                    result.value = np.array(value) if value is not None else one_value(summary)
-                elif result.summary is _NOTHING:
-                    result.summary = {}
 
     # Output ---------------------------------------------------------------------------------------
     def snapshot(self):
@@ -735,16 +840,19 @@ class Recorder(ForwardRecording):
             live, store = self.run, self.store
             self._drain()
             store.tensors.flush()
-            # A tape that is gone and a call already looked at change no more: the snapshot shares them.
+            # A tape that is gone and a call already made change no more: the snapshot shares them.
             tapes = {i: t if i in self._finished_tapes else
                      TapeInfo(t.id, t.persistent, t.watch_accessed_variables, t.location, t.parent, list(t.ops),
                               [list(s) for s in t.spans], list(t.resets)) for i, t in live.tapes.items()}
-            self._finish_calls()
-            values = self._values
-            calls = list(live.calls)
+            values = dict(self._values)
+            # Events and calls are made when the snapshot's lists are first read (or never: a run that is
+            # only saved is written from them, one that is only looked at for its ops never makes them).
+            events = LazyList(functools.partial(self._events_of, 0, len(self._event_cells) // len(EVENT_FIELDS)),
+                              self._lock)
+            calls = LazyList(functools.partial(self._snapshot_calls, len(self._raw_calls), values), self._lock)
             run = Run(tapes=tapes, ops=OpsView(store, frozen=len(store.seq)),
-                      tensors=TensorsView(store, frozen=len(store.tensors), values=dict(values)),
-                      events=list(live.events), calls=calls, meta=copy.deepcopy(live.meta), names=dict(live.names))
+                      tensors=TensorsView(store, frozen=len(store.tensors), values=values),
+                      events=events, calls=calls, meta=copy.deepcopy(live.meta), names=dict(live.names))
             run.accumulators, run.jvps = self.forward_snapshot()
             run.sources = _read_sources(run, store.locations)
             return run
@@ -777,11 +885,11 @@ def _plain_attrs(attrs):
     return plain
 
 
-def _read_sources(run, locations=()):
-    """The text of every file a location of the run names (``locations``: those of the ops)."""
+def _read_sources(run, locations):
+    """The text of every file a location of the run names (``locations``: the store's, which hold those of
+    the ops, events and calls: they keep locations as its codes)."""
     files = {location.file for location in locations}
-    for item in list(run.events) + list(run.calls) + list(run.tapes.values()) + list(run.accumulators.values()) \
-            + list(run.jvps):
+    for item in list(run.tapes.values()) + list(run.accumulators.values()) + list(run.jvps):
         if item.location is not None:
             files.add(item.location.file)
     sources = {}
