@@ -195,6 +195,7 @@ typedef struct {
     PyObject *held;         /* recorder._held (thread-local) */
     PyObject *slow;         /* the Python op_executed */
     PyObject *drain;        /* called when a batch is full */
+    PyObject *tape_set_of;  /* (recorded_on, key) -> the tape set's code, for a key not cached yet */
     Py_ssize_t batch;       /* records that make a batch */
     long long batch_bytes;  /* output bytes that make a batch */
     long long bytes;        /* output bytes of the records appended here since the last drain */
@@ -323,11 +324,20 @@ record_fast(OpRecorder *r, PyObject *const *args)
         goto done;
     }
     PyObject *tape_set = PyDict_GetItemWithError(r->tape_sets, key);  /* borrowed */
-    if (tape_set == NULL) {
-        status = PyErr_Occurred() ? -1 : 0;
+    if (tape_set != NULL) {
+        Py_INCREF(tape_set);
+    }
+    else if (PyErr_Occurred()) {
+        status = -1;
         goto done;
     }
-    Py_INCREF(tape_set);
+    else {  /* a new tape (each training step's is): the Python method codes the set and caches it */
+        tape_set = PyObject_CallFunctionObjArgs(r->tape_set_of, recorded_on, key, NULL);
+        if (tape_set == NULL) {
+            status = -1;
+            goto done;
+        }
+    }
     PyObject *output = PyTuple_GET_ITEM(outputs, 0);
     value = get_optional(output, str_value);
     out_id = get_optional(output, str_id);
@@ -471,6 +481,7 @@ recorder_traverse(OpRecorder *r, visitproc visit, void *arg)
     Py_VISIT(r->held);
     Py_VISIT(r->slow);
     Py_VISIT(r->drain);
+    Py_VISIT(r->tape_set_of);
     return 0;
 }
 
@@ -489,6 +500,7 @@ recorder_clear(OpRecorder *r)
     Py_CLEAR(r->held);
     Py_CLEAR(r->slow);
     Py_CLEAR(r->drain);
+    Py_CLEAR(r->tape_set_of);
     return 0;
 }
 
@@ -504,13 +516,14 @@ static PyObject *
 recorder_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     static char *names[] = {"walker", "recorder", "records", "tape_sets", "paused", "seq", "lock", "state",
-                            "seen", "held", "slow", "drain", "batch", "batch_bytes", NULL};
-    PyObject *walker, *recorder, *records, *tape_sets, *paused, *seq, *lock, *state, *seen, *held, *slow, *drain;
+                            "seen", "held", "slow", "drain", "tape_set_of", "batch", "batch_bytes", NULL};
+    PyObject *walker, *recorder, *records, *tape_sets, *paused, *seq, *lock, *state, *seen, *held, *slow, *drain,
+             *tape_set_of;
     Py_ssize_t batch;
     long long batch_bytes;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!OO!O!O!OOOOOOOnL:OpRecorder", names, &WalkerType, &walker,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!OO!O!O!OOOOOOOOnL:OpRecorder", names, &WalkerType, &walker,
                                      &recorder, &PyList_Type, &records, &PyDict_Type, &tape_sets, &PySet_Type,
-                                     &paused, &seq, &lock, &state, &seen, &held, &slow, &drain, &batch,
+                                     &paused, &seq, &lock, &state, &seen, &held, &slow, &drain, &tape_set_of, &batch,
                                      &batch_bytes)) {
         return NULL;
     }
@@ -530,6 +543,7 @@ recorder_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     r->held = Py_NewRef(held);
     r->slow = Py_NewRef(slow);
     r->drain = Py_NewRef(drain);
+    r->tape_set_of = Py_NewRef(tape_set_of);
     r->batch = batch;
     r->batch_bytes = batch_bytes;
     r->bytes = 0;

@@ -254,6 +254,7 @@ class Recorder(ForwardRecording):
                 walker=_walk, recorder=self, records=self._records, tape_sets=self._tape_sets,
                 paused=self._paused, seq=self._seq, lock=self._lock, state=state, seen=_backward_seen,
                 held=_held, slow=Recorder.op_executed.__get__(self), drain=self._drain_full,
+                tape_set_of=self._tape_set_locked,
                 batch=RECORD_BATCH, batch_bytes=RECORD_BYTES)
         context.observers.append(self)
         return self
@@ -676,6 +677,10 @@ class Recorder(ForwardRecording):
                                 next(self._seq), state.name_scope, *input_pairs(inputs)))
             if len(records) >= RECORD_BATCH or self._record_bytes >= RECORD_BYTES:
                 self._drain()
+
+    def _tape_set_locked(self, recorded_on, key):
+        with self._lock:
+            return self._tape_set(recorded_on, key)
 
     def _tape_set(self, recorded_on, key):
         """The code of a set of tapes (recorded the op, recording, paused), cached under ``key``."""
