@@ -576,6 +576,7 @@ static PyTypeObject OpRecorderType = {
 /* ------------------------------------------------------------------------------------------------ */
 /* split_records(records, store): Store._split_records in one pass (see store.py for the fields). */
 
+static PyObject *str_tensors, *str_ordered_ids, *str_late;
 static PyObject *str_codes, *str_code, *str_location_by_id, *str_location_codes, *str_shape, *str_dtype,
                 *str_shapes, *str_dtypes, *str_types, *str_scopes;
 
@@ -661,12 +662,39 @@ add_output(PyObject *id, PyObject *value, PyObject *out_ids, PyObject *out_value
         Py_XDECREF(dtype);
         return PyErr_Occurred() ? -1 : 0;
     }
-    int status = (PyList_Append(out_ids, id) < 0 || PyList_Append(out_values, value) < 0
+    int status = ((out_ids != NULL && PyList_Append(out_ids, id) < 0) || PyList_Append(out_values, value) < 0
                   || append_code(out_shapes, shapes, shape) < 0 || append_code(out_dtypes, dtypes, dtype) < 0)
                  ? -1 : 1;
     Py_DECREF(shape);
     Py_DECREF(dtype);
     return status;
+}
+
+/* 1 if the input ``id`` has no row (not in the table's sorted ids nor in its late dict) and no earlier
+   record of the batch met it; 0 if known; -1 on error. */
+static int
+is_new_leaf(long long id, PyObject *id_object, Py_buffer *known, PyObject *late, PyObject *met)
+{
+    int seen = PySet_Contains(met, id_object);
+    if (seen != 0) {
+        return seen < 0 ? -1 : 0;
+    }
+    const long long *ids = (const long long *)known->buf;
+    Py_ssize_t low = 0, high = known->len / 8;
+    while (low < high) {
+        Py_ssize_t middle = low + (high - low) / 2;
+        if (ids[middle] < id) {
+            low = middle + 1;
+        }
+        else {
+            high = middle;
+        }
+    }
+    if (low < known->len / 8 && ids[low] == id) {
+        return 0;
+    }
+    int in_late = PyDict_Contains(late, id_object);
+    return in_late < 0 ? -1 : !in_late;
 }
 
 static PyObject *
@@ -691,6 +719,12 @@ split_records(PyObject *module, PyObject *args)
              *op_scopes = PyBytes_FromStringAndSize(NULL, count * 4), *backwards = PyBytes_FromStringAndSize(NULL, count),
              *seqs = PyBytes_FromStringAndSize(NULL, count * 8);
     PyObject *in_ids = NULL;
+    /* New leaves: inputs that neither the table nor an earlier record of the batch has. */
+    PyObject *table = NULL, *ordered = NULL, *late = NULL, *met = PySet_New(NULL), *leaf_values = PyList_New(0),
+             *leaf_shapes = PyList_New(0), *leaf_dtypes = PyList_New(0), *leaf_records = NULL, *leaf_flat = NULL;
+    Py_buffer known = {0};
+    long long *leaf_record = NULL, *leaf_index = NULL;
+    Py_ssize_t leaves = 0, leaf_capacity = 0;
     Py_ssize_t in_capacity = count * 2 + 8, in_used = 0, ops = 0;
     long long *in_buffer = NULL;
     int any_attrs = 0;
@@ -702,6 +736,20 @@ split_records(PyObject *module, PyObject *args)
     }
     if (interned_get(&shapes, store, str_shapes) < 0 || interned_get(&dtypes, store, str_dtypes) < 0
             || interned_get(&types, store, str_types) < 0 || interned_get(&scopes, store, str_scopes) < 0) {
+        goto fail;
+    }
+    table = PyObject_GetAttr(store, str_tensors);
+    ordered = table == NULL ? NULL : PyObject_GetAttr(table, str_ordered_ids);
+    late = ordered == NULL ? NULL : PyObject_GetAttr(table, str_late);
+    if (late == NULL || !PyDict_Check(late) || met == NULL || leaf_values == NULL || leaf_shapes == NULL
+            || leaf_dtypes == NULL || PyObject_GetBuffer(ordered, &known, PyBUF_SIMPLE) < 0) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_TypeError, "Store.tensors must have ordered_ids (an int64 array) and late (a dict)");
+        }
+        goto fail;
+    }
+    if (known.len % 8) {
+        PyErr_SetString(PyExc_TypeError, "TensorTable.ordered_ids must be an int64 array");
         goto fail;
     }
     location_by_id = PyObject_GetAttr(store, str_location_by_id);
@@ -780,14 +828,48 @@ split_records(PyObject *module, PyObject *args)
             in_buffer = grown;
         }
         for (Py_ssize_t i = 0; i < n_in; i++) {
-            long long id = PyLong_AsLongLong(PyTuple_GET_ITEM(record, FIXED + 2 * i));
-            if ((id == -1 && PyErr_Occurred())
-                    || PyList_Append(in_values, PyTuple_GET_ITEM(record, FIXED + 2 * i + 1)) < 0) {
+            PyObject *id_object = PyTuple_GET_ITEM(record, FIXED + 2 * i),
+                     *input_value = PyTuple_GET_ITEM(record, FIXED + 2 * i + 1);
+            long long id = PyLong_AsLongLong(id_object);
+            if ((id == -1 && PyErr_Occurred()) || PyList_Append(in_values, input_value) < 0) {
                 goto fail;
+            }
+            int is_new = is_new_leaf(id, id_object, &known, late, met);
+            if (is_new < 0) {
+                goto fail;
+            }
+            if (is_new) {
+                if (leaves == leaf_capacity) {
+                    leaf_capacity = leaf_capacity * 2 + 64;
+                    long long *records_grown = PyMem_Realloc(leaf_record, leaf_capacity * sizeof(long long));
+                    if (records_grown != NULL) {
+                        leaf_record = records_grown;
+                    }
+                    long long *index_grown = records_grown == NULL ? NULL
+                        : PyMem_Realloc(leaf_index, leaf_capacity * sizeof(long long));
+                    if (index_grown == NULL) {
+                        PyErr_NoMemory();
+                        goto fail;
+                    }
+                    leaf_index = index_grown;
+                }
+                int added = add_output(id_object, input_value, NULL, leaf_values, leaf_shapes, leaf_dtypes, &shapes,
+                                       &dtypes);
+                if (added <= 0 || PySet_Add(met, id_object) < 0) {
+                    goto give_up_or_fail;
+                }
+                leaf_record[leaves] = r;
+                leaf_index[leaves++] = in_used;
             }
             in_buffer[in_used++] = id;
         }
         in_count[r] = n_in;
+        /* The record's outputs are known to the records after it. */
+        for (Py_ssize_t k = PyList_GET_SIZE(out_ids) - out_count[r]; k < PyList_GET_SIZE(out_ids); k++) {
+            if (PySet_Add(met, PyList_GET_ITEM(out_ids, k)) < 0) {
+                goto fail;
+            }
+        }
         /* The record's line. */
         PyObject *key = PyLong_FromVoidPtr(location);
         if (key == NULL) {
@@ -869,9 +951,24 @@ split_records(PyObject *module, PyObject *args)
         Py_XDECREF(tape_set_tuple);
         goto fail;
     }
-    result = PyTuple_Pack(17, out_counts, out_ids, out_values, out_shapes, out_dtypes, in_counts, in_values, in_ids,
+    PyObject *leaf_pair = Py_None;
+    if (leaves) {
+        leaf_records = PyBytes_FromStringAndSize((const char *)leaf_record, leaves * sizeof(long long));
+        leaf_flat = PyBytes_FromStringAndSize((const char *)leaf_index, leaves * sizeof(long long));
+        leaf_pair = leaf_records == NULL || leaf_flat == NULL ? NULL : PyTuple_Pack(2, leaf_records, leaf_flat);
+        if (leaf_pair == NULL) {
+            Py_DECREF(tape_set_tuple);
+            goto fail;
+        }
+    }
+    else {
+        Py_INCREF(leaf_pair);
+    }
+    result = PyTuple_Pack(21, out_counts, out_ids, out_values, out_shapes, out_dtypes, in_counts, in_values, in_ids,
                           locations, op_flags, op_types, op_scopes, tape_set_tuple, backwards, seqs,
-                          any_attrs ? attrs : Py_None, custom);
+                          any_attrs ? attrs : Py_None, custom, leaf_pair, leaves ? leaf_values : Py_None,
+                          leaves ? leaf_shapes : Py_None, leaves ? leaf_dtypes : Py_None);
+    Py_DECREF(leaf_pair);
     Py_DECREF(tape_set_tuple);
     goto done;
 give_up_or_fail:
@@ -883,6 +980,20 @@ give_up_or_fail:
 fail:
     result = NULL;
 done:
+    if (known.obj != NULL) {
+        PyBuffer_Release(&known);
+    }
+    PyMem_Free(leaf_record);
+    PyMem_Free(leaf_index);
+    Py_XDECREF(table);
+    Py_XDECREF(ordered);
+    Py_XDECREF(late);
+    Py_XDECREF(met);
+    Py_XDECREF(leaf_values);
+    Py_XDECREF(leaf_shapes);
+    Py_XDECREF(leaf_dtypes);
+    Py_XDECREF(leaf_records);
+    Py_XDECREF(leaf_flat);
     PyMem_Free(in_buffer);
     interned_release(&shapes);
     interned_release(&dtypes);
@@ -1088,6 +1199,9 @@ PyInit__recordfast(void)
     INTERN(str_last_output, "_last_output");
     INTERN(str_dict, "__dict__");
     INTERN(str_codes, "codes");
+    INTERN(str_tensors, "tensors");
+    INTERN(str_ordered_ids, "ordered_ids");
+    INTERN(str_late, "late");
     INTERN(str_code, "code");
     INTERN(str_location_by_id, "_location_by_id");
     INTERN(str_location_codes, "location_codes");

@@ -488,15 +488,17 @@ class Store:
         if split is None:
             split = self._split_records(records, attrs_codes, location_codes)
         (out_counts, out_ids, out_values, out_shapes, dtype_codes, in_counts, in_values, in_ids, location_codes,
-         is_op, types, scopes, tape_sets, backwards, seqs, attrs, custom) = split
+         is_op, types, scopes, tape_sets, backwards, seqs, attrs, custom, leaves, leaf_values, leaf_shapes,
+         leaf_dtypes) = split
         if type(out_counts) is bytes:  # the C split gives these numbers as bytes too
             out_counts, in_counts = np.frombuffer(out_counts, np.int64), np.frombuffer(in_counts, np.int64)
             in_ids = np.frombuffer(in_ids, np.int64)
             is_op = None if is_op is None else np.frombuffer(is_op, bool)
+            if leaves is not None:
+                leaves = (np.frombuffer(leaves[0], np.int64), np.frombuffer(leaves[1], np.int64))
         location_codes = np.frombuffer(location_codes, np.int32)
         base_row = len(table.producer)
         first_op = len(self.seq) + 1
-        leaves = self._new_leaves(in_ids, in_counts, out_ids, out_counts, count) if len(in_ids) else None
         # Rows: each record's new leaves, then its outputs.
         if leaves is None:
             per_record = out_counts
@@ -537,15 +539,13 @@ class Store:
             dtype[local] = dtype_codes
         if leaves is not None:
             leaf_ids = in_ids[leaf_flat].tolist()
-            leaf_values, leaf_shapes, leaf_dtypes = _arrays([in_values[i] for i in leaf_flat.tolist()])
-            leaf_dtypes = self._codes(self.dtypes, leaf_dtypes)
             leaf_rows = starts[leaf_records] + (np.arange(len(leaf_ids)) - np.searchsorted(leaf_records, leaf_records))
             local = leaf_rows - base_row
             ids[local] = leaf_ids
             variables = self.variables
             kind[local] = [VARIABLE if i in variables else CONSTANT for i in leaf_ids]
             leaf_location[local] = location_codes[leaf_records]
-            shape[local] = self._codes(self.shapes, leaf_shapes)
+            shape[local] = leaf_shapes
             dtype[local] = leaf_dtypes
         else:
             leaf_ids, leaf_values, leaf_rows = [], [], _NO_ROWS
@@ -598,7 +598,9 @@ class Store:
         location_codes (every record's, int32 bytes), is_op (None when every record is an op), then the
         ops' own: type codes and scope codes (int32 bytes), tape sets (a tuple), backward flags (int8
         bytes), seqs (int64 bytes), attrs (None when all are empty), the indices of the ops that have a
-        custom gradient.
+        custom gradient; last the new leaves: the inputs no row and no earlier record of the batch has,
+        each where first met, as (their records, their indices in the flat inputs) or None, with their
+        values, shape codes and dtype codes.
         """
         count = len(records)
         (types, outputs, one_ids, one_values, attrs, grad_fns, tape_sets, locations, backwards, seqs,
@@ -639,10 +641,16 @@ class Store:
         if attrs_codes is None and attrs.count(_EMPTY) == ops:
             attrs = None
         custom = [i for i, g in enumerate(grad_fns) if g is not None] if grad_fns.count(None) != ops else ()
+        leaves = self._new_leaves(in_ids, in_counts, out_ids, out_counts, count) if len(in_ids) else None
+        leaf_values = leaf_shapes = leaf_dtypes = None
+        if leaves is not None:
+            leaf_values, shapes, dtypes = _arrays([in_values[i] for i in leaves[1].tolist()])
+            leaf_shapes, leaf_dtypes = self._codes(self.shapes, shapes), self._codes(self.dtypes, dtypes)
         return (out_counts, out_ids, out_values, self._codes(self.shapes, out_shapes),
                 self._codes(self.dtypes, out_dtypes), in_counts, in_values, in_ids, _packed(location_codes, np.int32),
                 is_op, _packed(self._codes(self.types, types), np.int32), _packed(self._codes(self.scopes, scopes), np.int32),
-                tape_sets, _packed(backwards, np.int8), _packed(seqs, np.int64), attrs, custom)
+                tape_sets, _packed(backwards, np.int8), _packed(seqs, np.int64), attrs, custom, leaves, leaf_values,
+                leaf_shapes, leaf_dtypes)
 
     def _new_leaves(self, in_ids, in_counts, out_ids, out_counts, count):
         """For the inputs not seen before, the first time each is met: (their records, their indices in the
