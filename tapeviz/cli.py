@@ -312,8 +312,37 @@ _ALL_HELP = ("list every gradient call and result (by default a call repeated by
              "to report is folded, and a call lists at most 12 results with nothing to report)")
 
 
+def _version_text():
+    """tapeviz's version, numpy's and Python's, and whether the recorder's compiled per-op path is in use
+    (bug reports about recording speed need it)."""
+    import numpy
+
+    import tapeviz
+    from tapeviz.inspection.store import _recordfast
+
+    if _recordfast is not None:
+        path = "compiled per-op path (tapeviz/inspection/_recordfast)"
+    elif os.environ.get("TAPEVIZ_PURE_PYTHON"):
+        path = "Python path (TAPEVIZ_PURE_PYTHON is set)"
+    else:
+        path = ("Python path: the compiled one is not built (pip install -e . builds it where a C compiler and "
+                "CPython 3.11+ are present)")
+    return (f"tapeviz {tapeviz.__version__}, numpy {numpy.__version__}, python {sys.version.split()[0]}\n"
+            f"recorder: {path}")
+
+
+class _VersionAction(argparse.Action):
+    """--version: the text as written (argparse's own action rewraps it), made only when asked."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        say(_version_text())
+        parser.exit(EXIT_OK)
+
+
 def build_parser():
     parser = _ArgumentParser(prog="tapeviz", description="See and understand reverse-mode autodiff.")
+    parser.add_argument("--version", action=_VersionAction, nargs=0,
+                        help="print the versions and which recorder path is built, and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
 

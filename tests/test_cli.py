@@ -203,3 +203,16 @@ def test_show_folds_clean_repeated_calls_into_their_first(tmp_path):
     assert sum("the same as for Variable 'w0:0' above" in line for line in explained) == 29
     everything = tapeviz("show", "--all", str(out)).stdout.splitlines()
     assert sum(line.startswith("      fix:") for line in everything) == 30
+
+
+def test_version_names_the_recorder_path_in_use(monkeypatch, capsys):
+    from tapeviz import cli
+    from tapeviz.inspection import store
+    for built, expected in ((object(), "compiled per-op path"), (None, "Python path")):
+        monkeypatch.setattr(store, "_recordfast", built)
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main(["--version"])
+        assert exit_info.value.code == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert lines[0].startswith("tapeviz ") and "numpy" in lines[0]
+        assert lines[1].startswith("recorder: ") and expected in lines[1]

@@ -8,7 +8,7 @@
    for the observer method, no function call for the walk, no interpreted bytecode.
 
    Built as an optional extension (setup.py); without a compiler tapeviz records with the Python
-   path alone, and `tapeviz plugins` / bench_recording.py say which path is in use. CPython 3.11+.
+   path alone, and `tapeviz --version` and bench_recording.py say which path is in use. CPython 3.11+.
 */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
