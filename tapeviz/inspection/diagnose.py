@@ -125,7 +125,9 @@ def _nonfinite(run, call, result):
     for target in call.targets:
         forward_ops.update((op.id, op) for op in cone(run, target, call.seq))
     forward_ops = sorted(forward_ops.values(), key=lambda op: op.seq)
-    culprit = _first_nonfinite(run, _backward_ops(run, call))
+    # A target that is NaN/Inf itself: the forward pass made it, and every NaN of the backward pass
+    # follows from that (a 0 / 0 in a normalization, not the sqrt beside it whose gradient blew up).
+    culprit = None if any(not _finite(run, t) for t in call.targets) else _first_nonfinite(run, _backward_ops(run, call))
     forward = _rule_owner(culprit, forward_ops) if culprit is not None else None
     where = "backward"
     if forward is None:

@@ -269,10 +269,14 @@ def _first_use(path, aliases):
 def _broken_path(c, path):
     """A path from source to target exists among the ops that ran: say why the tape has none of it."""
     run, tape, src, tgt = c.run, c.tape, c.src, c.tgt
-    blockers = [op for op in path if op.rule == "not differentiable" or op.type == "StopGradient"]
+    # A blocker counts only if every path crosses one: a GAN's loss from logits compares them
+    # (GreaterEqual) beside the paths that carry the gradient, and those are the ones that broke.
+    blocked = c.target_id not in _forward([op for op in path if _passes_gradient(run, op)], c.aliases)
+    blockers = [op for op in path if op.rule == "not differentiable" or op.type == "StopGradient"] if blocked else []
     if blockers:
         return _not_differentiable(blockers, src, tgt)
-    not_floating = [op for op in path if any(not run.tensors[o].floating for o in op.outputs if o in run.tensors)]
+    not_floating = [op for op in path if any(not run.tensors[o].floating for o in op.outputs if o in run.tensors)] \
+        if blocked else []
     if not_floating:
         op = not_floating[0]
         dtype = run.tensors[op.outputs[0]].dtype

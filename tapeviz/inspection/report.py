@@ -196,12 +196,16 @@ def text_summary(run, only_nones=False, full=False):
                     if index == 0:
                         body.append(f"{prefix}{label}: same as step {step(run, first)} (call {first.id}), x{count}")
                     continue
-                same = (target, explanation.code, explanation.fix,
-                        tuple((item.get("what"), _where(item.get("location"))) for item in explanation.evidence))
+                # Alike but for the source's own name (a model run before the tape: one paragraph, not one
+                # per variable).
+                name = describe(run, result.source)
+                same = (target, explanation.code, explanation.fix.replace(name, "\0"),
+                        tuple((item.get("what", "").replace(name, "\0"), _where(item.get("location")))
+                              for item in explanation.evidence))
                 if not full and same in told:   # a frozen layer: one explanation, then a line per variable
                     body.append(f"{prefix}{label}: [{explanation.code}] the same as for {told[same]} above")
                     continue
-                told[same] = describe(run, result.source)
+                told[same] = name
                 body.append(f"{prefix}{label}: [{explanation.code}] {explanation.sentence}")
                 for item in explanation.evidence:
                     where = f" at {_short(item['location'])}" if item.get("location") else ""

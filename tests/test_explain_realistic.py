@@ -1,0 +1,82 @@
+"""What tapeviz says about realistic buggy training programs (tests/realistic/*.py).
+
+Each program is the kind people post when their gradients are None, NaN or zero: a multi-step loop
+with Keras layers or tf.Variable models, optimizers and losses, the mistake marked `# BUG`. Each
+test runs one under recording and checks the reason code, the line, the fix and the folding of the
+repeats. What TensorFlow 2.21 does with the same program (None or a value, NaN or not) was observed
+by running it with `import tensorflow as tf`, and is written here as fact.
+"""
+import json
+import pathlib
+import runpy
+
+import numpy as np
+
+import tapeviz as tf
+from tapeviz.inspection.report import json_summary, text_summary
+
+from recording_helpers import recorder_must_not_fail  # noqa: F401 - an autouse fixture
+
+PROGRAMS = pathlib.Path(__file__).parent / "realistic"
+
+
+def run_program(name):
+    with tf.record() as rec:
+        runpy.run_path(str(PROGRAMS / name), run_name="__main__")
+    return rec.snapshot()
+
+
+def line_of(name, marker="# BUG"):
+    """The line of the program that holds ``marker`` (the mistake)."""
+    lines = (PROGRAMS / name).read_text().splitlines()
+    (found,) = [number for number, text in enumerate(lines, 1) if marker in text]
+    return found
+
+
+def nones(run):
+    return [(call, result, explanation) for call, result, _, explanation in run.nones()]
+
+
+def lines_of(explanation):
+    return [item["location"].line for item in explanation.evidence if item.get("location") is not None]
+
+
+def test_gan_fake_images_made_before_the_generator_tape(capsys):
+    """TF 2.21: every generator gradient is None, every discriminator gradient a value. The loss from
+    logits compares them (GreaterEqual) beside the paths that carry the gradient: that comparison is
+    not why the gradient is None, the generator running before the tapes is."""
+    run = run_program("p12_gan_fake_outside_gen_tape.py")
+    assert "[True, True, True, True] [False, False, False, False]" in capsys.readouterr().out
+    found = nones(run)
+    assert len(found) == 3 * 4 and {e.code for _, _, e in found} == {"FORWARD_BEFORE_TAPE"}
+    assert line_of("p12_gan_fake_outside_gen_tape.py") in lines_of(found[0][2])
+    assert "GreaterEqual" not in found[0][2].sentence
+
+
+def test_a_model_run_before_the_tape_is_explained_once_per_call(capsys):
+    """Keras MLP, Adam, tf.data batches: four variables, one story. TF 2.21: all four are None."""
+    run = run_program("p01_keras_forward_before_tape.py")
+    assert capsys.readouterr().out.count("grads: [True, True, True, True]") == 8
+    codes = {e.code for _, _, e in nones(run)}
+    assert codes == {"FORWARD_BEFORE_TAPE"}
+    assert line_of("p01_keras_forward_before_tape.py") in lines_of(nones(run)[0][2])
+    text = "\n".join(text_summary(run, only_nones=True))
+    assert text.count("The forward pass ran before the tape") == 1
+    assert text.count("[FORWARD_BEFORE_TAPE] the same as for Variable '") == 3
+    assert text.count("same as step 1 (call 1), x7") == 4
+    summary = json_summary(run, only_nones=True)
+    assert len(summary["nones"]) == 4 and {n["repeats"] for n in summary["nones"]} == {7}
+    json.dumps(summary)
+
+
+def test_normalization_by_a_zero_std_blames_the_division_in_the_forward_pass(capsys):
+    """TF 2.21: the loss and both gradients are NaN; with (std + 1e-5) all are finite. The 0 / 0 of the
+    forward pass made the NaN, not the gradient of the sqrt inside reduce_std."""
+    run = run_program("p16_zero_std_normalization.py")
+    assert "nan True True" in capsys.readouterr().out
+    found = [e for _, _, e in run.diagnoses()]
+    assert [e.code for e in found] == ["NONFINITE_DIVIDE_BY_ZERO"] * 6
+    first = found[0]
+    assert "forward pass" in first.sentence and "input 1 ranges over [0," in first.sentence
+    assert lines_of(first) == [line_of("p16_zero_std_normalization.py")]
+    assert "epsilon" in first.fix
