@@ -80,3 +80,31 @@ def test_normalization_by_a_zero_std_blames_the_division_in_the_forward_pass(cap
     assert "forward pass" in first.sentence and "input 1 ranges over [0," in first.sentence
     assert lines_of(first) == [line_of("p16_zero_std_normalization.py")]
     assert "epsilon" in first.fix
+
+
+def test_a_variable_made_anew_from_the_parameter_in_every_forward_pass(capsys, tmp_path):
+    """`w = tf.Variable(weights)` inside the forward function: TF 2.21 gives None at every step. The
+    loss uses the copy; the evidence names the line that made it, and a tape file keeps the story."""
+    from tapeviz.inspection.tapefile import load, save
+
+    run = run_program("p07_variable_recreated.py")
+    assert capsys.readouterr().out.splitlines() == ["0 None", "1 None", "2 None"]
+    found = [e for _, _, e in nones(run)]
+    assert [e.code for e in found] == ["SOURCE_COPIED"] * 3
+    line = line_of("p07_variable_recreated.py")
+    assert lines_of(found[0]) == [line, line] and "Variable 'weights:0'" in found[0].sentence
+    assert "create variables once" in found[0].fix
+    text = "\n".join(text_summary(run, only_nones=True))
+    assert text.count("[SOURCE_COPIED]") == 1 and "same as step 1 (call 1), x2" in text
+    assert text_summary(load(save(run, tmp_path / "copy.tapeviz")), only_nones=True) == text_summary(run, True)
+
+
+def test_an_integer_step_counter_among_the_sources(capsys):
+    """TF 2.21: None for the int32 counter and for the learning rate used only in the update."""
+    run = run_program("p03_int_step_counter.py")
+    assert capsys.readouterr().out.splitlines()[-1] == "4 [False, False, False, True, True]"
+    by_source = {run.tensors[result.source].name: e for _, result, e in nones(run)}
+    counter, rate = by_source["step:0"], by_source["lr:0"]
+    assert counter.code == "SOURCE_NOT_FLOATING" and "leave it out of the sources" in counter.fix
+    assert lines_of(counter) == [line_of("p03_int_step_counter.py", "step = tf.Variable(0")]  # where it was made
+    assert rate.code == "SOURCE_UNUSED"

@@ -180,7 +180,8 @@ def explain(run, tape_id, target_id, source_id, before_seq=None, options=None):
     # No op before the tape first started recording can be on it: a loop's new tape per step looks
     # only at its own step.
     first_enter = tape.spans[0][0] if tape.spans else -1
-    window = ops_between(run, max(start, first_enter - 1), high)
+    low = max(start, first_enter - 1)
+    window = ops_between(run, low, high)
     tape_ops = [op for op in window if tape_id in op.tapes]
     watched = run.watched(tape_id, before_seq)
     on_tape = set(watched) | {o for op in tape_ops for o in op.outputs}
@@ -192,7 +193,8 @@ def explain(run, tape_id, target_id, source_id, before_seq=None, options=None):
         return Explanation(
             "SOURCE_NOT_FLOATING", f"The source, {src}, has dtype {source.dtype}; gradients exist only for "
             "floating-point tensors, so the tape never follows integer or bool values.",
-            "Create it with a floating dtype (dtype=tapeviz.float32), or cast it with tapeviz.cast(x, "
+            "If it is a counter, a step or an index, leave it out of the sources (it has no gradient); otherwise "
+            "create it with a floating dtype (dtype=tapeviz.float32), or cast it with tapeviz.cast(x, "
             "tapeviz.float32) before the tape uses it.",
             [_evidence(f"{src} first used here", tensor=source_id, location=source.first_seen)])
     if target_id == source_id:
@@ -200,7 +202,7 @@ def explain(run, tape_id, target_id, source_id, before_seq=None, options=None):
     target_cone = cone(run, target_id, high)
     aliases = _aliases(run, source_id, target_cone)
     full_path = _path_ops(target_cone, aliases, target_id)
-    context = _Context(run, tape, start, high, window, target_cone, aliases, source_id, target_id, src, tgt,
+    context = _Context(run, tape, start, low, high, window, target_cone, aliases, source_id, target_id, src, tgt,
                        zeros_asked, before_seq)
 
     if not aliases & on_tape:
@@ -245,9 +247,10 @@ def explain(run, tape_id, target_id, source_id, before_seq=None, options=None):
 class _Context:
     """What every reason's test needs about one (call, target, source)."""
 
-    def __init__(self, run, tape, start, high, window, target_cone, aliases, source_id, target_id, src, tgt,
+    def __init__(self, run, tape, start, low, high, window, target_cone, aliases, source_id, target_id, src, tgt,
                  zeros_asked, before_seq):
-        self.run, self.tape, self.start, self.high, self.window = run, tape, start, high, window
+        # ``low``: no op or event of this tape's session comes before it (its last reset, or its first entry)
+        self.run, self.tape, self.start, self.low, self.high, self.window = run, tape, start, low, high, window
         self.cone, self.aliases, self.source_id, self.target_id = target_cone, aliases, source_id, target_id
         self.src, self.tgt, self.zeros_asked, self.before_seq = src, tgt, zeros_asked, before_seq
 
@@ -470,9 +473,49 @@ def _rebuilt_from_numpy(run, tensor_id, target_id, cone_ops):
     return None
 
 
+COPY_LOOKBACK = 64  # seqs before a variable's creation in which the value it copies was read
+
+
+def _copied_into_variable(c):
+    """The target uses a variable made, while this tape recorded, from the source's value: ``tf.Variable(w)``
+    inside the forward pass copies ``w`` (and makes a new variable at every step)."""
+    run = c.run
+    leaves = {i for op in c.cone for i in op.inputs}
+    variables = {i for i in leaves if i in run.tensors and run.tensors[i].kind == "variable"}
+    variables |= {run.tensors[i].read_of for i in leaves if i in run.tensors and run.tensors[i].read_of}
+    variables.discard(c.source_id)
+    if not variables:
+        return None
+    for event in events_between(run, c.low, c.high):
+        if event.kind != "variable created" or event.tensor not in variables or event.location is None:
+            continue
+        nearby = ops_between(run, event.seq - COPY_LOOKBACK, event.seq)
+        ahead = _forward(nearby, c.aliases)
+        here = (event.location.file, event.location.line)
+        reads = [op for op in nearby if _where(op.location) == here and any(i in ahead for i in op.inputs)]
+        conversions = [e for e in events_between(run, event.seq - COPY_LOOKBACK, event.seq)
+                       if e.kind in CONVERSIONS and e.tensor in ahead and _where(e.location) == here]
+        if not reads and not conversions:
+            continue
+        copy = describe(run, event.tensor)
+        return Explanation(
+            "SOURCE_COPIED", f"{c.tgt} does not use {c.src} but {copy}, a new variable made from its value at line "
+            f"{event.location.line}. A variable made from another one copies its value: nothing links the "
+            "copy back, so the gradient with respect to the original is None.",
+            f"Use {c.src} itself in the forward pass instead of wrapping it in a new tapeviz.Variable(...); create "
+            "variables once, outside the training step (in __init__ or build).",
+            [_evidence(f"{copy} made from {c.src}", tensor=event.tensor, location=event.location)]
+            + [_evidence(f"{op.type} read {c.src} for the copy", op) for op in reads[:1]])
+    return None
+
+
+def _where(location):
+    return None if location is None else (location.file, location.line)
+
+
 def _no_path(c, never_read=False):
     run, tape, src, tgt = c.run, c.tape, c.src, c.tgt
-    events = [e for e in events_between(run, c.start, c.high) if e.tape == tape.id]
+    events = [e for e in events_between(run, c.low, c.high) if e.tape == tape.id]
     ahead = _forward(c.window, c.aliases)
     names = _source_names(run, c.source_id)
     target_info = run.tensors.get(c.target_id)
@@ -517,6 +560,9 @@ def _no_path(c, never_read=False):
             + zero_hint,
             [_evidence(f"Python branch on {describe(run, e.tensor)}", tensor=e.tensor, location=e.location)
              for e in branches[:3]])
+    copied = _copied_into_variable(c)
+    if copied is not None:
+        return copied
     made = [_evidence(f"{tgt} computed here", run.ops[target_info.producer])] \
         if target_info is not None and target_info.producer in run.ops else []
     call = _call_at(run, c.before_seq) if c.before_seq is not None else None

@@ -461,8 +461,12 @@ class Recorder(ForwardRecording):
                 self._event_cells.extend((next(self._seq), kind, tape_id, item_id, where, -1, -1))
 
     def variable_created(self, variable):
+        location = user_location(3)
         with self._lock:
             self._variables[variable._id] = (variable.name, variable.trainable)
+            # Where it was made: a variable made anew inside a step (tf.Variable(w) copies w) is a reason.
+            self._sight((variable,), location)
+            self._event("variable created", None, variable._id, location)
 
     def variable_read(self, variable, tensor):
         """A read of ``variable`` made the new tensor ``tensor`` (for cores where reads are new tensors)."""
