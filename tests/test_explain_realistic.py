@@ -108,3 +108,49 @@ def test_an_integer_step_counter_among_the_sources(capsys):
     assert counter.code == "SOURCE_NOT_FLOATING" and "leave it out of the sources" in counter.fix
     assert lines_of(counter) == [line_of("p03_int_step_counter.py", "step = tf.Variable(0")]  # where it was made
     assert rate.code == "SOURCE_UNUSED"
+
+
+def test_a_uint8_image_watched_then_cast_inside_the_tape(capsys):
+    """Saliency: TF 2.21 warns "The dtype of the watched tensor must be floating" and gives None. The
+    user did call watch: the explanation says it did nothing, and the fix names the float tensor."""
+    run = run_program("p22_saliency_uint8.py")
+    assert capsys.readouterr().out.count("saliency: None") == 3
+    found = [e for _, _, e in nones(run)]
+    assert [e.code for e in found] == ["SOURCE_NOT_WATCHED"] * 3
+    assert "uint8" in found[0].sentence and "did nothing" in found[0].sentence
+    assert line_of("p22_saliency_uint8.py") in lines_of(found[0])
+    assert "tape.watch(image)" in found[0].fix and "compute it from a watched value" not in found[0].fix
+
+
+def test_tf_norm_of_equal_embeddings_then_a_variable_made_nan_by_the_update(capsys):
+    """Contrastive loss on tf.norm(a - b) with equal pairs. TF 2.21: the gradient is NaN at the first
+    step (loss finite), then Adam writes NaN into the weights and the loss is NaN too. The first step
+    is the sqrt in tf.norm, with a fix written for tf.norm; later steps blame the update that made the
+    weights NaN, not the ReadVariableOp that read them, and fold into one warning."""
+    run = run_program("p15_contrastive_norm.py")
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].endswith("[True, True]") and "nan" not in printed[0] and printed[1].startswith("1 nan")
+    found = [(call, e) for call, _, e in run.diagnoses()]
+    first = found[0][1]
+    assert first.code == "NONFINITE_SQRT_AT_ZERO"
+    assert lines_of(first)[0] == line_of("p15_contrastive_norm.py", "distance = tf.norm(")
+    assert first.fix.startswith("The sqrt inside tf.norm") and "tf.reduce_sum(tf.square(x), axis) + 1e-12" in first.fix
+    later = [e for call, e in found[2:]]
+    assert {e.code for e in later} == {"NONFINITE_INPUT"}
+    assert "ReadVariableOp" not in later[0].sentence.split("because")[0] and "held NaN/Inf" in later[0].sentence
+    update_line = line_of("p15_contrastive_norm.py", "optimizer.apply_gradients")
+    assert update_line in lines_of(later[0])
+    text = "\n".join(text_summary(run, only_nones=True))
+    assert text.count("[NONFINITE_INPUT] The gradient") == 1 and "same as step 2 (call 2), x1" in text
+
+
+def test_exp_overflow_after_a_few_steps_is_named_at_that_step(capsys):
+    """Poisson regression with a learning rate too high. TF 2.21 prints the same: finite gradients for
+    four steps, then loss inf and gradient [inf inf] at the fifth (index 4)."""
+    run = run_program("p17_poisson_exp_overflow.py")
+    assert "4 inf [inf inf]" in capsys.readouterr().out
+    ((call, _, found),) = run.diagnoses()
+    assert found.code == "NONFINITE_EXP_OVERFLOW" and "forward pass" in found.sentence
+    from tapeviz.inspection.report import step
+    assert step(run, call) == 5
+    assert lines_of(found) == [line_of("p17_poisson_exp_overflow.py", "tf.exp(log_rate)")]

@@ -10,12 +10,16 @@ all inactive, a saturated tanh/sigmoid, clip_by_value outside its range), as a w
 
 Runs only for results whose summary says non-finite or all-zero, so finite gradients cost nothing.
 """
+import ast
 import bisect
 
 from .explain import _evidence, _path_ops, cone, describe
 from .model import Explanation
+from .names import statement_at
 
 BACKWARD_LIMIT = 20000  # backward-pass ops looked at, at most, before a call
+EVENT_LIMIT = 20000  # events looked back through, at most, for the update that made a variable NaN/Inf
+_UPDATES = ("assign", "assign_add", "assign_sub")
 
 _DOUBLE_WHERE = ("use the double-where trick: first make the input safe where it is bad, then mask the "
                  "result: `safe = tf.where(x > 0, x, 1.0); y = tf.where(x > 0, {f}(safe), 0.0)` (a single "
@@ -139,7 +143,13 @@ def _nonfinite(run, call, result):
                 "values into non-finite ones: a non-finite value went in (data, a variable or an output gradient).",
                 "Check the inputs and the variables for NaN/Inf (tf.debugging.check_numerics, np.isfinite).",
                 [_evidence("the gradient call", location=call.location)], kind="nonfinite")
+    poisoned = _poisoned_variable(run, forward) if where == "forward" else None
+    if poisoned is not None:
+        return _variable_holds_nonfinite(run, call, src, forward, *poisoned)
     code, what, fix = _NONFINITE.get(forward.type, _GENERIC)
+    if forward.type == "Sqrt" and _calls(forward.location, "norm"):
+        fix = ("the sqrt inside tf.norm has an infinite gradient where the vector is 0 (two equal embeddings): "
+               "write tf.sqrt(tf.reduce_sum(tf.square(x), axis) + 1e-12) instead, or " + fix)
     values = _values_text(run, forward)
     line = f" at line {forward.location.line}" if forward.location else ""
     if where == "backward":
@@ -154,6 +164,66 @@ def _nonfinite(run, call, result):
                     + (f" ({values})." if values else "."))
         evidence = [_evidence(f"{forward.type} made the first NaN/Inf" + (f": {values}" if values else ""), forward)]
     return Explanation(code, sentence, fix[0].upper() + fix[1:] + ".", evidence, kind="nonfinite")
+
+
+def _calls(location, function):
+    """Does the user's statement at ``location`` call ``function`` (``tf.norm(...)``, ``norm(...)``)?"""
+    statement = statement_at(location.file, location.line) if location is not None else None
+    if statement is None:
+        return False
+    return any(isinstance(node, ast.Call) and function == (node.func.attr if isinstance(node.func, ast.Attribute)
+                                                          else getattr(node.func, "id", None))
+               for node in ast.walk(statement))
+
+
+def _poisoned_variable(run, op):
+    """(variable id, the last update before ``op`` or None) if ``op`` read a variable that held NaN/Inf.
+
+    A variable's summary is its value when first seen. A read of it (ReadVariableOp) that came out
+    NaN/Inf says it held NaN/Inf; a variable used directly says so through the value its last update
+    wrote (an optimizer applying a NaN gradient), when that value was a tensor."""
+    variables = []
+    for tensor_id in op.inputs:
+        info = run.tensors.get(tensor_id)
+        if info is not None and (info.kind == "variable" or info.read_of is not None):
+            variables.append(info.read_of if info.read_of is not None else tensor_id)
+    if not variables:
+        return None
+    read = op.type == "ReadVariableOp"
+    events = run.events
+    last = bisect.bisect_left(events, op.seq, key=lambda e: e.seq)
+    for index in range(last - 1, max(-1, last - 1 - EVENT_LIMIT), -1):
+        event = events[index]
+        if event.kind in _UPDATES and event.tensor in variables:
+            if read:
+                return event.tensor, event
+            value = run.tensors.get(int(event.detail)) if event.detail else None
+            if value is not None and value.summary.get("nonfinite"):
+                return event.tensor, event
+    return (variables[0], None) if read else None
+
+
+def _variable_holds_nonfinite(run, call, src, read, variable_id, update):
+    """The forward pass read a variable that an earlier update (an optimizer step) had made NaN/Inf."""
+    name = describe(run, variable_id)
+    read_line = f" at line {read.location.line}" if read.location else ""
+    if update is None:
+        return Explanation(
+            "NONFINITE_INPUT", f"The gradient with respect to {src} is NaN/Inf because {name} held NaN/Inf when the "
+            f"forward pass read it{read_line}, and no recorded update put it there: it was made so.",
+            "Check the variable's initial value (np.isfinite) and what assigned it before recording began.",
+            [_evidence(f"{read.type} read {name} here", read)], kind="nonfinite")
+    # No step number here: the same story at every later step is one explanation, folded.
+    update_line = f" at line {update.location.line}" if update.location else ""
+    return Explanation(
+        "NONFINITE_INPUT", f"The gradient with respect to {src} is NaN/Inf because {name} already held NaN/Inf when "
+        f"the forward pass read it{read_line}: an update{update_line} ({update.kind}) wrote NaN/Inf into it at an "
+        "earlier step. The first step whose gradient was NaN/Inf says which op made it.",
+        "Fix the earlier step's NaN/Inf gradient (its warning says which op made it); meanwhile skip updates "
+        "whose gradients are not finite (tf.debugging.check_numerics, or tf.math.is_finite before "
+        "apply_gradients), or clip gradients with tf.clip_by_global_norm.",
+        [_evidence(f"{update.kind} wrote NaN/Inf into {name}", tensor=variable_id, location=update.location),
+         _evidence(f"{read.type} read {name} here", read)], kind="nonfinite")
 
 
 def _variable_read(run, tensor_id):

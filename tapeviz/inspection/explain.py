@@ -363,6 +363,9 @@ def _unwatched_source(c, source):
                 "name keeps the variable; or call tape.watch(x) on the tensor inside the tape's context.",
                 [_evidence(f"{producer.type} turned {name} into a tensor" + (f" (step {step})" if step else ""),
                            producer)])
+        ignored = _ignored_watch(c, source_cone)
+        if ignored is not None:
+            return ignored
         if tape.id in producer.recording_tapes:  # computed inside already: do not suggest that
             return Explanation(
                 "SOURCE_NOT_WATCHED", f"The source, {src}, was computed inside the tape's context but from "
@@ -376,6 +379,30 @@ def _unwatched_source(c, source):
     return Explanation(
         "SOURCE_NOT_WATCHED", f"The source, {src}, is a constant: tapes watch tensors only when told to.",
         "Call tape.watch(x) inside the tape's context, or make it a tapeviz.Variable.", where)
+
+
+def _ignored_watch(c, source_cone):
+    """The source was computed from a tensor the user watched, but that tensor is not floating point, so
+    the watch did nothing (an image watched as uint8, then cast to float)."""
+    run, tape = c.run, c.tape
+    leaves = {i for op in source_cone for i in op.inputs}
+    for event in events_between(run, c.low, c.high):
+        if event.kind == "watch" and event.tape == tape.id and event.tensor in leaves:
+            info = run.tensors.get(event.tensor)
+            if info is None or info.floating:
+                continue
+            watched = describe(run, event.tensor)
+            producer = run.ops[run.tensors[c.source_id].producer]
+            line = f" (line {producer.location.line})" if producer.location else ""
+            return Explanation(
+                "SOURCE_NOT_WATCHED", f"The source, {c.src}, was computed from {watched}, which tape.watch was asked "
+                f"to watch; but it is {info.dtype}, and a tape watches only floating-point tensors, so the watch "
+                f"did nothing, and nothing computed from it was recorded.",
+                f"Watch the floating-point tensor instead: call tape.watch({run.names.get(c.source_id) or 'x'}) on "
+                f"the source right after it is computed{line}, before it is used.",
+                [_evidence(f"tape.watch of a {info.dtype} tensor did nothing", tensor=event.tensor,
+                           location=event.location), _evidence(f"{producer.type} computed the source", producer)])
+    return None
 
 
 def _unrecorded_target(run, tape, target, target_id, tgt, start):

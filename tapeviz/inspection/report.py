@@ -199,13 +199,14 @@ def text_summary(run, only_nones=False, full=False):
                 # Alike but for the source's own name (a model run before the tape: one paragraph, not one
                 # per variable).
                 name = describe(run, result.source)
-                same = (target, explanation.code, explanation.fix.replace(name, "\0"),
-                        tuple((item.get("what", "").replace(name, "\0"), _where(item.get("location")))
-                              for item in explanation.evidence))
-                if not full and same in told:   # a frozen layer: one explanation, then a line per variable
-                    body.append(f"{prefix}{label}: [{explanation.code}] the same as for {told[same]} above")
+                keys = [(target, explanation.code, explanation.fix.replace(old, "\0"),
+                         tuple((item.get("what", "").replace(old, "\0"), _where(item.get("location")))
+                               for item in explanation.evidence)) for old in (name, "\0")]
+                earlier = next((told[key] for key in keys if key in told), None)
+                if not full and earlier is not None:   # a frozen layer: one explanation, then a line per variable
+                    body.append(f"{prefix}{label}: [{explanation.code}] the same as for {earlier} above")
                     continue
-                told[same] = name
+                told.update((key, name) for key in keys)
                 body.append(f"{prefix}{label}: [{explanation.code}] {explanation.sentence}")
                 for item in explanation.evidence:
                     where = f" at {_short(item['location'])}" if item.get("location") else ""

@@ -14,7 +14,7 @@ margin = 1.0
 for step in range(3):
     with tf.GradientTape() as tape:
         distance = tf.norm(embed(left) - embed(right), axis=1)
-        loss = tf.reduce_mean(same * distance ** 2 + (1 - same) * tf.square(tf.maximum(margin - distance, 0.0)))
+        loss = tf.reduce_mean(same * distance + (1 - same) * tf.maximum(margin - distance, 0.0))
     grads = tape.gradient(loss, embed.trainable_variables)
     print(step, float(loss), [bool(np.isnan(g.numpy()).any()) for g in grads])
     optimizer.apply_gradients(zip(grads, embed.trainable_variables))
