@@ -154,3 +154,15 @@ def test_exp_overflow_after_a_few_steps_is_named_at_that_step(capsys):
     from tapeviz.inspection.report import step
     assert step(run, call) == 5
     assert lines_of(found) == [line_of("p17_poisson_exp_overflow.py", "tf.exp(log_rate)")]
+
+
+def test_tape_explain_right_after_a_none_in_the_loop(capsys):
+    """Recorded, tape.explain after the None names the line that ran before the tape. Not recorded, a
+    non-persistent tape has let go of its ops: it says so instead of making up a reason (it used to
+    say the target "was not computed by any op this tape recorded")."""
+    import pytest
+
+    run_program("p25_explain_after_none.py")
+    assert capsys.readouterr().out.splitlines() == [f"{step} FORWARD_BEFORE_TAPE" for step in range(3)]
+    with pytest.raises(RuntimeError, match="let go of what it recorded.*tapeviz.record"):
+        runpy.run_path(str(PROGRAMS / "p25_explain_after_none.py"), run_name="__main__")

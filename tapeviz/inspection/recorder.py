@@ -842,6 +842,14 @@ def explain_tape(tape, target, source):
                     return result.diagnosis
         if not tape._ops:
             return None
+    if getattr(tape, "_used", False):
+        # Its record is gone: any reason found in what is left would be made up ("the target was not
+        # recorded", "the source is unused"), the most likely use being right after a None.
+        raise RuntimeError(
+            "This non-persistent GradientTape let go of what it recorded when gradient was called, so nothing is "
+            "left to explain. Record the run (`with tapeviz.record():` around the loop, or `tapeviz run "
+            "script.py`), which keeps what every tape saw; or call tape.explain before tape.gradient, or create "
+            "the tape with persistent=True.")
     recorder = Recorder()
     run = recorder.run
     tape_id = recorder._tape_id(tape)
