@@ -166,3 +166,20 @@ def test_tape_explain_right_after_a_none_in_the_loop(capsys):
     assert capsys.readouterr().out.splitlines() == [f"{step} FORWARD_BEFORE_TAPE" for step in range(3)]
     with pytest.raises(RuntimeError, match="let go of what it recorded.*tapeviz.record"):
         runpy.run_path(str(PROGRAMS / "p25_explain_after_none.py"), run_name="__main__")
+
+
+def test_dead_relus_in_a_keras_layer_warn_for_the_next_layers_kernel_too(capsys):
+    """Dense(8, relu) with a bias of -10. TF 2.21: the gradients of the first layer's kernel and bias and
+    of the second layer's kernel are exactly 0; only the last bias has one. The second kernel's gradient
+    is its input (the dead ReLU's zeros) times the error: it used to get no warning at all."""
+    run = run_program("p18_dead_relu_keras.py")
+    assert capsys.readouterr().out.splitlines()[0].startswith("0 [0.0, 0.0, 0.0, 0.")
+    first_call = run.calls[0]
+    order = ["kernel 1", "bias 1", "kernel 2", "bias 2"]  # model.trainable_variables
+    found = {order[call.sources.index(result.source)]: e for call, result, e in run.diagnoses() if call is first_call}
+    assert set(found) == {"kernel 1", "bias 1", "kernel 2"}
+    assert {e.code for e in found.values()} == {"ZERO_RELU_INACTIVE"}
+    second = found["kernel 2"]
+    assert "MatMul (in sequential" in second.sentence and "output of Relu" in second.sentence
+    assert "Relu (in sequential" in found["kernel 1"].sentence  # the layer, as both share the model's line
+    assert lines_of(second) == [line_of("p18_dead_relu_keras.py", "loss = tf.reduce_mean")]

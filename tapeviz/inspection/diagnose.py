@@ -88,6 +88,11 @@ def _backward_ops(run, call):
     return found[::-1]
 
 
+def _named(op):
+    """An op in a sentence: its type, and the layer (name scope) it ran in, as several layers share a line."""
+    return f"{op.type} (in {op.scope})" if op.scope else op.type
+
+
 def _first_nonfinite(run, ops):
     for op in ops:
         if any(not _finite(run, o) for o in op.outputs) and all(_finite(run, i) for i in op.inputs):
@@ -154,13 +159,13 @@ def _nonfinite(run, call, result):
     line = f" at line {forward.location.line}" if forward.location else ""
     if where == "backward":
         sentence = (f"The gradient with respect to {src} is NaN/Inf. The backward pass first turned finite values "
-                    f"into non-finite ones in {culprit.type}, which the gradient of {forward.type}{line} ran: {what}"
+                    f"into non-finite ones in {culprit.type}, which the gradient of {_named(forward)}{line} ran: {what}"
                     + (f" ({values})." if values else "."))
         evidence = [_evidence(f"{forward.type} in the forward pass" + (f": {values}" if values else ""), forward),
                     _evidence(f"{culprit.type} in its gradient made the first NaN/Inf", culprit)]
     else:
         sentence = (f"The gradient with respect to {src} is NaN/Inf because the forward pass already was: "
-                    f"{forward.type}{line} turned finite values into non-finite ones: {what}"
+                    f"{_named(forward)}{line} turned finite values into non-finite ones: {what}"
                     + (f" ({values})." if values else "."))
         evidence = [_evidence(f"{forward.type} made the first NaN/Inf" + (f": {values}" if values else ""), forward)]
     return Explanation(code, sentence, fix[0].upper() + fix[1:] + ".", evidence, kind="nonfinite")
@@ -237,15 +242,25 @@ def _variable_read(run, tensor_id):
     return producer.inputs[0] if producer is not None and producer.type == "ReadVariableOp" else None
 
 
+_PRODUCTS = ("Mul", "MatMul", "BatchMatMulV2", "BatchMatMul", "BatchMatMulV3")  # a zero factor zeroes the other's gradient
+
+
 def _blocking(run, op, on_path=()):
     """(code, what) if ``op`` passes an exactly-zero gradient for every element, from the values' summaries.
     ``on_path``: the tensors the gradient flows back to (the source and what it feeds)."""
     found = _range(run, op.inputs[0]) if op.inputs else None
     out = _range(run, op.outputs[0]) if op.outputs else None
-    if op.type == "Mul" and any(i in on_path for i in op.inputs):
+    if op.type in _PRODUCTS and any(i in on_path for i in op.inputs):
         zero_factor = next((i for i in op.inputs if i not in on_path and _range(run, i) == (0, 0)), None)
         if zero_factor is not None:
             name = describe(run, _variable_read(run, zero_factor) or zero_factor)
+            # The layer after a dead ReLU: its kernel's gradient is its input (all 0) times the error.
+            producer = run.ops.get(run.tensors[zero_factor].producer) if zero_factor in run.tensors else None
+            behind = _blocking(run, producer) if producer is not None and producer.type in ("Relu", "Relu6") else None
+            if behind is not None and behind[0] == "ZERO_RELU_INACTIVE":
+                line = f" at line {producer.location.line}" if producer.location else ""
+                return "ZERO_RELU_INACTIVE", (f"the other factor, {name}, is exactly zero: every unit of the ReLU{line} "
+                                              "that made it is inactive")
             return "ZERO_MULTIPLIED_BY_ZERO", f"the other factor, {name}, is exactly zero"
     if op.type in ("Relu", "Relu6") and found is not None and found[1] <= 0:
         return "ZERO_RELU_INACTIVE", f"every unit of this ReLU is inactive (its input is at most {found[1]:.6g})"
@@ -284,6 +299,6 @@ def _blocked_zero(run, call, result):
                 code, what = found
                 line = f" at line {op.location.line}" if op.location else ""
                 return Explanation(
-                    code, f"The gradient with respect to {src} is exactly zero: {op.type}{line} passes no gradient "
+                    code, f"The gradient with respect to {src} is exactly zero: {_named(op)}{line} passes no gradient "
                     f"because {what}.", _ZERO_FIXES[code], [_evidence(what, op)], kind="zero")
     return None
