@@ -183,3 +183,13 @@ def test_dead_relus_in_a_keras_layer_warn_for_the_next_layers_kernel_too(capsys)
     assert "MatMul (in sequential" in second.sentence and "output of Relu" in second.sentence
     assert "Relu (in sequential" in found["kernel 1"].sentence  # the layer, as both share the model's line
     assert lines_of(second) == [line_of("p18_dead_relu_keras.py", "loss = tf.reduce_mean")]
+
+
+def test_a_loss_turned_into_a_python_float_before_the_gradient_call(capsys):
+    """`loss = float(loss)` inside the tape, for a history list. TF 2.21 raises TypeError: "Cannot
+    convert the argument `type_value`: 1.63... to a TensorFlow DType." The error here says why and what
+    to do instead."""
+    import pytest
+
+    with pytest.raises(TypeError, match=r"got float: .*no link to the ops.*history.append\(float\(loss\)\)"):
+        run_program("p10_python_float_loss.py")
