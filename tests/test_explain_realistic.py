@@ -193,3 +193,30 @@ def test_a_loss_turned_into_a_python_float_before_the_gradient_call(capsys):
 
     with pytest.raises(TypeError, match=r"got float: .*no link to the ops.*history.append\(float\(loss\)\)"):
         run_program("p10_python_float_loss.py")
+
+
+def test_watching_the_weights_of_a_model_not_built_yet(capsys):
+    """watch_accessed_variables=False and tape.watch(model.trainable_variables) before the model's first
+    call. TF 2.21: all four gradients are None at the first step (at the second, TF's watch rejects
+    Keras 3 variables with a ValueError; tapeviz takes them). The user did call watch: the fix says to
+    build the model first, not to call watch."""
+    run = run_program("p26_watch_before_build.py")
+    assert capsys.readouterr().out.splitlines()[0] == "0 [True, True, True, True]"
+    found = [e for _, _, e in nones(run)]
+    assert len(found) == 4 and {e.code for e in found} == {"SOURCE_NOT_WATCHED"}
+    assert "created inside the tape's context" in found[0].sentence
+    assert "Build the model before the tape" in found[0].fix and not found[0].fix.startswith("Call tape.watch")
+    assert lines_of(found[0]) == [line_of("p26_watch_before_build.py", "loss = tf.reduce_mean")]
+
+
+def test_an_all_zero_initialized_mlp(capsys):
+    """Every weight starts at 0. TF 2.21 prints the same maxima: the gradients of w1, b1 and w2 are exactly 0
+    at every step, b2's is not. The warning says zero initialization, not dead ReLUs or a loss weight."""
+    run = run_program("p27_zero_init_mlp.py")
+    assert capsys.readouterr().out.splitlines()[0].startswith("0 [0.0, 0.0, 0.0, 0.30671")
+    first = [e for call, _, e in run.diagnoses() if call is run.calls[0]]
+    assert len(first) == 3 and {e.code for e in first} == {"ZERO_WEIGHTS"}
+    assert "Initialize weights randomly" in first[0].fix
+    assert lines_of(first[0]) == [line_of("p27_zero_init_mlp.py", "hidden = tf.nn.relu")]
+    text = "\n".join(text_summary(run, only_nones=True))
+    assert "same as step 1 (call 1), x2" in text

@@ -257,11 +257,19 @@ def _blocking(run, op, on_path=()):
             # The layer after a dead ReLU: its kernel's gradient is its input (all 0) times the error.
             producer = run.ops.get(run.tensors[zero_factor].producer) if zero_factor in run.tensors else None
             behind = _blocking(run, producer) if producer is not None and producer.type in ("Relu", "Relu6") else None
+            line = f" at line {producer.location.line}" if producer is not None and producer.location else ""
             if behind is not None and behind[0] == "ZERO_RELU_INACTIVE":
-                line = f" at line {producer.location.line}" if producer.location else ""
                 return "ZERO_RELU_INACTIVE", (f"the other factor, {name}, is exactly zero: every unit of the ReLU{line} "
                                               "that made it is inactive")
+            if behind is not None and behind[0] == "ZERO_WEIGHTS":
+                return "ZERO_WEIGHTS", (f"the other factor, {name}, is exactly zero: the ReLU{line} that made it got "
+                                        "0 everywhere (all-zero weights before it?)")
+            if op.type != "Mul" and _variable_read(run, zero_factor) is not None:
+                return "ZERO_WEIGHTS", f"the other factor, {name}, is all zero (a layer initialized with zeros?)"
             return "ZERO_MULTIPLIED_BY_ZERO", f"the other factor, {name}, is exactly zero"
+    if op.type in ("Relu", "Relu6") and found == (0, 0):
+        return "ZERO_WEIGHTS", ("its input is exactly 0 everywhere, where a ReLU's gradient is 0 (the weights and bias "
+                                "before it all zero?)")
     if op.type in ("Relu", "Relu6") and found is not None and found[1] <= 0:
         return "ZERO_RELU_INACTIVE", f"every unit of this ReLU is inactive (its input is at most {found[1]:.6g})"
     if op.type == "Tanh" and out is not None and out[0] == out[1] and abs(out[0]) == 1:
@@ -277,6 +285,9 @@ def _blocking(run, op, on_path=()):
 
 
 _ZERO_FIXES = {
+    "ZERO_WEIGHTS": "Initialize weights randomly (a Keras initializer such as glorot_uniform, or tf.random.normal(shape) "
+                    "* 0.1), not with zeros: with all-zero weights every unit computes 0 and passes no gradient, so "
+                    "the layers never start learning (biases may start at zero).",
     "ZERO_RELU_INACTIVE": "Check the layer's initialization and learning rate (dead ReLUs), or use tf.nn.leaky_relu "
                           "/ tf.nn.elu, which pass a gradient for negative inputs.",
     "ZERO_SATURATED": "Scale the inputs down (normalize, smaller initial weights), or compute the loss from logits "

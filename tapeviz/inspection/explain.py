@@ -340,6 +340,20 @@ def _unwatched_source(c, source):
                 "trainable variables on its own.",
                 "Call tape.watch(x) inside the tape's context, or create the variable with trainable=True.", where)
         if not tape.watch_accessed_variables:
+            created = next((e for e in events_between(run, c.low, c.high)
+                            if e.kind == "variable created" and e.tensor == source_id
+                            and any(enter < e.seq and (leave is None or e.seq < leave) for enter, leave in tape.spans)),
+                           None)
+            if created is not None:  # a Keras model builds its weights on its first call
+                line = f" at line {created.location.line}" if created.location else ""
+                return Explanation(
+                    "SOURCE_NOT_WATCHED", f"{src} was created inside the tape's context{line} (a model builds its "
+                    "weights on its first call), after any tape.watch call could name it; with "
+                    "watch_accessed_variables=False, reading it did not watch it.",
+                    "Build the model before the tape (model.build(input_shape), or call it once on a batch), so "
+                    "that tape.watch(model.trainable_variables) sees the weights; or call tape.watch after the "
+                    "model's first call.",
+                    [_evidence(f"{src} created here, inside the tape", tensor=source_id, location=created.location)])
             return Explanation(
                 "SOURCE_NOT_WATCHED", f"The tape was created with watch_accessed_variables=False, so reading {src} "
                 "did not watch it.", "Call tape.watch(x) inside the tape's context.", where)
