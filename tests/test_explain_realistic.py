@@ -220,3 +220,24 @@ def test_an_all_zero_initialized_mlp(capsys):
     assert lines_of(first[0]) == [line_of("p27_zero_init_mlp.py", "hidden = tf.nn.relu")]
     text = "\n".join(text_summary(run, only_nones=True))
     assert "same as step 1 (call 1), x2" in text
+
+
+def test_one_where_around_sqrt_is_enough_and_the_advice_says_so(capsys):
+    """TF 2.21, probed op by op: the gradient at x = 0 of tf.where(x > 0, f(x), 0.0) is 0 for f = sqrt
+    and rsqrt, NaN for log, x ** 0.5 and 1 / x; tf.norm of a zero vector gives NaN. The program (a
+    single where around sqrt) trains with finite gradients in TF and here, and nothing is reported."""
+    run = run_program("p29_single_where_sqrt.py")
+    assert [line.split()[-1] for line in capsys.readouterr().out.splitlines()] == ["False"] * 3
+    assert list(run.diagnoses()) == [] and list(run.nones()) == []
+    x = tf.Variable([0.0, 4.0])
+    for f, nan in [(tf.sqrt, False), (tf.math.rsqrt, False), (tf.math.log, True), (lambda v: v ** 0.5, True),
+                   (lambda v: 1.0 / v, True)]:
+        with tf.GradientTape() as tape:
+            y = tf.reduce_sum(tf.where(x > 0, f(x), 0.0))
+        assert bool(np.isnan(tape.gradient(y, x).numpy()[0])) == nan
+    with tf.record() as rec:
+        with tf.GradientTape() as tape:
+            y = tf.reduce_sum(tf.where(x > 0, x ** 0.5, 0.0))
+        tape.gradient(y, x)
+    ((_, _, found),) = rec.snapshot().diagnoses()
+    assert found.code == "NONFINITE_POW_AT_ZERO" and "a single tf.where still sends NaN" in found.fix

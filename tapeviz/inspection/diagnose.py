@@ -26,10 +26,15 @@ _DOUBLE_WHERE = ("use the double-where trick: first make the input safe where it
                  "tf.where still sends NaN through the branch not taken)")
 _NONFINITE = {
     # op type -> (code, what happened given the input range, fix)
+    # TF's sqrt and rsqrt gradients are 0 wherever no gradient comes in (TF 2.21: the gradient of
+    # tf.where(x > 0, tf.sqrt(x), 0.0) at x = 0 is 0), so for them, unlike log, pow or a division, one
+    # tf.where is enough.
     "Sqrt": ("NONFINITE_SQRT_AT_ZERO", "sqrt at 0: its gradient 0.5 / sqrt(x) is infinite at x = 0",
-             _DOUBLE_WHERE.format(f="tf.sqrt") + ", or add a small epsilon: tf.sqrt(x + 1e-12)"),
+             "keep the gradient away from the zeros: `tf.where(x > 0, tf.sqrt(x), 0.0)` is enough for sqrt (its "
+             "gradient is 0 wherever no gradient reaches it), or add a small epsilon: tf.sqrt(x + 1e-12)"),
     "Rsqrt": ("NONFINITE_SQRT_AT_ZERO", "rsqrt at 0: 1 / sqrt(x) and its gradient are infinite at x = 0",
-              _DOUBLE_WHERE.format(f="tf.math.rsqrt") + ", or add a small epsilon"),
+              "add a small epsilon: tf.math.rsqrt(x + 1e-12), or mask the zeros out with "
+              "`tf.where(x > 0, tf.math.rsqrt(x), 0.0)`"),
     "Log": ("NONFINITE_LOG_OF_ZERO", "log of 0 (or of a negative number): its gradient 1 / x is infinite at 0",
             "use tf.math.log1p(x) for log(1 + x), clip the input (tf.maximum(x, 1e-7)), or compute the loss from "
             "logits (log_softmax) instead of log(softmax)"),
