@@ -241,3 +241,18 @@ def test_one_where_around_sqrt_is_enough_and_the_advice_says_so(capsys):
         tape.gradient(y, x)
     ((_, _, found),) = rec.snapshot().diagnoses()
     assert found.code == "NONFINITE_POW_AT_ZERO" and "a single tf.where still sends NaN" in found.fix
+
+
+def test_a_target_summed_after_the_inner_tape_block(capsys):
+    """Nested tapes: `total = tf.reduce_sum(scores)` one indent too far left. TF 2.21: inner.gradient gives
+    None, the outer gradient a value. The outer tape recorded the sum but never watched x, so "ask the
+    tape that recorded it" would give None too: the fix is to compute the sum inside the inner block.
+    The story names tapes by their line, not their id, so the three steps fold into one."""
+    run = run_program("p38_inner_tape_target_after_block.py")
+    assert capsys.readouterr().out.count("grad_x is None: True") == 3
+    found = [e for _, _, e in nones(run)]
+    assert [e.code for e in found] == ["TARGET_OUTSIDE_CONTEXT"] * 3
+    assert "after this tape's `with` block" in found[0].sentence and "does not join the source to it" in found[0].sentence
+    assert "Ask the tape that recorded it" not in found[0].fix
+    assert lines_of(found[0]) == [line_of("p38_inner_tape_target_after_block.py")]
+    assert "same as step 1 (call 1), x2" in "\n".join(text_summary(run, only_nones=True))

@@ -210,7 +210,8 @@ def explain(run, tape_id, target_id, source_id, before_seq=None, options=None):
             and tape.watch_accessed_variables
         if not never_read:
             return _unwatched_source(context, source)
-        unrecorded = _unrecorded_target(run, tape, target, target_id, tgt, start) if target_id not in on_tape else None
+        unrecorded = _unrecorded_target(run, tape, target, target_id, tgt, start, context) \
+            if target_id not in on_tape else None
         if unrecorded is not None and unrecorded.code != "TARGET_OUTSIDE_CONTEXT":
             return unrecorded  # the target's own story (stop_recording, reset, another tape) says most
         if full_path:
@@ -219,7 +220,7 @@ def explain(run, tape_id, target_id, source_id, before_seq=None, options=None):
                 return found
         return unrecorded or _no_path(context, never_read=True)
     if target_id not in on_tape:
-        found = _unrecorded_target(run, tape, target, target_id, tgt, start)
+        found = _unrecorded_target(run, tape, target, target_id, tgt, start, context)
         if found is not None and found.code == "TARGET_NOT_RECORDED":
             left = _no_path(context)  # a target rebuilt from numpy: name the line the value left by
             if left.code == "NO_PATH_LEFT_TAPE":
@@ -419,7 +420,19 @@ def _ignored_watch(c, source_cone):
     return None
 
 
-def _unrecorded_target(run, tape, target, target_id, tgt, start):
+def _tape_words(tape):
+    """A tape in a sentence, the same at every step of a loop (not its id: each step makes a new tape)."""
+    return f"the tape made at line {tape.location.line}" if tape.location else tape.label
+
+
+def _answers(run, other, c, target_id):
+    """Would ``other`` tape give a gradient: does it watch the source (or record it) and record a path?"""
+    recorded = [o for o in c.cone if other.id in o.tapes]
+    has_source = c.aliases & (set(run.watched(other.id, c.before_seq)) | {i for o in recorded for i in o.outputs})
+    return bool(has_source) and bool(_path_ops(recorded, c.aliases, target_id))
+
+
+def _unrecorded_target(run, tape, target, target_id, tgt, start, context=None):
     if target is None or target.producer not in run.ops:
         return Explanation(
             "TARGET_NOT_RECORDED", f"The target, {tgt}, was not computed by any op this tape recorded.",
@@ -436,15 +449,24 @@ def _unrecorded_target(run, tape, target, target_id, tgt, start):
             "Compute the target outside the stop_recording() block.", [_evidence(op.type, op)])
     if tape.id not in op.recording_tapes:
         others = [run.tapes[t] for t in op.tapes if t != tape.id]
-        if others:
-            names = ", ".join(t.label for t in others)
+        # Another tape recorded it: asking that tape is the fix only if it joins the source to the target
+        # (a nested gradient penalty's inner tape watched x; the outer, which recorded a sum made after
+        # the inner block, did not).
+        answering = [t for t in others if context is None or _answers(run, t, context, target_id)]
+        if answering:
+            names = ", ".join(_tape_words(t) for t in answering)
             return Explanation(
                 "TARGET_OTHER_TAPE", f"The target, {tgt}, was recorded on another tape ({names}), not on this one.",
                 "Ask the tape that recorded it: call gradient on that tape.", [_evidence(op.type, op)])
+        where = f" (line {tape.location.line})" if tape.location else ""
+        after = bool(tape.spans) and all(leave is not None and leave < op.seq for _, leave in tape.spans)
+        also = (f"; {', '.join(_tape_words(t) for t in others)} recorded it, but does not join the source to it "
+                "either") if others else ""
         return Explanation(
-            "TARGET_OUTSIDE_CONTEXT", f"The target, {tgt}, was computed outside this tape's `with` block, "
-            "so the tape did not record it.", "Compute the target inside the tape's context.",
-            [_evidence(op.type, op)])
+            "TARGET_OUTSIDE_CONTEXT", f"The target, {tgt}, was computed " + ("after this tape's `with` block"
+            f"{where} had ended" if after else f"outside this tape's `with` block{where}") + ", so the tape did not "
+            f"record it{also}.", "Compute the target inside the tape's context (indent the line that computes it "
+            "into the tape's `with` block).", [_evidence(op.type, op)])
     return None
 
 
