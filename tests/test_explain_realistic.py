@@ -256,3 +256,23 @@ def test_a_target_summed_after_the_inner_tape_block(capsys):
     assert "Ask the tape that recorded it" not in found[0].fix
     assert lines_of(found[0]) == [line_of("p38_inner_tape_target_after_block.py")]
     assert "same as step 1 (call 1), x2" in "\n".join(text_summary(run, only_nones=True))
+
+
+def test_batch_normalization_over_a_batch_of_one(capsys):
+    """By hand (tf.nn.moments) and with Keras' BatchNormalization, one example per batch: x - mean(x) is 0,
+    so every gradient but the last bias's is exactly 0. TF 2.21 prints the same maxima for the Keras model
+    ([0.0, 0.0, 0.0, 0.0, 0.0, 1.089744] at the first step) and all zeros for the hand-written one. The
+    warning names the cancelling op, not dead ReLUs, zero weights or a loss weight."""
+    run = run_program("p37_batchnorm_batch_of_one.py")
+    assert capsys.readouterr().out.splitlines()[0] == "[0.0, 0.0, 0.0, 0.0]"
+    first = [e for call, _, e in run.diagnoses() if call is run.calls[0]]
+    assert len(first) == 4 and {e.code for e in first} == {"ZERO_CENTERED"}
+    assert "Sub at line" in first[0].sentence and "batch of one" in first[0].sentence
+    assert "batch size above 1" in first[0].fix
+
+    run = run_program("p39_keras_batchnorm_batch_of_one.py")
+    assert capsys.readouterr().out.splitlines()[0] == "0 [0.0, 0.0, 0.0, 0.0, 0.0, 1.089744]"
+    first = [e for call, _, e in run.diagnoses() if call is run.calls[0]]
+    assert len(first) == 5 and {e.code for e in first} == {"ZERO_CENTERED"}
+    assert "(in sequential" in first[0].sentence and "batch_normalization" in first[0].sentence
+    assert lines_of(first[0]) == [line_of("p39_keras_batchnorm_batch_of_one.py", "loss = tf.reduce_mean")]

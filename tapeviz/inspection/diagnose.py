@@ -250,6 +250,38 @@ def _variable_read(run, tensor_id):
 _PRODUCTS = ("Mul", "MatMul", "BatchMatMulV2", "BatchMatMul", "BatchMatMulV3")  # a zero factor zeroes the other's gradient
 
 
+def _zero_origin(run, tensor_id, limit=64):
+    """(op, variable): where the all-zero value ``tensor_id`` began. Walks back through producers whose
+    output is all zero while one of their inputs is too; gives the first op that made zeros from inputs
+    that are not (``x - mean(x)``, a ReLU), or the variable that is all zero (a read of it)."""
+    current = tensor_id
+    for _ in range(limit):
+        info = run.tensors.get(current)
+        if info is None:
+            return None, None
+        if info.kind == "variable" or info.read_of is not None:
+            return None, info.read_of if info.read_of is not None else current
+        op = run.ops.get(info.producer) if info.producer is not None else None
+        if op is None:
+            return None, None  # a zero constant: data, a mask, a loss weight
+        if op.type == "ReadVariableOp" and op.inputs:
+            return None, op.inputs[0]
+        zero_inputs = [i for i in op.inputs if _range(run, i) == (0, 0)]
+        if not zero_inputs:
+            return op, None
+        current = zero_inputs[0]
+    return None, None
+
+
+_CANCELLING = ("Sub", "AddV2", "Add")  # ops that make exact zeros of values that are not: x - mean(x)
+
+
+def _centered(run, op):
+    line = f" at line {op.location.line}" if op.location else ""
+    return (f"{_named(op)}{line} made it exactly 0 from values that cancel, as x - mean(x) does when the mean is "
+            "over a batch of one example (or over values that are all equal)")
+
+
 def _blocking(run, op, on_path=()):
     """(code, what) if ``op`` passes an exactly-zero gradient for every element, from the values' summaries.
     ``on_path``: the tensors the gradient flows back to (the source and what it feeds)."""
@@ -259,22 +291,25 @@ def _blocking(run, op, on_path=()):
         zero_factor = next((i for i in op.inputs if i not in on_path and _range(run, i) == (0, 0)), None)
         if zero_factor is not None:
             name = describe(run, _variable_read(run, zero_factor) or zero_factor)
-            # The layer after a dead ReLU: its kernel's gradient is its input (all 0) times the error.
-            producer = run.ops.get(run.tensors[zero_factor].producer) if zero_factor in run.tensors else None
-            behind = _blocking(run, producer) if producer is not None and producer.type in ("Relu", "Relu6") else None
-            line = f" at line {producer.location.line}" if producer is not None and producer.location else ""
-            if behind is not None and behind[0] == "ZERO_RELU_INACTIVE":
+            origin, variable = _zero_origin(run, zero_factor)
+            if origin is not None and origin.type in ("Relu", "Relu6"):  # the layer after a dead ReLU
+                line = f" at line {origin.location.line}" if origin.location else ""
                 return "ZERO_RELU_INACTIVE", (f"the other factor, {name}, is exactly zero: every unit of the ReLU{line} "
                                               "that made it is inactive")
-            if behind is not None and behind[0] == "ZERO_WEIGHTS":
-                return "ZERO_WEIGHTS", (f"the other factor, {name}, is exactly zero: the ReLU{line} that made it got "
-                                        "0 everywhere (all-zero weights before it?)")
-            if op.type != "Mul" and _variable_read(run, zero_factor) is not None:
-                return "ZERO_WEIGHTS", f"the other factor, {name}, is all zero (a layer initialized with zeros?)"
+            if origin is not None and origin.type in _CANCELLING:
+                return "ZERO_CENTERED", f"the other factor, {name}, is exactly zero: {_centered(run, origin)}"
+            direct = _variable_read(run, zero_factor) is not None
+            if variable is not None and (op.type != "Mul" or not direct):
+                held = "" if direct else f": {describe(run, variable)} is all zero"
+                return "ZERO_WEIGHTS", f"the other factor, {name}, is all zero (a layer initialized with zeros?){held}"
             return "ZERO_MULTIPLIED_BY_ZERO", f"the other factor, {name}, is exactly zero"
     if op.type in ("Relu", "Relu6") and found == (0, 0):
-        return "ZERO_WEIGHTS", ("its input is exactly 0 everywhere, where a ReLU's gradient is 0 (the weights and bias "
-                                "before it all zero?)")
+        origin, variable = _zero_origin(run, op.inputs[0])
+        if origin is not None and origin.type in _CANCELLING:
+            return "ZERO_CENTERED", f"its input is exactly 0 everywhere, where a ReLU's gradient is 0: {_centered(run, origin)}"
+        if variable is not None:
+            return "ZERO_WEIGHTS", (f"its input is exactly 0 everywhere, where a ReLU's gradient is 0: "
+                                    f"{describe(run, variable)} before it is all zero")
     if op.type in ("Relu", "Relu6") and found is not None and found[1] <= 0:
         return "ZERO_RELU_INACTIVE", f"every unit of this ReLU is inactive (its input is at most {found[1]:.6g})"
     if op.type == "Tanh" and out is not None and out[0] == out[1] and abs(out[0]) == 1:
@@ -290,6 +325,8 @@ def _blocking(run, op, on_path=()):
 
 
 _ZERO_FIXES = {
+    "ZERO_CENTERED": "Normalize over more than one example (a batch size above 1), or normalize each example over "
+                     "its features (LayerNormalization) instead of over the batch.",
     "ZERO_WEIGHTS": "Initialize weights randomly (a Keras initializer such as glorot_uniform, or tf.random.normal(shape) "
                     "* 0.1), not with zeros: with all-zero weights every unit computes 0 and passes no gradient, so "
                     "the layers never start learning (biases may start at zero).",
