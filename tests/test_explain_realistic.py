@@ -276,3 +276,14 @@ def test_batch_normalization_over_a_batch_of_one(capsys):
     assert len(first) == 5 and {e.code for e in first} == {"ZERO_CENTERED"}
     assert "(in sequential" in first[0].sentence and "batch_normalization" in first[0].sentence
     assert lines_of(first[0]) == [line_of("p39_keras_batchnorm_batch_of_one.py", "loss = tf.reduce_mean")]
+
+
+def test_model_predict_inside_the_tape(capsys):
+    """TF 2.21: model.predict returns an ndarray and every gradient is None. The conversion line is named
+    and the fix says to call the model instead of predict."""
+    run = run_program("p28_predict_in_tape.py")
+    assert capsys.readouterr().out.splitlines()[0] == "0 ndarray [True, True, True, True]"
+    found = [e for _, _, e in nones(run)]
+    assert len(found) == 12 and {e.code for e in found} == {"NO_PATH_LEFT_TAPE"}
+    assert lines_of(found[0]) == [line_of("p28_predict_in_tape.py")]
+    assert "model.predict (line" in found[0].sentence and found[0].fix.startswith("Call the model itself")

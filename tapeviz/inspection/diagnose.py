@@ -10,12 +10,10 @@ all inactive, a saturated tanh/sigmoid, clip_by_value outside its range), as a w
 
 Runs only for results whose summary says non-finite or all-zero, so finite gradients cost nothing.
 """
-import ast
 import bisect
 
-from .explain import _evidence, _path_ops, cone, describe
+from .explain import _evidence, _path_ops, calls_function, cone, describe
 from .model import Explanation
-from .names import statement_at
 
 BACKWARD_LIMIT = 20000  # backward-pass ops looked at, at most, before a call
 EVENT_LIMIT = 20000  # events looked back through, at most, for the update that made a variable NaN/Inf
@@ -157,7 +155,7 @@ def _nonfinite(run, call, result):
     if poisoned is not None:
         return _variable_holds_nonfinite(run, call, src, forward, *poisoned)
     code, what, fix = _NONFINITE.get(forward.type, _GENERIC)
-    if forward.type == "Sqrt" and _calls(forward.location, "norm"):
+    if forward.type == "Sqrt" and calls_function(forward.location, "norm"):
         fix = ("the sqrt inside tf.norm has an infinite gradient where the vector is 0 (two equal embeddings): "
                "write tf.sqrt(tf.reduce_sum(tf.square(x), axis) + 1e-12) instead, or " + fix)
     values = _values_text(run, forward)
@@ -174,16 +172,6 @@ def _nonfinite(run, call, result):
                     + (f" ({values})." if values else "."))
         evidence = [_evidence(f"{forward.type} made the first NaN/Inf" + (f": {values}" if values else ""), forward)]
     return Explanation(code, sentence, fix[0].upper() + fix[1:] + ".", evidence, kind="nonfinite")
-
-
-def _calls(location, function):
-    """Does the user's statement at ``location`` call ``function`` (``tf.norm(...)``, ``norm(...)``)?"""
-    statement = statement_at(location.file, location.line) if location is not None else None
-    if statement is None:
-        return False
-    return any(isinstance(node, ast.Call) and function == (node.func.attr if isinstance(node.func, ast.Attribute)
-                                                          else getattr(node.func, "id", None))
-               for node in ast.walk(statement))
 
 
 def _poisoned_variable(run, op):

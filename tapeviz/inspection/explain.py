@@ -502,6 +502,16 @@ def _mentions(statement, names):
     return any(re.search(r"(?<![\w.])" + re.escape(name) + r"(?!\w)", text) for name in names)
 
 
+def calls_function(location, function):
+    """Does the user's statement at ``location`` call ``function`` (``tf.norm(...)``, ``model.predict(...)``)?"""
+    statement = statement_at(location.file, location.line) if location is not None else None
+    if statement is None:
+        return False
+    return any(isinstance(node, ast.Call) and function == (node.func.attr if isinstance(node.func, ast.Attribute)
+                                                          else getattr(node.func, "id", None))
+               for node in ast.walk(statement))
+
+
 def _control_statement(location):
     """The ``if``/``while`` whose test is on ``location``'s line, or None."""
     if location is None:
@@ -609,9 +619,13 @@ def _no_path(c, never_read=False):
                     f"No recorded op joins {src} to {tgt}. A value computed from the source left the tape as a "
                     f"Python/numpy value ({', '.join(kinds)}): the tape cannot follow it, whether it steered an "
                     "`if` or came back as a constant.")
+        predict = next((e for e in conversions if calls_function(e.location, "predict")), None)
+        if predict is not None:  # Keras' predict returns numpy: the most common way out of the tape
+            sentence += f" model.predict (line {predict.location.line}) returns a numpy array."
         return Explanation(
             "NO_PATH_LEFT_TAPE", sentence,
-            "Keep the computation in tapeviz ops (tapeviz.where instead of `if` on a tensor, tapeviz ops instead "
+            ("Call the model itself, model(x, training=True), instead of model.predict(x) inside the tape. "
+             if predict is not None else "") + "Keep the computation in tapeviz ops (tapeviz.where instead of `if` on a tensor, tapeviz ops instead "
             "of numpy, no .numpy() or float() between the model and the loss).",
             [_evidence(f"{describe(run, e.tensor)} became a {e.kind} value", tensor=e.tensor, location=e.location)
              for e in conversions[:3]])
