@@ -287,3 +287,21 @@ def test_model_predict_inside_the_tape(capsys):
     assert len(found) == 12 and {e.code for e in found} == {"NO_PATH_LEFT_TAPE"}
     assert lines_of(found[0]) == [line_of("p28_predict_in_tape.py")]
     assert "model.predict (line" in found[0].sentence and found[0].fix.startswith("Call the model itself")
+
+
+def test_blocked_paths_get_the_fix_for_the_op_that_blocks_them(capsys):
+    """argmax in an accuracy loss, stop_gradient around the trained Q-network, round in the loss, an int
+    cast for quantization. TF 2.21: every gradient through them is None (the quantized kernel's; the bias
+    after it has one). Each fix speaks of the op in question."""
+    expected = {"p06_argmax_accuracy_loss.py": ("NOT_DIFFERENTIABLE", "keep argmax and accuracy for the metrics"),
+                "p09_dqn_stop_gradient.py": ("NOT_DIFFERENTIABLE", "a target network's output"),
+                "p11_round_threshold.py": ("NOT_DIFFERENTIABLE", "straight-through estimator"),
+                "p04_quantize_cast.py": ("PATH_NOT_FLOATING", "straight-through estimator")}
+    for name, (code, words) in expected.items():
+        run = run_program(name)
+        capsys.readouterr()
+        found = [e for _, _, e in nones(run)]
+        assert found and {e.code for e in found} == {code}, name
+        assert words in found[0].fix, name
+        marker = {"p06_argmax_accuracy_loss.py": "tf.argmax(", "p04_quantize_cast.py": "# BUG"}.get(name, "# BUG")
+        assert line_of(name, marker) in lines_of(found[0]), name

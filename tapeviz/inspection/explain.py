@@ -256,12 +256,27 @@ class _Context:
         self.src, self.tgt, self.zeros_asked, self.before_seq = src, tgt, zeros_asked, before_seq
 
 
+# What to do instead of the ops people most often put on the path, said for the ops that are there.
+_BLOCKER_FIXES = (
+    (("ArgMax", "ArgMin"), "argmax picks an index and has no gradient: train on a loss of the logits themselves "
+     "(a cross-entropy such as tapeviz.keras.losses.SparseCategoricalCrossentropy(from_logits=True)) and keep "
+     "argmax and accuracy for the metrics."),
+    (("Round", "Floor", "Ceil", "Sign"), "a step function has no gradient: use the values before rounding (the "
+     "probabilities), or a straight-through estimator: x + tapeviz.stop_gradient(tapeviz.round(x) - x)."),
+    (("StopGradient",), "the stop_gradient blocks what it wraps: put it around the values that must not be "
+     "trained (a target network's output, the labels), not around the model being trained."),
+)
+
+
 def _not_differentiable(blockers, src, tgt):
+    types = {op.type for op in blockers}
+    specific = [fix for kinds, fix in _BLOCKER_FIXES if types & set(kinds)]
+    fix = " ".join(f[0].upper() + f[1:] for f in specific) if specific else (
+        "Use a differentiable formulation on the path (e.g. a smooth approximation instead of round/argmax/"
+        "comparisons), remove the stop_gradient, or register a gradient for the op with RegisterGradient.")
     return Explanation(
         "NOT_DIFFERENTIABLE", f"Every path from {src} to {tgt} crosses an op that passes no gradient: "
-        + ", ".join(sorted({op.type for op in blockers})) + ".",
-        "Use a differentiable formulation on the path (e.g. a smooth approximation instead of round/argmax/"
-        "comparisons), remove the stop_gradient, or register a gradient for the op with RegisterGradient.",
+        + ", ".join(sorted(types)) + ".", fix,
         [_evidence(f"{op.type} passes no gradient", op) for op in blockers[:5]])
 
 
@@ -288,7 +303,8 @@ def _broken_path(c, path):
             "PATH_NOT_FLOATING", f"The path from {src} to {tgt} turns {dtype} at {op.type}; the tape does not "
             "record ops on integer or bool values, so the gradient stops there.",
             f"Keep the computation in floating point (remove or change the {op.type}, or cast to a float "
-            "dtype instead).", [_evidence(f"{op.type} gives {dtype}", op) for op in not_floating[:3]])
+            "dtype instead); to quantize and still train, use a straight-through estimator: "
+            "x + tapeviz.stop_gradient(quantized - x).", [_evidence(f"{op.type} gives {dtype}", op) for op in not_floating[:3]])
     first = _first_use(path, c.aliases)
     paused = [op for op in path if tape.id in op.paused_tapes]
     if paused:
