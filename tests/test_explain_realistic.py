@@ -305,3 +305,14 @@ def test_blocked_paths_get_the_fix_for_the_op_that_blocks_them(capsys):
         assert words in found[0].fix, name
         marker = {"p06_argmax_accuracy_loss.py": "tf.argmax(", "p04_quantize_cast.py": "# BUG"}.get(name, "# BUG")
         assert line_of(name, marker) in lines_of(found[0]), name
+
+
+def test_the_watch_fix_is_written_with_the_users_names(capsys):
+    """WGAN-GP with the interpolated samples not watched by the inner tape. TF 2.21: the inner gradient is
+    None at each step (and the critic's gradients are values). The fix names gp_tape and interpolated."""
+    run = run_program("p13_gradient_penalty_unwatched.py")
+    assert capsys.readouterr().out.count("gradient of the critic w.r.t. the samples: None") == 2
+    found = [e for _, _, e in nones(run)]
+    assert [e.code for e in found] == ["SOURCE_NOT_WATCHED"] * 2
+    assert found[0].fix.startswith("Call gp_tape.watch(interpolated) inside the tape's context")
+    assert lines_of(found[0]) == [line_of("p13_gradient_penalty_unwatched.py", "interpolated = alpha")]

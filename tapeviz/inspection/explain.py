@@ -347,6 +347,24 @@ def _broken_path(c, path):
     return None
 
 
+def _watch_text(c):
+    """``tape.watch(x)`` in the user's own names: the tape and the source as the gradient call writes them
+    (``gp_tape.watch(interpolated)``), where the call's line says."""
+    run = c.run
+    source = run.names.get(c.source_id) or "x"
+    call = _call_at(run, c.before_seq) if c.before_seq is not None else None
+    statement = statement_at(call.location.file, call.location.line) if call is not None and call.location else None
+    tape = "tape"
+    for node in ast.walk(statement) if statement is not None else ():
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in (
+                "gradient", "jacobian", "batch_jacobian"):
+            text = ast.unparse(node.func.value)
+            if text.replace(".", "").replace("_", "").isalnum() and len(text) <= 30:
+                tape = text
+            break
+    return f"{tape}.watch({source})"
+
+
 def _unwatched_source(c, source):
     run, tape, src, source_id = c.run, c.tape, c.src, c.source_id
     where = [_evidence(f"{src} first used here", tensor=source_id, location=source.first_seen if source else None)]
@@ -355,7 +373,7 @@ def _unwatched_source(c, source):
             return Explanation(
                 "SOURCE_NOT_TRAINABLE", f"{src} was created with trainable=False, and a tape watches only "
                 "trainable variables on its own.",
-                "Call tape.watch(x) inside the tape's context, or create the variable with trainable=True.", where)
+                f"Call {_watch_text(c)} inside the tape's context, or create the variable with trainable=True.", where)
         if not tape.watch_accessed_variables:
             created = next((e for e in events_between(run, c.low, c.high)
                             if e.kind == "variable created" and e.tensor == source_id
@@ -373,7 +391,7 @@ def _unwatched_source(c, source):
                     [_evidence(f"{src} created here, inside the tape", tensor=source_id, location=created.location)])
             return Explanation(
                 "SOURCE_NOT_WATCHED", f"The tape was created with watch_accessed_variables=False, so reading {src} "
-                "did not watch it.", "Call tape.watch(x) inside the tape's context.", where)
+                "did not watch it.", f"Call {_watch_text(c)} inside the tape's context.", where)
     if source is not None and source.kind == "intermediate" and source.producer in run.ops:
         producer = run.ops[source.producer]
         source_cone = cone(run, source_id, c.high)
@@ -391,7 +409,7 @@ def _unwatched_source(c, source):
                 f"{producer.type}{line}{when} (as `w = w - lr * g` or `x = x + 1` rebinds the name to a tensor); "
                 "tapes watch variables, not tensors computed from them, unless told to.",
                 "Update the variable in place with w.assign_sub(lr * g) / x.assign_add(...) / x.assign(...), so the "
-                "name keeps the variable; or call tape.watch(x) on the tensor inside the tape's context.",
+                f"name keeps the variable; or call {_watch_text(c)} on the tensor inside the tape's context.",
                 [_evidence(f"{producer.type} turned {name} into a tensor" + (f" (step {step})" if step else ""),
                            producer)])
         ignored = _ignored_watch(c, source_cone)
@@ -401,15 +419,15 @@ def _unwatched_source(c, source):
             return Explanation(
                 "SOURCE_NOT_WATCHED", f"The source, {src}, was computed inside the tape's context but from "
                 "values the tape does not watch, so the tape did not record it.",
-                "Call tape.watch(x) on it right after computing it, or compute it from a watched value.",
+                f"Call {_watch_text(c)} right after computing it, or compute it from a watched value.",
                 [_evidence(f"{producer.type} computed it", producer)])
         return Explanation(
             "SOURCE_NOT_WATCHED", f"The source, {src}, was computed outside the tape and never watched.",
-            "Call tape.watch(x) inside the tape's context, or compute it inside the context from a watched value.",
+            f"Call {_watch_text(c)} inside the tape's context, or compute it inside the context from a watched value.",
             [_evidence(f"{producer.type} computed it", producer)])
     return Explanation(
         "SOURCE_NOT_WATCHED", f"The source, {src}, is a constant: tapes watch tensors only when told to.",
-        "Call tape.watch(x) inside the tape's context, or make it a tapeviz.Variable.", where)
+        f"Call {_watch_text(c)} inside the tape's context, or make it a tapeviz.Variable.", where)
 
 
 def _ignored_watch(c, source_cone):
