@@ -316,3 +316,24 @@ def test_the_watch_fix_is_written_with_the_users_names(capsys):
     assert [e.code for e in found] == ["SOURCE_NOT_WATCHED"] * 2
     assert found[0].fix.startswith("Call gp_tape.watch(interpolated) inside the tape's context")
     assert lines_of(found[0]) == [line_of("p13_gradient_penalty_unwatched.py", "interpolated = alpha")]
+
+
+def test_a_custom_gradient_that_returns_none_for_an_input(capsys):
+    """TF 2.21: `limit`'s gradient is None at every step (w's is a value). The path from limit to the loss
+    has a rule for every op, so the None used to go unexplained ("0 None results explained")."""
+    run = run_program("p42_custom_gradient_none.py")
+    assert capsys.readouterr().out.splitlines() == ["0 False None", "1 False None", "2 False None"]
+    found = [e for _, _, e in nones(run)]
+    assert [e.code for e in found] == ["RULE_RETURNED_NONE"] * 3
+    assert "`soft_clip`" in found[0].sentence and "input 1" in found[0].sentence
+    assert lines_of(found[0]) == [line_of("p42_custom_gradient_none.py", "loss = tf.reduce_mean")]
+    assert "3 None results explained" in text_summary(run)[0]
+    with tf.record():  # tape.explain agrees with the summary
+        w, limit = tf.Variable([[1.0], [2.0]]), tf.Variable(1.0)
+        soft_clip = runpy.run_path(str(PROGRAMS / "p42_custom_gradient_none.py"))["soft_clip"]
+        capsys.readouterr()
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(soft_clip(tf.constant([[1.0, 1.0]]) @ w, limit))
+        assert tape.gradient(loss, [w, limit])[1] is None
+        assert tape.explain(loss, limit).code == "RULE_RETURNED_NONE"
+        assert tape.explain(loss, w) is None

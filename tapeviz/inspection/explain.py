@@ -171,8 +171,11 @@ def _session_start(tape, start, high):
 
 
 # The explanation --------------------------------------------------------------------------------------
-def explain(run, tape_id, target_id, source_id, before_seq=None, options=None):
-    """The Explanation of why d target / d source is None on this tape, or None if it is connected."""
+def explain(run, tape_id, target_id, source_id, before_seq=None, options=None, came_out_none=False):
+    """The Explanation of why d target / d source is None on this tape, or None if it is connected.
+
+    ``came_out_none``: the gradient call did give None. A path of ops that all have gradient rules then
+    means a rule gave None for the input on the path (a custom gradient that returns None)."""
     tape = run.tapes[tape_id]
     high = math.inf if before_seq is None else before_seq
     resets = [s for s in tape.resets if s < high]
@@ -232,7 +235,7 @@ def explain(run, tape_id, target_id, source_id, before_seq=None, options=None):
     if recorded_path:
         live = _forward([op for op in tape_ops if _passes_gradient(run, op)], aliases)
         if target_id in live:
-            return None
+            return _rule_gave_none(context, recorded_path) if came_out_none else None
         blockers = [op for op in recorded_path if not _passes_gradient(run, op)]
         return _not_differentiable(blockers, src, tgt)
     if full_path:
@@ -278,6 +281,29 @@ def _not_differentiable(blockers, src, tgt):
         "NOT_DIFFERENTIABLE", f"Every path from {src} to {tgt} crosses an op that passes no gradient: "
         + ", ".join(sorted(types)) + ".", fix,
         [_evidence(f"{op.type} passes no gradient", op) for op in blockers[:5]])
+
+
+def _rule_gave_none(c, path):
+    """Every op on the recorded path has a gradient rule, yet the gradient is None: a rule returned None
+    for the input the path goes through. A custom gradient is the usual one."""
+    run = c.run
+    ahead = _forward(path, c.aliases)
+    custom = [op for op in path if op.rule == "custom"]
+    suspects = custom or path
+    op = suspects[0]
+    index = next((i for i, tensor in enumerate(op.inputs) if tensor in ahead), None)
+    which = f"input {index}" if index is not None else "an input"
+    name = op.attrs.get("function") if isinstance(op.attrs, dict) else None
+    what = f"the custom gradient of `{name}`" if custom and name else (
+        "a custom gradient" if custom else f"the gradient rule of {op.type}")
+    line = f" at line {op.location.line}" if op.location else ""
+    return Explanation(
+        "RULE_RETURNED_NONE", f"Every op from {c.src} to {c.tgt} has a gradient, yet the gradient is None: "
+        f"{what}{line} returned None for its {which}, which {c.src} flows into.",
+        ("Return a gradient for every input from the custom gradient's grad function (tapeviz.zeros_like(x) "
+         "where it has none), or leave that input out of the sources." if custom else
+         "Check that op's gradient rule (tapeviz check --op " + op.type + "), or leave the source out."),
+        [_evidence(f"{what} returned None for its {which}", op)])
 
 
 def _first_use(path, aliases):

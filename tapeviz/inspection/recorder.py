@@ -658,7 +658,7 @@ class Recorder(ForwardRecording):
                 if result.is_none or (zeros_wanted and all_zero):
                     for target in call.targets:
                         explanation = explain_pair(self.run, call.tape, target, result.source, call.seq,
-                                                   call.options)
+                                                   call.options, came_out_none=result.is_none)
                         if explanation is not None:
                             if result.explanations is _NOTHING:
                                 result.explanations = {}
@@ -833,13 +833,18 @@ def explain_tape(tape, target, source):
             recorder._tensor(target)
             recorder._tensor(source)
             tape_id = recorder.tape_id(tape)
-            explanation = explain_pair(recorder.run, tape_id, target._id, source._id)
-            if explanation is not None:
-                return explanation
+            # A gradient call already asked this: its explanation knows whether the gradient came out None.
             for call in reversed(recorder.run.calls):
                 if call.tape == tape_id and target._id in call.targets and source._id in call.sources:
                     result = call.results[call.sources.index(source._id)]
-                    return result.diagnosis
+                    if result.explanations:
+                        return result.explanations.get(target._id) or next(iter(result.explanations.values()))
+                    if result.diagnosis is not None or not result.is_none:
+                        return result.diagnosis
+                    break
+            explanation = explain_pair(recorder.run, tape_id, target._id, source._id)
+            if explanation is not None:
+                return explanation
         if not tape._ops:
             return None
     if getattr(tape, "_used", False):
