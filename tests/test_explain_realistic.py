@@ -351,3 +351,22 @@ def test_programs_whose_gradients_are_fine_get_no_story(capsys):
         run = run_program(name)
         assert printed in capsys.readouterr().out, name
         assert list(run.nones()) == [] and list(run.diagnoses()) == [], name
+
+
+def test_a_recurrent_state_kept_in_a_variable(capsys):
+    """The hidden state is assigned to a tf.Variable each time step. TF 2.21: [None, None] at each epoch."""
+    run = run_program("p47_state_in_a_variable.py")
+    assert capsys.readouterr().out.splitlines() == ["0 [None, None]", "1 [None, None]"]
+    found = [e for _, _, e in nones(run)]
+    assert {e.code for e in found} == {"STATEFUL_UPDATE"} and len(found) == 4
+    assert lines_of(found[0]) == [line_of("p47_state_in_a_variable.py")]
+    assert "Keep the value in a tensor" in found[0].fix and "Variable 'state:0'" in found[0].fix
+
+
+def test_a_layer_used_only_outside_training(capsys):
+    """TF 2.21: the projection's kernel and bias are None at every step, the rest values."""
+    run = run_program("p45_branch_on_training_flag.py")
+    assert capsys.readouterr().out.splitlines()[0] == "0 [False, False, False, False, True, True]"
+    found = [e for _, _, e in nones(run)]
+    assert len(found) == 6 and {e.code for e in found} == {"SOURCE_UNUSED"}
+    assert "Python branch" not in str(found[0].evidence)

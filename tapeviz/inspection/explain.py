@@ -544,8 +544,9 @@ def _stateful_link(c):
                 return Explanation(
                     "STATEFUL_UPDATE", f"The source reaches the target only through {event.kind} on {name}; a "
                     "stateful update passes no gradient.",
-                    "Compute the target from the value directly (e.g. y = v + delta) instead of assigning it to a "
-                    "variable and reading it back.",
+                    "Keep the value in a tensor (state = tapeviz.tanh(...), y = v + delta) instead of assigning it "
+                    f"to {name} and reading it back; assign the final value after the gradient call if it must "
+                    "persist.",
                     [_evidence(f"{event.kind} on {name}", tensor=event.tensor, location=event.location)])
     return None
 
