@@ -370,3 +370,26 @@ def test_a_layer_used_only_outside_training(capsys):
     found = [e for _, _, e in nones(run)]
     assert len(found) == 6 and {e.code for e in found} == {"SOURCE_UNUSED"}
     assert "Python branch" not in str(found[0].evidence)
+
+
+def test_the_other_realistic_mistakes_keep_their_reason_and_line(capsys):
+    """Programs tapeviz already explained right, kept so. What TF 2.21 prints first for each: p19 the
+    hidden weights' largest gradient 0.0 (the output weights' not); p20 both gradients [0.0, 0.0]; p14
+    loss nan and NaN gradients; p05 four Nones; p08 values at step 0, Nones after; p21 [False, True]."""
+    cases = [("p19_saturated_sigmoid_pixels.py", "ZERO_SATURATED", "hidden = tf.sigmoid", 3),
+             ("p20_clip_targets_scale.py", "ZERO_CLIPPED", "# BUG", 6),
+             ("p14_log_softmax_nan.py", "NONFINITE_LOG_OF_ZERO", "tf.math.log(probs)", 6),
+             ("p05_numpy_clip.py", "NO_PATH_LEFT_TAPE", "# BUG", 12),
+             ("p08_list_rebinding.py", "SOURCE_BECAME_TENSOR", "# BUG", 9),
+             ("p21_custom_layer_unused_bias.py", "SOURCE_UNUSED", "loss = tf.reduce_mean", 3)]
+    for name, code, marker, count in cases:
+        run = run_program(name)
+        capsys.readouterr()
+        found = [e for _, _, e in nones(run)] + [e for _, _, e in run.diagnoses()]
+        assert len(found) == count and {e.code for e in found} == {code}, (name, [e.code for e in found])
+        assert line_of(name, marker) in lines_of(found[0]), name
+        text = "\n".join(text_summary(run, only_nones=True))
+        assert text.count(f"[{code}] ") - text.count(f"[{code}] the same as for") == 1, name  # told once
+    run = run_program("p08_list_rebinding.py")
+    capsys.readouterr()
+    assert f"line {line_of('p08_list_rebinding.py')} in step 1" in next(iter(run.nones()))[3].sentence
