@@ -393,3 +393,14 @@ def test_the_other_realistic_mistakes_keep_their_reason_and_line(capsys):
     run = run_program("p08_list_rebinding.py")
     capsys.readouterr()
     assert f"line {line_of('p08_list_rebinding.py')} in step 1" in next(iter(run.nones()))[3].sentence
+
+
+def test_reinforce_written_with_the_sampled_actions(capsys):
+    """TF 2.21: every policy gradient is None. tf.random.categorical is an op (Multinomial, as in TF) so the
+    samples stay linked to the logits: the None is the sampling, not an unused model."""
+    run = run_program("p49_reinforce_sampled_actions.py")
+    assert capsys.readouterr().out.splitlines()[0] == "0 [True, True, True, True]"
+    found = [e for _, _, e in nones(run)]
+    assert len(found) == 12 and {e.code for e in found} == {"NOT_DIFFERENTIABLE"}
+    assert "Multinomial" in found[0].sentence and "sparse_softmax_cross_entropy_with_logits" in found[0].fix
+    assert line_of("p49_reinforce_sampled_actions.py", "tf.random.categorical") in lines_of(found[0])

@@ -266,6 +266,9 @@ _BLOCKER_FIXES = (
      "argmax and accuracy for the metrics."),
     (("Round", "Floor", "Ceil", "Sign"), "a step function has no gradient: use the values before rounding (the "
      "probabilities), or a straight-through estimator: x + tapeviz.stop_gradient(tapeviz.round(x) - x)."),
+    (("Multinomial", "RandomCategorical"), "a sampled action has no gradient: for a policy gradient, weight the "
+     "log-probabilities of the sampled actions by the returns: tapeviz.reduce_mean(returns * "
+     "tapeviz.nn.sparse_softmax_cross_entropy_with_logits(labels=actions, logits=logits))."),
     (("StopGradient",), "the stop_gradient blocks what it wraps: put it around the values that must not be "
      "trained (a target network's output, the labels), not around the model being trained."),
 )

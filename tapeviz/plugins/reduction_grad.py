@@ -88,3 +88,4 @@ def register_gradients(register):
                   name="with zeros")], needs_outputs=False)
     register.not_differentiable("ArgMax")
     register.not_differentiable("ArgMin")
+    register.not_differentiable("Multinomial")  # tf.random.categorical: sampled class indices
