@@ -404,3 +404,14 @@ def test_reinforce_written_with_the_sampled_actions(capsys):
     assert len(found) == 12 and {e.code for e in found} == {"NOT_DIFFERENTIABLE"}
     assert "Multinomial" in found[0].sentence and "sparse_softmax_cross_entropy_with_logits" in found[0].fix
     assert line_of("p49_reinforce_sampled_actions.py", "tf.random.categorical") in lines_of(found[0])
+
+
+def test_one_hot_of_argmax_in_the_loss(capsys):
+    """TF 2.21: every gradient is None. one_hot is an op (OneHot, as in TF), so the argmax before it is
+    named; it used to cut the link and the loss was said not to use the model."""
+    run = run_program("p50_one_hot_of_argmax.py")
+    assert capsys.readouterr().out.splitlines()[0] == "0 [True, True, True, True]"
+    found = [e for _, _, e in nones(run)]
+    assert len(found) == 12 and {e.code for e in found} == {"NOT_DIFFERENTIABLE"}
+    assert "ArgMax" in found[0].sentence and "keep argmax and accuracy for the metrics" in found[0].fix
+    assert lines_of(found[0])[0] == line_of("p50_one_hot_of_argmax.py")
