@@ -415,3 +415,18 @@ def test_one_hot_of_argmax_in_the_loss(capsys):
     assert len(found) == 12 and {e.code for e in found} == {"NOT_DIFFERENTIABLE"}
     assert "ArgMax" in found[0].sentence and "keep argmax and accuracy for the metrics" in found[0].fix
     assert lines_of(found[0])[0] == line_of("p50_one_hot_of_argmax.py")
+
+
+def test_a_missing_value_in_the_data(capsys):
+    """One NaN in a CSV-like table. TF 2.21: loss nan and every gradient NaN from the first batch. The first
+    step names the batch that holds it (not just 'a non-finite value went in'); the next step, the weights
+    the update made NaN."""
+    run = run_program("p54_nan_in_the_data.py")
+    assert capsys.readouterr().out.splitlines()[0] == "0 nan [True, True, True, True]"
+    found = [(call, e) for call, _, e in run.diagnoses()]
+    first = found[0][1]
+    assert first.code == "NONFINITE_INPUT" and "holds 1 NaN/Inf value" in first.sentence
+    assert "float32 constant of shape (10, 3)" in first.sentence and "Clean the data" in first.fix
+    assert first.evidence[0]["tensor"] is not None
+    later = [e for call, e in found if call is run.calls[1]]
+    assert later and "already held NaN/Inf" in later[0].sentence

@@ -96,6 +96,17 @@ def _named(op):
     return f"{op.type} (in {op.scope})" if op.scope else op.type
 
 
+def _nonfinite_leaves(run, forward_ops):
+    """The values the forward pass took in (made by no op of it) that hold NaN/Inf: data, constants."""
+    made = {o for op in forward_ops for o in op.outputs}
+    found = []
+    for op in forward_ops:
+        for tensor_id in op.inputs:
+            if tensor_id not in made and tensor_id not in found and not _finite(run, tensor_id):
+                found.append(tensor_id)
+    return found
+
+
 def _first_nonfinite(run, ops):
     for op in ops:
         if any(not _finite(run, o) for o in op.outputs) and all(_finite(run, i) for i in op.inputs):
@@ -146,6 +157,20 @@ def _nonfinite(run, call, result):
         forward = _first_nonfinite(run, forward_ops)
         where = "forward"
         if forward is None:
+            came_in = _nonfinite_leaves(run, forward_ops)
+            if came_in:
+                info = run.tensors[came_in[0]]
+                count = info.summary.get("nonfinite")
+                held = f" holds {count} NaN/Inf value{'s' if count != 1 else ''}" if count else " holds NaN/Inf"
+                return Explanation(
+                    "NONFINITE_INPUT", f"The gradient with respect to {src} is NaN/Inf because a value that went into "
+                    f"the forward pass already was: {describe(run, came_in[0])}{held} (data with a missing value?); "
+                    "no op made it.",
+                    "Clean the data before training (np.isnan / np.isfinite on the arrays; drop or fill the missing "
+                    "values), or check it with tf.debugging.check_numerics where it enters.",
+                    [_evidence(f"{describe(run, i)} holds NaN/Inf", tensor=i, location=run.tensors[i].first_seen)
+                     for i in came_in[:2]] + [_evidence("the gradient call", location=call.location)],
+                    kind="nonfinite")
             return Explanation(
                 "NONFINITE_INPUT", f"The gradient with respect to {src} is NaN/Inf, and no recorded op turned finite "
                 "values into non-finite ones: a non-finite value went in (data, a variable or an output gradient).",
