@@ -49,7 +49,7 @@ def test_log_of_zero_probability():
         grad = tape.gradient(loss, logits)
     assert not np.isfinite(grad.numpy()).all()
     (found,) = diagnoses(rec.snapshot())
-    assert found.code == "NONFINITE_LOG_OF_ZERO" and "log1p" in found.fix
+    assert found.code == "NONFINITE_LOG_OF_ZERO" and "log_softmax" in found.fix  # log(softmax): from logits
     assert line in [i["location"].line for i in found.evidence]
 
 

@@ -430,3 +430,17 @@ def test_a_missing_value_in_the_data(capsys):
     assert first.evidence[0]["tensor"] is not None
     later = [e for call, e in found if call is run.calls[1]]
     assert later and "already held NaN/Inf" in later[0].sentence
+
+
+def test_log_of_a_saturated_sigmoid_or_softmax_points_to_the_loss_from_logits(capsys):
+    """Cross-entropies by hand: log(sigmoid) and log(softmax) reach log(0). TF 2.21: loss nan and the
+    gradients NaN in both. The fix names the from-logits loss for the activation in question."""
+    run = run_program("p51_bce_by_hand_saturated.py")
+    assert capsys.readouterr().out.splitlines()[0] == "0 nan True False"
+    (first, *_) = [e for _, _, e in run.diagnoses()]
+    assert first.code == "NONFINITE_LOG_OF_ZERO" and "sigmoid_cross_entropy_with_logits" in first.fix
+    assert "log_softmax" not in first.fix and lines_of(first) == [line_of("p51_bce_by_hand_saturated.py")]
+    run = run_program("p14_log_softmax_nan.py")
+    capsys.readouterr()
+    (first, *_) = [e for _, _, e in run.diagnoses()]
+    assert first.code == "NONFINITE_LOG_OF_ZERO" and "softmax_cross_entropy_with_logits" in first.fix

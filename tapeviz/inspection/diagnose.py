@@ -96,6 +96,20 @@ def _named(op):
     return f"{op.type} (in {op.scope})" if op.scope else op.type
 
 
+def _made_by(run, tensor_id, types, depth=3):
+    """The type among ``types`` of the op that made ``tensor_id``, looking back a few ops (1 - sigmoid(z))."""
+    frontier = [tensor_id]
+    for _ in range(depth):
+        ops = [run.ops.get(run.tensors[t].producer) for t in frontier
+               if t in run.tensors and run.tensors[t].producer is not None]
+        ops = [op for op in ops if op is not None]
+        for op in ops:
+            if op.type in types:
+                return op.type
+        frontier = [i for op in ops for i in op.inputs]
+    return None
+
+
 def _nonfinite_leaves(run, forward_ops):
     """The values the forward pass took in (made by no op of it) that hold NaN/Inf: data, constants."""
     made = {o for op in forward_ops for o in op.outputs}
@@ -180,6 +194,15 @@ def _nonfinite(run, call, result):
     if poisoned is not None:
         return _variable_holds_nonfinite(run, call, src, forward, *poisoned)
     code, what, fix = _NONFINITE.get(forward.type, _GENERIC)
+    activation = _made_by(run, forward.inputs[0], ("Sigmoid", "Softmax")) if forward.type == "Log" else None
+    if activation == "Sigmoid":
+        fix = ("compute the loss from the logits, before the sigmoid: tf.nn.sigmoid_cross_entropy_with_logits(labels, "
+               "logits) (or BinaryCrossentropy(from_logits=True)), which never takes log(0); or clip the input: "
+               "tf.math.log(tf.maximum(p, 1e-7))")
+    elif activation == "Softmax":
+        fix = ("compute the loss from the logits, before the softmax: tf.nn.log_softmax(logits) or "
+               "tf.nn.softmax_cross_entropy_with_logits (CategoricalCrossentropy(from_logits=True)); or clip the "
+               "input: tf.math.log(tf.maximum(p, 1e-7))")
     if forward.type == "Sqrt" and calls_function(forward.location, "norm"):
         fix = ("the sqrt inside tf.norm has an infinite gradient where the vector is 0 (two equal embeddings): "
                "write tf.sqrt(tf.reduce_sum(tf.square(x), axis) + 1e-12) instead, or " + fix)
