@@ -3,10 +3,12 @@
 For a non-finite gradient: the first op of the backward pass whose inputs were all finite and whose
 output was not, the forward op whose gradient rule ran it (the forward op that made or took a value
 that op read: rules compute from their op's inputs and outputs), that op's input values (from
-their summaries) and the usual fix. If the backward pass only carried
-non-finite values along, the forward pass made them: then the first forward op that did is named.
+their summaries) and the usual fix. If the target itself is NaN/Inf, or the backward pass only
+carried non-finite values along, the forward pass made them: then the first forward op that did is
+named, or the update that wrote NaN into a variable it read, or the data that came in with NaN.
 For an exactly-zero gradient: an op on the path that blocks every element (a ReLU whose units are
-all inactive, a saturated tanh/sigmoid, clip_by_value outside its range), as a warning.
+all inactive, a saturated tanh/sigmoid, clip_by_value outside its range, a zero factor), as a
+warning; zeros are followed back to where they began (zero weights, x - mean(x) over one example).
 
 Runs only for results whose summary says non-finite or all-zero, so finite gradients cost nothing.
 """
