@@ -444,3 +444,17 @@ def test_log_of_a_saturated_sigmoid_or_softmax_points_to_the_loss_from_logits(ca
     capsys.readouterr()
     (first, *_) = [e for _, _, e in run.diagnoses()]
     assert first.code == "NONFINITE_LOG_OF_ZERO" and "softmax_cross_entropy_with_logits" in first.fix
+
+
+def test_a_custom_train_step_that_predicts_before_the_tape(capsys):
+    """model.fit with a train_step that calls self(x) before the tape. TF 2.21: all four gradients None
+    (then its apply_gradients of an empty list raises ValueError; tapeviz's accepts it). The ops ran in
+    call(), so their line is inside the model; the line in train_step that uses y_pred in the tape is
+    named too."""
+    run = run_program("p56_custom_train_step.py")
+    assert capsys.readouterr().out.splitlines()[0] == "None gradients: 4"
+    found = [e for _, _, e in nones(run)]
+    assert len(found) == 8 and {e.code for e in found} == {"FORWARD_BEFORE_TAPE"}
+    use = line_of("p56_custom_train_step.py", "loss = tf.reduce_mean(tf.square(y_pred - y))")
+    assert f"line {use} uses that value inside the tape" in found[0].sentence and use in lines_of(found[0])
+    assert line_of("p56_custom_train_step.py", "return self.out(") in lines_of(found[0])

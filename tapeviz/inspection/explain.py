@@ -362,13 +362,21 @@ def _broken_path(c, path):
         if before and any(op in before for op in first):
             used = [op for op in first if op in before]
             lines = ", ".join(str(op.location.line) for op in used[:3] if op.location)
+            # Where the tape's code picks up the value made before it: in a model's call() the line above
+            # is inside the model; this one is next to the tape, where the fix goes (y_pred = model(x)).
+            made_before = {o for op in path if op.seq < session for o in op.outputs}
+            handoff = next((op for op in path if op.seq > session and any(i in made_before for i in op.inputs)), None)
+            taken = f"; line {handoff.location.line} uses that value inside the tape" \
+                if handoff is not None and handoff.location else ""
             return Explanation(
                 "FORWARD_BEFORE_TAPE", f"The forward pass ran before the tape started recording: {tgt} was "
                 f"computed from {src}" + (f" at line {lines}" if lines else "") + f", before the tape's `with` "
-                f"block{where}, and a tape sees only the ops that run inside it.",
+                f"block{where}, and a tape sees only the ops that run inside it{taken}.",
                 "Run the forward pass (the model call and the loss) inside `with tapeviz.GradientTape() as tape:`.",
                 [_evidence(f"{op.type} computed a value from {src} before the tape", op) for op in used[:3]]
-                + [_evidence("the tape starts recording here", location=tape.location)])
+                + [_evidence("the tape starts recording here", location=tape.location)]
+                + ([_evidence(f"{handoff.type} inside the tape takes the value computed before it", handoff)]
+                   if handoff is not None else []))
         return Explanation(
             "PATH_OUTSIDE_CONTEXT", f"Ops on the path from {src} to {tgt} ran while this tape was not "
             "recording (outside its `with` block).", "Compute the whole path inside the tape's context.",
