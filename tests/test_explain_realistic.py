@@ -458,3 +458,14 @@ def test_a_custom_train_step_that_predicts_before_the_tape(capsys):
     use = line_of("p56_custom_train_step.py", "loss = tf.reduce_mean(tf.square(y_pred - y))")
     assert f"line {use} uses that value inside the tape" in found[0].sentence and use in lines_of(found[0])
     assert line_of("p56_custom_train_step.py", "return self.out(") in lines_of(found[0])
+
+
+def test_a_copy_of_the_model_made_through_set_weights(capsys):
+    """A second model is built each step and given the first one's weights with set_weights (numpy).
+    TF 2.21: the original's four gradients are None at every step. The original is not used; the fix
+    mentions that another model or a copy may have run instead."""
+    run = run_program("p64_clone_each_step.py")
+    assert capsys.readouterr().out.splitlines()[0] == "0 [True, True, True, True]"
+    found = [e for _, _, e in nones(run)]
+    assert len(found) == 12 and {e.code for e in found} == {"SOURCE_UNUSED"}
+    assert "another model or a copy run instead" in found[0].fix

@@ -720,6 +720,6 @@ def _no_path(c, never_read=False):
     return Explanation(
         "SOURCE_UNUSED", f"{tgt} does not use {src}: no op that ran takes it, or anything computed from it, on "
         "the way to the target" + (" (it was never read while the tape recorded)" if never_read else "") + ".",
-        f"Use {src} in the forward pass (a layer left out of the model's call?), or leave it out of the sources."
+        f"Use {src} in the forward pass (a layer left out of the model's call, or another model or a copy run instead?), or leave it out of the sources."
         + zero_hint,
         made + asked)
