@@ -469,3 +469,16 @@ def test_a_copy_of_the_model_made_through_set_weights(capsys):
     found = [e for _, _, e in nones(run)]
     assert len(found) == 12 and {e.code for e in found} == {"SOURCE_UNUSED"}
     assert "another model or a copy run instead" in found[0].fix
+
+
+def test_a_tape_that_was_never_entered(capsys):
+    """The loss is computed under a helper's own tape; the loop asks a tape it made but never entered.
+    TF 2.21 raises RuntimeError ("A non-persistent GradientTape can only be used to compute one set of
+    gradients"); tapeviz gives None, and says the tape was never entered rather than "ask the tape that
+    recorded it" (the helper's tape is gone once it returns)."""
+    run = run_program("p66_tape_never_entered.py")
+    assert capsys.readouterr().out.splitlines() == ["0 None", "1 None"]
+    found = [e for _, _, e in nones(run)]
+    assert [e.code for e in found] == ["TAPE_NEVER_ENTERED"] * 2
+    assert lines_of(found[0]) == [line_of("p66_tape_never_entered.py")]
+    assert "same as step 1 (call 1), x1" in "\n".join(text_summary(run, only_nones=True))

@@ -177,6 +177,14 @@ def explain(run, tape_id, target_id, source_id, before_seq=None, options=None, c
     ``came_out_none``: the gradient call did give None. A path of ops that all have gradient rules then
     means a rule gave None for the input on the path (a custom gradient that returns None)."""
     tape = run.tapes[tape_id]
+    if not tape.spans and not tape.ops and tape.location is not None:
+        # Made, never entered (TensorFlow raises RuntimeError here; the explanation says what happened).
+        return Explanation(
+            "TAPE_NEVER_ENTERED", f"This tape (made at line {tape.location.line}) was never entered with `with`, "
+            "so it recorded nothing.",
+            "Open it around the forward pass: `with tapeviz.GradientTape() as tape:` (a tape made inside another "
+            "function records only inside its own `with` block).",
+            [_evidence("the tape was made here, and never entered", location=tape.location)])
     high = math.inf if before_seq is None else before_seq
     resets = [s for s in tape.resets if s < high]
     start = max(resets) if resets else -1
