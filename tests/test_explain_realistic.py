@@ -252,7 +252,8 @@ def test_a_target_summed_after_the_inner_tape_block(capsys):
     assert capsys.readouterr().out.count("grad_x is None: True") == 3
     found = [e for _, _, e in nones(run)]
     assert [e.code for e in found] == ["TARGET_OUTSIDE_CONTEXT"] * 3
-    assert "after this tape's `with` block" in found[0].sentence and "does not join the source to it" in found[0].sentence
+    assert "after this tape's `with` block" in found[0].sentence
+    assert "does not join the source to it" in found[0].sentence
     assert "Ask the tape that recorded it" not in found[0].fix
     assert lines_of(found[0]) == [line_of("p38_inner_tape_target_after_block.py")]
     assert "same as step 1 (call 1), x2" in "\n".join(text_summary(run, only_nones=True))
@@ -482,3 +483,21 @@ def test_a_tape_that_was_never_entered(capsys):
     assert [e.code for e in found] == ["TAPE_NEVER_ENTERED"] * 2
     assert lines_of(found[0]) == [line_of("p66_tape_never_entered.py")]
     assert "same as step 1 (call 1), x1" in "\n".join(text_summary(run, only_nones=True))
+
+
+def test_relus_that_die_after_one_big_step_fold_though_their_values_drift(capsys):
+    """SGD with a learning rate of 5 and momentum 0.9 (which keeps moving the dead layer). TF 2.21 prints
+    the same maxima: [45.5304, 38.2214, 133.9809, 38.2214] at step 0, then [0.0, 0.0, 0.0, ...] at steps
+    1-3. The warning starts at the second step and is
+    folded over the next ones although the ReLU's input (in its sentence) changes every step."""
+    run = run_program("p67_relus_die_after_a_big_step.py")
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].endswith("[45.5304, 38.2214, 133.9809, 38.2214]") and "[0.0, 0.0, 0.0," in printed[1]
+    from tapeviz.inspection.report import step
+    found = [(call, e) for call, _, e in run.diagnoses()]
+    assert {step(run, call) for call, _ in found} == {2, 3, 4}
+    assert {e.code for _, e in found} == {"ZERO_RELU_INACTIVE"}
+    assert len({e.sentence for _, e in found}) > 3  # the values drift...
+    text = "\n".join(text_summary(run, only_nones=True))
+    assert text.count("[ZERO_RELU_INACTIVE] The gradient") == 2 and text.count("same as step 2 (call 2), x2") == 3
+    assert {d["repeats"] for d in json_summary(run, only_nones=True)["diagnoses"]} == {2}

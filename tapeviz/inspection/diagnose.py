@@ -166,7 +166,8 @@ def _nonfinite(run, call, result):
     forward_ops = sorted(forward_ops.values(), key=lambda op: op.seq)
     # A target that is NaN/Inf itself: the forward pass made it, and every NaN of the backward pass
     # follows from that (a 0 / 0 in a normalization, not the sqrt beside it whose gradient blew up).
-    culprit = None if any(not _finite(run, t) for t in call.targets) else _first_nonfinite(run, _backward_ops(run, call))
+    target_nonfinite = any(not _finite(run, t) for t in call.targets)
+    culprit = None if target_nonfinite else _first_nonfinite(run, _backward_ops(run, call))
     forward = _rule_owner(culprit, forward_ops) if culprit is not None else None
     where = "backward"
     if forward is None:
@@ -285,7 +286,8 @@ def _variable_read(run, tensor_id):
     return producer.inputs[0] if producer is not None and producer.type == "ReadVariableOp" else None
 
 
-_PRODUCTS = ("Mul", "MatMul", "BatchMatMulV2", "BatchMatMul", "BatchMatMulV3")  # a zero factor zeroes the other's gradient
+# A zero factor zeroes the other factor's gradient.
+_PRODUCTS = ("Mul", "MatMul", "BatchMatMulV2", "BatchMatMul", "BatchMatMulV3")
 
 
 def _zero_origin(run, tensor_id, limit=64):
@@ -332,8 +334,8 @@ def _blocking(run, op, on_path=()):
             origin, variable = _zero_origin(run, zero_factor)
             if origin is not None and origin.type in ("Relu", "Relu6"):  # the layer after a dead ReLU
                 line = f" at line {origin.location.line}" if origin.location else ""
-                return "ZERO_RELU_INACTIVE", (f"the other factor, {name}, is exactly zero: every unit of the ReLU{line} "
-                                              "that made it is inactive")
+                return "ZERO_RELU_INACTIVE", (f"the other factor, {name}, is exactly zero: every unit of the "
+                                              f"ReLU{line} that made it is inactive")
             if origin is not None and origin.type in _CANCELLING:
                 return "ZERO_CENTERED", f"the other factor, {name}, is exactly zero: {_centered(run, origin)}"
             direct = _variable_read(run, zero_factor) is not None
@@ -344,7 +346,8 @@ def _blocking(run, op, on_path=()):
     if op.type in ("Relu", "Relu6") and found == (0, 0):
         origin, variable = _zero_origin(run, op.inputs[0])
         if origin is not None and origin.type in _CANCELLING:
-            return "ZERO_CENTERED", f"its input is exactly 0 everywhere, where a ReLU's gradient is 0: {_centered(run, origin)}"
+            return "ZERO_CENTERED", ("its input is exactly 0 everywhere, where a ReLU's gradient is 0: "
+                                     + _centered(run, origin))
         if variable is not None:
             return "ZERO_WEIGHTS", (f"its input is exactly 0 everywhere, where a ReLU's gradient is 0: "
                                     f"{describe(run, variable)} before it is all zero")
@@ -365,8 +368,9 @@ def _blocking(run, op, on_path=()):
 _ZERO_FIXES = {
     "ZERO_CENTERED": "Normalize over more than one example (a batch size above 1), or normalize each example over "
                      "its features (LayerNormalization) instead of over the batch.",
-    "ZERO_WEIGHTS": "Initialize weights randomly (a Keras initializer such as glorot_uniform, or tf.random.normal(shape) "
-                    "* 0.1), not with zeros: with all-zero weights every unit computes 0 and passes no gradient, so "
+    "ZERO_WEIGHTS": "Initialize weights randomly (a Keras initializer such as glorot_uniform, or "
+                    "tf.random.normal(shape) * 0.1), not with zeros: with all-zero weights every unit computes 0 "
+                    "and passes no gradient, so "
                     "the layers never start learning (biases may start at zero).",
     "ZERO_RELU_INACTIVE": "Check the layer's initialization and learning rate (dead ReLUs), or use tf.nn.leaky_relu "
                           "/ tf.nn.elu, which pass a gradient for negative inputs.",

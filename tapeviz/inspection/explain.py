@@ -341,7 +341,8 @@ def _broken_path(c, path):
             "record ops on integer or bool values, so the gradient stops there.",
             f"Keep the computation in floating point (remove or change the {op.type}, or cast to a float "
             "dtype instead); to quantize and still train, use a straight-through estimator: "
-            "x + tapeviz.stop_gradient(quantized - x).", [_evidence(f"{op.type} gives {dtype}", op) for op in not_floating[:3]])
+            "x + tapeviz.stop_gradient(quantized - x).",
+            [_evidence(f"{op.type} gives {dtype}", op) for op in not_floating[:3]])
     first = _first_use(path, c.aliases)
     paused = [op for op in path if tape.id in op.paused_tapes]
     if paused:
@@ -705,7 +706,8 @@ def _no_path(c, never_read=False):
         return Explanation(
             "NO_PATH_LEFT_TAPE", sentence,
             ("Call the model itself, model(x, training=True), instead of model.predict(x) inside the tape. "
-             if predict is not None else "") + "Keep the computation in tapeviz ops (tapeviz.where instead of `if` on a tensor, tapeviz ops instead "
+             if predict is not None else "")
+            + "Keep the computation in tapeviz ops (tapeviz.where instead of `if` on a tensor, tapeviz ops instead "
             "of numpy, no .numpy() or float() between the model and the loss).",
             [_evidence(f"{describe(run, e.tensor)} became a {e.kind} value", tensor=e.tensor, location=e.location)
              for e in conversions[:3]])
@@ -728,6 +730,7 @@ def _no_path(c, never_read=False):
     return Explanation(
         "SOURCE_UNUSED", f"{tgt} does not use {src}: no op that ran takes it, or anything computed from it, on "
         "the way to the target" + (" (it was never read while the tape recorded)" if never_read else "") + ".",
-        f"Use {src} in the forward pass (a layer left out of the model's call, or another model or a copy run instead?), or leave it out of the sources."
+        f"Use {src} in the forward pass (a layer left out of the model's call, or another model or a copy run "
+        "instead?), or leave it out of the sources."
         + zero_hint,
         made + asked)

@@ -54,10 +54,15 @@ def _where(location):
 
 
 def _explanation_key(call, result, target, explanation):
-    """What makes two explanations the same one, step after step."""
+    """What makes two explanations the same one, step after step. A NaN/zero warning's sentence holds the
+    values of its step (a dead ReLU's input drifts as training goes on): the same op at the same line
+    with the same code is the same warning."""
+    where = [_where(item.get("location")) for item in explanation.evidence]
+    told = (explanation.code, explanation.fix, tuple(where)) if explanation.kind != "none" else (
+        explanation.code, explanation.sentence, explanation.fix,
+        tuple((item.get("what"), place) for item, place in zip(explanation.evidence, where)))
     return (_where(call.location), call.sources.index(result.source) if result.source in call.sources else -1,
-            call.targets.index(target) if target in call.targets else -1, explanation.code, explanation.sentence,
-            explanation.fix, tuple((item.get("what"), _where(item.get("location"))) for item in explanation.evidence))
+            call.targets.index(target) if target in call.targets else -1) + told
 
 
 def step(run, call):
