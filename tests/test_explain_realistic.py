@@ -376,13 +376,16 @@ def test_a_layer_used_only_outside_training(capsys):
 def test_the_other_realistic_mistakes_keep_their_reason_and_line(capsys):
     """Programs tapeviz already explained right, kept so. What TF 2.21 prints first for each: p19 the
     hidden weights' largest gradient 0.0 (the output weights' not); p20 both gradients [0.0, 0.0]; p14
-    loss nan and NaN gradients; p05 four Nones; p08 values at step 0, Nones after; p21 [False, True]."""
+    loss nan and NaN gradients; p05 four Nones; p08 values at step 0, Nones after; p21 [False, True]; p36
+    loss nan, its embeddings' gradient an IndexedSlices (a dense tensor here); p53 [False, True]."""
     cases = [("p19_saturated_sigmoid_pixels.py", "ZERO_SATURATED", "hidden = tf.sigmoid", 3),
              ("p20_clip_targets_scale.py", "ZERO_CLIPPED", "# BUG", 6),
              ("p14_log_softmax_nan.py", "NONFINITE_LOG_OF_ZERO", "tf.math.log(probs)", 6),
              ("p05_numpy_clip.py", "NO_PATH_LEFT_TAPE", "# BUG", 12),
              ("p08_list_rebinding.py", "SOURCE_BECAME_TENSOR", "# BUG", 9),
-             ("p21_custom_layer_unused_bias.py", "SOURCE_UNUSED", "loss = tf.reduce_mean", 3)]
+             ("p21_custom_layer_unused_bias.py", "SOURCE_UNUSED", "loss = tf.reduce_mean", 3),
+             ("p36_embedding_classifier.py", "NONFINITE_DIVIDE_BY_ZERO", "# BUG", 6),
+             ("p53_add_weight_not_trainable.py", "SOURCE_NOT_TRAINABLE", "# BUG", 3)]
     for name, code, marker, count in cases:
         run = run_program(name)
         capsys.readouterr()
