@@ -342,11 +342,12 @@ def test_a_custom_gradient_that_returns_none_for_an_input(capsys):
 
 def test_programs_whose_gradients_are_fine_get_no_story(capsys):
     """Mistakes that are not: TF 2.21 gives a value for every gradient of these, and so does tapeviz, and
-    nothing is reported. A layer frozen after building still has trainable=True variables in Keras 3 (its
-    gradient is a value); an input watched after the model used it is still joined to the loss by ops the
+    nothing is reported. A layer frozen after building, or made with trainable=False, still has variables
+    the tape watches in Keras 3 (its gradient is a value); an input watched after the model used it is still joined to the loss by ops the
     tape recorded for the weights; a persistent tape re-entered each step with the gradient taken inside
     its block works (with TF's warning)."""
     for name, printed in [("p02_frozen_layer.py", "[False, False, False, False]"),
+                          ("p68_frozen_before_build.py", "[False, False, False, False]"),
                           ("p43_watch_after_use.py", "attribution: tapeviz.Tensor("),
                           ("p23_persistent_tape_reused.py", "[False, False, False, False]")]:
         run = run_program(name)
