@@ -37,7 +37,7 @@ def test_run_passes_output_through_and_summarizes(script, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "grads: [<tapeviz.Tensor: shape=(), dtype=float32, numpy=3.0>, None]" in done.stdout
     assert "1 tapes" in done.stdout and "watches Variable 'x:0' (accessed variable)" in done.stdout
-    assert "[SOURCE_NOT_WATCHED]" in done.stdout and "fix: Call tape.watch(x)" in done.stdout
+    assert "[SOURCE_NOT_WATCHED]" in done.stdout and "fix: Call tape.watch(c)" in done.stdout  # the call's names
     assert out.exists() and "saved" in done.stderr
 
 

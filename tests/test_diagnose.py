@@ -30,7 +30,9 @@ def test_sqrt_at_zero_in_a_training_loop():
     first = found[0]
     assert first.kind == "nonfinite" and line in [i["location"].line for i in first.evidence]
     assert "sqrt at 0" in first.sentence and "input 0 is 0" in first.sentence
-    assert "double-where" in first.fix and "tf.where(x > 0" in first.fix
+    # TF 2.21: the gradient of tf.where(x > 0, tf.sqrt(x), 0.0) at x = 0 is 0 (sqrt's gradient is 0 where no
+    # gradient comes in), so one where is enough for sqrt; the fix must not say a single where gives NaN.
+    assert "tf.where(x > 0, tf.sqrt(x), 0.0)" in first.fix and "still sends NaN" not in first.fix
     assert "SqrtGrad" in first.sentence  # the backward op that made the first NaN/Inf
     assert first.sentence in "\n".join(text_summary(run))
     item = json_summary(run)["diagnoses"][0]
@@ -47,7 +49,7 @@ def test_log_of_zero_probability():
         grad = tape.gradient(loss, logits)
     assert not np.isfinite(grad.numpy()).all()
     (found,) = diagnoses(rec.snapshot())
-    assert found.code == "NONFINITE_LOG_OF_ZERO" and "log1p" in found.fix
+    assert found.code == "NONFINITE_LOG_OF_ZERO" and "log_softmax" in found.fix  # log(softmax): from logits
     assert line in [i["location"].line for i in found.evidence]
 
 

@@ -283,4 +283,6 @@ def test_seed_tutorial_control_flow_and_wrong_tape():
                 res2 = 4 * (x1 ** 2) + 3
         tape2.gradient(res2, [x1, x2])
         tape.gradient(res2, [x1, x2])
-    assert codes(rec) == ["NO_PATH", "NO_PATH_LEFT_TAPE", "TARGET_OTHER_TAPE", "TARGET_OTHER_TAPE"]
+    # res2 on `tape`: tape2 recorded it and joins x2 to it (ask tape2); x1 is joined to it by no tape, so
+    # asking tape2 would give None as well: the target was computed outside `tape`'s block.
+    assert codes(rec) == ["NO_PATH", "NO_PATH_LEFT_TAPE", "TARGET_OUTSIDE_CONTEXT", "TARGET_OTHER_TAPE"]

@@ -381,7 +381,12 @@ def _as_target(item):
         return item._snapshot
     if isinstance(item, Tensor):
         return item
-    raise TypeError(f"Argument `target` should hold Tensors or Variables, got {type(item).__name__}: {item!r}.")
+    hint = ""
+    if isinstance(item, (float, int, np.generic, np.ndarray)) and not isinstance(item, bool):
+        # The usual cause: `loss = float(loss)` (or loss.numpy()) for logging, before the gradient call.
+        hint = (" A Python or numpy number keeps no link to the ops that made it: pass the tensor itself (the loss "
+                "as computed inside the tape) and convert a copy for logging, e.g. `history.append(float(loss))`.")
+    raise TypeError(f"Argument `target` should hold Tensors or Variables, got {type(item).__name__}: {item!r}.{hint}")
 
 
 def _as_source(item):

@@ -464,6 +464,16 @@ def problem_html(run, problem):
     if problem.explanation is not None or problem.kind == "None":
         return explanation_html(run, problem.call, problem.result)
     where = _line_link(problem.call.location, f"line {problem.call.location.line}") if problem.call.location else ""
+    diagnosis = problem.result.diagnosis
+    if diagnosis is not None:  # the op that made the NaN or the zeros, its line, the values and the fix
+        evidence = "".join(f"<li>{html.escape(i['what'])}"
+                           + (f" <i>at {_line_link(i['location'], _short(i['location']))}</i>"
+                              if i.get("location") else "") + "</li>" for i in diagnosis.evidence)
+        return (f"<p><b>{html.escape(problem.text)}</b> <code>[{diagnosis.code}]</code></p><p>{problem.call.kind} "
+                f"call {problem.call.id} on tape {problem.call.tape} {where}</p>"
+                f"<p>{html.escape(_summary_text(problem.result.summary))}</p>"
+                f"<p>{_linked_lines(diagnosis.sentence, problem.call)}</p><ul>{evidence}</ul>"
+                f"<p><b>Fix:</b> {html.escape(diagnosis.fix)}</p>")
     advice = {"NaN/Inf": "A value overflowed or an op was given an input outside its domain (log of 0, sqrt of a "
                          "negative, division by zero) on the way back. Check the op values on the path in the "
                          "inspector; clip or guard the input.",

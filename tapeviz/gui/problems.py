@@ -60,12 +60,13 @@ def result_problems(run, call, result):
     if result.is_none:
         return [Problem("None", call, result, None, None, f"d / d {short_name(run, result.source)} is None")]
     summary = result.summary or {}
+    code = f": {result.diagnosis.code}" if result.diagnosis is not None else ""  # why, as the None rows say
     if summary.get("nonfinite"):
         found.append(Problem("NaN/Inf", call, result, None, None,
-                             f"d / d {short_name(run, result.source)} has {summary['nonfinite']} NaN/Inf values"))
+                             f"d / d {short_name(run, result.source)} has {summary['nonfinite']} NaN/Inf values{code}"))
     elif summary.get("size") and summary.get("min") == 0 and summary.get("max") == 0:
         found.append(Problem("blocked", call, result, None, None,
-                             f"d / d {short_name(run, result.source)} is exactly zero everywhere"))
+                             f"d / d {short_name(run, result.source)} is exactly zero everywhere{code}"))
     return found
 
 

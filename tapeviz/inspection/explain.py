@@ -171,16 +171,28 @@ def _session_start(tape, start, high):
 
 
 # The explanation --------------------------------------------------------------------------------------
-def explain(run, tape_id, target_id, source_id, before_seq=None, options=None):
-    """The Explanation of why d target / d source is None on this tape, or None if it is connected."""
+def explain(run, tape_id, target_id, source_id, before_seq=None, options=None, came_out_none=False):
+    """The Explanation of why d target / d source is None on this tape, or None if it is connected.
+
+    ``came_out_none``: the gradient call did give None. A path of ops that all have gradient rules then
+    means a rule gave None for the input on the path (a custom gradient that returns None)."""
     tape = run.tapes[tape_id]
+    if not tape.spans and not tape.ops and tape.location is not None:
+        # Made, never entered (TensorFlow raises RuntimeError here; the explanation says what happened).
+        return Explanation(
+            "TAPE_NEVER_ENTERED", f"This tape (made at line {tape.location.line}) was never entered with `with`, "
+            "so it recorded nothing.",
+            "Open it around the forward pass: `with tapeviz.GradientTape() as tape:` (a tape made inside another "
+            "function records only inside its own `with` block).",
+            [_evidence("the tape was made here, and never entered", location=tape.location)])
     high = math.inf if before_seq is None else before_seq
     resets = [s for s in tape.resets if s < high]
     start = max(resets) if resets else -1
     # No op before the tape first started recording can be on it: a loop's new tape per step looks
     # only at its own step.
     first_enter = tape.spans[0][0] if tape.spans else -1
-    window = ops_between(run, max(start, first_enter - 1), high)
+    low = max(start, first_enter - 1)
+    window = ops_between(run, low, high)
     tape_ops = [op for op in window if tape_id in op.tapes]
     watched = run.watched(tape_id, before_seq)
     on_tape = set(watched) | {o for op in tape_ops for o in op.outputs}
@@ -192,7 +204,8 @@ def explain(run, tape_id, target_id, source_id, before_seq=None, options=None):
         return Explanation(
             "SOURCE_NOT_FLOATING", f"The source, {src}, has dtype {source.dtype}; gradients exist only for "
             "floating-point tensors, so the tape never follows integer or bool values.",
-            "Create it with a floating dtype (dtype=tapeviz.float32), or cast it with tapeviz.cast(x, "
+            "If it is a counter, a step or an index, leave it out of the sources (it has no gradient); otherwise "
+            "create it with a floating dtype (dtype=tapeviz.float32), or cast it with tapeviz.cast(x, "
             "tapeviz.float32) before the tape uses it.",
             [_evidence(f"{src} first used here", tensor=source_id, location=source.first_seen)])
     if target_id == source_id:
@@ -200,7 +213,7 @@ def explain(run, tape_id, target_id, source_id, before_seq=None, options=None):
     target_cone = cone(run, target_id, high)
     aliases = _aliases(run, source_id, target_cone)
     full_path = _path_ops(target_cone, aliases, target_id)
-    context = _Context(run, tape, start, high, window, target_cone, aliases, source_id, target_id, src, tgt,
+    context = _Context(run, tape, start, low, high, window, target_cone, aliases, source_id, target_id, src, tgt,
                        zeros_asked, before_seq)
 
     if not aliases & on_tape:
@@ -208,7 +221,8 @@ def explain(run, tape_id, target_id, source_id, before_seq=None, options=None):
             and tape.watch_accessed_variables
         if not never_read:
             return _unwatched_source(context, source)
-        unrecorded = _unrecorded_target(run, tape, target, target_id, tgt, start) if target_id not in on_tape else None
+        unrecorded = _unrecorded_target(run, tape, target, target_id, tgt, start, context) \
+            if target_id not in on_tape else None
         if unrecorded is not None and unrecorded.code != "TARGET_OUTSIDE_CONTEXT":
             return unrecorded  # the target's own story (stop_recording, reset, another tape) says most
         if full_path:
@@ -217,7 +231,7 @@ def explain(run, tape_id, target_id, source_id, before_seq=None, options=None):
                 return found
         return unrecorded or _no_path(context, never_read=True)
     if target_id not in on_tape:
-        found = _unrecorded_target(run, tape, target, target_id, tgt, start)
+        found = _unrecorded_target(run, tape, target, target_id, tgt, start, context)
         if found is not None and found.code == "TARGET_NOT_RECORDED":
             left = _no_path(context)  # a target rebuilt from numpy: name the line the value left by
             if left.code == "NO_PATH_LEFT_TAPE":
@@ -229,7 +243,7 @@ def explain(run, tape_id, target_id, source_id, before_seq=None, options=None):
     if recorded_path:
         live = _forward([op for op in tape_ops if _passes_gradient(run, op)], aliases)
         if target_id in live:
-            return None
+            return _rule_gave_none(context, recorded_path) if came_out_none else None
         blockers = [op for op in recorded_path if not _passes_gradient(run, op)]
         return _not_differentiable(blockers, src, tgt)
     if full_path:
@@ -245,20 +259,62 @@ def explain(run, tape_id, target_id, source_id, before_seq=None, options=None):
 class _Context:
     """What every reason's test needs about one (call, target, source)."""
 
-    def __init__(self, run, tape, start, high, window, target_cone, aliases, source_id, target_id, src, tgt,
+    def __init__(self, run, tape, start, low, high, window, target_cone, aliases, source_id, target_id, src, tgt,
                  zeros_asked, before_seq):
-        self.run, self.tape, self.start, self.high, self.window = run, tape, start, high, window
+        # ``low``: no op or event of this tape's session comes before it (its last reset, or its first entry)
+        self.run, self.tape, self.start, self.low, self.high, self.window = run, tape, start, low, high, window
         self.cone, self.aliases, self.source_id, self.target_id = target_cone, aliases, source_id, target_id
         self.src, self.tgt, self.zeros_asked, self.before_seq = src, tgt, zeros_asked, before_seq
 
 
+# What to do instead of the ops people most often put on the path, said for the ops that are there.
+_BLOCKER_FIXES = (
+    (("ArgMax", "ArgMin"), "argmax picks an index and has no gradient: train on a loss of the logits themselves "
+     "(a cross-entropy such as tapeviz.keras.losses.SparseCategoricalCrossentropy(from_logits=True)) and keep "
+     "argmax and accuracy for the metrics."),
+    (("Round", "Floor", "Ceil", "Sign"), "a step function has no gradient: use the values before rounding (the "
+     "probabilities), or a straight-through estimator: x + tapeviz.stop_gradient(tapeviz.round(x) - x)."),
+    (("Multinomial", "RandomCategorical"), "a sampled action has no gradient: for a policy gradient, weight the "
+     "log-probabilities of the sampled actions by the returns: tapeviz.reduce_mean(returns * "
+     "tapeviz.nn.sparse_softmax_cross_entropy_with_logits(labels=actions, logits=logits))."),
+    (("StopGradient",), "the stop_gradient blocks what it wraps: put it around the values that must not be "
+     "trained (a target network's output, the labels), not around the model being trained."),
+)
+
+
 def _not_differentiable(blockers, src, tgt):
+    types = {op.type for op in blockers}
+    specific = [fix for kinds, fix in _BLOCKER_FIXES if types & set(kinds)]
+    fix = " ".join(f[0].upper() + f[1:] for f in specific) if specific else (
+        "Use a differentiable formulation on the path (e.g. a smooth approximation instead of round/argmax/"
+        "comparisons), remove the stop_gradient, or register a gradient for the op with RegisterGradient.")
     return Explanation(
         "NOT_DIFFERENTIABLE", f"Every path from {src} to {tgt} crosses an op that passes no gradient: "
-        + ", ".join(sorted({op.type for op in blockers})) + ".",
-        "Use a differentiable formulation on the path (e.g. a smooth approximation instead of round/argmax/"
-        "comparisons), remove the stop_gradient, or register a gradient for the op with RegisterGradient.",
+        + ", ".join(sorted(types)) + ".", fix,
         [_evidence(f"{op.type} passes no gradient", op) for op in blockers[:5]])
+
+
+def _rule_gave_none(c, path):
+    """Every op on the recorded path has a gradient rule, yet the gradient is None: a rule returned None
+    for the input the path goes through. A custom gradient is the usual one."""
+    run = c.run
+    ahead = _forward(path, c.aliases)
+    custom = [op for op in path if op.rule == "custom"]
+    suspects = custom or path
+    op = suspects[0]
+    index = next((i for i, tensor in enumerate(op.inputs) if tensor in ahead), None)
+    which = f"input {index}" if index is not None else "an input"
+    name = op.attrs.get("function") if isinstance(op.attrs, dict) else None
+    what = f"the custom gradient of `{name}`" if custom and name else (
+        "a custom gradient" if custom else f"the gradient rule of {op.type}")
+    line = f" at line {op.location.line}" if op.location else ""
+    return Explanation(
+        "RULE_RETURNED_NONE", f"Every op from {c.src} to {c.tgt} has a gradient, yet the gradient is None: "
+        f"{what}{line} returned None for its {which}, which {c.src} flows into.",
+        ("Return a gradient for every input from the custom gradient's grad function (tapeviz.zeros_like(x) "
+         "where it has none), or leave that input out of the sources." if custom else
+         "Check that op's gradient rule (tapeviz check --op " + op.type + "), or leave the source out."),
+        [_evidence(f"{what} returned None for its {which}", op)])
 
 
 def _first_use(path, aliases):
@@ -269,10 +325,14 @@ def _first_use(path, aliases):
 def _broken_path(c, path):
     """A path from source to target exists among the ops that ran: say why the tape has none of it."""
     run, tape, src, tgt = c.run, c.tape, c.src, c.tgt
-    blockers = [op for op in path if op.rule == "not differentiable" or op.type == "StopGradient"]
+    # A blocker counts only if every path crosses one: a GAN's loss from logits compares them
+    # (GreaterEqual) beside the paths that carry the gradient, and those are the ones that broke.
+    blocked = c.target_id not in _forward([op for op in path if _passes_gradient(run, op)], c.aliases)
+    blockers = [op for op in path if op.rule == "not differentiable" or op.type == "StopGradient"] if blocked else []
     if blockers:
         return _not_differentiable(blockers, src, tgt)
-    not_floating = [op for op in path if any(not run.tensors[o].floating for o in op.outputs if o in run.tensors)]
+    not_floating = [op for op in path if any(not run.tensors[o].floating for o in op.outputs if o in run.tensors)] \
+        if blocked else []
     if not_floating:
         op = not_floating[0]
         dtype = run.tensors[op.outputs[0]].dtype
@@ -280,7 +340,9 @@ def _broken_path(c, path):
             "PATH_NOT_FLOATING", f"The path from {src} to {tgt} turns {dtype} at {op.type}; the tape does not "
             "record ops on integer or bool values, so the gradient stops there.",
             f"Keep the computation in floating point (remove or change the {op.type}, or cast to a float "
-            "dtype instead).", [_evidence(f"{op.type} gives {dtype}", op) for op in not_floating[:3]])
+            "dtype instead); to quantize and still train, use a straight-through estimator: "
+            "x + tapeviz.stop_gradient(quantized - x).",
+            [_evidence(f"{op.type} gives {dtype}", op) for op in not_floating[:3]])
     first = _first_use(path, c.aliases)
     paused = [op for op in path if tape.id in op.paused_tapes]
     if paused:
@@ -309,18 +371,44 @@ def _broken_path(c, path):
         if before and any(op in before for op in first):
             used = [op for op in first if op in before]
             lines = ", ".join(str(op.location.line) for op in used[:3] if op.location)
+            # Where the tape's code picks up the value made before it: in a model's call() the line above
+            # is inside the model; this one is next to the tape, where the fix goes (y_pred = model(x)).
+            made_before = {o for op in path if op.seq < session for o in op.outputs}
+            handoff = next((op for op in path if op.seq > session and any(i in made_before for i in op.inputs)), None)
+            taken = f"; line {handoff.location.line} uses that value inside the tape" \
+                if handoff is not None and handoff.location else ""
             return Explanation(
                 "FORWARD_BEFORE_TAPE", f"The forward pass ran before the tape started recording: {tgt} was "
                 f"computed from {src}" + (f" at line {lines}" if lines else "") + f", before the tape's `with` "
-                f"block{where}, and a tape sees only the ops that run inside it.",
+                f"block{where}, and a tape sees only the ops that run inside it{taken}.",
                 "Run the forward pass (the model call and the loss) inside `with tapeviz.GradientTape() as tape:`.",
                 [_evidence(f"{op.type} computed a value from {src} before the tape", op) for op in used[:3]]
-                + [_evidence("the tape starts recording here", location=tape.location)])
+                + [_evidence("the tape starts recording here", location=tape.location)]
+                + ([_evidence(f"{handoff.type} inside the tape takes the value computed before it", handoff)]
+                   if handoff is not None else []))
         return Explanation(
             "PATH_OUTSIDE_CONTEXT", f"Ops on the path from {src} to {tgt} ran while this tape was not "
             "recording (outside its `with` block).", "Compute the whole path inside the tape's context.",
             [_evidence(f"{op.type} ran outside the tape", op) for op in outside[:3]])
     return None
+
+
+def _watch_text(c):
+    """``tape.watch(x)`` in the user's own names: the tape and the source as the gradient call writes them
+    (``gp_tape.watch(interpolated)``), where the call's line says."""
+    run = c.run
+    source = run.names.get(c.source_id) or "x"
+    call = _call_at(run, c.before_seq) if c.before_seq is not None else None
+    statement = statement_at(call.location.file, call.location.line) if call is not None and call.location else None
+    tape = "tape"
+    for node in ast.walk(statement) if statement is not None else ():
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in (
+                "gradient", "jacobian", "batch_jacobian"):
+            text = ast.unparse(node.func.value)
+            if text.replace(".", "").replace("_", "").isalnum() and len(text) <= 30:
+                tape = text
+            break
+    return f"{tape}.watch({source})"
 
 
 def _unwatched_source(c, source):
@@ -331,11 +419,25 @@ def _unwatched_source(c, source):
             return Explanation(
                 "SOURCE_NOT_TRAINABLE", f"{src} was created with trainable=False, and a tape watches only "
                 "trainable variables on its own.",
-                "Call tape.watch(x) inside the tape's context, or create the variable with trainable=True.", where)
+                f"Call {_watch_text(c)} inside the tape's context, or create the variable with trainable=True.", where)
         if not tape.watch_accessed_variables:
+            created = next((e for e in events_between(run, c.low, c.high)
+                            if e.kind == "variable created" and e.tensor == source_id
+                            and any(enter < e.seq and (leave is None or e.seq < leave) for enter, leave in tape.spans)),
+                           None)
+            if created is not None:  # a Keras model builds its weights on its first call
+                line = f" at line {created.location.line}" if created.location else ""
+                return Explanation(
+                    "SOURCE_NOT_WATCHED", f"{src} was created inside the tape's context{line} (a model builds its "
+                    "weights on its first call), after any tape.watch call could name it; with "
+                    "watch_accessed_variables=False, reading it did not watch it.",
+                    "Build the model before the tape (model.build(input_shape), or call it once on a batch), so "
+                    "that tape.watch(model.trainable_variables) sees the weights; or call tape.watch after the "
+                    "model's first call.",
+                    [_evidence(f"{src} created here, inside the tape", tensor=source_id, location=created.location)])
             return Explanation(
                 "SOURCE_NOT_WATCHED", f"The tape was created with watch_accessed_variables=False, so reading {src} "
-                "did not watch it.", "Call tape.watch(x) inside the tape's context.", where)
+                "did not watch it.", f"Call {_watch_text(c)} inside the tape's context.", where)
     if source is not None and source.kind == "intermediate" and source.producer in run.ops:
         producer = run.ops[source.producer]
         source_cone = cone(run, source_id, c.high)
@@ -353,25 +455,64 @@ def _unwatched_source(c, source):
                 f"{producer.type}{line}{when} (as `w = w - lr * g` or `x = x + 1` rebinds the name to a tensor); "
                 "tapes watch variables, not tensors computed from them, unless told to.",
                 "Update the variable in place with w.assign_sub(lr * g) / x.assign_add(...) / x.assign(...), so the "
-                "name keeps the variable; or call tape.watch(x) on the tensor inside the tape's context.",
+                f"name keeps the variable; or call {_watch_text(c)} on the tensor inside the tape's context.",
                 [_evidence(f"{producer.type} turned {name} into a tensor" + (f" (step {step})" if step else ""),
                            producer)])
+        ignored = _ignored_watch(c, source_cone)
+        if ignored is not None:
+            return ignored
         if tape.id in producer.recording_tapes:  # computed inside already: do not suggest that
             return Explanation(
                 "SOURCE_NOT_WATCHED", f"The source, {src}, was computed inside the tape's context but from "
                 "values the tape does not watch, so the tape did not record it.",
-                "Call tape.watch(x) on it right after computing it, or compute it from a watched value.",
+                f"Call {_watch_text(c)} right after computing it, or compute it from a watched value.",
                 [_evidence(f"{producer.type} computed it", producer)])
         return Explanation(
             "SOURCE_NOT_WATCHED", f"The source, {src}, was computed outside the tape and never watched.",
-            "Call tape.watch(x) inside the tape's context, or compute it inside the context from a watched value.",
+            f"Call {_watch_text(c)} inside the tape's context, or compute it inside the context from a watched value.",
             [_evidence(f"{producer.type} computed it", producer)])
     return Explanation(
         "SOURCE_NOT_WATCHED", f"The source, {src}, is a constant: tapes watch tensors only when told to.",
-        "Call tape.watch(x) inside the tape's context, or make it a tapeviz.Variable.", where)
+        f"Call {_watch_text(c)} inside the tape's context, or make it a tapeviz.Variable.", where)
 
 
-def _unrecorded_target(run, tape, target, target_id, tgt, start):
+def _ignored_watch(c, source_cone):
+    """The source was computed from a tensor the user watched, but that tensor is not floating point, so
+    the watch did nothing (an image watched as uint8, then cast to float)."""
+    run, tape = c.run, c.tape
+    leaves = {i for op in source_cone for i in op.inputs}
+    for event in events_between(run, c.low, c.high):
+        if event.kind == "watch" and event.tape == tape.id and event.tensor in leaves:
+            info = run.tensors.get(event.tensor)
+            if info is None or info.floating:
+                continue
+            watched = describe(run, event.tensor)
+            producer = run.ops[run.tensors[c.source_id].producer]
+            line = f" (line {producer.location.line})" if producer.location else ""
+            return Explanation(
+                "SOURCE_NOT_WATCHED", f"The source, {c.src}, was computed from {watched}, which tape.watch was asked "
+                f"to watch; but it is {info.dtype}, and a tape watches only floating-point tensors, so the watch "
+                f"did nothing, and nothing computed from it was recorded.",
+                f"Watch the floating-point tensor instead: call tape.watch({run.names.get(c.source_id) or 'x'}) on "
+                f"the source right after it is computed{line}, before it is used.",
+                [_evidence(f"tape.watch of a {info.dtype} tensor did nothing", tensor=event.tensor,
+                           location=event.location), _evidence(f"{producer.type} computed the source", producer)])
+    return None
+
+
+def _tape_words(tape):
+    """A tape in a sentence, the same at every step of a loop (not its id: each step makes a new tape)."""
+    return f"the tape made at line {tape.location.line}" if tape.location else tape.label
+
+
+def _answers(run, other, c, target_id):
+    """Would ``other`` tape give a gradient: does it watch the source (or record it) and record a path?"""
+    recorded = [o for o in c.cone if other.id in o.tapes]
+    has_source = c.aliases & (set(run.watched(other.id, c.before_seq)) | {i for o in recorded for i in o.outputs})
+    return bool(has_source) and bool(_path_ops(recorded, c.aliases, target_id))
+
+
+def _unrecorded_target(run, tape, target, target_id, tgt, start, context=None):
     if target is None or target.producer not in run.ops:
         return Explanation(
             "TARGET_NOT_RECORDED", f"The target, {tgt}, was not computed by any op this tape recorded.",
@@ -388,15 +529,24 @@ def _unrecorded_target(run, tape, target, target_id, tgt, start):
             "Compute the target outside the stop_recording() block.", [_evidence(op.type, op)])
     if tape.id not in op.recording_tapes:
         others = [run.tapes[t] for t in op.tapes if t != tape.id]
-        if others:
-            names = ", ".join(t.label for t in others)
+        # Another tape recorded it: asking that tape is the fix only if it joins the source to the target
+        # (a nested gradient penalty's inner tape watched x; the outer, which recorded a sum made after
+        # the inner block, did not).
+        answering = [t for t in others if context is None or _answers(run, t, context, target_id)]
+        if answering:
+            names = ", ".join(_tape_words(t) for t in answering)
             return Explanation(
                 "TARGET_OTHER_TAPE", f"The target, {tgt}, was recorded on another tape ({names}), not on this one.",
                 "Ask the tape that recorded it: call gradient on that tape.", [_evidence(op.type, op)])
+        where = f" (line {tape.location.line})" if tape.location else ""
+        after = bool(tape.spans) and all(leave is not None and leave < op.seq for _, leave in tape.spans)
+        also = (f"; {', '.join(_tape_words(t) for t in others)} recorded it, but does not join the source to it "
+                "either") if others else ""
         return Explanation(
-            "TARGET_OUTSIDE_CONTEXT", f"The target, {tgt}, was computed outside this tape's `with` block, "
-            "so the tape did not record it.", "Compute the target inside the tape's context.",
-            [_evidence(op.type, op)])
+            "TARGET_OUTSIDE_CONTEXT", f"The target, {tgt}, was computed " + ("after this tape's `with` block"
+            f"{where} had ended" if after else f"outside this tape's `with` block{where}") + ", so the tape did not "
+            f"record it{also}.", "Compute the target inside the tape's context (indent the line that computes it "
+            "into the tape's `with` block).", [_evidence(op.type, op)])
     return None
 
 
@@ -414,8 +564,9 @@ def _stateful_link(c):
                 return Explanation(
                     "STATEFUL_UPDATE", f"The source reaches the target only through {event.kind} on {name}; a "
                     "stateful update passes no gradient.",
-                    "Compute the target from the value directly (e.g. y = v + delta) instead of assigning it to a "
-                    "variable and reading it back.",
+                    "Keep the value in a tensor (state = tapeviz.tanh(...), y = v + delta) instead of assigning it "
+                    f"to {name} and reading it back; assign the final value after the gradient call if it must "
+                    "persist.",
                     [_evidence(f"{event.kind} on {name}", tensor=event.tensor, location=event.location)])
     return None
 
@@ -430,6 +581,16 @@ def _mentions(statement, names):
         return False
     text = ast.unparse(statement)
     return any(re.search(r"(?<![\w.])" + re.escape(name) + r"(?!\w)", text) for name in names)
+
+
+def calls_function(location, function):
+    """Does the user's statement at ``location`` call ``function`` (``tf.norm(...)``, ``model.predict(...)``)?"""
+    statement = statement_at(location.file, location.line) if location is not None else None
+    if statement is None:
+        return False
+    return any(isinstance(node, ast.Call) and function == (node.func.attr if isinstance(node.func, ast.Attribute)
+                                                          else getattr(node.func, "id", None))
+               for node in ast.walk(statement))
 
 
 def _control_statement(location):
@@ -466,9 +627,49 @@ def _rebuilt_from_numpy(run, tensor_id, target_id, cone_ops):
     return None
 
 
+COPY_LOOKBACK = 64  # seqs before a variable's creation in which the value it copies was read
+
+
+def _copied_into_variable(c):
+    """The target uses a variable made, while this tape recorded, from the source's value: ``tf.Variable(w)``
+    inside the forward pass copies ``w`` (and makes a new variable at every step)."""
+    run = c.run
+    leaves = {i for op in c.cone for i in op.inputs}
+    variables = {i for i in leaves if i in run.tensors and run.tensors[i].kind == "variable"}
+    variables |= {run.tensors[i].read_of for i in leaves if i in run.tensors and run.tensors[i].read_of}
+    variables.discard(c.source_id)
+    if not variables:
+        return None
+    for event in events_between(run, c.low, c.high):
+        if event.kind != "variable created" or event.tensor not in variables or event.location is None:
+            continue
+        nearby = ops_between(run, event.seq - COPY_LOOKBACK, event.seq)
+        ahead = _forward(nearby, c.aliases)
+        here = (event.location.file, event.location.line)
+        reads = [op for op in nearby if _where(op.location) == here and any(i in ahead for i in op.inputs)]
+        conversions = [e for e in events_between(run, event.seq - COPY_LOOKBACK, event.seq)
+                       if e.kind in CONVERSIONS and e.tensor in ahead and _where(e.location) == here]
+        if not reads and not conversions:
+            continue
+        copy = describe(run, event.tensor)
+        return Explanation(
+            "SOURCE_COPIED", f"{c.tgt} does not use {c.src} but {copy}, a new variable made from its value at line "
+            f"{event.location.line}. A variable made from another one copies its value: nothing links the "
+            "copy back, so the gradient with respect to the original is None.",
+            f"Use {c.src} itself in the forward pass instead of wrapping it in a new tapeviz.Variable(...); create "
+            "variables once, outside the training step (in __init__ or build).",
+            [_evidence(f"{copy} made from {c.src}", tensor=event.tensor, location=event.location)]
+            + [_evidence(f"{op.type} read {c.src} for the copy", op) for op in reads[:1]])
+    return None
+
+
+def _where(location):
+    return None if location is None else (location.file, location.line)
+
+
 def _no_path(c, never_read=False):
     run, tape, src, tgt = c.run, c.tape, c.src, c.tgt
-    events = [e for e in events_between(run, c.start, c.high) if e.tape == tape.id]
+    events = [e for e in events_between(run, c.low, c.high) if e.tape == tape.id]
     ahead = _forward(c.window, c.aliases)
     names = _source_names(run, c.source_id)
     target_info = run.tensors.get(c.target_id)
@@ -499,9 +700,14 @@ def _no_path(c, never_read=False):
                     f"No recorded op joins {src} to {tgt}. A value computed from the source left the tape as a "
                     f"Python/numpy value ({', '.join(kinds)}): the tape cannot follow it, whether it steered an "
                     "`if` or came back as a constant.")
+        predict = next((e for e in conversions if calls_function(e.location, "predict")), None)
+        if predict is not None:  # Keras' predict returns numpy: the most common way out of the tape
+            sentence += f" model.predict (line {predict.location.line}) returns a numpy array."
         return Explanation(
             "NO_PATH_LEFT_TAPE", sentence,
-            "Keep the computation in tapeviz ops (tapeviz.where instead of `if` on a tensor, tapeviz ops instead "
+            ("Call the model itself, model(x, training=True), instead of model.predict(x) inside the tape. "
+             if predict is not None else "")
+            + "Keep the computation in tapeviz ops (tapeviz.where instead of `if` on a tensor, tapeviz ops instead "
             "of numpy, no .numpy() or float() between the model and the loss).",
             [_evidence(f"{describe(run, e.tensor)} became a {e.kind} value", tensor=e.tensor, location=e.location)
              for e in conversions[:3]])
@@ -513,6 +719,9 @@ def _no_path(c, never_read=False):
             + zero_hint,
             [_evidence(f"Python branch on {describe(run, e.tensor)}", tensor=e.tensor, location=e.location)
              for e in branches[:3]])
+    copied = _copied_into_variable(c)
+    if copied is not None:
+        return copied
     made = [_evidence(f"{tgt} computed here", run.ops[target_info.producer])] \
         if target_info is not None and target_info.producer in run.ops else []
     call = _call_at(run, c.before_seq) if c.before_seq is not None else None
@@ -521,6 +730,7 @@ def _no_path(c, never_read=False):
     return Explanation(
         "SOURCE_UNUSED", f"{tgt} does not use {src}: no op that ran takes it, or anything computed from it, on "
         "the way to the target" + (" (it was never read while the tape recorded)" if never_read else "") + ".",
-        f"Use {src} in the forward pass (a layer left out of the model's call?), or leave it out of the sources."
+        f"Use {src} in the forward pass (a layer left out of the model's call, or another model or a copy run "
+        "instead?), or leave it out of the sources."
         + zero_hint,
         made + asked)

@@ -584,8 +584,12 @@ class Recorder(ForwardRecording):
                 self._event_cells.fromlist([next(self._seq), kind, tape_id, item_id, where, -1, -1])
 
     def variable_created(self, variable):
+        location = user_location(3)
         with self._lock:
             self._variables[variable._id] = (variable.name, variable.trainable)
+            # Where it was made: a variable made anew inside a step (tf.Variable(w) copies w) is a reason.
+            self._sight((variable,), location)
+            self._event("variable created", None, variable._id, location)
 
     def variable_read(self, variable, tensor):
         """A read of ``variable`` made the new tensor ``tensor`` (for cores where reads are new tensors)."""
@@ -830,7 +834,7 @@ class Recorder(ForwardRecording):
                 if result.is_none or (zeros_wanted and all_zero):
                     for target in call.targets:
                         explanation = explain_pair(self.run, call.tape, target, result.source, call.seq,
-                                                   call.options)
+                                                   call.options, came_out_none=result.is_none)
                         if explanation is not None:
                             result.explanations[target] = explanation
                 if not result.explanations and stats is not None and (stats[3] or all_zero):
@@ -987,15 +991,28 @@ def explain_tape(tape, target, source):
             recorder._tensor(target)
             recorder._tensor(source)
             tape_id = recorder.tape_id(tape)
-            explanation = explain_pair(recorder.run, tape_id, target._id, source._id)
-            if explanation is not None:
-                return explanation
+            # A gradient call already asked this: its explanation knows whether the gradient came out None.
             for call in reversed(recorder.run.calls):
                 if call.tape == tape_id and target._id in call.targets and source._id in call.sources:
                     result = call.results[call.sources.index(source._id)]
-                    return result.diagnosis
+                    if result.explanations:
+                        return result.explanations.get(target._id) or next(iter(result.explanations.values()))
+                    if result.diagnosis is not None or not result.is_none:
+                        return result.diagnosis
+                    break
+            explanation = explain_pair(recorder.run, tape_id, target._id, source._id)
+            if explanation is not None:
+                return explanation
         if not tape._ops:
             return None
+    if getattr(tape, "_used", False):
+        # Its record is gone: any reason found in what is left would be made up ("the target was not
+        # recorded", "the source is unused"), the most likely use being right after a None.
+        raise RuntimeError(
+            "This non-persistent GradientTape let go of what it recorded when gradient was called, so nothing is "
+            "left to explain. Record the run (`with tapeviz.record():` around the loop, or `tapeviz run "
+            "script.py`), which keeps what every tape saw; or call tape.explain before tape.gradient, or create "
+            "the tape with persistent=True.")
     recorder = Recorder()
     run = recorder.run
     tape_id = recorder._tape_id(tape)

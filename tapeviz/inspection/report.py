@@ -54,10 +54,15 @@ def _where(location):
 
 
 def _explanation_key(call, result, target, explanation):
-    """What makes two explanations the same one, step after step."""
+    """What makes two explanations the same one, step after step. A NaN/zero warning's sentence holds the
+    values of its step (a dead ReLU's input drifts as training goes on): the same op at the same line
+    with the same code is the same warning."""
+    where = [_where(item.get("location")) for item in explanation.evidence]
+    told = (explanation.code, explanation.fix, tuple(where)) if explanation.kind != "none" else (
+        explanation.code, explanation.sentence, explanation.fix,
+        tuple((item.get("what"), place) for item, place in zip(explanation.evidence, where)))
     return (_where(call.location), call.sources.index(result.source) if result.source in call.sources else -1,
-            call.targets.index(target) if target in call.targets else -1, explanation.code, explanation.sentence,
-            explanation.fix, tuple((item.get("what"), _where(item.get("location"))) for item in explanation.evidence))
+            call.targets.index(target) if target in call.targets else -1) + told
 
 
 def step(run, call):
@@ -196,12 +201,17 @@ def text_summary(run, only_nones=False, full=False):
                     if index == 0:
                         body.append(f"{prefix}{label}: same as step {step(run, first)} (call {first.id}), x{count}")
                     continue
-                same = (target, explanation.code, explanation.fix,
-                        tuple((item.get("what"), _where(item.get("location"))) for item in explanation.evidence))
-                if not full and same in told:   # a frozen layer: one explanation, then a line per variable
-                    body.append(f"{prefix}{label}: [{explanation.code}] the same as for {told[same]} above")
+                # Alike but for the source's own name (a model run before the tape: one paragraph, not one
+                # per variable).
+                name = describe(run, result.source)
+                keys = [(target, explanation.code, explanation.fix.replace(old, "\0"),
+                         tuple((item.get("what", "").replace(old, "\0"), _where(item.get("location")))
+                               for item in explanation.evidence)) for old in (name, "\0")]
+                earlier = next((told[key] for key in keys if key in told), None)
+                if not full and earlier is not None:   # a frozen layer: one explanation, then a line per variable
+                    body.append(f"{prefix}{label}: [{explanation.code}] the same as for {earlier} above")
                     continue
-                told[same] = describe(run, result.source)
+                told.update((key, name) for key in keys)
                 body.append(f"{prefix}{label}: [{explanation.code}] {explanation.sentence}")
                 for item in explanation.evidence:
                     where = f" at {_short(item['location'])}" if item.get("location") else ""

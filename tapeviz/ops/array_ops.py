@@ -254,7 +254,8 @@ def boolean_mask(tensor, mask, axis=None, name=None):
 def one_hot(indices, depth, on_value=None, off_value=None, axis=-1, dtype=None, name=None):
     """A constant with ``on_value`` at each index along a new axis of length ``depth``; out-of-range
     indices give rows of ``off_value``."""
-    indices = as_tensor(indices)._value
+    indices_tensor = as_tensor(indices)
+    indices = indices_tensor._value
     if indices.dtype.kind not in "iu":
         raise InvalidArgumentError(
             f"Value for attr 'TI' of {indices.dtype} is not in the list of allowed values: uint8, int8, int32, int64 "
@@ -262,9 +263,14 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=-1, dtype=None, 
     dtype = dtypes.as_dtype(dtype or (as_tensor(on_value).dtype if on_value is not None else dtypes.float32))
     on = 1 if on_value is None else on_value
     off = 0 if off_value is None else off_value
-    hot = np.expand_dims(indices, -1) == np.arange(int(depth))
-    values = np.where(hot, on, off).astype(dtype.name)
-    return Tensor(np.moveaxis(values, -1, axis) if axis != -1 else values)
+    def encode(index_values, depth, axis):
+        hot = np.expand_dims(index_values, -1) == np.arange(depth)
+        values = np.where(hot, on, off).astype(dtype.name)
+        return np.moveaxis(values, -1, axis) if axis != -1 else values
+
+    # An op (TF's OneHot): the result stays linked to the indices, so one_hot(argmax(logits)) in a loss
+    # is explained by the argmax, not as a loss that does not use the model.
+    return execute("OneHot", encode, (indices_tensor,), {"depth": int(depth), "axis": int(axis)})
 
 
 def _scatter_add(grad, indices, axis, shape):

@@ -153,14 +153,21 @@ def categorical(logits, num_samples, dtype=None, seed=None, name=None):
 
     Reproducible with a seed or after tf.random.set_seed, but not TensorFlow's draws.
     """
-    logits = as_tensor(logits)._value
-    if logits.ndim != 2:
-        raise ValueError(f"logits must be 2-D [batch_size, num_classes], got shape {list(logits.shape)}.")
+    logits = as_tensor(logits)
+    if logits._value.ndim != 2:
+        raise ValueError(f"logits must be 2-D [batch_size, num_classes], got shape {list(logits._value.shape)}.")
     rng = random_ops._generator(seed)
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    probabilities = np.exp(shifted.astype(np.float64))
-    probabilities /= probabilities.sum(axis=1, keepdims=True)
-    cumulative = np.cumsum(probabilities, axis=1)
-    draws = rng.random((logits.shape[0], int(num_samples)))
-    samples = np.minimum((draws[:, :, None] > cumulative[:, None, :]).sum(axis=2), logits.shape[1] - 1)
-    return Tensor(samples.astype(dtypes.as_dtype(dtype or dtypes.int64).name))
+
+    def draw(values, num_samples, output_dtype):
+        shifted = values - values.max(axis=1, keepdims=True)
+        probabilities = np.exp(shifted.astype(np.float64))
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        cumulative = np.cumsum(probabilities, axis=1)
+        draws = rng.random((values.shape[0], num_samples))
+        samples = np.minimum((draws[:, :, None] > cumulative[:, None, :]).sum(axis=2), values.shape[1] - 1)
+        return samples.astype(output_dtype)
+
+    # An op (TF's Multinomial, not differentiable): the samples stay linked to the logits, so a loss
+    # written with the sampled actions instead of their log-probabilities is explained as such.
+    attrs = {"num_samples": int(num_samples), "output_dtype": dtypes.as_dtype(dtype or dtypes.int64).name}
+    return execute("Multinomial", draw, (logits,), attrs)

@@ -88,3 +88,5 @@ def register_gradients(register):
                   name="with zeros")], needs_outputs=False)
     register.not_differentiable("ArgMax")
     register.not_differentiable("ArgMin")
+    register.not_differentiable("Multinomial")  # tf.random.categorical: sampled class indices
+    register.not_differentiable("OneHot")  # of integer indices (on/off values are constants here)

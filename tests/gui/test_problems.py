@@ -51,3 +51,18 @@ def test_a_healthy_run_has_no_problems():
             y = x * x
         tape.gradient(y, x)
     assert run_problems(rec.snapshot()) == ([], [])
+
+
+def test_nan_and_zero_problems_show_their_diagnosis():
+    """The inspector names the op, its line and the fix for NaN/Inf and blocked gradients, as
+    `tapeviz explain` does, not generic advice."""
+    from tapeviz.gui.panels import problem_html
+
+    run = record_problem_run(steps=1)
+    problems, _ = run_problems(run)
+    nan = next(p for p in problems if p.kind == "NaN/Inf")
+    blocked = next(p for p in problems if p.kind == "blocked")
+    assert nan.text.endswith("NONFINITE_SQRT_AT_ZERO") and blocked.text.endswith("ZERO_RELU_INACTIVE")
+    page = problem_html(run, nan)
+    assert "[NONFINITE_SQRT_AT_ZERO]" in page and "Fix:" in page and "sqrt at 0" in page
+    assert "ReLU" in problem_html(run, blocked) and "leaky_relu" in problem_html(run, blocked)
