@@ -302,6 +302,12 @@ def test_the_c_path_is_built_and_records_the_usual_op(monkeypatch):
         return python_op_executed(self, *args)
 
     monkeypatch.setattr(recorder_module.Recorder, "op_executed", counted)
+    python_events = []
+    for method in ("watched", "variable_assigned"):
+        def counted_event(self, *args, _method=getattr(recorder_module.Recorder, method), _name=method):
+            python_events.append(_name)
+            return _method(self, *args)
+        monkeypatch.setattr(recorder_module.Recorder, method, counted_event)
     w = tf.Variable(np.ones((4, 3), np.float32))
     data = tf.constant(np.ones((2, 4), np.float32))
     with tf.record() as recorder:
@@ -312,6 +318,10 @@ def test_the_c_path_is_built_and_records_the_usual_op(monkeypatch):
     recorded = [op.type for op in recorder.snapshot().ops.values()]
     assert recorded.count("MatMul") == 5 and len(recorded) >= 25
     assert len(python_ops) < len(recorded) / 2, python_ops
+    # Each step watches w and assigns it: only the first step's (a new line, a new variable) are Python's.
+    events = [e.kind for e in recorder.snapshot().events]
+    assert events.count("accessed variable") == 5 and events.count("assign_sub") == 5
+    assert python_events.count("watched") <= 1 and python_events.count("variable_assigned") <= 1, python_events
 
 
 @pytest.mark.skipif(columns._recordfast is None, reason="needs the C path (setup.py builds it)")

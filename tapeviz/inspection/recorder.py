@@ -18,8 +18,9 @@ only notes its results, and the ones that need an explanation (None, unconnected
 whole run. The recorder keeps no array of the run alive beyond a fixed budget of small values
 (``VALUE_BUDGET_BYTES``).
 
-The usual op is recorded by _recordfast.c (an optional extension): ``start`` installs its OpRecorder
-as the instance's ``op_executed``, and ``_walk`` is its Walker. Both answer only from the caches
+The usual op and the usual watch and assignment events are recorded by _recordfast.c (an optional
+extension): ``start`` installs its OpRecorder and EventRecorders as the instance's ``op_executed``,
+``watched`` and ``variable_assigned``, and ``_walk`` is its Walker. Both answer only from the caches
 the Python methods here fill, and hand every other case to them, so this file stays the
 reference and the whole recorder when the extension is not built.
 """
@@ -256,13 +257,21 @@ class Recorder(ForwardRecording):
                 held=_held, slow=Recorder.op_executed.__get__(self), drain=self._drain_full,
                 tape_set_of=self._tape_set_locked,
                 batch=RECORD_BATCH, batch_bytes=RECORD_BYTES)
+            # The usual watch and assignment event too (each variable of a training step, every step).
+            for method in ("watched", "variable_assigned"):
+                self.__dict__[method] = _recordfast.EventRecorder(
+                    mode=method, walker=_walk, recorder=self, sighted=self._sighted_variables,
+                    tape_ids=self._tape_ids, event_kinds=self._event_kinds,
+                    location_by_id=self.store._location_by_id, cells=self._event_cells, seq=self._seq,
+                    lock=self._lock, state=state, seen=_backward_seen, slow=getattr(Recorder, method).__get__(self))
         context.observers.append(self)
         return self
 
     def stop(self):
         if self in context.observers:
             context.observers.remove(self)
-        self.__dict__.pop("op_executed", None)  # the C path holds the recorder: no cycle left behind
+        for method in ("op_executed", "watched", "variable_assigned"):
+            self.__dict__.pop(method, None)  # the C path holds the recorder: no cycle left behind
         with self._lock:
             self._drain()
             self.store.tensors.finish()  # the waiting arrays and the flush buffer are not kept past the run
