@@ -4,6 +4,7 @@ Everything else is in pyproject.toml. Where the extension cannot be built (no co
 headers, CPython older than 3.11, PyPy), installing goes on without it and tapeviz records with the
 Python path alone (tapeviz/inspection/recorder.py), which gives the same recording, only slower.
 """
+import glob
 import platform
 import sys
 
@@ -11,7 +12,8 @@ from setuptools import Extension, setup
 
 extensions = []
 if platform.python_implementation() == "CPython" and sys.version_info >= (3, 11):
-    extensions.append(Extension("tapeviz.inspection._recordfast", ["tapeviz/inspection/_recordfast.c"],
-                                optional=True))
+    sources = sorted(glob.glob("tapeviz/inspection/recordfast_c/*.c"))
+    extensions.append(Extension("tapeviz.inspection._recordfast", sources,
+                                depends=["tapeviz/inspection/recordfast_c/recordfast.h"], optional=True))
 
 setup(ext_modules=extensions)

@@ -293,7 +293,7 @@ def test_the_c_path_is_built_and_records_the_usual_op(monkeypatch):
         pytest.skip("the C path is for CPython 3.11 and newer")
     if os.environ.get("TAPEVIZ_PURE_PYTHON"):
         pytest.skip("TAPEVIZ_PURE_PYTHON asks for the Python path")
-    assert recorder_module._recordfast is not None, "tapeviz/inspection/_recordfast.c was not built: pip install -e ."
+    assert recorder_module._recordfast is not None, "the C path (tapeviz/inspection/recordfast_c) was not built: pip install -e ."
     python_ops = []
     python_op_executed = recorder_module.Recorder.op_executed
 

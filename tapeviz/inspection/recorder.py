@@ -18,7 +18,7 @@ only notes its results, and the ones that need an explanation (None, unconnected
 whole run. The recorder keeps no array of the run alive beyond a fixed budget of small values
 (``VALUE_BUDGET_BYTES``).
 
-The usual op and the usual watch and assignment events are recorded by _recordfast.c (an optional
+The usual op and the usual watch and assignment events are recorded by the C path (recordfast_c/, an optional
 extension): ``start`` installs its OpRecorder and EventRecorders as the instance's ``op_executed``,
 ``watched`` and ``variable_assigned``, and ``_walk`` is its Walker. Both answer only from the caches
 the Python methods here fill, and hand every other case to them, so this file stays the

@@ -9,7 +9,7 @@ at a time, from arrays held only until the next flush.
 
 A new per-op column: add its field to the end of ``RECORD_FIELDS`` (before the input pairs that end a
 record; in the tuples the recorder appends: ``op_executed``, ``_add_op``, ``_sight``, ``Store.add_op``,
-and _recordfast.c's ``record_fast`` and ``split_records``, whose FIXED count grows by one); in
+and recordfast_c/ops.c's ``record_fast`` and batch.c's ``split_records``: FIXED in recordfast.h grows by one); in
 ``_split_records`` add its name to the unpacking and to the tuple the sightings filter picks from, then
 extend an ``array`` column made in ``__init__`` (through an ``Interned`` table for repeated
 values, as ``type`` does); count it in ``nbytes`` and read it in ``op``. Every column only grows, so a
@@ -17,7 +17,7 @@ snapshot is a view that remembers the lengths: no copy. ``OpsView`` and ``Tensor
 columns as read-only mappings of ``OpInfo``/``TensorInfo``, made on first access, so explanations,
 reports and the inspector read a live recording exactly as they read a loaded run.
 
-Where setup.py built _recordfast.c, a batch's fields are split (``_split_records``) and float values
+Where setup.py built the C path (recordfast_c/batch.c), a batch's fields are split (``_split_records``) and float values
 summarized (``_flush``) in C, one pass per record and per value; the Python code here does the same
 and is used for what C leaves (values that are not numpy's, views, other dtypes) and everywhere when
 the extension is not built. C sums in double, so a mean or norm may differ from the Python path's in
