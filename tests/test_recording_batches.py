@@ -352,3 +352,28 @@ def test_the_c_summaries_match_numpys_on_awkward_values():
             expected_norm = scale * np.sqrt(np.sum((flat / scale) ** 2))
             assert norm[k] == pytest.approx(expected_norm, rel=1e-6, nan_ok=True)
         assert bad[k] == np.count_nonzero(~np.isfinite(flat))
+
+
+def test_a_build_from_other_sources_is_refused_with_a_warning(tmp_path):
+    """An editable install whose extension was built before its C sources changed must record with the
+    Python path and say how to rebuild, not call the old extension with new arguments."""
+    import subprocess
+    import sys
+    if columns._recordfast is None:
+        pytest.skip("needs the C path (setup.py builds it)")
+    script = tmp_path / "stale.py"
+    script.write_text(
+        "import sys, types, warnings\n"
+        "stale = types.ModuleType('tapeviz.inspection._recordfast')  # as a build from older sources says\n"
+        "stale.INTERFACE, stale.FIXED, stale.SITE_SHIFT = -1, 11, 48\n"
+        "sys.modules[stale.__name__] = stale\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    from tapeviz.inspection import store, recorder\n"
+        "print(store._recordfast is None, recorder._recordfast is None)\n"
+        "print([str(w.message) for w in caught])\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    first, second = done.stdout.splitlines()[:2]
+    assert first == "True True"
+    assert "Rebuild it: pip install -e ." in second

@@ -334,7 +334,9 @@ class Batch:
 RECORD_FIELDS = ("op_type", "outputs", "out_id", "out_value", "attrs", "grad_fn", "tape_set", "location", "backward",
                  "seq", "scope")
 FIXED = len(RECORD_FIELDS)
-if _recordfast is not None and (getattr(_recordfast, "FIXED", None) != FIXED or _recordfast.SITE_SHIFT != 48):
+RECORDFAST_INTERFACE = 4  # recordfast.h's INTERFACE: the C path's constructors and results as this file uses them
+if _recordfast is not None and (getattr(_recordfast, "INTERFACE", None) != RECORDFAST_INTERFACE
+                                or _recordfast.FIXED != FIXED or _recordfast.SITE_SHIFT != 48):
     warnings.warn("tapeviz's compiled recorder (_recordfast) was built from other sources than this tapeviz: "
                   "recording with the Python path, which is slower. Rebuild it: pip install -e .", RuntimeWarning)
     _recordfast = None

@@ -82,7 +82,8 @@ PyInit__recordfast(void)
             || PyModule_AddObjectRef(m, "OpRecorder", (PyObject *)&rf_OpRecorderType) < 0
             || PyModule_AddObjectRef(m, "EventRecorder", (PyObject *)&rf_EventRecorderType) < 0
             || PyModule_AddIntConstant(m, "SITE_SHIFT", SITE_SHIFT) < 0
-            || PyModule_AddIntConstant(m, "FIXED", FIXED) < 0) {
+            || PyModule_AddIntConstant(m, "FIXED", FIXED) < 0
+            || PyModule_AddIntConstant(m, "INTERFACE", INTERFACE) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -24,6 +24,10 @@
 /* A raw record's fixed fields (store.RECORD_FIELDS); (id, value) pairs of its inputs follow. */
 #define FIXED 11
 
+/* What the Python side expects (store.RECORDFAST_INTERFACE): raise it with any change of a constructor's
+   arguments or a function's results, so that a build from older sources is refused, not misused. */
+#define INTERFACE 4
+
 /* Attribute and method names, interned once (module.c). */
 extern PyObject *rf_str_accessed_variable, *rf_str_acquire, *rf_str_code, *rf_str_codes, *rf_str_dict,
     *rf_str_dtype, *rf_str_dtypes, *rf_str_frombytes, *rf_str_id, *rf_str_last_output, *rf_str_late,
