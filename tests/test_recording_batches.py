@@ -2,6 +2,7 @@
 in bulk. Whatever the batch boundaries, the run must be the same one, and a live view must see every
 op recorded so far."""
 import itertools
+import pathlib
 import os
 import threading
 
@@ -377,3 +378,44 @@ def test_a_build_from_other_sources_is_refused_with_a_warning(tmp_path):
     first, second = done.stdout.splitlines()[:2]
     assert first == "True True"
     assert "Rebuild it: pip install -e ." in second
+
+
+REALISTIC = sorted((pathlib.Path(__file__).parent / "realistic").glob("p*.py"))
+
+
+def _story(run):
+    """What a run says, in terms both paths must agree on exactly: the ops (type, line, scope), the
+    events, and every explanation and diagnosis (code and the lines of its evidence)."""
+    def lines(explanation):
+        return (explanation.code, [item["location"].line for item in explanation.evidence
+                                   if item.get("location") is not None])
+    return {
+        "ops": [(o.type, _location(o.location), o.scope) for o in run.ops.values()],
+        "events": [(e.kind, _location(e.location)) for e in run.events],
+        "results": [(c.location.line if c.location else None, r.is_none,
+                     sorted(lines(e) for e in r.explanations.values()),
+                     lines(r.diagnosis) if r.diagnosis else None) for c in run.calls for r in c.results],
+    }
+
+
+@pytest.mark.skipif(recorder_module._recordfast is None, reason="needs the C path (setup.py builds it)")
+@pytest.mark.parametrize("program", REALISTIC, ids=[p.stem for p in REALISTIC])
+def test_the_c_path_tells_each_realistic_program_as_the_python_path_does(program, monkeypatch, capsys):
+    import runpy
+
+    def story():
+        tf.keras.backend.clear_session()  # the same layer names in both runs
+        tf.random.set_seed(0)
+        np.random.seed(0)
+        with tf.record() as recorder:
+            try:
+                runpy.run_path(str(program), run_name="__main__")
+            except Exception:  # noqa: BLE001 - a program that ends in the user's error (p10, p24) still has a run
+                pass
+        return _story(recorder.snapshot())
+
+    with_c = story()
+    _python_path_only(monkeypatch)
+    with_python = story()
+    capsys.readouterr()
+    assert with_c["ops"] and with_c == with_python
