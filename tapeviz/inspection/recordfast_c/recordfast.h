@@ -15,6 +15,9 @@
 #if PY_VERSION_HEX < 0x030B0000
 #error "the recorder's C path needs CPython 3.11 or newer (PyFrame_GetLasti)"
 #endif
+#ifdef Py_GIL_DISABLED
+#error "the recorder's C path relies on the GIL: free-threaded CPython records with the Python path"
+#endif
 
 /* The key of a call site in the shared call-site cache: id(code) | (bytecode offset << 48). The Python
    walk builds the same integer, so both paths share one dictionary. */
