@@ -505,3 +505,57 @@ def test_relus_that_die_after_one_big_step_fold_though_their_values_drift(capsys
     text = "\n".join(text_summary(run, only_nones=True))
     assert text.count("[ZERO_RELU_INACTIVE] The gradient") == 2 and text.count("same as step 2 (call 2), x2") == 3
     assert {d["repeats"] for d in json_summary(run, only_nones=True)["diagnoses"]} == {2}
+
+
+# Ops that used to make their result as a new constant, which cut the path from the model to the loss:
+# each of these programs was told "the loss never uses this variable" (SOURCE_UNUSED).
+def test_a_ranking_loss_on_the_argsort_order(capsys):
+    """TF 2.21: every gradient is None (argsort is TopKV2's int32 indices). argsort is TopKV2 over the
+    axis, as in TF, so the int32 indices are named with the sorted-values fix."""
+    run = run_program("p80_argsort_ranking_loss.py")
+    assert capsys.readouterr().out.splitlines()[0] == "0 [True, True, True, True]"
+    found = [e for _, _, e in nones(run)]
+    assert len(found) == 12 and {e.code for e in found} == {"PATH_NOT_FLOATING"}
+    assert "turns int32 at TopKV2" in found[0].sentence and "tapeviz.sort" in found[0].fix
+    assert lines_of(found[0]) == [line_of("p80_argsort_ranking_loss.py")]
+
+
+def test_labels_gathered_at_the_indices_of_predicted_positives(capsys):
+    """TF 2.21: every gradient is None. tf.where(condition) is the op Where, as in TF."""
+    run = run_program("p81_where_indices_precision.py")
+    assert capsys.readouterr().out.splitlines()[0] == "0 [True, True, True, True]"
+    found = [e for _, _, e in nones(run)]
+    assert len(found) == 12 and {e.code for e in found} == {"NOT_DIFFERENTIABLE"}
+    assert found[0].sentence.endswith("passes no gradient: Greater, Where.")
+    assert "boolean_mask(predictions, mask)" in found[0].fix
+    assert line_of("p81_where_indices_precision.py") in lines_of(found[0])
+
+
+def test_the_targets_masked_by_a_mask_of_the_predictions(capsys):
+    """TF 2.21: every gradient is None. boolean_mask selects with Where, as TF composes it."""
+    run = run_program("p82_boolean_mask_wrong_tensor.py")
+    assert capsys.readouterr().out.splitlines()[0] == "0 [True, True, True, True]"
+    found = [e for _, _, e in nones(run)]
+    assert len(found) == 12 and {e.code for e in found} == {"NOT_DIFFERENTIABLE"}
+    assert "Where" in found[0].sentence and "not targets or indices chosen by a comparison" in found[0].fix
+    assert line_of("p82_boolean_mask_wrong_tensor.py") in lines_of(found[0])
+
+
+def test_training_on_top_k_accuracy(capsys):
+    """TF 2.21: every gradient is None. in_top_k is the op InTopKV2, not differentiable as in TF."""
+    run = run_program("p83_top_k_accuracy_loss.py")
+    assert capsys.readouterr().out.splitlines()[0] == "0 [True, True, True, True]"
+    found = [e for _, _, e in nones(run)]
+    assert len(found) == 12 and {e.code for e in found} == {"NOT_DIFFERENTIABLE"}
+    assert found[0].sentence.endswith("passes no gradient: InTopKV2.") and "cross-entropy" in found[0].fix
+    assert lines_of(found[0]) == [line_of("p83_top_k_accuracy_loss.py")]
+
+
+def test_a_batch_shuffled_inside_the_tape(capsys):
+    """TF 2.21: every gradient is None (RandomShuffle has no gradient). tapeviz's shuffle is that op."""
+    run = run_program("p84_shuffle_inside_the_tape.py")
+    assert capsys.readouterr().out.splitlines()[0] == "0 [True, True, True, True]"
+    found = [e for _, _, e in nones(run)]
+    assert len(found) == 12 and {e.code for e in found} == {"NOT_DIFFERENTIABLE"}
+    assert found[0].sentence.endswith("passes no gradient: RandomShuffle.") and "tapeviz.gather" in found[0].fix
+    assert lines_of(found[0]) == [line_of("p84_shuffle_inside_the_tape.py")]

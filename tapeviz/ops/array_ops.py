@@ -248,7 +248,9 @@ def boolean_mask(tensor, mask, axis=None, name=None):
     if axis:
         raise NotImplementedError("boolean_mask with axis != 0 is not supported yet; transpose first.")
     flat = reshape(tensor, (-1,) + tuple(tensor.shape[mask.ndim:]))
-    return gather(flat, Tensor(np.flatnonzero(mask._value).astype(np.int64)))
+    # TF's composition (Where, Squeeze, GatherV2): the indices stay linked to the mask, so a mask computed
+    # from the model (boolean_mask(x, logits > 0)) is named when it is the only path to the loss.
+    return gather(flat, squeeze(_where_indices(reshape(mask, (-1,))), axis=1))
 
 
 def one_hot(indices, depth, on_value=None, off_value=None, axis=-1, dtype=None, name=None):
@@ -339,6 +341,16 @@ def strided_slice_grad(grad, shape, key):
     return execute("StridedSliceGrad", _strided_slice_grad, (grad,), {"shape": tuple(shape), "key": key})
 
 
+def _true_indices(condition):
+    return np.argwhere(condition).astype(np.int64)
+
+
+def _where_indices(condition):
+    """The int64 coordinates of the true entries (TF's op Where, not differentiable): an op, so a path
+    from the model through the condition to the loss is seen, and named, rather than lost."""
+    return execute("Where", _true_indices, (condition,))
+
+
 def where(condition, x=None, y=None, name=None):
     """``x`` where ``condition`` else ``y`` (broadcasting; op SelectV2); with one argument, the true indices."""
     condition = as_tensor(condition)
@@ -346,7 +358,7 @@ def where(condition, x=None, y=None, name=None):
         raise TypeError(f"where needs a bool condition, got {condition.dtype.name}; compare first, e.g. "
                         "tapeviz.where(x > 0, x, y).")
     if x is None and y is None:
-        return Tensor(np.argwhere(condition._value).astype(np.int64))
+        return _where_indices(condition)
     if x is None or y is None:
         raise ValueError("x and y must both be non-None or both be None.")
     x, y = binary_inputs("SelectV2", x, y)

@@ -8,6 +8,7 @@ import numpy as np
 
 from tapeviz.core import dtypes
 from tapeviz.core.errors import InvalidArgumentError
+from tapeviz.core.execute import execute
 from tapeviz.core.tensor import Tensor
 
 from ._dispatch import as_tensor
@@ -56,12 +57,18 @@ def in_top_k(targets, predictions, k, name=None):
     if predictions.ndim != 2 or targets.ndim != 1 or targets.shape[0] != predictions.shape[0]:
         raise InvalidArgumentError(f"in_top_k needs predictions [batch, classes] and targets [batch], got "
                                    f"{list(predictions.shape)} and {list(targets.shape)}.")
-    scores, wanted = predictions._value, targets._value.astype(np.int64)
+    # An op (TF's InTopKV2, not differentiable): the answer stays linked to the predictions, so a loss
+    # built from it is explained by this op rather than as a loss that does not use the model.
+    return execute("InTopKV2", _in_top_k, (predictions, targets), {"k": int(k)})
+
+
+def _in_top_k(scores, targets, k):
+    wanted = targets.astype(np.int64)
     classes = scores.shape[1]
     inside = (wanted >= 0) & (wanted < classes)
     target_scores = np.where(inside, scores[np.arange(len(wanted)), np.clip(wanted, 0, classes - 1)], np.nan)
     better = np.sum(scores > target_scores[:, None], axis=1)
-    return Tensor(inside & np.isfinite(target_scores) & (better < int(k)))
+    return inside & np.isfinite(target_scores) & (better < k)
 
 
 def confusion_matrix(labels, predictions, num_classes=None, weights=None, dtype=dtypes.int32, name=None):
