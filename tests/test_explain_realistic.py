@@ -559,3 +559,60 @@ def test_a_batch_shuffled_inside_the_tape(capsys):
     assert len(found) == 12 and {e.code for e in found} == {"NOT_DIFFERENTIABLE"}
     assert found[0].sentence.endswith("passes no gradient: RandomShuffle.") and "tapeviz.gather" in found[0].fix
     assert lines_of(found[0]) == [line_of("p84_shuffle_inside_the_tape.py")]
+
+
+def test_a_mask_of_rounded_predicted_lengths(capsys):
+    """TF 2.21: every gradient is None. sequence_mask is TF's composition (ExpandDims, Cast, Less, Cast),
+    so the rounding before it is named with the straight-through fix."""
+    run = run_program("p85_sequence_mask_of_predicted_lengths.py")
+    assert capsys.readouterr().out.splitlines()[0] == "0 [True, True, True, True]"
+    found = [e for _, _, e in nones(run)]
+    assert len(found) == 12 and {e.code for e in found} == {"NOT_DIFFERENTIABLE"}
+    assert "Round" in found[0].sentence and "straight-through estimator" in found[0].fix
+    assert line_of("p85_sequence_mask_of_predicted_lengths.py") in lines_of(found[0])
+
+
+def test_an_error_count_and_an_integer_accuracy_as_the_loss(capsys):
+    """TF 2.21: every gradient is None in both. count_nonzero is TF's NotEqual, Cast, Sum; an integer
+    count divided is cast first (Cast, RealDiv), as in TF: both keep the argmax on the path."""
+    for name in ("p86_error_count_loss.py", "p87_integer_accuracy_divided.py"):
+        run = run_program(name)
+        assert capsys.readouterr().out.splitlines()[0] == "0 [True, True, True, True]", name
+        found = [e for _, _, e in nones(run)]
+        assert len(found) == 12 and {e.code for e in found} == {"NOT_DIFFERENTIABLE"}, name
+        assert "ArgMax" in found[0].sentence and "keep argmax and accuracy for the metrics" in found[0].fix
+        assert line_of(name) in lines_of(found[0]), name
+
+
+def test_losses_of_a_confusion_matrix_and_a_histogram_of_argmax(capsys):
+    """TF 2.21: every gradient is None in both. confusion_matrix is TF's ScatterNd of the weights at the
+    stacked pairs, and bincount without weights the op DenseBincount, so the argmax is named."""
+    for name in ("p88_balanced_error_from_confusion_matrix.py", "p89_class_balance_from_bincount.py"):
+        run = run_program(name)
+        assert capsys.readouterr().out.splitlines()[0] == "0 [True, True, True, True]", name
+        found = [e for _, _, e in nones(run)]
+        assert len(found) == 12 and {e.code for e in found} == {"NOT_DIFFERENTIABLE"}, name
+        assert found[0].sentence.endswith("passes no gradient: ArgMax."), name
+        assert lines_of(found[0]) == [line_of(name)], name
+
+
+def test_rewards_gathered_at_the_greedy_actions(capsys):
+    """TF 2.21: every gradient is None. gather with batch_dims offsets the indices with ops (Reshape,
+    AddV2), so the argmax before it stays on the path and is named."""
+    run = run_program("p90_greedy_bandit_policy.py")
+    assert capsys.readouterr().out.splitlines()[0] == "0 [True, True, True, True]"
+    found = [e for _, _, e in nones(run)]
+    assert len(found) == 12 and {e.code for e in found} == {"NOT_DIFFERENTIABLE"}
+    assert found[0].sentence.endswith("passes no gradient: ArgMax.")
+    assert lines_of(found[0]) == [line_of("p90_greedy_bandit_policy.py")]
+
+
+def test_the_router_of_a_hard_routed_mixture(capsys):
+    """TF 2.21: the router's two gradients are None, the experts' are values. dynamic_partition selects
+    each partition's rows with ops (Equal, Where), so the router's comparison is named."""
+    run = run_program("p91_hard_routing_mixture.py")
+    assert capsys.readouterr().out.splitlines()[0] == "0 [True, True, False, False, False, False]"
+    found = [e for _, _, e in nones(run)]
+    assert len(found) == 6 and {e.code for e in found} == {"NOT_DIFFERENTIABLE"}
+    assert "Greater" in found[0].sentence and "Where" in found[0].sentence
+    assert line_of("p91_hard_routing_mixture.py") in lines_of(found[0])
