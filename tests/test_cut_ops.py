@@ -26,6 +26,11 @@ def recorded_types(function):
     (lambda: tf.constant([3, 4]) / tf.constant(2), "Cast"),
     (lambda: tf.dynamic_partition(tf.constant([1.0, 2.0]), tf.constant([1, 0]), 2), "Where"),
     (lambda: tf.gather(tf.constant([[1.0, 2.0]]), tf.constant([[1]]), batch_dims=1), "AddV2"),
+    (lambda: tf.ones_like(tf.constant([1.0])), "OnesLike"),
+    (lambda: tf.zeros_like(tf.constant([1.0]), dtype=tf.int32), "ZerosLike"),
+    (lambda: tf.shape(tf.constant([1.0])), "Shape"),
+    (lambda: tf.size(tf.constant([1.0])), "Size"),
+    (lambda: tf.rank(tf.constant([1.0])), "Rank"),
 ])
 def test_the_recorder_sees_the_op(function, op_type):
     assert op_type in recorded_types(function)
@@ -43,6 +48,20 @@ def test_values_as_tensorflow_gives_them():
     counts = tf.math.count_nonzero(tf.constant([[3.0, 0.0, 2.0], [0.0, 5.0, 4.0]]), axis=1)
     assert counts.dtype == tf.int64 and counts.numpy().tolist() == [2, 2]
     assert (tf.constant([3, 4]) / 2).dtype == tf.float64
+    like = tf.zeros_like(tf.constant([[1.5, 2.0]]), dtype=tf.int32)
+    assert like.dtype == tf.int32 and like.numpy().tolist() == [[0, 0]]
+    assert tf.shape(tf.zeros([2, 3])).numpy().tolist() == [2, 3] and tf.shape(tf.zeros([2, 3])).dtype == tf.int32
+    assert int(tf.size(tf.zeros([2, 3]))) == 6 and int(tf.rank(tf.zeros([2, 3]))) == 2
+
+
+def test_shape_only_ops_give_no_gradient_on_a_tape():
+    """TF 2.21: None through each (ZerosLike, OnesLike, Shape, Size are not differentiable)."""
+    x = tf.Variable([1.0, 2.0])
+    for op in (tf.ones_like, tf.zeros_like, lambda v: tf.cast(tf.shape(v), tf.float32),
+               lambda v: tf.cast(tf.size(v), tf.float32)):
+        with tf.GradientTape() as tape:
+            y = tf.reduce_sum(op(x) * 3.0)
+        assert tape.gradient(y, x) is None
 
 
 def test_a_long_mask_of_int8_lengths_does_not_wrap():

@@ -616,3 +616,15 @@ def test_the_router_of_a_hard_routed_mixture(capsys):
     assert len(found) == 6 and {e.code for e in found} == {"NOT_DIFFERENTIABLE"}
     assert "Greater" in found[0].sentence and "Where" in found[0].sentence
     assert line_of("p91_hard_routing_mixture.py") in lines_of(found[0])
+
+
+def test_a_generator_loss_written_on_the_real_images_output(capsys):
+    """TF 2.21: the generator's gradients are None, the discriminator's values. The generator reaches the
+    loss only through ones_like(fake_out), which keeps the shape alone (OnesLike, as in TF): named, with
+    the line, where it used to be "the loss does not use the generator"."""
+    run = run_program("p92_generator_loss_on_real_output.py")
+    assert capsys.readouterr().out.splitlines()[0] == "0 [True, True, True, True] [False, False, False, False]"
+    found = [e for _, _, e in nones(run)]
+    assert len(found) == 12 and {e.code for e in found} == {"NOT_DIFFERENTIABLE"}
+    assert found[0].sentence.endswith("passes no gradient: OnesLike.") and "fake_output), fake_output" in found[0].fix
+    assert lines_of(found[0]) == [line_of("p92_generator_loss_on_real_output.py")]

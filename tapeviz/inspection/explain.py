@@ -284,6 +284,9 @@ _BLOCKER_FIXES = (
      "predictions * tapeviz.cast(mask, predictions.dtype)), not targets or indices chosen by a comparison."),
     (("RandomShuffle",), "a shuffle (random.shuffle) passes no gradient: shuffle the data before the model, or gather with "
      "shuffled indices (tapeviz.gather(values, tapeviz.random.shuffle(tapeviz.range(n)))), which does pass it."),
+    (("OnesLike", "ZerosLike", "Shape", "Size", "Rank"), "ones_like, zeros_like, shape, size and rank keep only "
+     "the shape of what they are given, not its values: pass the model's output itself where its values "
+     "should count (bce(tapeviz.ones_like(fake_output), fake_output))."),
     (("StopGradient",), "the stop_gradient blocks what it wraps: put it around the values that must not be "
      "trained (a target network's output, the labels), not around the model being trained."),
 )

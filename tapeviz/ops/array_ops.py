@@ -410,7 +410,7 @@ def stop_gradient(input, name=None):  # noqa: A002 - TF's name
     return execute("StopGradient", np.asarray, (as_tensor(input),))
 
 
-# Creation (constants: no op is recorded) ---------------------------------------------------------------------
+# Creation (constants: no op is recorded, except for the *_like) ---------------------------------------------------------------------
 def ones(shape, dtype=dtypes.float32, name=None):
     return Tensor(np.ones(_dims(shape), dtype=dtypes.as_dtype(dtype).name))
 
@@ -419,14 +419,24 @@ def zeros(shape, dtype=dtypes.float32, name=None):
     return Tensor(np.zeros(_dims(shape), dtype=dtypes.as_dtype(dtype).name))
 
 
+def _ones_like(value, dtype=None):
+    return np.ones(value.shape, dtype=dtype or value.dtype)
+
+
+def _zeros_like(value, dtype=None):
+    return np.zeros(value.shape, dtype=dtype or value.dtype)
+
+
+# The *_like, shape, size and rank are ops (TF's, none differentiable), not new constants: a loss that
+# reaches the model only through them (mse(y, zeros_like(predictions))) is explained by the op.
 def ones_like(input, dtype=None, name=None):  # noqa: A002 - TF's name
-    value = as_tensor(input)._value
-    return Tensor(np.ones(value.shape, dtype=dtypes.as_dtype(dtype).name if dtype else value.dtype))
+    attrs = {"dtype": dtypes.as_dtype(dtype).name} if dtype else None
+    return execute("OnesLike", _ones_like, (as_tensor(input),), attrs)
 
 
 def zeros_like(input, dtype=None, name=None):  # noqa: A002 - TF's name
-    value = as_tensor(input)._value
-    return Tensor(np.zeros(value.shape, dtype=dtypes.as_dtype(dtype).name if dtype else value.dtype))
+    attrs = {"dtype": dtypes.as_dtype(dtype).name} if dtype else None
+    return execute("ZerosLike", _zeros_like, (as_tensor(input),), attrs)
 
 
 def _fill(dims, value):
@@ -525,16 +535,28 @@ def range(start, limit=None, delta=1, dtype=None, name=None):  # noqa: A001 - TF
     return Tensor((start + np.arange(count, dtype=dtype) * delta).astype(dtype))
 
 
+def _shape(value, out_type):
+    return np.array(value.shape, dtype=out_type)
+
+
+def _size(value, out_type):
+    return np.array(value.size, dtype=out_type)
+
+
+def _rank(value):
+    return np.int32(value.ndim)
+
+
 def shape(input, out_type=dtypes.int32, name=None):  # noqa: A002 - TF's name
-    return Tensor(np.array(as_tensor(input)._value.shape, dtype=dtypes.as_dtype(out_type).name))
+    return execute("Shape", _shape, (as_tensor(input),), {"out_type": dtypes.as_dtype(out_type).name})
 
 
 def size(input, out_type=dtypes.int32, name=None):  # noqa: A002 - TF's name
-    return Tensor(np.array(as_tensor(input)._value.size, dtype=dtypes.as_dtype(out_type).name))
+    return execute("Size", _size, (as_tensor(input),), {"out_type": dtypes.as_dtype(out_type).name})
 
 
 def rank(input, name=None):  # noqa: A002 - TF's name
-    return Tensor(np.int32(as_tensor(input)._value.ndim))
+    return execute("Rank", _rank, (as_tensor(input),))
 
 
 # Helpers ------------------------------------------------------------------------------------------------------

@@ -224,3 +224,5 @@ def register_gradients(register):
     register.not_differentiable("StopGradient")
     register.not_differentiable("Where")  # tf.where(condition) and boolean_mask: the true entries' coordinates
     register.not_differentiable("RandomShuffle")  # tf.random.shuffle: no gradient in TF either
+    for op_type in ("ZerosLike", "OnesLike", "Shape", "Size", "Rank"):  # depend on the shape only, as in TF
+        register.not_differentiable(op_type)
