@@ -614,7 +614,7 @@ def test_the_router_of_a_hard_routed_mixture(capsys):
     assert capsys.readouterr().out.splitlines()[0] == "0 [True, True, False, False, False, False]"
     found = [e for _, _, e in nones(run)]
     assert len(found) == 6 and {e.code for e in found} == {"NOT_DIFFERENTIABLE"}
-    assert "Greater" in found[0].sentence and "Where" in found[0].sentence
+    assert "Greater" in found[0].sentence and "Where" in found[0].sentence and "soft mask" in found[0].fix
     assert line_of("p91_hard_routing_mixture.py") in lines_of(found[0])
 
 
