@@ -277,14 +277,15 @@ _BLOCKER_FIXES = (
     (("Multinomial", "RandomCategorical"), "a sampled action has no gradient: for a policy gradient, weight the "
      "log-probabilities of the sampled actions by the returns: tapeviz.reduce_mean(returns * "
      "tapeviz.nn.sparse_softmax_cross_entropy_with_logits(labels=actions, logits=logits))."),
-    (("InTopKV2",), "the answer of in_top_k is yes or no and has no gradient: train on a cross-entropy of the logits and "
-     "keep top-k accuracy for the metrics."),
+    (("InTopKV2",), "the answer of in_top_k is yes or no and has no gradient: train on a cross-entropy of the "
+     "logits and keep top-k accuracy for the metrics."),
     (("Where",), "the coordinates of true entries (tapeviz.where(condition), the rows boolean_mask and "
      "dynamic_partition select) have no gradient: select the values that depend on the model "
      "(boolean_mask(predictions, mask)), not targets or indices chosen by a comparison, or weight by a soft "
      "mask instead of choosing rows (predictions * tapeviz.sigmoid(router_logits))."),
-    (("RandomShuffle",), "a shuffle (random.shuffle) passes no gradient: shuffle the data before the model, or gather with "
-     "shuffled indices (tapeviz.gather(values, tapeviz.random.shuffle(tapeviz.range(n)))), which does pass it."),
+    (("RandomShuffle",), "a shuffle (random.shuffle) passes no gradient: shuffle the data before the model, or "
+     "gather with shuffled indices (tapeviz.gather(values, tapeviz.random.shuffle(tapeviz.range(n)))), which "
+     "does pass it."),
     (("OnesLike", "ZerosLike", "Shape", "Size", "Rank"), "ones_like, zeros_like, shape, size and rank keep only "
      "the shape of what they are given, not its values: pass the model's output itself where its values "
      "should count (bce(tapeviz.ones_like(fake_output), fake_output))."),

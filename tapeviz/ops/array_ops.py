@@ -410,7 +410,7 @@ def stop_gradient(input, name=None):  # noqa: A002 - TF's name
     return execute("StopGradient", np.asarray, (as_tensor(input),))
 
 
-# Creation (constants: no op is recorded, except for the *_like) ---------------------------------------------------------------------
+# Creation (constants: no op is recorded; the *_like are ops) ----------------------------------------------
 def ones(shape, dtype=dtypes.float32, name=None):
     return Tensor(np.ones(_dims(shape), dtype=dtypes.as_dtype(dtype).name))
 

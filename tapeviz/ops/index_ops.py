@@ -2,8 +2,9 @@
 ``argsort``, ``repeat``, ``meshgrid``, ``random.categorical``.
 
 ``GatherNd``, ``ScatterNd`` and ``TopKV2`` are ops (rules in ``tapeviz.plugins.index_grad``);
-``sort`` is ``top_k`` over the whole axis, as in TensorFlow, and ``repeat`` and ``meshgrid`` are
-composed from other ops, so gradients flow through all of them.
+``sort`` and ``argsort`` are ``top_k`` over the whole axis, as in TensorFlow (argsort's int32 indices
+carry no gradient but stay linked to the values, so a loss built from them is explained), and
+``repeat`` and ``meshgrid`` are composed from other ops, so gradients flow through all of them.
 """
 from collections import namedtuple
 
