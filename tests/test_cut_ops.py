@@ -94,3 +94,22 @@ def test_the_weights_of_a_confusion_matrix_get_their_gradient():
         integer = tf.math.confusion_matrix(labels, predictions, num_classes=3, weights=weights)
         loss = tf.reduce_sum(tf.cast(integer, tf.float32) * cells)
     assert tape.gradient(loss, weights) is None
+
+
+def test_labels_made_from_the_shape_of_the_predictions():
+    """bce(tf.ones(tf.shape(fake_logits)), real_logits): the generator reaches the loss only through the
+    shape. TF 2.21: None (Shape, then Fill). Shape is an op and Fill takes the shape tensor itself, so the
+    explanation names Shape where it used to say the loss does not use the generator."""
+    rng = np.random.default_rng(7)
+    generator = tf.Variable(rng.standard_normal((3, 1)).astype(np.float32))
+    real_logits = tf.constant(rng.standard_normal((4, 1)).astype(np.float32))
+    bce = tf.keras.losses.BinaryCrossentropy(from_logits=True)
+    with tf.record() as rec:
+        for _ in range(2):
+            with tf.GradientTape() as tape:
+                fake_logits = tf.constant(rng.standard_normal((4, 3)).astype(np.float32)) @ generator
+                loss = bce(tf.ones(tf.shape(fake_logits)), real_logits)
+            assert tape.gradient(loss, generator) is None
+    found = [explanation for *_, explanation in rec.snapshot().nones()]
+    assert len(found) == 2 and {e.code for e in found} == {"NOT_DIFFERENTIABLE"}
+    assert found[0].sentence.endswith("passes no gradient: Shape.") and "keep only the shape" in found[0].fix

@@ -412,11 +412,20 @@ def stop_gradient(input, name=None):  # noqa: A002 - TF's name
 
 # Creation (constants: no op is recorded; the *_like are ops) ----------------------------------------------
 def ones(shape, dtype=dtypes.float32, name=None):
+    if _shape_tensor(shape):  # ones(tf.shape(x)): Fill, as in TF, linked to the shape
+        return fill(shape, Tensor(np.ones((), dtypes.as_dtype(dtype).name)))
     return Tensor(np.ones(_dims(shape), dtype=dtypes.as_dtype(dtype).name))
 
 
 def zeros(shape, dtype=dtypes.float32, name=None):
+    if _shape_tensor(shape):
+        return fill(shape, Tensor(np.zeros((), dtypes.as_dtype(dtype).name)))
     return Tensor(np.zeros(_dims(shape), dtype=dtypes.as_dtype(dtype).name))
+
+
+def _shape_tensor(shape):
+    """Is ``shape`` a 1-D int32/int64 tensor (tf.shape(x))? Then it is Fill's dims input, not a constant."""
+    return isinstance(shape, Tensor) and shape._value.ndim == 1 and shape._value.dtype.name in ("int32", "int64")
 
 
 def _ones_like(value, dtype=None):
@@ -449,10 +458,13 @@ def fill(dims, value, name=None):
     if value.ndim:
         raise InvalidArgumentError(f"value must be a scalar, got shape {list(value.shape)} [Op:Fill]; "
                                    "use tapeviz.broadcast_to to repeat a tensor.")
+    given = dims
     dims = _dims(dims)
     if builtins.any(n < 0 for n in dims):
         raise InvalidArgumentError(f"dims must be non-negative, got {list(dims)} [Op:Fill].")
-    return execute("Fill", _fill, (Tensor(np.array(dims, np.int32)), value))
+    # A shape tensor (tf.shape(x)) is the op's input itself, so the result stays linked to x, as in TF.
+    dims = given if _shape_tensor(given) else Tensor(np.array(dims, np.int32))
+    return execute("Fill", _fill, (dims, value))
 
 
 def eye(num_rows, num_columns=None, batch_shape=None, dtype=dtypes.float32, name=None):
