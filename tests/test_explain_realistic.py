@@ -628,3 +628,15 @@ def test_a_generator_loss_written_on_the_real_images_output(capsys):
     assert len(found) == 12 and {e.code for e in found} == {"NOT_DIFFERENTIABLE"}
     assert found[0].sentence.endswith("passes no gradient: OnesLike.") and "fake_output), fake_output" in found[0].fix
     assert lines_of(found[0]) == [line_of("p92_generator_loss_on_real_output.py")]
+
+
+def test_a_keras_accuracy_function_as_the_loss(capsys):
+    """TF 2.21 (Keras 3): every gradient is None. keras.metrics.binary_accuracy is ops (Greater, Cast,
+    Equal, Cast), as Keras composes it, so the comparisons are named where the loss used to be said not to
+    use the model."""
+    run = run_program("p93_keras_accuracy_function_as_loss.py")
+    assert capsys.readouterr().out.splitlines()[0] == "0 [True, True, True, True]"
+    found = [e for _, _, e in nones(run)]
+    assert len(found) == 12 and {e.code for e in found} == {"NOT_DIFFERENTIABLE"}
+    assert found[0].sentence.endswith("passes no gradient: Equal, Greater.")
+    assert set(lines_of(found[0])) == {line_of("p93_keras_accuracy_function_as_loss.py")}
