@@ -505,3 +505,138 @@ def test_relus_that_die_after_one_big_step_fold_though_their_values_drift(capsys
     text = "\n".join(text_summary(run, only_nones=True))
     assert text.count("[ZERO_RELU_INACTIVE] The gradient") == 2 and text.count("same as step 2 (call 2), x2") == 3
     assert {d["repeats"] for d in json_summary(run, only_nones=True)["diagnoses"]} == {2}
+
+
+# Ops that used to make their result as a new constant, which cut the path from the model to the loss:
+# each of these programs was told "the loss never uses this variable" (SOURCE_UNUSED).
+def test_a_ranking_loss_on_the_argsort_order(capsys):
+    """TF 2.21: every gradient is None (argsort is TopKV2's int32 indices). argsort is TopKV2 over the
+    axis, as in TF, so the int32 indices are named with the sorted-values fix."""
+    run = run_program("p80_argsort_ranking_loss.py")
+    assert capsys.readouterr().out.splitlines()[0] == "0 [True, True, True, True]"
+    found = [e for _, _, e in nones(run)]
+    assert len(found) == 12 and {e.code for e in found} == {"PATH_NOT_FLOATING"}
+    assert "turns int32 at TopKV2" in found[0].sentence and "tapeviz.sort" in found[0].fix
+    assert lines_of(found[0]) == [line_of("p80_argsort_ranking_loss.py")]
+
+
+def test_labels_gathered_at_the_indices_of_predicted_positives(capsys):
+    """TF 2.21: every gradient is None. tf.where(condition) is the op Where, as in TF."""
+    run = run_program("p81_where_indices_precision.py")
+    assert capsys.readouterr().out.splitlines()[0] == "0 [True, True, True, True]"
+    found = [e for _, _, e in nones(run)]
+    assert len(found) == 12 and {e.code for e in found} == {"NOT_DIFFERENTIABLE"}
+    assert found[0].sentence.endswith("passes no gradient: Greater, Where.")
+    assert "boolean_mask(predictions, mask)" in found[0].fix
+    assert line_of("p81_where_indices_precision.py") in lines_of(found[0])
+
+
+def test_the_targets_masked_by_a_mask_of_the_predictions(capsys):
+    """TF 2.21: every gradient is None. boolean_mask selects with Where, as TF composes it."""
+    run = run_program("p82_boolean_mask_wrong_tensor.py")
+    assert capsys.readouterr().out.splitlines()[0] == "0 [True, True, True, True]"
+    found = [e for _, _, e in nones(run)]
+    assert len(found) == 12 and {e.code for e in found} == {"NOT_DIFFERENTIABLE"}
+    assert "Where" in found[0].sentence and "not targets or indices chosen by a comparison" in found[0].fix
+    assert line_of("p82_boolean_mask_wrong_tensor.py") in lines_of(found[0])
+
+
+def test_training_on_top_k_accuracy(capsys):
+    """TF 2.21: every gradient is None. in_top_k is the op InTopKV2, not differentiable as in TF."""
+    run = run_program("p83_top_k_accuracy_loss.py")
+    assert capsys.readouterr().out.splitlines()[0] == "0 [True, True, True, True]"
+    found = [e for _, _, e in nones(run)]
+    assert len(found) == 12 and {e.code for e in found} == {"NOT_DIFFERENTIABLE"}
+    assert found[0].sentence.endswith("passes no gradient: InTopKV2.") and "cross-entropy" in found[0].fix
+    assert lines_of(found[0]) == [line_of("p83_top_k_accuracy_loss.py")]
+
+
+def test_a_batch_shuffled_inside_the_tape(capsys):
+    """TF 2.21: every gradient is None (RandomShuffle has no gradient). tapeviz's shuffle is that op."""
+    run = run_program("p84_shuffle_inside_the_tape.py")
+    assert capsys.readouterr().out.splitlines()[0] == "0 [True, True, True, True]"
+    found = [e for _, _, e in nones(run)]
+    assert len(found) == 12 and {e.code for e in found} == {"NOT_DIFFERENTIABLE"}
+    assert found[0].sentence.endswith("passes no gradient: RandomShuffle.") and "tapeviz.gather" in found[0].fix
+    assert lines_of(found[0]) == [line_of("p84_shuffle_inside_the_tape.py")]
+
+
+def test_a_mask_of_rounded_predicted_lengths(capsys):
+    """TF 2.21: every gradient is None. sequence_mask is TF's composition (ExpandDims, Cast, Less, Cast),
+    so the rounding before it is named with the straight-through fix."""
+    run = run_program("p85_sequence_mask_of_predicted_lengths.py")
+    assert capsys.readouterr().out.splitlines()[0] == "0 [True, True, True, True]"
+    found = [e for _, _, e in nones(run)]
+    assert len(found) == 12 and {e.code for e in found} == {"NOT_DIFFERENTIABLE"}
+    assert "Round" in found[0].sentence and "straight-through estimator" in found[0].fix
+    assert line_of("p85_sequence_mask_of_predicted_lengths.py") in lines_of(found[0])
+
+
+def test_an_error_count_and_an_integer_accuracy_as_the_loss(capsys):
+    """TF 2.21: every gradient is None in both. count_nonzero is TF's NotEqual, Cast, Sum; an integer
+    count divided is cast first (Cast, RealDiv), as in TF: both keep the argmax on the path."""
+    for name in ("p86_error_count_loss.py", "p87_integer_accuracy_divided.py"):
+        run = run_program(name)
+        assert capsys.readouterr().out.splitlines()[0] == "0 [True, True, True, True]", name
+        found = [e for _, _, e in nones(run)]
+        assert len(found) == 12 and {e.code for e in found} == {"NOT_DIFFERENTIABLE"}, name
+        assert "ArgMax" in found[0].sentence and "keep argmax and accuracy for the metrics" in found[0].fix
+        assert line_of(name) in lines_of(found[0]), name
+
+
+def test_losses_of_a_confusion_matrix_and_a_histogram_of_argmax(capsys):
+    """TF 2.21: every gradient is None in both. confusion_matrix is TF's ScatterNd of the weights at the
+    stacked pairs, and bincount without weights the op DenseBincount, so the argmax is named."""
+    for name in ("p88_balanced_error_from_confusion_matrix.py", "p89_class_balance_from_bincount.py"):
+        run = run_program(name)
+        assert capsys.readouterr().out.splitlines()[0] == "0 [True, True, True, True]", name
+        found = [e for _, _, e in nones(run)]
+        assert len(found) == 12 and {e.code for e in found} == {"NOT_DIFFERENTIABLE"}, name
+        assert found[0].sentence.endswith("passes no gradient: ArgMax."), name
+        assert lines_of(found[0]) == [line_of(name)], name
+
+
+def test_rewards_gathered_at_the_greedy_actions(capsys):
+    """TF 2.21: every gradient is None. gather with batch_dims offsets the indices with ops (Reshape,
+    AddV2), so the argmax before it stays on the path and is named."""
+    run = run_program("p90_greedy_bandit_policy.py")
+    assert capsys.readouterr().out.splitlines()[0] == "0 [True, True, True, True]"
+    found = [e for _, _, e in nones(run)]
+    assert len(found) == 12 and {e.code for e in found} == {"NOT_DIFFERENTIABLE"}
+    assert found[0].sentence.endswith("passes no gradient: ArgMax.")
+    assert lines_of(found[0]) == [line_of("p90_greedy_bandit_policy.py")]
+
+
+def test_the_router_of_a_hard_routed_mixture(capsys):
+    """TF 2.21: the router's two gradients are None, the experts' are values. dynamic_partition selects
+    each partition's rows with ops (Equal, Where), so the router's comparison is named."""
+    run = run_program("p91_hard_routing_mixture.py")
+    assert capsys.readouterr().out.splitlines()[0] == "0 [True, True, False, False, False, False]"
+    found = [e for _, _, e in nones(run)]
+    assert len(found) == 6 and {e.code for e in found} == {"NOT_DIFFERENTIABLE"}
+    assert "Greater" in found[0].sentence and "Where" in found[0].sentence and "soft mask" in found[0].fix
+    assert line_of("p91_hard_routing_mixture.py") in lines_of(found[0])
+
+
+def test_a_generator_loss_written_on_the_real_images_output(capsys):
+    """TF 2.21: the generator's gradients are None, the discriminator's values. The generator reaches the
+    loss only through ones_like(fake_out), which keeps the shape alone (OnesLike, as in TF): named, with
+    the line, where it used to be "the loss does not use the generator"."""
+    run = run_program("p92_generator_loss_on_real_output.py")
+    assert capsys.readouterr().out.splitlines()[0] == "0 [True, True, True, True] [False, False, False, False]"
+    found = [e for _, _, e in nones(run)]
+    assert len(found) == 12 and {e.code for e in found} == {"NOT_DIFFERENTIABLE"}
+    assert found[0].sentence.endswith("passes no gradient: OnesLike.") and "fake_output), fake_output" in found[0].fix
+    assert lines_of(found[0]) == [line_of("p92_generator_loss_on_real_output.py")]
+
+
+def test_a_keras_accuracy_function_as_the_loss(capsys):
+    """TF 2.21 (Keras 3): every gradient is None. keras.metrics.binary_accuracy is ops (Greater, Cast,
+    Equal, Cast), as Keras composes it, so the comparisons are named where the loss used to be said not to
+    use the model."""
+    run = run_program("p93_keras_accuracy_function_as_loss.py")
+    assert capsys.readouterr().out.splitlines()[0] == "0 [True, True, True, True]"
+    found = [e for _, _, e in nones(run)]
+    assert len(found) == 12 and {e.code for e in found} == {"NOT_DIFFERENTIABLE"}
+    assert found[0].sentence.endswith("passes no gradient: Equal, Greater.")
+    assert set(lines_of(found[0])) == {line_of("p93_keras_accuracy_function_as_loss.py")}

@@ -267,8 +267,9 @@ def test_tangent_ops_are_kept_only_where_something_records_them():
     a tape opened around the accumulator records the tangent ops, and then they are kept (backward over
     forward needs them)."""
     x = tf.constant([0.5, 1.0])
+    tangent = tf.ones_like(x)  # made before recording: OnesLike is an op the recorder would show
     with tf.record() as rec:
-        with tf.autodiff.ForwardAccumulator(x, tf.ones_like(x)) as acc:
+        with tf.autodiff.ForwardAccumulator(x, tangent) as acc:
             y = tf.sin(tf.exp(x))
         acc.jvp(y)
     run = rec.snapshot()

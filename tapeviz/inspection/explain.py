@@ -277,9 +277,29 @@ _BLOCKER_FIXES = (
     (("Multinomial", "RandomCategorical"), "a sampled action has no gradient: for a policy gradient, weight the "
      "log-probabilities of the sampled actions by the returns: tapeviz.reduce_mean(returns * "
      "tapeviz.nn.sparse_softmax_cross_entropy_with_logits(labels=actions, logits=logits))."),
+    (("InTopKV2",), "the answer of in_top_k is yes or no and has no gradient: train on a cross-entropy of the "
+     "logits and keep top-k accuracy for the metrics."),
+    (("Where",), "the coordinates of true entries (tapeviz.where(condition), the rows boolean_mask and "
+     "dynamic_partition select) have no gradient: select the values that depend on the model "
+     "(boolean_mask(predictions, mask)), not targets or indices chosen by a comparison, or weight by a soft "
+     "mask instead of choosing rows (predictions * tapeviz.sigmoid(router_logits))."),
+    (("RandomShuffle",), "a shuffle (random.shuffle) passes no gradient: shuffle the data before the model, or "
+     "gather with shuffled indices (tapeviz.gather(values, tapeviz.random.shuffle(tapeviz.range(n)))), which "
+     "does pass it."),
+    (("OnesLike", "ZerosLike", "Shape", "Size", "Rank"), "ones_like, zeros_like, shape, size and rank keep only "
+     "the shape of what they are given, not its values: pass the model's output itself where its values "
+     "should count (bce(tapeviz.ones_like(fake_output), fake_output))."),
     (("StopGradient",), "the stop_gradient blocks what it wraps: put it around the values that must not be "
      "trained (a target network's output, the labels), not around the model being trained."),
 )
+
+
+# The same, for ops whose integer output is the cut (argsort is TopKV2's indices).
+_NOT_FLOATING_FIXES = {
+    "TopKV2": "An order (argsort, top_k's indices) has no gradient: use the sorted values themselves "
+              "(tapeviz.sort, tapeviz.math.top_k(...).values pass it), or a differentiable ranking loss such as "
+              "a pairwise logistic loss on score differences.",
+}
 
 
 def _not_differentiable(blockers, src, tgt):
@@ -335,13 +355,14 @@ def _broken_path(c, path):
         if blocked else []
     if not_floating:
         op = not_floating[0]
-        dtype = run.tensors[op.outputs[0]].dtype
+        # The output that is not floating (TopKV2's indices, not its values)
+        dtype = next(run.tensors[o].dtype for o in op.outputs if o in run.tensors and not run.tensors[o].floating)
         return Explanation(
             "PATH_NOT_FLOATING", f"The path from {src} to {tgt} turns {dtype} at {op.type}; the tape does not "
             "record ops on integer or bool values, so the gradient stops there.",
-            f"Keep the computation in floating point (remove or change the {op.type}, or cast to a float "
-            "dtype instead); to quantize and still train, use a straight-through estimator: "
-            "x + tapeviz.stop_gradient(quantized - x).",
+            _NOT_FLOATING_FIXES.get(op.type, f"Keep the computation in floating point (remove or change the "
+            f"{op.type}, or cast to a float dtype instead); to quantize and still train, use a straight-through "
+            "estimator: x + tapeviz.stop_gradient(quantized - x)."),
             [_evidence(f"{op.type} gives {dtype}", op) for op in not_floating[:3]])
     first = _first_use(path, c.aliases)
     paused = [op for op in path if tape.id in op.paused_tapes]

@@ -2,12 +2,14 @@
 
 A metric keeps its state in non-trainable float32 variables (``metric.variables``), updated with
 ``update_state``, read with ``result`` and cleared with ``reset_state``; ``metric(y_true, y_pred)``
-does the first two. Metrics are not differentiated, so they compute with numpy and never touch a
-tape.
+does the first two. Metrics are not differentiated, so their states are updated with numpy and never
+touch a tape; the accuracy functions are ops (Equal, Greater, ArgMax, Cast) as in Keras, so one used in
+a loss is explained by the comparison or argmax it holds.
 """
 import numpy as np
 
-from tapeviz.core.tensor import Tensor, Variable
+from tapeviz.core.tensor import Tensor, Variable, convert_to_tensor
+from tapeviz.ops import array_ops, math_ops, reduction_ops
 
 from . import losses as _losses
 from .naming import snake_case
@@ -160,28 +162,39 @@ class MeanMetricWrapper(Mean):
 
 
 # -- accuracies --------------------------------------------------------------------------------------
+# Ops, as Keras composes them (Equal, Greater, ArgMax, Cast), not numpy: an accuracy used in a loss stays
+# linked to the model, so its None is explained by the comparison or argmax, not as an unused model.
+def _tensor(x, dtype=None):
+    x = x if isinstance(x, Tensor) else convert_to_tensor(_array(x))
+    return x if dtype is None else array_ops.cast(x, dtype)
+
+
+def _matches(a, b):
+    return array_ops.cast(math_ops.equal(a, b), "float32")
+
+
 def accuracy(y_true, y_pred):
-    y_pred = _array(y_pred)
-    y_true, y_pred = _same_rank(_array(y_true, y_pred.dtype), y_pred)
-    return Tensor((y_true == y_pred).astype(np.float32))
+    y_pred = _tensor(y_pred)
+    y_true, y_pred = _losses.squeeze_or_expand_to_same_rank(_tensor(y_true, y_pred.dtype), y_pred)
+    return _matches(y_true, y_pred)
 
 
 def binary_accuracy(y_true, y_pred, threshold=0.5):
-    y_true, y_pred = _same_rank(_array(y_true), _array(y_pred))
-    return Tensor((y_true == (y_pred > threshold).astype(y_true.dtype)).astype(np.float32))
+    y_true, y_pred = _losses.squeeze_or_expand_to_same_rank(_tensor(y_true), _tensor(y_pred))
+    return _matches(y_true, array_ops.cast(y_pred > threshold, y_true.dtype))
 
 
 def categorical_accuracy(y_true, y_pred):
-    return Tensor((np.argmax(_array(y_true), axis=-1) == np.argmax(_array(y_pred), axis=-1)).astype(np.float32))
+    return _matches(reduction_ops.argmax(_tensor(y_true), axis=-1), reduction_ops.argmax(_tensor(y_pred), axis=-1))
 
 
 def sparse_categorical_accuracy(y_true, y_pred):
-    y_pred = _array(y_pred)
-    y_true = _array(y_true)
+    y_pred, y_true = _tensor(y_pred), _tensor(y_true)
     if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
-        y_true = y_true[..., 0]
-    matches = (y_true.astype(np.float32) == np.argmax(y_pred, axis=-1).astype(np.float32)).astype(np.float32)
-    return Tensor(matches[..., 0] if matches.ndim > 1 and matches.shape[-1] == 1 else matches)
+        y_true = array_ops.squeeze(y_true, axis=-1)
+    predicted = array_ops.cast(reduction_ops.argmax(y_pred, axis=-1), "float32")
+    matches = _matches(array_ops.cast(y_true, "float32"), predicted)
+    return array_ops.squeeze(matches, axis=-1) if matches.ndim > 1 and matches.shape[-1] == 1 else matches
 
 
 class Accuracy(MeanMetricWrapper):

@@ -248,7 +248,9 @@ def boolean_mask(tensor, mask, axis=None, name=None):
     if axis:
         raise NotImplementedError("boolean_mask with axis != 0 is not supported yet; transpose first.")
     flat = reshape(tensor, (-1,) + tuple(tensor.shape[mask.ndim:]))
-    return gather(flat, Tensor(np.flatnonzero(mask._value).astype(np.int64)))
+    # TF's composition (Where, Squeeze, GatherV2): the indices stay linked to the mask, so a mask computed
+    # from the model (boolean_mask(x, logits > 0)) is named when it is the only path to the loss.
+    return gather(flat, squeeze(_where_indices(reshape(mask, (-1,))), axis=1))
 
 
 def one_hot(indices, depth, on_value=None, off_value=None, axis=-1, dtype=None, name=None):
@@ -339,6 +341,16 @@ def strided_slice_grad(grad, shape, key):
     return execute("StridedSliceGrad", _strided_slice_grad, (grad,), {"shape": tuple(shape), "key": key})
 
 
+def _true_indices(condition):
+    return np.argwhere(condition).astype(np.int64)
+
+
+def _where_indices(condition):
+    """The int64 coordinates of the true entries (TF's op Where, not differentiable): an op, so a path
+    from the model through the condition to the loss is seen, and named, rather than lost."""
+    return execute("Where", _true_indices, (condition,))
+
+
 def where(condition, x=None, y=None, name=None):
     """``x`` where ``condition`` else ``y`` (broadcasting; op SelectV2); with one argument, the true indices."""
     condition = as_tensor(condition)
@@ -346,7 +358,7 @@ def where(condition, x=None, y=None, name=None):
         raise TypeError(f"where needs a bool condition, got {condition.dtype.name}; compare first, e.g. "
                         "tapeviz.where(x > 0, x, y).")
     if x is None and y is None:
-        return Tensor(np.argwhere(condition._value).astype(np.int64))
+        return _where_indices(condition)
     if x is None or y is None:
         raise ValueError("x and y must both be non-None or both be None.")
     x, y = binary_inputs("SelectV2", x, y)
@@ -398,23 +410,42 @@ def stop_gradient(input, name=None):  # noqa: A002 - TF's name
     return execute("StopGradient", np.asarray, (as_tensor(input),))
 
 
-# Creation (constants: no op is recorded) ---------------------------------------------------------------------
+# Creation (constants: no op is recorded; the *_like are ops) ----------------------------------------------
 def ones(shape, dtype=dtypes.float32, name=None):
+    if _shape_tensor(shape):  # ones(tf.shape(x)): Fill, as in TF, linked to the shape
+        return fill(shape, Tensor(np.ones((), dtypes.as_dtype(dtype).name)))
     return Tensor(np.ones(_dims(shape), dtype=dtypes.as_dtype(dtype).name))
 
 
 def zeros(shape, dtype=dtypes.float32, name=None):
+    if _shape_tensor(shape):
+        return fill(shape, Tensor(np.zeros((), dtypes.as_dtype(dtype).name)))
     return Tensor(np.zeros(_dims(shape), dtype=dtypes.as_dtype(dtype).name))
 
 
+def _shape_tensor(shape):
+    """Is ``shape`` a 1-D int32/int64 tensor (tf.shape(x))? Then it is Fill's dims input, not a constant."""
+    return isinstance(shape, Tensor) and shape._value.ndim == 1 and shape._value.dtype.name in ("int32", "int64")
+
+
+def _ones_like(value, dtype=None):
+    return np.ones(value.shape, dtype=dtype or value.dtype)
+
+
+def _zeros_like(value, dtype=None):
+    return np.zeros(value.shape, dtype=dtype or value.dtype)
+
+
+# The *_like, shape, size and rank are ops (TF's, none differentiable), not new constants: a loss that
+# reaches the model only through them (mse(y, zeros_like(predictions))) is explained by the op.
 def ones_like(input, dtype=None, name=None):  # noqa: A002 - TF's name
-    value = as_tensor(input)._value
-    return Tensor(np.ones(value.shape, dtype=dtypes.as_dtype(dtype).name if dtype else value.dtype))
+    attrs = {"dtype": dtypes.as_dtype(dtype).name} if dtype else None
+    return execute("OnesLike", _ones_like, (as_tensor(input),), attrs)
 
 
 def zeros_like(input, dtype=None, name=None):  # noqa: A002 - TF's name
-    value = as_tensor(input)._value
-    return Tensor(np.zeros(value.shape, dtype=dtypes.as_dtype(dtype).name if dtype else value.dtype))
+    attrs = {"dtype": dtypes.as_dtype(dtype).name} if dtype else None
+    return execute("ZerosLike", _zeros_like, (as_tensor(input),), attrs)
 
 
 def _fill(dims, value):
@@ -427,10 +458,13 @@ def fill(dims, value, name=None):
     if value.ndim:
         raise InvalidArgumentError(f"value must be a scalar, got shape {list(value.shape)} [Op:Fill]; "
                                    "use tapeviz.broadcast_to to repeat a tensor.")
+    given = dims
     dims = _dims(dims)
     if builtins.any(n < 0 for n in dims):
         raise InvalidArgumentError(f"dims must be non-negative, got {list(dims)} [Op:Fill].")
-    return execute("Fill", _fill, (Tensor(np.array(dims, np.int32)), value))
+    # A shape tensor (tf.shape(x)) is the op's input itself, so the result stays linked to x, as in TF.
+    dims = given if _shape_tensor(given) else Tensor(np.array(dims, np.int32))
+    return execute("Fill", _fill, (dims, value))
 
 
 def eye(num_rows, num_columns=None, batch_shape=None, dtype=dtypes.float32, name=None):
@@ -513,16 +547,28 @@ def range(start, limit=None, delta=1, dtype=None, name=None):  # noqa: A001 - TF
     return Tensor((start + np.arange(count, dtype=dtype) * delta).astype(dtype))
 
 
+def _shape(value, out_type):
+    return np.array(value.shape, dtype=out_type)
+
+
+def _size(value, out_type):
+    return np.array(value.size, dtype=out_type)
+
+
+def _rank(value):
+    return np.int32(value.ndim)
+
+
 def shape(input, out_type=dtypes.int32, name=None):  # noqa: A002 - TF's name
-    return Tensor(np.array(as_tensor(input)._value.shape, dtype=dtypes.as_dtype(out_type).name))
+    return execute("Shape", _shape, (as_tensor(input),), {"out_type": dtypes.as_dtype(out_type).name})
 
 
 def size(input, out_type=dtypes.int32, name=None):  # noqa: A002 - TF's name
-    return Tensor(np.array(as_tensor(input)._value.size, dtype=dtypes.as_dtype(out_type).name))
+    return execute("Size", _size, (as_tensor(input),), {"out_type": dtypes.as_dtype(out_type).name})
 
 
 def rank(input, name=None):  # noqa: A002 - TF's name
-    return Tensor(np.int32(as_tensor(input)._value.ndim))
+    return execute("Rank", _rank, (as_tensor(input),))
 
 
 # Helpers ------------------------------------------------------------------------------------------------------

@@ -2,8 +2,9 @@
 ``argsort``, ``repeat``, ``meshgrid``, ``random.categorical``.
 
 ``GatherNd``, ``ScatterNd`` and ``TopKV2`` are ops (rules in ``tapeviz.plugins.index_grad``);
-``sort`` is ``top_k`` over the whole axis, as in TensorFlow, and ``repeat`` and ``meshgrid`` are
-composed from other ops, so gradients flow through all of them.
+``sort`` and ``argsort`` are ``top_k`` over the whole axis, as in TensorFlow (argsort's int32 indices
+carry no gradient but stay linked to the values, so a loss built from them is explained), and
+``repeat`` and ``meshgrid`` are composed from other ops, so gradients flow through all of them.
 """
 from collections import namedtuple
 
@@ -15,6 +16,7 @@ from tapeviz.core.execute import execute, execute_multi
 from tapeviz.core.tensor import Tensor
 
 from . import array_ops, random_ops
+from .math_ops import logical_not
 from ._dispatch import as_tensor
 
 __all__ = ["gather_nd", "scatter_nd", "sort", "argsort", "repeat", "meshgrid"]
@@ -111,9 +113,23 @@ def argsort(values, axis=-1, direction="ASCENDING", stable=False, name=None):
     """The int32 indices that sort ``values`` along ``axis`` (equal values keep their order)."""
     if direction not in ("ASCENDING", "DESCENDING"):
         raise ValueError(f"direction must be 'ASCENDING' or 'DESCENDING', got {direction!r}.")
-    x = as_tensor(values)._value
-    keys = -x if direction == "DESCENDING" else x
-    return Tensor(np.argsort(keys, axis=axis, kind="stable").astype(np.int32))
+    x = as_tensor(values)
+    if x.ndim == 0:
+        raise ValueError("argsort needs a tensor of rank >= 1.")
+    # TF's composition: TopKV2 over the whole axis (of the negated values when ascending), moved to the
+    # last axis and back. Its indices stay linked to the values, so a loss built from them is explained by
+    # the int32 indices, not as a loss that does not use the model. top_k's stable sort of -(-x) is
+    # numpy's stable argsort of x: the same order as before, ties lower index first.
+    if not -x.ndim <= int(axis) < x.ndim:
+        raise InvalidArgumentError(f"axis {int(axis)} is out of range for a tensor of rank {x.ndim}; pass an axis "
+                                   f"in [-{x.ndim}, {x.ndim}).")
+    x, perm = _last_axis(x, axis)
+    if direction == "DESCENDING":
+        keys = x
+    else:  # bools have no Neg: False first is True first of their negation
+        keys = logical_not(x) if x.dtype.is_bool else -x
+    indices = top_k(keys, keys.shape[-1]).indices
+    return indices if perm is None else array_ops.transpose(indices, perm)
 
 
 def repeat(input, repeats, axis=None, name=None):  # noqa: A002 - TF's name

@@ -65,8 +65,11 @@ def divide(x, y, name=None):
     if kind != "f":
         if kind == "b":
             raise TypeError("Invalid dtype bool in __truediv__: cast bools to a number type first.")
-        to = np.float32 if x._value.dtype.itemsize <= 2 else np.float64
-        x, y = Tensor(x._value.astype(to)), Tensor(y._value.astype(to))
+        from .array_ops import cast  # late: array_ops builds on this module
+        # Cast ops, as TF's truediv: an accuracy computed in integers and divided stays linked to the
+        # model, so a loss made of it is explained by the argmax before it.
+        to = "float32" if x._value.dtype.itemsize <= 2 else "float64"
+        x, y = cast(x, to), cast(y, to)
     return realdiv(x, y)
 
 

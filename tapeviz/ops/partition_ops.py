@@ -8,7 +8,6 @@ import numpy as np
 
 from tapeviz.core.errors import InvalidArgumentError
 from tapeviz.core.execute import execute
-from tapeviz.core.tensor import Tensor
 
 from . import array_ops
 from ._dispatch import as_tensor
@@ -36,8 +35,11 @@ def dynamic_partition(data, partitions, num_partitions, name=None):
         raise InvalidArgumentError(f"partitions has the value {bad}, which is not in [0, {count}) "
                                    "[Op:DynamicPartition].")
     rows = array_ops.reshape(data, (-1,) + tuple(data.shape[ids.ndim:]))
-    flat = ids.reshape(-1)
-    return [array_ops.gather(rows, Tensor(np.flatnonzero(flat == i).astype(np.int64))) for i in range(count)]
+    flat = array_ops.reshape(partitions, (-1,))
+    # Each partition's positions by ops (Equal, Where, Squeeze), not as a new constant: partitions computed
+    # from the model stay linked to the result, so a loss through them is explained by what cut them.
+    return [array_ops.gather(rows, array_ops.squeeze(array_ops._where_indices(flat == i), axis=1))
+            for i in range(count)]
 
 
 def _dynamic_stitch(*values, count):

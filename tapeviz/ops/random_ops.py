@@ -124,6 +124,13 @@ def truncated_standard_normal(rng, shape):
 def shuffle(value, seed=None, name=None):
     """``value`` with its first dimension randomly permuted."""
     from ._dispatch import as_tensor
-    value = as_tensor(value)._value
-    return Tensor(value[_generator(seed).permutation(len(value))] if value.ndim else value)
+    from tapeviz.core.execute import execute
+    rng = _generator(seed)
+
+    def permute(values):
+        return values[rng.permutation(len(values))] if values.ndim else values
+
+    # An op (TF's RandomShuffle, which has no gradient): shuffled model outputs (negatives for a contrastive
+    # loss) stay linked to the model, so the None they give is named rather than called an unused model.
+    return execute("RandomShuffle", permute, (as_tensor(value),))
 

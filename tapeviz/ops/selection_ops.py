@@ -130,7 +130,9 @@ def batch_gather(params, indices, axis, batch_dims):
     flat = array_ops.reshape(moved, (batch * size,) + tail)
     index_shape = tuple(indices.shape[batch_dims:])
     offsets = (np.arange(batch, dtype=values.dtype) * size).reshape((batch,) + (1,) * len(index_shape))
-    flat_indices = Tensor(values.reshape((batch,) + index_shape) + offsets)
+    # Ops (Reshape, AddV2), not a new constant: indices computed from the model (an argmax) stay linked
+    # to the result, so a loss through them is explained by the argmax.
+    flat_indices = array_ops.reshape(indices, (batch,) + index_shape) + Tensor(offsets)
     picked = array_ops.gather(flat, flat_indices)  # [batch, index..., middle..., rest...]
     picked = array_ops.reshape(picked, batch_shape + index_shape + tail)
     if not middle:
@@ -193,13 +195,19 @@ def bincount(arr, weights=None, minlength=None, maxlength=None, dtype=dtypes.int
                          f"arr), got axis={axis}.")
     attrs = {"size": length, "binary_output": bool(binary_output), "per_row": per_row}
     if weights is None:
-        counts = _bincount(values, None, **attrs)
-        return Tensor(counts.astype(dtypes.as_dtype(dtype).name))
+        # The op DenseBincount with no weights, as in TF: the counts stay linked to ``arr``, so counts of
+        # argmax(logits) in a loss are explained by the argmax.
+        return execute("DenseBincount", _unweighted_bincount, (arr,),
+                       dict(attrs, output_dtype=dtypes.as_dtype(dtype).name))
     weights = as_tensor(weights)
     if tuple(weights.shape) != tuple(arr.shape):
         raise InvalidArgumentError(f"weights {list(weights.shape)} must have the shape of arr {list(arr.shape)} "
                                    "[Op:DenseBincount]: one weight per value.")
     return execute("DenseBincount", _bincount, (arr, weights), attrs)
+
+
+def _unweighted_bincount(values, size, binary_output, per_row, output_dtype):
+    return _bincount(values, None, size, binary_output, per_row).astype(output_dtype)
 
 
 def _bincount(values, weights, size, binary_output, per_row):

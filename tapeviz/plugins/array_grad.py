@@ -222,3 +222,7 @@ def register_gradients(register):
              needs_outputs=False,
              checks=[CheckCase(_read_of_a_variable, (randn(2, 3),), name="(2, 3)")])
     register.not_differentiable("StopGradient")
+    register.not_differentiable("Where")  # tf.where(condition) and boolean_mask: the true entries' coordinates
+    register.not_differentiable("RandomShuffle")  # tf.random.shuffle: no gradient in TF either
+    for op_type in ("ZerosLike", "OnesLike", "Shape", "Size", "Rank"):  # depend on the shape only, as in TF
+        register.not_differentiable(op_type)

@@ -130,3 +130,4 @@ def register_gradients(register):
              checks=_cases(nn.gelu) + _cases(lambda x: nn.gelu(x, approximate=True), "tanh form "))
     register("Softmax", _softmax_grad, checks=_softmax_cases(nn.softmax))
     register("LogSoftmax", _log_softmax_grad, checks=_softmax_cases(nn.log_softmax))
+    register.not_differentiable("InTopKV2")  # tf.math.in_top_k: a bool per row
