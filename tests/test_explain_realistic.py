@@ -640,3 +640,17 @@ def test_a_keras_accuracy_function_as_the_loss(capsys):
     assert len(found) == 12 and {e.code for e in found} == {"NOT_DIFFERENTIABLE"}
     assert found[0].sentence.endswith("passes no gradient: Equal, Greater.")
     assert set(lines_of(found[0])) == {line_of("p93_keras_accuracy_function_as_loss.py")}
+
+
+def test_a_keras_metric_objects_result_as_the_loss(capsys):
+    """TF 2.21 (Keras 3): every gradient is None (update_state assign_adds into the metric's variables,
+    result() reads them). The value left the tape at update_state and came back at result(): a stateful
+    update, with both lines named, not 'the loss does not use the model'."""
+    name = "p94_keras_metric_object_as_loss.py"
+    run = run_program(name)
+    assert capsys.readouterr().out.splitlines()[0] == "0 [True, True, True, True]"
+    found = [e for _, _, e in nones(run)]
+    assert len(found) == 12 and {e.code for e in found} == {"STATEFUL_UPDATE"}
+    assert "update_state" in found[0].sentence and "result()" in found[0].sentence
+    assert set(lines_of(found[0])) == {line_of(name), line_of(name, "# UPDATE")}
+    assert "loss function" in found[0].fix

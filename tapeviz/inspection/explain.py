@@ -688,7 +688,40 @@ def _where(location):
     return None if location is None else (location.file, location.line)
 
 
+def _metric_state(c):
+    """The source reached a Keras metric's update_state and the target uses that metric's result(): the
+    value went into the metric's variables (assign_add) and came back as their reading."""
+    run = c.run
+    events = events_between(run, c.low, c.high)
+    leaves = {i for op in c.cone for i in op.inputs} | {c.target_id}
+    results = [e for e in events if e.kind == "metric result" and e.tensor in leaves]
+    if not results:
+        return None
+    ahead = _forward(c.window, c.aliases)
+    updates = [e for e in events if e.kind == "metric update" and e.tensor in ahead and e.seq < results[-1].seq]
+    if not updates:
+        return None
+    update, result = updates[-1], results[-1]
+    return Explanation(
+        "STATEFUL_UPDATE", f"{c.tgt} is computed from a Keras metric's result() (line {_line(result)}), and "
+        f"{c.src} reaches that metric only through update_state (line {_line(update)}), which adds to the "
+        "metric's variables (assign_add) and reads them back: a stateful update passes no gradient.",
+        "Compute the loss from the model's outputs with a loss function or tapeviz ops (for example "
+        "tapeviz.keras.losses.BinaryCrossentropy()(y, y_pred)); keep metrics for reporting progress (an "
+        "accuracy counts matches: it has no gradient even written as ops).",
+        [_evidence(f"{describe(run, update.tensor)} went into the metric's update_state", tensor=update.tensor,
+                   location=update.location),
+         _evidence("the metric's result() read back", tensor=result.tensor, location=result.location)])
+
+
+def _line(event):
+    return event.location.line if event.location is not None else "?"
+
+
 def _no_path(c, never_read=False):
+    metric = _metric_state(c)
+    if metric is not None:
+        return metric
     run, tape, src, tgt = c.run, c.tape, c.src, c.tgt
     events = [e for e in events_between(run, c.low, c.high) if e.tape == tape.id]
     ahead = _forward(c.window, c.aliases)

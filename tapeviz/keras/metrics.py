@@ -3,11 +3,16 @@
 A metric keeps its state in non-trainable float32 variables (``metric.variables``), updated with
 ``update_state``, read with ``result`` and cleared with ``reset_state``; ``metric(y_true, y_pred)``
 does the first two. Metrics are not differentiated, so their states are updated with numpy and never
-touch a tape; the accuracy functions are ops (Equal, Greater, ArgMax, Cast) as in Keras, so one used in
-a loss is explained by the comparison or argmax it holds.
+touch a tape; a recording is told where a value went into update_state and where result() read the
+state back, so a loss built from a metric object is explained as the stateful update it is (TF gives
+None there too). The accuracy functions are ops (Equal, Greater, ArgMax, Cast) as in Keras, so one
+used in a loss is explained by the comparison or argmax it holds.
 """
+import functools
+
 import numpy as np
 
+from tapeviz.core.context import notify, observers
 from tapeviz.core.tensor import Tensor, Variable, convert_to_tensor
 from tapeviz.ops import array_ops, math_ops, reduction_ops
 
@@ -25,6 +30,8 @@ __all__ = ["Metric", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "BinaryAccu
 
 def _array(x, dtype=None):
     if isinstance(x, Tensor):
+        if observers:  # the value leaves the tape here: a recording names this line if a loss comes back from it
+            notify("tensor_converted", x, "metric update")
         x = x._value
     elif isinstance(x, Variable):
         x = x._value_for_read()
@@ -47,8 +54,25 @@ def _same_rank(a, b):
     return a, b
 
 
+def _announced(result):
+    """A metric's ``result`` that tells a recording its value is a metric's state read back (a loss built
+    from it has no gradient: the explanation names the update_state and result lines)."""
+    @functools.wraps(result)
+    def announced_result(self):
+        value = result(self)
+        if observers and isinstance(value, Tensor):
+            notify("tensor_converted", value, "metric result")
+        return value
+    return announced_result
+
+
 class Metric:
     """Base class: ``update_state``, ``result``, ``reset_state``; state in ``add_variable`` variables."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "result" in cls.__dict__:
+            cls.result = _announced(cls.__dict__["result"])
 
     def __init__(self, name=None, dtype=None):
         self.name = name or snake_case(type(self).__name__)
