@@ -254,7 +254,7 @@ class Recorder(ForwardRecording):
             self._fast = self.op_executed = _recordfast.OpRecorder(
                 walker=_walk, recorder=self, records=self._records, tape_sets=self._tape_sets,
                 paused=self._paused, seq=self._seq, lock=self._lock, state=state, seen=_backward_seen,
-                held=_held, slow=Recorder.op_executed.__get__(self), drain=self._drain_full,
+                held=_held, slow=type(self).op_executed.__get__(self), drain=self._drain_full,
                 tape_set_of=self._tape_set_locked,
                 batch=RECORD_BATCH, batch_bytes=RECORD_BYTES)
             # The usual watch and assignment event too (each variable of a training step, every step).
@@ -263,7 +263,7 @@ class Recorder(ForwardRecording):
                     mode=method, walker=_walk, recorder=self, sighted=self._sighted_variables,
                     tape_ids=self._tape_ids, event_kinds=self._event_kinds,
                     location_by_id=self.store._location_by_id, cells=self._event_cells, seq=self._seq,
-                    lock=self._lock, state=state, seen=_backward_seen, slow=getattr(Recorder, method).__get__(self))
+                    lock=self._lock, state=state, seen=_backward_seen, slow=getattr(type(self), method).__get__(self))
         context.observers.append(self)
         return self
 
@@ -272,6 +272,7 @@ class Recorder(ForwardRecording):
             context.observers.remove(self)
         for method in ("op_executed", "watched", "variable_assigned"):
             self.__dict__.pop(method, None)  # the C path holds the recorder: no cycle left behind
+        self._fast = None
         with self._lock:
             self._drain()
             self.store.tensors.finish()  # the waiting arrays and the flush buffer are not kept past the run
