@@ -150,8 +150,15 @@ class ForwardRecording:
             if info.spans and info.spans[-1][1] is None:
                 info.spans[-1][1] = next(self._seq)
             forward["active"] = max(forward.get("active", 0) - 1, 0)
-            if not forward["active"] and "op_executed" in self.__dict__:
-                del self.op_executed   # no accumulator records now: ops go straight to the recorder again
+            if not forward["active"] and forward.get("filtering"):
+                # No accumulator records now: ops go to the recorder's own op_executed again (the compiled
+                # one where it is installed).
+                forward["filtering"] = False
+                unfiltered = forward.pop("unfiltered", None)
+                if unfiltered is not None:
+                    self.op_executed = unfiltered
+                else:
+                    self.__dict__.pop("op_executed", None)
 
     def tangents_started(self, accumulator, output_ids):
         """An op's tangents are about to be computed: its tangent ops that only the accumulator's helper sees
@@ -159,14 +166,21 @@ class ForwardRecording:
         and nothing shows them. ``op_executed`` is swapped for a filter until no accumulator is active (set
         and removed once, not per op: changing an instance's attributes per op slowed every look-up on it)."""
         _tangent_depth.value += 1   # per thread: no lock needed
-        if "op_executed" not in self.__dict__:
+        forward = self._forward_state()
+        if not forward.get("filtering"):
             with self._lock:
+                forward["filtering"] = True
+                forward["unfiltered"] = self.__dict__.get("op_executed")  # the compiled op path, if installed
                 self.op_executed = self._tangent_op_executed
 
     def _tangent_op_executed(self, op_type, inputs, outputs, attrs, grad_fn, recorded_on):
         if _tangent_depth.value and not _recorded_by_others(recorded_on):
             return
-        type(self).op_executed(self, op_type, inputs, outputs, attrs, grad_fn, recorded_on)
+        unfiltered = self._forward.get("unfiltered")
+        if unfiltered is not None:
+            unfiltered(op_type, inputs, outputs, attrs, grad_fn, recorded_on)
+        else:
+            type(self).op_executed(self, op_type, inputs, outputs, attrs, grad_fn, recorded_on)
 
     def tangents_pushed(self, accumulator, output_ids, tangents):
         """An op gave its outputs tangents (after the op itself was observed)."""
