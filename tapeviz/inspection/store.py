@@ -8,7 +8,7 @@ a tensor's summary (min, max, mean, non-finite count, L2 norm) is computed in bu
 at a time, from arrays held only until the next flush.
 
 A new per-op column: add its field to the end of ``RECORD_FIELDS`` (before the input pairs that end a
-record; in the tuples the recorder appends: ``op_executed``, ``_add_op``, ``_sight``, ``Store.add_op``,
+record; in the tuples the recorder appends: ``op_executed``, ``_add_op``, ``_sight``,
 and recordfast_c/ops.c's ``record_fast`` and batch.c's ``split_records``: FIXED in recordfast.h grows by one); in
 ``_split_records`` add its name to the unpacking and to the tuple the sightings filter picks from, then
 extend an ``array`` column made in ``__init__`` (through an ``Interned`` table for repeated
@@ -283,11 +283,6 @@ _EMPTY = {}
 _NO_ROWS = np.zeros(0, np.int64)
 
 
-def _values(tensors):
-    """The tensors' values (as numpy arrays or scalars), their shapes and their dtypes, in bulk."""
-    return _arrays(list(map(_VALUE, tensors)))
-
-
 def _arrays(values):
     """The values (a list; numpy arrays or scalars, else made arrays), their shapes and their dtypes."""
     try:
@@ -441,16 +436,6 @@ class Store:
             codes = [attrs_code(a, plain) if code is None and a else -1 if code is None else code
                      for a, code in zip(attrs, codes)]
         return codes
-
-    def add_op(self, seq, op_type, inputs, outputs, attrs_index, tape_set, location, backward, scope=""):
-        """Add one op and its outputs' rows (``attrs_index`` and ``location`` as codes); returns its id.
-
-        The recorder adds ops in batches with ``add_records``; this is that path for a single op whose
-        inputs are all known (tests, tools)."""
-        record = (op_type, tuple(outputs), None, None, None, None, tape_set, None, backward, seq, scope,
-                  *input_pairs(inputs))
-        seen = self.add_records([record], attrs_codes=[attrs_index], location_codes=[location])
-        return seen.first_op
 
     def location_codes(self, locations):
         """The code of each Location (or None: -1), cached by the object's identity: every op of a loop

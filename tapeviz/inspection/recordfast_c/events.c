@@ -54,7 +54,7 @@ event_fast(EventRecorder *e, PyObject *const *args)
     }
     int status = 0;
     PyObject *variable = args[e->mode == WATCHED ? 1 : 0], *how = args[2], *variable_id = NULL, *source = NULL,
-             *scope = NULL, *state_dict = NULL, *acquired = NULL, *seq = NULL, *cells = NULL;
+             *scope = NULL, *state_dict = NULL, *seq = NULL, *cells = NULL;
     long long tape = -1, kind, where, source_id = -1;
     if (e->mode == WATCHED && PyUnicode_Check(how) && PyUnicode_Compare(how, rf_str_accessed_variable) == 0) {
         /* The read that accessed the variable records its ReadVariableOp next: that op takes this line. */
@@ -128,11 +128,9 @@ event_fast(EventRecorder *e, PyObject *const *args)
         status = -1;
         goto done;
     }
-    int locking = !rf_only_thread();
-    acquired = locking ? PyObject_VectorcallMethod(rf_str_acquire, (PyObject *[]){e->lock, Py_False}, 2, NULL)
-                       : Py_NewRef(Py_True);
-    if (acquired != Py_True) {
-        status = acquired == NULL ? -1 : 0;
+    int held = rf_acquire(e->lock);
+    if (held <= 0) {
+        status = held;
         goto done;
     }
     seq = PyIter_Next(e->seq);
@@ -147,12 +145,8 @@ event_fast(EventRecorder *e, PyObject *const *args)
     else {
         status = -1;
     }
-    if (locking) {
-        PyObject *released = PyObject_VectorcallMethod(rf_str_release, (PyObject *[]){e->lock}, 1, NULL);
-        if (released == NULL) {
-            status = -1;
-        }
-        Py_XDECREF(released);
+    if (rf_release(e->lock, held) < 0) {
+        status = -1;
     }
 done:
     Py_DECREF(location);
@@ -161,7 +155,6 @@ done:
     Py_XDECREF(source);
     Py_XDECREF(scope);
     Py_XDECREF(state_dict);
-    Py_XDECREF(acquired);
     Py_XDECREF(seq);
     Py_XDECREF(cells);
     return status;

@@ -86,7 +86,7 @@ record_fast(OpRecorder *r, PyObject *const *args)
     }
     int status = 0;
     PyObject *held_ops = NULL, *tapes_now = NULL, *key = NULL, *value = NULL, *out_id = NULL, *seq = NULL,
-             *scope = NULL, *record = NULL, *acquired = NULL, *state_dict = NULL;
+             *scope = NULL, *record = NULL, *state_dict = NULL;
     held_ops = rf_get_optional(r->held, rf_str_ops);
     if (held_ops == NULL || !PyList_Check(held_ops) || PyList_GET_SIZE(held_ops) != 0) {
         goto done;
@@ -161,15 +161,10 @@ record_fast(OpRecorder *r, PyObject *const *args)
         PyTuple_SET_ITEM(record, FIXED + 2 * i, id);
         PyTuple_SET_ITEM(record, FIXED + 2 * i + 1, input_value);
     }
-    /* Records and their seq numbers stay in one order: take the Recorder's lock, or let the Python
-       path wait for it. */
-    PyObject *no_wait = Py_False;
-    int locking = !rf_only_thread();
-    acquired = locking ? PyObject_VectorcallMethod(rf_str_acquire, (PyObject *[]){r->lock, no_wait}, 2, NULL)
-                       : Py_NewRef(Py_True);
-    if (acquired == NULL || acquired != Py_True) {
+    int held = rf_acquire(r->lock);
+    if (held <= 0) {
         Py_DECREF(tape_set);
-        status = acquired == NULL ? -1 : 0;
+        status = held;
         goto done;
     }
     seq = PyIter_Next(r->seq);
@@ -194,12 +189,9 @@ record_fast(OpRecorder *r, PyObject *const *args)
         }
     }
     Py_DECREF(tape_set);
-    PyObject *released = locking ? PyObject_VectorcallMethod(rf_str_release, (PyObject *[]){r->lock}, 1, NULL)
-                                 : Py_NewRef(Py_None);
-    if (released == NULL) {
+    if (rf_release(r->lock, held) < 0) {
         status = -1;
     }
-    Py_XDECREF(released);
     if (status == 1) {
         PyObject *nbytes = PyObject_GetAttr(value, rf_str_nbytes);
         if (nbytes == NULL) {
@@ -230,7 +222,6 @@ done:
     Py_XDECREF(seq);
     Py_XDECREF(scope);
     Py_XDECREF(record);
-    Py_XDECREF(acquired);
     Py_XDECREF(state_dict);
     return status;
 }

@@ -83,6 +83,36 @@ rf_only_thread(void)
     return first == me && PyThreadState_Next(first) == NULL;
 }
 
+/* Take the recorder's lock without waiting, where another thread could hold it (records and their seq
+   numbers stay in one order): 1 taken (give it back with rf_release), 2 no other thread (nothing to take),
+   0 busy (the Python path waits for it), -1 error. */
+static inline int
+rf_acquire(PyObject *lock)
+{
+    if (rf_only_thread()) {
+        return 2;
+    }
+    PyObject *got = PyObject_VectorcallMethod(rf_str_acquire, (PyObject *[]){lock, Py_False}, 2, NULL);
+    if (got == NULL) {
+        return -1;
+    }
+    int taken = got == Py_True;
+    Py_DECREF(got);
+    return taken;
+}
+
+/* Give back what rf_acquire took: 0, or -1 on error. */
+static inline int
+rf_release(PyObject *lock, int held)
+{
+    if (held != 1) {
+        return 0;
+    }
+    PyObject *done = PyObject_VectorcallMethod(rf_str_release, (PyObject *[]){lock}, 1, NULL);
+    Py_XDECREF(done);
+    return done == NULL ? -1 : 0;
+}
+
 /* batch.c: a batch of raw records split into the store's fields, and float values summarized. */
 PyObject *rf_split_records(PyObject *module, PyObject *args);
 PyObject *rf_summarize(PyObject *module, PyObject *values);
